@@ -135,13 +135,13 @@ describe('StickTable persistence', () => {
     expect(doc.version).toBe(STICK_TABLE_FILE_VERSION);
     expect(doc.entries).toHaveLength(2);
 
-    const { table, warning } = await StickTable.load(path, { idleTimeoutMs: 1_000 }, T0 + 500);
+    const { table, warning } = StickTable.load(path, { idleTimeoutMs: 1_000 }, T0 + 500);
     expect(warning).toBeUndefined();
     expect([...table.entries(T0 + 500)]).toEqual([
       { key: 'k1', serverId: 'a', expiresAtMs: T0 + 1_000 },
       { key: 'k"2\n', serverId: 'b', expiresAtMs: T0 + 1_010 },
     ]);
-    const later = await StickTable.load(path, { idleTimeoutMs: 1_000 }, T0 + 1_005);
+    const later = StickTable.load(path, { idleTimeoutMs: 1_000 }, T0 + 1_005);
     expect([...later.table.entries(T0 + 1_005)].map((e) => e.key)).toEqual(['k"2\n']);
   });
 
@@ -150,7 +150,7 @@ describe('StickTable persistence', () => {
     for (let i = 0; i < 12_345; i++) t.set(`client-${i}`, `s${i % 7}`, T0);
     const path = join(dir, 'big.json');
     await t.save(path, T0);
-    const { table, warning } = await StickTable.load(path, {}, T0);
+    const { table, warning } = StickTable.load(path, {}, T0);
     expect(warning).toBeUndefined();
     expect(table.size).toBe(12_345);
     expect(table.get('client-12344', T0)).toBe('s3');
@@ -161,7 +161,7 @@ describe('StickTable persistence', () => {
     for (const k of ['a', 'b', 'c', 'd']) t.set(k, 's', T0);
     const path = join(dir, 's.json');
     await t.save(path, T0);
-    const { table } = await StickTable.load(path, { idleTimeoutMs: 1_000, maxEntries: 2 }, T0);
+    const { table } = StickTable.load(path, { idleTimeoutMs: 1_000, maxEntries: 2 }, T0);
     expect([...table.entries(T0)]).toEqual([
       { key: 'c', serverId: 's', expiresAtMs: T0 + 1_000 },
       { key: 'd', serverId: 's', expiresAtMs: T0 + 1_000 },
@@ -169,7 +169,7 @@ describe('StickTable persistence', () => {
   });
 
   it('treats a missing file as an empty table without a warning', async () => {
-    const { table, warning } = await StickTable.load(join(dir, 'nope.json'));
+    const { table, warning } = StickTable.load(join(dir, 'nope.json'));
     expect(table.size).toBe(0);
     expect(warning).toBeUndefined();
   });
@@ -186,13 +186,13 @@ describe('StickTable persistence', () => {
   ])('gives an empty table and a warning for a %s file', async (_name, content) => {
     const path = join(dir, 'bad.json');
     await writeFile(path, content);
-    const { table, warning } = await StickTable.load(path, {}, T0);
+    const { table, warning } = StickTable.load(path, {}, T0);
     expect(table.size).toBe(0);
     expect(warning).toMatch(/bad\.json .*empty stick table/);
   });
 
   it('gives an empty table and a warning when the path cannot be read', async () => {
-    const { table, warning } = await StickTable.load(dir, {}, T0);
+    const { table, warning } = StickTable.load(dir, {}, T0);
     expect(table.size).toBe(0);
     expect(warning).toMatch(/cannot be read/);
   });
@@ -204,7 +204,7 @@ describe('StickTable persistence', () => {
       version: 1,
       entries: [['ok', 's', future], ['x'], [1, 's', future], ['k', 's', 'soon'], ['k', 's', null], 'row', ['', 's', future]],
     }));
-    const { table, warning } = await StickTable.load(path, {}, T0);
+    const { table, warning } = StickTable.load(path, {}, T0);
     expect([...table.entries(T0)].map((e) => e.key)).toEqual(['ok']);
     expect(warning).toMatch(/6 invalid entries/);
   });
@@ -228,7 +228,7 @@ describe('StickTable persistence', () => {
     let loaded = 0;
     while (loaded === 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 5));
-      loaded = (await StickTable.load(path)).table.size;
+      loaded = StickTable.load(path).table.size;
     }
     await stop();
     expect(loaded).toBe(1);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { readFileSync, statSync } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { systemClock, type Clock } from '../../internal/clock.js';
 import { BalancerConfigError } from '../errors.js';
@@ -244,8 +245,11 @@ export class StickTable {
    * table; an unreadable, corrupt, truncated or other-version file gives an empty table
    * and a warning instead of an error, so a bad file never keeps a balancer from
    * starting. Entries are clamped to the current `idleTimeoutMs` and `maxEntries`.
+   *
+   * Synchronous: it runs once, while a balancer starts and before it serves, and lets
+   * a pool restore its table in its constructor.
    */
-  static async load(path: string, options: StickTableOptions = {}, nowMs?: number): Promise<StickTableLoadResult> {
+  static load(path: string, options: StickTableOptions = {}, nowMs?: number): StickTableLoadResult {
     const table = new StickTable(options);
     const now = nowMs ?? table.#clock.now();
     const empty = (why: string): StickTableLoadResult =>
@@ -254,9 +258,9 @@ export class StickTable {
     try {
       // A corrupt size must not make us read gigabytes: bound it by what a full table needs.
       const maxBytes = 4096 + table.#maxEntries * (table.#maxKeyLength * 6 + 512);
-      const { size } = await stat(path);
+      const { size } = statSync(path);
       if (size > maxBytes) return empty(`is ${size} bytes, more than a table of maxEntries can take (${maxBytes})`);
-      text = await readFile(path, 'utf8');
+      text = readFileSync(path, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { table, warning: undefined };
       return empty(`cannot be read (${(err as Error).message})`);
