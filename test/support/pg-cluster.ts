@@ -1,0 +1,58 @@
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import pg from 'pg';
+import {
+  startPostgresCluster, type PostgresCluster, type PostgresClusterOptions, type PostgresNode,
+} from '../../src/runtime/engines/index.js';
+
+export * from '../../src/runtime/engines/index.js';
+
+/**
+ * Starts a cluster in a fresh folder under the OS temp dir, with `fast: true`
+ * unless told otherwise. Call `destroy()` after the test.
+ */
+export function startTestPostgresCluster(options: Partial<PostgresClusterOptions> = {}): Promise<PostgresCluster> {
+  return startPostgresCluster({
+    replicas: 0,
+    fast: true,
+    ...options,
+    baseDir: options.baseDir ?? join(tmpdir(), `scaleout-pg-test-${process.pid}-${randomBytes(4).toString('hex')}`),
+  });
+}
+
+/** Runs one statement on `node` over a new connection and returns the rows. */
+export async function query<R extends pg.QueryResultRow = Record<string, unknown>>(
+  node: PostgresNode, sql: string, params: unknown[] = [], database?: string,
+): Promise<R[]> {
+  const client = new pg.Client({ connectionString: node.url(database), connectionTimeoutMillis: 5000 });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return (await client.query<R>(sql, params)).rows;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Polls `check` until it returns something other than undefined/false, or throws after `timeoutMs`. */
+export async function waitFor<T>(
+  check: () => Promise<T | undefined | false>,
+  { timeoutMs = 30_000, intervalMs = 50, what = 'condition' }: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (performance.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`, { cause: lastError });
+    }
+    await delay(intervalMs);
+  }
+}
