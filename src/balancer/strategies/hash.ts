@@ -46,8 +46,9 @@ export interface HashOptions {
  * A request without a key (`hashKey` undefined) is balanced round-robin: there is nothing
  * to be sticky on, and sending all of them to one fixed server would overload it.
  *
- * pick() is O(log points) for the lookup, plus O(n) to sum in-flight counts only when
- * the home server is busy.
+ * pick() hashes the key, finds its point in O(1) on average (a bucket table over the top
+ * bits of the hash narrows the binary search to a point or two), and sums in-flight
+ * counts, O(n), only when the home server is busy.
  */
 export class HashStrategy<S extends StrategyServer = StrategyServer> implements Strategy<S> {
   readonly name = 'hash' as const;
@@ -58,6 +59,12 @@ export class HashStrategy<S extends StrategyServer = StrategyServer> implements 
   /** Sorted ring points, and the index in `#list` of the server owning each. */
   #points = new Uint32Array(0);
   #owners = new Uint32Array(0);
+  /**
+   * `#points[#buckets[b] .. #buckets[b + 1])` are the points whose top bits equal b, so a
+   * lookup binary-searches one or two points instead of the whole ring.
+   */
+  #buckets = new Uint32Array(2);
+  #bucketShift = 31;
   /** Point hashes per server id, kept across updates so slow-start rebuilds only sort. */
   #pointCache = new Map<string, Uint32Array>();
   /** `#seen[i] === #epoch` marks server i as already tried during this pick. */
@@ -87,7 +94,9 @@ export class HashStrategy<S extends StrategyServer = StrategyServer> implements 
 
     const points = this.#points;
     const owners = this.#owners;
-    let pos = lowerBound(points, murmur3(ctx.hashKey));
+    const hash = murmur3(ctx.hashKey);
+    const bucket = hash >>> this.#bucketShift;
+    let pos = lowerBound(points, hash, this.#buckets[bucket]!, this.#buckets[bucket + 1]!);
     if (pos === points.length) pos = 0;
 
     const home = owners[pos]!;
@@ -157,6 +166,24 @@ export class HashStrategy<S extends StrategyServer = StrategyServer> implements 
       this.#points[p] = (v - rank) / RANK_SPAN;
       this.#owners[p] = rankToIndex[rank]!;
     }
+    this.#buildBuckets();
+  }
+
+  #buildBuckets(): void {
+    const points = this.#points;
+    // About one point per bucket; at least 16 buckets so the shift stays below 32.
+    const bits = Math.min(16, Math.max(4, Math.floor(Math.log2(Math.max(1, points.length)))));
+    const count = 2 ** bits;
+    const shift = 32 - bits;
+    const buckets = new Uint32Array(count + 1);
+    let p = 0;
+    for (let b = 0; b < count; b++) {
+      while (p < points.length && points[p]! >>> shift < b) p++;
+      buckets[b] = p;
+    }
+    buckets[count] = points.length;
+    this.#buckets = buckets;
+    this.#bucketShift = shift;
   }
 
   #pointHashes(id: string, count: number, into: Map<string, Uint32Array>): Uint32Array {
@@ -174,10 +201,8 @@ export class HashStrategy<S extends StrategyServer = StrategyServer> implements 
 /** Room for 2^21 servers per point hash in the packed sort key (2^32 * 2^21 < 2^53). */
 const RANK_SPAN = 2 ** 21;
 
-/** First index whose value is >= `target` (points.length when none). */
-function lowerBound(points: Uint32Array, target: number): number {
-  let lo = 0;
-  let hi = points.length;
+/** First index in [lo, hi) whose value is >= `target`, or `hi` when none. */
+function lowerBound(points: Uint32Array, target: number, lo: number, hi: number): number {
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (points[mid]! < target) lo = mid + 1;
