@@ -1,0 +1,254 @@
+import { timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { isScaleoutError } from '../internal/errors.js';
+import type { Balancer } from './balancer.js';
+import { splitAddress } from './balancer.js';
+import { AdminRequestError, BalancerError } from './errors.js';
+import { routeSchema } from './options.js';
+
+/**
+ * The balancer's admin API: its own listener, `Authorization: Bearer <token>` on every
+ * path (401 without it), JSON in and out, Prometheus text on `/metrics`.
+ *
+ *   GET    /servers                               pools, servers, state, in-flight, load, counters
+ *   POST   /pools/:pool/servers                   {id, address, weight?}       add a server
+ *   DELETE /pools/:pool/servers/:id                                            remove a server
+ *   POST   /pools/:pool/servers/:id/drain         {stickyMs?}                  drain
+ *   POST   /pools/:pool/servers/:id/undrain                                    undrain
+ *   PUT    /pools/:pool/servers/:id/weight        {weight}                     change weight
+ *   POST   /pools                                 {name, ...pool options}      add a pool
+ *   DELETE /pools/:pool                                                        remove a pool
+ *   GET    /routes, PUT /routes                   [{host?, pathPrefix?, pool}] read, replace routes
+ *   GET    /metrics                                                            Prometheus text format
+ */
+export interface AdminApi {
+  readonly address: string;
+  close(): Promise<void>;
+}
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+export async function startAdminApi(balancer: Balancer, options: { address: string; token: string }): Promise<AdminApi> {
+  const token = Buffer.from(`Bearer ${options.token}`);
+  const registry = metricsRegistry(balancer);
+  const server = http.createServer((req, res) => {
+    handle(balancer, registry, token, req, res).catch((err: unknown) => sendError(res, err));
+  });
+  server.on('clientError', (_err, socket) => socket.destroy());
+  const { host, port } = splitAddress(options.address);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(new AdminRequestError(500, `cannot listen on ${options.address} for the admin API: ${err.message}`)));
+    server.listen(port, host, () => resolve());
+  });
+  const bound = server.address() as AddressInfo;
+  return {
+    address: `${bound.address}:${bound.port}`,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}
+
+async function handle(balancer: Balancer, registry: Registry, token: Buffer, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const given = Buffer.from(req.headers.authorization ?? '');
+  if (given.length !== token.length || !timingSafeEqual(given, token)) {
+    res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' });
+    res.end(JSON.stringify({ error: { code: 'SCALEOUT_BALANCER_ADMIN_UNAUTHORIZED', message: 'send Authorization: Bearer <admin token>' } }));
+    return;
+  }
+  const url = new URL(req.url ?? '/', 'http://admin');
+  const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  const method = req.method ?? 'GET';
+  const route = `${method} /${parts.map((p, i) => (i % 2 === 1 ? ':' : p)).join('/')}`;
+
+  if (route === 'GET /metrics' || (method === 'GET' && url.pathname === '/metrics')) {
+    res.writeHead(200, { 'content-type': registry.contentType });
+    res.end(await registry.metrics());
+    return;
+  }
+  if (method === 'GET' && url.pathname === '/servers') return sendJson(res, 200, balancer.snapshot());
+  if (method === 'GET' && url.pathname === '/routes') return sendJson(res, 200, balancer.snapshot().routes);
+  if (method === 'PUT' && url.pathname === '/routes') {
+    const body = await readJson(req);
+    if (!Array.isArray(body)) throw new AdminRequestError(400, 'send a JSON array of routes: [{ host?, pathPrefix?, pool }]');
+    const rules = body.map((rule, i) => {
+      const parsed = routeSchema.safeParse(rule);
+      if (!parsed.success) throw new AdminRequestError(400, `route ${i}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+      return parsed.data;
+    });
+    balancer.setRoutes(rules);
+    return sendJson(res, 200, balancer.snapshot().routes);
+  }
+  if (method === 'POST' && parts.length === 1 && parts[0] === 'pools') {
+    const body = await readJson(req) as { name?: unknown } | null;
+    if (body === null || typeof body !== 'object' || typeof body.name !== 'string') throw new AdminRequestError(400, 'send { name, servers?, strategy?, ... }');
+    const { name, ...rest } = body;
+    try {
+      balancer.addPool(name, rest);
+    } catch (err) {
+      if (isScaleoutError(err) && !(err instanceof BalancerError)) throw new AdminRequestError(400, err.message);
+      throw err;
+    }
+    return sendJson(res, 201, balancer.snapshot().pools[name]);
+  }
+  if (parts[0] === 'pools' && parts.length === 2 && method === 'DELETE') {
+    await balancer.removePool(parts[1]!);
+    return sendJson(res, 200, { removed: parts[1] });
+  }
+  if (parts[0] === 'pools' && parts[2] === 'servers') {
+    const pool = balancer.pool(parts[1]!);
+    if (parts.length === 3 && method === 'POST') {
+      const body = await readJson(req) as { id?: unknown; address?: unknown; weight?: unknown } | null;
+      if (body === null || typeof body.id !== 'string' || typeof body.address !== 'string' || !/^[^:]+:\d+$|^\[[^\]]+\]:\d+$/.test(body.address)) {
+        throw new AdminRequestError(400, 'send { id, address: "host:port", weight? }');
+      }
+      if (body.weight !== undefined && typeof body.weight !== 'number') throw new AdminRequestError(400, 'weight must be a number');
+      const server = balancer.addServer(pool.name, { id: body.id, address: body.address, weight: body.weight as number | undefined });
+      return sendJson(res, 201, { pool: pool.name, id: server.id, address: server.address });
+    }
+    const id = parts[3];
+    if (id !== undefined && parts.length === 4 && method === 'DELETE') {
+      pool.removeServer(id);
+      return sendJson(res, 200, { pool: pool.name, removed: id });
+    }
+    if (id !== undefined && parts.length === 5) {
+      const action = parts[4];
+      if (method === 'POST' && action === 'drain') {
+        const body = await readJson(req, true) as { stickyMs?: unknown } | null;
+        const stickyMs = body?.stickyMs;
+        if (stickyMs !== undefined && (typeof stickyMs !== 'number' || stickyMs < 0)) throw new AdminRequestError(400, 'stickyMs must be a number >= 0');
+        const server = pool.drain(id, stickyMs as number | undefined);
+        return sendJson(res, 200, { pool: pool.name, id, state: server.state(Date.now()) });
+      }
+      if (method === 'POST' && action === 'undrain') {
+        const server = pool.undrain(id);
+        return sendJson(res, 200, { pool: pool.name, id, state: server.state(Date.now()) });
+      }
+      if (method === 'PUT' && action === 'weight') {
+        const body = await readJson(req) as { weight?: unknown } | null;
+        if (typeof body?.weight !== 'number') throw new AdminRequestError(400, 'send { weight: number }');
+        pool.setWeight(id, body.weight);
+        return sendJson(res, 200, { pool: pool.name, id, weight: body.weight });
+      }
+    }
+  }
+  throw new AdminRequestError(404, `no admin endpoint ${method} ${url.pathname}; see GET /servers, /routes, /metrics`);
+}
+
+async function readJson(req: http.IncomingMessage, optional = false): Promise<unknown> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new AdminRequestError(413, `request body over ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') {
+    if (optional) return null;
+    throw new AdminRequestError(400, 'send a JSON body');
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new AdminRequestError(400, 'the body is not valid JSON');
+  }
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendError(res: http.ServerResponse, err: unknown): void {
+  const status = err instanceof BalancerError ? err.status : 500;
+  const code = isScaleoutError(err) ? err.code : 'SCALEOUT_BALANCER_ADMIN_INTERNAL';
+  const message = err instanceof Error ? err.message : String(err);
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  sendJson(res, status, { error: { code, message } });
+}
+
+/** Metrics read the live counters at scrape time: nothing is counted twice on the hot path. */
+function metricsRegistry(balancer: Balancer): Registry {
+  const registry = new Registry();
+  const labels = ['pool', 'server'] as const;
+  const snapshotServers = (): Array<{ pool: string; s: ReturnType<Balancer['snapshot']>['pools'][string]['servers'][number] }> =>
+    Object.entries(balancer.snapshot().pools).flatMap(([pool, p]) => p.servers.map((s) => ({ pool, s })));
+
+  new Counter({
+    name: 'scaleout_balancer_server_requests_total', help: 'Requests sent to a server', labelNames: labels, registers: [registry],
+    collect() {
+      this.reset();
+      for (const { pool, s } of snapshotServers()) this.inc({ pool, server: s.id }, s.counters.requests);
+    },
+  });
+  new Counter({
+    name: 'scaleout_balancer_server_responses_total', help: 'Responses from a server by status class', labelNames: [...labels, 'class'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const { pool, s } of snapshotServers()) {
+        const c = s.counters;
+        this.inc({ pool, server: s.id, class: '2xx' }, c.responses2xx);
+        this.inc({ pool, server: s.id, class: '3xx' }, c.responses3xx);
+        this.inc({ pool, server: s.id, class: '4xx' }, c.responses4xx);
+        this.inc({ pool, server: s.id, class: '5xx' }, c.responses5xx);
+      }
+    },
+  });
+  new Counter({
+    name: 'scaleout_balancer_server_failures_total', help: 'Connect failures, retries and timeouts per server', labelNames: [...labels, 'kind'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const { pool, s } of snapshotServers()) {
+        this.inc({ pool, server: s.id, kind: 'failure' }, s.counters.failures);
+        this.inc({ pool, server: s.id, kind: 'retry' }, s.counters.retries);
+        this.inc({ pool, server: s.id, kind: 'timeout' }, s.counters.timeouts);
+      }
+    },
+  });
+  new Gauge({
+    name: 'scaleout_balancer_server_in_flight', help: 'Requests in flight per server', labelNames: labels, registers: [registry],
+    collect() {
+      this.reset();
+      for (const { pool, s } of snapshotServers()) this.set({ pool, server: s.id }, s.inFlight);
+    },
+  });
+  new Gauge({
+    name: 'scaleout_balancer_server_load', help: 'Last load reported by the server (0..1)', labelNames: labels, registers: [registry],
+    collect() {
+      this.reset();
+      for (const { pool, s } of snapshotServers()) this.set({ pool, server: s.id }, s.load);
+    },
+  });
+  new Gauge({
+    name: 'scaleout_balancer_server_up', help: '1 when the server takes new clients', labelNames: labels, registers: [registry],
+    collect() {
+      this.reset();
+      for (const { pool, s } of snapshotServers()) this.set({ pool, server: s.id }, s.state === 'up' ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: 'scaleout_balancer_exchanges_total', help: 'Client exchanges by pool and status class (incl. the balancer\'s own errors)', labelNames: ['pool', 'class'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const [key, count] of balancer.exchanges) {
+        const [pool, cls] = key.split('\u0000') as [string, string];
+        this.inc({ pool, class: cls }, count);
+      }
+    },
+  });
+  new Gauge({
+    name: 'scaleout_balancer_client_connections', help: 'Open client connections', registers: [registry],
+    collect() {
+      this.set(balancer.snapshot().connections);
+    },
+  });
+  return registry;
+}

@@ -1,0 +1,278 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import tls from 'node:tls';
+import type { Clock } from '../internal/clock.js';
+import { systemClock } from '../internal/clock.js';
+import { Keyring } from '../internal/keyring.js';
+import { AdminRequestError, BalancerConfigError } from './errors.js';
+import { parseBalancerOptions, parsePoolOptions } from './options.js';
+import type { BalancerOptions, BalancerOptionsInput, PoolOptionsInput, RouteOptions } from './options.js';
+import { Pool, serverSpecFromAddress } from './pool.js';
+import type { PoolEvent } from './pool.js';
+import { ClientConnection } from './proxy/client-connection.js';
+import type { ProxyContext, ProxyPool } from './proxy/proxy-context.js';
+import { UpstreamPool } from './proxy/upstream.js';
+import { RouteTable } from './route-table.js';
+import type { RouteRule } from './route-table.js';
+import type { Server, ServerState } from './server.js';
+
+export interface BalancerDeps {
+  clock?: Clock;
+  /** Operator-facing events (server state changes, shutdown). @defaultValue nothing */
+  log?: (event: PoolEvent | { message: string }) => void;
+}
+
+/** What the admin API and `scaleout status` show of one server. */
+export interface ServerSnapshot {
+  id: string;
+  address: string;
+  state: ServerState;
+  weight: number;
+  effectiveWeight: number;
+  inFlight: number;
+  load: number;
+  slowStart: boolean;
+  ejectedUntil: string | undefined;
+  counters: Server['counters'];
+}
+
+export interface BalancerSnapshot {
+  listeners: string[];
+  routes: RouteRule[];
+  pools: Record<string, { strategy: string; affinity: string; servers: ServerSnapshot[] }>;
+  connections: number;
+}
+
+/**
+ * A running balancer: listeners, pools, routes and its live state. Everything the
+ * admin API can do is a method here, so embedding apps need no HTTP round trip.
+ */
+export class Balancer {
+  readonly #options: BalancerOptions;
+  readonly #clock: Clock;
+  readonly #log: NonNullable<BalancerDeps['log']>;
+  readonly #keyring: Keyring;
+  readonly #pools = new Map<string, Pool>();
+  readonly #upstreams: UpstreamPool;
+  readonly #connections = new Set<ClientConnection>();
+  readonly #listeners: net.Server[] = [];
+  readonly #ctx: ProxyContext;
+  readonly #requestIdPrefix = randomBytes(6).toString('hex');
+  #requestCount = 0;
+  #routes: RouteTable;
+  #sweepTimer: NodeJS.Timeout | undefined;
+  #closing: Promise<void> | undefined;
+  /** Exchanges that ended, by pool and status class, for /metrics. */
+  readonly exchanges = new Map<string, number>();
+
+  constructor(options: BalancerOptions, deps: BalancerDeps = {}) {
+    this.#options = options;
+    this.#clock = deps.clock ?? systemClock;
+    this.#log = deps.log ?? (() => {});
+    this.#keyring = options.keys === undefined ? Keyring.random() : new Keyring(options.keys);
+    this.#upstreams = new UpstreamPool({
+      maxIdlePerServer: options.limits.maxIdlePerServer,
+      idleTimeoutMs: options.timeouts.upstreamIdleMs,
+      connectTimeoutMs: options.timeouts.connectMs,
+    });
+    for (const [name, pool] of Object.entries(options.pools)) this.#pools.set(name, this.#makePool(name, pool));
+    this.#routes = new RouteTable(options.routes ?? [{ pool: Object.keys(options.pools)[0]! }]);
+    const routes = (): RouteTable => this.#routes;
+    const pools = this.#pools;
+    const exchanges = this.exchanges;
+    this.#ctx = {
+      limits: options.limits,
+      timeouts: options.timeouts,
+      upstreams: this.#upstreams,
+      nowMs: this.#clock.now(),
+      closing: false,
+      route(host, target): ProxyPool | undefined {
+        const name = routes().match(host, target);
+        return name === undefined ? undefined : pools.get(name);
+      },
+      nextRequestId: () => `${this.#requestIdPrefix}-${(this.#requestCount++).toString(36)}`,
+      countExchange(pool, _server, status) {
+        const key = `${pool.name}\u0000${status < 200 ? 'other' : `${Math.floor(status / 100)}xx`}`;
+        exchanges.set(key, (exchanges.get(key) ?? 0) + 1);
+      },
+    };
+  }
+
+  #makePool(name: string, options: BalancerOptions['pools'][string]): Pool {
+    return new Pool(name, options, {
+      clock: this.#clock,
+      keyring: this.#keyring,
+      closeIdle: (server) => this.#upstreams.closeServer(server),
+      onEvent: (event) => this.#log(event),
+    });
+  }
+
+  /** Bind every listener and start health checks. */
+  async listen(): Promise<void> {
+    for (const listener of this.#options.listen) {
+      const { host, port } = splitAddress(listener.address);
+      const secure = listener.tls !== undefined;
+      const onSocket = (socket: net.Socket): void => {
+        const conn = new ClientConnection(socket, this.#ctx, secure);
+        this.#connections.add(conn);
+        socket.once('close', () => this.#connections.delete(conn));
+      };
+      const server = secure
+        ? tls.createServer({ cert: readFileSync(listener.tls!.cert), key: readFileSync(listener.tls!.key) }, onSocket)
+        : net.createServer({ noDelay: true }, onSocket);
+      // Never crash on a bad socket; the connection's own handlers report what matters.
+      server.on('tlsClientError', (_err, socket) => socket.destroy());
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', (err) => reject(new BalancerConfigError(`cannot listen on ${listener.address}: ${(err as Error).message}; pick a free port`, { cause: err })));
+        server.listen(port, host, () => resolve());
+      });
+      this.#listeners.push(server);
+    }
+    for (const pool of this.#pools.values()) pool.start();
+    const sweepMs = Math.min(1000, Math.max(10, Math.floor(Math.min(
+      this.#options.timeouts.headMs, this.#options.timeouts.serverMs, this.#options.timeouts.clientBodyMs, this.#options.timeouts.keepAliveMs,
+    ) / 4)));
+    this.#sweepTimer = setInterval(() => this.#sweep(), sweepMs);
+    this.#sweepTimer.unref();
+  }
+
+  #sweep(): void {
+    const now = this.#clock.now();
+    this.#ctx.nowMs = now;
+    for (const conn of this.#connections) conn.sweep(now);
+    this.#upstreams.sweep(now);
+  }
+
+  /** The addresses the listeners are bound to (with the real port when 0 was asked). */
+  get addresses(): string[] {
+    return this.#listeners.map((server) => {
+      const address = server.address() as net.AddressInfo;
+      return address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
+    });
+  }
+
+  get options(): BalancerOptions {
+    return this.#options;
+  }
+
+  pools(): Pool[] {
+    return [...this.#pools.values()];
+  }
+
+  pool(name: string): Pool {
+    const pool = this.#pools.get(name);
+    if (pool === undefined) throw new AdminRequestError(404, `no pool "${name}"; pools: ${[...this.#pools.keys()].join(', ')}`);
+    return pool;
+  }
+
+  addServer(poolName: string, server: { id: string; address: string; weight?: number }): Server {
+    const pool = this.pool(poolName);
+    return pool.addServer(serverSpecFromAddress({ id: server.id, address: server.address, weight: server.weight ?? 1 }));
+  }
+
+  addPool(name: string, input: PoolOptionsInput): Pool {
+    if (this.#pools.has(name)) throw new AdminRequestError(409, `pool "${name}" exists; remove it first`);
+    const pool = this.#makePool(name, parsePoolOptions(input));
+    this.#pools.set(name, pool);
+    if (this.#listeners.length > 0) pool.start();
+    return pool;
+  }
+
+  async removePool(name: string): Promise<void> {
+    const pool = this.pool(name);
+    if (this.#routes.rules.some((rule) => rule.pool === name)) {
+      throw new AdminRequestError(409, `pool "${name}" is used by a route; change the routes first`);
+    }
+    this.#pools.delete(name);
+    await pool.stop();
+    for (const server of pool.servers()) this.#upstreams.closeServer(server);
+  }
+
+  /** Replace every route at once: requests see the old table or the new, never a mix. */
+  setRoutes(rules: RouteOptions[]): void {
+    for (const rule of rules) {
+      if (!this.#pools.has(rule.pool)) throw new AdminRequestError(400, `route names unknown pool "${rule.pool}"; create it first`);
+    }
+    this.#routes = new RouteTable(rules);
+  }
+
+  snapshot(): BalancerSnapshot {
+    const now = this.#clock.now();
+    const pools: BalancerSnapshot['pools'] = {};
+    for (const pool of this.#pools.values()) {
+      pools[pool.name] = {
+        strategy: pool.strategy,
+        affinity: pool.options.affinity?.type ?? 'none',
+        servers: pool.servers().map((s) => ({
+          id: s.id,
+          address: s.address,
+          state: s.state(now),
+          weight: s.configuredWeight,
+          effectiveWeight: s.weight,
+          inFlight: s.inFlight,
+          load: s.load,
+          slowStart: s.inSlowStart,
+          ejectedUntil: s.ejectedUntilMs > now ? new Date(s.ejectedUntilMs).toISOString() : undefined,
+          counters: { ...s.counters },
+        })),
+      };
+    }
+    return { listeners: this.addresses, routes: this.#routes.rules, pools, connections: this.#connections.size };
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, let in-flight exchanges finish (up to
+   * `timeouts.shutdownMs`), then close what is left.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#ctx.closing = true;
+    const closed = this.#listeners.map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
+    for (const conn of this.#connections) conn.closeWhenIdle();
+    const deadline = Date.now() + this.#options.timeouts.shutdownMs;
+    while (this.#connections.size > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      for (const conn of this.#connections) conn.closeWhenIdle();
+    }
+    for (const conn of this.#connections) conn.destroy();
+    if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
+    await Promise.all([...this.#pools.values()].map((pool) => pool.stop()));
+    this.#upstreams.closeAll();
+    await Promise.all(closed);
+    this.#log({ message: 'balancer stopped' });
+  }
+}
+
+/**
+ * Start a balancer: validate the options (a BalancerConfigError names the field, the
+ * value and what is allowed), bind the listeners, start health checks.
+ *
+ * @example
+ * const balancer = await startBalancer({
+ *   listen: '127.0.0.1:8080',
+ *   pools: { web: { servers: [{ id: 'a', address: '127.0.0.1:9001' }, { id: 'b', address: '127.0.0.1:9002' }],
+ *                   affinity: { type: 'cookie' }, health: { path: '/healthz' } } },
+ * });
+ */
+export async function startBalancer(input: BalancerOptionsInput, deps: BalancerDeps = {}): Promise<Balancer> {
+  const balancer = new Balancer(parseBalancerOptions(input), deps);
+  try {
+    await balancer.listen();
+  } catch (err) {
+    await balancer.close();
+    throw err;
+  }
+  return balancer;
+}
+
+export function splitAddress(address: string): { host: string; port: number } {
+  const colon = address.lastIndexOf(':');
+  let host = address.slice(0, colon);
+  if (host.startsWith('[')) host = host.slice(1, -1);
+  return { host, port: Number(address.slice(colon + 1)) };
+}

@@ -1,0 +1,19 @@
+/**
+ * `scaleout/balancer`: an L7 HTTP/1.1 load balancer (routes, pools, strategies,
+ * signed-cookie and stick-table affinity, active and passive health, drain, admin API).
+ */
+export { Balancer, startBalancer } from './balancer.js';
+export type { BalancerDeps, BalancerSnapshot, ServerSnapshot } from './balancer.js';
+export { startAdminApi } from './admin-api.js';
+export type { AdminApi } from './admin-api.js';
+export {
+  AdminRequestError, BadUpstreamResponseError, BalancerConfigError, BalancerError, NoHealthyServerError, UpstreamTimeoutError,
+} from './errors.js';
+export {
+  DEFAULT_COOKIE_NAME, DEFAULT_LIMITS, DEFAULT_TIMEOUTS, parseBalancerOptions,
+} from './options.js';
+export type { BalancerOptions, BalancerOptionsInput, PoolOptions, PoolOptionsInput, RouteOptions } from './options.js';
+export type { Pool, PoolEvent } from './pool.js';
+export type { Server, ServerState } from './server.js';
+export { STRATEGY_NAMES } from './strategies/strategy.js';
+export type { StrategyName } from './strategies/strategy.js';

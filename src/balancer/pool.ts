@@ -1,0 +1,317 @@
+import type { Clock } from '../internal/clock.js';
+import type { Keyring } from '../internal/keyring.js';
+import { CookieAffinity, StickTable } from './affinity/index.js';
+import { AdminRequestError } from './errors.js';
+import { ActiveChecker, OutlierEjector } from './health/index.js';
+import type { PoolOptions } from './options.js';
+import type { FailureKind, ProxyPool, SelectRequest } from './proxy/proxy-context.js';
+import { Server } from './server.js';
+import type { ServerSpec, ServerState } from './server.js';
+import { createStrategy } from './strategies/index.js';
+import type { PickContext, Strategy } from './strategies/index.js';
+
+/** Something worth telling an operator: a server changed state. */
+export interface PoolEvent {
+  pool: string;
+  server: string;
+  state: ServerState | 'added' | 'removed';
+  reason: string;
+}
+
+export interface PoolDeps {
+  clock: Clock;
+  /** Signs affinity cookies; shared by every pool of a balancer. */
+  keyring: Keyring;
+  /** Close idle upstream connections of a server that left or drains. */
+  closeIdle(server: Server): void;
+  onEvent(event: PoolEvent): void;
+}
+
+/**
+ * A named set of servers with one strategy, one health policy and one kind of
+ * affinity. The pool answers one question per request, `select()`, and learns from
+ * every outcome (`recordResponse`, `recordFailure`).
+ *
+ * The strategy only ever sees eligible servers (healthy, not ejected, not draining):
+ * the list is rebuilt on the rare events that change it, never per request.
+ */
+export class Pool implements ProxyPool {
+  readonly name: string;
+  readonly #options: PoolOptions;
+  readonly #deps: PoolDeps;
+  readonly #servers = new Map<string, Server>();
+  readonly #byCookieId = new Map<string, Server>();
+  readonly #strategy: Strategy<Server>;
+  readonly #pick: PickContext = { hashKey: undefined, exclude: undefined };
+  readonly #cookie: CookieAffinity | undefined;
+  readonly #table: StickTable | undefined;
+  readonly #checker: ActiveChecker | undefined;
+  readonly #ejector: OutlierEjector;
+  #releaseTimer: NodeJS.Timeout | undefined;
+  #stopAutosave: (() => void) | undefined;
+
+  constructor(name: string, options: PoolOptions, deps: PoolDeps) {
+    this.name = name;
+    this.#options = options;
+    this.#deps = deps;
+    this.#strategy = createStrategy<Server>(options.strategy as Parameters<typeof createStrategy>[0], {
+      hashBalanceFactor: options.hash?.balanceFactor,
+    });
+    const affinity = options.affinity;
+    if (affinity?.type === 'cookie') {
+      this.#cookie = new CookieAffinity({ keyring: deps.keyring, cookieName: affinity.cookieName, maxAgeSec: affinity.maxAgeSec });
+    } else if (affinity?.type === 'table') {
+      const tableOptions = { idleTimeoutMs: affinity.idleTimeoutMs, maxEntries: affinity.maxEntries };
+      if (affinity.file !== undefined) {
+        const loaded = StickTable.load(affinity.file, tableOptions, deps.clock.now());
+        this.#table = loaded.table;
+        if (loaded.warning !== undefined) deps.onEvent({ pool: name, server: '*', state: 'up', reason: `stick table not restored: ${loaded.warning}` });
+        this.#stopAutosave = this.#table.startAutosave(affinity.file, affinity.saveIntervalMs);
+      } else {
+        this.#table = new StickTable(tableOptions);
+      }
+    }
+    this.#ejector = new OutlierEjector({ ...options.outlier, clock: deps.clock });
+    if (options.health !== undefined) {
+      this.#checker = new ActiveChecker({
+        ...options.health,
+        onChange: (id, state, reason) => this.#onHealth(id, state === 'up', reason),
+        onLoad: (id, load) => {
+          const server = this.#servers.get(id);
+          if (server !== undefined) server.load = load;
+        },
+      });
+    }
+    for (const spec of options.servers) this.addServer(toSpec(spec));
+  }
+
+  start(): void {
+    this.#checker?.start();
+  }
+
+  async stop(): Promise<void> {
+    this.#checker?.stop();
+    if (this.#releaseTimer !== undefined) clearTimeout(this.#releaseTimer);
+    this.#stopAutosave?.();
+    if (this.#table !== undefined && this.#options.affinity?.type === 'table' && this.#options.affinity.file !== undefined) {
+      await this.#table.save(this.#options.affinity.file);
+    }
+  }
+
+  get strategy(): string {
+    return this.#strategy.name;
+  }
+
+  get options(): PoolOptions {
+    return this.#options;
+  }
+
+  servers(): Server[] {
+    return [...this.#servers.values()];
+  }
+
+  server(id: string): Server | undefined {
+    return this.#servers.get(id);
+  }
+
+  // ── per request ──────────────────────────────────────────────────────────────
+
+  select(request: SelectRequest, exclude: Server | undefined): Server | undefined {
+    const now = this.#deps.clock.now();
+    if (this.#cookie !== undefined) {
+      const stuck = this.#cookie.resolve(request.cookieHeader, now);
+      if (stuck.opaqueId !== undefined) {
+        const server = this.#byCookieId.get(stuck.opaqueId);
+        if (server !== undefined && server !== exclude && server.acceptsSticky(now)) {
+          if (stuck.needsReissue) request.setCookie = this.#cookie.setCookieHeader(server.cookieId, now, request.secure);
+          return server;
+        }
+      }
+      const server = this.#pickFor(request, exclude);
+      request.setCookie = server === undefined ? undefined : this.#cookie.setCookieHeader(server.cookieId, now, request.secure);
+      return server;
+    }
+    if (this.#table !== undefined) {
+      const key = this.#tableKey(request);
+      if (key !== undefined) {
+        const id = this.#table.get(key, now);
+        const server = id === undefined ? undefined : this.#servers.get(id);
+        if (server !== undefined && server !== exclude && server.acceptsSticky(now)) return server;
+      }
+      const server = this.#pickFor(request, exclude);
+      if (server !== undefined && key !== undefined) this.#table.set(key, server.id, now);
+      return server;
+    }
+    return this.#pickFor(request, exclude);
+  }
+
+  #pickFor(request: SelectRequest, exclude: Server | undefined): Server | undefined {
+    const pick = this.#pick;
+    pick.exclude = exclude;
+    pick.hashKey = this.#options.hash === undefined ? undefined : keyOf(request, this.#options.hash.on, this.#options.hash.name);
+    return this.#strategy.pick(pick) as Server | undefined;
+  }
+
+  #tableKey(request: SelectRequest): string | undefined {
+    const affinity = this.#options.affinity;
+    if (affinity?.type !== 'table') return undefined;
+    return affinity.key.on === 'ip' ? request.clientIp : keyOf(request, affinity.key.on, affinity.key.name);
+  }
+
+  recordResponse(server: Server, status: number, load: number | undefined): void {
+    server.countResponse(status);
+    if (load !== undefined) server.load = load;
+    if (status >= 500) this.recordFailure(server, 'server-error');
+    else this.#ejector.recordSuccess(server.id);
+  }
+
+  recordFailure(server: Server, kind: FailureKind): void {
+    if (!this.#servers.has(server.id)) return;
+    if (!this.#ejector.recordFailure(server.id, kind)) return;
+    const now = this.#deps.clock.now();
+    server.ejectedUntilMs = this.#ejector.ejectedUntil(server.id, now) ?? now;
+    this.#deps.onEvent({ pool: this.name, server: server.id, state: 'ejected', reason: `${kind} failures in a row` });
+    this.#refresh();
+    this.#scheduleRelease();
+  }
+
+  exchangeEnded(server: Server): void {
+    if (server.draining && server.inFlight === 0) {
+      this.#deps.onEvent({ pool: this.name, server: server.id, state: 'drained', reason: 'nothing in flight' });
+    }
+  }
+
+  // ── membership and admin ─────────────────────────────────────────────────────
+
+  addServer(spec: ServerSpec): Server {
+    if (this.#servers.has(spec.id)) throw new AdminRequestError(409, `server "${spec.id}" is already in pool "${this.name}"; remove it first or use another id`);
+    const server = new Server(spec, this.#deps.clock);
+    this.#servers.set(server.id, server);
+    this.#byCookieId.set(server.cookieId, server);
+    this.#ejector.setMembers(this.#servers.keys());
+    this.#checker?.add({ id: server.id, host: server.host, port: server.port });
+    this.#refresh();
+    this.#deps.onEvent({ pool: this.name, server: server.id, state: 'added', reason: server.address });
+    return server;
+  }
+
+  removeServer(id: string): Server {
+    const server = this.#require(id);
+    this.#servers.delete(id);
+    this.#byCookieId.delete(server.cookieId);
+    this.#ejector.setMembers(this.#servers.keys());
+    this.#checker?.remove(id);
+    this.#table?.deleteServer(id);
+    // In-flight requests finish on their own connections; idle ones go now.
+    server.draining = true;
+    this.#deps.closeIdle(server);
+    this.#refresh();
+    this.#deps.onEvent({ pool: this.name, server: id, state: 'removed', reason: 'removed' });
+    return server;
+  }
+
+  /** No new clients; sticky clients move on their next request unless `stickyMs` lets them stay. */
+  drain(id: string, stickyMs = this.#options.drainStickyMs): Server {
+    const server = this.#require(id);
+    server.draining = true;
+    server.drainStickyUntilMs = stickyMs > 0 ? this.#deps.clock.now() + stickyMs : 0;
+    this.#deps.closeIdle(server);
+    this.#refresh();
+    this.#deps.onEvent({ pool: this.name, server: id, state: server.state(this.#deps.clock.now()), reason: 'drain requested' });
+    return server;
+  }
+
+  undrain(id: string): Server {
+    const server = this.#require(id);
+    server.draining = false;
+    server.drainStickyUntilMs = 0;
+    this.#refresh();
+    this.#deps.onEvent({ pool: this.name, server: id, state: server.state(this.#deps.clock.now()), reason: 'undrain requested' });
+    return server;
+  }
+
+  setWeight(id: string, weight: number): Server {
+    if (!(weight > 0 && weight <= 1000)) throw new AdminRequestError(400, `weight must be a number in (0, 1000]; got ${weight}`);
+    const server = this.#require(id);
+    server.configuredWeight = weight;
+    this.#refresh();
+    return server;
+  }
+
+  /** Probe a server now (after it was restarted, say) instead of waiting for the interval. */
+  checkNow(id: string): void {
+    this.#require(id);
+    this.#checker?.checkNow(id);
+  }
+
+  #require(id: string): Server {
+    const server = this.#servers.get(id);
+    if (server === undefined) throw new AdminRequestError(404, `no server "${id}" in pool "${this.name}"; list servers with GET /servers`);
+    return server;
+  }
+
+  #onHealth(id: string, healthy: boolean, reason: string): void {
+    const server = this.#servers.get(id);
+    if (server === undefined || server.healthy === healthy) return;
+    server.healthy = healthy;
+    server.lastHealthReason = reason;
+    if (healthy) server.beginSlowStart(this.#options.slowStartMs);
+    this.#refresh();
+    this.#deps.onEvent({ pool: this.name, server: id, state: server.state(this.#deps.clock.now()), reason });
+  }
+
+  #scheduleRelease(): void {
+    if (this.#releaseTimer !== undefined) clearTimeout(this.#releaseTimer);
+    const at = this.#ejector.nextReleaseMs();
+    if (at === undefined) return;
+    this.#releaseTimer = setTimeout(() => {
+      this.#releaseTimer = undefined;
+      for (const id of this.#ejector.releaseExpired(this.#deps.clock.now())) {
+        const server = this.#servers.get(id);
+        if (server === undefined) continue;
+        server.ejectedUntilMs = 0;
+        server.beginSlowStart(this.#options.slowStartMs);
+        this.#deps.onEvent({ pool: this.name, server: id, state: server.state(this.#deps.clock.now()), reason: 'ejection ended' });
+      }
+      this.#refresh();
+      this.#scheduleRelease();
+    }, Math.max(0, at - this.#deps.clock.now()) + 1);
+    this.#releaseTimer.unref();
+  }
+
+  #refresh(): void {
+    const now = this.#deps.clock.now();
+    const eligible: Server[] = [];
+    for (const server of this.#servers.values()) if (server.isEligible(now)) eligible.push(server);
+    this.#strategy.update(eligible);
+  }
+}
+
+function toSpec(spec: { id: string; address: string; weight: number }): ServerSpec {
+  const colon = spec.address.lastIndexOf(':');
+  let host = spec.address.slice(0, colon);
+  if (host.startsWith('[')) host = host.slice(1, -1);
+  return { id: spec.id, host, port: Number(spec.address.slice(colon + 1)), weight: spec.weight };
+}
+
+export { toSpec as serverSpecFromAddress };
+
+/** The value of a named cookie in a Cookie header, without allocating for the others. */
+function keyOf(request: SelectRequest, on: 'header' | 'cookie' | 'ip', name: string | undefined): string | undefined {
+  if (on === 'ip') return request.clientIp;
+  if (name === undefined) return undefined;
+  if (on === 'header') return request.header(name.toLowerCase());
+  const cookies = request.cookieHeader;
+  if (cookies === undefined) return undefined;
+  let at = 0;
+  while (at < cookies.length) {
+    while (cookies.charCodeAt(at) === 32) at++;
+    const eq = cookies.indexOf('=', at);
+    if (eq < 0) return undefined;
+    const end = cookies.indexOf(';', eq);
+    if (eq - at === name.length && cookies.startsWith(name, at)) return cookies.slice(eq + 1, end < 0 ? cookies.length : end);
+    if (end < 0) return undefined;
+    at = end + 1;
+  }
+  return undefined;
+}

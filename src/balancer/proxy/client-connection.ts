@@ -1,0 +1,574 @@
+import type { Socket } from 'node:net';
+import { ChunkedScanner, headerValue, parseRequestHead, parseResponseHead } from '../http/index.js';
+import type { RequestHead, ResponseHead } from '../http/index.js';
+import type { Server } from '../server.js';
+import { CLIENT_ERROR_CODES, errorResponse } from './error-response.js';
+import { isIdempotent, writeHead } from './head-writer.js';
+import type { ProxyContext, ProxyPool, SelectRequest } from './proxy-context.js';
+import type { Upstream, UpstreamOwner } from './upstream.js';
+
+/*
+ * One client connection and the exchanges it carries, one at a time.
+ *
+ *   request:  HEAD ──head parsed──► BODY ──body complete──► SENT
+ *                ▲                                           │
+ *                └──────── response complete, keep-alive ◄───┘
+ *   response: (after the request head is sent) HEAD ──► BODY ──► done
+ *             101 Switching Protocols ──► TUNNEL (bytes both ways until either closes)
+ *
+ * Pipelined requests wait in `#buf` with the socket paused until the current response
+ * is complete, so a slow server never makes the balancer buffer without bound.
+ */
+const REQ_HEAD = 0;
+const REQ_BODY = 1;
+const REQ_SENT = 2;
+const RESP_HEAD = 0;
+const RESP_BODY = 1;
+
+const BODY_NONE = 0;
+const BODY_LENGTH = 1;
+const BODY_CHUNKED = 2;
+const BODY_CLOSE = 3;
+
+export class ClientConnection implements UpstreamOwner, SelectRequest {
+  readonly socket: Socket;
+  readonly clientIp: string;
+  readonly secure: boolean;
+  setCookie: string | undefined = undefined;
+
+  readonly #ctx: ProxyContext;
+  #buf: Buffer | null = null;
+  #reqPhase = REQ_HEAD;
+  #head: RequestHead | null = null;
+  #headBuf: Buffer | null = null;
+  #pool: ProxyPool | null = null;
+  #server: Server | null = null;
+  #upstream: Upstream | null = null;
+  #requestId = '';
+  /** Every byte of this request sent upstream so far, while small enough to send again. */
+  #out: Buffer[] | null = null;
+  #outBytes = 0;
+  #attempts = 0;
+  #bodyKind = BODY_NONE;
+  #bodyRemaining = 0;
+  readonly #reqChunks = new ChunkedScanner();
+  #respPhase = RESP_HEAD;
+  #respBuf: Buffer | null = null;
+  #respBodyKind = BODY_NONE;
+  #respRemaining = 0;
+  readonly #respChunks = new ChunkedScanner();
+  #respStatus = 0;
+  /** Bytes of the response already written to the client: from then on no retry, no 502. */
+  #respStarted = false;
+  #closeAfterResponse = false;
+  #tunnel = false;
+  #closed = false;
+  #deadlineMs: number;
+
+  constructor(socket: Socket, ctx: ProxyContext, secure: boolean) {
+    this.socket = socket;
+    this.#ctx = ctx;
+    this.secure = secure;
+    const ip = socket.remoteAddress ?? '';
+    this.clientIp = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+    this.#deadlineMs = ctx.nowMs + ctx.timeouts.headMs;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.#onClientData(chunk));
+    socket.on('drain', () => this.#onClientDrain());
+    socket.on('error', () => { /* 'close' follows; nothing to tell a client that is gone */ });
+    socket.on('close', () => this.#onClientClose());
+    socket.on('end', () => this.#onClientEnd());
+  }
+
+  get cookieHeader(): string | undefined {
+    return this.#head?.cookie;
+  }
+
+  header(lowerName: string): string | undefined {
+    return this.#head === null || this.#headBuf === null ? undefined : headerValue(this.#headBuf, this.#head, lowerName);
+  }
+
+  /** Called by the balancer's sweep: enforce whichever timeout applies now. */
+  sweep(nowMs: number): void {
+    if (this.#closed || nowMs < this.#deadlineMs || this.#tunnel) return;
+    if (this.#reqPhase === REQ_HEAD && this.#server === null) {
+      // Idle keep-alive: close quietly. A started head: 408.
+      if (this.#buf === null || this.#buf.length === 0) this.#destroy();
+      else this.#failClient(408);
+      return;
+    }
+    if (this.#server !== null && this.#reqPhase === REQ_SENT) {
+      const server = this.#server;
+      server.counters.timeouts++;
+      this.#pool!.recordFailure(server, 'timeout');
+      if (this.#respStarted) {
+        this.#abortExchange();
+      } else {
+        const [code, message] = ['SCALEOUT_BALANCER_UPSTREAM_TIMEOUT', `server "${server.id}" did not answer in time`];
+        this.#endExchange(504);
+        this.#sendAndClose(errorResponse(504, code, message, this.#requestId));
+      }
+      return;
+    }
+    // A request body that stopped arriving.
+    if (this.#respStarted) this.#abortExchange();
+    else this.#failClient(408);
+  }
+
+  /** Balancer shutdown: idle connections close now, busy ones after their exchange. */
+  closeWhenIdle(): void {
+    if (this.#reqPhase === REQ_HEAD && this.#server === null && (this.#buf === null || this.#buf.length === 0)) this.#destroy();
+    else this.#closeAfterResponse = true;
+  }
+
+  destroy(): void {
+    this.#abortExchange();
+  }
+
+  // ── client side ──────────────────────────────────────────────────────────────
+
+  #onClientData(chunk: Buffer): void {
+    if (this.#tunnel) {
+      if (this.#upstream !== null && !this.#upstream.write(chunk)) this.socket.pause();
+      return;
+    }
+    if (this.#reqPhase === REQ_BODY) {
+      this.#deadlineMs = this.#ctx.nowMs + this.#ctx.timeouts.clientBodyMs;
+      this.#forwardBody(chunk, 0);
+      return;
+    }
+    // A new head, or bytes pipelined behind the current request: keep them for later.
+    this.#buf = this.#buf === null || this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
+    if (this.#reqPhase === REQ_HEAD && this.#server === null) this.#readHead();
+    else this.socket.pause();
+  }
+
+  #readHead(): void {
+    const buf = this.#buf!;
+    if (this.#deadlineMs > this.#ctx.nowMs + this.#ctx.timeouts.headMs) {
+      // First byte of a new request after keep-alive idling: the head clock starts now.
+      this.#deadlineMs = this.#ctx.nowMs + this.#ctx.timeouts.headMs;
+    }
+    const parsed = parseRequestHead(buf, 0, buf.length, this.#ctx.limits);
+    if (parsed.kind === 'incomplete') return;
+    if (parsed.kind === 'error') {
+      this.#failClient(parsed.status);
+      return;
+    }
+    this.#startExchange(parsed, buf);
+  }
+
+  #startExchange(head: RequestHead, buf: Buffer): void {
+    this.#head = head;
+    this.#headBuf = buf;
+    this.#requestId = head.xRequestId ?? this.#ctx.nextRequestId();
+    this.#closeAfterResponse ||= !head.keepAlive || this.#ctx.closing;
+    this.setCookie = undefined;
+    this.#attempts = 0;
+    this.#respStarted = false;
+    this.#respStatus = 0;
+
+    const pool = this.#ctx.route(head.host, head.target);
+    if (pool === undefined) {
+      this.#sendAndClose(errorResponse(404, 'SCALEOUT_BALANCER_NO_ROUTE', 'no route matches this host and path; add a route for it', this.#requestId));
+      return;
+    }
+    this.#pool = pool;
+    const server = pool.select(this, undefined);
+    if (server === undefined) {
+      this.#ctx.countExchange(pool, undefined, 503);
+      this.#sendAndClose(errorResponse(503, 'SCALEOUT_BALANCER_NO_HEALTHY_SERVER',
+        `pool "${pool.name}" has no healthy server; retry shortly`, this.#requestId, 'retry-after: 1\r\n'));
+      return;
+    }
+
+    const out = writeHead(buf, 0, head.requestLineEnd, head, this.#extraRequestFields(head));
+    this.#out = [out];
+    this.#outBytes = out.length;
+    this.#bodyKind = head.bodyKind === 'none' ? BODY_NONE : head.bodyKind === 'length' ? BODY_LENGTH : BODY_CHUNKED;
+    this.#bodyRemaining = head.contentLength;
+    if (this.#bodyKind === BODY_CHUNKED) this.#reqChunks.reset();
+    this.#reqPhase = this.#bodyKind === BODY_NONE || (this.#bodyKind === BODY_LENGTH && this.#bodyRemaining === 0) ? REQ_SENT : REQ_BODY;
+    this.#connect(server);
+    const rest = buf.length - head.headEnd;
+    this.#buf = null;
+    if (rest > 0) {
+      if (this.#reqPhase === REQ_BODY) this.#forwardBody(buf, head.headEnd);
+      else this.#keepPipelined(buf, head.headEnd);
+    }
+    if (this.#reqPhase === REQ_SENT) this.#requestSent();
+    else this.#deadlineMs = this.#ctx.nowMs + this.#ctx.timeouts.clientBodyMs;
+  }
+
+  #extraRequestFields(head: RequestHead): string {
+    const xff = head.xForwardedFor === undefined ? this.clientIp : `${head.xForwardedFor}, ${this.clientIp}`;
+    let extra = `x-forwarded-for: ${xff}\r\nx-forwarded-proto: ${this.secure ? 'https' : 'http'}\r\n`;
+    if (head.host !== undefined) extra += `x-forwarded-host: ${head.host}\r\n`;
+    extra += `x-request-id: ${this.#requestId}\r\n`;
+    // Upgrade and Connection are hop-by-hop, but the server must see them to switch.
+    if (head.upgrade !== undefined) extra += `connection: upgrade\r\nupgrade: ${head.upgrade}\r\n`;
+    return extra + '\r\n';
+  }
+
+  /** Bytes after the current request: the next pipelined request, read once this one is done. */
+  #keepPipelined(buf: Buffer, from: number): void {
+    this.#buf = buf.subarray(from);
+    this.socket.pause();
+  }
+
+  #forwardBody(chunk: Buffer, from: number): void {
+    let end = chunk.length;
+    if (this.#bodyKind === BODY_LENGTH) {
+      if (end - from >= this.#bodyRemaining) {
+        end = from + this.#bodyRemaining;
+        this.#bodyRemaining = 0;
+      } else {
+        this.#bodyRemaining -= end - from;
+      }
+      const done = this.#bodyRemaining === 0;
+      this.#send(from === 0 && end === chunk.length ? chunk : chunk.subarray(from, end));
+      if (done) this.#bodyDone(chunk, end);
+      return;
+    }
+    const at = this.#reqChunks.scan(chunk, from, end);
+    if (at === -2) {
+      // Bad framing in the middle of a body: the server already has part of it.
+      if (this.#respStarted) this.#abortExchange();
+      else this.#failClient(400);
+      return;
+    }
+    if (at >= 0) end = at;
+    this.#send(from === 0 && end === chunk.length ? chunk : chunk.subarray(from, end));
+    if (at >= 0) this.#bodyDone(chunk, end);
+  }
+
+  #bodyDone(chunk: Buffer, end: number): void {
+    this.#reqPhase = REQ_SENT;
+    if (end < chunk.length) this.#keepPipelined(chunk, end);
+    else this.socket.pause();
+    this.#requestSent();
+  }
+
+  #requestSent(): void {
+    this.socket.pause();
+    this.#deadlineMs = this.#ctx.nowMs + this.#ctx.timeouts.serverMs;
+  }
+
+  #send(data: Buffer): void {
+    const upstream = this.#upstream!;
+    if (this.#out !== null) {
+      this.#out.push(data);
+      this.#outBytes += data.length;
+      if (this.#outBytes > this.#ctx.limits.maxReplayBytes) {
+        if (upstream.connected) this.#out = null;
+        else this.socket.pause(); // hold the rest until the connection is up
+      }
+    }
+    if (upstream.connected && !upstream.write(data)) this.socket.pause();
+  }
+
+  #onClientDrain(): void {
+    this.#upstream?.socket.resume();
+  }
+
+  #onClientEnd(): void {
+    // The client will send nothing more. Between requests that is a normal goodbye;
+    // in the middle of one the request can never complete.
+    if (this.#server === null && this.#reqPhase === REQ_HEAD) this.#destroy();
+    else if (this.#reqPhase !== REQ_SENT || this.#tunnel) this.#abortExchange();
+    else this.#closeAfterResponse = true;
+  }
+
+  #onClientClose(): void {
+    if (this.#closed) return;
+    this.#abortExchange();
+  }
+
+  // ── upstream side ────────────────────────────────────────────────────────────
+
+  #connect(server: Server): void {
+    this.#server = server;
+    this.#attempts++;
+    server.inFlight++;
+    server.counters.requests++;
+    this.#respPhase = RESP_HEAD;
+    this.#respBuf = null;
+    const upstream = this.#ctx.upstreams.acquire(server, this);
+    this.#upstream = upstream;
+    if (upstream.connected) this.onUpstreamConnect(upstream);
+  }
+
+  onUpstreamConnect(conn: Upstream): void {
+    if (conn !== this.#upstream || this.#out === null) return;
+    const socket = conn.socket;
+    socket.cork();
+    for (const piece of this.#out) socket.write(piece);
+    socket.uncork();
+    if (this.#outBytes > this.#ctx.limits.maxReplayBytes) this.#out = null;
+    if (this.#reqPhase === REQ_BODY) this.socket.resume();
+  }
+
+  onUpstreamDrain(conn: Upstream): void {
+    if (conn === this.#upstream && (this.#reqPhase === REQ_BODY || this.#tunnel)) this.socket.resume();
+  }
+
+  onUpstreamData(conn: Upstream, chunk: Buffer): void {
+    if (conn !== this.#upstream) return;
+    if (this.#tunnel) {
+      if (!this.socket.write(chunk)) conn.socket.pause();
+      return;
+    }
+    this.#deadlineMs = this.#ctx.nowMs + this.#ctx.timeouts.serverMs;
+    if (this.#respPhase === RESP_BODY) {
+      this.#forwardResponseBody(chunk, 0);
+      return;
+    }
+    this.#respBuf = this.#respBuf === null ? chunk : Buffer.concat([this.#respBuf, chunk]);
+    this.#readResponseHead();
+  }
+
+  #readResponseHead(): void {
+    const buf = this.#respBuf!;
+    const server = this.#server!;
+    const head = this.#head!;
+    let start = 0;
+    // Interim (1xx) responses go to the client as they come; the final one follows.
+    for (;;) {
+      const parsed = parseResponseHead(buf, start, buf.length, head.method, this.#ctx.limits);
+      if (parsed.kind === 'incomplete') {
+        if (start > 0) this.#respBuf = buf.subarray(start);
+        return;
+      }
+      if (parsed.kind === 'error') {
+        this.#badUpstream(`${parsed.reason}`);
+        return;
+      }
+      if (parsed.status < 200 && parsed.status !== 101) {
+        this.#respStarted = true;
+        this.socket.write(writeHead(buf, start, parsed.statusLineEnd, parsed, '\r\n'));
+        start = parsed.headEnd;
+        continue;
+      }
+      this.#respBuf = null;
+      this.#startResponse(parsed, buf, start, server);
+      return;
+    }
+  }
+
+  #startResponse(resp: ResponseHead, buf: Buffer, start: number, server: Server): void {
+    const head = this.#head!;
+    this.#respStatus = resp.status;
+    this.#pool!.recordResponse(server, resp.status, resp.load);
+    if (resp.upgrade) {
+      if (head.upgrade === undefined) {
+        this.#badUpstream('101 without an upgrade request');
+        return;
+      }
+      const upgrade = headerValue(buf, resp, 'upgrade') ?? head.upgrade;
+      this.socket.write(writeHead(buf, start, resp.statusLineEnd, resp, `${this.#setCookieField()}connection: upgrade\r\nupgrade: ${upgrade}\r\n\r\n`));
+      this.#startTunnel(buf, resp.headEnd);
+      return;
+    }
+    this.#respBodyKind = resp.bodyKind === 'none' ? BODY_NONE : resp.bodyKind === 'length' ? BODY_LENGTH
+      : resp.bodyKind === 'chunked' ? BODY_CHUNKED : BODY_CLOSE;
+    this.#respRemaining = resp.contentLength;
+    if (this.#respBodyKind === BODY_CHUNKED) this.#respChunks.reset();
+    // A server that will close after this response, or a body framed by close, ends the
+    // client connection too: the client cannot tell where this response ends otherwise.
+    if (this.#respBodyKind === BODY_CLOSE) this.#closeAfterResponse = true;
+    if (!resp.keepAlive) this.#upstreamReusable = false;
+    let connection = '';
+    if (this.#closeAfterResponse) connection = 'connection: close\r\n';
+    else if (head.versionMinor === 0) connection = 'connection: keep-alive\r\n';
+    this.#respStarted = true;
+    this.#respPhase = RESP_BODY;
+    const out = writeHead(buf, start, resp.statusLineEnd, resp, `${this.#setCookieField()}${connection}\r\n`);
+    const complete = this.#respBodyKind === BODY_NONE || (this.#respBodyKind === BODY_LENGTH && this.#respRemaining === 0);
+    if (complete) {
+      this.socket.write(out);
+      if (resp.headEnd < buf.length) this.#upstreamReusable = false; // bytes after a complete response
+      this.#responseDone();
+      return;
+    }
+    this.socket.cork();
+    this.socket.write(out);
+    if (resp.headEnd < buf.length) this.#forwardResponseBody(buf, resp.headEnd);
+    this.socket.uncork();
+  }
+
+  #upstreamReusable = true;
+
+  #setCookieField(): string {
+    return this.setCookie === undefined ? '' : `set-cookie: ${this.setCookie}\r\n`;
+  }
+
+  #forwardResponseBody(chunk: Buffer, from: number): void {
+    let end = chunk.length;
+    let done = false;
+    if (this.#respBodyKind === BODY_LENGTH) {
+      if (end - from >= this.#respRemaining) {
+        end = from + this.#respRemaining;
+        this.#respRemaining = 0;
+        done = true;
+      } else {
+        this.#respRemaining -= end - from;
+      }
+    } else if (this.#respBodyKind === BODY_CHUNKED) {
+      const at = this.#respChunks.scan(chunk, from, end);
+      if (at === -2) {
+        this.#pool!.recordFailure(this.#server!, 'server-error');
+        this.#abortExchange();
+        return;
+      }
+      if (at >= 0) {
+        end = at;
+        done = true;
+      }
+    }
+    const piece = from === 0 && end === chunk.length ? chunk : chunk.subarray(from, end);
+    if (piece.length > 0 && !this.socket.write(piece)) this.#upstream?.socket.pause();
+    if (done) {
+      if (end < chunk.length) this.#upstreamReusable = false;
+      this.#responseDone();
+    }
+  }
+
+  #startTunnel(buf: Buffer, from: number): void {
+    this.#tunnel = true;
+    const upstream = this.#upstream!;
+    if (from < buf.length) this.socket.write(buf.subarray(from));
+    if (this.#buf !== null && this.#buf.length > 0) {
+      upstream.write(this.#buf);
+      this.#buf = null;
+    }
+    this.socket.resume();
+  }
+
+  onUpstreamClose(conn: Upstream, error: Error | undefined): void {
+    if (conn !== this.#upstream || this.#closed) return;
+    const server = this.#server!;
+    if (this.#tunnel) {
+      this.#endExchange(101);
+      this.#destroy();
+      return;
+    }
+    if (this.#respPhase === RESP_BODY && this.#respBodyKind === BODY_CLOSE) {
+      this.#upstreamReusable = false;
+      this.#responseDone();
+      return;
+    }
+    if (this.#respStarted) {
+      // Cut in the middle of a response: the client must see the failure, not a short body.
+      this.#pool!.recordFailure(server, 'server-error');
+      this.#abortExchange();
+      return;
+    }
+    const neverConnected = !conn.connected;
+    server.counters.failures++;
+    this.#pool!.recordFailure(server, neverConnected || error !== undefined ? 'connect' : 'server-error');
+    // Retry once elsewhere when the server cannot have acted on the request: it never
+    // connected, or an idempotent request failed before any response byte.
+    const sameRequest = this.#out !== null && (neverConnected || (this.#reqPhase === REQ_SENT && isIdempotent(this.#head!.method)));
+    if (sameRequest && this.#attempts < 2) {
+      const next = this.#pool!.select(this, server);
+      if (next !== undefined) {
+        server.counters.retries++;
+        this.#releaseServer(server);
+        this.#upstream = null;
+        this.#connect(next);
+        return;
+      }
+    }
+    this.#badUpstream(neverConnected ? `cannot connect: ${error?.message ?? 'closed'}` : 'closed before responding', true);
+  }
+
+  #badUpstream(detail: string, upstreamGone = false): void {
+    const server = this.#server!;
+    if (!upstreamGone) this.#upstream?.socket.destroy();
+    this.#upstream = null;
+    this.#endExchange(502);
+    this.#sendAndClose(errorResponse(502, 'SCALEOUT_BALANCER_BAD_UPSTREAM_RESPONSE',
+      `server "${server.id}" failed (${detail}); retry, or look at the server`, this.#requestId));
+  }
+
+  // ── end of an exchange ───────────────────────────────────────────────────────
+
+  #responseDone(): void {
+    const upstream = this.#upstream;
+    const reusable = this.#upstreamReusable && this.#reqPhase === REQ_SENT;
+    this.#upstream = null;
+    if (upstream !== null) {
+      if (reusable) this.#ctx.upstreams.release(upstream, this.#ctx.nowMs);
+      else upstream.socket.destroy();
+    }
+    this.#endExchange(this.#respStatus);
+    if (this.#closeAfterResponse || this.#ctx.closing || this.#reqPhase !== REQ_SENT) {
+      this.socket.end();
+      this.#closed = true;
+      return;
+    }
+    // Ready for the next request on this connection.
+    this.#reqPhase = REQ_HEAD;
+    this.#head = null;
+    this.#headBuf = null;
+    this.#out = null;
+    this.#deadlineMs = this.#ctx.nowMs + this.#ctx.timeouts.keepAliveMs;
+    this.socket.resume();
+    if (this.#buf !== null && this.#buf.length > 0) this.#readHead();
+  }
+
+  #endExchange(status: number): void {
+    const server = this.#server;
+    if (server === null) return;
+    this.#server = null;
+    this.#upstreamReusable = true;
+    this.#releaseServer(server);
+    this.#ctx.countExchange(this.#pool!, server, status);
+  }
+
+  #releaseServer(server: Server): void {
+    server.inFlight--;
+    this.#pool!.exchangeEnded(server);
+  }
+
+  #abortExchange(): void {
+    if (this.#upstream !== null) {
+      const upstream = this.#upstream;
+      this.#upstream = null;
+      upstream.owner = null;
+      upstream.socket.destroy();
+    }
+    this.#endExchange(this.#respStatus || 499);
+    this.#destroy();
+  }
+
+  #failClient(status: number): void {
+    const [code, message] = CLIENT_ERROR_CODES[status] ?? ['SCALEOUT_BALANCER_BAD_REQUEST', 'bad request'];
+    if (this.#upstream !== null) {
+      this.#upstream.owner = null;
+      this.#upstream.socket.destroy();
+      this.#upstream = null;
+    }
+    this.#endExchange(status);
+    this.#sendAndClose(errorResponse(status, code, message, this.#requestId || undefined));
+  }
+
+  #sendAndClose(response: Buffer): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#buf = null;
+    this.socket.end(response);
+    // A client that never reads must not keep the socket forever.
+    setTimeout(() => this.socket.destroy(), 5_000).unref();
+  }
+
+  #destroy(): void {
+    this.#closed = true;
+    this.#buf = null;
+    this.socket.destroy();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+}

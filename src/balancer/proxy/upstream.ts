@@ -1,0 +1,152 @@
+import net from 'node:net';
+import type { Server } from '../server.js';
+
+/**
+ * The side of an exchange that currently uses an upstream connection. Handlers are
+ * bound once per socket and forward to whichever exchange owns it, so reusing a
+ * keep-alive connection allocates no closures.
+ */
+export interface UpstreamOwner {
+  onUpstreamConnect(conn: Upstream): void;
+  onUpstreamData(conn: Upstream, chunk: Buffer): void;
+  /** The server closed (or the socket failed); `error` is set for failures. */
+  onUpstreamClose(conn: Upstream, error: Error | undefined): void;
+  onUpstreamDrain(conn: Upstream): void;
+}
+
+/** One connection to a server, reused across requests while the server keeps it alive. */
+export class Upstream {
+  readonly socket: net.Socket;
+  readonly server: Server;
+  owner: UpstreamOwner | null = null;
+  connected = false;
+  /** Served at least one full exchange: a failure on it may be a stale keep-alive. */
+  reused = false;
+  closed = false;
+  idleSinceMs = 0;
+  readonly #pool: UpstreamPool;
+  #error: Error | undefined;
+
+  constructor(server: Server, pool: UpstreamPool, connectTimeoutMs: number) {
+    this.server = server;
+    this.#pool = pool;
+    this.socket = net.connect({ host: server.host, port: server.port, noDelay: true });
+    this.socket.setTimeout(connectTimeoutMs);
+    this.socket.on('connect', () => {
+      this.connected = true;
+      this.socket.setTimeout(0);
+      this.owner?.onUpstreamConnect(this);
+    });
+    this.socket.on('timeout', () => {
+      // Only armed while connecting: response timeouts belong to the exchange.
+      if (!this.connected) this.socket.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' }));
+    });
+    this.socket.on('data', (chunk: Buffer) => {
+      if (this.owner !== null) this.owner.onUpstreamData(this, chunk);
+      else this.socket.destroy(); // bytes on an idle connection: the framing is broken
+    });
+    this.socket.on('drain', () => this.owner?.onUpstreamDrain(this));
+    this.socket.on('error', (err) => {
+      this.#error = err;
+    });
+    this.socket.on('end', () => {
+      // Half-closed by the server: we never half-close upstream, so finish it.
+      this.socket.end();
+    });
+    this.socket.on('close', () => {
+      this.closed = true;
+      this.#pool.forget(this);
+      const owner = this.owner;
+      this.owner = null;
+      owner?.onUpstreamClose(this, this.#error);
+    });
+  }
+
+  write(data: Buffer | string): boolean {
+    return this.socket.write(data);
+  }
+}
+
+/**
+ * Keep-alive connections per server, most recently used first (warm sockets, and the
+ * rest age out), closed after `idleTimeoutMs` idle: shorter than the servers' own
+ * keep-alive timeout (Node's default is 5 s), so the server does not close a socket
+ * the balancer is about to use.
+ */
+export class UpstreamPool {
+  readonly #idle = new Map<Server, Upstream[]>();
+  readonly #maxIdlePerServer: number;
+  readonly #idleTimeoutMs: number;
+  readonly #connectTimeoutMs: number;
+
+  constructor(options: { maxIdlePerServer: number; idleTimeoutMs: number; connectTimeoutMs: number }) {
+    this.#maxIdlePerServer = options.maxIdlePerServer;
+    this.#idleTimeoutMs = options.idleTimeoutMs;
+    this.#connectTimeoutMs = options.connectTimeoutMs;
+  }
+
+  /** An idle connection to `server`, or a new one (its owner hears `onUpstreamConnect`). */
+  acquire(server: Server, owner: UpstreamOwner): Upstream {
+    const idle = this.#idle.get(server);
+    while (idle !== undefined && idle.length > 0) {
+      const conn = idle.pop()!;
+      if (conn.closed || conn.socket.destroyed) continue;
+      conn.owner = owner;
+      return conn;
+    }
+    const conn = new Upstream(server, this, this.#connectTimeoutMs);
+    conn.owner = owner;
+    return conn;
+  }
+
+  /** Return a connection after a complete exchange; it is kept if there is room. */
+  release(conn: Upstream, nowMs: number): void {
+    conn.owner = null;
+    conn.reused = true;
+    if (conn.closed || conn.socket.destroyed) return;
+    let idle = this.#idle.get(conn.server);
+    if (idle === undefined) {
+      idle = [];
+      this.#idle.set(conn.server, idle);
+    }
+    if (idle.length >= this.#maxIdlePerServer || conn.server.draining) {
+      conn.socket.destroy();
+      return;
+    }
+    conn.idleSinceMs = nowMs;
+    // It may have been paused for a slow client; idle, it must notice the server closing.
+    conn.socket.resume();
+    idle.push(conn);
+  }
+
+  forget(conn: Upstream): void {
+    const idle = this.#idle.get(conn.server);
+    if (idle === undefined) return;
+    const at = idle.indexOf(conn);
+    if (at >= 0) idle.splice(at, 1);
+  }
+
+  /** Close idle connections that outlived the idle timeout. Called by the balancer's sweep. */
+  sweep(nowMs: number): void {
+    for (const idle of this.#idle.values()) {
+      // Oldest first: stop at the first one still young.
+      while (idle.length > 0 && nowMs - idle[0]!.idleSinceMs >= this.#idleTimeoutMs) idle.shift()!.socket.destroy();
+    }
+  }
+
+  /** Close every idle connection to `server` (removed or drained). */
+  closeServer(server: Server): void {
+    const idle = this.#idle.get(server);
+    if (idle === undefined) return;
+    this.#idle.delete(server);
+    for (const conn of idle) conn.socket.destroy();
+  }
+
+  closeAll(): void {
+    for (const server of [...this.#idle.keys()]) this.closeServer(server);
+  }
+
+  idleCount(server: Server): number {
+    return this.#idle.get(server)?.length ?? 0;
+  }
+}
