@@ -34,7 +34,8 @@ export interface HashOptions {
  * onto the new one (about 1/(n+1) of them), and removing one only moves its own keys.
  * The heaviest server gets `hashVirtualNodes` points and others fewer in proportion to
  * weight; a server's points for a smaller weight are a subset of those for a larger one,
- * so slow start moves keys onto the warming server only.
+ * so slow start moves keys onto the warming server only (unless it outweighs every other
+ * server: a change of the heaviest weight rescales everyone's points).
  *
  * Bounded load: walking clockwise from the key, a server is skipped while taking the
  * request would put it above `factor` times its weight share of all requests in flight,

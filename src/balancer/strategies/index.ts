@@ -29,7 +29,6 @@ export { P2cStrategy } from './p2c.js';
 export type { P2cOptions } from './p2c.js';
 export { RoundRobinStrategy } from './round-robin.js';
 export { WeightedStrategy } from './weighted.js';
-export { murmur3 } from './murmur3.js';
 
 /**
  * A new strategy by name. Options are validated here, once, all of them even those the
