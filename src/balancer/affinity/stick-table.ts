@@ -217,8 +217,8 @@ export class StickTable {
   }
 
   /**
-   * Saves to `path` every `intervalMs` when something changed since the last save. The
-   * timer does not keep the process alive. Failures go to `onError` (default: a process
+   * Saves to `path` every `intervalMs` when something changed since the last save (a
+   * hit counts: it moves an expiry). The timer does not keep the process alive. Failures go to `onError` (default: a process
    * warning) and are retried at the next tick.
    *
    * @returns stop: cancels the timer and resolves when a save in progress has finished
