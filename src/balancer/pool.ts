@@ -185,7 +185,7 @@ export class Pool implements ProxyPool {
 
   addServer(spec: ServerSpec): Server {
     if (this.#servers.has(spec.id)) throw new AdminRequestError(409, `server "${spec.id}" is already in pool "${this.name}"; remove it first or use another id`);
-    const server = new Server(spec, this.#deps.clock);
+    const server = new Server(spec, this.#deps.clock, this.#deps.keyring.derive(`server\u0000${this.name}\u0000${spec.id}`));
     this.#servers.set(server.id, server);
     this.#byCookieId.set(server.cookieId, server);
     this.#ejector.setMembers(this.#servers.keys());

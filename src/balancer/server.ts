@@ -49,8 +49,8 @@ export class Server implements StrategyServer {
   readonly host: string;
   readonly port: number;
   /**
-   * Random id carried in the affinity cookie: the cookie never reveals the server's
-   * name or address, and a removed and re-added server gets a new one.
+   * Opaque id carried in the affinity cookie: it never reveals the server's name or
+   * address. Derived from the balancer keys, so balancers sharing keys agree on it.
    */
   readonly cookieId: string;
   readonly counters: ServerCounters = {
@@ -72,13 +72,13 @@ export class Server implements StrategyServer {
   #slowStartFromMs = 0;
   #slowStartUntilMs = 0;
 
-  constructor(spec: ServerSpec, clock: Clock) {
+  constructor(spec: ServerSpec, clock: Clock, cookieId: string = randomBytes(12).toString('base64url')) {
     this.id = spec.id;
     this.host = spec.host;
     this.port = spec.port;
     this.#configuredWeight = spec.weight ?? 1;
     this.#clock = clock;
-    this.cookieId = randomBytes(12).toString('base64url');
+    this.cookieId = cookieId;
   }
 
   get address(): string {

@@ -36,3 +36,14 @@ describe('Keyring', () => {
     expect(() => new Keyring([k1, k1])).toThrow(/twice/);
   });
 });
+
+describe('Keyring.derive', () => {
+  it('is stable across keyrings sharing the oldest key, and differs by label and key', () => {
+    const a = new Keyring([k1]);
+    const rotated = new Keyring([k2, k1]);
+    expect(rotated.derive('server a')).toBe(a.derive('server a'));
+    expect(a.derive('server a')).not.toBe(a.derive('server b'));
+    expect(new Keyring([k2]).derive('server a')).not.toBe(a.derive('server a'));
+    expect(a.derive('server a')).not.toContain('server');
+  });
+});

@@ -75,6 +75,16 @@ export class Keyring {
     return timingSafeEqual(given, expected) ? payload : undefined;
   }
 
+  /**
+   * A stable, unguessable name for `label`: the same on every process that shares the
+   * keys. Derived from the oldest key, so adding a new signing key (rotation) does not
+   * change it; retiring the oldest key does.
+   */
+  derive(label: string): string {
+    const oldest = [...this.#keys.values()].at(-1)!;
+    return createHmac('sha256', oldest).update(`scaleout-derive\u0000${label}`).digest().subarray(0, 12).toString('base64url');
+  }
+
   #mac(secret: Buffer, payload: string): string {
     return createHmac('sha256', secret).update(payload).digest().subarray(0, MAC_BYTES).toString('base64url');
   }
