@@ -82,6 +82,20 @@ describe('StickTable', () => {
     expect(t.get('k9999')).toBe('s');
   });
 
+  it('bounds the work of one eviction when every entry was used since placed', () => {
+    const clock = new ManualClock(T0);
+    const t = new StickTable({ maxEntries: 100, clock });
+    for (let i = 0; i < 100; i++) t.set(`k${i}`, 's');
+    clock.advance(1);
+    for (let i = 0; i < 100; i++) t.get(`k${i}`);
+    t.set('new', 's');
+    // 32 second chances, then the 33rd oldest placed goes
+    const keys = [...t.entries()].map((e) => e.key);
+    expect(keys).toHaveLength(100);
+    expect(keys).not.toContain('k32');
+    expect(keys.slice(-33)).toEqual([...Array.from({ length: 32 }, (_, i) => `k${i}`), 'new']);
+  });
+
   it('refuses empty and overlong keys', () => {
     const t = new StickTable({ maxKeyLength: 8 });
     expect(t.set('', 'a', T0)).toBe(false);

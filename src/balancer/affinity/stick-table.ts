@@ -15,6 +15,8 @@ export const DEFAULT_STICK_MAX_KEY_LENGTH = 256;
 /** Version written by `save`; `load` accepts only this one. */
 export const STICK_TABLE_FILE_VERSION = 1;
 
+/** Bound on the entries one eviction moves to the tail, so a `set` never walks the table. */
+const MAX_SECOND_CHANCES = 32;
 /** Entries serialised per slice in `save`, between which the event loop runs. */
 const SAVE_SLICE_ENTRIES = 5_000;
 
@@ -69,8 +71,10 @@ interface Slot {
  * only updates `expiresAtMs` (a field write) instead of moving the entry (delete + set,
  * two hash operations, on every request). At eviction time, an entry at the head that
  * was used since it took its place is moved to the tail and the next one is tried.
- * Each entry moves at most once per pass of the head, so eviction is amortised O(1),
- * and an entry used since its last move is never evicted before one that was not.
+ * Each entry moves at most once per pass of the head, and one eviction moves at most
+ * 32 entries (then takes the next one regardless), so a `set` is O(1) and the order is
+ * close to LRU: when the table is full of entries all used since they took their place,
+ * one of the 33 oldest placed goes.
  *
  *     head (evict here)                                       tail (new keys)
  *       [k1 used since placed] [k2 idle] [k3] ... [kn]
@@ -86,6 +90,12 @@ export class StickTable {
   readonly #clock: Clock;
   readonly #slots = new Map<string, Slot>();
   #dirty = false;
+  /**
+   * Kept across evictions: a fresh Map iterator would start at the first slot of the
+   * hash table and step over every deleted slot before it, O(deletions) per eviction.
+   * Everything before the cursor has been deleted, so it always points at the head.
+   */
+  #cursor: MapIterator<[string, Slot]> | undefined;
 
   constructor(options: StickTableOptions = {}) {
     this.#idleMs = positive('idleTimeoutMs', options.idleTimeoutMs ?? DEFAULT_STICK_IDLE_TIMEOUT_MS, 'a duration in milliseconds');
@@ -300,12 +310,16 @@ export class StickTable {
   }
 
   #evictOne(nowMs: number): void {
-    for (;;) {
-      const head = this.#slots.entries().next();
-      if (head.done === true) return;
+    for (let chances = 0; ; chances++) {
+      let head = this.#cursor?.next();
+      if (head === undefined || head.done === true) {
+        this.#cursor = this.#slots.entries();
+        head = this.#cursor.next();
+        if (head.done === true) return;
+      }
       const [key, slot] = head.value;
       this.#slots.delete(key);
-      if (slot.expiresAtMs <= nowMs || slot.expiresAtMs === slot.placedExpiresAtMs) return;
+      if (slot.expiresAtMs <= nowMs || slot.expiresAtMs === slot.placedExpiresAtMs || chances >= MAX_SECOND_CHANCES) return;
       slot.placedExpiresAtMs = slot.expiresAtMs;
       this.#slots.set(key, slot);
     }
