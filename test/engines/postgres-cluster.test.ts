@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processesUsing } from '../../src/runtime/engines/data-dir.js';
-import { query, startTestPostgresCluster, waitFor, type PostgresCluster, type PostgresNode } from '../support/pg-cluster.js';
+import { dirname } from 'node:path';
+import {
+  promote, query, startTestPostgresCluster, waitFor, type PostgresCluster, type PostgresNode,
+} from '../support/pg-cluster.js';
+
+function baseDirOf(cluster: PostgresCluster): string {
+  return dirname(cluster.primary.dataDir);
+}
 
 async function readsRow(node: PostgresNode, table: string, id: number): Promise<boolean> {
   const rows = await query<{ id: number }>(node, `SELECT id FROM ${table} WHERE id = $1`, [id]);
@@ -49,6 +56,13 @@ describe('startPostgresCluster: primary + 2 asynchronous replicas', () => {
     await query(next, 'INSERT INTO failover VALUES (2)');
     await waitFor(() => readsRow(other, 'failover', 2), { what: 'row 2 on the follower' });
 
+    // Restarted after the failover, the old primary comes back writable (split brain:
+    // fencing it is the router's job) and cannot simply follow the new one.
+    await oldPrimary.start();
+    const [restarted] = await query<{ recovery: boolean }>(oldPrimary, 'SELECT pg_is_in_recovery() AS recovery');
+    expect(restarted?.recovery).toBe(false);
+    await expect(cluster.follow(oldPrimary, next)).rejects.toMatchObject({ code: 'SCALEOUT_RUNTIME_POSTGRES_REPLICATION' });
+
     await cluster.rebuildAsReplica(oldPrimary, next);
     expect(oldPrimary.isRunning()).toBe(true);
     await query(next, 'INSERT INTO failover VALUES (3)');
@@ -71,6 +85,35 @@ describe('startPostgresCluster: primary + 2 asynchronous replicas', () => {
       expect(await processesUsing(node.dataDir)).toEqual([]);
     }
     for (const pid of pids) expect(() => process.kill(pid as number, 0)).toThrow();
+  });
+
+  it('starts again over the same data, with the promoted node as the primary', async () => {
+    const before = cluster;
+    const primaryName = before.primary.name;
+    cluster = await startTestPostgresCluster({ baseDir: baseDirOf(before), replicas: 2 });
+    expect(cluster.primary.name).toBe(primaryName);
+    expect(cluster.nodes.map((n) => n.name)).toEqual(before.nodes.map((n) => n.name));
+    const rows = await query<{ n: number }>(cluster.primary, 'SELECT count(*)::int AS n FROM failover');
+    expect(rows[0]?.n).toBe(3);
+    for (const replica of cluster.replicas) await waitFor(() => readsRow(replica, 'failover', 3));
+  });
+
+  it('starts again after a failover made with plain SQL, rebuilding the fenced old primary', async () => {
+    const [oldPrimary, next] = [cluster.primary, cluster.replicas[0]];
+    if (next === undefined) throw new Error('expected a replica');
+    oldPrimary.kill();
+    await promote(next);
+    expect(await cluster.refreshRoles()).toBe(next);
+    await query(next, 'INSERT INTO failover VALUES (4)');
+    await cluster.stop();
+
+    cluster = await startTestPostgresCluster({ baseDir: baseDirOf(cluster), replicas: 2 });
+    expect(cluster.primary.name).toBe(next.name);
+    for (const replica of cluster.replicas) {
+      await waitFor(() => readsRow(replica, 'failover', 4), { what: `row 4 on ${replica.name}` });
+      const [row] = await query<{ recovery: boolean }>(replica, 'SELECT pg_is_in_recovery() AS recovery');
+      expect(row?.recovery).toBe(true);
+    }
   });
 });
 

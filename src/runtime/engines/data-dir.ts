@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { chown, copyFile, lstat, mkdir, open, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { chown, copyFile, lstat, mkdir, open, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, posix, resolve } from 'node:path';
 import { PostgresDataDirError } from './errors.js';
 import type { OsUser } from './postgres-binaries.js';
@@ -227,4 +227,47 @@ export async function isDataDir(dir: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** True when the data directory will start as a replica. */
+export async function hasStandbySignal(dir: string): Promise<boolean> {
+  try {
+    await lstat(join(dir, 'standby.signal'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The newest timeline the data directory knows of, from the `<timeline>.history`
+ * files in pg_wal (each promotion writes one); 1 when there is none.
+ */
+export async function latestTimeline(dir: string): Promise<number> {
+  let names: string[];
+  try {
+    names = await readdir(join(dir, 'pg_wal'));
+  } catch {
+    return 1;
+  }
+  return names.reduce((max, name) => {
+    const match = /^([0-9A-F]{8})\.history$/.exec(name);
+    return match?.[1] === undefined ? max : Math.max(max, Number.parseInt(match[1], 16));
+  }, 1);
+}
+
+/**
+ * The postmaster pid recorded in the data directory, when that process still runs
+ * in it (a server left behind by an earlier run that was not stopped).
+ */
+export async function runningPostmaster(dir: string): Promise<number | undefined> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, 'postmaster.pid'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const pid = Number.parseInt(text.split('\n')[0] ?? '', 10);
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  return (await processesUsing(dir)).includes(pid) ? pid : undefined;
 }

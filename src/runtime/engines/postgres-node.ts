@@ -104,6 +104,7 @@ export class PostgresServer implements PostgresNode {
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
   #tail: string[] = [];
+  #linesSeen = 0;
   #starting: Promise<void> | undefined;
 
   constructor(options: PostgresServerOptions) {
@@ -142,6 +143,17 @@ export class PostgresServer implements PostgresNode {
     return this.#tail.join('\n');
   }
 
+  /** A position in the server log, for {@link PostgresServer.logSince}. */
+  logMark(): number {
+    return this.#linesSeen;
+  }
+
+  /** The kept lines written after `mark` (at most {@link LOG_TAIL_LINES}). */
+  logSince(mark: number): string[] {
+    const newLines = this.#linesSeen - mark;
+    return newLines <= 0 ? [] : this.#tail.slice(-newLines);
+  }
+
   start(): Promise<void> {
     // Concurrent callers share one start, so no second postmaster races the first.
     this.#starting ??= this.#start().finally(() => {
@@ -175,7 +187,6 @@ export class PostgresServer implements PostgresNode {
       // which would make the server refuse to start.
       await rm(join(this.dataDir, 'postmaster.pid'), { force: true });
     }
-    this.#tail = [];
     const child = spawn(this.#binaries.postgres, ['-D', this.dataDir], {
       ...(this.#binaries.runAs ?? {}),
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -237,6 +248,7 @@ export class PostgresServer implements PostgresNode {
 
   #onLine(line: string): void {
     this.#tail.push(line);
+    this.#linesSeen++;
     if (this.#tail.length > LOG_TAIL_LINES) this.#tail.shift();
     this.#log?.(`[${this.name}] ${line}`);
   }

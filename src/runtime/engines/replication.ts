@@ -9,6 +9,9 @@ export const DEFAULT_REPLICATION_TIMEOUT_MS = 60_000;
 export const DEFAULT_PROMOTE_WAIT_SECONDS = 60;
 
 const POLL_MS = 50;
+// What a replica logs when it holds WAL the primary never had: it will never
+// stream from it, so waiting longer is pointless.
+const DIVERGED = /is not in this server's history|forked off current database system timeline|is ahead of the WAL flush position/;
 
 function lastLines(text: string, count: number): string {
   return text.split('\n').slice(-count).join('\n');
@@ -31,18 +34,24 @@ export async function currentWalLsn(primary: ServerAddress): Promise<string> {
 /**
  * Waits until `primary`'s pg_stat_replication shows `replica` streaming and, when
  * `lsn` is given, until the replica has replayed up to it (so what the primary
- * committed before is visible there).
+ * committed before is visible there). Fails at once when the replica's log (since
+ * `logMark`) shows its timeline diverged from the primary's.
  */
 export async function waitForStreaming(
   primary: PostgresServer,
   replica: PostgresServer,
-  options: { lsn?: string; timeoutMs?: number } = {},
+  options: { lsn?: string; timeoutMs?: number; logMark?: number } = {},
 ): Promise<void> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_REPLICATION_TIMEOUT_MS;
   const deadline = performance.now() + timeoutMs;
   let streaming = false;
   let lastError: unknown;
+  const mark = options.logMark ?? replica.logMark();
   for (;;) {
+    const diverged = replica.logSince(mark).find((line) => DIVERGED.test(line));
+    if (diverged !== undefined && !streaming) {
+      throw new PostgresReplicationError(replica.name, primary.name, `its timeline diverged: ${diverged}`);
+    }
     if (!replica.isRunning()) {
       throw new PostgresReplicationError(replica.name, primary.name,
         `the replica stopped; its log ends with:\n${lastLines(replica.logTail(), 15)}`);
