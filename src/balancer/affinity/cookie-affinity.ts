@@ -102,6 +102,11 @@ export class CookieAffinity {
   readonly #cacheMax: number;
   readonly #clock: Clock;
   readonly #cache = new Map<string, Verified>();
+  /**
+   * Oldest cache entry. Kept across evictions: a fresh iterator would step over every
+   * deleted slot of the hash table first, O(evictions) per eviction.
+   */
+  #cacheCursor: MapIterator<string> | undefined;
 
   constructor(options: CookieAffinityOptions) {
     if (options.keyring !== undefined) this.#keyring = options.keyring;
@@ -218,7 +223,11 @@ export class CookieAffinity {
     if (this.#cache.size >= this.#cacheMax) {
       // FIFO, not LRU: a hit must stay a pure read. A busy client evicted early just
       // pays one HMAC to come back.
-      const oldest = this.#cache.keys().next();
+      let oldest = this.#cacheCursor?.next();
+      if (oldest === undefined || oldest.done === true) {
+        this.#cacheCursor = this.#cache.keys();
+        oldest = this.#cacheCursor.next();
+      }
       if (oldest.done !== true) this.#cache.delete(oldest.value);
     }
     this.#cache.set(value, verified);
