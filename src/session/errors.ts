@@ -9,6 +9,8 @@ import { ScaleoutError } from '../internal/errors.js';
  */
 export class SessionStoreUnavailableError extends ScaleoutError {
   readonly status = 503;
+  /** Same as `status`, under the name many error handlers read. */
+  readonly statusCode = 503;
   readonly headers: Readonly<Record<string, string>> = { 'retry-after': '1' };
   constructor(store: string, options: { cause?: unknown } = {}) {
     super('SCALEOUT_SESSION_STORE_UNAVAILABLE',
@@ -25,6 +27,7 @@ export class SessionStoreUnavailableError extends ScaleoutError {
  */
 export class SessionStoreError extends ScaleoutError {
   readonly status = 503;
+  readonly statusCode = 503;
   constructor(store: string, options: { cause?: unknown } = {}) {
     super('SCALEOUT_SESSION_STORE_FAILED',
       `the ${store} session store refused the operation (${describeCause(options.cause)}); look at the engine's logs and permissions`,
@@ -35,6 +38,7 @@ export class SessionStoreError extends ScaleoutError {
 /** A field name or value the session cannot hold; a programming error in the caller. */
 export class SessionInputError extends ScaleoutError {
   readonly status = 500;
+  readonly statusCode = 500;
   constructor(message: string) {
     super('SCALEOUT_SESSION_INVALID_INPUT', message);
   }
@@ -43,6 +47,7 @@ export class SessionInputError extends ScaleoutError {
 /** `increment` on a field that holds something other than an integer. */
 export class SessionFieldNotIntegerError extends ScaleoutError {
   readonly status = 500;
+  readonly statusCode = 500;
   constructor(field: string, options: { cause?: unknown } = {}) {
     super('SCALEOUT_SESSION_FIELD_NOT_INTEGER',
       `session field "${field}" does not hold an integer, so it cannot be incremented; ` +

@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newSessionId, PostgresSessionStore, SessionOptionsError } from '../../src/session/index.js';
+import {
+  newSessionId, PostgresSessionStore, SessionOptionsError, SessionStoreUnavailableError,
+} from '../../src/session/index.js';
 import { freePort } from './redis-server.js';
 import { describeStoreContract } from './store-contract.js';
+import { TcpProxy } from './tcp-proxy.js';
 import { waitFor } from './wait-for.js';
 
 const DATABASE_URL = process.env.SCALEOUT_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -98,3 +101,65 @@ describe('PostgresSessionStore', () => {
     expect(() => new PostgresSessionStore({ cleanupIntervalMs: 1.5 })).toThrow(SessionOptionsError);
   });
 });
+
+describe('PostgresSessionStore when PostgreSQL goes away', () => {
+  it('fails fast while it is unreachable and recovers by itself when it is back', async () => {
+    const url = new URL(DATABASE_URL);
+    const proxy = new TcpProxy(url.hostname, Number(url.port || 5432));
+    await proxy.start();
+    url.host = `127.0.0.1:${proxy.port}`;
+    const store = new PostgresSessionStore({ connectionString: url.toString(), table: `${table}_outage`, cleanupIntervalMs: 0 });
+    try {
+      const id = newSessionId();
+      await store.create(id, { a: 1 }, 60_000);
+      await proxy.cut();
+      const latencies: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const started = performance.now();
+        await expect(store.getAll(id)).rejects.toBeInstanceOf(SessionStoreUnavailableError);
+        latencies.push(Math.round(performance.now() - started));
+      }
+      console.log(`postgres outage: operations failed after ${latencies.join(', ')} ms`);
+      await proxy.start();
+      expect(await waitFor('the store to recover', () => store.getAll(id))).toMatchObject({ fields: { a: 1 } });
+    } finally {
+      await store.close();
+      await proxy.cut();
+      await admin2(async (c) => { await c.query(`DROP TABLE IF EXISTS "${table}_outage"`); });
+    }
+  });
+});
+
+describe('PostgresSessionStore when PostgreSQL hangs', () => {
+  it('times out instead of waiting for TCP to give up', async () => {
+    const url = new URL(DATABASE_URL);
+    const proxy = new TcpProxy(url.hostname, Number(url.port || 5432));
+    await proxy.start();
+    url.host = `127.0.0.1:${proxy.port}`;
+    const store = new PostgresSessionStore({
+      connectionString: url.toString(), table: `${table}_hang`, cleanupIntervalMs: 0, connectTimeoutMs: 300, queryTimeoutMs: 300,
+    });
+    try {
+      const id = newSessionId();
+      await store.create(id, { a: 1 }, 60_000);
+      proxy.stall();
+      // The pooled connection hangs mid-query (query timeout), then new connections
+      // hang in the handshake (connect timeout).
+      for (let i = 0; i < 3; i++) await expect(store.getAll(id)).rejects.toBeInstanceOf(SessionStoreUnavailableError);
+    } finally {
+      await store.close();
+      await proxy.cut();
+      await admin2(async (c) => { await c.query(`DROP TABLE IF EXISTS "${table}_hang"`); });
+    }
+  });
+});
+
+async function admin2(work: (client: pg.Client) => Promise<void>): Promise<void> {
+  const client = new pg.Client({ connectionString: DATABASE_URL });
+  await client.connect();
+  try {
+    await work(client);
+  } finally {
+    await client.end();
+  }
+}

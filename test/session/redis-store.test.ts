@@ -1,9 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { newSessionId, RedisSessionStore, SessionOptionsError } from '../../src/session/index.js';
+import {
+  newSessionId, RedisSessionStore, SessionOptionsError, SessionStoreUnavailableError,
+} from '../../src/session/index.js';
 import { freePort } from './redis-server.js';
 import { describeStoreContract } from './store-contract.js';
+import { TcpProxy } from './tcp-proxy.js';
+import { waitFor } from './wait-for.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefix = `scaleout-test:${process.pid}:${randomBytes(4).toString('hex')}:`;
@@ -84,6 +88,27 @@ describe('RedisSessionStore', () => {
       expect(await client.ping()).toBe('PONG');
     } finally {
       await client.quit();
+    }
+  });
+
+  it('times out instead of hanging when Redis stops answering, and recovers on a new connection', async () => {
+    const proxy = new TcpProxy('127.0.0.1', Number(new URL(REDIS_URL).port || 6379));
+    await proxy.start();
+    const store = new RedisSessionStore({
+      url: `redis://127.0.0.1:${proxy.port}`, keyPrefix: `${prefix}hang:`, commandTimeoutMs: 300, connectTimeoutMs: 300,
+    });
+    try {
+      const id = newSessionId();
+      await store.create(id, { a: 1 }, 60_000);
+      proxy.stall();
+      for (let i = 0; i < 3; i++) await expect(store.getAll(id)).rejects.toBeInstanceOf(SessionStoreUnavailableError);
+      await proxy.cut();
+      await proxy.start();
+      expect(await waitFor('the store to recover', () => store.getAll(id))).toMatchObject({ fields: { a: 1 } });
+    } finally {
+      await store.close();
+      await proxy.cut();
+      await deleteKeys(`${prefix}hang:*`);
     }
   });
 

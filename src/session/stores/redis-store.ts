@@ -95,6 +95,9 @@ export class RedisSessionStore implements SessionStore {
         maxRetriesPerRequest: 1,
         connectTimeout: this.#connectTimeoutMs,
         commandTimeout: commandTimeoutMs,
+        // A connection that stops answering while commands wait is dropped and
+        // reopened, instead of timing out every command until TCP keepalive notices.
+        socketTimeout: commandTimeoutMs,
         retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 10), reconnectMaxDelayMs),
       });
       this.#ownsClient = true;

@@ -1,0 +1,257 @@
+import { hostname } from 'node:os';
+import type { TLSSocket } from 'node:tls';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { SessionManager, SessionOptionsError } from '../session/index.js';
+import type { Session, SessionOptions } from '../session/index.js';
+import { ScaleoutPluginOptionsError } from './errors.js';
+import {
+  DEFAULT_DRAIN_DELAY_MS, DEFAULT_SHUTDOWN_SIGNALS, DEFAULT_SHUTDOWN_TIMEOUT_MS, GracefulShutdown,
+} from './graceful-shutdown.js';
+import type { ShutdownOptions } from './graceful-shutdown.js';
+import { DEFAULT_LOAD_SAMPLE_INTERVAL_MS, LoadSampler } from './load-sampler.js';
+
+export { ScaleoutPluginOptionsError } from './errors.js';
+export {
+  DEFAULT_DRAIN_DELAY_MS, DEFAULT_SHUTDOWN_SIGNALS, DEFAULT_SHUTDOWN_TIMEOUT_MS,
+} from './graceful-shutdown.js';
+export type { ShutdownOptions } from './graceful-shutdown.js';
+export { DEFAULT_LOAD_SAMPLE_INTERVAL_MS } from './load-sampler.js';
+
+/** @defaultValue */
+export const DEFAULT_HEALTH_PATH = '/healthz';
+/** Used when neither the option nor `SCALEOUT_BUILD_ID` gives one. */
+export const DEFAULT_BUILD_ID = 'dev';
+/** The response header that names the instance. */
+export const INSTANCE_HEADER = 'x-scaleout-instance';
+/** The response header that reports the instance's load; the balancer reads and strips it. */
+export const LOAD_HEADER = 'scaleout-load';
+
+export interface ScaleoutPluginOptions {
+  /**
+   * Central sessions: `request.session`. Options (store, keys, ...) or a
+   * `SessionManager` to share. Without it, `request.session` throws.
+   */
+  session?: SessionOptions | SessionManager;
+  /**
+   * Names this instance in /healthz and the `x-scaleout-instance` header.
+   * @defaultValue `process.env.INSTANCE_ID`, else `<hostname>:<pid>`
+   */
+  instanceId?: string;
+  /**
+   * The build this instance runs.
+   * @defaultValue `process.env.SCALEOUT_BUILD_ID`, else {@link DEFAULT_BUILD_ID}
+   */
+  buildId?: string;
+  /**
+   * Where the health endpoint answers; false for none.
+   * @defaultValue {@link DEFAULT_HEALTH_PATH}
+   */
+  healthPath?: string | false;
+  /** @defaultValue {@link DEFAULT_LOAD_SAMPLE_INTERVAL_MS} */
+  loadSampleIntervalMs?: number;
+  /** Graceful shutdown on signals; false installs no signal handler. */
+  shutdown?: ShutdownOptions | false;
+  /**
+   * Close the session store when the app closes.
+   * @defaultValue true
+   */
+  closeStore?: boolean;
+}
+
+/** The JSON body of the health endpoint. */
+export interface HealthReport {
+  status: 'ok' | 'draining';
+  instance: string;
+  buildId: string;
+  /** 0 idle .. 1 saturated: see the load header. */
+  load: number;
+}
+
+/** What the plugin adds to the app as `app.scaleout`. */
+export interface ScaleoutApp {
+  readonly instanceId: string;
+  readonly buildId: string;
+  /** The instance's load, 0..1, as last measured. */
+  readonly load: number;
+  /** True once shutdown (or `drain()`) has begun: /healthz answers 503. */
+  readonly draining: boolean;
+  /** The session manager, when sessions are configured. */
+  readonly sessions: SessionManager | undefined;
+  /** Report draining without closing. */
+  drain(): void;
+  /** Drain, wait `drainDelayMs`, close the app (in-flight requests finish). Does not exit the process. */
+  shutdown(): Promise<void>;
+  /** The health report as /healthz would send it. */
+  health(): HealthReport;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** This request's session (created on first use; no cost until then). */
+    readonly session: Session;
+  }
+  interface FastifyInstance {
+    readonly scaleout: ScaleoutApp;
+  }
+}
+
+const kSession = Symbol('scaleout.session');
+type WithSession = { [kSession]: Session | null };
+const HEADER_SAFE = /^[\x21-\x7E]{1,128}$/;
+
+/** Whether the request came over https: a TLS socket, or the balancer says so. */
+function isHttps(request: FastifyRequest): boolean {
+  if ((request.raw.socket as TLSSocket | undefined)?.encrypted === true) return true;
+  const proto = request.headers['x-forwarded-proto'];
+  const first = Array.isArray(proto) ? proto[0] : proto;
+  return first !== undefined && /^\s*https\s*(,|$)/i.test(first);
+}
+
+/**
+ * The scaleout Fastify plugin: central sessions on `request.session`, a health
+ * endpoint, load and instance headers on every response, and graceful shutdown.
+ *
+ * @example
+ * ```ts
+ * import Fastify from 'fastify';
+ * import { scaleout } from 'scaleout/fastify';
+ * import { RedisSessionStore } from 'scaleout/session';
+ *
+ * const app = Fastify();
+ * await app.register(scaleout, {
+ *   session: { store: new RedisSessionStore({ url: process.env.REDIS_URL }), keys: [{ id: 'k1', secret: process.env.SESSION_SECRET! }] },
+ * });
+ * app.post('/cart/:id', async (request) => ({ quantity: await request.session.increment(`cart:${(request.params as { id: string }).id}`) }));
+ * ```
+ */
+async function scaleoutPlugin(app: FastifyInstance, options: ScaleoutPluginOptions = {}): Promise<void> {
+  const settings = resolve(options);
+  const sessions = settings.session === undefined ? undefined
+    : settings.session instanceof SessionManager ? settings.session : new SessionManager(settings.session);
+  const sampler = new LoadSampler(settings.loadSampleIntervalMs);
+  const shutdown = new GracefulShutdown(app, settings.shutdown);
+
+  const health = (): HealthReport => ({
+    status: shutdown.draining ? 'draining' : 'ok', instance: settings.instanceId, buildId: settings.buildId, load: sampler.load,
+  });
+  const runtime: ScaleoutApp = {
+    instanceId: settings.instanceId,
+    buildId: settings.buildId,
+    get load() { return sampler.load; },
+    get draining() { return shutdown.draining; },
+    sessions,
+    drain: () => shutdown.drain(),
+    shutdown: () => shutdown.shutdown(),
+    health,
+  };
+  app.decorate('scaleout', runtime);
+
+  app.decorateRequest(kSession, null);
+  app.decorateRequest('session', {
+    getter(this: FastifyRequest): Session {
+      const self = this as unknown as WithSession;
+      if (self[kSession] !== null) return self[kSession];
+      if (sessions === undefined) {
+        throw new SessionOptionsError('request.session needs sessions: register the scaleout plugin with session: { store, keys }');
+      }
+      return (self[kSession] = sessions.forRequest(this.headers.cookie, isHttps(this)));
+    },
+  });
+
+  // The hot path: headers are strings prepared outside the request; the only branch
+  // per request is whether a session was used and changed its cookie.
+  const instanceHeader = settings.instanceId;
+  app.addHook('onSend', (request: FastifyRequest, reply: FastifyReply, payload: unknown, done: (err: null, payload: unknown) => void) => {
+    reply.header(INSTANCE_HEADER, instanceHeader);
+    reply.header(LOAD_HEADER, sampler.header);
+    const session = (request as unknown as WithSession)[kSession];
+    if (session !== null) {
+      const cookie = session.setCookieHeader;
+      if (cookie !== undefined) reply.header('set-cookie', cookie);
+    }
+    // Keep-alive connections would keep bringing requests to an instance on its way out.
+    if (shutdown.draining) reply.header('connection', 'close');
+    done(null, payload);
+  });
+
+  if (settings.healthPath !== false) {
+    app.get(settings.healthPath, { logLevel: 'warn' }, async (_request, reply) => {
+      const report = health();
+      reply.code(report.status === 'ok' ? 200 : 503).header('cache-control', 'no-store');
+      return report;
+    });
+  }
+
+  sampler.start();
+  shutdown.install();
+  app.addHook('onClose', async () => {
+    shutdown.drain();
+    shutdown.uninstall();
+    sampler.stop();
+    if (sessions !== undefined && settings.closeStore) await sessions.store.close();
+  });
+}
+
+// Fastify runs each plugin in its own encapsulated context, so decorations and hooks
+// would apply only inside it. This symbol (what the fastify-plugin package sets)
+// registers the plugin in the parent context instead: `request.session`, the headers
+// and the health route then apply to every route of the app.
+const meta = scaleoutPlugin as unknown as Record<symbol, unknown>;
+meta[Symbol.for('skip-override')] = true;
+meta[Symbol.for('fastify.display-name')] = 'scaleout';
+meta[Symbol.for('plugin-meta')] = { name: 'scaleout', fastify: '5.x' };
+
+/** The plugin: `await app.register(scaleout, options)`. */
+export const scaleout: FastifyPluginAsync<ScaleoutPluginOptions> = scaleoutPlugin;
+export default scaleout;
+
+interface Resolved {
+  session: SessionOptions | SessionManager | undefined;
+  instanceId: string;
+  buildId: string;
+  healthPath: string | false;
+  loadSampleIntervalMs: number;
+  shutdown: Required<ShutdownOptions>;
+  closeStore: boolean;
+}
+
+function resolve(options: ScaleoutPluginOptions): Resolved {
+  if (typeof options !== 'object' || options === null) throw new ScaleoutPluginOptionsError('options must be an object');
+  const instanceId = options.instanceId ?? process.env.INSTANCE_ID ?? `${hostname()}:${process.pid}`;
+  const buildId = options.buildId ?? process.env.SCALEOUT_BUILD_ID ?? DEFAULT_BUILD_ID;
+  for (const [name, value] of [['instanceId', instanceId], ['buildId', buildId]] as const) {
+    if (typeof value !== 'string' || !HEADER_SAFE.test(value)) {
+      throw new ScaleoutPluginOptionsError(`${name} "${String(value)}" is invalid; use 1-128 visible ASCII characters (it is sent in headers)`);
+    }
+  }
+  const healthPath = options.healthPath ?? DEFAULT_HEALTH_PATH;
+  if (healthPath !== false && (typeof healthPath !== 'string' || !healthPath.startsWith('/'))) {
+    throw new ScaleoutPluginOptionsError(`healthPath "${String(healthPath)}" is invalid; use a path starting with "/" or false`);
+  }
+  const loadSampleIntervalMs = options.loadSampleIntervalMs ?? DEFAULT_LOAD_SAMPLE_INTERVAL_MS;
+  if (!Number.isSafeInteger(loadSampleIntervalMs) || loadSampleIntervalMs < 10) {
+    throw new ScaleoutPluginOptionsError(`loadSampleIntervalMs must be an integer of at least 10, got ${String(loadSampleIntervalMs)}`);
+  }
+  const s = options.shutdown === false ? { signals: [] } : options.shutdown ?? {};
+  const shutdown: Required<ShutdownOptions> = {
+    signals: s.signals ?? DEFAULT_SHUTDOWN_SIGNALS,
+    drainDelayMs: s.drainDelayMs ?? DEFAULT_DRAIN_DELAY_MS,
+    timeoutMs: s.timeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS,
+    exit: s.exit ?? true,
+  };
+  if (!Array.isArray(shutdown.signals) || !shutdown.signals.every((x) => typeof x === 'string' && /^SIG[A-Z0-9]+$/.test(x))) {
+    throw new ScaleoutPluginOptionsError('shutdown.signals must be a list of signal names such as ["SIGTERM", "SIGINT"]');
+  }
+  for (const name of ['drainDelayMs', 'timeoutMs'] as const) {
+    if (!Number.isSafeInteger(shutdown[name]) || shutdown[name] < 0) {
+      throw new ScaleoutPluginOptionsError(`shutdown.${name} must be a non-negative integer of milliseconds, got ${String(shutdown[name])}`);
+    }
+  }
+  if (options.session !== undefined && (typeof options.session !== 'object' || options.session === null)) {
+    throw new ScaleoutPluginOptionsError('session must be { store, keys, ... } or a SessionManager');
+  }
+  return {
+    session: options.session, instanceId, buildId, healthPath, loadSampleIntervalMs, shutdown,
+    closeStore: options.closeStore ?? true,
+  };
+}
