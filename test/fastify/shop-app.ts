@@ -55,7 +55,7 @@ export async function call(base: string, method: string, path: string,
   if (options.cookie !== undefined) headers.cookie = options.cookie;
   const res = await fetch(`${base}${path}`, { method, headers });
   const text = await res.text();
-  let body: Record<string, unknown> = {};
+  let body: Record<string, unknown>;
   try {
     body = JSON.parse(text) as Record<string, unknown>;
   } catch {
