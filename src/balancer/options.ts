@@ -49,12 +49,14 @@ export const healthSchema = z.object({
 }).strict();
 
 export const outlierSchema = z.object({
-  consecutiveServerErrors: z.number().int().min(1).default(5),
-  consecutiveConnectFailures: z.number().int().min(1).default(3),
-  baseEjectionMs: duration.default(30_000),
-  maxEjectionMs: duration.default(300_000),
+  /** 0 turns ejection on 5xx off. */
+  consecutiveServerErrors: z.number().int().min(0).default(5),
+  /** 0 turns ejection on connect failures and timeouts off. */
+  consecutiveConnectFailures: z.number().int().min(0).default(3),
+  baseEjectionMs: duration.min(1).default(30_000),
+  maxEjectionMs: duration.min(1).default(300_000),
   maxEjectionPercent: z.number().min(0).max(100).default(50),
-}).strict();
+}).strict().refine((o) => o.maxEjectionMs >= o.baseEjectionMs, { path: ['maxEjectionMs'], message: 'maxEjectionMs must be at least baseEjectionMs' });
 
 const keySchema = z.object({ id: z.string(), secret: z.string().min(16, 'use a secret of at least 16 characters (32 random bytes recommended)') }).strict();
 
@@ -62,7 +64,8 @@ export const affinitySchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('cookie'),
     cookieName: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/).default(DEFAULT_COOKIE_NAME),
-    maxAgeSec: z.number().int().positive().default(86_400),
+    // Browsers cap cookie lifetimes at 400 days.
+    maxAgeSec: z.number().int().positive().max(400 * 86_400).default(86_400),
   }).strict(),
   z.object({
     type: z.literal('table'),

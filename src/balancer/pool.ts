@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Clock } from '../internal/clock.js';
 import type { Keyring } from '../internal/keyring.js';
 import { CookieAffinity, StickTable } from './affinity/index.js';
@@ -9,6 +10,8 @@ import { Server } from './server.js';
 import type { ServerSpec, ServerState } from './server.js';
 import { createStrategy } from './strategies/index.js';
 import type { PickContext, Strategy } from './strategies/index.js';
+
+const MAX_RAW_TABLE_KEY = 128;
 
 /** Something worth telling an operator: a server changed state. */
 export interface PoolEvent {
@@ -48,7 +51,7 @@ export class Pool implements ProxyPool {
   readonly #checker: ActiveChecker | undefined;
   readonly #ejector: OutlierEjector;
   #releaseTimer: NodeJS.Timeout | undefined;
-  #stopAutosave: (() => void) | undefined;
+  #stopAutosave: (() => Promise<void> | void) | undefined;
 
   constructor(name: string, options: PoolOptions, deps: PoolDeps) {
     this.name = name;
@@ -92,7 +95,8 @@ export class Pool implements ProxyPool {
   async stop(): Promise<void> {
     this.#checker?.stop();
     if (this.#releaseTimer !== undefined) clearTimeout(this.#releaseTimer);
-    this.#stopAutosave?.();
+    // An autosave still renaming must not overwrite the final save with an older table.
+    await this.#stopAutosave?.();
     if (this.#table !== undefined && this.#options.affinity?.type === 'table' && this.#options.affinity.file !== undefined) {
       await this.#table.save(this.#options.affinity.file);
     }
@@ -155,7 +159,9 @@ export class Pool implements ProxyPool {
   #tableKey(request: SelectRequest): string | undefined {
     const affinity = this.#options.affinity;
     if (affinity?.type !== 'table') return undefined;
-    return affinity.key.on === 'ip' ? request.clientIp : keyOf(request, affinity.key.on, affinity.key.name);
+    const key = affinity.key.on === 'ip' ? request.clientIp : keyOf(request, affinity.key.on, affinity.key.name);
+    // Session tokens such as JWTs can be long; the table bounds key length, so keep a digest.
+    return key !== undefined && key.length > MAX_RAW_TABLE_KEY ? createHash('sha256').update(key).digest('base64url') : key;
   }
 
   recordResponse(server: Server, status: number, load: number | undefined): void {
