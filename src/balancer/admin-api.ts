@@ -238,9 +238,9 @@ function metricsRegistry(balancer: Balancer): Registry {
     name: 'scaleout_balancer_exchanges_total', help: 'Client exchanges by pool and status class (incl. the balancer\'s own errors)', labelNames: ['pool', 'class'], registers: [registry],
     collect() {
       this.reset();
-      for (const [key, count] of balancer.exchanges) {
-        const [pool, cls] = key.split('\u0000') as [string, string];
-        this.inc({ pool, class: cls }, count);
+      const classes = ['other', '2xx', '3xx', '4xx', '5xx'];
+      for (const [pool, counts] of balancer.exchanges) {
+        counts.forEach((count, i) => this.inc({ pool, class: classes[i]! }, count));
       }
     },
   });

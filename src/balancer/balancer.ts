@@ -63,8 +63,8 @@ export class Balancer {
   #routes: RouteTable;
   #sweepTimer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
-  /** Exchanges that ended, by pool and status class, for /metrics. */
-  readonly exchanges = new Map<string, number>();
+  /** Exchanges that ended, per pool, by status class (index 0: no status / 1xx, 1: 2xx ... 4: 5xx), for /metrics. */
+  readonly exchanges = new Map<string, number[]>();
 
   constructor(options: BalancerOptions, deps: BalancerDeps = {}) {
     this.#options = options;
@@ -93,8 +93,9 @@ export class Balancer {
       },
       nextRequestId: () => `${this.#requestIdPrefix}-${(this.#requestCount++).toString(36)}`,
       countExchange(pool, _server, status) {
-        const key = `${pool.name}\u0000${status < 200 ? 'other' : `${Math.floor(status / 100)}xx`}`;
-        exchanges.set(key, (exchanges.get(key) ?? 0) + 1);
+        let counts = exchanges.get(pool.name);
+        if (counts === undefined) exchanges.set(pool.name, counts = [0, 0, 0, 0, 0]);
+        counts[status >= 200 && status < 600 ? ((status / 100) | 0) - 1 : 0]!++;
       },
     };
   }

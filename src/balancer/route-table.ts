@@ -25,9 +25,13 @@ interface CompiledRule {
 
 export class RouteTable {
   readonly #rules: CompiledRule[];
+  /** The pool when the table is one catch-all rule: the common case costs no string work. */
+  readonly #only: string | undefined;
 
   constructor(rules: readonly RouteRule[]) {
     this.#rules = rules.map(compile).sort((a, b) => b.rank - a.rank);
+    const first = this.#rules[0];
+    this.#only = this.#rules.length === 1 && first!.rank === 1 && first!.prefix === '/' ? first!.rule.pool : undefined;
   }
 
   get rules(): RouteRule[] {
@@ -36,6 +40,7 @@ export class RouteTable {
 
   /** The pool for a request, or undefined when no rule matches. */
   match(host: string | undefined, target: string): string | undefined {
+    if (this.#only !== undefined) return this.#only;
     const bareHost = host === undefined ? '' : stripPort(host).toLowerCase();
     for (const r of this.#rules) {
       if (r.hostExact !== undefined && r.hostExact !== bareHost) continue;
