@@ -4,6 +4,12 @@ import { parseLsn, timelineOfWalFile } from './lsn.js';
 import type { DatabaseLogger } from './options.js';
 import type { NodeRole } from './topology.js';
 
+/** A pooled connection taken out for several statements; `release` once, passing what broke it, if anything. */
+export interface Checkout {
+  client: pg.PoolClient;
+  release(broken?: unknown): void;
+}
+
 /** What one check of a node found. */
 export interface Observation {
   inRecovery: boolean;
@@ -216,6 +222,27 @@ export class DbNode {
   /** Records a replay position seen anywhere; replay only moves forward on one timeline. */
   noteReplay(lsn: Lsn | undefined): void {
     if (lsn !== undefined && (this.replayLsn === undefined || lsn > this.replayLsn)) this.replayLsn = lsn;
+  }
+
+  /** Takes a connection out of the pool for statements that must share it. */
+  async checkout(): Promise<Checkout> {
+    const client = await this.pool.connect();
+    let failed: Error | undefined;
+    // pg-pool leaves a checked-out client without an 'error' listener: a server dying
+    // between two statements would otherwise crash the process.
+    const onError = (err: Error) => { failed = err; };
+    client.on('error', onError);
+    let released = false;
+    return {
+      client,
+      release: (broken?: unknown) => {
+        if (released) return;
+        released = true;
+        client.removeListener('error', onError);
+        const reason = failed ?? (broken === undefined || broken === false ? undefined : broken instanceof Error ? broken : new Error('connection discarded'));
+        client.release(reason);
+      },
+    };
   }
 
   /** Runs an administrative statement (promotion, fencing, re-pointing) on this node. */

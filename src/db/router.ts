@@ -6,7 +6,7 @@ import type {
   TransactionResult,
 } from './database.js';
 import { ScopedSession } from './database-session.js';
-import { DbNode } from './db-node.js';
+import { type Checkout, DbNode } from './db-node.js';
 import { failureKind, toDbError } from './error-mapping.js';
 import {
   ConnectionLostError, DatabaseClosedError, DatabaseOptionsError, FailoverInProgressError, NoPrimaryError, QueryError,
@@ -94,7 +94,7 @@ class ReplicaRouter implements Database {
     if (!this.#monitor.isReady) await this.#monitor.whenReady();
     const node = this.#writer();
     const timeline = this.#monitor.timeline;
-    const client = await this.#connect(node);
+    const { client, release } = await this.#connect(node);
     let broken: unknown;
     let ended = false;
     node.outstanding++;
@@ -133,7 +133,7 @@ class ReplicaRouter implements Database {
     } finally {
       ended = true;
       node.outstanding--;
-      client.release(broken instanceof Error ? broken : broken === undefined ? undefined : true);
+      release(broken);
     }
   }
 
@@ -217,9 +217,9 @@ class ReplicaRouter implements Database {
     return primary;
   }
 
-  async #connect(node: DbNode): Promise<pg.PoolClient> {
+  async #connect(node: DbNode): Promise<Checkout> {
     try {
-      return await node.pool.connect();
+      return await node.checkout();
     } catch (err) {
       throw this.#mapError(err, node);
     }
@@ -332,8 +332,9 @@ class ReplicaRouter implements Database {
 
   async #readIfReplayed<R extends QueryResultRow>(node: DbNode, lsn: Lsn, text: string, params: unknown[] | undefined): Promise<DbResult<R> | undefined> {
     let client: pg.PoolClient;
+    let release: Checkout['release'];
     try {
-      client = await node.pool.connect();
+      ({ client, release } = await node.checkout());
     } catch {
       this.#monitor.suspect(node);
       return undefined;
@@ -346,7 +347,7 @@ class ReplicaRouter implements Database {
     const settled = Promise.allSettled([check, result]).then((outcomes) => {
       for (const outcome of outcomes) if (outcome.status === 'rejected' && isBroken(outcome.reason)) broken = outcome.reason;
       node.outstanding--;
-      client.release(broken instanceof Error ? broken : undefined);
+      release(broken);
     });
     let replayed: Lsn | undefined;
     try {
@@ -371,7 +372,7 @@ class ReplicaRouter implements Database {
   async #write<R extends QueryResultRow>(text: string, params: unknown[] | undefined): Promise<DbResult<R>> {
     const node = this.#writer();
     const timeline = this.#monitor.timeline;
-    const client = await this.#connect(node);
+    const { client, release } = await this.#connect(node);
     let broken: unknown;
     node.outstanding++;
     try {
@@ -391,7 +392,7 @@ class ReplicaRouter implements Database {
       return result;
     } finally {
       node.outstanding--;
-      client.release(broken instanceof Error ? broken : broken === undefined ? undefined : true);
+      release(broken);
     }
   }
 

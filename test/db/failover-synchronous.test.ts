@@ -1,0 +1,55 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createDatabase, type Database, type FailoverEvent } from '../../src/db/index.js';
+import { query, startTestPostgresCluster, waitFor, type PostgresCluster, type PostgresNode } from '../support/pg-cluster.js';
+import { nameOf, SteadyWriter } from './failover-support.js';
+
+// Synchronous replication (ANY 1 of the replicas): every acknowledged commit is on a
+// replica's disk, and the router promotes the replica that received the most WAL.
+let cluster: PostgresCluster;
+let db: Database;
+const events: FailoverEvent[] = [];
+
+beforeAll(async () => {
+  cluster = await startTestPostgresCluster({ replicas: 2, synchronous: true });
+  db = createDatabase({
+    primary: cluster.primary.url(),
+    replicas: cluster.replicas.map((r) => r.url()),
+    checkIntervalMs: 200,
+    failover: { enabled: true, failAfterChecks: 3, synchronous: true },
+  });
+  db.on('failover', (event) => events.push(event));
+  await db.ready();
+  await db.query('CREATE TABLE acks (id int PRIMARY KEY)');
+});
+
+afterAll(async () => {
+  await db?.close();
+  await cluster?.destroy();
+});
+
+it('loses no acknowledged write when the primary is killed under steady writes', async () => {
+  const oldPrimary = cluster.primary;
+  const writer = new SteadyWriter(db, 'acks');
+  await waitFor(async () => writer.acknowledged.length >= 100 || undefined, { what: '100 writes before the kill' });
+  oldPrimary.kill();
+  const event = await waitFor(async () => events[0], { what: 'the failover event', timeoutMs: 10_000, intervalMs: 20 });
+  const ackedAtFailover = writer.acknowledged.length;
+  await waitFor(async () => writer.acknowledged.length >= ackedAtFailover + 50 || undefined, { what: '50 writes after the failover', timeoutMs: 15_000 });
+  await writer.stop();
+
+  expect(event).toMatchObject({ from: nameOf(oldPrimary), timeline: 2, promotedByThisRouter: true });
+  const newPrimary = cluster.nodes.find((n) => nameOf(n) === event.to) as PostgresNode;
+  const other = cluster.nodes.find((n) => n !== oldPrimary && n !== newPrimary) as PostgresNode;
+  writer.errorCodes();
+
+  const present = new Set((await query<{ id: number }>(newPrimary, 'SELECT id FROM acks')).map((r) => r.id));
+  expect(writer.acknowledged.filter((id) => !present.has(id))).toEqual([]);
+
+  // The new primary waits for the remaining replica on every commit.
+  const [setting] = await query<{ names: string }>(newPrimary, "SELECT current_setting('synchronous_standby_names') AS names");
+  expect(setting?.names).toBe(`ANY 1 ("${other.name}")`);
+  await waitFor(async () => {
+    const rows = await query<{ state: string }>(newPrimary, "SELECT sync_state AS state FROM pg_stat_replication WHERE application_name = $1", [other.name]);
+    return rows[0]?.state === 'quorum' || undefined;
+  }, { what: 'the remaining replica to replicate synchronously', timeoutMs: 20_000 });
+});
