@@ -30,6 +30,9 @@ const BODY_LENGTH = 1;
 const BODY_CHUNKED = 2;
 const BODY_CLOSE = 3;
 
+/** Bodies up to this size that arrived with their head are copied into the head's write. */
+const MAX_COALESCED_BODY_BYTES = 16 * 1024;
+
 export class ClientConnection implements UpstreamOwner, SelectRequest {
   readonly socket: Socket;
   readonly clientIp: string;
@@ -140,7 +143,15 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     // A new head, or bytes pipelined behind the current request: keep them for later.
     this.#buf = this.#buf === null || this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
     if (this.#reqPhase === REQ_HEAD && this.#server === null) this.#readHead();
-    else this.socket.pause();
+    else this.#holdPipelined();
+  }
+
+  /**
+   * Pipelined bytes wait in #buf. Reading is paused only once they pass the head limit:
+   * pausing and resuming costs two syscalls, too much to pay on every request.
+   */
+  #holdPipelined(): void {
+    if (this.#buf !== null && this.#buf.length > this.#ctx.limits.maxHeadBytes) this.socket.pause();
   }
 
   #readHead(): void {
@@ -213,7 +224,7 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
   /** Bytes after the current request: the next pipelined request, read once this one is done. */
   #keepPipelined(buf: Buffer, from: number): void {
     this.#buf = buf.subarray(from);
-    this.socket.pause();
+    this.#holdPipelined();
   }
 
   #forwardBody(chunk: Buffer, from: number): void {
@@ -245,12 +256,10 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
   #bodyDone(chunk: Buffer, end: number): void {
     this.#reqPhase = REQ_SENT;
     if (end < chunk.length) this.#keepPipelined(chunk, end);
-    else this.socket.pause();
     this.#requestSent();
   }
 
   #requestSent(): void {
-    this.socket.pause();
     this.#deadlineMs = this.#ctx.nowMs + this.#ctx.timeouts.serverMs;
   }
 
@@ -301,9 +310,13 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
   onUpstreamConnect(conn: Upstream): void {
     if (conn !== this.#upstream || this.#out === null) return;
     const socket = conn.socket;
-    socket.cork();
-    for (const piece of this.#out) socket.write(piece);
-    socket.uncork();
+    if (this.#out.length === 1) {
+      socket.write(this.#out[0]!);
+    } else {
+      socket.cork();
+      for (const piece of this.#out) socket.write(piece);
+      socket.uncork();
+    }
     if (this.#outBytes > this.#ctx.limits.maxReplayBytes) this.#out = null;
     if (this.#reqPhase === REQ_BODY) this.socket.resume();
   }
@@ -382,14 +395,26 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     else if (head.versionMinor === 0) connection = 'connection: keep-alive\r\n';
     this.#respStarted = true;
     this.#respPhase = RESP_BODY;
-    const out = writeHead(buf, start, resp.statusLineEnd, resp, `${this.#setCookieField()}${connection}\r\n`);
-    const complete = this.#respBodyKind === BODY_NONE || (this.#respBodyKind === BODY_LENGTH && this.#respRemaining === 0);
-    if (complete) {
-      this.socket.write(out);
-      if (resp.headEnd < buf.length) this.#upstreamReusable = false; // bytes after a complete response
+    // Small responses usually arrive whole in one read: send head and body in one write.
+    let bodyEnd = resp.headEnd;
+    if (this.#respBodyKind === BODY_NONE) {
+      bodyEnd = resp.headEnd;
+    } else if (this.#respBodyKind === BODY_LENGTH) {
+      if (buf.length - resp.headEnd >= this.#respRemaining) bodyEnd = resp.headEnd + this.#respRemaining;
+    } else if (this.#respBodyKind === BODY_CHUNKED && buf.length > resp.headEnd) {
+      const at = this.#respChunks.scan(buf, resp.headEnd, buf.length);
+      if (at >= 0) bodyEnd = at;
+      else this.#respChunks.reset(); // streamed below, from the start of the body
+    }
+    const whole = this.#respBodyKind === BODY_NONE || bodyEnd > resp.headEnd || (this.#respBodyKind === BODY_LENGTH && this.#respRemaining === 0);
+    if (whole && bodyEnd - resp.headEnd <= MAX_COALESCED_BODY_BYTES) {
+      this.socket.write(writeHead(buf, start, resp.statusLineEnd, resp, `${this.#setCookieField()}${connection}\r\n`, resp.headEnd, bodyEnd));
+      if (bodyEnd < buf.length) this.#upstreamReusable = false; // bytes after a complete response
       this.#responseDone();
       return;
     }
+    if (this.#respBodyKind === BODY_CHUNKED) this.#respChunks.reset();
+    const out = writeHead(buf, start, resp.statusLineEnd, resp, `${this.#setCookieField()}${connection}\r\n`);
     this.socket.cork();
     this.socket.write(out);
     if (resp.headEnd < buf.length) this.#forwardResponseBody(buf, resp.headEnd);
@@ -513,7 +538,7 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     this.#headBuf = null;
     this.#out = null;
     this.#deadlineMs = this.#ctx.nowMs + this.#ctx.timeouts.keepAliveMs;
-    this.socket.resume();
+    if (this.socket.isPaused()) this.socket.resume();
     if (this.#buf !== null && this.#buf.length > 0) this.#readHead();
   }
 

@@ -10,11 +10,12 @@ export interface ParsedFields {
   drop: ArrayLike<number | boolean>;
 }
 
-export function writeHead(buf: Buffer, start: number, startLineEnd: number, head: ParsedFields, extra: string): Buffer {
+export function writeHead(buf: Buffer, start: number, startLineEnd: number, head: ParsedFields, extra: string, tailStart = 0, tailEnd = 0): Buffer {
   const { fields, drop } = head;
-  // Upper bound: everything up to the last field's CRLF, plus the extra fields.
+  // Upper bound: everything up to the last field's CRLF, plus the extra fields, plus
+  // the body bytes that followed the head in the same read (sent in the same write).
   const lastEnd = fields.length > 0 ? fields[fields.length - 1]! + 2 : startLineEnd + 2;
-  const out = Buffer.allocUnsafe(lastEnd - start + Buffer.byteLength(extra, 'latin1'));
+  const out = Buffer.allocUnsafe(lastEnd - start + extra.length + (tailEnd - tailStart));
   let at = 0;
   let runStart = start;
   let runEnd = startLineEnd + 2;
@@ -32,6 +33,7 @@ export function writeHead(buf: Buffer, start: number, startLineEnd: number, head
   }
   at += buf.copy(out, at, runStart, runEnd);
   at += out.write(extra, at, 'latin1');
+  if (tailEnd > tailStart) at += buf.copy(out, at, tailStart, tailEnd);
   return at === out.length ? out : out.subarray(0, at);
 }
 
