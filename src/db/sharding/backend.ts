@@ -67,3 +67,33 @@ export function fromPool(pool: Pool): ShardBackend {
     close: () => pool.end(),
   };
 }
+
+/**
+ * The parts of the replica router's `Database` (from `createDatabase`) that sharding
+ * uses, described by shape so this folder does not depend on the router.
+ */
+export interface ReplicatedDatabaseLike {
+  query(text: string, params?: unknown[], options?: { consistency?: 'primary' }): Promise<QueryResult>;
+  transaction<T>(fn: (tx: { query(text: string, params?: unknown[]): Promise<QueryResult> }) => Promise<T>):
+    Promise<{ value: T }>;
+  close(): Promise<void>;
+}
+
+/**
+ * Adapts a replicated `Database` to {@link ShardBackend}, so a shard (or the
+ * directory) can be a primary with replicas. Every statement goes to the primary:
+ * the guard, the copy, the catch-up and the verification must see every committed
+ * write, and a write routed by key must find the fence. For replica reads of one
+ * shard, query that shard's `Database` directly with the consistency you need.
+ */
+export function fromDatabase(db: ReplicatedDatabaseLike): ShardBackend {
+  return {
+    query: (text, params) => db.query(text, params === undefined ? undefined : [...params], { consistency: 'primary' }),
+    async transaction<T>(fn: (client: Queryable) => Promise<T>): Promise<T> {
+      const result = await db.transaction((tx) =>
+        fn({ query: (text, params) => tx.query(text, params === undefined ? undefined : [...params]) }));
+      return result.value;
+    },
+    close: () => db.close(),
+  };
+}

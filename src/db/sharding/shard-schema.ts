@@ -150,9 +150,10 @@ END $guard$;
 /** Columns and primary key of `table`, or undefined when the table does not exist. */
 export async function readTableInfo(db: Queryable, table: string): Promise<TableInfo | undefined> {
   const cols = await db.query(
-    `SELECT a.attname AS name, COALESCE(array_position(i.indkey::int2[], a.attnum), 0) AS pk_pos
+    `SELECT a.attname AS name,
+            COALESCE((SELECT k.n FROM pg_index i, unnest(i.indkey) WITH ORDINALITY AS k(attnum, n)
+                       WHERE i.indrelid = a.attrelid AND i.indisprimary AND k.attnum = a.attnum), 0) AS pk_pos
        FROM pg_attribute a
-       LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
       WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
       ORDER BY a.attnum`, [q(table)]);
   if (cols.rows.length === 0) return undefined;
@@ -214,4 +215,28 @@ export async function prepareShard(backend: ShardBackend, shardName: string,
     }
     return infos;
   });
+}
+
+/**
+ * The declared tables ordered parents first, by the foreign keys between them on
+ * this shard: copies and upserts go in this order, deletes in the reverse one.
+ * Tables in a cycle keep their declaration order.
+ */
+export async function orderTables(db: Queryable, tables: readonly string[]): Promise<string[]> {
+  const res = await db.query(
+    `WITH t AS (SELECT name, to_regclass(quote_ident(name)) AS oid FROM unnest($1::text[]) AS name)
+     SELECT c.name AS child, p.name AS parent
+       FROM pg_constraint k JOIN t c ON c.oid = k.conrelid JOIN t p ON p.oid = k.confrelid
+      WHERE k.contype = 'f' AND c.name <> p.name`, [[...tables]]);
+  const parents = new Map<string, Set<string>>(tables.map((t) => [t, new Set()]));
+  for (const r of res.rows) parents.get(String(r.child))?.add(String(r.parent));
+  const ordered: string[] = [];
+  const placed = new Set<string>();
+  while (ordered.length < tables.length) {
+    const next = tables.find((t) => !placed.has(t) && [...parents.get(t)!].every((p) => placed.has(p)))
+      ?? tables.find((t) => !placed.has(t))!;
+    placed.add(next);
+    ordered.push(next);
+  }
+  return ordered;
 }

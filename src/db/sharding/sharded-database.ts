@@ -6,6 +6,7 @@ import { DirectoryMap, ensureDirectory, loadDirectory, readDirectoryVersion, typ
 import { ShardConfigError, ShardKeyChangedError, ShardMovedError, ShardQueryError, ShardUnknownError } from './errors.js';
 import { mergeRows, type MergeOptions } from './merge-rows.js';
 import { reshard, type ReshardOptions, type ReshardProgress, type ReshardResult } from './reshard.js';
+import { sqlState } from './sql-state.js';
 import { BUCKET_COLUMN, IDENTIFIER, KEY_CHANGED_SQLSTATE, MOVED_SQLSTATE, prepareShard, type ShardedTable } from './shard-schema.js';
 
 /**
@@ -19,6 +20,13 @@ export const DEFAULT_REFRESH_INTERVAL_MS = 1000;
  */
 export const DEFAULT_MOVED_RETRY_TIMEOUT_MS = 10_000;
 
+/**
+ * A router whose last directory check is older than this many poll periods checks
+ * inline before routing. With the default poll period it bounds staleness to 1.5 s,
+ * below the reshard's default cleanup grace of 2 s.
+ */
+const STALE_FACTOR = 1.5;
+
 /** Options of {@link createShardedDatabase}. */
 export interface ShardedDatabaseOptions {
   /** Physical shards by name. Names are what the directory stores; keep them stable. */
@@ -27,6 +35,12 @@ export interface ShardedDatabaseOptions {
   directory: ShardBackend;
   /** Sharded tables and their shard key column, e.g. `{ orders: { shardKey: 'user_id' } }`. */
   tables: Readonly<Record<string, ShardedTable>>;
+  /**
+   * The shards a new directory spreads its buckets over; the others start empty and
+   * receive buckets by resharding. Ignored once the directory exists.
+   * @defaultValue every shard in `shards`
+   */
+  initialShards?: readonly string[];
   /** Logical buckets; fixed at creation. @defaultValue the stored count, or 4096 for a new directory */
   buckets?: number;
   /** Directory poll period; 0 turns polling off (moved errors still refresh). @defaultValue 1000 */
@@ -77,16 +91,6 @@ export interface ShardResult extends QueryResult {
   shard: string;
 }
 
-function sqlState(err: unknown): string | undefined {
-  let e: unknown = err;
-  for (let depth = 0; depth < 5 && typeof e === 'object' && e !== null; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && code.length === 5) return code;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
 function validate(options: ShardedDatabaseOptions): string[] {
   const names = Object.keys(options.shards ?? {});
   if (names.length === 0) throw new ShardConfigError('shards is empty; give at least one shard backend by name');
@@ -101,6 +105,12 @@ function validate(options: ShardedDatabaseOptions): string[] {
     if (typeof spec?.shardKey !== 'string' || !IDENTIFIER.test(spec.shardKey) || spec.shardKey === BUCKET_COLUMN) {
       throw new ShardConfigError(`tables.${table}.shardKey must name a column (a plain identifier other than "${BUCKET_COLUMN}")`);
     }
+  }
+  for (const n of options.initialShards ?? []) {
+    if (!names.includes(n)) throw new ShardUnknownError(n, names);
+  }
+  if (options.initialShards !== undefined && options.initialShards.length === 0) {
+    throw new ShardConfigError('initialShards is empty; name at least one shard to hold the buckets');
   }
   const b = options.buckets;
   if (b !== undefined && (!Number.isInteger(b) || b < 1 || b > 65_536)) {
@@ -129,7 +139,7 @@ function validate(options: ShardedDatabaseOptions): string[] {
  */
 export async function createShardedDatabase(options: ShardedDatabaseOptions): Promise<ShardedDatabase> {
   const names = validate(options);
-  const meta = await ensureDirectory(options.directory, names, options.buckets);
+  const meta = await ensureDirectory(options.directory, options.initialShards ?? names, options.buckets);
   if (options.prepareShards ?? true) {
     await Promise.all(names.map((n) => prepareShard(options.shards[n]!, n, options.tables, meta.buckets)));
   }
@@ -147,8 +157,13 @@ export class ShardedDatabase {
   readonly #movedRetryTimeoutMs: number;
   #map: DirectoryMap;
   #refreshing: Promise<void> | undefined;
+  #polling: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  #movedRetries = 0;
+  /** When the last successful version check started: the directory is known fresh as of then. */
+  #verifiedAtMs: number;
+  readonly #refreshIntervalMs: number;
 
   /** @internal Use {@link createShardedDatabase}. */
   constructor(options: ShardedDatabaseOptions, names: string[], meta: DirectoryMeta, map: DirectoryMap) {
@@ -160,12 +175,19 @@ export class ShardedDatabase {
     this.#clock = options.clock ?? systemClock;
     this.#movedRetryTimeoutMs = options.movedRetryTimeoutMs ?? DEFAULT_MOVED_RETRY_TIMEOUT_MS;
     this.#map = map;
+    this.#refreshIntervalMs = options.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS;
+    this.#verifiedAtMs = this.#clock.now();
     this.#schedulePoll();
   }
 
   /** The version of the directory this router routes by. */
   get directoryVersion(): string {
     return this.#map.version;
+  }
+
+  /** Writes retried because they met a fenced or moved bucket (for metrics). */
+  get movedRetries(): number {
+    return this.#movedRetries;
   }
 
   bucketFor(key: ShardKey): number {
@@ -245,8 +267,10 @@ export class ShardedDatabase {
 
   /** Reloads the directory now. Concurrent calls share one load. */
   refresh(): Promise<void> {
+    const startedMs = this.#clock.now();
     this.#refreshing ??= loadDirectory(this.#options.directory, this.shardNames, this.#meta)
       .then((map) => {
+        this.#verifiedAtMs = Math.max(this.#verifiedAtMs, startedMs);
         // A directory read from a lagging replica must not roll the router back.
         if (BigInt(map.version) >= BigInt(this.#map.version)) this.#map = map;
       })
@@ -275,6 +299,7 @@ export class ShardedDatabase {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
+    await this.#polling;
     await this.#refreshing?.catch(() => undefined);
     if (this.#options.closeBackends ?? true) {
       await Promise.all([...this.#backends, this.#options.directory].map((b) => b.close()));
@@ -283,6 +308,11 @@ export class ShardedDatabase {
 
   async #routed<T>(bucket: number, run: (backend: ShardBackend) => Promise<T>): Promise<T> {
     const startedMs = this.#clock.now();
+    // A late poll (busy event loop, slow directory) must not stretch staleness past what
+    // a reshard's cleanup grace assumes; check the version inline instead.
+    if (this.#refreshIntervalMs > 0 && startedMs - this.#verifiedAtMs > this.#refreshIntervalMs * STALE_FACTOR) {
+      await this.#poll();
+    }
     let backoffMs = 5;
     for (;;) {
       const used = this.#map.shardIndexOf(bucket);
@@ -292,6 +322,7 @@ export class ShardedDatabase {
         const state = sqlState(err);
         if (state === KEY_CHANGED_SQLSTATE) throw new ShardKeyChangedError({ cause: err });
         if (state !== MOVED_SQLSTATE) throw err;
+        this.#movedRetries++;
         await this.refresh();
         const waitedMs = this.#clock.now() - startedMs;
         if (waitedMs >= this.#movedRetryTimeoutMs) throw new ShardMovedError(bucket, waitedMs, { cause: err });
@@ -305,20 +336,25 @@ export class ShardedDatabase {
   }
 
   #schedulePoll(): void {
-    const intervalMs = this.#options.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS;
-    if (intervalMs <= 0 || this.#closed) return;
+    if (this.#refreshIntervalMs <= 0 || this.#closed) return;
     this.#timer = setTimeout(() => {
       void this.#poll().finally(() => this.#schedulePoll());
-    }, intervalMs);
+    }, this.#refreshIntervalMs);
     this.#timer.unref();
   }
 
-  async #poll(): Promise<void> {
-    try {
-      const version = await readDirectoryVersion(this.#options.directory);
-      if (version !== this.#map.version && !this.#closed) await this.refresh();
-    } catch (err) {
-      this.#options.onRefreshError?.(err);
-    }
+  /** Checks the directory version and reloads when it moved. Never throws: routing goes on with what it has. */
+  #poll(): Promise<void> {
+    this.#polling ??= (async () => {
+      const startedMs = this.#clock.now();
+      try {
+        const version = await readDirectoryVersion(this.#options.directory);
+        if (version !== this.#map.version && !this.#closed) await this.refresh();
+        this.#verifiedAtMs = Math.max(this.#verifiedAtMs, startedMs);
+      } catch (err) {
+        this.#options.onRefreshError?.(err);
+      }
+    })().finally(() => { this.#polling = undefined; });
+    return this.#polling;
   }
 }
