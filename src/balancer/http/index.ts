@@ -6,7 +6,8 @@ export { ChunkedScanner, CHUNKED_ERROR, CHUNKED_NEED_MORE, DEFAULT_MAX_CHUNK_LIN
   from './chunked-scanner.js';
 export type { ChunkedScannerOptions } from './chunked-scanner.js';
 export { DROP_EXTRACTED, DROP_HOP_BY_HOP, headerValue } from './head-fields.js';
-export { DEFAULT_HEAD_LIMITS, DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_HEADER_COUNT, resolveHeadLimits } from './head-limits.js';
+export { DEFAULT_HEAD_LIMITS, DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_HEADER_COUNT, resolveHeadLimits }
+  from './head-limits.js';
 export type { HeadLimits } from './head-limits.js';
 export { INCOMPLETE } from './head-result.js';
 export type { HeadError, HeadErrorStatus, HeadIncomplete } from './head-result.js';

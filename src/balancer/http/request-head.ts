@@ -10,13 +10,15 @@ import { CR, HOST, LF, SP, TARGET, TCHAR } from './chars.js';
 import {
   DROP_EXTRACTED, DROP_HOP_BY_HOP, F_CONNECTION, F_CONTENT_LENGTH, F_COOKIE, F_EXPECT, F_HOST, F_KEEP_ALIVE,
   F_PROXY_CONNECTION, F_TE, F_TRAILER, F_TRANSFER_ENCODING, F_UPGRADE, F_X_FORWARDED_FOR, F_X_FORWARDED_HOST,
-  F_X_FORWARDED_PROTO, F_X_REQUEST_ID, dropNominated, equalsLower, fieldId, latin1, scanFields, valueEnd, valueStart,
+  F_X_FORWARDED_PROTO, F_X_REQUEST_ID, dropNominated, equalsLower, fieldId, latin1, scanFields, valueEnd,
+  valueStart,
 } from './head-fields.js';
 import {
   CONN_CLOSE, CONN_INVALID, CONN_KEEP_ALIVE, CONN_OTHER, CONN_UPGRADE, TE_CHUNKED_LAST, TE_CHUNKED_NOT_LAST,
   TE_CHUNKED_TWICE, TE_INVALID, TE_OTHER, mergeCodings, parseContentLength, scanCodings, scanConnection,
 } from './field-lists.js';
 import { DEFAULT_HEAD_LIMITS } from './head-limits.js';
+import { findHeadEnd } from './head-range.js';
 import type { HeadLimits } from './head-limits.js';
 import {
   E_BAD_CONNECTION, E_BAD_CONTENT_LENGTH, E_BAD_TRANSFER_ENCODING, E_BAD_VERSION, E_BARE_CR, E_BARE_LF,
@@ -28,6 +30,7 @@ import { scanVersion } from './http-version.js';
 import { methodString, scanTarget } from './request-target.js';
 import type { TargetForm } from './request-target.js';
 
+// Rejections only a request head can earn; the shared ones are in head-result.ts.
 export const E_BAD_METHOD = headError(400, 'invalid method');
 export const E_CONNECT = headError(501, 'CONNECT is not supported');
 export const E_BAD_TARGET = headError(400, 'invalid request target');
@@ -108,40 +111,38 @@ export function parseRequestHead(buf: Buffer, start: number, end: number,
   limits: HeadLimits = DEFAULT_HEAD_LIMITS): RequestHead | HeadIncomplete | HeadError {
   const limitEnd = start + limits.maxHeadBytes;
   const scanEnd = end < limitEnd ? end : limitEnd;
-  const result = parse(buf, start, scanEnd, limits.maxHeaderCount);
-  return result === INCOMPLETE && scanEnd === limitEnd ? E_HEAD_TOO_LARGE : result;
-}
-
-function parse(buf: Buffer, start: number, end: number, maxCount: number): RequestHead | HeadIncomplete | HeadError {
   let pos = start;
   for (;;) {
-    if (pos >= end) return INCOMPLETE;
+    if (pos >= scanEnd) return scanEnd === limitEnd ? E_HEAD_TOO_LARGE : INCOMPLETE;
     const b = buf[pos]!;
     if (b === LF) return E_BARE_LF;
     if (b !== CR) break;
-    if (pos + 1 >= end) return INCOMPLETE;
+    if (pos + 1 >= scanEnd) return scanEnd === limitEnd ? E_HEAD_TOO_LARGE : INCOMPLETE;
     if (buf[pos + 1] !== LF) return E_BARE_CR;
     pos += 2;
   }
-  const headStart = pos;
+  const range = findHeadEnd(buf, pos, scanEnd);
+  // On an incomplete range (a scratch copy) parse can only answer INCOMPLETE or an error.
+  const result = parse(range.buf, range.start, range.end, limits.maxHeaderCount);
+  return result === INCOMPLETE && scanEnd === limitEnd ? E_HEAD_TOO_LARGE : result;
+}
 
+/** Parses a head starting at `headStart`; see findHeadEnd for what must follow `end`. */
+function parse(buf: Buffer, headStart: number, end: number,
+  maxCount: number): RequestHead | HeadIncomplete | HeadError {
+  let pos = headStart;
   let b = buf[pos]!;
-  while (TCHAR[b] === 1) {
-    if (++pos >= end) return INCOMPLETE;
-    b = buf[pos]!;
-  }
+  while (TCHAR[b] === 1) b = buf[++pos]!;
+  if (pos >= end) return INCOMPLETE;
   if (b !== SP || pos === headStart) return b === LF ? E_BARE_LF : E_BAD_METHOD;
   const methodEnd = pos;
   const method = methodString(buf, headStart, methodEnd);
   if (method === 'CONNECT') return E_CONNECT;
 
-  if (++pos >= end) return INCOMPLETE;
-  const targetStart = pos;
+  const targetStart = ++pos;
   b = buf[pos]!;
-  while (TARGET[b] === 1) {
-    if (++pos >= end) return INCOMPLETE;
-    b = buf[pos]!;
-  }
+  while (TARGET[b] === 1) b = buf[++pos]!;
+  if (pos >= end) return INCOMPLETE;
   if (b !== SP || pos === targetStart) {
     if (b === LF) return E_BARE_LF;
     return b === CR && pos > targetStart ? E_MISSING_VERSION : E_BAD_TARGET;
@@ -178,7 +179,7 @@ function parse(buf: Buffer, start: number, end: number, maxCount: number): Reque
   let xForwardedFor: string | undefined;
   let xRequestId: string | undefined;
   let cookie: string | undefined;
-  nominated.length = 0;
+  if (nominated.length !== 0) nominated.length = 0;
   for (let f = 0; f < fields.length; f += 3) {
     const nameEnd = fields[f + 1]!;
     const lineEnd = fields[f + 2]!;

@@ -6,14 +6,15 @@
 import { CR, FIELD_VALUE, LF, SP } from './chars.js';
 import {
   DROP_EXTRACTED, DROP_HOP_BY_HOP, F_CONNECTION, F_CONTENT_LENGTH, F_KEEP_ALIVE, F_PROXY_CONNECTION,
-  F_SCALEOUT_LOAD, F_TE, F_TRAILER, F_TRANSFER_ENCODING, F_UPGRADE, dropNominated, fieldId, scanFields, valueEnd,
-  valueStart,
+  F_SCALEOUT_LOAD, F_TE, F_TRAILER, F_TRANSFER_ENCODING, F_UPGRADE, dropNominated, fieldId,
+  scanFields, valueEnd, valueStart,
 } from './head-fields.js';
 import {
   CONN_CLOSE, CONN_INVALID, CONN_KEEP_ALIVE, CONN_OTHER, TE_CHUNKED_LAST, TE_CHUNKED_NOT_LAST, TE_CHUNKED_TWICE,
   TE_INVALID, mergeCodings, parseContentLength, scanCodings, scanConnection,
 } from './field-lists.js';
 import { DEFAULT_HEAD_LIMITS } from './head-limits.js';
+import { findHeadEnd } from './head-range.js';
 import type { HeadLimits } from './head-limits.js';
 import {
   E_BAD_CONNECTION, E_BAD_CONTENT_LENGTH, E_BAD_TRANSFER_ENCODING, E_BARE_CR, E_BARE_LF, E_CHUNKED_TWICE,
@@ -23,6 +24,7 @@ import {
 import type { HeadError, HeadIncomplete } from './head-result.js';
 import { VERSION_LENGTH, scanVersion } from './http-version.js';
 
+// Rejections only a response head can earn; the shared ones are in head-result.ts.
 export const E_BAD_STATUS = headError(502, 'invalid status line');
 export const E_BAD_REASON = headError(502, 'invalid byte in reason phrase');
 
@@ -76,11 +78,14 @@ export function parseResponseHead(buf: Buffer, start: number, end: number, reque
   limits: HeadLimits = DEFAULT_HEAD_LIMITS): ResponseHead | HeadIncomplete | HeadError {
   const limitEnd = start + limits.maxHeadBytes;
   const scanEnd = end < limitEnd ? end : limitEnd;
-  const result = parse(buf, start, scanEnd, requestMethod, limits.maxHeaderCount);
+  const range = findHeadEnd(buf, start, scanEnd);
+  // On an incomplete range (a scratch copy) parse can only answer INCOMPLETE or an error.
+  const result = parse(range.buf, range.start, range.end, requestMethod, limits.maxHeaderCount);
   if (result === INCOMPLETE) return scanEnd === limitEnd ? asResponseError(E_HEAD_TOO_LARGE) : INCOMPLETE;
   return result.kind === 'error' ? asResponseError(result) : result;
 }
 
+/** Parses a head starting at `start`; see findHeadEnd for what must follow `end`. */
 function parse(buf: Buffer, start: number, end: number, requestMethod: string,
   maxCount: number): ResponseHead | HeadIncomplete | HeadError {
   const version = scanVersion(buf, start, end);
@@ -98,12 +103,9 @@ function parse(buf: Buffer, start: number, end: number, requestMethod: string,
   if (pos >= end) return INCOMPLETE;
   let b = buf[pos]!;
   if (b === SP) {
-    if (++pos >= end) return INCOMPLETE;
-    b = buf[pos]!;
-    while (FIELD_VALUE[b] === 1) {
-      if (++pos >= end) return INCOMPLETE;
-      b = buf[pos]!;
-    }
+    b = buf[++pos]!;
+    while (FIELD_VALUE[b] === 1) b = buf[++pos]!;
+    if (pos >= end) return INCOMPLETE;
     if (b !== CR) return b === LF ? E_BARE_LF : E_BAD_REASON;
   } else if (b !== CR) {
     return b === LF ? E_BARE_LF : E_BAD_STATUS;
