@@ -32,7 +32,14 @@ beforeAll(async () => {
     await p.query('CREATE TABLE items (id int PRIMARY KEY, owner text NOT NULL, v int); CREATE TABLE nopk (owner text)');
     await p.end();
   }
+  // Rows that predate sharding: s1 will own every bucket, and they need their bucket back-filled.
+  const legacy = dbs.pool('s1', 1);
+  await legacy.query(`INSERT INTO items SELECT g, 'legacy' || g, g FROM generate_series(500, 504) g`);
+  await legacy.end();
   const db = await createShardedDatabase(options({ buckets: 16, initialShards: ['s1'] }));
+  const filled = await db.shard('s1').query<{ owner: string; bucket: number }>('SELECT owner, bucket FROM items');
+  for (const r of filled.rows) expect(r.bucket).toBe(db.bucketFor(r.owner));
+  expect(filled.rows).toHaveLength(5);
   for (let i = 0; i < 200; i++) await db.forKey(`owner${i}`).query('INSERT INTO items VALUES ($1, $2, $1)', [i, `owner${i}`]);
   await db.close();
 });
@@ -112,7 +119,7 @@ describe('runReshard', () => {
       expect(db.bucketsOf('s2')).toHaveLength(8);
       const all = await db.queryAll<{ n: number }>('SELECT count(*)::int AS n FROM items', [],
         { merge: (rs) => [{ n: rs.reduce((s, r) => s + Number(r.rows[0]?.n), 0) }] });
-      expect(all).toEqual([{ n: 200 }]);
+      expect(all).toEqual([{ n: 205 }]);
       for (let i = 0; i < 200; i += 17) {
         const { rows } = await db.forKey(`owner${i}`).query('SELECT v FROM items WHERE owner = $1', [`owner${i}`]);
         expect(rows).toEqual([{ v: i }]);
@@ -142,7 +149,7 @@ describe('shards behind the replica router', () => {
       expect(rows).toEqual([{ v: 7 }]);
       const total = await db.queryAll('SELECT count(*)::int AS n FROM items WHERE bucket = ANY($1)', [],
         { ownedBuckets: true, merge: (rs) => [{ n: rs.reduce((sum, r) => sum + Number(r.rows[0]?.n), 0) }] });
-      expect(total).toEqual([{ n: 201 }]);
+      expect(total).toEqual([{ n: 206 }]);
     } finally {
       await db.close();
     }

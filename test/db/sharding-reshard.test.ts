@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as tick } from 'node:timers/promises';
 import {
-  createShardedDatabase, fromPool, ReshardBusyError, ReshardVerifyError,
+  createShardedDatabase, fromPool, ReshardBusyError, ReshardTimeoutError, ReshardVerifyError,
   type ReshardEvent, type ShardedDatabase, type ShardedDatabaseOptions,
 } from '../../src/db/sharding/index.js';
 import { createScratchDatabases, seededRandom, type ScratchDatabases } from './sharding-support.js';
@@ -273,5 +273,39 @@ describe('online resharding', () => {
     expect(await count('s3', b1!)).toBe(0);
     expect(await count('s1', b2!)).toBe(0);
     expect(await count('s3', b2!)).toBe(leftovers);
+  });
+
+  it('lifts the fence while a long transaction stays open, and aborts when it outlasts every attempt', async () => {
+    const admin = await router();
+    const [bucket, other] = admin.bucketsOf('s1').slice(-2);
+    const user = userIn(admin, bucket!);
+    await addOrder(admin, user, `long-${user}`, 0);
+    const blocker = await dbs.pool('s1', 1).connect();
+    try {
+      const messages: string[] = [];
+      await admin.reshard({ targetShard: 's3', bucketsToMove: [bucket!], fenceWaitMs: 50, cleanupGraceMs: 0 }, async (e) => {
+        messages.push(e.message);
+        // Opened after the capture, so only the fence has to wait for it.
+        if (e.step === 'copy' && e.table === 'users') await blocker.query('BEGIN; SELECT 1');
+        if (e.step === 'fence' && e.message.includes('lifted')) {
+          await admin.forKey(user).query('UPDATE orders SET n = n + 1 WHERE id = $1', [`long-${user}`]);
+          await blocker.query('COMMIT');
+        }
+      });
+      expect(messages.some((m) => m.includes('lifted'))).toBe(true);
+      const moved = await admin.forKey(user).query('SELECT n FROM orders WHERE id = $1', [`long-${user}`]);
+      expect(admin.shardFor(user)).toBe('s3');
+      expect(moved.rows).toEqual([{ n: 1 }]);
+
+      const stuck = admin.reshard({ targetShard: 's3', bucketsToMove: [other!], fenceWaitMs: 50, fenceAttempts: 1 }, async (e) => {
+        if (e.step === 'copy' && e.table === 'users') await blocker.query('BEGIN; SELECT 1');
+      });
+      await expect(stuck).rejects.toBeInstanceOf(ReshardTimeoutError);
+      await blocker.query('COMMIT');
+      expect(admin.shardFor(userIn(admin, other!))).toBe('s1');
+      await addOrder(admin, userIn(admin, other!), `after-abort-${other}`, 0);
+    } finally {
+      blocker.release();
+    }
   });
 });

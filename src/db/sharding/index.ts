@@ -13,7 +13,8 @@ export { compareValues, mergeRows, parseOrderBy } from './merge-rows.js';
 export type { MergeOptions, OrderBy, OrderByTerm } from './merge-rows.js';
 export { planRebalance } from './rebalance-plan.js';
 export {
-  DEFAULT_BATCH_BUCKETS, DEFAULT_CATCH_UP_THRESHOLD, DEFAULT_CLEANUP_GRACE_MS, DEFAULT_COPY_BATCH_ROWS,
+  DEFAULT_BATCH_BUCKETS, DEFAULT_CATCH_UP_THRESHOLD, DEFAULT_CLEANUP_GRACE_MS, DEFAULT_COPY_BATCH_ROWS, DEFAULT_FENCE_ATTEMPTS,
+  DEFAULT_FENCE_WAIT_MS,
   DEFAULT_MAX_CATCH_UP_ROUNDS, DEFAULT_WAIT_TIMEOUT_MS,
 } from './reshard.js';
 export type { ReshardEvent, ReshardOptions, ReshardProgress, ReshardResult, ReshardStep } from './reshard.js';

@@ -6,7 +6,7 @@ import {
   applyChanges, changeBacklog, checksumBuckets, clearFence, copyBuckets, deleteBucketRows, setFence, type TablePair,
 } from './bucket-copy.js';
 import { readPendingBuckets, setBucketState, switchBuckets, type DirectoryMap } from './directory.js';
-import { ReshardBusyError, ReshardVerifyError, ShardConfigError, ShardTableError, ShardUnknownError } from './errors.js';
+import { ReshardBusyError, ReshardTimeoutError, ReshardVerifyError, ShardConfigError, ShardTableError, ShardUnknownError } from './errors.js';
 import { planRebalance } from './rebalance-plan.js';
 import { orderTables, readTableInfo, type ShardedTable } from './shard-schema.js';
 import { waitForOpenTransactions } from './wait-for-transactions.js';
@@ -21,6 +21,15 @@ export const DEFAULT_CATCH_UP_THRESHOLD = 100;
 export const DEFAULT_MAX_CATCH_UP_ROUNDS = 50;
 /** @defaultValue 30000 */
 export const DEFAULT_WAIT_TIMEOUT_MS = 30_000;
+/**
+ * How long the fence stays up waiting for transactions that were open when it went
+ * up, before it is lifted and tried again. Kept well below the routers' moved-retry
+ * timeout (10 s by default), so fenced writes wait instead of failing.
+ * @defaultValue 2000
+ */
+export const DEFAULT_FENCE_WAIT_MS = 2000;
+/** @defaultValue 3 */
+export const DEFAULT_FENCE_ATTEMPTS = 3;
 /**
  * Two router poll periods: a router that has not yet seen the switch still reads the
  * old copy (frozen at the switch) rather than an emptied bucket.
@@ -44,8 +53,12 @@ export interface ReshardOptions {
   catchUpThreshold?: number;
   /** Catch-up rounds before fencing anyway (the final catch-up drains the rest). @defaultValue 50 */
   maxCatchUpRounds?: number;
-  /** How long to wait for transactions open on the source at capture and fence time. @defaultValue 30000 */
+  /** How long to wait (unfenced) for transactions open on the source before a move gives up. @defaultValue 30000 */
   waitTimeoutMs?: number;
+  /** How long one fence attempt waits for open transactions. @defaultValue 2000 */
+  fenceWaitMs?: number;
+  /** Fence attempts before the move is aborted. @defaultValue 3 */
+  fenceAttempts?: number;
   /** Delay between a switch and deleting the source's copy. @defaultValue 2000 */
   cleanupGraceMs?: number;
 }
@@ -94,6 +107,8 @@ interface Settings {
   catchUpThreshold: number;
   maxCatchUpRounds: number;
   waitTimeoutMs: number;
+  fenceWaitMs: number;
+  fenceAttempts: number;
   cleanupGraceMs: number;
 }
 
@@ -110,6 +125,8 @@ function settings(options: ReshardOptions): Settings {
     catchUpThreshold: pick('catchUpThreshold', DEFAULT_CATCH_UP_THRESHOLD, 0),
     maxCatchUpRounds: pick('maxCatchUpRounds', DEFAULT_MAX_CATCH_UP_ROUNDS, 0),
     waitTimeoutMs: pick('waitTimeoutMs', DEFAULT_WAIT_TIMEOUT_MS, 0),
+    fenceWaitMs: pick('fenceWaitMs', DEFAULT_FENCE_WAIT_MS, 0),
+    fenceAttempts: pick('fenceAttempts', DEFAULT_FENCE_ATTEMPTS, 1),
     cleanupGraceMs: pick('cleanupGraceMs', DEFAULT_CLEANUP_GRACE_MS, 0),
   };
 }
@@ -286,10 +303,7 @@ class ReshardRun {
         if (backlog <= this.#s.catchUpThreshold) break;
       }
 
-      await setBucketState(dir, buckets, 'fenced', target);
-      await setFence(src, buckets, 'fenced');
-      await waitForOpenTransactions(src, source, this.#ctx.clock, this.#s.waitTimeoutMs, this.#lockName);
-      await this.#emit({ step: 'fence', ...at, message: `fence: writes to ${label} now wait for the switch` });
+      await this.#fence(src, source, buckets, target, pairs, label);
       while (await applyChanges(src, dst, pairs, buckets, this.#s.copyBatchRows) > 0) { /* drain */ }
 
       await this.#emit({ step: 'verify', ...at, message: `verify: comparing source and target, ${label}` });
@@ -316,6 +330,34 @@ class ReshardRun {
         await this.#abort(source, target, buckets, err instanceof Error ? err.message : String(err)).catch(() => undefined);
       }
       throw err;
+    }
+  }
+
+  /**
+   * Raises the fence and waits out the transactions that might not have seen it. A
+   * long transaction would keep the buckets unwritable, so after `fenceWaitMs` the
+   * fence is lifted (changes are still captured), the move waits for those
+   * transactions with writes flowing, catches up, and tries again.
+   */
+  async #fence(src: ShardBackend, source: string, buckets: number[], target: string,
+    pairs: TablePair[], label: string): Promise<void> {
+    const at = { buckets, source, target };
+    for (let attempt = 1; ; attempt++) {
+      await setBucketState(this.#ctx.directory, buckets, 'fenced', target);
+      await setFence(src, buckets, 'fenced');
+      try {
+        await waitForOpenTransactions(src, source, this.#ctx.clock, this.#s.fenceWaitMs, this.#lockName);
+        await this.#emit({ step: 'fence', ...at, message: `fence: writes to ${label} now wait for the switch` });
+        return;
+      } catch (err) {
+        if (!(err instanceof ReshardTimeoutError) || attempt >= this.#s.fenceAttempts) throw err;
+      }
+      await setFence(src, buckets, 'capturing');
+      await setBucketState(this.#ctx.directory, buckets, 'copying', target);
+      await this.#emit({ step: 'fence', ...at,
+        message: `fence: lifted again after ${this.#s.fenceWaitMs} ms, transactions are still open; waiting for them, ${label}` });
+      await waitForOpenTransactions(src, source, this.#ctx.clock, this.#s.waitTimeoutMs, this.#lockName);
+      await applyChanges(src, this.#shard(target), pairs, buckets, this.#s.copyBatchRows);
     }
   }
 
