@@ -19,10 +19,9 @@ import {
 } from './head-result.js';
 import type { HeadError, HeadIncomplete } from './head-result.js';
 
-/**
- * Drop flags, one number per field (`drop[i]` for field i). 0 means forward the field
- * unchanged; any other value means leave it out, and the bits say why.
- */
+// Drop flags, one number per field (`drop[i]` for field i). 0 means forward the field
+// unchanged; any other value means leave it out, and the bits say why.
+
 /** Hop-by-hop (RFC 9110 7.6.1) or named in Connection: never forwarded. */
 export const DROP_HOP_BY_HOP = 1;
 /**
