@@ -11,26 +11,30 @@
  * Run: npm run bench:balancer [-- --only scaleout,haproxy --mode cookie --duration 5 --cpu-prof]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, existsSync, rmSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MODES, PROXY_LABELS, PROXY_NAMES, isMode, isProxyName, type Mode, type ProxyName } from './support/modes.js';
 import { ProcessGroup } from './support/process-group.js';
+import { acquireRunLock } from './support/run-lock.js';
 import { startBackends } from './support/backends.js';
-import { PROXIES, type ProxyContext, type RunningProxy } from './support/proxies.js';
-import { clockTicksPerSecond, processTreeTicks } from './support/cpu-time.js';
-import { DEFAULT_CONNECTIONS, DEFAULT_THREADS, runWrk, writeWrkScripts, type WrkScripts } from './support/wrk.js';
-import { formatMarkdown, formatText, ratioLines, tableRows, targetLines, type Measurement } from './support/report.js';
+import { PROXIES, type ProxyContext } from './support/proxies.js';
+import { clockTicksPerSecond } from './support/cpu-time.js';
+import { DEFAULT_CONNECTIONS, DEFAULT_THREADS, writeWrkScripts } from './support/wrk.js';
+import { formatMarkdown, formatText, perCpuS, ratioLines, tableRows, targetLines, type Measurement } from './support/report.js';
 import { describeMachine, machineLine } from './support/machine.js';
-import { formatTopSelfTime } from './support/cpu-profile.js';
+import { formatTopSelfTime, type TimeWindowUs } from './support/cpu-profile.js';
 import { writeSection } from './support/docs-section.js';
+import { mergeRounds, runOne, type RunSettings } from './support/runner.js';
 
 /** Seconds wrk measures each proxy and mode. @defaultValue 10 */
 export const DEFAULT_DURATION_S = 10;
 /** Seconds of load before each measured run, for JIT, pools and caches. @defaultValue 2 */
 export const DEFAULT_WARMUP_S = 2;
+/** How many times every proxy and mode is measured (interleaved); results are pooled. @defaultValue 1 */
+export const DEFAULT_ROUNDS = 1;
 /** The CPU the proxy under test runs on. @defaultValue 1 */
 export const PROXY_CPU = 1;
 /** The CPU wrk and the backends share. @defaultValue 0 */
@@ -42,6 +46,7 @@ const USAGE = `Usage: tsx bench/balancer.ts [options]
   --mode LIST        modes to run, comma-separated: ${MODES.join(',')} (default: all)
   --duration S       seconds measured per proxy and mode (default ${DEFAULT_DURATION_S})
   --warmup S         seconds of warm-up load before each measurement (default ${DEFAULT_WARMUP_S})
+  --rounds N         measure everything N times, interleaved, and pool the results (default ${DEFAULT_ROUNDS})
   --connections N    wrk connections (default ${DEFAULT_CONNECTIONS})
   --cpu-prof         profile the scaleout balancer and print its top self-time functions
   --scaleout-arg A   pass A to 'scaleout balancer' (repeatable)
@@ -54,6 +59,7 @@ interface Options {
   modes: Mode[];
   durationS: number;
   warmupS: number;
+  rounds: number;
   connections: number;
   cpuProf: boolean;
   scaleoutArgs: string[];
@@ -71,6 +77,7 @@ function parseOptions(argv: string[]): Options {
       mode: { type: 'string' },
       duration: { type: 'string' },
       warmup: { type: 'string' },
+      rounds: { type: 'string' },
       connections: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
       'scaleout-arg': { type: 'string', multiple: true },
@@ -95,14 +102,13 @@ function parseOptions(argv: string[]): Options {
     if (!Number.isFinite(n) || n < min) throw new UsageError(`--${flag} must be a number >= ${min}, got "${text}"`);
     return n;
   };
-  const proxies = list(values.only, PROXY_NAMES, isProxyName, 'only');
-  const modes = list(values.mode, MODES, isMode, 'mode');
   const filtered = values.only !== undefined || values.mode !== undefined;
   return {
-    proxies,
-    modes,
-    durationS: number(values.duration, DEFAULT_DURATION_S, 'duration', 1),
-    warmupS: number(values.warmup, DEFAULT_WARMUP_S, 'warmup', 0),
+    proxies: list(values.only, PROXY_NAMES, isProxyName, 'only'),
+    modes: list(values.mode, MODES, isMode, 'mode'),
+    durationS: Math.round(number(values.duration, DEFAULT_DURATION_S, 'duration', 1)),
+    warmupS: Math.round(number(values.warmup, DEFAULT_WARMUP_S, 'warmup', 0)),
+    rounds: Math.round(number(values.rounds, DEFAULT_ROUNDS, 'rounds', 1)),
     connections: Math.round(number(values.connections, DEFAULT_CONNECTIONS, 'connections', 1)),
     cpuProf: values['cpu-prof'],
     scaleoutArgs: values['scaleout-arg'] ?? [],
@@ -131,36 +137,25 @@ function pinSelf(cpu: number): void {
   }
 }
 
-async function measure(ctx: ProxyContext, proxy: RunningProxy, mode: Mode, opts: Options, scripts: WrkScripts, ticksPerS: number) {
-  const wrkRun = {
-    url: proxy.url,
-    connections: opts.connections,
-    threads: DEFAULT_THREADS,
-    sticky: mode === 'cookie',
-    cpu: ctx.cpu === PROXY_CPU ? LOAD_CPU : undefined,
-    ...(proxy.clientCookie === undefined ? {} : { clientCookie: proxy.clientCookie }),
-  };
-  if (opts.warmupS > 0) await runWrk({ ...wrkRun, durationS: opts.warmupS }, scripts);
-  const pid = proxy.process?.pid;
-  const before = pid === undefined ? 0 : processTreeTicks(pid);
-  const wrk = await runWrk({ ...wrkRun, durationS: opts.durationS }, scripts);
-  const after = pid === undefined ? 0 : processTreeTicks(pid);
-  return { wrk, cpuS: pid === undefined ? undefined : (after - before) / ticksPerS };
-}
+const loadLine = (): string => loadavg().map((l) => l.toFixed(2)).join(', ');
 
-function docsBody(opts: Options, results: Measurement[], notes: string[], machine: string): string {
+function docsBody(opts: Options, results: Measurement[], notes: string[], machine: string, loads: string[]): string {
   const args = opts.argv.length === 0 ? '' : ` -- ${opts.argv.join(' ')}`;
+  const rounds = opts.rounds === 1 ? '' : `, ${opts.rounds} interleaved rounds pooled`;
   return [
     `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench:balancer${args}\`.`,
     '',
-    `Machine: ${machine}.`,
+    `Machine: ${machine}. Load average (1, 5, 15 min) at start and end: ${loads.join(' / ')}.`,
     '',
     `Method: each proxy runs alone on CPU ${PROXY_CPU} (\`taskset\`); wrk (${DEFAULT_THREADS} thread, ${opts.connections} connections, ` +
-      `${opts.durationS} s after a ${opts.warmupS} s warm-up) and the backends (one nginx worker serving a 200-byte body on two ports, ` +
+      `${opts.durationS} s after a ${opts.warmupS} s warm-up${rounds}) and the backends (one nginx worker serving a 200-byte body on two ports, ` +
       '`scaleout-load: 0.3`, `/healthz`) share CPU 0. Every proxy keeps connections alive on both sides, adds the forwarding headers and a ' +
       'request id, and has one worker/thread. *req per CPU-s* is the requests completed divided by the user + system CPU time of the ' +
       "proxy's whole process tree during the measured run (from `/proc/<pid>/stat`); it is the fair comparison when a proxy's CPU is " +
-      'below 100% (then CPU 0, wrk and the backends, was the limit). Other work on the machine adds noise: compare within one run.',
+      'below 100% (then CPU 0, wrk and the backends, was the limit). *backend conns* counts the connections the backends accepted during ' +
+      'the measured run (health checks included): near zero means the proxy reused its upstream connections. ' +
+      'Before measuring, a few requests check that each proxy routes as its mode says. ' +
+      'Other work on the machine adds noise (a load average above 2 means other processes shared the CPUs): compare within one run.',
     '',
     'In cookie mode wrk sends the sticky cookie back: its Lua API has no per-connection hook, so each wrk thread keeps the first ' +
       '`Set-Cookie` it receives and sends it on every later request, and the measured path is "verify the cookie and route".',
@@ -181,6 +176,15 @@ function docsBody(opts: Options, results: Measurement[], notes: string[], machin
   ].join('\n');
 }
 
+function describeResult(m: Measurement): string {
+  const wrk = m.wrk;
+  const per = perCpuS(m);
+  const cpu = per === undefined || m.cpuS === undefined ? '' : `, ${Math.round(per).toLocaleString('en-US')} req/CPU-s (CPU ${m.cpuS.toFixed(2)} s)`;
+  const errors = wrk.non2xx + wrk.socketErrors > 0 ? `, ERRORS: ${wrk.non2xx} non-2xx, ${wrk.socketErrors} socket` : '';
+  return `${Math.round(wrk.requestsPerS).toLocaleString('en-US')} req/s, p50 ${wrk.p50Ms.toFixed(3)} ms, p99 ${wrk.p99Ms.toFixed(3)} ms${cpu}, ` +
+    `${m.upstreamConnections} backend conns${errors}`;
+}
+
 async function main(): Promise<void> {
   let opts: Options;
   try {
@@ -197,11 +201,12 @@ async function main(): Promise<void> {
   const pinned = cpus().length >= 2;
   if (pinned) pinSelf(LOAD_CPU);
   else process.stderr.write('warning: fewer than 2 CPUs; the proxy and the load share a CPU\n');
-  const proxyCpu = pinned ? PROXY_CPU : 0;
-  const loadCpu = pinned ? LOAD_CPU : undefined;
 
+  acquireRunLock(join(workDir, 'run.lock'));
   const group = new ProcessGroup(join(workDir, 'pids.json'));
   group.reapLeftovers(workDir);
+  // Logs of earlier runs would be mistaken for this one's.
+  for (const entry of readdirSync(workDir)) if (entry.endsWith('.log')) rmSync(join(workDir, entry), { force: true });
   const cpuProfDir = opts.cpuProf ? join(workDir, 'prof') : undefined;
   if (cpuProfDir !== undefined) {
     rmSync(cpuProfDir, { recursive: true, force: true });
@@ -209,53 +214,60 @@ async function main(): Promise<void> {
   }
 
   const machine = machineLine(describeMachine());
-  process.stdout.write(`Machine: ${machine}\n`);
-  const ticksPerS = clockTicksPerSecond();
-  const scripts = writeWrkScripts(workDir);
-  const results: Measurement[] = [];
+  const loads = [loadLine()];
+  process.stdout.write(`Machine: ${machine}\nLoad average: ${loads[0]}\n`);
+  const rounds = new Map<string, Measurement[]>();
   const notes: string[] = [];
-  const profiles: { mode: Mode; file: string }[] = [];
+  const profiles = new Map<Mode, { file: string; window: TimeWindowUs }>();
 
   try {
-    const backends = await startBackends(group, workDir, loadCpu ?? 0);
-    const ctx: ProxyContext = {
-      group, repoRoot, workDir, servers: backends.servers, cpu: proxyCpu, scaleoutArgs: opts.scaleoutArgs,
+    const backends = await startBackends(group, workDir, pinned ? LOAD_CPU : 0);
+    const baseCtx: Omit<ProxyContext, 'round'> = {
+      group, repoRoot, workDir, servers: backends.servers, cpu: pinned ? PROXY_CPU : 0, scaleoutArgs: opts.scaleoutArgs,
       ...(cpuProfDir === undefined ? {} : { cpuProfDir }),
     };
+    const settings: RunSettings = {
+      durationS: opts.durationS, warmupS: opts.warmupS, connections: opts.connections,
+      scripts: writeWrkScripts(workDir), ticksPerS: clockTicksPerSecond(),
+      ...(pinned ? { loadCpu: LOAD_CPU } : {}),
+    };
     const definitions = PROXIES.filter((p) => opts.proxies.includes(p.name));
-    const unavailable = new Map<ProxyName, string>();
+    const unavailable = new Set<ProxyName>();
     for (const def of definitions) {
-      const reason = def.available(ctx);
+      const reason = def.available({ ...baseCtx, round: 0 });
       if (reason !== undefined) {
-        unavailable.set(def.name, reason);
+        unavailable.add(def.name);
         process.stdout.write(`skipping ${PROXY_LABELS[def.name]}: ${reason}\n`);
+        notes.push(`${PROXY_LABELS[def.name]}: not run (${reason})`);
+        continue;
       }
       for (const mode of opts.modes) {
-        const setup = def.modes[mode];
-        notes.push(`${PROXY_LABELS[def.name]}, ${mode}: ${setup ?? `n/a (${def.missing[mode] ?? 'not supported'})`}`);
+        notes.push(`${PROXY_LABELS[def.name]}, ${mode}: ${def.modes[mode] ?? `n/a (${def.missing[mode] ?? 'not supported'})`}`);
       }
     }
 
-    for (const mode of opts.modes) {
-      for (const def of definitions) {
-        const setup = def.modes[mode];
-        if (setup === undefined || unavailable.has(def.name)) continue;
-        process.stdout.write(`${mode.padEnd(11)} ${PROXY_LABELS[def.name].padEnd(20)} `);
-        let running: RunningProxy | undefined;
-        try {
-          running = await def.start(ctx, mode);
-          const { wrk, cpuS } = await measure(ctx, running, mode, opts, scripts, ticksPerS);
-          const m: Measurement = { proxy: def.name, mode, wrk, setup, ...(cpuS === undefined ? {} : { cpuS }) };
-          results.push(m);
-          const per = cpuS === undefined ? '' : `, ${Math.round(wrk.requests / cpuS).toLocaleString('en-US')} req/CPU-s (CPU ${cpuS.toFixed(2)} s)`;
-          const errors = wrk.non2xx + wrk.socketErrors > 0 ? `, ERRORS: ${wrk.non2xx} non-2xx, ${wrk.socketErrors} socket` : '';
-          process.stdout.write(`${Math.round(wrk.requestsPerS).toLocaleString('en-US')} req/s, p50 ${wrk.p50Ms.toFixed(3)} ms, p99 ${wrk.p99Ms.toFixed(3)} ms${per}${errors}\n`);
-        } catch (err) {
-          process.stdout.write(`FAILED: ${(err as Error).message}\n`);
-          notes.push(`${PROXY_LABELS[def.name]}, ${mode}: failed in this run (${(err as Error).message.split('\n')[0] ?? ''})`);
-        } finally {
-          if (running?.process !== undefined) await group.stop(running.process);
-          if (running?.cpuProfile !== undefined) profiles.push({ mode, file: running.cpuProfile });
+    // Rounds outermost and modes before proxies, so the runs compared with each
+    // other are close in time and drift on a shared machine hits all alike.
+    for (let round = 1; round <= opts.rounds; round++) {
+      if (opts.rounds > 1) process.stdout.write(`round ${round} of ${opts.rounds}\n`);
+      for (const mode of opts.modes) {
+        for (const def of definitions) {
+          if (def.modes[mode] === undefined || unavailable.has(def.name)) continue;
+          process.stdout.write(`${mode.padEnd(11)} ${PROXY_LABELS[def.name].padEnd(20)} `);
+          const outcome = await runOne({ ...baseCtx, round }, backends, def, mode, settings);
+          if (outcome.measurement !== undefined) {
+            const key = `${mode}/${def.name}`;
+            rounds.set(key, [...(rounds.get(key) ?? []), outcome.measurement]);
+            process.stdout.write(`${describeResult(outcome.measurement)}\n`);
+          } else {
+            process.stdout.write(`FAILED: ${outcome.error ?? 'unknown error'}\n`);
+            notes.push(`${PROXY_LABELS[def.name]}, ${mode}: failed in round ${round} (${(outcome.error ?? '').split('\n')[0] ?? ''})`);
+          }
+          for (const problem of outcome.problems) {
+            process.stdout.write(`  WARNING: ${problem}\n`);
+            notes.push(`${PROXY_LABELS[def.name]}, ${mode}: routing check: ${problem}`);
+          }
+          if (outcome.profile !== undefined) profiles.set(mode, outcome.profile);
         }
       }
     }
@@ -263,28 +275,30 @@ async function main(): Promise<void> {
   } finally {
     await group.stopAll();
   }
+  loads.push(loadLine());
 
-  const rows = tableRows(results);
-  process.stdout.write(`\n${formatText(rows)}\n\n`);
+  const results = [...rounds.values()].map(mergeRounds);
+  process.stdout.write(`\n${formatText(tableRows(results))}\n\n`);
   for (const line of ratioLines(results)) process.stdout.write(`${line}\n`);
   process.stdout.write('\n');
   for (const line of targetLines(results)) process.stdout.write(`${line}\n`);
+  process.stdout.write(`\nLoad average at start and end: ${loads.join(' / ')}\n`);
 
-  for (const { mode, file } of profiles) {
-    process.stdout.write(`\nscaleout balancer, ${mode}: top self time (${file})\n`);
+  for (const [mode, { file, window }] of profiles) {
+    process.stdout.write(`\nscaleout balancer, ${mode}: top self time during the measured run (${file})\n`);
     if (!existsSync(file)) {
       process.stdout.write('  no profile written: the balancer must exit normally on SIGTERM for node --cpu-prof to write it\n');
       continue;
     }
-    for (const line of formatTopSelfTime(file, repoRoot)) process.stdout.write(`${line}\n`);
+    for (const line of formatTopSelfTime(file, repoRoot, [window])) process.stdout.write(`${line}\n`);
   }
 
   if (opts.writeDocs && results.length > 0) {
     const file = join(repoRoot, 'docs/benchmarks.md');
-    writeSection(file, 'Balancer', docsBody(opts, results, notes, machine),
+    writeSection(file, 'Balancer', docsBody(opts, results, notes, machine, loads),
       `# Benchmarks\n\nEach benchmark in \`bench/\` runs scaleout and its peers in one run on the same machine and prints ratios; ` +
       `absolute numbers depend on the machine, ratios within one run are what to compare. Each section names its machine and command.\n\n` +
-      `Machine of the latest runs: ${machine}.`);
+      `Machine: ${machine}.`);
     process.stdout.write(`\nwrote the Balancer section of ${file}\n`);
   }
 }

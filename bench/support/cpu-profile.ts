@@ -22,8 +22,16 @@ interface ProfileNode {
 
 interface CpuProfile {
   nodes: ProfileNode[];
+  /** Microseconds on the monotonic clock (CLOCK_MONOTONIC on Linux, as process.hrtime). */
+  startTime?: number;
   samples?: number[];
   timeDeltas?: number[];
+}
+
+/** A span of the monotonic clock, in microseconds, e.g. from `process.hrtime.bigint() / 1000n`. */
+export interface TimeWindowUs {
+  startUs: number;
+  endUs: number;
 }
 
 /**
@@ -31,14 +39,19 @@ interface CpuProfile {
  * `node --cpu-prof` writes). Sample i lasts until sample i+1, so it is charged
  * timeDeltas[i+1]; profiles without timing fall back to hitCount at the
  * sampling interval. `(idle)` is left out: the profile spans start-up and
- * waiting, and only busy time says where the proxy spends CPU.
+ * waiting, and only busy time says where the proxy spends CPU. With
+ * `windows`, only samples taken inside them count (the measured runs, not
+ * start-up and module loading).
  */
-export function topSelfTime(profile: CpuProfile, repoRoot: string, limit = DEFAULT_TOP_FUNCTIONS): SelfTime[] {
+export function topSelfTime(profile: CpuProfile, repoRoot: string, limit = DEFAULT_TOP_FUNCTIONS, windows: TimeWindowUs[] = []): SelfTime[] {
   const byNode = new Map<number, number>();
   const samples = profile.samples ?? [];
   const deltas = profile.timeDeltas ?? [];
   if (samples.length > 0 && deltas.length === samples.length) {
+    let at = profile.startTime ?? 0;
     for (let i = 0; i < samples.length; i++) {
+      at += deltas[i] ?? 0;
+      if (windows.length > 0 && !windows.some((w) => at >= w.startUs && at <= w.endUs)) continue;
       const id = samples[i] as number;
       const us = deltas[i + 1] ?? 0;
       byNode.set(id, (byNode.get(id) ?? 0) + us);
@@ -73,10 +86,16 @@ function shorten(url: string, repoRoot: string): string {
 }
 
 /** Reads a .cpuprofile and formats its top functions as lines for the terminal. */
-export function formatTopSelfTime(file: string, repoRoot: string, limit = DEFAULT_TOP_FUNCTIONS): string[] {
+export function formatTopSelfTime(file: string, repoRoot: string, windows: TimeWindowUs[] = [], limit = DEFAULT_TOP_FUNCTIONS): string[] {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
-  const rows = topSelfTime(profile, repoRoot, limit);
-  const lines = ['  self ms   share  function  (location)'];
+  let rows = topSelfTime(profile, repoRoot, limit, windows);
+  const lines: string[] = [];
+  if (rows.length === 0 && windows.length > 0) {
+    // The clocks did not line up (another platform): the whole profile is better than nothing.
+    rows = topSelfTime(profile, repoRoot, limit);
+    lines.push('  (no samples inside the measured run; showing the whole process life, start-up included)');
+  }
+  lines.push('  self ms   share  function  (location)');
   for (const row of rows) {
     lines.push(`${row.selfMs.toFixed(1).padStart(8)}  ${(row.share * 100).toFixed(1).padStart(5)}%  ${row.functionName}${row.location === '' ? '' : `  (${row.location})`}`);
   }

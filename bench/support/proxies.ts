@@ -22,6 +22,8 @@ export interface ProxyContext {
   cpuProfDir?: string;
   /** Extra arguments for `scaleout balancer`. */
   scaleoutArgs: string[];
+  /** Which round of the run this is (1-based), for file names. */
+  round: number;
 }
 
 /** A proxy that answers on `url`. */
@@ -45,6 +47,9 @@ export interface ProxyDefinition {
   available(ctx: ProxyContext): string | undefined;
   start(ctx: ProxyContext, mode: Mode): Promise<RunningProxy>;
 }
+
+/** The affinity cookie key the benchmark gives the scaleout balancer (a benchmark secret, not a real one). */
+const BENCH_COOKIE_SECRET = 'bench-only-affinity-key-0123456789abcdef';
 
 /** The entry point of the scaleout CLI, relative to the repository root. */
 export const SCALEOUT_BIN = 'bin/scaleout.js';
@@ -170,7 +175,7 @@ const scaleout: ProxyDefinition = {
     const nodeArgs: string[] = [];
     let cpuProfile: string | undefined;
     if (ctx.cpuProfDir !== undefined) {
-      const name = `scaleout-${mode}.cpuprofile`;
+      const name = `scaleout-${mode}-round${ctx.round}.cpuprofile`;
       nodeArgs.push('--cpu-prof', '--cpu-prof-dir', ctx.cpuProfDir, '--cpu-prof-name', name);
       cpuProfile = join(ctx.cpuProfDir, name);
     }
@@ -178,7 +183,8 @@ const scaleout: ProxyDefinition = {
       'balancer', '--listen', `127.0.0.1:${port}`,
       ...ctx.servers.flatMap((s) => ['--server', `${s.name}=127.0.0.1:${s.port}`]),
       '--strategy', mode === 'least-load' ? 'least-load' : 'round-robin',
-      ...(mode === 'cookie' ? ['--affinity', 'cookie'] : []),
+      // A fixed key keeps the cookie valid across the warm-up and measured runs.
+      ...(mode === 'cookie' ? ['--affinity', 'cookie', '--key', `bench:${BENCH_COOKIE_SECRET}`] : []),
       '--health-path', '/healthz',
       ...ctx.scaleoutArgs,
     ];

@@ -18,6 +18,8 @@ export interface Measurement {
   cpuS?: number;
   /** What the proxy runs for this mode. */
   setup: string;
+  /** Connections the backends accepted during the measured run (health checks included). */
+  upstreamConnections: number;
 }
 
 /** Requests completed per CPU-second of the proxy, or undefined without a proxy. */
@@ -35,7 +37,7 @@ const ratio = (n: number | undefined): string => (n === undefined || !Number.isF
 
 /** The results table as rows of cells (header first). */
 export function tableRows(results: Measurement[]): string[][] {
-  const rows = [['mode', 'proxy', 'req/s', 'p50 ms', 'p99 ms', 'proxy CPU %', 'req per CPU-s', 'errors']];
+  const rows = [['mode', 'proxy', 'req/s', 'p50 ms', 'p99 ms', 'proxy CPU %', 'req per CPU-s', 'backend conns', 'errors']];
   for (const mode of MODES) {
     for (const r of results.filter((x) => x.mode === mode)) {
       const per = perCpuS(r);
@@ -44,6 +46,7 @@ export function tableRows(results: Measurement[]): string[][] {
         mode, PROXY_LABELS[r.proxy], int(r.wrk.requestsPerS), ms(r.wrk.p50Ms), ms(r.wrk.p99Ms),
         r.cpuS === undefined ? '-' : `${((r.cpuS / r.wrk.durationS) * 100).toFixed(0)}%`,
         per === undefined ? '-' : int(per),
+        int(r.upstreamConnections),
         errors === 0 ? '0' : `${r.wrk.non2xx} non-2xx, ${r.wrk.socketErrors} socket`,
       ]);
     }
