@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -13,13 +14,14 @@ export * from '../../src/runtime/engines/index.js';
  * Starts a cluster in a fresh folder under the OS temp dir, with `fast: true`
  * unless told otherwise. Call `destroy()` after the test.
  */
-export function startTestPostgresCluster(options: Partial<PostgresClusterOptions> = {}): Promise<PostgresCluster> {
-  return startPostgresCluster({
-    replicas: 0,
-    fast: true,
-    ...options,
-    baseDir: options.baseDir ?? join(tmpdir(), `scaleout-pg-test-${process.pid}-${randomBytes(4).toString('hex')}`),
-  });
+export async function startTestPostgresCluster(options: Partial<PostgresClusterOptions> = {}): Promise<PostgresCluster> {
+  const baseDir = options.baseDir ?? join(tmpdir(), `scaleout-pg-test-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    return await startPostgresCluster({ replicas: 0, fast: true, ...options, baseDir });
+  } catch (err) {
+    if (options.baseDir === undefined) await rm(baseDir, { recursive: true, force: true });
+    throw err;
+  }
 }
 
 /** Runs one statement on `node` over a new connection and returns the rows. */

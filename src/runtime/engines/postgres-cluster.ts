@@ -394,6 +394,8 @@ export async function startPostgresCluster(options: PostgresClusterOptions): Pro
     else await cluster.startFresh(await ensureTemplate(binaries));
   } catch (err) {
     await cluster.stop().catch(() => undefined);
+    // Half-made fresh nodes hold nothing of value; existing data is left alone.
+    if (existing.length === 0) await Promise.all(nodes.map((n) => removeDataDir(n.dataDir).catch(() => undefined)));
     throw err;
   }
   return cluster;

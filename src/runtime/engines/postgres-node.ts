@@ -39,6 +39,7 @@ export const DEFAULT_STOP_TIMEOUT_MS = 60_000;
 export const LOG_TAIL_LINES = 40;
 
 const READY_POLL_MS = 50;
+const PROBE_TIMEOUT_MS = 2000;
 const PORT_RETRIES = 4;
 const PORT_IN_USE = /could not bind|Address already in use|could not create any TCP\/IP sockets/;
 // SQLSTATEs that only mean "not yet": starting up, shutting down, too many clients.
@@ -102,6 +103,8 @@ export class PostgresServer implements PostgresNode {
   readonly #startTimeoutMs: number;
   readonly #stopTimeoutMs: number;
   #child: ChildProcess | undefined;
+  // Set by kill(): the process counts as gone from then on, before Node reaps it.
+  #killed = false;
   #exited: Promise<void> = Promise.resolve();
   #tail: string[] = [];
   #linesSeen = 0;
@@ -135,7 +138,7 @@ export class PostgresServer implements PostgresNode {
 
   isRunning(): boolean {
     const child = this.#child;
-    return child !== undefined && child.exitCode === null && child.signalCode === null;
+    return child !== undefined && !this.#killed && child.exitCode === null && child.signalCode === null;
   }
 
   /** The last lines the server wrote. */
@@ -180,6 +183,7 @@ export class PostgresServer implements PostgresNode {
   }
 
   async #startOnce(): Promise<void> {
+    await this.#exited;
     await this.waitForNoProcesses();
     if (existsSync('/proc/self/cwd')) {
       // Nothing runs in the data directory (checked above), so a postmaster.pid left
@@ -194,6 +198,7 @@ export class PostgresServer implements PostgresNode {
       detached: true,
     });
     this.#child = child;
+    this.#killed = false;
     let spawnError: Error | undefined;
     this.#exited = new Promise((done) => {
       child.once('error', (err) => {
@@ -219,9 +224,13 @@ export class PostgresServer implements PostgresNode {
         throw new PostgresStartError(this.name, why, this.logTail(), { cause: spawnError });
       }
       try {
-        const rows = await queryRows<{ dir: string }>(this, "SELECT current_setting('data_directory') AS dir", [],
-          { connectTimeoutMs: 2000 });
-        // Another server may hold the port while ours is failing to bind.
+        // Another process may hold the port while ours is failing to bind: it may
+        // never answer (hence the race with our exit), or be another server (hence
+        // the data directory check).
+        const probe = queryRows<{ dir: string }>(this, "SELECT current_setting('data_directory') AS dir", [],
+          { connectTimeoutMs: PROBE_TIMEOUT_MS });
+        probe.catch(() => undefined);
+        const rows = await Promise.race([probe, this.#exited.then(() => [])]);
         if (rows[0]?.dir === this.dataDir) return;
       } catch (err) {
         lastError = err;
@@ -267,11 +276,14 @@ export class PostgresServer implements PostgresNode {
         throw new PostgresStopError(this.name, `no exit within ${this.#stopTimeoutMs} ms`);
       }
     }
+    await this.#exited;
     await this.waitForNoProcesses();
   }
 
   kill(): void {
-    if (this.isRunning()) this.#child?.kill('SIGKILL');
+    if (!this.isRunning()) return;
+    this.#child?.kill('SIGKILL');
+    this.#killed = true;
   }
 
   /**

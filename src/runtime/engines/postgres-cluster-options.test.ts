@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { EngineOptionsError } from './errors.js';
+import { validateClusterOptions, type PostgresClusterOptions } from './postgres-cluster-options.js';
+
+describe('cluster options', () => {
+  it('applies defaults', () => {
+    const s = validateClusterOptions({ baseDir: 'rel/pg', replicas: 2 });
+    expect(s.baseDir.endsWith('/rel/pg')).toBe(true);
+    expect(s).toMatchObject({ host: '127.0.0.1', database: 'app', synchronous: false, fast: false });
+  });
+
+  it.each<[string, Partial<PostgresClusterOptions>]>([
+    ['no baseDir', { baseDir: '' }],
+    ['negative replicas', { replicas: -1 }],
+    ['fractional replicas', { replicas: 1.5 }],
+    ['too many replicas', { replicas: 99 }],
+    ['synchronous without a replica', { replicas: 0, synchronous: true }],
+    ['too few ports', { replicas: 2, ports: [5000, 5001] }],
+    ['duplicate ports', { replicas: 1, ports: [5000, 5000] }],
+    ['port out of range', { replicas: 0, ports: [70000] }],
+    ['odd database name', { database: 'app; DROP' }],
+    ['quote in host', { host: "127.0.0.1'" }],
+  ])('rejects %s with a message that says what to do', (_, bad) => {
+    const options = { baseDir: '/tmp/x', replicas: 1, ...bad } as PostgresClusterOptions;
+    expect(() => validateClusterOptions(options)).toThrow(EngineOptionsError);
+    try {
+      validateClusterOptions(options);
+    } catch (err) {
+      expect((err as EngineOptionsError).code).toBe('SCALEOUT_RUNTIME_ENGINE_OPTIONS');
+    }
+  });
+});

@@ -1,0 +1,173 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { accessSync, closeSync, constants, mkdirSync, openSync } from 'node:fs';
+import net from 'node:net';
+import { delimiter, join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { trackChild } from '../child-registry.js';
+import { RedisStartError } from '../errors.js';
+import { readLogTail } from '../log-tail.js';
+import { freePort } from './free-port.js';
+
+/** @defaultValue 15000 */
+export const DEFAULT_REDIS_START_TIMEOUT_MS = 15_000;
+/** A redis-server that does not stop after SIGTERM in this time is killed. @defaultValue 10000 */
+export const DEFAULT_REDIS_STOP_TIMEOUT_MS = 10_000;
+const PORT_ATTEMPTS = 4;
+
+export interface RedisServerOptions {
+  /** Working folder: the append-only file and the log live here. */
+  dataDir: string;
+  /** @defaultValue '127.0.0.1' */
+  host?: string;
+  /** @defaultValue a free port */
+  port?: number;
+  /**
+   * Append-only file with fsync every second: at most a second of writes is lost
+   * when the machine (not just the process) fails.
+   * @defaultValue true
+   */
+  appendonly?: boolean;
+  /** @defaultValue the `redis-server` found on the PATH */
+  binary?: string;
+  /** @defaultValue {@link DEFAULT_REDIS_START_TIMEOUT_MS} */
+  startTimeoutMs?: number;
+}
+
+/** A redis-server process started by the runtime. */
+export interface RedisServer {
+  readonly host: string;
+  readonly port: number;
+  readonly pid: number | undefined;
+  /** `redis://host:port` */
+  readonly url: string;
+  readonly logFile: string;
+  isRunning(): boolean;
+  /** SIGTERM (Redis flushes the append-only file), then SIGKILL after the timeout. */
+  stop(timeoutMs?: number): Promise<void>;
+  kill(): void;
+}
+
+/** The `redis-server` executable on the PATH, if any. */
+export function findRedisServer(path = process.env.PATH ?? ''): string | undefined {
+  for (const dir of path.split(delimiter)) {
+    if (dir === '') continue;
+    const candidate = join(dir, 'redis-server');
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // Not here.
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Starts a redis-server bound to loopback and resolves once it answers PING. A port
+ * taken between picking and binding is replaced by another free one (unless `port`
+ * was given).
+ */
+export async function startRedisServer(options: RedisServerOptions): Promise<RedisServer> {
+  const binary = options.binary ?? findRedisServer();
+  if (binary === undefined) throw new RedisStartError('no redis-server on the PATH; install Redis, or set REDIS_URL');
+  const host = options.host ?? '127.0.0.1';
+  mkdirSync(options.dataDir, { recursive: true });
+  const logFile = join(options.dataDir, 'redis.log');
+  let lastError: unknown;
+  for (let attempt = 0; attempt < (options.port === undefined ? PORT_ATTEMPTS : 1); attempt++) {
+    const port = options.port ?? await freePort(host);
+    try {
+      return await startOnce(binary, host, port, options, logFile);
+    } catch (err) {
+      lastError = err;
+      if (!(err instanceof RedisStartError) || !/Address already in use/i.test(err.message)) throw err;
+    }
+  }
+  throw lastError;
+}
+
+async function startOnce(binary: string, host: string, port: number, options: RedisServerOptions, logFile: string): Promise<RedisServer> {
+  const args = [
+    '--port', String(port), '--bind', host, '--dir', options.dataDir, '--daemonize', 'no',
+    '--save', '', '--appendonly', options.appendonly === false ? 'no' : 'yes', '--appendfsync', 'everysec',
+    '--logfile', '',
+  ];
+  const fd = openSync(logFile, 'a');
+  let child: ChildProcess;
+  try {
+    // Own process group: a Ctrl-C reaches the supervisor, which stops engines last.
+    child = spawn(binary, args, { cwd: options.dataDir, stdio: ['ignore', fd, fd], detached: true });
+  } finally {
+    closeSync(fd);
+  }
+  trackChild(child);
+  let exited = false;
+  let spawnError: Error | undefined;
+  const exit = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      exited = true;
+      resolve();
+    });
+    child.once('error', (err) => {
+      spawnError = err;
+      exited = true;
+      resolve();
+    });
+  });
+  const timeoutMs = options.startTimeoutMs ?? DEFAULT_REDIS_START_TIMEOUT_MS;
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    if (exited) {
+      if (spawnError !== undefined) throw new RedisStartError(`cannot run ${binary}: ${spawnError.message}`, { cause: spawnError });
+      throw new RedisStartError(`redis-server exited during startup; its log:\n${await readLogTail(logFile, 10)}`);
+    }
+    if (await answersPing(host, port)) break;
+    if (performance.now() > deadline) {
+      child.kill('SIGKILL');
+      await exit;
+      throw new RedisStartError(`redis-server did not answer PING on ${host}:${port} within ${timeoutMs} ms; its log:\n${await readLogTail(logFile, 10)}`);
+    }
+    await Promise.race([delay(50), exit]);
+  }
+  const kill = (): void => {
+    if (!exited) child.kill('SIGKILL');
+  };
+  return {
+    host,
+    port,
+    pid: child.pid,
+    url: `redis://${host}:${port}`,
+    logFile,
+    isRunning: () => !exited,
+    kill,
+    async stop(stopTimeoutMs = DEFAULT_REDIS_STOP_TIMEOUT_MS) {
+      if (exited) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(kill, stopTimeoutMs);
+      await exit;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** True when a PING on a fresh connection gets +PONG within a second. */
+export function answersPing(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    let reply = '';
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (chunk) => {
+      reply += chunk.toString('latin1');
+      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
+    });
+    socket.once('error', () => done(false));
+    socket.once('close', () => done(false));
+  });
+}

@@ -1,0 +1,88 @@
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findPostgresBinaries } from '../../src/runtime/engines/postgres-binaries.js';
+import { PostgresServer } from '../../src/runtime/engines/postgres-node.js';
+import {
+  freePort, PostgresDataDirError, PostgresStartError, query, startTestPostgresCluster, type PostgresCluster,
+} from '../support/pg-cluster.js';
+
+function occupy(port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    // Hang up at once, so close() does not wait for probing clients.
+    const server = createServer((socket) => socket.destroy());
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
+}
+
+function close(server: Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+describe('PostgreSQL nodes', () => {
+  let cluster: PostgresCluster;
+
+  beforeAll(async () => {
+    cluster = await startTestPostgresCluster({ replicas: 0 });
+  });
+  afterAll(async () => {
+    await cluster?.destroy();
+  });
+
+  it('runs crash recovery after a SIGKILL and starts again on the same port', async () => {
+    const node = cluster.primary;
+    await query(node, 'CREATE TABLE crash (id int)');
+    await query(node, 'INSERT INTO crash VALUES (1)');
+    const port = node.port;
+    node.kill();
+    await node.start();
+    expect(node.port).toBe(port);
+    expect(await query(node, 'SELECT id FROM crash')).toEqual([{ id: 1 }]);
+  });
+
+  it('moves to another free port when its picked port was taken before the first start', async () => {
+    await cluster.stop();
+    const taken = cluster.primary.port;
+    const blocker = await occupy(taken);
+    const node = new PostgresServer({
+      name: 'pg0', dataDir: cluster.primary.dataDir, host: '127.0.0.1', port: taken, portFixed: false,
+      binaries: await findPostgresBinaries(), database: 'app',
+    });
+    try {
+      await node.start();
+      expect(node.port).not.toBe(taken);
+      expect(await query(node, 'SELECT count(*)::int AS n FROM crash')).toEqual([{ n: 1 }]);
+    } finally {
+      await node.stop();
+      await close(blocker);
+    }
+  });
+
+  it('fails with the server log when a configured port is taken', async () => {
+    const port = await freePort();
+    const blocker = await occupy(port);
+    try {
+      const failure = await startTestPostgresCluster({ replicas: 0, ports: [port] }).then(
+        () => undefined, (err: unknown) => err);
+      expect(failure).toBeInstanceOf(PostgresStartError);
+      expect((failure as PostgresStartError).code).toBe('SCALEOUT_RUNTIME_POSTGRES_START');
+      expect((failure as PostgresStartError).logTail).toMatch(/could not (bind|create any TCP\/IP sockets)/);
+    } finally {
+      await close(blocker);
+    }
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('says so when the server user cannot reach the data folder', async () => {
+    const locked = await mkdtemp(join(tmpdir(), 'scaleout-locked-'));
+    await chmod(locked, 0o700);
+    try {
+      await expect(startTestPostgresCluster({ baseDir: join(locked, 'pg'), replicas: 0 }))
+        .rejects.toBeInstanceOf(PostgresDataDirError);
+    } finally {
+      await rm(locked, { recursive: true, force: true });
+    }
+  });
+});
