@@ -1,0 +1,99 @@
+import { existsSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { z } from 'zod';
+import { runtimeConfigSchema } from './config.js';
+import type { RuntimeConfig } from './config.js';
+import { AppEntryNotFoundError, RuntimeConfigError } from './errors.js';
+
+/** Looked for in this order in the app folder. */
+export const CONFIG_FILE_NAMES = ['scaleout.config.ts', 'scaleout.config.mts', 'scaleout.config.js', 'scaleout.config.mjs', 'scaleout.config.json'] as const;
+
+/** A validated config and where it came from. */
+export interface LoadedConfig {
+  /** Absolute app folder. */
+  dir: string;
+  /** Absolute path of the config file. */
+  file: string;
+  config: RuntimeConfig;
+}
+
+/**
+ * Finds, loads and validates the config of the app in `dir`. TypeScript configs are
+ * loaded with tsx, so they may import `defineConfig` from `scaleout/runtime`.
+ * Fails with a {@link RuntimeConfigError} that names the field, the value and what
+ * is allowed, or an {@link AppEntryNotFoundError}.
+ */
+export async function loadConfig(dir: string): Promise<LoadedConfig> {
+  const appDir = resolve(dir);
+  if (!existsSync(appDir) || !statSync(appDir).isDirectory()) {
+    throw new RuntimeConfigError(`${appDir} is not a folder; pass the folder of the app that holds scaleout.config.ts`);
+  }
+  const name = CONFIG_FILE_NAMES.find((n) => existsSync(join(appDir, n)));
+  if (name === undefined) {
+    throw new RuntimeConfigError(`no scaleout.config.ts, .js or .json in ${appDir}; create one with defineConfig({ app: { entry: 'server.ts' } })`);
+  }
+  const file = join(appDir, name);
+  const raw = await readConfigFile(file);
+  const config = parseConfig(raw, name);
+  if (!existsSync(join(appDir, config.app.entry))) throw new AppEntryNotFoundError(config.app.entry, appDir);
+  return { dir: appDir, file, config };
+}
+
+/** Validates a config object; the error names the file, field, value and what is allowed. */
+export function parseConfig(raw: unknown, source = 'scaleout.config'): RuntimeConfig {
+  const result = runtimeConfigSchema.safeParse(raw);
+  if (result.success) return result.data;
+  throw new RuntimeConfigError(`${source}: ${describeIssues(result.error.issues, raw)}`);
+}
+
+/** `path: what is allowed (got value)`, for the first few issues. */
+function describeIssues(issues: readonly z.core.$ZodIssue[], input: unknown): string {
+  return issues.slice(0, 3).map((issue) => {
+    const path = issue.path.map(String).join('.') || '(root)';
+    const value = valueAt(input, issue.path);
+    const shown = value === undefined ? 'missing' : JSON.stringify(value)?.slice(0, 80);
+    return `${path}: ${issue.message} (got ${shown})`;
+  }).join('; ');
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let at: unknown = input;
+  for (const key of path) {
+    if (at === null || typeof at !== 'object') return undefined;
+    at = (at as Record<PropertyKey, unknown>)[key];
+  }
+  return at;
+}
+
+async function readConfigFile(file: string): Promise<unknown> {
+  if (file.endsWith('.json')) {
+    const text = await readFile(file, 'utf8');
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      throw new RuntimeConfigError(`${file} is not valid JSON (${(err as Error).message}); fix the syntax`, { cause: err });
+    }
+  }
+  let module: { default?: unknown };
+  try {
+    const { tsImport } = await import('tsx/esm/api');
+    module = await tsImport(pathToFileURL(file).href, import.meta.url) as { default?: unknown };
+  } catch (err) {
+    throw new RuntimeConfigError(`cannot load ${file}: ${firstLine(err)}; fix the error in the file`, { cause: err });
+  }
+  // A CommonJS config (module.exports) arrives wrapped as { default: { default } } by tsx.
+  let config = module.default;
+  if (config !== null && typeof config === 'object' && 'default' in config && Object.keys(config).length === 1) {
+    config = (config as { default: unknown }).default;
+  }
+  if (config === undefined) {
+    throw new RuntimeConfigError(`${file} has no default export; end it with \`export default defineConfig({ ... })\``);
+  }
+  return config;
+}
+
+function firstLine(err: unknown): string {
+  return String((err as Error)?.message ?? err).split('\n')[0] ?? 'unknown error';
+}

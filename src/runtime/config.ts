@@ -1,0 +1,119 @@
+import { z } from 'zod';
+import { STRATEGY_NAMES } from '../balancer/index.js';
+import { MAX_REPLICAS } from './engines/postgres-cluster-options.js';
+
+/** App instances started by `scaleout up` when the config says nothing. @defaultValue 2 */
+export const DEFAULT_INSTANCES = 2;
+/** Most instances one supervisor runs. @defaultValue 64 */
+export const MAX_INSTANCES = 64;
+/** @defaultValue '/healthz' */
+export const DEFAULT_HEALTH_PATH = '/healthz';
+/** How long a new instance may take to answer its health check. @defaultValue 30000 */
+export const DEFAULT_HEALTH_TIMEOUT_MS = 30_000;
+/** After SIGTERM, an instance gets this long before SIGKILL. @defaultValue 10000 */
+export const DEFAULT_STOP_GRACE_MS = 10_000;
+/** A draining instance is stopped after this even with requests in flight. @defaultValue 30000 */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
+/** First restart delay of a crashed instance; it doubles on every crash in a row. @defaultValue 500 */
+export const DEFAULT_RESTART_INITIAL_MS = 500;
+/** @defaultValue 30000 */
+export const DEFAULT_RESTART_MAX_MS = 30_000;
+/** @defaultValue '127.0.0.1:8080' */
+export const DEFAULT_BALANCER_LISTEN = '127.0.0.1:8080';
+/** Port 0: a free port is picked. @defaultValue '127.0.0.1:0' */
+export const DEFAULT_BALANCER_ADMIN = '127.0.0.1:0';
+/** Interval of the balancer's own health checks of the instances. @defaultValue 1000 */
+export const DEFAULT_BALANCER_HEALTH_INTERVAL_MS = 1000;
+/** @defaultValue 1 */
+export const DEFAULT_POSTGRES_REPLICAS = 1;
+
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8080');
+const ms = z.number().int().nonnegative();
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'use an environment variable name such as API_KEY');
+
+const appSchema = z.object({
+  /** The file that starts the server, relative to the app folder; it listens on `process.env.PORT`. */
+  entry: z.string().min(1, 'name the file that starts the server, e.g. "server.ts"')
+    .refine((s) => !s.startsWith('/') && !s.split(/[\\/]/).includes('..'), 'use a path inside the app folder, e.g. "src/server.ts"'),
+  instances: z.number().int().min(1).max(MAX_INSTANCES).default(DEFAULT_INSTANCES),
+  healthPath: z.string().startsWith('/', 'start the path with "/"').default(DEFAULT_HEALTH_PATH),
+  healthTimeoutMs: ms.min(100).default(DEFAULT_HEALTH_TIMEOUT_MS),
+  stopGraceMs: ms.default(DEFAULT_STOP_GRACE_MS),
+  restart: z.object({
+    initialMs: ms.min(10).default(DEFAULT_RESTART_INITIAL_MS),
+    maxMs: ms.min(10).default(DEFAULT_RESTART_MAX_MS),
+  }).strict().default({ initialMs: DEFAULT_RESTART_INITIAL_MS, maxMs: DEFAULT_RESTART_MAX_MS }),
+  /** Extra environment for every instance (the runtime's own variables win). */
+  env: z.record(envName, z.string()).default({}),
+}).strict();
+
+const balancerSchema = z.object({
+  listen: hostPort.default(DEFAULT_BALANCER_LISTEN),
+  admin: hostPort.default(DEFAULT_BALANCER_ADMIN),
+  strategy: z.enum(STRATEGY_NAMES as [string, ...string[]]).default('round-robin'),
+  /** `cookie`: a signed server-id cookie keeps a client on one instance; `none`: every request is balanced. */
+  affinity: z.enum(['none', 'cookie']).default('none'),
+  healthIntervalMs: ms.min(50).default(DEFAULT_BALANCER_HEALTH_INTERVAL_MS),
+}).strict();
+
+const postgresSchema = z.object({
+  replicas: z.number().int().min(0).max(MAX_REPLICAS).default(DEFAULT_POSTGRES_REPLICAS),
+  synchronous: z.boolean().default(false),
+}).strict();
+
+const redisSchema = z.object({
+  /** Append-only file on: writes survive a restart of the spawned redis-server. */
+  appendonly: z.boolean().default(true),
+}).strict();
+
+const enginesSchema = z.object({
+  /** false: no PostgreSQL at all. `DATABASE_URL` in the environment wins over the embedded default. */
+  postgres: z.union([z.literal(false), postgresSchema]).default({ replicas: DEFAULT_POSTGRES_REPLICAS, synchronous: false }),
+  /** false: no Redis (the postgres profile). `REDIS_URL` in the environment wins over a spawned redis-server. */
+  redis: z.union([z.literal(false), redisSchema]).default({ appendonly: true }),
+}).strict();
+
+const deploySchema = z.object({
+  strategy: z.enum(['rolling', 'blue-green']).default('rolling'),
+  drainTimeoutMs: ms.default(DEFAULT_DRAIN_TIMEOUT_MS),
+}).strict();
+
+/** The async tier's workers: validated now, not started yet (see docs/runtime.md). */
+const workerSchema = z.object({
+  entry: z.string().min(1),
+  instances: z.number().int().min(0).max(MAX_INSTANCES).default(1),
+  queues: z.array(z.string().min(1)).optional(),
+}).strict();
+
+export const runtimeConfigSchema = z.object({
+  app: appSchema,
+  balancer: balancerSchema.default(balancerSchema.parse({})),
+  engines: enginesSchema.default(enginesSchema.parse({})),
+  deploy: deploySchema.default(deploySchema.parse({})),
+  workers: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'use a short lowercase name such as "mailer"'), workerSchema).default({}),
+}).strict();
+
+/** What `scaleout.config.*` may contain (defaults not yet applied). */
+export type RuntimeConfigInput = z.input<typeof runtimeConfigSchema>;
+/** A validated config with every default applied. */
+export type RuntimeConfig = z.output<typeof runtimeConfigSchema>;
+export type DeployStrategy = RuntimeConfig['deploy']['strategy'];
+
+/**
+ * Declares an app's deployment for `scaleout up`. Only gives types; validation happens
+ * when the supervisor loads the file.
+ *
+ * @example
+ * ```ts
+ * // scaleout.config.ts
+ * import { defineConfig } from 'scaleout/runtime';
+ * export default defineConfig({
+ *   app: { entry: 'src/server.ts', instances: 3 },
+ *   balancer: { listen: '127.0.0.1:8080', affinity: 'cookie' },
+ *   engines: { postgres: { replicas: 1 } },
+ * });
+ * ```
+ */
+export function defineConfig(config: RuntimeConfigInput): RuntimeConfigInput {
+  return config;
+}

@@ -1,0 +1,150 @@
+import { timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { isScaleoutError } from '../internal/errors.js';
+import type { DeployStrategy } from './config.js';
+import type { SupervisorEvent } from './instance.js';
+import { ControlRequestError } from './errors.js';
+import type { RuntimeStatus } from './topology.js';
+
+/** Largest request body the control API reads. @defaultValue 16384 */
+export const CONTROL_MAX_BODY_BYTES = 16 * 1024;
+const BAD_REQUEST = 'SCALEOUT_RUNTIME_CONTROL_BAD_REQUEST';
+
+/** What the control API calls; each operation reports progress through `report`. */
+export interface ControlHandlers {
+  status(): RuntimeStatus;
+  build(report: (event: SupervisorEvent) => void): Promise<unknown>;
+  deploy(strategy: DeployStrategy | undefined, report: (event: SupervisorEvent) => void): Promise<unknown>;
+  scale(role: string, count: number, report: (event: SupervisorEvent) => void): Promise<unknown>;
+}
+
+/** One line of an operation's answer (newline-delimited JSON). */
+export type ControlStreamLine =
+  | { event: SupervisorEvent }
+  | { result: unknown }
+  | { error: { code: string; message: string } };
+
+export interface ControlApi {
+  readonly address: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The supervisor's control API, on loopback, `Authorization: Bearer <token>` on
+ * every request:
+ *
+ *   GET  /status                          the topology (RuntimeStatus)
+ *   POST /build                           build an image of the app folder
+ *   POST /deploy  { strategy? }           build and deploy (rolling or blue-green)
+ *   POST /scale   { role: "app", count }  start or stop instances
+ *
+ * Operations answer 200 with newline-delimited JSON: progress lines `{ event }`, then
+ * one `{ result }` or `{ error: { code, message } }`. A deploy can take minutes; the
+ * stream shows where it is.
+ */
+export async function startControlApi(handlers: ControlHandlers, options: { token: string; host?: string }): Promise<ControlApi> {
+  const expected = Buffer.from(`Bearer ${options.token}`);
+  const server = http.createServer((req, res) => {
+    handle(handlers, expected, req, res).catch((err: unknown) => {
+      if (res.headersSent) res.destroy();
+      else sendJson(res, 500, errorBody(err));
+    });
+  });
+  server.on('clientError', (_err, socket) => socket.destroy());
+  // Long operations stream for as long as they take.
+  server.requestTimeout = 0;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const bound = server.address() as AddressInfo;
+  return {
+    address: `${bound.address}:${bound.port}`,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}
+
+async function handle(handlers: ControlHandlers, expected: Buffer, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const given = Buffer.from(req.headers.authorization ?? '');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    req.resume();
+    sendJson(res, 401, { error: { code: 'SCALEOUT_RUNTIME_CONTROL_UNAUTHORIZED', message: 'send Authorization: Bearer <token> from .scaleout/supervisor.json' } });
+    return;
+  }
+  const path = new URL(req.url ?? '/', 'http://control').pathname;
+  const method = req.method ?? 'GET';
+  if (method === 'GET' && path === '/status') {
+    req.resume();
+    sendJson(res, 200, handlers.status());
+    return;
+  }
+  if (method === 'POST' && (path === '/build' || path === '/deploy' || path === '/scale')) {
+    const body = await readBody(req);
+    if (body instanceof Error) {
+      sendJson(res, 400, { error: { code: BAD_REQUEST, message: body.message } });
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+    const write = (line: ControlStreamLine): void => {
+      if (!res.destroyed) res.write(`${JSON.stringify(line)}\n`);
+    };
+    const report = (event: SupervisorEvent): void => write({ event });
+    try {
+      let result: unknown;
+      if (path === '/build') result = await handlers.build(report);
+      else if (path === '/deploy') {
+        const strategy = body.strategy;
+        if (strategy !== undefined && strategy !== 'rolling' && strategy !== 'blue-green') {
+          throw new ControlRequestError(400, `strategy must be rolling or blue-green, not ${JSON.stringify(strategy)}`, BAD_REQUEST);
+        }
+        result = await handlers.deploy(strategy, report);
+      } else {
+        if (typeof body.role !== 'string' || typeof body.count !== 'number') {
+          throw new ControlRequestError(400, 'send { role: "app", count: <number> }', BAD_REQUEST);
+        }
+        result = await handlers.scale(body.role, body.count, report);
+      }
+      write({ result: result ?? null });
+    } catch (err) {
+      write(errorBody(err));
+    }
+    res.end();
+    return;
+  }
+  req.resume();
+  sendJson(res, 404, { error: { code: 'SCALEOUT_RUNTIME_CONTROL_NOT_FOUND', message: `no ${method} ${path}; see GET /status, POST /build, /deploy, /scale` } });
+}
+
+function errorBody(err: unknown): { error: { code: string; message: string } } {
+  const code = isScaleoutError(err) ? err.code : 'SCALEOUT_RUNTIME_INTERNAL';
+  return { error: { code, message: (err as Error)?.message ?? String(err) } };
+}
+
+async function readBody(req: http.IncomingMessage): Promise<Record<string, unknown> | Error> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > CONTROL_MAX_BODY_BYTES) return new Error(`request body over ${CONTROL_MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8').trim();
+  if (text === '') return {};
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return new Error('send a JSON object');
+    return parsed as Record<string, unknown>;
+  } catch {
+    return new Error('the body is not valid JSON');
+  }
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(text);
+}

@@ -1,0 +1,130 @@
+import http from 'node:http';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { DeployStrategy } from './config.js';
+import type { ControlStreamLine } from './control-api.js';
+import { ControlRequestError, SupervisorNotRunningError } from './errors.js';
+import type { SupervisorEvent } from './instance.js';
+import { isAlive, readSupervisorFile } from './supervisor-file.js';
+import type { SupervisorFile } from './supervisor-file.js';
+import type { RuntimeStatus } from './topology.js';
+
+/** A status request that takes longer fails. @defaultValue 10000 */
+export const STATUS_TIMEOUT_MS = 10_000;
+
+/**
+ * Talks to the supervisor of an app folder through its control API (address and
+ * token from `.scaleout/supervisor.json`). Used by `scaleout status`, `build`,
+ * `deploy` and `scale`.
+ */
+export class ControlClient {
+  readonly file: SupervisorFile;
+
+  private constructor(file: SupervisorFile) {
+    this.file = file;
+  }
+
+  /** Fails with a {@link SupervisorNotRunningError} when no live supervisor owns `dir`. */
+  static connect(dir: string): ControlClient {
+    const appDir = resolve(dir);
+    const file = readSupervisorFile(appDir);
+    if (file === undefined) throw new SupervisorNotRunningError(appDir, 'no .scaleout/supervisor.json');
+    if (!isAlive(file.pid)) throw new SupervisorNotRunningError(appDir, `its pid ${file.pid} is gone`);
+    return new ControlClient(file);
+  }
+
+  /** The client when a supervisor runs for `dir`, else undefined. */
+  static tryConnect(dir: string): ControlClient | undefined {
+    try {
+      return ControlClient.connect(dir);
+    } catch (err) {
+      if (err instanceof SupervisorNotRunningError) return undefined;
+      throw err;
+    }
+  }
+
+  async status(): Promise<RuntimeStatus> {
+    return await this.#json('GET', '/status') as RuntimeStatus;
+  }
+
+  build(onEvent?: (event: SupervisorEvent) => void): Promise<unknown> {
+    return this.#operation('/build', {}, onEvent);
+  }
+
+  deploy(strategy: DeployStrategy | undefined, onEvent?: (event: SupervisorEvent) => void): Promise<unknown> {
+    return this.#operation('/deploy', strategy === undefined ? {} : { strategy }, onEvent);
+  }
+
+  scale(role: string, count: number, onEvent?: (event: SupervisorEvent) => void): Promise<unknown> {
+    return this.#operation('/scale', { role, count }, onEvent);
+  }
+
+  #request(method: string, path: string, body: unknown, timeoutMs: number | undefined): Promise<http.IncomingMessage> {
+    const colon = this.file.control.lastIndexOf(':');
+    return new Promise((resolvePromise, reject) => {
+      const req = http.request({
+        host: this.file.control.slice(0, colon),
+        port: Number(this.file.control.slice(colon + 1)),
+        method,
+        path,
+        agent: false,
+        headers: { authorization: `Bearer ${this.file.token}`, 'content-type': 'application/json' },
+        ...(timeoutMs === undefined ? {} : { timeout: timeoutMs }),
+      }, resolvePromise);
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+      req.on('error', (err) => reject(new SupervisorNotRunningError(this.file.dir, `its control API on ${this.file.control} does not answer: ${err.message}`)));
+      req.end(body === undefined ? undefined : JSON.stringify(body));
+    });
+  }
+
+  async #json(method: string, path: string): Promise<unknown> {
+    const res = await this.#request(method, path, undefined, STATUS_TIMEOUT_MS);
+    const text = await readAll(res);
+    const parsed = parseJson(text);
+    if ((res.statusCode ?? 0) >= 400) throw remoteError(res.statusCode ?? 0, parsed, text);
+    return parsed;
+  }
+
+  async #operation(path: string, body: unknown, onEvent?: (event: SupervisorEvent) => void): Promise<unknown> {
+    const res = await this.#request('POST', path, body, undefined);
+    if ((res.statusCode ?? 0) !== 200) {
+      const text = await readAll(res);
+      throw remoteError(res.statusCode ?? 0, parseJson(text), text);
+    }
+    let outcome: ControlStreamLine | undefined;
+    for await (const line of createInterface({ input: res, crlfDelay: Infinity })) {
+      if (line.trim() === '') continue;
+      const parsed = parseJson(line) as ControlStreamLine | undefined;
+      if (parsed === undefined) continue;
+      if ('event' in parsed) onEvent?.(parsed.event);
+      else outcome = parsed;
+    }
+    if (outcome === undefined) {
+      throw new ControlRequestError(0, 'the supervisor closed the connection before the operation ended; it may have stopped: check `scaleout status`');
+    }
+    if ('error' in outcome) throw new ControlRequestError(200, outcome.error.message, outcome.error.code);
+    return (outcome as { result: unknown }).result;
+  }
+}
+
+function readAll(res: http.IncomingMessage): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('end', () => resolvePromise(Buffer.concat(chunks).toString('utf8')));
+    res.on('error', reject);
+  });
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function remoteError(status: number, parsed: unknown, text: string): ControlRequestError {
+  const error = (parsed as { error?: { code?: string; message?: string } } | undefined)?.error;
+  return new ControlRequestError(status, error?.message ?? `the control API answered ${status}: ${text.slice(0, 200)}`, error?.code);
+}

@@ -1,0 +1,31 @@
+/**
+ * `scaleout/runtime`: runs a scaled-out deployment of an app from one config file:
+ * engines, the balancer, N identical instances started from an immutable build,
+ * rolling and blue-green deploys, live scaling, and a control API for status.
+ */
+export {
+  defineConfig, runtimeConfigSchema,
+  DEFAULT_BALANCER_ADMIN, DEFAULT_BALANCER_HEALTH_INTERVAL_MS, DEFAULT_BALANCER_LISTEN, DEFAULT_DRAIN_TIMEOUT_MS,
+  DEFAULT_HEALTH_PATH, DEFAULT_HEALTH_TIMEOUT_MS, DEFAULT_INSTANCES, DEFAULT_POSTGRES_REPLICAS, DEFAULT_RESTART_INITIAL_MS,
+  DEFAULT_RESTART_MAX_MS, DEFAULT_STOP_GRACE_MS, MAX_INSTANCES,
+} from './config.js';
+export type { DeployStrategy, RuntimeConfig, RuntimeConfigInput } from './config.js';
+export { CONFIG_FILE_NAMES, loadConfig, parseConfig } from './config-loader.js';
+export type { LoadedConfig } from './config-loader.js';
+export { BUILD_EXCLUDED_DIRS, BUILD_ID_HEX_CHARS, computeBuild } from './build-id.js';
+export type { BuildSource } from './build-id.js';
+export { buildImage, imagesDir, runDir, STATE_DIR_NAME, unpackImage } from './image.js';
+export type { BuildImage } from './image.js';
+export { Supervisor, BALANCER_SHUTDOWN_MS, DEFAULT_POOL_NAME } from './supervisor.js';
+export type { BuildResult, ScaleResult, SupervisorOptions, UpSummary } from './supervisor.js';
+export type { DeployResult } from './deploy.js';
+export type { SupervisorEvent } from './instance.js';
+export { ControlClient } from './control-client.js';
+export { readSupervisorFile, supervisorFilePath } from './supervisor-file.js';
+export type { SupervisorFile } from './supervisor-file.js';
+export { RestartBackoff, DEFAULT_RESTART_STABLE_MS } from './restart-backoff.js';
+export type { RestartBackoffOptions } from './restart-backoff.js';
+export { findRedisServer, startRedisServer, DEFAULT_REDIS_START_TIMEOUT_MS, DEFAULT_REDIS_STOP_TIMEOUT_MS } from './engines/redis-server.js';
+export type { RedisServer, RedisServerOptions } from './engines/redis-server.js';
+export type { DbStatus, ProcessRole, ProcessState, ProcessStatus, RuntimeStatus, SupervisorState } from './topology.js';
+export * from './errors.js';
