@@ -1,8 +1,13 @@
 import { Command, CommanderError } from 'commander';
 import { isScaleoutError } from '../internal/errors.js';
 import { registerBalancerCommand } from './balancer-command.js';
+import { registerBuildCommand } from './build-command.js';
 import { UsageError } from './cli-error.js';
 import { registerDemoCommand } from './demo-command.js';
+import { registerDeployCommand } from './deploy-command.js';
+import { registerScaleCommand } from './scale-command.js';
+import { registerStatusCommand } from './status-command.js';
+import { registerUpCommand } from './up-command.js';
 
 /**
  * The `scaleout` command. Commands stay thin: parse, call the library, print.
@@ -16,6 +21,11 @@ export async function main(argv: string[]): Promise<number | undefined> {
     .showHelpAfterError(false);
   registerBalancerCommand(program);
   registerDemoCommand(program);
+  registerUpCommand(program);
+  registerStatusCommand(program);
+  registerBuildCommand(program);
+  registerDeployCommand(program);
+  registerScaleCommand(program);
   for (const command of program.commands) command.exitOverride().configureOutput({ writeErr: () => {} });
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -1,0 +1,213 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import autocannon from 'autocannon';
+import { ControlClient, readSupervisorFile } from '../../../src/runtime/index.js';
+import type { RuntimeStatus } from '../../../src/runtime/index.js';
+
+export const REPO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const CLI_ENTRY = join(REPO_DIR, 'test/runtime/support/scaleout-cli.ts');
+const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+const FIXTURES = join(REPO_DIR, 'test/fixtures/apps');
+
+/** Engines the machine runs; tests that need engines point the runtime at them. */
+export const EXTERNAL_ENGINES = {
+  REDIS_URL: 'redis://127.0.0.1:6379',
+  DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test',
+};
+
+/** The environment without engine URLs, so nothing leaks in from the shell. */
+export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of ['REDIS_URL', 'DATABASE_URL', 'DATABASE_REPLICA_URLS', 'NODE_OPTIONS']) delete env[name];
+  return { ...env, ...extra };
+}
+
+/** Copies a fixture app to a fresh temp folder and merges `config` into its scaleout.config.json. */
+export async function copyApp(name: string, config: Record<string, unknown> = {}): Promise<string> {
+  const dir = join(tmpdir(), `scaleout-rt-${name}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  await mkdir(dir, { recursive: true });
+  await cp(join(FIXTURES, name), dir, { recursive: true });
+  const file = join(dir, 'scaleout.config.json');
+  const base = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+  await writeFile(file, JSON.stringify(merge(base, config), null, 2));
+  return dir;
+}
+
+function merge(base: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...base };
+  for (const [key, value] of Object.entries(patch)) {
+    const current = out[key];
+    out[key] = value !== null && typeof value === 'object' && !Array.isArray(value) && current !== null && typeof current === 'object' && !Array.isArray(current)
+      ? merge(current as Record<string, unknown>, value as Record<string, unknown>)
+      : value;
+  }
+  return out;
+}
+
+/** Changes the fixture's VERSION line: a new build. */
+export async function bumpVersion(dir: string, version: string): Promise<void> {
+  const file = join(dir, 'server.mjs');
+  const text = await readFile(file, 'utf8');
+  await writeFile(file, text.replace(/const VERSION = '[^']*';/, `const VERSION = '${version}';`));
+}
+
+export async function removeApp(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `scaleout <args>` from the sources to completion. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = cleanEnv(), timeoutMs = 120_000): Promise<CliResult> {
+  const child = spawnCli(args, env);
+  return collect(child, timeoutMs);
+}
+
+function spawnCli(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  return spawn(process.execPath, ['--import', TSX_LOADER, CLI_ENTRY, ...args], { cwd: REPO_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function collect(child: ChildProcess, timeoutMs: number): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+  return new Promise((resolvePromise) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code, stdout, stderr });
+    });
+  });
+}
+
+/** A `scaleout up` process under test. */
+export class UpProcess {
+  readonly dir: string;
+  readonly child: ChildProcess;
+  readonly done: Promise<CliResult>;
+
+  private constructor(dir: string, child: ChildProcess) {
+    this.dir = dir;
+    this.child = child;
+    this.done = collect(child, 600_000);
+  }
+
+  static start(dir: string, env: NodeJS.ProcessEnv = cleanEnv()): UpProcess {
+    return new UpProcess(dir, spawnCli(['up', dir], env));
+  }
+
+  /** Resolves with the status once the supervisor runs; rejects if `up` exits first. */
+  async waitRunning(timeoutMs = 90_000): Promise<RuntimeStatus> {
+    let exited = false;
+    void this.done.then(() => (exited = true));
+    const deadline = performance.now() + timeoutMs;
+    while (performance.now() < deadline) {
+      if (exited) {
+        const result = await this.done;
+        throw new Error(`scaleout up exited with ${result.code} before running:\n${result.stdout}\n${result.stderr}`);
+      }
+      const file = readSupervisorFile(this.dir);
+      if (file !== undefined && file.appUrl !== null) {
+        const status = await this.status().catch(() => undefined);
+        if (status?.state === 'running') return status;
+      }
+      await delay(100);
+    }
+    throw new Error(`scaleout up did not get to running within ${timeoutMs} ms`);
+  }
+
+  status(): Promise<RuntimeStatus> {
+    return ControlClient.connect(this.dir).status();
+  }
+
+  /** Sends `signal` and waits for the exit. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<CliResult> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    return this.done;
+  }
+}
+
+/** Polls until `check` returns something truthy. */
+export async function waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`, { cause: lastError });
+    await delay(50);
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface GetResult {
+  status: number;
+  instance: string | null;
+  body: { instance?: string; buildId?: string; version?: string; env?: Record<string, unknown> };
+}
+
+export async function get(url: string): Promise<GetResult> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+  const text = await res.text();
+  let body: GetResult['body'] = {};
+  try {
+    body = JSON.parse(text) as GetResult['body'];
+  } catch {
+    // Not JSON (a balancer error page): keep the status.
+  }
+  return { status: res.status, instance: res.headers.get('x-scaleout-instance'), body };
+}
+
+export interface LoadResult {
+  requests: number;
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+  resets: number;
+}
+
+/** Steady load through the balancer until `stop()`: a few connections at a capped rate. */
+export function startLoad(url: string, options: { connections?: number; overallRate?: number; path?: string } = {}): { stop(): Promise<LoadResult> } {
+  let finished: (result: LoadResult) => void = () => {};
+  const result = new Promise<LoadResult>((resolvePromise) => (finished = resolvePromise));
+  const instance = autocannon({
+    url: new URL(options.path ?? '/', url).href,
+    connections: options.connections ?? 4,
+    overallRate: options.overallRate ?? 150,
+    duration: 600,
+    timeout: 10,
+  }, (err, res) => {
+    if (err !== null && err !== undefined) throw err;
+    finished({ requests: res.requests.total, errors: res.errors, timeouts: res.timeouts, non2xx: res.non2xx, resets: res.resets });
+  });
+  return {
+    stop: () => {
+      instance.stop();
+      return result;
+    },
+  };
+}
