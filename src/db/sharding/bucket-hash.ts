@@ -11,17 +11,15 @@ export const HASH_ID = 'murmur3_32-utf8-v1';
 /** A value a row can be routed by. */
 export type ShardKey = string | number | bigint;
 
-const encoder = new TextEncoder();
-
 /**
- * MurmurHash3 x86 32-bit (Austin Appleby's reference, seed 0) of `bytes`, unsigned.
+ * MurmurHash3 x86 32-bit (Austin Appleby's reference, seed 0) of the first `len`
+ * bytes of `bytes`, unsigned.
  * The same function runs inside PostgreSQL (`scaleout_murmur3_32`), so a shard can
  * compute a row's bucket without trusting the client.
  */
-export function murmur3(bytes: Uint8Array): number {
+export function murmur3(bytes: Uint8Array, len = bytes.length): number {
   const c1 = 0xcc9e2d51;
   const c2 = 0x1b873593;
-  const len = bytes.length;
   const blockEnd = len & ~3;
   let h = 0;
   let k: number;
@@ -54,6 +52,21 @@ export function murmur3(bytes: Uint8Array): number {
   return h >>> 0;
 }
 
+const encoder = new TextEncoder();
+let scratch = new Uint8Array(256);
+
+/**
+ * {@link murmur3} of the UTF-8 encoding of `text`. Routing hashes every key, and a
+ * fresh byte array per key costs more than the hash, so the text is encoded into one
+ * reused buffer. Lone surrogates become U+FFFD, as the pg driver sends them.
+ */
+export function murmur3Text(text: string): number {
+  // UTF-8 needs at most 3 bytes per UTF-16 code unit.
+  if (text.length * 3 > scratch.length) scratch = new Uint8Array(text.length * 3);
+  const { written } = encoder.encodeInto(text, scratch);
+  return murmur3(scratch, written);
+}
+
 /**
  * The canonical text of a shard key: what `column::text` prints in PostgreSQL for
  * the same value, so the router and the shard's trigger agree on the bucket.
@@ -72,5 +85,5 @@ export function keyText(key: ShardKey): string {
 
 /** The bucket of `key` among `buckets`: `murmur3(utf8(keyText(key))) mod buckets`. */
 export function bucketOf(key: ShardKey, buckets: number): number {
-  return murmur3(encoder.encode(keyText(key))) % buckets;
+  return murmur3Text(keyText(key)) % buckets;
 }

@@ -111,8 +111,12 @@ DECLARE
   b int;
   st text;
 BEGIN
-  IF TG_OP <> 'DELETE' THEN
+  -- Hashing in PL/pgSQL costs microseconds: an UPDATE that keeps the key keeps the bucket.
+  IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND (OLD.${q(BUCKET_COLUMN)} IS NULL
+      OR NEW.${q(spec.shardKey)}::text IS DISTINCT FROM OLD.${q(spec.shardKey)}::text)) THEN
     NEW.${q(BUCKET_COLUMN)} := scaleout_bucket(NEW.${q(spec.shardKey)}::text, ${buckets});
+  ELSIF TG_OP = 'UPDATE' THEN
+    NEW.${q(BUCKET_COLUMN)} := OLD.${q(BUCKET_COLUMN)};
   END IF;
   IF current_setting('${BYPASS_SETTING}', true) = 'on' THEN
     IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
