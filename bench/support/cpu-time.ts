@@ -86,13 +86,3 @@ export function processTreeTicks(rootPid: number): number {
   }
   return ticks;
 }
-
-/** The pids of `rootPid` and every live process below it. */
-export function processTree(rootPid: number): number[] {
-  const stats = allProcesses();
-  const tree = [rootPid];
-  for (let i = 0; i < tree.length; i++) {
-    for (const stat of stats.values()) if (stat.ppid === tree[i]) tree.push(stat.pid);
-  }
-  return tree.filter((pid) => stats.has(pid));
-}
