@@ -97,6 +97,12 @@ describe('bad input', () => {
     expect(paths).toEqual(['/one', '/two', '/three']);
   });
 
+  it('skips empty lines before a request line and does not forward them', async () => {
+    const response = await rawExchange(port, `\r\n\r\nGET /headers HTTP/1.1\r\n${H}Connection: close\r\n\r\n`, 3000);
+    expect(statusOf(response)).toBe(200);
+    expect(response).toContain('"httpVersion":"1.1"');
+  });
+
   it('handles Expect: 100-continue', async () => {
     const response = await rawExchange(port, `POST /upload HTTP/1.1\r\n${H}Content-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\nhello`, 3000);
     expect(response).toContain('"bytes":5');

@@ -141,8 +141,14 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
       return;
     }
     // A new head, or bytes pipelined behind the current request: keep them for later.
-    this.#buf = this.#buf === null || this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
-    if (this.#reqPhase === REQ_HEAD && this.#server === null) this.#readHead();
+    const grown = this.#buf !== null && this.#buf.length > 0;
+    this.#buf = grown ? Buffer.concat([this.#buf!, chunk]) : chunk;
+    if (this.#reqPhase === REQ_HEAD && this.#server === null) {
+      // A head ends with a line break: a trickling client's bytes without one cannot
+      // complete it, so skip the re-parse (else one byte at a time costs quadratic CPU).
+      if (grown && chunk.indexOf(10) === -1 && this.#buf.length <= this.#ctx.limits.maxHeadBytes) return;
+      this.#readHead();
+    }
     else this.#holdPipelined();
   }
 
@@ -193,7 +199,7 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
       return;
     }
 
-    const out = writeHead(buf, 0, head.requestLineEnd, head, this.#extraRequestFields(head));
+    const out = writeHead(buf, head.headStart, head.requestLineEnd, head, this.#extraRequestFields(head));
     this.#out = [out];
     this.#outBytes = out.length;
     this.#bodyKind = head.bodyKind === 'none' ? BODY_NONE : head.bodyKind === 'length' ? BODY_LENGTH : BODY_CHUNKED;

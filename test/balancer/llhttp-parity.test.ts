@@ -7,9 +7,9 @@ import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChunkedScanner, CHUNKED_ERROR } from './chunked-scanner.js';
-import { parseRequestHead } from './request-head.js';
-import { parseResponseHead } from './response-head.js';
+import { ChunkedScanner, CHUNKED_ERROR } from '../../src/balancer/http/chunked-scanner.js';
+import { parseRequestHead } from '../../src/balancer/http/request-head.js';
+import { parseResponseHead } from '../../src/balancer/http/response-head.js';
 
 const H = 'Host: a\r\n';
 const requests: Array<[string, string]> = [
