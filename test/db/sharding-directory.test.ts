@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase } from '../../src/db/index.js';
 import {
   createShardedDatabase, fromDatabase, fromPool, runReshard, ShardConfigError, ShardDirectoryCorruptError, ShardMetaMismatchError,
-  ShardTableError, ShardUnknownError, type ShardedDatabaseOptions,
+  ShardTableError, ShardUnknownError, sumMerge, type ShardedDatabaseOptions,
 } from '../../src/db/sharding/index.js';
 import { createScratchDatabases, type ScratchDatabases } from './sharding-support.js';
 
@@ -117,8 +117,7 @@ describe('runReshard', () => {
     const db = await createShardedDatabase(options());
     try {
       expect(db.bucketsOf('s2')).toHaveLength(8);
-      const all = await db.queryAll<{ n: number }>('SELECT count(*)::int AS n FROM items', [],
-        { merge: (rs) => [{ n: rs.reduce((s, r) => s + Number(r.rows[0]?.n), 0) }] });
+      const all = await db.queryAll<{ n: number }>('SELECT count(*) AS n FROM items', [], { merge: sumMerge('n') });
       expect(all).toEqual([{ n: 205 }]);
       for (let i = 0; i < 200; i += 17) {
         const { rows } = await db.forKey(`owner${i}`).query('SELECT v FROM items WHERE owner = $1', [`owner${i}`]);

@@ -9,7 +9,7 @@ export {
   ShardKeyChangedError, ShardKeyError, ShardMetaMismatchError, ShardMovedError, ShardQueryError, ShardTableError,
   ShardUnknownError,
 } from './errors.js';
-export { compareValues, mergeRows, parseOrderBy } from './merge-rows.js';
+export { compareValues, mergeRows, parseOrderBy, sumMerge } from './merge-rows.js';
 export type { MergeOptions, OrderBy, OrderByTerm } from './merge-rows.js';
 export { planRebalance } from './rebalance-plan.js';
 export {

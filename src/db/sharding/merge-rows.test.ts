@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareCodePoints, compareDecimalText, mergeRows, parseOrderBy } from './merge-rows.js';
+import { compareCodePoints, compareDecimalText, mergeRows, parseOrderBy, sumMerge } from './merge-rows.js';
 import { ShardConfigError } from './errors.js';
 
 describe('parseOrderBy', () => {
@@ -54,5 +54,16 @@ describe('mergeRows', () => {
     expect(mergeRows([shardA, shardB], { orderBy: ['s', 'id desc'] }).map((r) => r.id)).toEqual([3, 2, 1, 4]);
     expect(mergeRows([shardA, shardB], { orderBy: 'id desc', offset: 1, limit: 2 }).map((r) => r.id)).toEqual([3, 2]);
     expect(mergeRows([shardA, shardB]).map((r) => r.id)).toEqual([1, 2, 3, 4]);
+  });
+});
+
+describe('sumMerge', () => {
+  it('adds counts exactly, sums decimals, and keeps all-null columns null', () => {
+    const merged = sumMerge('n', 'total', 'none', 'huge')([
+      { rows: [{ n: '3', total: '1.5', none: null, huge: '9007199254740993' }], rowCount: 1 },
+      { rows: [{ n: '4', total: 2, none: null, huge: '1' }], rowCount: 1 },
+      { rows: [], rowCount: 0 },
+    ]);
+    expect(merged).toEqual([{ n: 7, total: 3.5, none: null, huge: '9007199254740994' }]);
   });
 });

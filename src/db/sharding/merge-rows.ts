@@ -177,3 +177,36 @@ export function mergeRows(results: readonly QueryResult[], options: MergeOptions
   if (offset === 0 && options.limit === undefined) return rows;
   return rows.slice(offset, options.limit === undefined ? undefined : offset + options.limit);
 }
+
+/**
+ * A `queryAll` merge that adds up columns across shards into one row, for
+ * `SELECT count(*) AS n, sum(total) AS total ...`. int8 and numeric arrive as text;
+ * integers are added exactly (as bigint, returned as a number when safe, else as
+ * text), other values as numbers. A column that is null on every shard stays null.
+ *
+ * @example db.queryAll('SELECT count(*) AS n FROM orders', [], { merge: sumMerge('n') })
+ */
+export function sumMerge(...columns: string[]): (results: readonly QueryResult[]) => Row[] {
+  return (results) => {
+    const row: Row = {};
+    for (const column of columns) {
+      let exact = 0n;
+      let approx = 0;
+      let seen = false;
+      let integral = true;
+      for (const r of results) {
+        for (const value of r.rows.map((x) => x[column])) {
+          if (value === null || value === undefined) continue;
+          seen = true;
+          const text = String(value);
+          if (integral && /^-?\d+$/.test(text)) exact += BigInt(text);
+          else integral = false;
+          approx += Number(value);
+        }
+      }
+      row[column] = !seen ? null : !integral ? approx
+        : exact <= BigInt(Number.MAX_SAFE_INTEGER) && exact >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(exact) : exact.toString();
+    }
+    return [row];
+  };
+}
