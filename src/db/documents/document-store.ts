@@ -1,6 +1,6 @@
 import type { Queryable } from '../sharding/backend.js';
 import { DocumentConfigError, DocumentExistsError, DocumentNotFoundError, DocumentVersionConflictError } from './errors.js';
-import { compilePatch, type PatchOperation } from './patch-sql.js';
+import { compilePatch, toJson, type PatchOperation } from './patch-sql.js';
 
 /** A document's key: the value of the key column (and, on a sharded table, its shard key). */
 export type DocumentKey = string | number | bigint;
@@ -109,7 +109,7 @@ export function createDocumentStore<T extends object = Record<string, unknown>>(
     async create(key: DocumentKey, doc: T): Promise<StoredDocument<T>> {
       const res = await route(key).query(
         `INSERT INTO ${t} (${k}, ${d}, ${v}) VALUES ($1, $2::jsonb, 1) ON CONFLICT (${k}) DO NOTHING ${returning}`,
-        [param(key), JSON.stringify(doc)]);
+        [param(key), toJson(doc)]);
       const row = stored(res.rows[0]);
       if (row === undefined) throw new DocumentExistsError(String(key));
       return row;
@@ -128,12 +128,12 @@ export function createDocumentStore<T extends object = Record<string, unknown>>(
         const res = await conn.query(
           `INSERT INTO ${t} AS t (${k}, ${d}, ${v}) VALUES ($1, $2::jsonb, 1)
            ON CONFLICT (${k}) DO UPDATE SET ${d} = EXCLUDED.${d}, ${v} = t.${v} + 1, updated_at = now() ${returning}`,
-          [param(key), JSON.stringify(doc)]);
+          [param(key), toJson(doc)]);
         return stored(res.rows[0])!;
       }
       const res = await conn.query(
         `UPDATE ${t} SET ${d} = $2::jsonb, ${v} = ${v} + 1, updated_at = now() WHERE ${k} = $1 AND ${v} = $3 ${returning}`,
-        [param(key), JSON.stringify(doc), write.expectedVersion]);
+        [param(key), toJson(doc), write.expectedVersion]);
       return stored(res.rows[0]) ?? missed(conn, key, write.expectedVersion);
     },
 

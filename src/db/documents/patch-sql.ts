@@ -36,7 +36,8 @@ function toPath(path: DocumentPath | undefined, allowRoot: boolean): string[] {
   });
 }
 
-function toJson(value: unknown): string {
+/** JSON text of `value`, or a {@link DocumentPatchError} saying why there is none. */
+export function toJson(value: unknown): string {
   let text: string | undefined;
   try {
     text = JSON.stringify(value);

@@ -81,7 +81,12 @@ export interface ReshardEvent {
   message: string;
 }
 
-/** Receives every step; a returned promise is awaited before the move goes on. */
+/**
+ * Receives every step; a returned promise is awaited before the move goes on. The
+ * `fence` and `verify` events arrive while writes to the batch are fenced: keep the
+ * callback quick there, its time adds to how long those writes wait. A throw aborts
+ * the batch (before the switch) and the reshard.
+ */
 export type ReshardProgress = (event: ReshardEvent) => void | Promise<void>;
 
 export interface ReshardResult {
@@ -232,12 +237,19 @@ class ReshardRun {
     await this.#emit({ step: 'plan', buckets, target,
       message: `plan: ${[...bySource.values()].reduce((n, l) => n + l.length, 0)} buckets to move to ${target}` });
     const moved: ReshardResult['moved'] = [];
-    for (const [source, list] of bySource) {
-      for (const batch of chunk(list.sort((a, b) => a - b), this.#s.batchBuckets)) {
-        await this.#moveBatch(source, target, batch);
-        for (const bucket of batch) moved.push({ bucket, from: source, to: target });
-        await this.#runCleanups(false);
+    try {
+      for (const [source, list] of bySource) {
+        for (const batch of chunk(list.sort((a, b) => a - b), this.#s.batchBuckets)) {
+          await this.#moveBatch(source, target, batch);
+          for (const bucket of batch) moved.push({ bucket, from: source, to: target });
+          await this.#runCleanups(false);
+        }
       }
+    } catch (err) {
+      // Batches that did switch still get their old copies deleted; if that fails too,
+      // the directory rows stay in 'cleanup' for the next run's recovery.
+      await this.#runCleanups(true).catch(() => undefined);
+      throw err;
     }
     await this.#runCleanups(true);
     await this.#emit({ step: 'done', buckets: moved.map((m) => m.bucket), target,

@@ -163,6 +163,7 @@ export class ShardedDatabase {
   #movedRetries = 0;
   /** When the last successful version check started: the directory is known fresh as of then. */
   #verifiedAtMs: number;
+  #attemptedAtMs = Number.NEGATIVE_INFINITY;
   readonly #refreshIntervalMs: number;
 
   /** @internal Use {@link createShardedDatabase}. */
@@ -302,7 +303,8 @@ export class ShardedDatabase {
     await this.#polling;
     await this.#refreshing?.catch(() => undefined);
     if (this.#options.closeBackends ?? true) {
-      await Promise.all([...this.#backends, this.#options.directory].map((b) => b.close()));
+      // The directory may share a backend with a shard; close each once.
+      await Promise.all([...new Set([...this.#backends, this.#options.directory])].map((b) => b.close()));
     }
   }
 
@@ -310,7 +312,10 @@ export class ShardedDatabase {
     const startedMs = this.#clock.now();
     // A late poll (busy event loop, slow directory) must not stretch staleness past what
     // a reshard's cleanup grace assumes; check the version inline instead.
-    if (this.#refreshIntervalMs > 0 && startedMs - this.#verifiedAtMs > this.#refreshIntervalMs * STALE_FACTOR) {
+    // While the directory is unreachable that check would fail on every query; one
+    // attempt per poll period is enough, and routing goes on with the last directory.
+    if (this.#refreshIntervalMs > 0 && startedMs - this.#verifiedAtMs > this.#refreshIntervalMs * STALE_FACTOR
+      && startedMs - this.#attemptedAtMs > this.#refreshIntervalMs) {
       await this.#poll();
     }
     let backoffMs = 5;
@@ -347,6 +352,7 @@ export class ShardedDatabase {
   #poll(): Promise<void> {
     this.#polling ??= (async () => {
       const startedMs = this.#clock.now();
+      this.#attemptedAtMs = startedMs;
       try {
         const version = await readDirectoryVersion(this.#options.directory);
         if (version !== this.#map.version && !this.#closed) await this.refresh();
