@@ -51,6 +51,10 @@ export function parseConfig(raw: unknown, source = 'scaleout.config'): RuntimeCo
 /** `path: what is allowed (got value)`, for the first few issues. */
 function describeIssues(issues: readonly z.core.$ZodIssue[], input: unknown): string {
   return issues.slice(0, 3).map((issue) => {
+    if (issue.code === 'unrecognized_keys') {
+      const at = issue.path.map(String);
+      return issue.keys.map((key) => `${[...at, key].join('.')}: unknown field; remove it or check its spelling`).join('; ');
+    }
     const path = issue.path.map(String).join('.') || '(root)';
     const value = valueAt(input, issue.path);
     const shown = value === undefined ? 'missing' : JSON.stringify(value)?.slice(0, 80);
@@ -83,17 +87,22 @@ async function readConfigFile(file: string): Promise<unknown> {
   } catch (err) {
     throw new RuntimeConfigError(`cannot load ${file}: ${firstLine(err)}; fix the error in the file`, { cause: err });
   }
-  // A CommonJS config (module.exports) arrives wrapped as { default: { default } } by tsx.
+  // tsx may load the file as CommonJS; its exports object then arrives as `default`:
+  // `export default x` as { default: { default: x } }, named exports alone as
+  // { default: { name }, name }, `module.exports = x` as { default: x }.
   let config = module.default;
-  if (config !== null && typeof config === 'object' && 'default' in config && Object.keys(config).length === 1) {
-    config = (config as { default: unknown }).default;
-  }
+  const named = Object.keys(module).filter((k) => k !== 'default');
+  const isObject = config !== null && typeof config === 'object';
+  if (isObject && 'default' in (config as object)) config = (config as { default: unknown }).default;
+  else if (isObject && named.length > 0 && named.every((k) => (config as Record<string, unknown>)[k] === (module as Record<string, unknown>)[k])) config = undefined;
   if (config === undefined) {
     throw new RuntimeConfigError(`${file} has no default export; end it with \`export default defineConfig({ ... })\``);
   }
   return config;
 }
 
+/** A loader error on one line: esbuild puts the useful part on the lines after the first. */
 function firstLine(err: unknown): string {
-  return String((err as Error)?.message ?? err).split('\n')[0] ?? 'unknown error';
+  const text = String((err as Error)?.message ?? err).split('\n').map((l) => l.trim()).filter(Boolean).join(' ').replace(/:\s*$/, '');
+  return text.length > 240 ? `${text.slice(0, 240)}…` : text;
 }

@@ -1,0 +1,68 @@
+import { existsSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { copyApp, removeApp, runCli } from './support/runtime-harness.js';
+
+/** The lines scaleout wrote about the failure: exactly one names it, maybe one hint follows. */
+function errorLines(stderr: string): string[] {
+  return stderr.trim().split('\n').filter((line) => line.startsWith('scaleout:'));
+}
+
+describe('scaleout up refuses to start with one clear line', () => {
+  const dirs: string[] = [];
+  let blocker: net.Server;
+  let busyPort: number;
+
+  beforeAll(async () => {
+    blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', () => resolve()));
+    busyPort = (blocker.address() as AddressInfo).port;
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => blocker.close(resolve));
+    await Promise.all(dirs.map(removeApp));
+  });
+
+  it('an invalid config, a missing entry, a port in use, and no supervisor to ask', async () => {
+    const invalid = await copyApp('hello', { app: { instances: 0 }, balancer: { strategy: 'random' } });
+    const missing = await copyApp('hello', { app: { entry: 'missing.mjs' } });
+    const busy = await copyApp('hello', { balancer: { listen: `127.0.0.1:${busyPort}` } });
+    const idle = await copyApp('hello');
+    dirs.push(invalid, missing, busy, idle);
+    const [badConfig, noEntry, portInUse, notRunning, badStrategy] = await Promise.all([
+      runCli(['up', invalid]),
+      runCli(['up', missing]),
+      runCli(['up', busy]),
+      runCli(['status', idle]),
+      runCli(['deploy', idle, '--strategy', 'canary']),
+    ]);
+
+    expect(badConfig.code).toBe(2);
+    expect(errorLines(badConfig.stderr)).toHaveLength(1);
+    expect(badConfig.stderr).toContain('scaleout.config.json: app.instances: ');
+    expect(badConfig.stderr).toContain('(got 0)');
+    expect(badConfig.stderr).toMatch(/balancer\.strategy: .*round-robin.*\(got "random"\)/);
+
+    expect(noEntry.code).toBe(1);
+    expect(errorLines(noEntry.stderr)).toEqual([
+      `scaleout: app.entry "missing.mjs" does not exist in ${missing}; create it or point app.entry in scaleout.config at the file that starts the server [SCALEOUT_RUNTIME_APP_ENTRY_NOT_FOUND]`,
+    ]);
+
+    expect(portInUse.code).toBe(1);
+    expect(errorLines(portInUse.stderr)).toEqual([
+      `scaleout: balancer.listen 127.0.0.1:${busyPort} is in use by another process; stop that process or choose another port in scaleout.config [SCALEOUT_RUNTIME_PORT_IN_USE]`,
+    ]);
+
+    expect(notRunning.code).toBe(1);
+    expect(errorLines(notRunning.stderr)[0]).toContain(`no scaleout supervisor runs for ${idle}`);
+
+    expect(badStrategy.code).toBe(2);
+    expect(badStrategy.stderr).toContain('--strategy must be rolling or blue-green, not "canary"');
+
+    // Nothing was left running or half-written.
+    for (const dir of [invalid, missing, busy]) expect(existsSync(join(dir, '.scaleout', 'supervisor.json'))).toBe(false);
+  });
+});
