@@ -1,0 +1,12 @@
+import { defineConfig } from 'scaleout/runtime';
+
+export default defineConfig({
+  app: { entry: 'src/server.ts', instances: 3, healthPath: '/healthz' },
+  // No affinity: every request may land on any instance, which is the point of the shop.
+  balancer: { listen: '127.0.0.1:8080', strategy: 'round-robin', affinity: 'none' },
+  engines: {
+    // A commit returns once a replica has it too, so a failover loses no acknowledged order.
+    postgres: { replicas: 1, synchronous: true },
+    redis: { appendonly: true },
+  },
+});

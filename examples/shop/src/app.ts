@@ -1,0 +1,148 @@
+import formbody from '@fastify/formbody';
+import Fastify, { LogController } from 'fastify';
+import type { Server } from 'node:http';
+import type {
+  FastifyBaseLogger, FastifyError, FastifyHttpOptions, FastifyInstance, FastifyReply, FastifyRequest,
+} from 'fastify';
+import { scaleout } from 'scaleout/fastify';
+import type { ShutdownOptions } from 'scaleout/fastify';
+import { PostgresSessionStore, RedisSessionStore } from 'scaleout/session';
+import type { SessionKey, SessionStore } from 'scaleout/session';
+import { openShopData } from './data/shop-data.js';
+import type { ShopData } from './data/shop-data.js';
+import { DEFAULT_SHARD_PREFIX } from './env.js';
+import { BadInputError, InternalError, NotFoundError, NotLoggedInError, ShopError, UnavailableError } from './errors.js';
+import { pageContext, redirect, sendHtml, visitor, wantsJson } from './http.js';
+import { authRoutes } from './routes/auth-routes.js';
+import { cartRoutes } from './routes/cart-routes.js';
+import type { ShopContext } from './routes/context.js';
+import { orderRoutes } from './routes/order-routes.js';
+import { productRoutes } from './routes/product-routes.js';
+import { errorPage } from './views/pages.js';
+
+/** Largest request body accepted: logins and cart changes are tiny. @defaultValue 16384 */
+export const MAX_BODY_BYTES = 16 * 1024;
+
+/** Options of {@link buildApp}; `src/server.ts` fills them from the environment. */
+export interface ShopOptions {
+  /** The catalogue primary; the shard databases are created next to it. */
+  databaseUrl: string;
+  /** Streaming replicas of that server. @defaultValue [] */
+  replicaUrls?: readonly string[];
+  /** Sessions in Redis when given (the `redis` profile); otherwise in PostgreSQL (the `postgres` profile). */
+  redisUrl?: string;
+  /** Prefix of the session keys in Redis. @defaultValue the session store's default */
+  redisKeyPrefix?: string;
+  /** Cookie signing keys, the same on every instance. */
+  sessionKeys: readonly SessionKey[];
+  /** @defaultValue {@link DEFAULT_SHARD_PREFIX} */
+  shardPrefix?: string;
+  /** @defaultValue `INSTANCE_ID`, else host and pid (see the scaleout plugin) */
+  instanceId?: string;
+  /** @defaultValue `SCALEOUT_BUILD_ID`, else 'dev' */
+  buildId?: string;
+  /** A pino logger, or true for Fastify's own, or false for none. @defaultValue false */
+  logger?: boolean | FastifyBaseLogger;
+  /** Graceful shutdown on signals. @defaultValue false (the caller owns the process) */
+  shutdown?: ShutdownOptions | false;
+  /** Connections per database node. @defaultValue 4 */
+  poolMax?: number;
+  /** Unix milliseconds. @defaultValue Date.now */
+  now?: () => number;
+}
+
+/**
+ * Builds the shop without listening: opens (and on first start creates, migrates and
+ * seeds) its databases, connects the session store, and registers every route.
+ * `app.close()` closes all of it.
+ */
+export async function buildApp(options: ShopOptions): Promise<FastifyInstance> {
+  const logger = options.logger ?? false;
+  const common: FastifyHttpOptions<Server> = {
+    bodyLimit: MAX_BODY_BYTES,
+    logController: new LogController({ disableRequestLogging: true }),
+    // The balancer sets x-forwarded-*; request.ip and request.protocol then describe the client.
+    trustProxy: true,
+  };
+  const app: FastifyInstance = typeof logger === 'boolean'
+    ? Fastify({ ...common, logger })
+    : Fastify({ ...common, loggerInstance: logger });
+  const dbLogger = {
+    info: (obj: object, msg?: string) => app.log.info(obj, msg),
+    warn: (obj: object, msg?: string) => app.log.warn(obj, msg),
+    error: (obj: object, msg?: string) => app.log.error(obj, msg),
+  };
+  let data: ShopData | undefined;
+  let store: SessionStore | undefined;
+  try {
+    data = await openShopData({
+      databaseUrl: options.databaseUrl,
+      replicaUrls: options.replicaUrls ?? [],
+      shardPrefix: options.shardPrefix ?? DEFAULT_SHARD_PREFIX,
+      logger: dbLogger,
+      ...(options.poolMax === undefined ? {} : { poolMax: options.poolMax }),
+    });
+    store = options.redisUrl !== undefined
+      ? new RedisSessionStore({ url: options.redisUrl, ...(options.redisKeyPrefix === undefined ? {} : { keyPrefix: options.redisKeyPrefix }) })
+      : new PostgresSessionStore({ connectionString: options.databaseUrl });
+    await app.register(formbody);
+    // A POST without a body but with a JSON content type (what many clients send for
+    // POST /orders or /logout) means "no fields", not a malformed request.
+    const json = app.getDefaultJsonParser('error', 'error');
+    app.removeContentTypeParser('application/json');
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+      const text = body.toString();
+      if (text.trim() === '') done(null, undefined);
+      else json(request, text, done);
+    });
+    await app.register(scaleout, {
+      session: { store, keys: options.sessionKeys },
+      shutdown: options.shutdown ?? false,
+      ...(options.instanceId === undefined ? {} : { instanceId: options.instanceId }),
+      ...(options.buildId === undefined ? {} : { buildId: options.buildId }),
+    });
+  } catch (err) {
+    await store?.close().catch(() => undefined);
+    await data?.close().catch(() => undefined);
+    await app.close().catch(() => undefined);
+    throw err;
+  }
+  const ctx: ShopContext = { data, now: options.now ?? Date.now };
+  const opened = data;
+  app.addHook('onClose', async () => {
+    await opened.close();
+  });
+
+  app.setErrorHandler((err: FastifyError, request, reply) => answerError(app, toShopError(err), request, reply));
+  app.setNotFoundHandler((request, reply) => answerError(app, new NotFoundError('this page'), request, reply));
+
+  authRoutes(app, ctx);
+  productRoutes(app, ctx);
+  cartRoutes(app, ctx);
+  orderRoutes(app, ctx);
+  return app;
+}
+
+/** Any error as the shop error the client gets. */
+export function toShopError(err: unknown): ShopError {
+  if (err instanceof ShopError) return err;
+  const e = err as { statusCode?: unknown; retriable?: unknown; code?: unknown; message?: unknown } | null;
+  // Fastify's own 4xx: malformed JSON, unsupported content type, body too large.
+  if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return new BadInputError(`the request could not be read (${String(e.message ?? 'bad request')}); send JSON or a form`);
+  }
+  if (e?.retriable === true || e?.statusCode === 503) return new UnavailableError(err);
+  return new InternalError(err);
+}
+
+async function answerError(app: FastifyInstance, err: ShopError, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  if (err.statusCode >= 500) request.log.error({ err: err.cause ?? err, url: request.url }, err.message);
+  if (err.statusCode === 503) reply.header('retry-after', '1');
+  if (wantsJson(request)) return reply.code(err.statusCode).send({ error: { code: err.code, message: err.message } });
+  if (err instanceof NotLoggedInError && request.method === 'GET') {
+    return redirect(reply, `/login?next=${encodeURIComponent(request.url)}`);
+  }
+  // The page frame needs the session; when that is what failed, show the page without it.
+  const v = err.statusCode >= 500 ? undefined : await visitor(request).catch(() => undefined);
+  return sendHtml(reply, errorPage(pageContext(app, request, v), err.statusCode, err.code, err.message), err.statusCode);
+}
