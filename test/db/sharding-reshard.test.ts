@@ -138,7 +138,8 @@ describe('online resharding', () => {
     const events: ReshardEvent[] = [];
     const workers = Array.from({ length: WORKERS }, (_, w) => worker(w));
     const result = await admin.reshard(
-      { targetShard: 's3', bucketsToMove: moving, batchBuckets: 4, copyBatchRows: 50, catchUpThreshold: 5, cleanupGraceMs: 50 },
+      // Grace above 1.5 poll periods of the writing router, as docs/sharding.md asks.
+      { targetShard: 's3', bucketsToMove: moving, batchBuckets: 4, copyBatchRows: 50, catchUpThreshold: 5, cleanupGraceMs: 200 },
       async (e) => {
         events.push(e);
         // Make sure the copy and the catch-up really race with writes to the moving buckets.
@@ -195,6 +196,25 @@ describe('online resharding', () => {
       (await admin.shard(s).query('SELECT count(*)::int AS n FROM orders WHERE id = $1', [`stale-${user}`])).rows[0]?.n;
     expect(await on('s2')).toBe(1);
     expect(await on('s1')).toBe(0);
+  });
+
+  it('re-runs a stale router\'s UPDATE or DELETE that found nothing because the rows moved away', async () => {
+    const admin = await router();
+    const stale = await router();
+    const bucket = admin.bucketsOf('s1')[6]!;
+    const user = userIn(admin, bucket);
+    await addOrder(admin, user, `gone-${user}-a`, 0);
+    await addOrder(admin, user, `gone-${user}-b`, 0);
+    // Grace 0: the old copy is deleted at once, so no row on s1 trips the tombstone.
+    await admin.reshard({ targetShard: 's3', bucketsToMove: [bucket], cleanupGraceMs: 0 });
+    expect(stale.shardFor(user)).toBe('s1');
+    const updated = await stale.forKey(user).query('UPDATE orders SET n = 41 WHERE id = $1', [`gone-${user}-a`]);
+    expect(updated.rowCount).toBe(1);
+    expect(stale.shardFor(user)).toBe('s3');
+    const deleted = await stale.forKey(user).query('DELETE FROM orders WHERE id = $1', [`gone-${user}-b`]);
+    expect(deleted.rowCount).toBe(1);
+    const left = await admin.forKey(user).query('SELECT id, n FROM orders WHERE user_id = $1 ORDER BY id', [user]);
+    expect(left.rows).toEqual([{ id: `gone-${user}-a`, n: 41 }]);
   });
 
   it('aborts a move whose verification fails, leaving the bucket whole on its source', async () => {

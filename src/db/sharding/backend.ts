@@ -13,6 +13,8 @@ export interface FieldInfo {
 export interface QueryResult<R = Row> {
   rows: R[];
   rowCount: number | null;
+  /** The command tag's verb (`'UPDATE'`, `'DELETE'`, ...), when the driver reports it (pg does). */
+  command?: string;
   fields?: readonly FieldInfo[];
 }
 

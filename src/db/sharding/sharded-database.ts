@@ -224,8 +224,9 @@ export class ShardedDatabase {
       bucket,
       shard: this.#map.shardOf(bucket),
       query: <R extends Row = Row>(text: string, params?: readonly unknown[]) =>
-        this.#routed(bucket, (b) => b.query(text, params)) as Promise<QueryResult<R>>,
-      transaction: <T>(fn: (client: Queryable) => Promise<T>) => this.#routed(bucket, (b) => b.transaction(fn)),
+        this.#routedQuery(bucket, text, params) as Promise<QueryResult<R>>,
+      transaction: async <T>(fn: (client: Queryable) => Promise<T>) =>
+        (await this.#routed(bucket, (b) => b.transaction(fn))).value,
     };
   }
 
@@ -308,7 +309,26 @@ export class ShardedDatabase {
     }
   }
 
-  async #routed<T>(bucket: number, run: (backend: ShardBackend) => Promise<T>): Promise<T> {
+  /**
+   * A single statement by key. An UPDATE or DELETE that matched nothing may have run on
+   * a shard the bucket has left (after its copy was deleted, no row is there to trip
+   * the guard): the router then checks the directory and, if the bucket moved, runs
+   * the statement again where it lives now. Matching nothing changed nothing, so the
+   * second run is safe. Inside a transaction this cannot be done; there the cleanup
+   * grace period is the protection.
+   */
+  async #routedQuery(bucket: number, text: string, params: readonly unknown[] | undefined): Promise<QueryResult> {
+    const first = await this.#routed(bucket, (b) => b.query(text, params));
+    const res = first.value;
+    if (res.rowCount !== 0 || (res.command !== 'UPDATE' && res.command !== 'DELETE' && res.command !== 'MERGE')) return res;
+    // A check that started before the statement finished could predate the switch.
+    await this.#polling;
+    await this.#poll();
+    if (this.#map.shardIndexOf(bucket) === first.used) return res;
+    return (await this.#routed(bucket, (b) => b.query(text, params))).value;
+  }
+
+  async #routed<T>(bucket: number, run: (backend: ShardBackend) => Promise<T>): Promise<{ value: T; used: number }> {
     const startedMs = this.#clock.now();
     // A late poll (busy event loop, slow directory) must not stretch staleness past what
     // a reshard's cleanup grace assumes; check the version inline instead.
@@ -322,7 +342,7 @@ export class ShardedDatabase {
     for (;;) {
       const used = this.#map.shardIndexOf(bucket);
       try {
-        return await run(this.#backends[used]!);
+        return { value: await run(this.#backends[used]!), used };
       } catch (err) {
         const state = sqlState(err);
         if (state === KEY_CHANGED_SQLSTATE) throw new ShardKeyChangedError({ cause: err });
