@@ -138,11 +138,13 @@ function parsed(text: string): unknown {
 
 /** A browser-like client of an app built in process (`app.inject`): JSON by default, with a cookie jar. */
 export class InjectClient {
-  readonly jar = new CookieJar();
+  readonly jar: CookieJar;
   readonly #app: FastifyInstance;
 
-  constructor(app: FastifyInstance) {
+  /** Pass another client's jar to be the same browser on another instance. */
+  constructor(app: FastifyInstance, jar = new CookieJar()) {
     this.#app = app;
+    this.jar = jar;
   }
 
   async request(method: string, url: string, options: RequestOptions = {}): Promise<Answer> {
