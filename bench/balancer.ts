@@ -29,12 +29,16 @@ import { formatTopSelfTime, type TimeWindowUs } from './support/cpu-profile.js';
 import { writeSection } from './support/docs-section.js';
 import { mergeRounds, runOne, type RunSettings } from './support/runner.js';
 
-/** Seconds wrk measures each proxy and mode. @defaultValue 10 */
-export const DEFAULT_DURATION_S = 10;
+/** Seconds wrk measures each proxy and mode, per round. @defaultValue 5 */
+export const DEFAULT_DURATION_S = 5;
 /** Seconds of load before each measured run, for JIT, pools and caches. @defaultValue 2 */
 export const DEFAULT_WARMUP_S = 2;
-/** How many times every proxy and mode is measured (interleaved); results are pooled. @defaultValue 1 */
-export const DEFAULT_ROUNDS = 1;
+/**
+ * How many times every proxy and mode is measured; rounds are interleaved and
+ * pooled, so a burst of other work on the machine does not land on one proxy
+ * or one mode alone. @defaultValue 3
+ */
+export const DEFAULT_ROUNDS = 3;
 /** The CPU the proxy under test runs on. @defaultValue 1 */
 export const PROXY_CPU = 1;
 /** The CPU wrk and the backends share. @defaultValue 0 */
@@ -48,6 +52,8 @@ const USAGE = `Usage: tsx bench/balancer.ts [options]
   --warmup S         seconds of warm-up load before each measurement (default ${DEFAULT_WARMUP_S})
   --rounds N         measure everything N times, interleaved, and pool the results (default ${DEFAULT_ROUNDS})
   --connections N    wrk connections (default ${DEFAULT_CONNECTIONS})
+  --learn-cookies    cookie mode: wrk learns the cookie from Set-Cookie in Lua (slower wrk) instead of
+                     sending the cookies the routing check collected
   --cpu-prof         profile the scaleout balancer and print its top self-time functions
   --scaleout-arg A   pass A to 'scaleout balancer' (repeatable)
   --docs / --no-docs write docs/benchmarks.md (default: only for a full run)
@@ -61,6 +67,7 @@ interface Options {
   warmupS: number;
   rounds: number;
   connections: number;
+  learnCookies: boolean;
   cpuProf: boolean;
   scaleoutArgs: string[];
   writeDocs: boolean;
@@ -80,6 +87,7 @@ function parseOptions(argv: string[]): Options {
       rounds: { type: 'string' },
       connections: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
+      'learn-cookies': { type: 'boolean', default: false },
       'scaleout-arg': { type: 'string', multiple: true },
       docs: { type: 'boolean' },
       'no-docs': { type: 'boolean' },
@@ -110,6 +118,7 @@ function parseOptions(argv: string[]): Options {
     warmupS: Math.round(number(values.warmup, DEFAULT_WARMUP_S, 'warmup', 0)),
     rounds: Math.round(number(values.rounds, DEFAULT_ROUNDS, 'rounds', 1)),
     connections: Math.round(number(values.connections, DEFAULT_CONNECTIONS, 'connections', 1)),
+    learnCookies: values['learn-cookies'],
     cpuProf: values['cpu-prof'],
     scaleoutArgs: values['scaleout-arg'] ?? [],
     writeDocs: values['no-docs'] === true ? false : values.docs ?? !filtered,
@@ -147,7 +156,7 @@ function docsBody(opts: Options, results: Measurement[], notes: string[], machin
     '',
     `Machine: ${machine}. Load average (1, 5, 15 min) at start and end: ${loads.join(' / ')}.`,
     '',
-    `Method: each proxy runs alone on CPU ${PROXY_CPU} (\`taskset\`); wrk (${DEFAULT_THREADS} thread, ${opts.connections} connections, ` +
+    `Method: each proxy runs alone on CPU ${PROXY_CPU} (\`taskset\`); wrk (${DEFAULT_THREADS} threads, ${opts.connections} connections, ` +
       `${opts.durationS} s after a ${opts.warmupS} s warm-up${rounds}) and the backends (one nginx worker serving a 200-byte body on two ports, ` +
       '`scaleout-load: 0.3`, `/healthz`) share CPU 0. Every proxy keeps connections alive on both sides, adds the forwarding headers and a ' +
       'request id, and has one worker/thread. *req per CPU-s* is the requests completed divided by the user + system CPU time of the ' +
@@ -157,8 +166,15 @@ function docsBody(opts: Options, results: Measurement[], notes: string[], machin
       'Before measuring, a few requests check that each proxy routes as its mode says. ' +
       'Other work on the machine adds noise (a load average above 2 means other processes shared the CPUs): compare within one run.',
     '',
-    'In cookie mode wrk sends the sticky cookie back: its Lua API has no per-connection hook, so each wrk thread keeps the first ' +
-      '`Set-Cookie` it receives and sends it on every later request, and the measured path is "verify the cookie and route".',
+    opts.learnCookies
+      ? 'In cookie mode each wrk thread keeps the first `Set-Cookie` it receives and sends it on every later request (wrk\'s Lua API ' +
+        'has no per-connection hook); the Lua response hook this needs slows wrk in this mode only.'
+      : 'In cookie mode the clients are sticky: before measuring, the harness takes real `Set-Cookie` values from the proxy\'s first ' +
+        'answers, one per server, checks that each keeps its requests on that server without being set again, and gives one to each wrk ' +
+        'thread, which sends it on every request of all its connections. The measured path is "verify the cookie and route", spread over ' +
+        'the servers as evenly as round-robin, and wrk does exactly the same work as in the other modes (a static request; a Lua ' +
+        'response hook that learns cookies would slow wrk in this mode only: `--learn-cookies` measures that way). nginx sets no cookie: ' +
+        'it gets client cookies chosen to reach each server.',
     '',
     formatMarkdown(tableRows(results)),
     '',
@@ -228,7 +244,7 @@ async function main(): Promise<void> {
     };
     const settings: RunSettings = {
       durationS: opts.durationS, warmupS: opts.warmupS, connections: opts.connections,
-      scripts: writeWrkScripts(workDir), ticksPerS: clockTicksPerSecond(),
+      scripts: writeWrkScripts(workDir), ticksPerS: clockTicksPerSecond(), learnCookies: opts.learnCookies,
       ...(pinned ? { loadCpu: LOAD_CPU } : {}),
     };
     const definitions = PROXIES.filter((p) => opts.proxies.includes(p.name));

@@ -31,8 +31,8 @@ export interface RunningProxy {
   url: string;
   /** The process whose tree's CPU time is charged to the proxy; none for `direct`. */
   process?: Started;
-  /** A cookie wrk sends until the proxy sets one (nginx hashes a cookie it never sets). */
-  clientCookie?: string;
+  /** The cookie a client must bring, for proxies that route on one they never set (nginx `hash`). */
+  clientCookieName?: string;
   /** The .cpuprofile the process writes on exit, when profiling. */
   cpuProfile?: string;
 }
@@ -126,7 +126,7 @@ const nginx: ProxyDefinition = {
     });
     await waitUntilProxying(started, port);
     const running: RunningProxy = { url: `http://127.0.0.1:${port}/`, process: started };
-    if (mode === 'cookie') running.clientCookie = `${STICKY_COOKIE}=client-1`;
+    if (mode === 'cookie') running.clientCookieName = STICKY_COOKIE;
     return running;
   },
 };

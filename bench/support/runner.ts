@@ -19,6 +19,8 @@ export interface RunSettings {
   ticksPerS: number;
   /** CPU for wrk; undefined leaves it unpinned. */
   loadCpu?: number;
+  /** Cookie mode: let wrk learn the cookie from Set-Cookie (Lua hook) instead of sending the checked ones. */
+  learnCookies: boolean;
 }
 
 /** What measuring one proxy in one mode gave. */
@@ -47,15 +49,19 @@ export async function runOne(ctx: ProxyContext, backends: Backends, def: ProxyDe
   const outcome: RunOutcome = { problems: [] };
   try {
     running = await def.start(ctx, mode);
-    if (def.name !== 'direct') outcome.problems = await checkRouting(running.url, mode, running.clientCookie);
+    const check = def.name === 'direct'
+      ? { problems: [], cookies: [] }
+      : await checkRouting(running.url, mode, ctx.servers.length, running.clientCookieName);
+    outcome.problems = check.problems;
     const wrkRun = {
       url: running.url,
       connections: settings.connections,
       threads: DEFAULT_THREADS,
-      sticky: mode === 'cookie',
+      ...(mode === 'cookie' && settings.learnCookies ? { learnCookies: true } : {}),
+      ...(mode === 'cookie' && !settings.learnCookies ? { cookies: check.cookies } : {}),
       ...(settings.loadCpu === undefined ? {} : { cpu: settings.loadCpu }),
-      ...(running.clientCookie === undefined ? {} : { clientCookie: running.clientCookie }),
     };
+    if (mode === 'cookie' && !settings.learnCookies && check.cookies.length === 0) throw new Error('no working affinity cookie to send; see the routing check');
     if (settings.warmupS > 0) await runWrk({ ...wrkRun, durationS: settings.warmupS }, settings.scripts);
     const pid = running.process?.pid;
     const acceptedBefore = await acceptedConnections(backends);

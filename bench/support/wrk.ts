@@ -4,8 +4,12 @@ import { join } from 'node:path';
 
 /** Connections wrk keeps open. @defaultValue 50 */
 export const DEFAULT_CONNECTIONS = 50;
-/** wrk threads; one, since wrk shares its CPU with the backends. @defaultValue 1 */
-export const DEFAULT_THREADS = 1;
+/**
+ * wrk threads. Two, so that in cookie mode two sticky clients (one per
+ * server) load the proxy as evenly as round-robin does; the same in every
+ * mode so the load generator costs the same everywhere. @defaultValue 2
+ */
+export const DEFAULT_THREADS = 2;
 
 /** What one wrk run measured. */
 export interface WrkResult {
@@ -27,13 +31,19 @@ export interface WrkRun {
   durationS: number;
   connections?: number;
   threads?: number;
-  /** Send the sticky cookie the proxy sets (see {@link writeWrkScripts}). */
-  sticky?: boolean;
   /**
-   * A cookie (`name=value`) to send until the proxy sets one; for proxies that
-   * route on a client cookie without ever setting it (nginx `hash`).
+   * Cookies (`name=value`) to send: wrk thread i sends cookies[i % length] on
+   * every request of all its connections. The request stays static (built
+   * once), so sending a cookie costs wrk nothing extra.
    */
-  clientCookie?: string;
+  cookies?: string[];
+  /**
+   * Instead of `cookies`: each wrk thread keeps the first Set-Cookie it
+   * receives and sends it afterwards. Needs a Lua response() hook, which makes
+   * wrk parse every response's headers into Lua and so slows the load
+   * generator in this mode only.
+   */
+  learnCookies?: boolean;
   /** CPU to pin wrk to. */
   cpu?: number;
 }
@@ -51,19 +61,28 @@ function done(summary, latency, requests)
 end
 `;
 
-// wrk's Lua API has no per-connection hook (request() and response() do not say
-// which connection they serve), so stickiness is per wrk thread: a thread keeps
-// the first Set-Cookie it receives and sends it on every later request, as a
-// sticky client does. The request string is built once, not per request.
-const STICKY = `
-local cookie = nil
-local fallback = nil
-local req = nil
+// setup() runs once per thread before the threads start; thread:set gives each
+// thread's own Lua state its index, and init() (which runs before wrk builds
+// the static request) puts that thread's cookie into the headers.
+const COOKIES = `
+local next_id = 0
+function setup(thread)
+  thread:set("client_id", next_id)
+  next_id = next_id + 1
+end
 
 function init(args)
-  if args[1] ~= nil and args[1] ~= "" then fallback = args[1] end
-  if fallback ~= nil then req = wrk.format(nil, nil, { Cookie = fallback }) end
+  if #args > 0 then wrk.headers["Cookie"] = args[(client_id % #args) + 1] end
 end
+${DONE}`;
+
+// wrk's Lua API has no per-connection hook (request() and response() do not say
+// which connection they serve), so stickiness is per wrk thread: a thread keeps
+// the first Set-Cookie it receives and sends it on every later request. The
+// request string is built once per cookie, not per request.
+const LEARN = `
+local cookie = nil
+local req = nil
 
 function request()
   return req or wrk.format()
@@ -87,14 +106,16 @@ ${DONE}`;
 /** Paths of the Lua scripts {@link runWrk} uses. */
 export interface WrkScripts {
   plain: string;
-  sticky: string;
+  cookies: string;
+  learn: string;
 }
 
 /** Writes the Lua scripts into `dir`. */
 export function writeWrkScripts(dir: string): WrkScripts {
-  const scripts = { plain: join(dir, 'wrk-plain.lua'), sticky: join(dir, 'wrk-sticky.lua') };
+  const scripts = { plain: join(dir, 'wrk-plain.lua'), cookies: join(dir, 'wrk-cookies.lua'), learn: join(dir, 'wrk-learn-cookie.lua') };
   writeFileSync(scripts.plain, DONE);
-  writeFileSync(scripts.sticky, STICKY);
+  writeFileSync(scripts.cookies, COOKIES);
+  writeFileSync(scripts.learn, LEARN);
   return scripts;
 }
 
@@ -128,10 +149,10 @@ export async function runWrk(run: WrkRun, scripts: WrkScripts): Promise<WrkResul
     `-c${run.connections ?? DEFAULT_CONNECTIONS}`,
     `-d${Math.max(1, Math.round(run.durationS))}s`,
     '--timeout', '5s',
-    '-s', run.sticky === true ? scripts.sticky : scripts.plain,
+    '-s', run.learnCookies === true ? scripts.learn : run.cookies !== undefined && run.cookies.length > 0 ? scripts.cookies : scripts.plain,
     run.url,
   ];
-  if (run.sticky === true && run.clientCookie !== undefined) wrkArgs.push('--', run.clientCookie);
+  if (run.learnCookies !== true && run.cookies !== undefined && run.cookies.length > 0) wrkArgs.push('--', ...run.cookies);
   const [command, args] = run.cpu === undefined ? ['wrk', wrkArgs] : ['taskset', ['-c', String(run.cpu), 'wrk', ...wrkArgs]];
   const stdout = await new Promise<string>((resolve, reject) => {
     execFile(command, args, { encoding: 'utf8', timeout: (run.durationS + 30) * 1000 }, (err, out, errOut) => {
