@@ -4,7 +4,7 @@ import {
   DocumentVersionConflictError, documentTableSql, tableLoader,
 } from '../../src/db/documents/index.js';
 import {
-  createShardedDatabase, fromPool, type Queryable, type ShardedDatabase,
+  createShardedDatabase, fromPool, type ShardedDatabase, type ShardQueryable as Queryable,
 } from '../../src/db/sharding/index.js';
 import { createScratchDatabases, type ScratchDatabases } from './sharding-support.js';
 

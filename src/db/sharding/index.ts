@@ -1,5 +1,8 @@
 export { fromDatabase, fromPool } from './backend.js';
-export type { FieldInfo, Queryable, QueryResult, ReplicatedDatabaseLike, Row, ShardBackend } from './backend.js';
+export type {
+  FieldInfo as ShardFieldInfo, Queryable as ShardQueryable, QueryResult as ShardQueryResult, ReplicatedDatabaseLike,
+  Row as ShardRow, ShardBackend,
+} from './backend.js';
 export { bucketOf, HASH_ID, keyText, murmur3 } from './bucket-hash.js';
 export type { ShardKey } from './bucket-hash.js';
 export { DEFAULT_BUCKETS } from './directory.js';
