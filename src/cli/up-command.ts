@@ -61,7 +61,7 @@ export function registerUpCommand(program: Command): void {
 }
 
 /**
- * First SIGINT/SIGTERM: drain and stop everything in order. A second one: SIGKILL
+ * First SIGINT/SIGTERM/SIGHUP: drain and stop everything in order. A second one: SIGKILL
  * every process the supervisor started, at once, and exit 1.
  */
 function stopOnSignals(supervisor: Supervisor): Promise<number> {
@@ -86,5 +86,7 @@ function stopOnSignals(supervisor: Supervisor): Promise<number> {
     };
     process.on('SIGINT', handler);
     process.on('SIGTERM', handler);
+    // A closed terminal would otherwise kill the supervisor before it stops anything.
+    process.on('SIGHUP', handler);
   });
 }

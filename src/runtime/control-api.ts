@@ -4,7 +4,6 @@ import type { AddressInfo } from 'node:net';
 import { isScaleoutError } from '../internal/errors.js';
 import type { DeployStrategy } from './config.js';
 import type { SupervisorEvent } from './instance.js';
-import { ControlRequestError } from './errors.js';
 import type { RuntimeStatus } from './topology.js';
 
 /** Largest request body the control API reads. @defaultValue 16384 */
@@ -88,26 +87,29 @@ async function handle(handlers: ControlHandlers, expected: Buffer, req: http.Inc
       sendJson(res, 400, { error: { code: BAD_REQUEST, message: body.message } });
       return;
     }
+    let run: (report: (event: SupervisorEvent) => void) => Promise<unknown>;
+    if (path === '/build') run = (report) => handlers.build(report);
+    else if (path === '/deploy') {
+      const strategy = body.strategy;
+      if (strategy !== undefined && strategy !== 'rolling' && strategy !== 'blue-green') {
+        sendJson(res, 400, { error: { code: BAD_REQUEST, message: `strategy must be rolling or blue-green, not ${JSON.stringify(strategy)}` } });
+        return;
+      }
+      run = (report) => handlers.deploy(strategy, report);
+    } else {
+      const { role, count } = body;
+      if (typeof role !== 'string' || typeof count !== 'number') {
+        sendJson(res, 400, { error: { code: BAD_REQUEST, message: 'send { role: "app", count: <number> }' } });
+        return;
+      }
+      run = (report) => handlers.scale(role, count, report);
+    }
     res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
     const write = (line: ControlStreamLine): void => {
       if (!res.destroyed) res.write(`${JSON.stringify(line)}\n`);
     };
-    const report = (event: SupervisorEvent): void => write({ event });
     try {
-      let result: unknown;
-      if (path === '/build') result = await handlers.build(report);
-      else if (path === '/deploy') {
-        const strategy = body.strategy;
-        if (strategy !== undefined && strategy !== 'rolling' && strategy !== 'blue-green') {
-          throw new ControlRequestError(400, `strategy must be rolling or blue-green, not ${JSON.stringify(strategy)}`, BAD_REQUEST);
-        }
-        result = await handlers.deploy(strategy, report);
-      } else {
-        if (typeof body.role !== 'string' || typeof body.count !== 'number') {
-          throw new ControlRequestError(400, 'send { role: "app", count: <number> }', BAD_REQUEST);
-        }
-        result = await handlers.scale(body.role, body.count, report);
-      }
+      const result = await run((event) => write({ event }));
       write({ result: result ?? null });
     } catch (err) {
       write(errorBody(err));

@@ -10,7 +10,7 @@ function errorLines(stderr: string): string[] {
   return stderr.trim().split('\n').filter((line) => line.startsWith('scaleout:'));
 }
 
-describe('scaleout up refuses to start with one clear line', () => {
+describe('scaleout commands fail with one clear line', () => {
   const dirs: string[] = [];
   let blocker: net.Server;
   let busyPort: number;
@@ -26,18 +26,19 @@ describe('scaleout up refuses to start with one clear line', () => {
     await Promise.all(dirs.map(removeApp));
   });
 
-  it('an invalid config, a missing entry, a port in use, and no supervisor to ask', async () => {
+  it('an invalid config, a missing entry, a port in use, no supervisor to ask, and a build without one', async () => {
     const invalid = await copyApp('hello', { app: { instances: 0 }, balancer: { strategy: 'random' } });
     const missing = await copyApp('hello', { app: { entry: 'missing.mjs' } });
     const busy = await copyApp('hello', { balancer: { listen: `127.0.0.1:${busyPort}` } });
     const idle = await copyApp('hello');
     dirs.push(invalid, missing, busy, idle);
-    const [badConfig, noEntry, portInUse, notRunning, badStrategy] = await Promise.all([
+    const [badConfig, noEntry, portInUse, notRunning, badStrategy, built] = await Promise.all([
       runCli(['up', invalid]),
       runCli(['up', missing]),
       runCli(['up', busy]),
       runCli(['status', idle]),
       runCli(['deploy', idle, '--strategy', 'canary']),
+      runCli(['build', idle]),
     ]);
 
     expect(badConfig.code).toBe(2);
@@ -61,6 +62,12 @@ describe('scaleout up refuses to start with one clear line', () => {
 
     expect(badStrategy.code).toBe(2);
     expect(badStrategy.stderr).toContain('--strategy must be rolling or blue-green, not "canary"');
+
+    // Without a supervisor, build writes the image itself.
+    expect(built.code, built.stderr).toBe(0);
+    const [, buildId] = /^build (\w+): /.exec(built.stdout) ?? [];
+    expect(built.stdout).toContain(`${join(idle, '.scaleout', 'images', `${buildId}.tgz`)} (new, 2 files)`);
+    expect(existsSync(join(idle, '.scaleout', 'images', `${buildId}.tgz`))).toBe(true);
 
     // Nothing was left running or half-written.
     for (const dir of [invalid, missing, busy]) expect(existsSync(join(dir, '.scaleout', 'supervisor.json'))).toBe(false);

@@ -49,16 +49,24 @@ describe('scaleout scale', () => {
     expect(appIds(two)).toEqual(['app-1', 'app-2']);
     for (const gone of four.processes.filter((p) => p.id === 'app-3' || p.id === 'app-4')) expect(isAlive(gone.pid!)).toBe(false);
     expect(two.processes.find((p) => p.role === 'supervisor')?.detail).toContain('desired app instances: 2');
+
+    // The running supervisor builds too; the folder did not change, so neither does the image.
+    const build = await runCli(['build', dir]);
+    expect(build.code, build.stderr).toBe(0);
+    expect(build.stdout).toContain(`build ${two.buildId!}`);
+    expect(build.stdout).toContain('(already built, 2 files)');
   });
 
   it('refuses what it cannot do with one clear line', async () => {
-    const zero = await runCli(['scale', 'app=0', dir]);
+    const [zero, workers, garbled] = await Promise.all([
+      runCli(['scale', 'app=0', dir]),
+      runCli(['scale', 'mailer=2', dir]),
+      runCli(['scale', 'app=many', dir]),
+    ]);
     expect(zero.code).toBe(1);
     expect(zero.stderr).toMatch(/^scaleout: app=0: give a whole number from 1 to 64.*\[SCALEOUT_RUNTIME_SCALE_INVALID\]\n$/);
-    const workers = await runCli(['scale', 'mailer=2', dir]);
     expect(workers.code).toBe(2);
     expect(workers.stderr).toContain('only app instances can be scaled');
-    const garbled = await runCli(['scale', 'app=many', dir]);
     expect(garbled.code).toBe(2);
     expect(garbled.stderr).toContain('"app=many" must look like app=4');
   });

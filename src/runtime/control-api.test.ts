@@ -1,0 +1,71 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startControlApi } from './control-api.js';
+import type { ControlApi, ControlHandlers } from './control-api.js';
+import { OperationInProgressError } from './errors.js';
+import type { RuntimeStatus } from './topology.js';
+
+const TOKEN = 'control-token-for-tests-0123456789';
+
+describe('control API', () => {
+  let api: ControlApi;
+  const calls: string[] = [];
+  const handlers: ControlHandlers = {
+    status: () => ({ dir: '/app', state: 'running', processes: [] } as unknown as RuntimeStatus),
+    build: async (report) => {
+      report({ level: 'step', message: 'built' });
+      return { buildId: 'abc' };
+    },
+    deploy: async (strategy) => {
+      calls.push(`deploy ${strategy ?? 'default'}`);
+      throw new OperationInProgressError('scale');
+    },
+    scale: async (role, count) => ({ role, count }),
+  };
+  const call = (path: string, init: RequestInit = {}, token = TOKEN): Promise<Response> =>
+    fetch(`http://${api.address}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...init.headers } });
+  const lines = async (res: Response): Promise<unknown[]> => (await res.text()).trim().split('\n').map((l) => JSON.parse(l) as unknown);
+
+  beforeAll(async () => {
+    api = await startControlApi(handlers, { token: TOKEN });
+  });
+  afterAll(async () => {
+    await api.close();
+  });
+
+  it('answers status to the right token only', async () => {
+    expect((await call('/status')).status).toBe(200);
+    expect(await (await call('/status')).json()).toMatchObject({ state: 'running' });
+    const wrong = await call('/status', {}, 'not-the-token');
+    expect(wrong.status).toBe(401);
+    expect(await wrong.json()).toMatchObject({ error: { code: 'SCALEOUT_RUNTIME_CONTROL_UNAUTHORIZED' } });
+    expect((await fetch(`http://${api.address}/status`)).status).toBe(401);
+  });
+
+  it('streams progress, then the result or the error with its code', async () => {
+    expect(await lines(await call('/build', { method: 'POST' }))).toEqual([
+      { event: { level: 'step', message: 'built' } },
+      { result: { buildId: 'abc' } },
+    ]);
+    expect(await lines(await call('/deploy', { method: 'POST', body: '{"strategy":"blue-green"}' }))).toEqual([
+      { error: { code: 'SCALEOUT_RUNTIME_BUSY', message: 'a scale is running; wait until it finishes, then try again' } },
+    ]);
+    expect(calls).toEqual(['deploy blue-green']);
+    expect(await lines(await call('/scale', { method: 'POST', body: '{"role":"app","count":3}' }))).toEqual([{ result: { role: 'app', count: 3 } }]);
+  });
+
+  it('turns bad requests into 4xx answers, never a crash', async () => {
+    const bad = async (path: string, body: string | undefined, method = 'POST'): Promise<{ status: number; code: string }> => {
+      const res = await call(path, { method, ...(body === undefined ? {} : { body }) });
+      const text = await res.text();
+      const first = JSON.parse(text.split('\n')[0]!) as { error: { code: string } };
+      return { status: res.status, code: first.error.code };
+    };
+    expect(await bad('/deploy', '{not json')).toEqual({ status: 400, code: 'SCALEOUT_RUNTIME_CONTROL_BAD_REQUEST' });
+    expect(await bad('/deploy', '[1,2]')).toEqual({ status: 400, code: 'SCALEOUT_RUNTIME_CONTROL_BAD_REQUEST' });
+    expect(await bad('/deploy', 'x'.repeat(100_000))).toEqual({ status: 400, code: 'SCALEOUT_RUNTIME_CONTROL_BAD_REQUEST' });
+    expect(await bad('/deploy', '{"strategy":"canary"}')).toEqual({ status: 400, code: 'SCALEOUT_RUNTIME_CONTROL_BAD_REQUEST' });
+    expect(await bad('/scale', '{"role":"app","count":"4"}')).toEqual({ status: 400, code: 'SCALEOUT_RUNTIME_CONTROL_BAD_REQUEST' });
+    expect(await bad('/nope', undefined, 'GET')).toEqual({ status: 404, code: 'SCALEOUT_RUNTIME_CONTROL_NOT_FOUND' });
+    expect((await call('/status')).status).toBe(200);
+  });
+});
