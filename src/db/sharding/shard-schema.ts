@@ -180,7 +180,12 @@ export async function prepareShard(backend: ShardBackend, shardName: string,
   return backend.transaction(async (tx) => {
     await tx.query(`SELECT pg_advisory_xact_lock(hashtext('scaleout.shard_schema'))`);
     await tx.query(MURMUR3_SQL);
-    await tx.query(SUPPORT_SQL);
+    // CREATE INDEX IF NOT EXISTS would lock the change log against captured writes even
+    // when the index exists, and routers start while moves run.
+    const support = await tx.query(
+      `SELECT to_regclass('scaleout_bucket_fence') IS NOT NULL
+          AND to_regclass('scaleout_reshard_changes_bucket_idx') IS NOT NULL AS ready`);
+    if (support.rows[0]?.ready !== true) await tx.query(SUPPORT_SQL);
     const infos = new Map<string, TableInfo>();
     for (const [table, spec] of Object.entries(tables)) {
       const info = await readTableInfo(tx, table);
