@@ -144,15 +144,18 @@ async function rollBack(host: DeployHost, pool: string, fresh: Instance[], retir
   // Capacity first: old-build instances replace the old ones already stopped, then
   // the new ones leave.
   for (const gone of retired) {
-    const replacement = host.createInstance(gone.buildId, pool);
+    let replacement: Instance | undefined;
     try {
+      replacement = host.createInstance(gone.buildId, pool);
       await replacement.start();
       await replacement.join();
       report({ level: 'step', message: `${replacement.id} (build ${gone.buildId}) replaces ${gone.id}` });
     } catch (err) {
       report({ level: 'warn', message: `could not restore an instance of build ${gone.buildId}: ${(err as Error).message.split('\n')[0] ?? ''}` });
-      await replacement.retire();
-      host.forget(replacement);
+      if (replacement !== undefined) {
+        await replacement.retire();
+        host.forget(replacement);
+      }
     }
   }
   await Promise.all(fresh.map((i) => i.retire()));
