@@ -25,7 +25,7 @@ describe('env', () => {
       replicaUrls: ['postgres://127.0.0.1:5433/app', 'postgres://127.0.0.1:5434/app'],
       redisUrl: 'redis://127.0.0.1:6379', profile: 'redis',
       sessionKeys: [{ id: 'k2', secret: '0123456789abcdef0123' }, { id: 'k1', secret: 'fedcba9876543210fedc' }],
-      devSessionKey: false, shardPrefix: DEFAULT_SHARD_PREFIX,
+      devSessionKey: false, shardPrefix: DEFAULT_SHARD_PREFIX, sessionPrefix: undefined,
     });
   });
 

@@ -27,6 +27,8 @@ export interface ShopEnv {
   /** True when the keys were derived from the fixed development secret. */
   devSessionKey: boolean;
   shardPrefix: string;
+  /** Prefix of the session keys in Redis (`SHOP_SESSION_PREFIX`); the store's default when unset. */
+  sessionPrefix: string | undefined;
 }
 
 const pgUrl = z.string().regex(/^postgres(ql)?:\/\/\S+$/, 'expected a postgres:// URL');
@@ -48,6 +50,7 @@ const schema = z.object({
   SCALEOUT_SESSION_KEYS: z.preprocess(blankToUndefined, z.string().optional()),
   SHOP_SHARD_PREFIX: z.preprocess(blankToUndefined, z.string()
     .regex(/^[a-z_][a-z0-9_]{0,40}$/, 'use lower-case letters, digits and _ (at most 41)').default(DEFAULT_SHARD_PREFIX)),
+  SHOP_SESSION_PREFIX: z.preprocess(blankToUndefined, z.string().regex(/^[\x21-\x7E]{1,64}$/, 'use 1-64 visible ASCII characters').optional()),
 });
 
 /**
@@ -114,5 +117,6 @@ export function readEnv(env: NodeJS.ProcessEnv): ShopEnv {
     sessionKeys,
     devSessionKey,
     shardPrefix: data.SHOP_SHARD_PREFIX,
+    sessionPrefix: data.SHOP_SESSION_PREFIX,
   };
 }

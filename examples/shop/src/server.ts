@@ -15,6 +15,7 @@ async function main(): Promise<void> {
     databaseUrl: env.databaseUrl,
     replicaUrls: env.replicaUrls,
     ...(env.redisUrl === undefined ? {} : { redisUrl: env.redisUrl }),
+    ...(env.sessionPrefix === undefined ? {} : { redisKeyPrefix: env.sessionPrefix }),
     sessionKeys: env.sessionKeys,
     shardPrefix: env.shardPrefix,
     ...(env.instanceId === undefined ? {} : { instanceId: env.instanceId }),
