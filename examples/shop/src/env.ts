@@ -48,26 +48,27 @@ const schema = z.object({
   REDIS_URL: z.preprocess(blankToUndefined, redisUrl.optional()),
   SCALEOUT_PROFILE: z.preprocess(blankToUndefined, z.enum(['redis', 'postgres']).optional()),
   SCALEOUT_SESSION_KEYS: z.preprocess(blankToUndefined, z.string().optional()),
+  SESSION_KEYS: z.preprocess(blankToUndefined, z.string().optional()),
   SHOP_SHARD_PREFIX: z.preprocess(blankToUndefined, z.string()
     .regex(/^[a-z_][a-z0-9_]{0,40}$/, 'use lower-case letters, digits and _ (at most 41)').default(DEFAULT_SHARD_PREFIX)),
   SHOP_SESSION_PREFIX: z.preprocess(blankToUndefined, z.string().regex(/^[\x21-\x7E]{1,64}$/, 'use 1-64 visible ASCII characters').optional()),
 });
 
 /**
- * Parses `SCALEOUT_SESSION_KEYS`: `id:secret,id:secret`, the signing key first.
+ * Parses `SCALEOUT_SESSION_KEYS` (or `SESSION_KEYS`): `id:secret,id:secret`, the signing key first.
  * Returns the problems found instead of throwing, so all of them are reported at once.
  */
-export function parseSessionKeys(text: string): SessionKey[] | string {
+export function parseSessionKeys(text: string, name = 'SCALEOUT_SESSION_KEYS'): SessionKey[] | string {
   const keys: SessionKey[] = [];
   for (const part of text.split(',')) {
     const colon = part.indexOf(':');
     const id = colon < 0 ? '' : part.slice(0, colon).trim();
     const secret = colon < 0 ? '' : part.slice(colon + 1).trim();
     if (!/^[A-Za-z0-9_-]{1,16}$/.test(id)) {
-      return 'SCALEOUT_SESSION_KEYS: each key is id:secret with an id of 1-16 characters of [A-Za-z0-9_-]';
+      return `${name}: each key is id:secret with an id of 1-16 characters of [A-Za-z0-9_-]`;
     }
-    if (secret.length < 16) return `SCALEOUT_SESSION_KEYS: the secret of key "${id}" is shorter than 16 characters; use 32 random bytes`;
-    if (keys.some((k) => k.id === id)) return `SCALEOUT_SESSION_KEYS: key id "${id}" appears twice`;
+    if (secret.length < 16) return `${name}: the secret of key "${id}" is shorter than 16 characters; use 32 random bytes`;
+    if (keys.some((k) => k.id === id)) return `${name}: key id "${id}" appears twice`;
     keys.push({ id, secret });
   }
   return keys;
@@ -90,9 +91,12 @@ export function readEnv(env: NodeJS.ProcessEnv): ShopEnv {
   });
   let sessionKeys: SessionKey[] = devSessionKeys();
   let devSessionKey = true;
-  const keysText = parsed.success ? parsed.data.SCALEOUT_SESSION_KEYS : undefined;
+  // `scaleout up` hands the keys over as SESSION_KEYS; SCALEOUT_SESSION_KEYS wins when both are set.
+  const keysName = parsed.success && parsed.data.SCALEOUT_SESSION_KEYS === undefined && parsed.data.SESSION_KEYS !== undefined
+    ? 'SESSION_KEYS' : 'SCALEOUT_SESSION_KEYS';
+  const keysText = parsed.success ? parsed.data.SCALEOUT_SESSION_KEYS ?? parsed.data.SESSION_KEYS : undefined;
   if (keysText !== undefined) {
-    const keys = parseSessionKeys(keysText);
+    const keys = parseSessionKeys(keysText, keysName);
     if (typeof keys === 'string') problems.push(keys);
     else {
       sessionKeys = keys;
