@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,14 +11,22 @@ import {
 
 export * from '../../src/runtime/engines/index.js';
 
+// Creating a data directory's thousand files costs several times more on a
+// journaling disk than in memory; without fsync, memory loses nothing more.
+function scratchRoot(fast: boolean): string {
+  return fast && existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+}
+
 /**
- * Starts a cluster in a fresh folder under the OS temp dir, with `fast: true`
- * unless told otherwise. Call `destroy()` after the test.
+ * Starts a cluster in a fresh folder (in /dev/shm when it exists and `fast` is on),
+ * with `fast: true` unless told otherwise. Call `destroy()` after the test.
  */
 export async function startTestPostgresCluster(options: Partial<PostgresClusterOptions> = {}): Promise<PostgresCluster> {
-  const baseDir = options.baseDir ?? join(tmpdir(), `scaleout-pg-test-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const fast = options.fast ?? true;
+  const baseDir = options.baseDir ??
+    join(scratchRoot(fast), `scaleout-pg-test-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
-    return await startPostgresCluster({ replicas: 0, fast: true, ...options, baseDir });
+    return await startPostgresCluster({ replicas: 0, ...options, fast, baseDir });
   } catch (err) {
     if (options.baseDir === undefined) await rm(baseDir, { recursive: true, force: true });
     throw err;

@@ -59,7 +59,6 @@ export interface BaseBackupOptions {
   /** Created on the source first, so the WAL the copy needs is kept until it streams. */
   slotName: string;
   owner: OsUser | undefined;
-  fsync: boolean;
   label?: string;
 }
 
@@ -79,7 +78,9 @@ export async function takeBaseBackup(options: BaseBackupOptions): Promise<void> 
     await withClient(source, async (client) => {
       await client.query('SELECT pg_backup_start($1, fast => true)', [options.label ?? `scaleout ${options.slotName}`]);
       await makeOwnedDir(targetDir, owner);
-      await copyDataDir(source.dataDir, targetDir, { filter: baseBackupFilter, owner, fsync: options.fsync });
+      // No fsync here: pg_control in the copy says "in production", so the server
+      // flushes the whole data directory itself before it replays anything.
+      await copyDataDir(source.dataDir, targetDir, { filter: baseBackupFilter, owner });
       const { rows } = await client.query<{ labelfile: string; spcmapfile: string | null }>(
         'SELECT labelfile, spcmapfile FROM pg_backup_stop(wait_for_archive => false)');
       const stopped = rows[0];

@@ -1,4 +1,5 @@
 import { readdir } from 'node:fs/promises';
+import { platform } from 'node:os';
 import { join } from 'node:path';
 import { takeBaseBackup, dropSlot, ensureSlot } from './base-backup.js';
 import {
@@ -98,6 +99,7 @@ class ReplicatedPostgres implements PostgresCluster {
     const s = this.#settings;
     const conf = renderPostgresqlConf({
       host: s.host, fast: s.fast, synchronousNames: s.synchronous ? this.#nodes.map((n) => n.name) : undefined,
+      recoverySyncMethod: platform() === 'linux' ? 'syncfs' : 'fsync',
     });
     await writeOwnedFile(join(node.dataDir, 'postgresql.conf'), conf, this.#binaries.runAs);
     await writeOwnedFile(join(node.dataDir, 'pg_hba.conf'), renderPgHbaConf(), this.#binaries.runAs);
@@ -136,9 +138,7 @@ class ReplicatedPostgres implements PostgresCluster {
     // Immediate: its data is about to be thrown away, so a checkpoint is wasted time.
     await node.stop('immediate');
     await removeDataDir(node.dataDir);
-    await takeBaseBackup({
-      source: primary, targetDir: node.dataDir, slotName: node.name, owner: this.#binaries.runAs, fsync: !this.#settings.fast,
-    });
+    await takeBaseBackup({ source: primary, targetDir: node.dataDir, slotName: node.name, owner: this.#binaries.runAs });
     await this.#startAsReplica(node, primary, await currentWalLsn(primary));
   }
 
@@ -157,7 +157,7 @@ class ReplicatedPostgres implements PostgresCluster {
     await this.#assertWritable(primary, node);
     await assertReachable(node.dataDir, this.#binaries.runAs);
     await removeDataDir(node.dataDir);
-    await takeBaseBackup({ source: primary, targetDir: node.dataDir, slotName: node.name, owner: this.#binaries.runAs, fsync: !s.fast });
+    await takeBaseBackup({ source: primary, targetDir: node.dataDir, slotName: node.name, owner: this.#binaries.runAs });
     this.#nodes.push(node);
     try {
       if (s.synchronous) await this.#reloadSharedConfig();

@@ -23,12 +23,13 @@ describe('postgres config', () => {
   it('names every node for synchronous replication, or none', () => {
     expect(synchronousStandbyNames(['pg0', 'pg1', 'pg2'])).toBe('ANY 1 (pg0, pg1, pg2)');
     expect(synchronousStandbyNames([])).toBe('');
-    const sync = renderPostgresqlConf({ host: '127.0.0.1', fast: false, synchronousNames: ['pg0', 'pg1'] });
+    const sync = renderPostgresqlConf({ host: '127.0.0.1', fast: false, synchronousNames: ['pg0', 'pg1'], recoverySyncMethod: 'syncfs' });
     expect(sync).toContain("synchronous_standby_names = 'ANY 1 (pg0, pg1)'");
     expect(sync).toContain('fsync = on');
+    expect(sync).toContain('recovery_init_sync_method = syncfs');
     expect(sync).toContain('wal_level = replica');
     expect(sync).toContain("listen_addresses = '127.0.0.1'");
-    const fast = renderPostgresqlConf({ host: '127.0.0.1', fast: true, synchronousNames: undefined });
+    const fast = renderPostgresqlConf({ host: '127.0.0.1', fast: true, synchronousNames: undefined, recoverySyncMethod: 'fsync' });
     expect(fast).toContain('fsync = off');
     expect(fast).toContain("synchronous_standby_names = ''");
   });

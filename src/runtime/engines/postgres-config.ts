@@ -58,6 +58,12 @@ export interface ClusterConfig {
   fast: boolean;
   /** Node names for synchronous_standby_names, or undefined for asynchronous replication. */
   synchronousNames: readonly string[] | undefined;
+  /**
+   * recovery_init_sync_method: `syncfs` (Linux only) flushes a data directory that was
+   * not shut down cleanly (a crash, or a fresh base backup) with one call per file
+   * system instead of one fsync per file.
+   */
+  recoverySyncMethod: 'syncfs' | 'fsync';
 }
 
 /**
@@ -89,6 +95,7 @@ export function renderPostgresqlConf(config: ClusterConfig): string {
     ['wal_receiver_status_interval', quoteConfValue('1s')],
     ['wal_retrieve_retry_interval', quoteConfValue('500ms')],
     ['fsync', config.fast ? 'off' : 'on'],
+    ['recovery_init_sync_method', config.recoverySyncMethod],
     ['synchronous_commit', 'on'],
     ['full_page_writes', 'on'],
     ['synchronous_standby_names', quoteConfValue(synchronousStandbyNames(config.synchronousNames ?? []))],

@@ -268,7 +268,13 @@ export class PostgresServer implements PostgresNode {
     if (child !== undefined && this.isRunning()) {
       // SIGINT is PostgreSQL's fast shutdown (checkpoint, then exit); SIGQUIT its immediate one.
       child.kill(mode === 'immediate' ? 'SIGQUIT' : 'SIGINT');
-      const stopped = await Promise.race([this.#exited.then(() => true), delay(this.#stopTimeoutMs).then(() => false)]);
+      const timer = new AbortController();
+      const stopped = await Promise.race([
+        this.#exited.then(() => true),
+        delay(this.#stopTimeoutMs, false, { signal: timer.signal }).catch(() => false),
+      ]);
+      // A pending timer would keep the process alive for the whole timeout.
+      timer.abort();
       if (!stopped) {
         child.kill('SIGKILL');
         await this.#exited;
