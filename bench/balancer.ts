@@ -163,6 +163,8 @@ function docsBody(opts: Options, results: Measurement[], notes: string[], machin
       "proxy's whole process tree during the measured run (from `/proc/<pid>/stat`); it is the fair comparison when a proxy's CPU is " +
       'below 100% (then CPU 0, wrk and the backends, was the limit). *backend conns* counts the connections the backends accepted during ' +
       'the measured run (health checks included): near zero means the proxy reused its upstream connections. ' +
+      "*rounds spread* is half the range of the rounds' req per CPU-s; *others on its CPU* is the share of the proxy's CPU that other " +
+      'processes used during the measured runs (from `/proc/stat`): both say how far to trust a row. ' +
       'Before measuring, a few requests check that each proxy routes as its mode says. ' +
       'Other work on the machine adds noise (a load average above 2 means other processes shared the CPUs): compare within one run.',
     '',

@@ -86,3 +86,24 @@ export function processTreeTicks(rootPid: number): number {
   }
   return ticks;
 }
+
+/**
+ * Busy clock ticks of one CPU since boot, from /proc/stat (everything but idle
+ * and iowait). The difference over a run, minus the proxy's own ticks, is what
+ * other processes took from the proxy's CPU: the noise in that run.
+ */
+export function cpuBusyTicks(cpu: number): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync('/proc/stat', 'utf8');
+  } catch {
+    return undefined;
+  }
+  const line = text.split('\n').find((l) => l.startsWith(`cpu${cpu} `));
+  if (line === undefined) return undefined;
+  // cpuN user nice system idle iowait irq softirq steal guest guest_nice; guest time is already in user.
+  const fields = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  if (fields.length < 5 || !fields.every(Number.isFinite)) return undefined;
+  const total = fields.reduce((a, b) => a + b, 0);
+  return total - (fields[3] ?? 0) - (fields[4] ?? 0);
+}

@@ -112,8 +112,8 @@ const nginx: ProxyDefinition = {
   name: 'nginx',
   modes: {
     'round-robin': 'round robin (passive health only)',
-    cookie: `hash $cookie_${STICKY_COOKIE} consistent (routes on a client cookie; cannot set one)`,
-    'least-load': 'least_conn (nearest equivalent)',
+    cookie: `hash $cookie_${STICKY_COOKIE} consistent (routes on a client cookie; cannot set one; passive health only)`,
+    'least-load': 'least_conn (nearest equivalent; passive health only)',
   },
   missing: {},
   available: () => undefined,
@@ -134,8 +134,8 @@ const nginx: ProxyDefinition = {
 const fastify: ProxyDefinition = {
   name: 'fastify',
   modes: {
-    'round-robin': 'undici pool per server, round robin in getUpstream',
-    cookie: 'unsigned server-name cookie read in getUpstream',
+    'round-robin': 'undici pool per server, round robin in getUpstream (no health checks)',
+    cookie: 'unsigned server-name cookie read in getUpstream (no health checks)',
   },
   missing: { 'least-load': 'no least-load or least-connections strategy' },
   available: () => undefined,

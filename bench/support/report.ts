@@ -20,6 +20,10 @@ export interface Measurement {
   setup: string;
   /** Connections the backends accepted during the measured run (health checks included). */
   upstreamConnections: number;
+  /** Requests per CPU-second of each round, to show how much the rounds disagree. */
+  roundsPerCpuS?: number[];
+  /** CPU seconds other processes took on the proxy's CPU during the measured run: the noise. */
+  othersCpuS?: number;
 }
 
 /** Requests completed per CPU-second of the proxy, or undefined without a proxy. */
@@ -35,9 +39,15 @@ const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 const ms = (n: number): string => (n < 1 ? n.toFixed(3) : n < 10 ? n.toFixed(2) : n.toFixed(1));
 const ratio = (n: number | undefined): string => (n === undefined || !Number.isFinite(n) ? 'n/a' : `${n.toFixed(2)}x`);
 
+/** Half the range of the rounds' values, relative to the pooled value: "±7%". */
+function spread(values: number[] | undefined, pooled: number | undefined): string {
+  if (values === undefined || values.length < 2 || pooled === undefined || pooled <= 0) return '-';
+  return `±${(((Math.max(...values) - Math.min(...values)) / 2 / pooled) * 100).toFixed(0)}%`;
+}
+
 /** The results table as rows of cells (header first). */
 export function tableRows(results: Measurement[]): string[][] {
-  const rows = [['mode', 'proxy', 'req/s', 'p50 ms', 'p99 ms', 'proxy CPU %', 'req per CPU-s', 'backend conns', 'errors']];
+  const rows = [['mode', 'proxy', 'req/s', 'p50 ms', 'p99 ms', 'proxy CPU %', 'req per CPU-s', 'rounds spread', 'others on its CPU', 'backend conns', 'errors']];
   for (const mode of MODES) {
     for (const r of results.filter((x) => x.mode === mode)) {
       const per = perCpuS(r);
@@ -46,6 +56,8 @@ export function tableRows(results: Measurement[]): string[][] {
         mode, PROXY_LABELS[r.proxy], int(r.wrk.requestsPerS), ms(r.wrk.p50Ms), ms(r.wrk.p99Ms),
         r.cpuS === undefined ? '-' : `${((r.cpuS / r.wrk.durationS) * 100).toFixed(0)}%`,
         per === undefined ? '-' : int(per),
+        spread(r.roundsPerCpuS, per),
+        r.othersCpuS === undefined ? '-' : `${((r.othersCpuS / r.wrk.durationS) * 100).toFixed(0)}%`,
         int(r.upstreamConnections),
         errors === 0 ? '0' : `${r.wrk.non2xx} non-2xx, ${r.wrk.socketErrors} socket`,
       ]);

@@ -7,7 +7,7 @@ import type { Measurement } from './report.js';
 import type { TimeWindowUs } from './cpu-profile.js';
 import type { WrkScripts } from './wrk.js';
 import { DEFAULT_THREADS, runWrk } from './wrk.js';
-import { processTreeTicks } from './cpu-time.js';
+import { cpuBusyTicks, processTreeTicks } from './cpu-time.js';
 import { checkRouting } from './routing-check.js';
 
 /** How every proxy and mode is measured. */
@@ -66,16 +66,22 @@ export async function runOne(ctx: ProxyContext, backends: Backends, def: ProxyDe
     const pid = running.process?.pid;
     const acceptedBefore = await acceptedConnections(backends);
     const ticksBefore = pid === undefined ? 0 : processTreeTicks(pid);
+    const cpuBefore = cpuBusyTicks(ctx.cpu);
     const startUs = nowUs();
     const wrk = await runWrk({ ...wrkRun, durationS: settings.durationS }, settings.scripts);
     window = { startUs, endUs: nowUs() };
+    const cpuAfter = cpuBusyTicks(ctx.cpu);
     const ticksAfter = pid === undefined ? 0 : processTreeTicks(pid);
     // Minus one: the "before" status request was itself accepted after it was counted.
     const upstreamConnections = (await acceptedConnections(backends)) - acceptedBefore - 1;
     if (running.process !== undefined && !running.process.alive()) throw new Error(`${def.name} exited during the run; see ${running.process.logFile}`);
+    const cpuS = (ticksAfter - ticksBefore) / settings.ticksPerS;
     outcome.measurement = {
       proxy: def.name, mode, wrk, setup, upstreamConnections,
-      ...(pid === undefined ? {} : { cpuS: (ticksAfter - ticksBefore) / settings.ticksPerS }),
+      ...(pid === undefined ? {} : { cpuS, roundsPerCpuS: [cpuS > 0 ? wrk.requests / cpuS : 0] }),
+      ...(pid === undefined || cpuBefore === undefined || cpuAfter === undefined
+        ? {}
+        : { othersCpuS: Math.max(0, (cpuAfter - cpuBefore) / settings.ticksPerS - cpuS) }),
     };
   } catch (err) {
     outcome.error = (err as Error).message;
@@ -117,6 +123,7 @@ export function mergeRounds(rounds: Measurement[]): Measurement {
       socketErrors: sum((m) => m.wrk.socketErrors),
     },
     upstreamConnections: sum((m) => m.upstreamConnections),
-    ...(cpuKnown ? { cpuS: sum((m) => m.cpuS ?? 0) } : {}),
+    ...(cpuKnown ? { cpuS: sum((m) => m.cpuS ?? 0), roundsPerCpuS: rounds.flatMap((m) => m.roundsPerCpuS ?? []) } : {}),
+    ...(rounds.every((m) => m.othersCpuS !== undefined) ? { othersCpuS: sum((m) => m.othersCpuS ?? 0) } : {}),
   };
 }
