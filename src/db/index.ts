@@ -20,3 +20,7 @@ export {
 } from './options.js';
 export type { DatabaseLogger, DatabaseOptions, FailoverOptions } from './options.js';
 export * from './errors.js';
+
+// Sharding (buckets, directory, online resharding) and application-side joins and documents.
+export * from './sharding/index.js';
+export * from './documents/index.js';
