@@ -74,15 +74,16 @@ export async function startEngines(options: StartEnginesOptions): Promise<Engine
     let redisUrl: string | undefined;
     let redisServer: RedisServer | undefined;
     let redisSource: EngineSource = 'none';
+    const redisBinary = findRedisServer(env.PATH);
     if (config.engines.redis !== false) {
       if (env.REDIS_URL !== undefined && env.REDIS_URL !== '') {
         await checkRedis(env.REDIS_URL);
         redisUrl = env.REDIS_URL;
         redisSource = 'external';
         step(`redis: ${redactUrl(redisUrl)} (REDIS_URL)`);
-      } else if (findRedisServer(env.PATH) !== undefined) {
+      } else if (redisBinary !== undefined) {
         const appendonly = config.engines.redis.appendonly;
-        redisServer = await startRedisServer({ dataDir: join(options.dir, '.scaleout', 'redis'), appendonly });
+        redisServer = await startRedisServer({ dataDir: join(options.dir, '.scaleout', 'redis'), appendonly, binary: redisBinary });
         const server = redisServer;
         started.push({ kill: () => server.kill(), stop: () => server.stop() });
         redisUrl = redisServer.url;

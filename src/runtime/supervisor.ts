@@ -10,6 +10,7 @@ import { BalancerProcess } from './balancer-process.js';
 import { MAX_INSTANCES } from './config.js';
 import type { DeployStrategy, RuntimeConfig } from './config.js';
 import { startControlApi } from './control-api.js';
+import { ControlClient } from './control-client.js';
 import type { ControlApi } from './control-api.js';
 import { deploy } from './deploy.js';
 import type { DeployHost, DeployResult } from './deploy.js';
@@ -142,8 +143,7 @@ export class Supervisor {
   async #start(): Promise<UpSummary> {
     const { config } = this;
     await mkdir(this.#logDir, { recursive: true });
-    const previous = readSupervisorFile(this.dir);
-    if (previous !== undefined && previous.pid !== process.pid && isAlive(previous.pid)) throw new SupervisorAlreadyRunningError(this.dir, previous.pid);
+    await this.#assertNoOtherSupervisor();
     await assertPortFree('balancer.listen', config.balancer.listen);
     await assertPortFree('balancer.admin', config.balancer.admin);
     this.#secrets = await loadOrCreateSecrets(this.#stateDir);
@@ -191,6 +191,14 @@ export class Supervisor {
     };
     await this.#writeFile(summary.appUrl, summary.adminUrl);
     return summary;
+  }
+
+  /** A live supervisor answers on its control API; a pid alone may have been reused since a crash. */
+  async #assertNoOtherSupervisor(): Promise<void> {
+    const previous = readSupervisorFile(this.dir);
+    if (previous === undefined || previous.pid === process.pid || !isAlive(previous.pid)) return;
+    const answers = await ControlClient.connect(this.dir).status().then(() => true, () => false);
+    if (answers) throw new SupervisorAlreadyRunningError(this.dir, previous.pid);
   }
 
   #step(message: string): void {

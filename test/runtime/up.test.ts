@@ -80,6 +80,13 @@ describe('scaleout up', () => {
     expect(statSync(join(dir, '.scaleout', 'supervisor.json')).mode & 0o777).toBe(0o600);
   });
 
+  it('refuses a second supervisor for the same folder', async () => {
+    const second = await runCli(['up', dir], cleanEnv(EXTERNAL_ENGINES));
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain(`scaleout: a scaleout supervisor (pid ${status.processes[0]!.pid}) already runs ${dir}`);
+    expect((await up.status()).state).toBe('running');
+  });
+
   it('takes a crashed instance out of the pool, restarts it and puts it back', async () => {
     const victim = apps(status).find((p) => p.id === 'app-2')!;
     process.kill(victim.pid!, 'SIGKILL');

@@ -64,7 +64,8 @@ export function findRedisServer(path = process.env.PATH ?? ''): string | undefin
 }
 
 /**
- * Starts a redis-server bound to loopback and resolves once it answers PING. A port
+ * Starts a redis-server bound to loopback and resolves once it answers (with its own
+ * pid, so another server on the port is never mistaken for it). A port
  * taken between picking and binding is replaced by another free one (unless `port`
  * was given).
  */
@@ -122,7 +123,8 @@ async function startOnce(binary: string, host: string, port: number, options: Re
       if (spawnError !== undefined) throw new RedisStartError(`cannot run ${binary}: ${spawnError.message}`, { cause: spawnError });
       throw new RedisStartError(`redis-server exited during startup; its log:\n${await readLogTail(logFile, 10)}`);
     }
-    if (await answersPing(host, port)) break;
+    // Another server may hold the port (then ours exits soon): only our own pid counts.
+    if (child.pid !== undefined && await serverPid(host, port) === child.pid) break;
     if (performance.now() > deadline) {
       child.kill('SIGKILL');
       await exit;
@@ -169,5 +171,28 @@ export function answersPing(host: string, port: number, timeoutMs = 1000): Promi
     });
     socket.once('error', () => done(false));
     socket.once('close', () => done(false));
+  });
+}
+
+/** The `process_id` that `INFO server` reports on a fresh connection, or undefined. */
+function serverPid(host: string, port: number, timeoutMs = 1000): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    let reply = '';
+    const done = (pid: number | undefined): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(pid);
+    };
+    const timer = setTimeout(() => done(undefined), timeoutMs);
+    socket.once('connect', () => socket.write('*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n'));
+    socket.on('data', (chunk) => {
+      reply += chunk.toString('latin1');
+      const match = /process_id:(\d+)/.exec(reply);
+      if (match !== null) done(Number(match[1]));
+      else if (reply.startsWith('-') && reply.includes('\r\n')) done(undefined);
+    });
+    socket.once('error', () => done(undefined));
+    socket.once('close', () => done(undefined));
   });
 }
