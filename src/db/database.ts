@@ -21,6 +21,14 @@ export interface QueryOptions {
    * cannot tell which write it stood for).
    */
   token?: ConsistencyToken | string | null;
+  /**
+   * Whether a write reads its token. Reading it costs one small statement after the
+   * commit (in the same round trip when the primary is otherwise idle for this
+   * router, else shared with concurrent writes); writers that never read back what
+   * they wrote (jobs, imports) can skip it and cost exactly what a plain pg write does.
+   * @defaultValue true
+   */
+  returnToken?: boolean;
 }
 
 /**

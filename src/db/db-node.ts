@@ -3,6 +3,7 @@ import type { Lsn } from './lsn.js';
 import { parseLsn, timelineOfWalFile } from './lsn.js';
 import type { DatabaseLogger } from './options.js';
 import type { NodeRole } from './topology.js';
+import { WalPositionReader } from './wal-position.js';
 
 /** A pooled connection taken out for several statements; `release` once, passing what broke it, if anything. */
 export interface Checkout {
@@ -103,6 +104,10 @@ export class DbNode {
   lagMs: number | undefined;
   /** Queries this router has in flight here. */
   outstanding = 0;
+  /** Writes this router has in flight here (decides how their tokens are read). */
+  writesInFlight = 0;
+  /** Shared reads of the WAL position for tokens of concurrent writes. */
+  readonly positions: WalPositionReader;
 
   #check: pg.Client | undefined;
   #checkSql = FULL_CHECK_SQL;
@@ -118,6 +123,7 @@ export class DbNode {
     this.index = index;
     this.config = config;
     this.#logger = logger;
+    this.positions = new WalPositionReader({ ...config, connectionTimeoutMillis: config.connectionTimeoutMillis ?? poolOptions.connectionTimeoutMillis });
     this.pool = new pg.Pool({
       ...config,
       max: config.max ?? poolOptions.max,
@@ -252,6 +258,7 @@ export class DbNode {
 
   async close(): Promise<void> {
     this.#dropCheckClient();
+    this.positions.close();
     await this.pool.end().catch(() => {});
   }
 }
