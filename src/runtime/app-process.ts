@@ -142,7 +142,9 @@ export class AppProcess {
         throw new InstanceStartError(this.id, 'start cancelled', this.logFile, '');
       }
       const answer = await probeHealth(this.address, path, Math.min(2000, Math.max(100, timeoutMs)));
-      if (answer.ok) return answer;
+      // Another process may have taken the port before ours bound it; an answer that
+      // names another instance is not ours (ours then exits with EADDRINUSE).
+      if (answer.ok && (answer.instance === undefined || answer.instance === this.id)) return answer;
       if (performance.now() > deadline) {
         this.kill();
         await this.exited;
