@@ -54,6 +54,19 @@ const BENCH_COOKIE_SECRET = 'bench-only-affinity-key-0123456789abcdef';
 /** The entry point of the scaleout CLI, relative to the repository root. */
 export const SCALEOUT_BIN = 'bin/scaleout.js';
 
+/** Waits for the line a Node proxy prints once it listens, for at most {@link DEFAULT_READY_TIMEOUT_MS}. */
+async function waitForFirstLine(started: Started): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${started.name} printed nothing within ${DEFAULT_READY_TIMEOUT_MS} ms; see ${started.logFile}`)), DEFAULT_READY_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([started.firstLine, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function waitUntilProxying(started: Started, port: number): Promise<void> {
   await waitForPort('127.0.0.1', port, DEFAULT_READY_TIMEOUT_MS, started.alive);
   const deadline = Date.now() + DEFAULT_READY_TIMEOUT_MS;
@@ -153,7 +166,7 @@ const fastify: ProxyDefinition = {
       logFile: join(ctx.workDir, `fastify-${mode}.log`),
       env: { ...process.env, NODE_ENV: 'production' },
     });
-    await started.firstLine;
+    await waitForFirstLine(started);
     await waitUntilProxying(started, port);
     return { url: `http://127.0.0.1:${port}/`, process: started };
   },
@@ -197,7 +210,7 @@ const scaleout: ProxyDefinition = {
       logFile: join(ctx.workDir, `scaleout-${mode}.log`),
       env: { ...process.env, NODE_ENV: 'production' },
     });
-    await started.firstLine;
+    await waitForFirstLine(started);
     await waitUntilProxying(started, port);
     const running: RunningProxy = { url: `http://127.0.0.1:${port}/`, process: started };
     if (cpuProfile !== undefined) running.cpuProfile = cpuProfile;
