@@ -1,13 +1,19 @@
+import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { processesUsing } from '../../src/runtime/engines/data-dir.js';
 import { findPostgresBinaries } from '../../src/runtime/engines/postgres-binaries.js';
 import { PostgresServer } from '../../src/runtime/engines/postgres-node.js';
 import {
-  freePort, PostgresDataDirError, PostgresStartError, query, startTestPostgresCluster, type PostgresCluster,
+  freePort, PostgresDataDirError, PostgresStartError, query, startTestPostgresCluster, waitFor, type PostgresCluster,
 } from '../support/pg-cluster.js';
+
+const execFileAsync = promisify(execFile);
 
 function occupy(port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
@@ -83,6 +89,20 @@ describe('PostgreSQL nodes', () => {
         .rejects.toBeInstanceOf(PostgresDataDirError);
     } finally {
       await rm(locked, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a process that exits without stopping its cluster', () => {
+  it('takes its servers down with it', async () => {
+    const script = fileURLToPath(new URL('./fixtures/exit-without-stop.ts', import.meta.url));
+    const { stdout } = await execFileAsync(process.execPath, ['--import', 'tsx', script], { timeout: 60_000 });
+    const baseDir = dirname(stdout.trim());
+    try {
+      expect(baseDir).toMatch(/scaleout-pg-test-/);
+      await waitFor(async () => (await processesUsing(baseDir)).length === 0, { what: 'no server left in the base folder' });
+    } finally {
+      await rm(baseDir, { recursive: true, force: true });
     }
   });
 });

@@ -304,7 +304,11 @@ class ReplicatedPostgres implements PostgresCluster {
       const leftover = await runningPostmaster(node.dataDir);
       if (leftover !== undefined) {
         s.log?.(`[${node.name}] stopping a server left running by an earlier run (pid ${leftover})`);
-        process.kill(leftover, 'SIGINT');
+        try {
+          process.kill(leftover, 'SIGINT');
+        } catch {
+          // It ended on its own in the meantime.
+        }
       }
       await node.waitForNoProcesses();
     }

@@ -31,6 +31,7 @@ describe('postgres config', () => {
     expect(sync).toContain("listen_addresses = '127.0.0.1'");
     const fast = renderPostgresqlConf({ host: '127.0.0.1', fast: true, synchronousNames: undefined, recoverySyncMethod: 'fsync' });
     expect(fast).toContain('fsync = off');
+    expect(fast).toContain('dynamic_shared_memory_type = mmap');
     expect(fast).toContain("synchronous_standby_names = ''");
   });
 

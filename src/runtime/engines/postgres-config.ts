@@ -95,6 +95,9 @@ export function renderPostgresqlConf(config: ClusterConfig): string {
     ['wal_receiver_status_interval', quoteConfValue('1s')],
     ['wal_retrieve_retry_interval', quoteConfValue('500ms')],
     ['fsync', config.fast ? 'off' : 'on'],
+    // In the data directory, dynamic shared memory goes away with it: tests SIGKILL
+    // servers, and a killed server's segments in /dev/shm would stay until reboot.
+    ['dynamic_shared_memory_type', config.fast ? 'mmap' : 'posix'],
     ['recovery_init_sync_method', config.recoverySyncMethod],
     ['synchronous_commit', 'on'],
     ['full_page_writes', 'on'],
