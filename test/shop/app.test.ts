@@ -147,6 +147,22 @@ describe('products', () => {
     expect(missing.text).not.toContain('<script>');
   });
 
+  it('answers odd requests with a code and stays up', async () => {
+    const client = await loggedIn();
+    const odd = [
+      app.inject({ method: 'POST', url: '/cart/items', headers: { accept: 'application/json', 'content-type': 'text/plain' }, payload: 'productId=1' }),
+      app.inject({ method: 'POST', url: '/cart/items', headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded', cookie: client.jar.header! }, payload: 'productId[]=1&qty=1' }),
+      app.inject({ method: 'POST', url: '/cart/items', headers: { accept: 'application/json', 'content-type': 'application/json', cookie: client.jar.header! }, payload: '{"__proto__":{"qty":5},"productId":1}' }),
+      app.inject({ method: 'GET', url: '/orders?before=a&before=b', headers: { accept: 'application/json', cookie: client.jar.header! } }),
+      app.inject({ method: 'POST', url: '/login', headers: { accept: 'application/json', 'content-type': 'application/json' }, payload: '\u0000' }),
+    ];
+    for (const res of await Promise.all(odd)) {
+      expect(res.statusCode, res.body).toBe(400);
+      expect(res.json().error.code).toBe('SHOP_BAD_INPUT');
+    }
+    expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+  });
+
   it('answers unknown paths with 404 and a code', async () => {
     const res = await new InjectClient(app).request('GET', '/nowhere');
     expect(res.status).toBe(404);
