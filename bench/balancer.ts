@@ -166,7 +166,8 @@ function docsBody(opts: Options, results: Measurement[], notes: string[], machin
       "*rounds spread* is half the range of the rounds' req per CPU-s; *others on its CPU* is the share of the proxy's CPU that other " +
       'processes used during the measured runs (from `/proc/stat`): both say how far to trust a row. ' +
       'Before measuring, a few requests check that each proxy routes as its mode says. ' +
-      'Other work on the machine adds noise (a load average above 2 means other processes shared the CPUs): compare within one run.',
+      'Other work on the machine adds noise (the benchmark itself keeps about 3 processes busy; a load average well above that means ' +
+      'others shared the CPUs): compare within one run.',
     '',
     opts.learnCookies
       ? 'In cookie mode each wrk thread keeps the first `Set-Cookie` it receives and sends it on every later request (wrk\'s Lua API ' +
