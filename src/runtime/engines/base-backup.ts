@@ -19,18 +19,19 @@ export interface BackupSource extends ServerAddress {
  *
  * With `fresh`, an existing slot is dropped and made again: the replica about to use
  * it starts from a new base backup, and an old slot may have lost the WAL it
- * reserved. A slot still held by a walsender (a replica that just stopped) is
+ * reserved. Without it, only a slot that lost its WAL is made again. A slot still held by a walsender (a replica that just stopped) is
  * waited for.
  */
 export async function ensureSlot(source: BackupSource, slotName: string, options: { fresh: boolean }): Promise<void> {
   await withClient(source, async (client) => {
     const deadline = performance.now() + SLOT_RELEASE_TIMEOUT_MS;
     for (;;) {
-      const { rows } = await client.query<{ active: boolean }>(
-        'SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slotName]);
+      const { rows } = await client.query<{ active: boolean; wal_status: string | null }>(
+        'SELECT active, wal_status FROM pg_replication_slots WHERE slot_name = $1', [slotName]);
       const slot = rows[0];
       if (slot === undefined) break;
-      if (!options.fresh) return;
+      // A slot whose WAL was removed (max_slot_wal_keep_size) can never be streamed from.
+      if (!options.fresh && slot.wal_status !== 'lost') return;
       if (!slot.active) {
         await client.query('SELECT pg_drop_replication_slot($1)', [slotName]);
         break;
