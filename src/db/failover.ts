@@ -174,3 +174,24 @@ export async function unfenceNode(node: DbNode, logger: DatabaseLogger): Promise
   const reset = await tryAdmin(node, 'ALTER SYSTEM RESET default_transaction_read_only', logger);
   return reset && await tryAdmin(node, 'SELECT pg_reload_conf()', logger);
 }
+
+/**
+ * With synchronous failover, a replica that joins later (an old primary rebuilt as a
+ * replica) must count for `ANY 1 (...)` too, or losing the one replica named at
+ * failover time would block every commit. Names come from what actually streams.
+ */
+export async function includeStreamingReplicas(primary: DbNode, logger: DatabaseLogger): Promise<boolean> {
+  let names: string[];
+  try {
+    const rows = await primary.admin<{ name: string }>(
+      "SELECT DISTINCT application_name AS name FROM pg_stat_replication WHERE state = 'streaming' AND application_name <> '' ORDER BY 1");
+    names = rows.map((r) => r.name.replace(/"/g, ''));
+  } catch (err) {
+    logger.warn({ node: primary.name, err: (err as Error).message }, 'cannot list streaming replicas');
+    return false;
+  }
+  if (names.length === 0) return false;
+  const list = `ANY 1 (${names.map((n) => `"${n}"`).join(', ')})`;
+  const set = await tryAdmin(primary, `ALTER SYSTEM SET synchronous_standby_names = ${pg.escapeLiteral(list)}`, logger);
+  return set && await tryAdmin(primary, 'SELECT pg_reload_conf()', logger);
+}

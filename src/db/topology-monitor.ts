@@ -1,5 +1,5 @@
 import type { DbNode } from './db-node.js';
-import { fenceNode, runFailover, unfenceNode } from './failover.js';
+import { fenceNode, includeStreamingReplicas, runFailover, unfenceNode } from './failover.js';
 import { computeLag, withinLagBounds } from './lag.js';
 import { type Lsn, formatLsn } from './lsn.js';
 import type { ResolvedOptions } from './options.js';
@@ -147,6 +147,10 @@ export class TopologyMonitor {
       if (decision.unfence.includes(node.name)) {
         node.fenced = false;
         void unfenceNode(node, this.#options.logger);
+        const primary = this.nodes.find((n) => n.name === decision.primary);
+        if (primary && this.#options.failover.enabled && this.#options.failover.synchronous) {
+          void includeStreamingReplicas(primary, this.#options.logger);
+        }
       }
       node.role = decision.roles.get(node.name) ?? 'unknown';
     }

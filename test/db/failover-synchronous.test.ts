@@ -52,4 +52,14 @@ it('loses no acknowledged write when the primary is killed under steady writes',
     const rows = await query<{ state: string }>(newPrimary, "SELECT sync_state AS state FROM pg_stat_replication WHERE application_name = $1", [other.name]);
     return rows[0]?.state === 'quorum' || undefined;
   }, { what: 'the remaining replica to replicate synchronously', timeoutMs: 20_000 });
+
+  // The old primary, rebuilt as a replica, counts for the quorum too.
+  await oldPrimary.start();
+  await cluster.rebuildAsReplica(oldPrimary, newPrimary);
+  await waitFor(async () => {
+    const [row] = await query<{ names: string }>(newPrimary, "SELECT current_setting('synchronous_standby_names') AS names");
+    return row?.names === `ANY 1 ("${[oldPrimary.name, other.name].sort().join('", "')}")` || undefined;
+  }, { what: 'the rebuilt node in synchronous_standby_names', timeoutMs: 20_000 });
+  const { rows } = await db.query<{ id: number }>('INSERT INTO acks (id) VALUES (-1) RETURNING id');
+  expect(rows).toEqual([{ id: -1 }]);
 });
