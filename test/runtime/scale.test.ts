@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RuntimeStatus } from '../../src/runtime/index.js';
 import { readSupervisorFile } from '../../src/runtime/index.js';
-import { copyApp, get, isAlive, removeApp, runCli, startLoad, UpProcess } from './support/runtime-harness.js';
+import { copyApp, get, isAlive, removeApp, runCli, startLoad, UpProcess, waitFor } from './support/runtime-harness.js';
 
 const appIds = (s: RuntimeStatus): string[] => s.processes.filter((p) => p.role === 'app').map((p) => p.id);
 
@@ -69,5 +69,27 @@ describe('scaleout scale', () => {
     expect(workers.stderr).toContain('only app instances can be scaled');
     expect(garbled.code).toBe(2);
     expect(garbled.stderr).toContain('"app=many" must look like app=4');
+  });
+
+  it('a second Ctrl-C kills every process at once', async () => {
+    const status = await up.status();
+    const pids = status.processes.flatMap((p) => (p.pid === null ? [] : [p.pid]));
+    expect(pids.length).toBeGreaterThanOrEqual(4);
+    // A slow request in flight keeps the graceful stop draining while the second Ctrl-C comes.
+    const slow = fetch(new URL('/slow?ms=20000', status.appUrl!)).catch(() => undefined);
+    await waitFor(async () => {
+      const file = readSupervisorFile(dir)!;
+      const res = await fetch(new URL('/servers', file.adminUrl!), { headers: { authorization: `Bearer ${file.adminToken!}` } });
+      const body = await res.json() as { pools: Record<string, { servers: Array<{ inFlight: number }> }> };
+      return Object.values(body.pools).some((p) => p.servers.some((srv) => srv.inFlight > 0));
+    }, 'the slow request to be in flight', 10_000);
+    up.child.kill('SIGINT');
+    await waitFor(() => up.stderr.includes('SIGINT: draining and stopping everything'), 'the first SIGINT to be handled', 10_000);
+    up.child.kill('SIGINT');
+    const result = await up.done;
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('SIGINT again: killing every process now');
+    for (const pid of pids) await waitFor(() => !isAlive(pid), `pid ${pid} to be gone`, 10_000);
+    await slow;
   });
 });

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -98,10 +99,14 @@ export class UpProcess {
   readonly child: ChildProcess;
   readonly done: Promise<CliResult>;
 
+  /** Everything written to stderr so far. */
+  stderr = '';
+
   private constructor(dir: string, child: ChildProcess) {
     this.dir = dir;
     this.child = child;
     this.done = collect(child, 600_000);
+    child.stderr?.on('data', (c: Buffer) => (this.stderr += c.toString()));
   }
 
   static start(dir: string, env: NodeJS.ProcessEnv = cleanEnv()): UpProcess {
@@ -155,10 +160,16 @@ export async function waitFor<T>(check: () => Promise<T | undefined | false> | T
   }
 }
 
+/** True while the process runs (a zombie, dead but not yet reaped by its new parent, counts as gone). */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }
