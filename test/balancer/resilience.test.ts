@@ -95,7 +95,7 @@ describe('failures', () => {
   });
 
   it('ejects a server that keeps answering 5xx, then lets it back with slow start', async () => {
-    const { balancer, base, agent } = await setup(['a', 'b'], { outlier: { consecutiveServerErrors: 3, baseEjectionMs: 300 }, slowStartMs: 1000 });
+    const { balancer, base, agent } = await setup(['a', 'b'], { outlier: { consecutiveServerErrors: 3, baseEjectionMs: 300 }, slowStartMs: 60_000 });
     // Only server a answers 500 on /status; b too, but we make a fail by hitting it via round robin
     for (let i = 0; i < 6; i++) await (await request(`${base}/status?code=500`, { dispatcher: agent })).body.text();
     const a = balancer.pool('web').server('a')!;
