@@ -7,6 +7,7 @@ import type {
 } from './database.js';
 import { ScopedSession } from './database-session.js';
 import { type Checkout, DbNode } from './db-node.js';
+import { beginStatement, isBroken, last, openTransaction, pipelined } from './client-helpers.js';
 import { failureKind, toDbError } from './error-mapping.js';
 import {
   ConnectionLostError, DatabaseClosedError, DatabaseOptionsError, FailoverInProgressError, NoPrimaryError, QueryError,
@@ -75,6 +76,8 @@ class ReplicaRouter implements Database {
   async query<R extends QueryResultRow = QueryResultRow>(text: string, params?: unknown[], options?: QueryOptions): Promise<DbResult<R>> {
     if (this.#closed) throw new DatabaseClosedError();
     if (typeof text !== 'string') throw new QueryError('the query text must be a string', {});
+    if (params !== undefined && !Array.isArray(params)) throw new QueryError('query parameters must be an array', {});
+    if (options !== undefined) checkQueryOptions(options);
     if (!this.#monitor.isReady) await this.#monitor.whenReady();
     const route = this.#routes.get(text) ?? await this.#route(text);
     if (route === 'primary') return options?.returnToken === false ? this.#runOnPrimary<R>(text, params) : this.#write<R>(text, params);
@@ -444,49 +447,13 @@ class ReplicaRouter implements Database {
   }
 }
 
-/** Sends several queries on one client in one write, so they share a round trip. */
-function pipelined<T extends readonly Promise<unknown>[]>(client: pg.PoolClient, send: () => T): T {
-  const stream = (client as unknown as { connection?: { stream?: { cork?: () => void; uncork?: () => void } } }).connection?.stream;
-  stream?.cork?.();
-  let queries: T;
-  try {
-    queries = send();
-  } finally {
-    stream?.uncork?.();
+const CONSISTENCIES = new Set(['eventual', 'session', 'primary']);
+
+function checkQueryOptions(options: QueryOptions): void {
+  if (typeof options !== 'object' || options === null) throw new DatabaseOptionsError('query options', options, 'an object');
+  if (options.consistency !== undefined && !CONSISTENCIES.has(options.consistency)) {
+    throw new DatabaseOptionsError('consistency', options.consistency, "'eventual', 'session' or 'primary'");
   }
-  // Whichever is not awaited must not become an unhandled rejection.
-  for (const query of queries) query.catch(() => {});
-  return queries;
-}
-
-/** A multi-statement text answers with one result per statement: keep the last. */
-function last<R extends QueryResultRow>(result: QueryResult<R> | QueryResult<R>[]): DbResult<R> {
-  return (Array.isArray(result) ? result[result.length - 1] : result) as DbResult<R>;
-}
-
-const BROKEN_CODES = new Set(['SCALEOUT_DB_CONNECTION_LOST', 'SCALEOUT_DB_UNREACHABLE', 'SCALEOUT_DB_FAILOVER_IN_PROGRESS']);
-
-/** The connection is unusable after this error (also when already mapped to a ScaleoutError). */
-function isBroken(err: unknown): boolean {
-  const kind = failureKind(err);
-  return kind === 'connect' || kind === 'connection' || BROKEN_CODES.has((err as { code?: string } | null)?.code ?? '');
-}
-
-/** A statement like `BEGIN` left the connection inside a transaction: it must not go back to the pool. */
-function openTransaction(client: pg.PoolClient): boolean {
-  const status = (client as unknown as { getTransactionStatus?: () => string | null }).getTransactionStatus?.();
-  return status === 'T' || status === 'E';
-}
-
-function beginStatement(options: TransactionOptions): string {
-  let sql = 'BEGIN';
-  if (options.isolation !== undefined) {
-    const isolation = { 'read committed': 'READ COMMITTED', 'repeatable read': 'REPEATABLE READ', serializable: 'SERIALIZABLE' }[options.isolation];
-    if (!isolation) throw new DatabaseOptionsError('isolation', options.isolation, "'read committed', 'repeatable read' or 'serializable'");
-    sql += ` ISOLATION LEVEL ${isolation}`;
-  }
-  if (options.readOnly) sql += ' READ ONLY';
-  return sql;
 }
 
 function delay(ms: number): Promise<void> {

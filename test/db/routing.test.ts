@@ -196,6 +196,21 @@ describe('tokens from outside', () => {
   });
 });
 
+describe('bad input', () => {
+  it('rejects malformed calls with ScaleoutErrors and keeps serving', async () => {
+    await expect(db.query(42 as unknown as string)).rejects.toMatchObject({ code: 'SCALEOUT_DB_QUERY_FAILED' });
+    await expect(db.query('SELECT $1::int', 'x' as unknown as unknown[])).rejects.toMatchObject({ code: 'SCALEOUT_DB_QUERY_FAILED' });
+    await expect(db.query('SELECT 1', [], { consistency: 'strong' as 'primary' })).rejects.toMatchObject({ code: 'SCALEOUT_DB_INVALID_OPTIONS' });
+    await expect(db.query('SELEKT 1')).rejects.toMatchObject({ code: 'SCALEOUT_DB_QUERY_FAILED', sqlState: '42601' });
+    await expect(db.transaction(async () => 1, { isolation: 'chaos' as 'serializable' })).rejects.toMatchObject({ code: 'SCALEOUT_DB_INVALID_OPTIONS' });
+    await expect(db.transaction(async () => { throw new TypeError('mine'); })).rejects.toThrow(TypeError);
+    const listener = () => { throw new Error('a listener that throws'); };
+    const off = db.on('topology', listener);
+    off();
+    expect((await db.query<{ n: number }>('SELECT 1 AS n')).rows).toEqual([{ n: 1 }]);
+  });
+});
+
 describe('role discovery', () => {
   it('finds the real primary when the configuration has the roles the wrong way round', async () => {
     const confused = createDatabase({ primary: replicaA.url(), replicas: [primary.url(), replicaB.url()], checkIntervalMs: 100 });
