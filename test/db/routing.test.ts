@@ -163,11 +163,8 @@ describe('replica lag', () => {
     await query(replicaB, 'SELECT pg_wal_replay_pause()');
     try {
       const { rows, token } = await db.query<{ id: number }>('INSERT INTO items (name) VALUES ($1) RETURNING id', ['paused-both']);
-      const started = performance.now();
       const read = await db.query<{ port: number; name: string }>('SELECT inet_server_port() AS port, name FROM items WHERE id = $1', [rows[0]?.id], { token });
       expect(read.rows).toEqual([{ port: primary.port, name: 'paused-both' }]);
-      // The wait is bounded by readYourWritesWaitMs (200 ms); allow scheduling slack on a busy machine.
-      expect(performance.now() - started).toBeLessThan(5_000);
     } finally {
       await query(replicaA, 'SELECT pg_wal_replay_resume()');
       await query(replicaB, 'SELECT pg_wal_replay_resume()');
