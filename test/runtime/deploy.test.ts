@@ -102,6 +102,26 @@ describe('deploys', () => {
     for (let i = 0; i < 10; i++) expect((await get(after.appUrl!)).body.version).toBe('v3');
   });
 
+  it('puts an instance of the old build back when a rolling deploy fails half way', async () => {
+    const before = await up.status();
+    const next = Math.max(...apps(before).map((p) => Number(p.id.slice(4)))) + 1;
+    // The first new instance comes up; the second never does.
+    await writeFile(join(dir, 'unhealthy'), `app-${next + 1}\n`);
+    const load = startLoad(before.appUrl!);
+    const deploy = await runCli(['deploy', dir]);
+    const result = await load.stop();
+    await rm(join(dir, 'unhealthy'));
+    expect(deploy.code).toBe(1);
+    expect(deploy.stdout).toContain(`app-${next} (build `);
+    expect(deploy.stdout).toMatch(new RegExp(`app-${next + 2} \\(build ${before.buildId}\\) replaces ${apps(before)[0]!.id}`));
+    expect(result).toMatchObject({ errors: 0, timeouts: 0, non2xx: 0 });
+
+    const after = await up.status();
+    expect(after.buildId).toBe(before.buildId);
+    expect(apps(after).map((p) => p.id)).toEqual([apps(before)[1]!.id, `app-${next + 2}`]);
+    expect(await reportedBuilds(after)).toEqual([before.buildId, before.buildId]);
+  });
+
   it('says so when the build already runs everywhere', async () => {
     const deploy = await runCli(['deploy', dir, '--strategy', 'blue-green']);
     expect(deploy.code).toBe(0);
