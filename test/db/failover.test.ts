@@ -7,6 +7,9 @@ import { nameOf, SteadyWriter } from './failover-support.js';
 // first kills the primary, the next ones work with what the failover left.
 let cluster: PostgresCluster;
 let db: Database;
+// A second app instance with its own router: both see the same failure at once.
+let peer: Database;
+const peerEvents: FailoverEvent[] = [];
 let oldPrimary: PostgresNode;
 let newPrimary: PostgresNode;
 let tokenBefore: ConsistencyToken;
@@ -22,7 +25,14 @@ beforeAll(async () => {
     failover: { enabled: true, failAfterChecks: 3 },
   });
   db.on('failover', (event) => events.push(event));
-  await db.ready();
+  peer = createDatabase({
+    primary: cluster.primary.url(),
+    replicas: cluster.replicas.map((r) => r.url()),
+    checkIntervalMs: 200,
+    failover: { enabled: true, failAfterChecks: 3 },
+  });
+  peer.on('failover', (event) => peerEvents.push(event));
+  await Promise.all([db.ready(), peer.ready()]);
   await db.query('CREATE TABLE acks (id int PRIMARY KEY)');
   await db.query('CREATE TABLE notes (id int PRIMARY KEY, body text)');
   const before = await db.query("INSERT INTO notes VALUES (0, 'written before the failover')");
@@ -33,6 +43,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await peer?.close();
   await db?.close();
   await cluster?.destroy();
 });
@@ -52,8 +63,14 @@ describe('failover', () => {
     await waitFor(async () => writer.acknowledged.length >= ackedAtFailover + 50 || undefined, { what: '50 writes after the failover', timeoutMs: 15_000 });
     await writer.stop();
 
-    expect(event).toMatchObject({ from: nameOf(oldPrimary), timeline: 2, promotedByThisRouter: true });
+    expect(event).toMatchObject({ from: nameOf(oldPrimary), timeline: 2 });
+    // Both routers agree on the new primary, whichever of them promoted it.
+    const peerEvent = await waitFor(async () => peerEvents[0], { what: "the peer's failover event", timeoutMs: 10_000, intervalMs: 20 });
+    expect(peerEvent).toMatchObject({ from: nameOf(oldPrimary), to: event.to, timeline: 2 });
+    expect(event.promotedByThisRouter || peerEvent.promotedByThisRouter).toBe(true);
     newPrimary = cluster.nodes.find((n) => nameOf(n) === event.to) as PostgresNode;
+    const { rows: [written] } = await peer.query<{ port: number }>('INSERT INTO acks (id) VALUES (-2) RETURNING inet_server_port() AS port');
+    expect(written?.port).toBe(newPrimary.port);
     expect(cluster.replicas.map(nameOf)).toContain(event.to);
     expect(db.topology()).toMatchObject({ primary: event.to, timeline: 2, failoverInProgress: false });
     expect(roleOf(oldPrimary)).toMatchObject({ role: 'fenced', fenced: true, healthy: false });
