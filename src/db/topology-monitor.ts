@@ -155,16 +155,13 @@ export class TopologyMonitor {
       node.role = decision.roles.get(node.name) ?? 'unknown';
     }
     const next = this.nodes.find((n) => n.name === decision.primary);
+    let replaced: DbNode | undefined;
     if (next !== this.primary && next !== undefined) {
       const previous = this.primary;
       const wasConfirmed = this.#primaryConfirmed;
       this.#adoptPrimary(next);
-      if (previous !== undefined && wasConfirmed && !this.failoverInProgress) {
-        this.#events.failover({
-          from: previous.name, to: next.name, timeline: this.timeline ?? 0, promotedByThisRouter: false,
-          durationMs: Math.max(0, nowMs - (previous.failingSinceMs ?? nowMs)),
-        });
-      }
+      // Someone else (an external failover manager, another router) moved the primary.
+      if (previous !== undefined && wasConfirmed && !this.failoverInProgress) replaced = previous;
     } else if (next === undefined) {
       this.primary = undefined;
     }
@@ -178,6 +175,12 @@ export class TopologyMonitor {
       }
       this.#primaryLsn = primary.observation.currentLsn;
       this.#primarySampledAtMs = nowMs;
+    }
+    if (replaced && next) {
+      this.#events.failover({
+        from: replaced.name, to: next.name, timeline: this.timeline ?? 0, promotedByThisRouter: false,
+        durationMs: Math.max(0, nowMs - (replaced.failingSinceMs ?? nowMs)),
+      });
     }
   }
 

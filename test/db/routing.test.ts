@@ -237,3 +237,26 @@ describe('role discovery', () => {
     await expect(partial.query('SELECT 1')).rejects.toMatchObject({ code: 'SCALEOUT_DB_CLOSED' });
   });
 });
+
+describe('external failover (runs last: it changes the roles)', () => {
+  it('follows a replica promoted by someone else and fences the old primary, without failover enabled', async () => {
+    const seen: string[] = [];
+    const off = db.on('failover', (event) => seen.push(`${event.from}->${event.to}:${event.timeline}:${event.promotedByThisRouter}`));
+    await cluster.promote(replicaB);
+    await waitFor(async () => db.topology().primary === nameOf(replicaB) || undefined, { what: 'the router to follow the promotion', timeoutMs: 15_000 });
+    off();
+    expect(seen).toEqual([`${nameOf(primary)}->${nameOf(replicaB)}:2:false`]);
+    const roles = Object.fromEntries(db.topology().nodes.map((n) => [n.name, n.role]));
+    expect(roles[nameOf(primary) as string]).toBe('fenced');
+    const { rows } = await db.query<{ port: number }>("INSERT INTO items (name) VALUES ('after external failover') RETURNING inet_server_port() AS port");
+    expect(rows[0]?.port).toBe(replicaB.port);
+    await waitFor(async () => {
+      try {
+        await query(primary, "INSERT INTO items (name) VALUES ('split brain')");
+        return undefined;
+      } catch (err) {
+        return (err as { code?: string }).code === '25006' || undefined;
+      }
+    }, { what: 'the old primary to be fenced read-only', timeoutMs: 15_000 });
+  });
+});
