@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HashStrategy } from './hash.js';
-import { murmur3 } from './murmur3.js';
+import { murmur3 } from '../../internal/murmur3.js';
 
 interface FakeServer { id: string; weight: number; inFlight: number; load: number }
 const server = (id: string, weight = 1): FakeServer => ({ id, weight, inFlight: 0, load: 0 });

@@ -1,4 +1,4 @@
-import { murmur3 } from './murmur3.js';
+import { murmur3 } from '../../internal/murmur3.js';
 import { RoundRobinStrategy } from './round-robin.js';
 import { ServerList } from './server-list.js';
 import { resolveHashBalanceFactor, resolveHashVirtualNodes } from './strategy-options.js';

@@ -1,3 +1,4 @@
+import { murmur3 } from '../../internal/murmur3.js';
 import { ShardKeyError } from './errors.js';
 
 /**
@@ -12,59 +13,13 @@ export const HASH_ID = 'murmur3_32-utf8-v1';
 export type ShardKey = string | number | bigint;
 
 /**
- * MurmurHash3 x86 32-bit (Austin Appleby's reference, seed 0) of the first `len`
- * bytes of `bytes`, unsigned.
- * The same function runs inside PostgreSQL (`scaleout_murmur3_32`), so a shard can
- * compute a row's bucket without trusting the client.
- */
-export function murmur3(bytes: Uint8Array, len = bytes.length): number {
-  const c1 = 0xcc9e2d51;
-  const c2 = 0x1b873593;
-  const blockEnd = len & ~3;
-  let h = 0;
-  let k: number;
-  for (let i = 0; i < blockEnd; i += 4) {
-    k = (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24));
-    k = Math.imul(k, c1);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, c2);
-    h ^= k;
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-  }
-  k = 0;
-  switch (len & 3) {
-    case 3: k ^= bytes[blockEnd + 2]! << 16; // falls through
-    case 2: k ^= bytes[blockEnd + 1]! << 8; // falls through
-    case 1:
-      k ^= bytes[blockEnd]!;
-      k = Math.imul(k, c1);
-      k = (k << 15) | (k >>> 17);
-      k = Math.imul(k, c2);
-      h ^= k;
-  }
-  h ^= len;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
-const encoder = new TextEncoder();
-let scratch = new Uint8Array(256);
-
-/**
- * {@link murmur3} of the UTF-8 encoding of `text`. Routing hashes every key, and a
- * fresh byte array per key costs more than the hash, so the text is encoded into one
- * reused buffer. Lone surrogates become U+FFFD, as the pg driver sends them.
+ * MurmurHash3 x86 32-bit (seed 0) of the UTF-8 encoding of `text`, unsigned. The same
+ * function runs inside PostgreSQL (`scaleout_murmur3_32`), so a shard can compute a
+ * row's bucket without trusting the client. Lone surrogates hash as U+FFFD, as the pg
+ * driver sends them.
  */
 export function murmur3Text(text: string): number {
-  // UTF-8 needs at most 3 bytes per UTF-16 code unit.
-  if (text.length * 3 > scratch.length) scratch = new Uint8Array(text.length * 3);
-  const { written } = encoder.encodeInto(text, scratch);
-  return murmur3(scratch, written);
+  return murmur3(text);
 }
 
 /**

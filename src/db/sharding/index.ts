@@ -3,7 +3,7 @@ export type {
   FieldInfo as ShardFieldInfo, Queryable as ShardQueryable, QueryResult as ShardQueryResult, ReplicatedDatabaseLike,
   Row as ShardRow, ShardBackend,
 } from './backend.js';
-export { bucketOf, HASH_ID, keyText, murmur3 } from './bucket-hash.js';
+export { bucketOf, HASH_ID, keyText, murmur3Text } from './bucket-hash.js';
 export type { ShardKey } from './bucket-hash.js';
 export { DEFAULT_BUCKETS } from './directory.js';
 export type { BucketState } from './directory.js';
