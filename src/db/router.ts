@@ -73,13 +73,27 @@ class ReplicaRouter implements Database {
     this.#monitor.start();
   }
 
-  async query<R extends QueryResultRow = QueryResultRow>(text: string, params?: unknown[], options?: QueryOptions): Promise<DbResult<R>> {
-    if (this.#closed) throw new DatabaseClosedError();
-    if (typeof text !== 'string') throw new QueryError('the query text must be a string', {});
-    if (params !== undefined && !Array.isArray(params)) throw new QueryError('query parameters must be an array', {});
-    if (options !== undefined) checkQueryOptions(options);
+  // Not async on purpose: a cached route costs no extra promise layers on the hot path.
+  query<R extends QueryResultRow = QueryResultRow>(text: string, params?: unknown[], options?: QueryOptions): Promise<DbResult<R>> {
+    if (this.#closed) return Promise.reject(new DatabaseClosedError());
+    if (typeof text !== 'string') return Promise.reject(new QueryError('the query text must be a string', {}));
+    if (params !== undefined && !Array.isArray(params)) return Promise.reject(new QueryError('query parameters must be an array', {}));
+    if (options !== undefined) {
+      const invalid = checkQueryOptions(options);
+      if (invalid) return Promise.reject(invalid);
+    }
+    const route = this.#monitor.isReady ? this.#routes.get(text) : undefined;
+    if (route === undefined) return this.#routeThenRun<R>(text, params, options);
+    return this.#run<R>(route, text, params, options);
+  }
+
+  async #routeThenRun<R extends QueryResultRow>(text: string, params: unknown[] | undefined, options: QueryOptions | undefined): Promise<DbResult<R>> {
     if (!this.#monitor.isReady) await this.#monitor.whenReady();
     const route = this.#routes.get(text) ?? await this.#route(text);
+    return this.#run<R>(route, text, params, options);
+  }
+
+  #run<R extends QueryResultRow>(route: StatementRoute, text: string, params: unknown[] | undefined, options: QueryOptions | undefined): Promise<DbResult<R>> {
     if (route === 'primary') return options?.returnToken === false ? this.#runOnPrimary<R>(text, params) : this.#write<R>(text, params);
     if (options === undefined) return this.#readEventual<R>(text, params);
     const consistency = options.consistency ?? (options.token != null ? 'session' : 'eventual');
@@ -235,21 +249,18 @@ class ReplicaRouter implements Database {
 
   // ---- reads ----
 
-  async #readEventual<R extends QueryResultRow>(text: string, params: unknown[] | undefined): Promise<DbResult<R>> {
+  #readEventual<R extends QueryResultRow>(text: string, params: unknown[] | undefined): Promise<DbResult<R>> {
     const node = this.#pick(this.#monitor.readable);
     if (!node) return this.#runOnPrimary<R>(text, params);
     return this.#readOn<R>(node, text, params);
   }
 
-  async #readOn<R extends QueryResultRow>(node: DbNode, text: string, params: unknown[] | undefined): Promise<DbResult<R>> {
+  #readOn<R extends QueryResultRow>(node: DbNode, text: string, params: unknown[] | undefined): Promise<DbResult<R>> {
     node.outstanding++;
-    try {
-      return last(await node.pool.query<R>(text, params));
-    } catch (err) {
-      return this.#afterReplicaFailure<R>(err, node, text, params);
-    } finally {
-      node.outstanding--;
-    }
+    return node.pool.query<R>(text, params).then(
+      (result) => { node.outstanding--; return last(result); },
+      (err: unknown) => { node.outstanding--; return this.#afterReplicaFailure<R>(err, node, text, params); },
+    );
   }
 
   /**
@@ -271,16 +282,18 @@ class ReplicaRouter implements Database {
     throw this.#mapError(err, node);
   }
 
-  async #runOnPrimary<R extends QueryResultRow>(text: string, params: unknown[] | undefined): Promise<DbResult<R>> {
-    const node = this.#writer();
-    node.outstanding++;
+  #runOnPrimary<R extends QueryResultRow>(text: string, params: unknown[] | undefined): Promise<DbResult<R>> {
+    let node: DbNode;
     try {
-      return last(await node.pool.query<R>(text, params));
+      node = this.#writer();
     } catch (err) {
-      throw this.#mapError(err, node);
-    } finally {
-      node.outstanding--;
+      return Promise.reject(err);
     }
+    node.outstanding++;
+    return node.pool.query<R>(text, params).then(
+      (result) => { node.outstanding--; return last(result); },
+      (err: unknown) => { node.outstanding--; throw this.#mapError(err, node); },
+    );
   }
 
   /**
@@ -449,11 +462,12 @@ class ReplicaRouter implements Database {
 
 const CONSISTENCIES = new Set(['eventual', 'session', 'primary']);
 
-function checkQueryOptions(options: QueryOptions): void {
-  if (typeof options !== 'object' || options === null) throw new DatabaseOptionsError('query options', options, 'an object');
+function checkQueryOptions(options: QueryOptions): DatabaseOptionsError | undefined {
+  if (typeof options !== 'object' || options === null) return new DatabaseOptionsError('query options', options, 'an object');
   if (options.consistency !== undefined && !CONSISTENCIES.has(options.consistency)) {
-    throw new DatabaseOptionsError('consistency', options.consistency, "'eventual', 'session' or 'primary'");
+    return new DatabaseOptionsError('consistency', options.consistency, "'eventual', 'session' or 'primary'");
   }
+  return undefined;
 }
 
 function delay(ms: number): Promise<void> {
