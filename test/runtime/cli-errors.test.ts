@@ -41,26 +41,26 @@ describe('scaleout commands fail with one clear line', () => {
       runCli(['build', idle]),
     ]);
 
-    expect(badConfig.code).toBe(2);
+    expect(badConfig.code, badConfig.stderr).toBe(2);
     expect(errorLines(badConfig.stderr)).toHaveLength(1);
     expect(badConfig.stderr).toContain('scaleout.config.json: app.instances: ');
     expect(badConfig.stderr).toContain('(got 0)');
     expect(badConfig.stderr).toMatch(/balancer\.strategy: .*round-robin.*\(got "random"\)/);
 
-    expect(noEntry.code).toBe(1);
+    expect(noEntry.code, noEntry.stderr).toBe(1);
     expect(errorLines(noEntry.stderr)).toEqual([
       `scaleout: app.entry "missing.mjs" does not exist in ${missing}; create it or point app.entry in scaleout.config at the file that starts the server [SCALEOUT_RUNTIME_APP_ENTRY_NOT_FOUND]`,
     ]);
 
-    expect(portInUse.code).toBe(1);
+    expect(portInUse.code, portInUse.stderr).toBe(1);
     expect(errorLines(portInUse.stderr)).toEqual([
       `scaleout: balancer.listen 127.0.0.1:${busyPort} is in use by another process; stop that process or choose another port in scaleout.config [SCALEOUT_RUNTIME_PORT_IN_USE]`,
     ]);
 
-    expect(notRunning.code).toBe(1);
+    expect(notRunning.code, notRunning.stderr).toBe(1);
     expect(errorLines(notRunning.stderr)[0]).toContain(`no scaleout supervisor runs for ${idle}`);
 
-    expect(badStrategy.code).toBe(2);
+    expect(badStrategy.code, badStrategy.stderr).toBe(2);
     expect(badStrategy.stderr).toContain('--strategy must be rolling or blue-green, not "canary"');
 
     // Without a supervisor, build writes the image itself.
