@@ -159,7 +159,7 @@ async function main(): Promise<void> {
       '(`pg_current_wal_insert_lsn()`), pipelined in the same round trip or shared by concurrent writes; with fsync off',
       'a one-row INSERT is itself about as cheap as that statement, so on a saturated server the token costs up to half',
       'the throughput of the smallest writes. Writes that never read back skip it with `returnToken: false`.',
-      `Other work on the machine (load average ${loadAtStart} at the start) makes single numbers swing by about 10%.`,
+      `Other work on the machine (load average ${loadAtStart} at the start) makes single numbers swing by 10-20% between runs.`,
       `All servers and the load generator share ${cpus().length} cores: a replica on the same machine competes for the CPU the`,
       'primary would use, so adding replicas here shows the router spreading reads, not added capacity. On separate',
       'machines, read capacity grows with the replicas.',
