@@ -28,6 +28,7 @@ import { describeMachine, machineLine } from './support/machine.js';
 import { formatTopSelfTime, type TimeWindowUs } from './support/cpu-profile.js';
 import { writeSection } from './support/docs-section.js';
 import { mergeRounds, runOne, type RunSettings } from './support/runner.js';
+import { snapshotScaleout } from './support/scaleout-snapshot.js';
 
 /** Seconds wrk measures each proxy and mode, per round. @defaultValue 5 */
 export const DEFAULT_DURATION_S = 5;
@@ -232,6 +233,7 @@ async function main(): Promise<void> {
     mkdirSync(cpuProfDir, { recursive: true });
   }
 
+  const scaleoutRoot = join(workDir, 'scaleout');
   const machine = machineLine(describeMachine());
   const loads = [loadLine()];
   process.stdout.write(`Machine: ${machine}\nLoad average: ${loads[0]}\n`);
@@ -242,7 +244,7 @@ async function main(): Promise<void> {
   try {
     const backends = await startBackends(group, workDir, pinned ? LOAD_CPU : 0);
     const baseCtx: Omit<ProxyContext, 'round'> = {
-      group, repoRoot, workDir, servers: backends.servers, cpu: pinned ? PROXY_CPU : 0, scaleoutArgs: opts.scaleoutArgs,
+      group, repoRoot, scaleoutRoot, workDir, servers: backends.servers, cpu: pinned ? PROXY_CPU : 0, scaleoutArgs: opts.scaleoutArgs,
       ...(cpuProfDir === undefined ? {} : { cpuProfDir }),
     };
     const settings: RunSettings = {
@@ -253,7 +255,7 @@ async function main(): Promise<void> {
     const definitions = PROXIES.filter((p) => opts.proxies.includes(p.name));
     const unavailable = new Set<ProxyName>();
     for (const def of definitions) {
-      const reason = def.available({ ...baseCtx, round: 0 });
+      const reason = def.name === 'scaleout' ? snapshotScaleout(repoRoot, scaleoutRoot) ?? def.available({ ...baseCtx, round: 0 }) : def.available({ ...baseCtx, round: 0 });
       if (reason !== undefined) {
         unavailable.add(def.name);
         process.stdout.write(`skipping ${PROXY_LABELS[def.name]}: ${reason}\n`);
@@ -309,7 +311,7 @@ async function main(): Promise<void> {
       process.stdout.write('  no profile written: the balancer must exit normally on SIGTERM for node --cpu-prof to write it\n');
       continue;
     }
-    for (const line of formatTopSelfTime(file, repoRoot, [window])) process.stdout.write(`${line}\n`);
+    for (const line of formatTopSelfTime(file, scaleoutRoot, [window])) process.stdout.write(`${line}\n`);
   }
 
   if (opts.writeDocs && results.length > 0) {

@@ -6,6 +6,7 @@ import type { ServerAddress } from './peer-configs.js';
 import { haproxyConfig, nginxProxyConfig } from './peer-configs.js';
 import { freePort, httpStatus, waitForPort } from './net.js';
 import { STICKY_COOKIE } from './modes.js';
+import { SCALEOUT_BIN } from './scaleout-snapshot.js';
 
 /** How long a proxy may take to answer 200 through to a server. @defaultValue 20000 */
 export const DEFAULT_READY_TIMEOUT_MS = 20_000;
@@ -14,6 +15,8 @@ export const DEFAULT_READY_TIMEOUT_MS = 20_000;
 export interface ProxyContext {
   group: ProcessGroup;
   repoRoot: string;
+  /** Where the scaleout build under test is (a snapshot of dist/ and bin/, see snapshotScaleout). */
+  scaleoutRoot: string;
   workDir: string;
   servers: ServerAddress[];
   /** The CPU the proxy (and everything it starts) is pinned to. */
@@ -51,8 +54,6 @@ export interface ProxyDefinition {
 /** The affinity cookie key the benchmark gives the scaleout balancer (a benchmark secret, not a real one). */
 const BENCH_COOKIE_SECRET = 'bench-only-affinity-key-0123456789abcdef';
 
-/** The entry point of the scaleout CLI, relative to the repository root. */
-export const SCALEOUT_BIN = 'bin/scaleout.js';
 
 /** Waits for the line a Node proxy prints once it listens, for at most {@link DEFAULT_READY_TIMEOUT_MS}. */
 async function waitForFirstLine(started: Started): Promise<string> {
@@ -180,9 +181,7 @@ const scaleout: ProxyDefinition = {
     'least-load': '--strategy least-load --health-path /healthz',
   },
   missing: {},
-  available: (ctx) => existsSync(join(ctx.repoRoot, SCALEOUT_BIN)) && existsSync(join(ctx.repoRoot, 'dist/balancer/index.js'))
-    ? undefined
-    : `${SCALEOUT_BIN} or dist/balancer/index.js is missing; build first (npm run build)`,
+  available: (ctx) => existsSync(join(ctx.scaleoutRoot, SCALEOUT_BIN)) ? undefined : `no scaleout build in ${ctx.scaleoutRoot}`,
   start: async (ctx, mode) => {
     const port = await freePort();
     const nodeArgs: string[] = [];
@@ -204,7 +203,7 @@ const scaleout: ProxyDefinition = {
     const started = ctx.group.start({
       name: 'scaleout',
       command: process.execPath,
-      args: [...nodeArgs, join(ctx.repoRoot, SCALEOUT_BIN), ...balancerArgs],
+      args: [...nodeArgs, join(ctx.scaleoutRoot, SCALEOUT_BIN), ...balancerArgs],
       cwd: ctx.repoRoot,
       cpu: ctx.cpu,
       logFile: join(ctx.workDir, `scaleout-${mode}.log`),
