@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { describeIssues } from '../internal/zod-issues.js';
 import { BalancerConfigError } from './errors.js';
 import { STRATEGY_NAMES } from './strategies/strategy.js';
 
@@ -175,20 +176,3 @@ export function parsePoolOptions(input: unknown): PoolOptions {
   throw new BalancerConfigError(describeIssues(result.error.issues, input));
 }
 
-export function describeIssues(issues: readonly z.core.$ZodIssue[], input: unknown): string {
-  return issues.slice(0, 5).map((issue) => {
-    const path = issue.path.map(String).join('.') || '(root)';
-    const value = valueAt(input, issue.path);
-    const shown = value === undefined ? 'missing' : JSON.stringify(value)?.slice(0, 80);
-    return `${path}: ${issue.message} (got ${shown})`;
-  }).join('; ');
-}
-
-function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
-  let at: unknown = input;
-  for (const key of path) {
-    if (at === null || typeof at !== 'object') return undefined;
-    at = (at as Record<PropertyKey, unknown>)[key];
-  }
-  return at;
-}

@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { z } from 'zod';
+import { describeIssues } from '../internal/zod-issues.js';
 import { runtimeConfigSchema } from './config.js';
 import type { RuntimeConfig } from './config.js';
 import { AppEntryNotFoundError, RuntimeConfigError } from './errors.js';
@@ -48,28 +48,6 @@ export function parseConfig(raw: unknown, source = 'scaleout.config'): RuntimeCo
   throw new RuntimeConfigError(`${source}: ${describeIssues(result.error.issues, raw)}`);
 }
 
-/** `path: what is allowed (got value)`, for the first few issues. */
-function describeIssues(issues: readonly z.core.$ZodIssue[], input: unknown): string {
-  return issues.slice(0, 3).map((issue) => {
-    if (issue.code === 'unrecognized_keys') {
-      const at = issue.path.map(String);
-      return issue.keys.map((key) => `${[...at, key].join('.')}: unknown field; remove it or check its spelling`).join('; ');
-    }
-    const path = issue.path.map(String).join('.') || '(root)';
-    const value = valueAt(input, issue.path);
-    const shown = value === undefined ? 'missing' : JSON.stringify(value)?.slice(0, 80);
-    return `${path}: ${issue.message} (got ${shown})`;
-  }).join('; ');
-}
-
-function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
-  let at: unknown = input;
-  for (const key of path) {
-    if (at === null || typeof at !== 'object') return undefined;
-    at = (at as Record<PropertyKey, unknown>)[key];
-  }
-  return at;
-}
 
 async function readConfigFile(file: string): Promise<unknown> {
   if (file.endsWith('.json')) {
