@@ -1,0 +1,158 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { cp, mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { ControlClient, readSupervisorFile } from '../../../src/runtime/index.js';
+import type { RuntimeStatus } from '../../../src/runtime/index.js';
+import { cleanEnv, REPO_DIR } from '../../runtime/support/runtime-harness.js';
+import type { CliResult } from '../../runtime/support/runtime-harness.js';
+
+// End-to-end tests run the command a user runs: bin/scaleout.js, which loads dist/.
+const BIN = join(REPO_DIR, 'bin', 'scaleout.js');
+const SHOP_DIR = join(REPO_DIR, 'examples', 'shop');
+// Inside the repo: the shop imports `scaleout/...` by package self-reference, which
+// resolves only from within the package folder.
+const SCRATCH_ROOT = join(REPO_DIR, '.e2e');
+
+/** Fails with what to do when dist/ (which bin/scaleout.js and the shop's imports load) is missing. */
+export function assertBuilt(): void {
+  if (!existsSync(join(REPO_DIR, 'dist', 'cli', 'main.js'))) {
+    throw new Error('dist/ is missing: run `npx tsc -p tsconfig.build.json` before the end-to-end tests');
+  }
+}
+
+/** A copy of examples/shop in a fresh scratch folder, and the way to remove it. */
+export interface ShopCopy {
+  /** `<repo>/.e2e/<random>`: everything the run writes lives below it. */
+  root: string;
+  /** `<root>/shop`, the app folder given to `scaleout up`. */
+  dir: string;
+  remove(): Promise<void>;
+}
+
+/**
+ * Copies the shop without its runtime state and makes the balancer listen on a free
+ * port; the rest of its config stays as shipped.
+ */
+export async function copyShop(): Promise<ShopCopy> {
+  const root = join(SCRATCH_ROOT, `${process.pid}-${randomBytes(4).toString('hex')}`);
+  const dir = join(root, 'shop');
+  await mkdir(root, { recursive: true });
+  await cp(SHOP_DIR, dir, { recursive: true, filter: (source) => !source.split(/[\\/]/).includes('.scaleout') });
+  const configFile = join(dir, 'scaleout.config.ts');
+  const config = await readFile(configFile, 'utf8');
+  const patched = config.replace(/listen: '127\.0\.0\.1:\d+'/, "listen: '127.0.0.1:0'");
+  if (patched === config) throw new Error(`cannot find the balancer's listen address in ${configFile}; update copyShop`);
+  await writeFile(configFile, patched);
+  return {
+    root,
+    dir,
+    async remove() {
+      await rm(root, { recursive: true, force: true });
+      // Other runs may share the parent; it goes only once empty.
+      await rmdir(SCRATCH_ROOT).catch(() => undefined);
+    },
+  };
+}
+
+function collect(child: ChildProcess, timeoutMs: number): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+  return new Promise((resolvePromise) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code, stdout, stderr });
+    });
+  });
+}
+
+function spawnBin(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  return spawn(process.execPath, [BIN, ...args], { cwd: REPO_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Runs `scaleout <args>` (the built command) to completion. */
+export function scaleout(args: string[], timeoutMs = 120_000): Promise<CliResult> {
+  return collect(spawnBin(args, cleanEnv()), timeoutMs);
+}
+
+/** A `scaleout up` of the built command, in the foreground as a user runs it. */
+export class BuiltUp {
+  readonly dir: string;
+  readonly child: ChildProcess;
+  readonly done: Promise<CliResult>;
+  #exited = false;
+
+  constructor(dir: string, env: NodeJS.ProcessEnv) {
+    this.dir = dir;
+    this.child = spawnBin(['up', dir], env);
+    this.done = collect(this.child, 900_000);
+    void this.done.then(() => (this.#exited = true));
+  }
+
+  get exited(): boolean {
+    return this.#exited;
+  }
+
+  /** Resolves with the status once the supervisor runs; rejects with its output if `up` exits first. */
+  async waitRunning(timeoutMs: number): Promise<RuntimeStatus> {
+    const deadline = performance.now() + timeoutMs;
+    while (performance.now() < deadline) {
+      if (this.#exited) {
+        const result = await this.done;
+        throw new Error(`scaleout up exited with ${result.code} before running:\n${result.stdout}\n${result.stderr}`);
+      }
+      const file = readSupervisorFile(this.dir);
+      if (file !== undefined && file.appUrl !== null) {
+        const status = await this.status().catch(() => undefined);
+        if (status?.state === 'running') return status;
+      }
+      await delay(200);
+    }
+    throw new Error(`scaleout up did not get to running within ${timeoutMs} ms`);
+  }
+
+  /** The supervisor's status over its control API (what `scaleout status --json` prints). */
+  status(): Promise<RuntimeStatus> {
+    return ControlClient.connect(this.dir).status();
+  }
+
+  /** Sends `signal` (unless it already exited) and waits for the exit. */
+  async stop(signal: NodeJS.Signals, timeoutMs: number): Promise<CliResult | undefined> {
+    if (!this.#exited) this.child.kill(signal);
+    return Promise.race([this.done, delay(timeoutMs).then(() => undefined)]);
+  }
+}
+
+/**
+ * Live processes whose working directory or command line lies under `path`: the
+ * instances, PostgreSQL with its backends, redis-server. A zombie counts as gone.
+ */
+export function processesUnder(path: string): Array<{ pid: number; command: string }> {
+  const found: Array<{ pid: number; command: string }> = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    if (pid === process.pid) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z') continue;
+      const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
+      let cwd = '';
+      try {
+        cwd = readlinkSync(`/proc/${pid}/cwd`);
+      } catch {
+        // Another user's process, or it just exited.
+      }
+      if (command.includes(path) || cwd === path || cwd.startsWith(`${path}/`)) found.push({ pid, command });
+    } catch {
+      // Exited while being read.
+    }
+  }
+  return found;
+}
