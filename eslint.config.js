@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '**/.scaleout/**', 'coverage/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '**/.scaleout/**', 'coverage/**', '.e2e/**', 'bench/.work/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
