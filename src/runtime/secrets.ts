@@ -13,7 +13,7 @@ export interface SigningKey {
 
 /** Keys the runtime generates once per app and keeps in `.scaleout/secrets.json` (mode 0600). */
 export interface RuntimeSecrets {
-  /** Session cookie keys, given to every instance as SESSION_KEYS / SESSION_SECRET. */
+  /** Session cookie keys, given to every instance as SCALEOUT_SESSION_KEYS. */
   session: SigningKey[];
   /** The balancer's affinity cookie keys. */
   balancer: SigningKey[];
@@ -46,7 +46,7 @@ function validKeys(keys: unknown): keys is SigningKey[] {
     keys.every((k) => typeof k?.id === 'string' && typeof k?.secret === 'string' && k.secret.length >= 16 && !k.id.includes(':') && !k.id.includes(','));
 }
 
-/** `id:secret,id:secret` (the first signs), as SESSION_KEYS carries them. */
+/** `id:secret,id:secret` (the first signs), as SCALEOUT_SESSION_KEYS carries them. */
 export function formatKeys(keys: SigningKey[]): string {
   return keys.map((k) => `${k.id}:${k.secret}`).join(',');
 }

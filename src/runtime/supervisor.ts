@@ -306,8 +306,7 @@ export class Supervisor {
         ...this.#engines?.env,
         INSTANCE_ID: id,
         SCALEOUT_BUILD_ID: buildId,
-        SESSION_KEYS: formatKeys(session),
-        SESSION_SECRET: session[0]?.secret,
+        SCALEOUT_SESSION_KEYS: formatKeys(session),
       },
     });
   }

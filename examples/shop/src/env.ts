@@ -48,14 +48,13 @@ const schema = z.object({
   REDIS_URL: z.preprocess(blankToUndefined, redisUrl.optional()),
   SCALEOUT_PROFILE: z.preprocess(blankToUndefined, z.enum(['redis', 'postgres']).optional()),
   SCALEOUT_SESSION_KEYS: z.preprocess(blankToUndefined, z.string().optional()),
-  SESSION_KEYS: z.preprocess(blankToUndefined, z.string().optional()),
   SHOP_SHARD_PREFIX: z.preprocess(blankToUndefined, z.string()
     .regex(/^[a-z_][a-z0-9_]{0,40}$/, 'use lower-case letters, digits and _ (at most 41)').default(DEFAULT_SHARD_PREFIX)),
   SHOP_SESSION_PREFIX: z.preprocess(blankToUndefined, z.string().regex(/^[\x21-\x7E]{1,64}$/, 'use 1-64 visible ASCII characters').optional()),
 });
 
 /**
- * Parses `SCALEOUT_SESSION_KEYS` (or `SESSION_KEYS`): `id:secret,id:secret`, the signing key first.
+ * Parses `SCALEOUT_SESSION_KEYS`: `id:secret,id:secret`, the signing key first.
  * Returns the problems found instead of throwing, so all of them are reported at once.
  */
 export function parseSessionKeys(text: string, name = 'SCALEOUT_SESSION_KEYS'): SessionKey[] | string {
@@ -91,12 +90,9 @@ export function readEnv(env: NodeJS.ProcessEnv): ShopEnv {
   });
   let sessionKeys: SessionKey[] = devSessionKeys();
   let devSessionKey = true;
-  // `scaleout up` hands the keys over as SESSION_KEYS; SCALEOUT_SESSION_KEYS wins when both are set.
-  const keysName = parsed.success && parsed.data.SCALEOUT_SESSION_KEYS === undefined && parsed.data.SESSION_KEYS !== undefined
-    ? 'SESSION_KEYS' : 'SCALEOUT_SESSION_KEYS';
-  const keysText = parsed.success ? parsed.data.SCALEOUT_SESSION_KEYS ?? parsed.data.SESSION_KEYS : undefined;
+  const keysText = parsed.success ? parsed.data.SCALEOUT_SESSION_KEYS : undefined;
   if (keysText !== undefined) {
-    const keys = parseSessionKeys(keysText, keysName);
+    const keys = parseSessionKeys(keysText);
     if (typeof keys === 'string') problems.push(keys);
     else {
       sessionKeys = keys;
