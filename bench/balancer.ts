@@ -316,7 +316,9 @@ async function main(): Promise<void> {
 
   if (opts.writeDocs && results.length > 0) {
     const file = join(repoRoot, 'docs/benchmarks.md');
-    writeSection(file, 'Balancer', docsBody(opts, results, notes, machine, loads),
+    // Paths in failure notes are this machine's; the docs name them from the repository root.
+    const portableNotes = notes.map((l) => l.split(`${repoRoot}/`).join(''));
+    writeSection(file, 'Balancer', docsBody(opts, results, portableNotes, machine, loads),
       `# Benchmarks\n\nEach benchmark in \`bench/\` runs scaleout and its peers in one run on the same machine and prints ratios; ` +
       `absolute numbers depend on the machine, ratios within one run are what to compare. Each section names its machine and command.\n\n` +
       `Machine: ${machine}.`);
