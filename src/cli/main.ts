@@ -3,6 +3,7 @@ import { isScaleoutError } from '../internal/errors.js';
 import { registerBalancerCommand } from './balancer-command.js';
 import { registerBuildCommand } from './build-command.js';
 import { UsageError } from './cli-error.js';
+import { registerDbCommand } from './db-command.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerDeployCommand } from './deploy-command.js';
 import { registerScaleCommand } from './scale-command.js';
@@ -26,6 +27,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
   registerBuildCommand(program);
   registerDeployCommand(program);
   registerScaleCommand(program);
+  registerDbCommand(program);
   for (const command of program.commands) command.exitOverride().configureOutput({ writeErr: () => {} });
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ControlClient } from '../runtime/index.js';
 import type { RuntimeStatus } from '../runtime/index.js';
+import { formatShards } from './db-command.js';
 
 /** `scaleout status [--json] [dir]`: the topology, from the running supervisor. */
 export function registerStatusCommand(program: Command): void {
@@ -34,6 +35,7 @@ export function formatStatus(status: RuntimeStatus): string {
     for (const node of status.db.nodes) {
       lines.push(`  ${node.name}  ${node.role}${node.healthy ? '' : ' (unhealthy)'}${node.lagMs === null ? '' : `, lag ${node.lagMs} ms`}${node.lagBytes === null ? '' : ` / ${node.lagBytes} bytes`}`);
     }
+    if (status.db.shards !== null) lines.push(...formatShards(status.db.shards));
   }
   return `${lines.join('\n')}\n`;
 }

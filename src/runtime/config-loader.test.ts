@@ -11,9 +11,20 @@ describe('parseConfig', () => {
     const config = parseConfig({ app: { entry: 'server.ts' } });
     expect(config.app).toMatchObject({ entry: 'server.ts', instances: DEFAULT_INSTANCES, healthPath: '/healthz', env: {} });
     expect(config.balancer).toMatchObject({ listen: DEFAULT_BALANCER_LISTEN, strategy: 'round-robin', affinity: 'none' });
-    expect(config.engines).toEqual({ postgres: { replicas: 1, synchronous: false }, redis: { appendonly: true } });
+    expect(config.engines).toEqual({ postgres: { replicas: 1, synchronous: false, failover: true }, redis: { appendonly: true } });
     expect(config.deploy.strategy).toBe('rolling');
     expect(config.workers).toEqual({});
+    expect(config.db).toEqual({});
+  });
+
+  it('validates the shards section: database names or URLs, tables with their shard keys', () => {
+    const config = parseConfig({ app: { entry: 'a.ts' }, db: { shards: { databases: ['shop_shard_0', 'postgres://h:5432/s1'], tables: { orders: { shardKey: 'user_id' } } } } });
+    expect(config.db.shards).toEqual({ databases: ['shop_shard_0', 'postgres://h:5432/s1'], tables: { orders: { shardKey: 'user_id' } } });
+    expect(() => parseConfig({ app: { entry: 'a.ts' }, db: { shards: { databases: ['shop shard'] } } }))
+      .toThrow('db.shards.databases.0: use a database name on the primary (e.g. "shop_shard_0") or a postgres:// URL (got "shop shard")');
+    expect(() => parseConfig({ app: { entry: 'a.ts' }, db: { shards: { databases: [] } } })).toThrow('db.shards.databases: name at least one shard database');
+    expect(() => parseConfig({ app: { entry: 'a.ts' }, db: { shards: { databases: ['s'], tables: { t: { key: 'id' } } } } })).toThrow('db.shards.tables.t');
+    expect(() => parseConfig({ app: { entry: 'a.ts' }, db: { sharding: {} } })).toThrow('db.sharding: unknown field');
   });
 
   it('names the field, the value and what is allowed', () => {

@@ -59,6 +59,30 @@ const balancerSchema = z.object({
 const postgresSchema = z.object({
   replicas: z.number().int().min(0).max(MAX_REPLICAS).default(DEFAULT_POSTGRES_REPLICAS),
   synchronous: z.boolean().default(false),
+  /**
+   * The supervisor promotes a replica when the embedded primary stays down, and
+   * rebuilds the old primary as a replica. Needs a replica; app instances only follow.
+   */
+  failover: z.boolean().default(true),
+}).strict();
+
+const sqlName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'use a name of letters, digits and _ (at most 63), e.g. "shop_shard_0"');
+const databaseRef = z.union([sqlName, z.string().regex(/^postgres(ql)?:\/\/\S+$/)], {
+  error: 'use a database name on the primary (e.g. "shop_shard_0") or a postgres:// URL',
+});
+
+const shardsSchema = z.object({
+  /** The database holding `scaleout_shard_directory`. @defaultValue the database of DATABASE_URL (the embedded primary's) */
+  directory: databaseRef.optional(),
+  /** Every shard, by database name on the primary's server (the shard's name) or by URL. */
+  databases: z.array(databaseRef).min(1, 'name at least one shard database'),
+  /** The sharded tables and their shard keys, as the app's `createShardedDatabase` declares them (for `scaleout reshard`). */
+  tables: z.record(sqlName, z.object({ shardKey: sqlName }).strict()).default({}),
+}).strict();
+
+const dbSchema = z.object({
+  /** The app's shards, shown by `scaleout status` and moved by `scaleout reshard`. */
+  shards: shardsSchema.optional(),
 }).strict();
 
 const redisSchema = z.object({
@@ -68,7 +92,7 @@ const redisSchema = z.object({
 
 const enginesSchema = z.object({
   /** false: no PostgreSQL at all. `DATABASE_URL` in the environment wins over the embedded default. */
-  postgres: z.union([z.literal(false), postgresSchema]).default({ replicas: DEFAULT_POSTGRES_REPLICAS, synchronous: false }),
+  postgres: z.union([z.literal(false), postgresSchema]).default({ replicas: DEFAULT_POSTGRES_REPLICAS, synchronous: false, failover: true }),
   /** false: no Redis (the postgres profile). `REDIS_URL` in the environment wins over a spawned redis-server. */
   redis: z.union([z.literal(false), redisSchema]).default({ appendonly: true }),
 }).strict();
@@ -90,6 +114,7 @@ export const runtimeConfigSchema = z.object({
   balancer: balancerSchema.default(balancerSchema.parse({})),
   engines: enginesSchema.default(enginesSchema.parse({})),
   deploy: deploySchema.default(deploySchema.parse({})),
+  db: dbSchema.default({}),
   workers: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'use a short lowercase name such as "mailer"'), workerSchema).default({}),
 }).strict();
 
@@ -98,6 +123,8 @@ export type RuntimeConfigInput = z.input<typeof runtimeConfigSchema>;
 /** A validated config with every default applied. */
 export type RuntimeConfig = z.output<typeof runtimeConfigSchema>;
 export type DeployStrategy = RuntimeConfig['deploy']['strategy'];
+/** The `db.shards` section, validated. */
+export type ShardsConfig = NonNullable<RuntimeConfig['db']['shards']>;
 
 /**
  * Declares an app's deployment for `scaleout up`. Only gives types; validation happens

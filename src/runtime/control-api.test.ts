@@ -20,6 +20,10 @@ describe('control API', () => {
       throw new OperationInProgressError('scale');
     },
     scale: async (role, count) => ({ role, count }),
+    db: async (request, report) => {
+      report({ level: 'step', message: `db ${request.action}` });
+      return request;
+    },
   };
   const call = (path: string, init: RequestInit = {}, token = TOKEN): Promise<Response> =>
     fetch(`http://${api.address}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...init.headers } });
@@ -67,5 +71,20 @@ describe('control API', () => {
     expect(await bad('/scale', '{"role":"app","count":"4"}')).toEqual({ status: 400, code: 'SCALEOUT_RUNTIME_CONTROL_BAD_REQUEST' });
     expect(await bad('/nope', undefined, 'GET')).toEqual({ status: 404, code: 'SCALEOUT_RUNTIME_CONTROL_NOT_FOUND' });
     expect((await call('/status')).status).toBe(200);
+  });
+
+  it('takes data-tier requests and checks their fields', async () => {
+    expect(await lines(await call('/db/rebuild', { method: 'POST', body: '{"node":"pg0"}' }))).toEqual([
+      { event: { level: 'step', message: 'db rebuild' } },
+      { result: { action: 'rebuild', node: 'pg0' } },
+    ]);
+    expect((await lines(await call('/db/failover', { method: 'POST' })))[1]).toEqual({ result: { action: 'failover' } });
+    for (const [path, body] of [
+      ['/db/rebuild', '{}'], ['/db/rebuild', '{"node":"pg0; DROP"}'],
+    ] as const) {
+      const res = await call(path, { method: 'POST', body });
+      expect(res.status, `${path} ${body}`).toBe(400);
+      expect(await res.json()).toMatchObject({ error: { code: 'SCALEOUT_RUNTIME_CONTROL_BAD_REQUEST' } });
+    }
   });
 });

@@ -16,7 +16,14 @@ export interface ControlHandlers {
   build(report: (event: SupervisorEvent) => void): Promise<unknown>;
   deploy(strategy: DeployStrategy | undefined, report: (event: SupervisorEvent) => void): Promise<unknown>;
   scale(role: string, count: number, report: (event: SupervisorEvent) => void): Promise<unknown>;
+  /** Data-tier operations: `scaleout db rebuild|failover`. */
+  db(request: DbRequest, report: (event: SupervisorEvent) => void): Promise<unknown>;
 }
+
+/** A data-tier operation, as the control API takes it. */
+export type DbRequest =
+  | { action: 'rebuild'; node: string }
+  | { action: 'failover' };
 
 /** One line of an operation's answer (newline-delimited JSON). */
 export type ControlStreamLine =
@@ -37,6 +44,8 @@ export interface ControlApi {
  *   POST /build                           build an image of the app folder
  *   POST /deploy  { strategy? }           build and deploy (rolling or blue-green)
  *   POST /scale   { role: "app", count }  start or stop instances
+ *   POST /db/rebuild  { node }             rebuild an embedded node as a replica
+ *   POST /db/failover                     planned failover of the embedded primary
  *
  * Operations answer 200 with newline-delimited JSON: progress lines `{ event }`, then
  * one `{ result }` or `{ error: { code, message } }`. A deploy can take minutes; the
@@ -81,7 +90,7 @@ async function handle(handlers: ControlHandlers, expected: Buffer, req: http.Inc
     sendJson(res, 200, handlers.status());
     return;
   }
-  if (method === 'POST' && (path === '/build' || path === '/deploy' || path === '/scale')) {
+  if (method === 'POST' && OPERATIONS.has(path)) {
     const body = await readBody(req);
     if (body instanceof Error) {
       sendJson(res, 400, { error: { code: BAD_REQUEST, message: body.message } });
@@ -96,6 +105,13 @@ async function handle(handlers: ControlHandlers, expected: Buffer, req: http.Inc
         return;
       }
       run = (report) => handlers.deploy(strategy, report);
+    } else if (path !== '/scale') {
+      const request = dbRequest(path, body);
+      if (typeof request === 'string') {
+        sendJson(res, 400, { error: { code: BAD_REQUEST, message: request } });
+        return;
+      }
+      run = (report) => handlers.db(request, report);
     } else {
       const { role, count } = body;
       if (typeof role !== 'string' || typeof count !== 'number') {
@@ -118,7 +134,16 @@ async function handle(handlers: ControlHandlers, expected: Buffer, req: http.Inc
     return;
   }
   req.resume();
-  sendJson(res, 404, { error: { code: 'SCALEOUT_RUNTIME_CONTROL_NOT_FOUND', message: `no ${method} ${path}; see GET /status, POST /build, /deploy, /scale` } });
+  sendJson(res, 404, { error: { code: 'SCALEOUT_RUNTIME_CONTROL_NOT_FOUND', message: `no ${method} ${path}; see GET /status, POST /build, /deploy, /scale, /db/rebuild, /db/failover` } });
+}
+
+const OPERATIONS = new Set(['/build', '/deploy', '/scale', '/db/rebuild', '/db/failover']);
+const NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+/** The request of a data-tier path, or what is wrong with its body. */
+function dbRequest(path: string, body: Record<string, unknown>): DbRequest | string {
+  if (path === '/db/failover') return { action: 'failover' };
+  return typeof body.node === 'string' && NAME.test(body.node) ? { action: 'rebuild', node: body.node } : 'send { node: "<name>" }, e.g. { "node": "pg0" }';
 }
 
 function errorBody(err: unknown): { error: { code: string; message: string } } {

@@ -2,7 +2,7 @@ import http from 'node:http';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { DeployStrategy } from './config.js';
-import type { ControlStreamLine } from './control-api.js';
+import type { ControlStreamLine, DbRequest } from './control-api.js';
 import { ControlRequestError, SupervisorNotRunningError } from './errors.js';
 import type { SupervisorEvent } from './instance.js';
 import { isAlive, readSupervisorFile } from './supervisor-file.js';
@@ -15,7 +15,7 @@ export const STATUS_TIMEOUT_MS = 10_000;
 /**
  * Talks to the supervisor of an app folder through its control API (address and
  * token from `.scaleout/supervisor.json`). Used by `scaleout status`, `build`,
- * `deploy` and `scale`.
+ * `deploy`, `scale` and `db`.
  */
 export class ControlClient {
   readonly file: SupervisorFile;
@@ -57,6 +57,12 @@ export class ControlClient {
 
   scale(role: string, count: number, onEvent?: (event: SupervisorEvent) => void): Promise<unknown> {
     return this.#operation('/scale', { role, count }, onEvent);
+  }
+
+  /** Runs a data-tier operation (`scaleout db`) in the supervisor. */
+  db(request: DbRequest, onEvent?: (event: SupervisorEvent) => void): Promise<unknown> {
+    const { action, ...body } = request;
+    return this.#operation(`/db/${action}`, body, onEvent);
   }
 
   #request(method: string, path: string, body: unknown, timeoutMs: number | undefined): Promise<http.IncomingMessage> {

@@ -3,17 +3,23 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { createDatabase } from '../db/index.js';
 import type { Database } from '../db/index.js';
+import type { Clock } from '../internal/clock.js';
 import type { RuntimeConfig } from './config.js';
 import { startPostgresCluster } from './engines/index.js';
 import type { PostgresCluster } from './engines/index.js';
 import { findRedisServer, startRedisServer } from './engines/redis-server.js';
 import type { RedisServer } from './engines/redis-server.js';
-import { EngineUnreachableError, redactUrl } from './errors.js';
+import { DbRequestError, EngineUnreachableError, redactUrl } from './errors.js';
+import type { SupervisorEvent } from './instance.js';
+import { PostgresGuard } from './postgres-guard.js';
+import type { RebuildResult, SwitchoverResult } from './postgres-guard.js';
+import { ShardStatusReader } from './shard-status.js';
+import { withDatabase } from './shard-urls.js';
 import type { DbStatus, ProcessStatus } from './topology.js';
 
 /** How long an engine given by URL may take to answer the first check. @defaultValue 5000 */
 export const ENGINE_CHECK_TIMEOUT_MS = 5_000;
-/** Interval of the supervisor's own topology checks of the database. @defaultValue 2000 */
+/** Interval of the supervisor's checks of a database given by URL, and of the shard directory. @defaultValue 2000 */
 export const DB_STATUS_INTERVAL_MS = 2_000;
 
 export type Profile = 'redis' | 'postgres';
@@ -24,10 +30,20 @@ export type EngineSource = 'external' | 'embedded' | 'spawned' | 'none';
 /** The engines an app runs against, whoever started them. */
 export interface EngineSet {
   readonly profile: Profile | null;
-  /** Variables every instance gets: DATABASE_URL, DATABASE_REPLICA_URLS, REDIS_URL, SCALEOUT_PROFILE. */
-  readonly env: Record<string, string>;
+  /**
+   * Variables an instance started now gets: DATABASE_URL (the primary as the
+   * supervisor sees it now), DATABASE_REPLICA_URLS (every other node), REDIS_URL,
+   * SCALEOUT_PROFILE.
+   */
+  env(): Record<string, string>;
   processes(): ProcessStatus[];
   db(): DbStatus | null;
+  /** The current primary's URL, with another database when given; undefined without PostgreSQL. */
+  primaryUrl(database?: string): string | undefined;
+  /** Rebuilds an embedded node as a replica of the primary (`scaleout db rebuild`). */
+  rebuild(node: string, report: (event: SupervisorEvent) => void): Promise<RebuildResult>;
+  /** A planned failover of the embedded primary (`scaleout db failover`). */
+  switchover(report: (event: SupervisorEvent) => void): Promise<SwitchoverResult>;
   /** Stops what the runtime started (never an external engine). */
   stop(): Promise<void>;
   /** SIGKILL what the runtime started, now. */
@@ -41,6 +57,10 @@ export interface StartEnginesOptions {
   env: NodeJS.ProcessEnv;
   /** A step finished (for the progress display). */
   onStep?: (message: string) => void;
+  /** Later events: crashes, restarts, failovers, rebuilds. */
+  onEvent?: (event: SupervisorEvent) => void;
+  /** @defaultValue systemClock */
+  clock?: Clock;
 }
 
 interface PostgresSide {
@@ -96,13 +116,33 @@ export async function startEngines(options: StartEnginesOptions): Promise<Engine
     const profile: Profile | null = redisUrl !== undefined ? 'redis' : postgres.primaryUrl !== undefined ? 'postgres' : null;
     if (profile === 'postgres') step('profile: postgres (sessions, cache L2, bus and queue in PostgreSQL)');
     else if (profile === 'redis') step('profile: redis (sessions, cache L2, bus and queue in Redis)');
-    const database = postgres.primaryUrl === undefined ? undefined : createDatabase({
+    const pgConfig = config.engines.postgres;
+    const guard = postgres.cluster === undefined || pgConfig === false ? undefined : new PostgresGuard({
+      cluster: postgres.cluster,
+      failover: pgConfig.failover,
+      synchronous: pgConfig.synchronous,
+      restart: config.app.restart,
+      emit: options.onEvent ?? ((event) => step(event.message)),
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+    });
+    if (guard !== undefined) {
+      const g = guard;
+      // Before the cluster: no restart may race the nodes' stop.
+      started.push({ kill: () => g.kill(), stop: () => g.stop() });
+      if (g.failoverEnabled) step(`postgres: failover on (the supervisor promotes a replica when ${postgres.cluster!.primary.name} stays down, and rebuilds the old primary)`);
+    }
+    const database = guard?.database ?? (postgres.primaryUrl === undefined ? undefined : createDatabase({
       primary: postgres.primaryUrl,
       replicas: postgres.replicaUrls,
       checkIntervalMs: DB_STATUS_INTERVAL_MS,
       pool: { max: 1 },
+    }));
+    const shards = config.db.shards === undefined || postgres.primaryUrl === undefined ? undefined : new ShardStatusReader({
+      config: config.db.shards,
+      baseUrl: () => guard?.urls().primary ?? postgres.primaryUrl,
+      intervalMs: DB_STATUS_INTERVAL_MS,
     });
-    return makeEngineSet(postgres, redisUrl, redisServer, redisSource, profile, database, started);
+    return makeEngineSet(postgres, redisUrl, redisServer, redisSource, profile, database, guard, shards, started);
   } catch (err) {
     await Promise.allSettled(started.map((s) => s.stop()));
     throw err;
@@ -133,28 +173,38 @@ async function startPostgres(options: StartEnginesOptions, step: (message: strin
 
 function makeEngineSet(
   postgres: PostgresSide, redisUrl: string | undefined, redisServer: RedisServer | undefined, redisSource: EngineSource,
-  profile: Profile | null, database: Database | undefined, started: Array<{ kill(): void; stop(): Promise<void> }>,
+  profile: Profile | null, database: Database | undefined, guard: PostgresGuard | undefined, shards: ShardStatusReader | undefined,
+  started: Array<{ kill(): void; stop(): Promise<void> }>,
 ): EngineSet {
-  const env: Record<string, string> = {};
-  if (postgres.primaryUrl !== undefined) {
-    env.DATABASE_URL = postgres.primaryUrl;
-    env.DATABASE_REPLICA_URLS = postgres.replicaUrls.join(',');
-  }
-  if (redisUrl !== undefined) env.REDIS_URL = redisUrl;
-  if (profile !== null) env.SCALEOUT_PROFILE = profile;
   let stopped = false;
+  shards?.start();
+  const notEmbedded = (): DbRequestError => new DbRequestError('NOT_EMBEDDED', postgres.source === 'external'
+    ? 'the database is given by DATABASE_URL, so its nodes are not run by scaleout; rebuild and fail over with the tools that run them'
+    : 'there is no PostgreSQL in this deployment (engines.postgres is false)');
   return {
     profile,
-    env,
+    env() {
+      const env: Record<string, string> = {};
+      const urls = guard?.urls() ?? (postgres.primaryUrl === undefined ? undefined : { primary: postgres.primaryUrl, replicas: postgres.replicaUrls });
+      if (urls !== undefined) {
+        env.DATABASE_URL = urls.primary;
+        env.DATABASE_REPLICA_URLS = urls.replicas.join(',');
+      }
+      if (redisUrl !== undefined) env.REDIS_URL = redisUrl;
+      if (profile !== null) env.SCALEOUT_PROFILE = profile;
+      return env;
+    },
+    primaryUrl(name) {
+      if (guard !== undefined) return guard.urls(name).primary;
+      if (postgres.primaryUrl === undefined) return undefined;
+      return name === undefined ? postgres.primaryUrl : withDatabase(postgres.primaryUrl, name);
+    },
     processes() {
       const out: ProcessStatus[] = [];
       if (postgres.cluster !== undefined) {
-        const primary = postgres.cluster.primary;
         for (const node of postgres.cluster.nodes) {
-          out.push({
-            role: 'postgres', id: node.name, pid: node.pid ?? null, address: `${node.host}:${node.port}`, buildId: null,
-            state: node.isRunning() ? 'running' : 'stopped', detail: node === primary ? 'primary' : 'replica',
-          });
+          const { state, detail } = guard?.describe(node) ?? { state: node.isRunning() ? 'running' : 'stopped', detail: node === postgres.cluster.primary ? 'primary' : 'replica' };
+          out.push({ role: 'postgres', id: node.name, pid: node.pid ?? null, address: `${node.host}:${node.port}`, buildId: null, state, detail });
         }
       } else if (postgres.primaryUrl !== undefined) {
         out.push({ role: 'postgres', id: 'primary', pid: null, address: hostPortOf(postgres.primaryUrl), buildId: null, state: 'external', detail: 'DATABASE_URL' });
@@ -179,17 +229,29 @@ function makeEngineSet(
         primary: t.primary,
         timeline: t.timeline,
         failoverInProgress: t.failoverInProgress,
+        failover: guard?.failoverEnabled ?? false,
         nodes: t.nodes.map((n) => ({ name: n.name, role: n.role, healthy: n.healthy, lagBytes: n.lagBytes, lagMs: n.lagMs })),
+        shards: shards?.snapshot() ?? null,
       };
+    },
+    rebuild(node, report) {
+      if (guard === undefined) return Promise.reject(notEmbedded());
+      return guard.rebuild(node, report);
+    },
+    switchover(report) {
+      if (guard === undefined) return Promise.reject(notEmbedded());
+      return guard.switchover(report);
     },
     async stop() {
       stopped = true;
-      await database?.close().catch(() => undefined);
-      // Reverse start order: Redis, then PostgreSQL.
+      await shards?.stop();
+      if (guard === undefined) await database?.close().catch(() => undefined);
+      // Reverse start order: the guard (no restarts from here on), Redis, then PostgreSQL.
       for (const engine of [...started].reverse()) await engine.stop().catch(() => engine.kill());
     },
     kill() {
-      for (const engine of started) engine.kill();
+      shards?.kill();
+      for (const engine of [...started].reverse()) engine.kill();
     },
   };
 }

@@ -141,3 +141,19 @@ export function redactUrl(url: string): string {
     return '(unparsable URL)';
   }
 }
+
+/** A `scaleout db` request the data tier cannot do as asked (an unknown node, the primary, no replica). */
+export class DbRequestError extends ScaleoutError {
+  constructor(problem: 'NODE_UNKNOWN' | 'NOT_EMBEDDED' | 'INVALID' | 'NO_SHARDS', message: string) {
+    super(`SCALEOUT_RUNTIME_DB_${problem}`, message);
+  }
+}
+
+/** A planned failover did not complete; the old primary was started again. */
+export class DbFailoverError extends ScaleoutError {
+  constructor(detail: string, options: { cause?: unknown } = {}) {
+    super('SCALEOUT_RUNTIME_DB_FAILOVER_FAILED',
+      `the failover did not complete (${detail}); check \`scaleout status\` and the PostgreSQL logs, then try again`,
+      { ...options, retriable: true });
+  }
+}

@@ -9,7 +9,7 @@ export {
   DEFAULT_HEALTH_PATH, DEFAULT_HEALTH_TIMEOUT_MS, DEFAULT_INSTANCES, DEFAULT_POSTGRES_REPLICAS, DEFAULT_RESTART_INITIAL_MS,
   DEFAULT_RESTART_MAX_MS, DEFAULT_STOP_GRACE_MS, MAX_INSTANCES,
 } from './config.js';
-export type { DeployStrategy, RuntimeConfig, RuntimeConfigInput } from './config.js';
+export type { DeployStrategy, RuntimeConfig, RuntimeConfigInput, ShardsConfig } from './config.js';
 export { CONFIG_FILE_NAMES, loadConfig, parseConfig } from './config-loader.js';
 export type { LoadedConfig } from './config-loader.js';
 export { BUILD_EXCLUDED_DIRS, BUILD_ID_HEX_CHARS, computeBuild } from './build-id.js';
@@ -21,11 +21,14 @@ export type { BuildResult, ScaleResult, SupervisorOptions, UpSummary } from './s
 export type { DeployResult } from './deploy.js';
 export type { SupervisorEvent } from './instance.js';
 export { ControlClient } from './control-client.js';
+export type { DbRequest } from './control-api.js';
+export { DB_FAILOVER_CHECK_INTERVAL_MS, SWITCHOVER_TIMEOUT_MS } from './postgres-guard.js';
+export type { RebuildResult, SwitchoverResult } from './postgres-guard.js';
 export { readSupervisorFile, supervisorFilePath } from './supervisor-file.js';
 export type { SupervisorFile } from './supervisor-file.js';
 export { RestartBackoff, DEFAULT_RESTART_STABLE_MS } from './restart-backoff.js';
 export type { RestartBackoffOptions } from './restart-backoff.js';
 export { findRedisServer, startRedisServer, DEFAULT_REDIS_START_TIMEOUT_MS, DEFAULT_REDIS_STOP_TIMEOUT_MS } from './engines/redis-server.js';
 export type { RedisServer, RedisServerOptions } from './engines/redis-server.js';
-export type { DbStatus, ProcessRole, ProcessState, ProcessStatus, RuntimeStatus, SupervisorState } from './topology.js';
+export type { DbStatus, ProcessRole, ProcessState, ProcessStatus, RuntimeStatus, ShardsStatus, SupervisorState } from './topology.js';
 export * from './errors.js';

@@ -9,7 +9,7 @@ import { BalancerAdminClient } from './balancer-admin-client.js';
 import { BalancerProcess } from './balancer-process.js';
 import { MAX_INSTANCES } from './config.js';
 import type { DeployStrategy, RuntimeConfig } from './config.js';
-import { startControlApi } from './control-api.js';
+import { startControlApi, type DbRequest } from './control-api.js';
 import { ControlClient } from './control-client.js';
 import type { ControlApi } from './control-api.js';
 import { deploy } from './deploy.js';
@@ -159,11 +159,12 @@ export class Supervisor {
       build: (report) => this.build(report),
       deploy: (strategy, report) => this.deploy(strategy, report),
       scale: (role, count, report) => this.scale(role, count, report),
+      db: (request, report) => this.db(request, report),
     }, { token: this.#controlToken });
     await this.#writeFile(null, null);
     this.#step(`control API on ${this.#control.address} (token in .scaleout/supervisor.json)`);
 
-    this.#engines = await startEngines({ dir: this.dir, config, env: this.#env, onStep: (message) => this.#step(message) });
+    this.#engines = await startEngines({ dir: this.dir, config, env: this.#env, clock: this.#clock, onStep: (m) => this.#step(m), onEvent: (e) => this.#emit(e) });
     this.#assertRunning();
 
     await this.#startBalancer(config.balancer.listen, config.balancer.admin);
@@ -303,7 +304,7 @@ export class Supervisor {
       env: {
         ...this.#env,
         ...this.config.app.env,
-        ...this.#engines?.env,
+        ...this.#engines?.env(),
         INSTANCE_ID: id,
         SCALEOUT_BUILD_ID: buildId,
         SCALEOUT_SESSION_KEYS: formatKeys(session),
@@ -410,6 +411,14 @@ export class Supervisor {
         tee({ level: 'step', message: `${instance.id} drained and stopped` });
       }));
       return { role: 'app', from, to: count, started: [], stopped: removed.map((i) => i.id) };
+    });
+  }
+
+  /** `scaleout db rebuild|failover`, one operation at a time like deploys. */
+  db(request: DbRequest, report: (event: SupervisorEvent) => void = () => {}): Promise<unknown> {
+    return this.#exclusive(`db ${request.action}`, report, async (tee) => {
+      if (request.action === 'rebuild') return this.#engines!.rebuild(request.node, tee);
+      return this.#engines!.switchover(tee);
     });
   }
 

@@ -40,7 +40,33 @@ export interface DbStatus {
   primary: string | null;
   timeline: number | null;
   failoverInProgress: boolean;
+  /** The supervisor replaces a dead primary (embedded PostgreSQL with a replica). */
+  failover: boolean;
   nodes: Array<{ name: string; role: string; healthy: boolean; lagBytes: number | null; lagMs: number | null }>;
+  /** The app's shards (config `db.shards`), or null when none are configured. */
+  shards: ShardsStatus | null;
+}
+
+/** The shard directory (`scaleout_shard_directory`) as the supervisor last read it. */
+export interface ShardsStatus {
+  /** The database holding the directory. */
+  directory: string;
+  /** Bumped on every bucket move; null until the app has created the directory. */
+  version: string | null;
+  /** Buckets in all (fixed for the life of the data); null until created. */
+  buckets: number | null;
+  /** Configured shards first, then any other shard the directory names. */
+  shards: Array<{
+    name: string;
+    /** Buckets it owns; null until the directory exists. */
+    buckets: number | null;
+    /** Of those, buckets in the middle of a move (copying, fenced or being cleaned up). */
+    moving: number;
+  }>;
+  /** ISO time of the last successful read. */
+  readAt: string | null;
+  /** Why the last read failed, if it did. */
+  error: string | null;
 }
 
 export interface RuntimeStatus {
@@ -58,6 +84,6 @@ export interface RuntimeStatus {
   /** The deploy, scale or build in progress, if any. */
   operation: string | null;
   processes: ProcessStatus[];
-  /** Null while the runtime has no PostgreSQL; sharding fields arrive with the data tier. */
+  /** Null while the runtime has no PostgreSQL. */
   db: DbStatus | null;
 }

@@ -29,6 +29,20 @@ export interface PostgresNode {
   /** SIGKILLs the postmaster, as a crash would (for failover tests). */
   kill(): void;
   isRunning(): boolean;
+  /**
+   * Calls `listener` every time a postmaster of this node exits, from now on, until
+   * the returned function is called. `requested` tells a {@link PostgresNode.stop} (or
+   * a start given up) from a crash or a {@link PostgresNode.kill}.
+   */
+  onExit(listener: (exit: PostgresExit) => void): () => void;
+}
+
+/** How a postmaster ended. */
+export interface PostgresExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** True when this process asked it to stop. */
+  requested: boolean;
 }
 
 /** How long a server may take to accept connections. @defaultValue `60000` */
@@ -109,6 +123,9 @@ export class PostgresServer implements PostgresNode {
   #tail: string[] = [];
   #linesSeen = 0;
   #starting: Promise<void> | undefined;
+  // Set when this process asks the current postmaster to stop; reported with its exit.
+  #stopRequested = false;
+  readonly #exitListeners = new Set<(exit: PostgresExit) => void>();
 
   constructor(options: PostgresServerOptions) {
     this.name = options.name;
@@ -199,13 +216,17 @@ export class PostgresServer implements PostgresNode {
     });
     this.#child = child;
     this.#killed = false;
+    this.#stopRequested = false;
     let spawnError: Error | undefined;
     this.#exited = new Promise((done) => {
       child.once('error', (err) => {
         spawnError = err;
         done();
       });
-      child.once('exit', () => done());
+      child.once('exit', (code, signal) => {
+        done();
+        this.#reportExit({ code, signal, requested: this.#stopRequested });
+      });
     });
     track(child);
     for (const stream of [child.stdout, child.stderr]) {
@@ -250,7 +271,25 @@ export class PostgresServer implements PostgresNode {
     }
   }
 
+  #reportExit(exit: PostgresExit): void {
+    for (const listener of [...this.#exitListeners]) {
+      try {
+        listener(exit);
+      } catch {
+        // A listener's failure is its own; the others still hear of the exit.
+      }
+    }
+  }
+
+  onExit(listener: (exit: PostgresExit) => void): () => void {
+    this.#exitListeners.add(listener);
+    return () => {
+      this.#exitListeners.delete(listener);
+    };
+  }
+
   async #abortStart(): Promise<void> {
+    this.#stopRequested = true;
     this.#child?.kill('SIGQUIT');
     await this.#exited;
   }
@@ -266,6 +305,7 @@ export class PostgresServer implements PostgresNode {
     await this.#starting?.catch(() => undefined);
     const child = this.#child;
     if (child !== undefined && this.isRunning()) {
+      this.#stopRequested = true;
       // SIGINT is PostgreSQL's fast shutdown (checkpoint, then exit); SIGQUIT its immediate one.
       child.kill(mode === 'immediate' ? 'SIGQUIT' : 'SIGINT');
       const timer = new AbortController();
