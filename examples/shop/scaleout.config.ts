@@ -9,4 +9,12 @@ export default defineConfig({
     postgres: { replicas: 1, synchronous: true },
     redis: { appendonly: true },
   },
+  // Where the shop's shards are (SHOP_SHARD_PREFIX unset), for `scaleout status` and `scaleout reshard`.
+  // The directory is the catalogue: DATABASE_URL's database.
+  db: {
+    shards: {
+      databases: ['shop_shard_0', 'shop_shard_1'],
+      tables: { users: { shardKey: 'id' }, orders: { shardKey: 'user_id' } },
+    },
+  },
 });

@@ -6,6 +6,7 @@ import { UsageError } from './cli-error.js';
 import { registerDbCommand } from './db-command.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerDeployCommand } from './deploy-command.js';
+import { registerReshardCommand } from './reshard-command.js';
 import { registerScaleCommand } from './scale-command.js';
 import { registerStatusCommand } from './status-command.js';
 import { registerUpCommand } from './up-command.js';
@@ -28,6 +29,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
   registerDeployCommand(program);
   registerScaleCommand(program);
   registerDbCommand(program);
+  registerReshardCommand(program);
   for (const command of program.commands) command.exitOverride().configureOutput({ writeErr: () => {} });
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -79,8 +79,12 @@ describe('control API', () => {
       { result: { action: 'rebuild', node: 'pg0' } },
     ]);
     expect((await lines(await call('/db/failover', { method: 'POST' })))[1]).toEqual({ result: { action: 'failover' } });
+    expect((await lines(await call('/reshard', { method: 'POST', body: '{"to":"s3","fraction":0.25}' })))[1])
+      .toEqual({ result: { action: 'reshard', to: 's3', fraction: 0.25 } });
     for (const [path, body] of [
-      ['/db/rebuild', '{}'], ['/db/rebuild', '{"node":"pg0; DROP"}'],
+      ['/db/rebuild', '{}'], ['/db/rebuild', '{"node":"pg0; DROP"}'], ['/reshard', '{}'], ['/reshard', '{"to":"s3","buckets":0}'],
+      ['/reshard', '{"to":"s3","buckets":1.5}'], ['/reshard', '{"to":"s3","fraction":2}'], ['/reshard', '{"to":"s3","buckets":4,"fraction":0.5}'],
+      ['/reshard', '{"to":"a-b"}'],
     ] as const) {
       const res = await call(path, { method: 'POST', body });
       expect(res.status, `${path} ${body}`).toBe(400);

@@ -16,14 +16,23 @@ export interface ControlHandlers {
   build(report: (event: SupervisorEvent) => void): Promise<unknown>;
   deploy(strategy: DeployStrategy | undefined, report: (event: SupervisorEvent) => void): Promise<unknown>;
   scale(role: string, count: number, report: (event: SupervisorEvent) => void): Promise<unknown>;
-  /** Data-tier operations: `scaleout db rebuild|failover`. */
+  /** Data-tier operations: `scaleout db rebuild|failover`, `scaleout reshard`. */
   db(request: DbRequest, report: (event: SupervisorEvent) => void): Promise<unknown>;
 }
 
 /** A data-tier operation, as the control API takes it. */
 export type DbRequest =
   | { action: 'rebuild'; node: string }
-  | { action: 'failover' };
+  | { action: 'failover' }
+  | {
+    action: 'reshard';
+    /** The shard (database name) the buckets move to; created when missing. */
+    to: string;
+    /** How many buckets to move; with neither this nor `fraction`, the target's fair share. */
+    buckets?: number;
+    /** The share of all buckets to move, above 0 and at most 1. */
+    fraction?: number;
+  };
 
 /** One line of an operation's answer (newline-delimited JSON). */
 export type ControlStreamLine =
@@ -46,6 +55,7 @@ export interface ControlApi {
  *   POST /scale   { role: "app", count }  start or stop instances
  *   POST /db/rebuild  { node }             rebuild an embedded node as a replica
  *   POST /db/failover                     planned failover of the embedded primary
+ *   POST /reshard { to, buckets?, fraction? }  move shard buckets to `to`
  *
  * Operations answer 200 with newline-delimited JSON: progress lines `{ event }`, then
  * one `{ result }` or `{ error: { code, message } }`. A deploy can take minutes; the
@@ -134,16 +144,24 @@ async function handle(handlers: ControlHandlers, expected: Buffer, req: http.Inc
     return;
   }
   req.resume();
-  sendJson(res, 404, { error: { code: 'SCALEOUT_RUNTIME_CONTROL_NOT_FOUND', message: `no ${method} ${path}; see GET /status, POST /build, /deploy, /scale, /db/rebuild, /db/failover` } });
+  sendJson(res, 404, { error: { code: 'SCALEOUT_RUNTIME_CONTROL_NOT_FOUND', message: `no ${method} ${path}; see GET /status, POST /build, /deploy, /scale, /db/rebuild, /db/failover, /reshard` } });
 }
 
-const OPERATIONS = new Set(['/build', '/deploy', '/scale', '/db/rebuild', '/db/failover']);
+const OPERATIONS = new Set(['/build', '/deploy', '/scale', '/db/rebuild', '/db/failover', '/reshard']);
 const NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
 /** The request of a data-tier path, or what is wrong with its body. */
 function dbRequest(path: string, body: Record<string, unknown>): DbRequest | string {
   if (path === '/db/failover') return { action: 'failover' };
-  return typeof body.node === 'string' && NAME.test(body.node) ? { action: 'rebuild', node: body.node } : 'send { node: "<name>" }, e.g. { "node": "pg0" }';
+  if (path === '/db/rebuild') {
+    return typeof body.node === 'string' && NAME.test(body.node) ? { action: 'rebuild', node: body.node } : 'send { node: "<name>" }, e.g. { "node": "pg0" }';
+  }
+  const { to, buckets, fraction } = body;
+  if (typeof to !== 'string' || !NAME.test(to)) return 'send { to: "<shard database name>" } (letters, digits and _, at most 63)';
+  if (buckets !== undefined && fraction !== undefined) return 'send buckets or fraction, not both';
+  if (buckets !== undefined && (typeof buckets !== 'number' || !Number.isInteger(buckets) || buckets < 1)) return 'buckets must be a whole number of at least 1';
+  if (fraction !== undefined && (typeof fraction !== 'number' || !(fraction > 0 && fraction <= 1))) return 'fraction must be a number above 0 and at most 1';
+  return { action: 'reshard', to, ...(buckets === undefined ? {} : { buckets }), ...(fraction === undefined ? {} : { fraction }) };
 }
 
 function errorBody(err: unknown): { error: { code: string; message: string } } {

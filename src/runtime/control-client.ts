@@ -15,7 +15,7 @@ export const STATUS_TIMEOUT_MS = 10_000;
 /**
  * Talks to the supervisor of an app folder through its control API (address and
  * token from `.scaleout/supervisor.json`). Used by `scaleout status`, `build`,
- * `deploy`, `scale` and `db`.
+ * `deploy`, `scale`, `db` and `reshard`.
  */
 export class ControlClient {
   readonly file: SupervisorFile;
@@ -59,10 +59,10 @@ export class ControlClient {
     return this.#operation('/scale', { role, count }, onEvent);
   }
 
-  /** Runs a data-tier operation (`scaleout db`) in the supervisor. */
+  /** Runs a data-tier operation (`scaleout db`, `scaleout reshard`) in the supervisor. */
   db(request: DbRequest, onEvent?: (event: SupervisorEvent) => void): Promise<unknown> {
     const { action, ...body } = request;
-    return this.#operation(`/db/${action}`, body, onEvent);
+    return this.#operation(action === 'reshard' ? '/reshard' : `/db/${action}`, body, onEvent);
   }
 
   #request(method: string, path: string, body: unknown, timeoutMs: number | undefined): Promise<http.IncomingMessage> {

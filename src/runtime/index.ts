@@ -24,6 +24,8 @@ export { ControlClient } from './control-client.js';
 export type { DbRequest } from './control-api.js';
 export { DB_FAILOVER_CHECK_INTERVAL_MS, SWITCHOVER_TIMEOUT_MS } from './postgres-guard.js';
 export type { RebuildResult, SwitchoverResult } from './postgres-guard.js';
+export { pickBuckets, RESHARD_CONNECT_TIMEOUT_MS } from './app-reshard.js';
+export type { AppReshardRequest, AppReshardResult } from './app-reshard.js';
 export { readSupervisorFile, supervisorFilePath } from './supervisor-file.js';
 export type { SupervisorFile } from './supervisor-file.js';
 export { RestartBackoff, DEFAULT_RESTART_STABLE_MS } from './restart-backoff.js';

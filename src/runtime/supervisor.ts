@@ -9,6 +9,7 @@ import { BalancerAdminClient } from './balancer-admin-client.js';
 import { BalancerProcess } from './balancer-process.js';
 import { MAX_INSTANCES } from './config.js';
 import type { DeployStrategy, RuntimeConfig } from './config.js';
+import { reshardApp } from './app-reshard.js';
 import { startControlApi, type DbRequest } from './control-api.js';
 import { ControlClient } from './control-client.js';
 import type { ControlApi } from './control-api.js';
@@ -414,11 +415,12 @@ export class Supervisor {
     });
   }
 
-  /** `scaleout db rebuild|failover`, one operation at a time like deploys. */
+  /** `scaleout db rebuild|failover` and `scaleout reshard`, one operation at a time like deploys. */
   db(request: DbRequest, report: (event: SupervisorEvent) => void = () => {}): Promise<unknown> {
-    return this.#exclusive(`db ${request.action}`, report, async (tee) => {
+    return this.#exclusive(request.action === 'reshard' ? 'reshard' : `db ${request.action}`, report, async (tee) => {
       if (request.action === 'rebuild') return this.#engines!.rebuild(request.node, tee);
-      return this.#engines!.switchover(tee);
+      if (request.action === 'failover') return this.#engines!.switchover(tee);
+      return reshardApp(this.config.db.shards, this.#engines!.primaryUrl(), request, tee);
     });
   }
 
