@@ -10,6 +10,7 @@ import { PostgresSessionStore, RedisSessionStore } from 'scaleout/session';
 import type { SessionKey, SessionStore } from 'scaleout/session';
 import { openShopData } from './data/shop-data.js';
 import type { ShopData } from './data/shop-data.js';
+import { userDocuments } from './data/user-documents.js';
 import { DEFAULT_SHARD_PREFIX } from './env.js';
 import { BadInputError, InternalError, NotFoundError, NotLoggedInError, ShopError, UnavailableError } from './errors.js';
 import { pageContext, redirect, sendHtml, visitor, wantsJson } from './http.js';
@@ -107,7 +108,7 @@ export async function buildApp(options: ShopOptions): Promise<FastifyInstance> {
     await app.close().catch(() => undefined);
     throw err;
   }
-  const ctx: ShopContext = { data, now: options.now ?? Date.now };
+  const ctx: ShopContext = { data, now: options.now ?? Date.now, userDocuments: userDocuments(data.shards) };
   const opened = data;
   app.addHook('onClose', async () => {
     await opened.close();

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { USER_DOCUMENTS_SQL } from './user-documents.js';
 
 /** One schema change, applied once per database and recorded by name. */
 export interface Migration {
@@ -51,6 +52,7 @@ export const SHARD_MIGRATIONS: readonly Migration[] = [
     );
     CREATE INDEX orders_user_newest_idx ON orders (user_id, id DESC)`,
   },
+  { name: '003-user-documents', sql: USER_DOCUMENTS_SQL },
 ];
 
 /**

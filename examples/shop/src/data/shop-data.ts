@@ -17,8 +17,10 @@ export const SETUP_CONNECT_TIMEOUT_MS = 10_000;
 // first one creates the shard databases, migrates and seeds; the others find it done.
 const SETUP_LOCK_SQL = "SELECT pg_advisory_lock(hashtext('scaleout-shop.setup'))";
 
-/** The shard tables and their shard keys: a user and the user's orders share a shard. */
-export const SHARDED_TABLES = { users: { shardKey: 'id' }, orders: { shardKey: 'user_id' } } as const;
+/** The shard tables and their shard keys: a user, the user's orders and document share a shard. */
+export const SHARDED_TABLES = {
+  users: { shardKey: 'id' }, orders: { shardKey: 'user_id' }, user_documents: { shardKey: 'user_id' },
+} as const;
 
 export interface ShopDataOptions {
   /** The catalogue primary; the shard databases are created on the same server. */

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { productLoader } from '../data/products.js';
 import { findUserByName } from '../data/users.js';
 import { BadCredentialsError, BadInputError } from '../errors.js';
 import { loggedIn, pageContext, PROFILE_FIELD, redirect, safeNext, sendHtml, visitor, wantsJson } from '../http.js';
@@ -6,6 +7,7 @@ import { loginBody, parse } from '../input.js';
 import { verifyPassword } from '../passwords.js';
 import { loginPage } from '../views/pages.js';
 import type { ShopContext } from './context.js';
+import { recentlyViewed } from './recent-views.js';
 
 /** Log in, log out, and who am I. */
 export function authRoutes(app: FastifyInstance, ctx: ShopContext): void {
@@ -47,7 +49,8 @@ export function authRoutes(app: FastifyInstance, ctx: ShopContext): void {
   });
 
   app.get('/me', async (request) => {
-    const { user } = await loggedIn(request);
-    return { user };
+    const v = await loggedIn(request);
+    const recent = await recentlyViewed(request, ctx, v, productLoader(ctx.data.catalogue).load);
+    return { user: v.user, recent: recent.products.map(({ id, name }) => ({ id, name })), productViews: recent.views };
   });
 }

@@ -3,6 +3,7 @@ import type { Order } from '../data/orders.js';
 import type { Product } from '../data/products.js';
 import { html, money, type Html } from './html.js';
 import { page, type PageContext } from './layout.js';
+import { recentlyViewedSection } from './recently-viewed.js';
 
 /** An order line with what the catalogue says about its product today. */
 export interface ShownOrderItem {
@@ -26,14 +27,14 @@ ${withQuantity ? html`<input type="number" name="qty" value="1" min="1" max="99"
 </form>`;
 }
 
-export function productsPage(ctx: PageContext, products: readonly Product[]): string {
+export function productsPage(ctx: PageContext, products: readonly Product[], recent: readonly Product[] = []): string {
   const cards = products.map((p) => html`<div class="card">
 <div class="icon">${p.icon}</div>
 <h3><a href="/products/${p.id}">${p.name}</a></h3>
 <p class="price">${money(p.price)}</p>
 ${addForm(p.id, false)}
 </div>`);
-  return page(ctx, 'Products', html`<h1>Products</h1><div class="grid">${cards}</div>`);
+  return page(ctx, 'Products', html`${recentlyViewedSection(recent)}<h1>Products</h1><div class="grid">${cards}</div>`);
 }
 
 export function productPage(ctx: PageContext, p: Product): string {
