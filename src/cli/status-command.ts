@@ -31,7 +31,7 @@ export function formatStatus(status: RuntimeStatus): string {
   const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
   for (const row of rows) lines.push(row.map((cell, col) => (col === row.length - 1 ? cell : cell.padEnd(widths[col]!))).join('  ').trimEnd());
   if (status.db !== null) {
-    lines.push('', `db: primary ${status.db.primary ?? 'none'} (timeline ${status.db.timeline ?? '?'})${status.db.failoverInProgress ? ', failover in progress' : ''}`);
+    lines.push('', `db: primary ${status.db.primary ?? 'none'} (timeline ${status.db.timeline ?? '?'})${status.db.failoverInProgress ? ', failover in progress' : status.db.failover ? ', failover on' : ''}`);
     for (const node of status.db.nodes) {
       lines.push(`  ${node.name}  ${node.role}${node.healthy ? '' : ' (unhealthy)'}${node.lagMs === null ? '' : `, lag ${node.lagMs} ms`}${node.lagBytes === null ? '' : ` / ${node.lagBytes} bytes`}`);
     }

@@ -117,6 +117,9 @@ describe('scaleout up: failover of the embedded PostgreSQL', () => {
     expect(refused.stderr).toMatch(/pg1 is the primary.*SCALEOUT_RUNTIME_DB_INVALID/);
     const unknown = await runCli(['db', 'rebuild', 'pg7', dir]);
     expect(unknown.stderr).toMatch(/no PostgreSQL node "pg7"; the nodes are pg0, pg1/);
+    const noShards = await runCli(['reshard', dir, '--to', 'shard_2']);
+    expect(noShards.code).toBe(1);
+    expect(noShards.stderr).toMatch(/no db\.shards section.*\[SCALEOUT_RUNTIME_DB_NO_SHARDS\]/);
 
     const done = await runCli(['db', 'rebuild', 'pg0', dir]);
     expect(done.code, done.stderr).toBe(0);

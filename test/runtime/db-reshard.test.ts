@@ -113,4 +113,11 @@ describe('scaleout up: shards in status, scaleout reshard', () => {
     const usage = await runCli(['reshard', dir, '--to', s1, '--buckets', '3', '--fraction', '0.5']);
     expect(usage.code).toBe(2);
   });
+
+  it('leaves nodes given by DATABASE_URL alone', async () => {
+    const refused = await runCli(['db', 'failover', dir]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/DATABASE_URL.*\[SCALEOUT_RUNTIME_DB_NOT_EMBEDDED\]/);
+    expect((await up.status()).db?.failover).toBe(false);
+  });
 });
