@@ -246,7 +246,25 @@ describe('with a streaming replica', () => {
       expect(shown.ids[0], `try ${i}`).toBe(productId);
       expect(shown.views, `try ${i}`).toBe(i + 1);
     }
-    await waitFor(async () => (await replicaScans()) > scansBefore, { timeoutMs: 20_000, what: 'document reads on the replica' });
+    await waitFor(async () => (await replicaScans()) > scansBefore, { timeoutMs: 30_000, what: 'document reads on the replica' });
+  }, 60_000);
+
+  it('shows a view at once while the replica has stopped replaying', async () => {
+    const a = new InjectClient(apps[0]!);
+    expect((await a.login('bob', 'builder')).status).toBe(200);
+    const clients = [a, new InjectClient(apps[1]!, a.jar)];
+    const replica = cluster.replicas[0]!;
+    await view(a, 1);
+    await query(replica, 'SELECT pg_wal_replay_pause()');
+    try {
+      for (let i = 0; i < 6; i++) {
+        const productId = i + 2;
+        await view(clients[i % 2]!, productId);
+        expect((await recent(clients[(i + 1) % 2]!)).ids[0], `try ${i}`).toBe(productId);
+      }
+    } finally {
+      await query(replica, 'SELECT pg_wal_replay_resume()');
+    }
   }, 60_000);
 });
 
