@@ -55,11 +55,12 @@ describe('env', () => {
     expect(() => readEnv({ ...BASE_ENV, SCALEOUT_PROFILE: 'redis' })).toThrow(/REDIS_URL is not set/);
   });
 
-  it('takes the keys from SESSION_KEYS, as scaleout up gives them, when SCALEOUT_SESSION_KEYS is not set', () => {
-    const env = readEnv({ ...BASE_ENV, SESSION_KEYS: 's-1a2b3c:0123456789abcdef0123456789' });
+  it('takes the keys from SCALEOUT_SESSION_KEYS, as scaleout up gives them, and ignores other names', () => {
+    const env = readEnv({ ...BASE_ENV, SCALEOUT_SESSION_KEYS: 's-1a2b3c:0123456789abcdef0123456789' });
     expect(env.sessionKeys).toEqual([{ id: 's-1a2b3c', secret: '0123456789abcdef0123456789' }]);
     expect(env.devSessionKey).toBe(false);
-    expect(() => readEnv({ ...BASE_ENV, SESSION_KEYS: 'x:short' })).toThrow(/SESSION_KEYS: the secret/);
+    expect(() => readEnv({ ...BASE_ENV, SCALEOUT_SESSION_KEYS: 'x:short' })).toThrow(/SCALEOUT_SESSION_KEYS: the secret/);
+    expect(readEnv({ ...BASE_ENV, SESSION_KEYS: 's-1a2b3c:0123456789abcdef0123456789' }).devSessionKey).toBe(true);
   });
 
   it('parses session keys strictly', () => {
