@@ -1,18 +1,16 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { DB_CONSISTENCY_FIELD } from 'scaleout/session';
+import type { FastifyInstance } from 'fastify';
 import { cartQuantities, takeFromCart } from '../cart.js';
 import { isOrderId } from '../data/order-id.js';
 import { getOrder, listOrders, placeOrder } from '../data/orders.js';
 import type { Order, OrderItem } from '../data/orders.js';
 import { productLoader } from '../data/products.js';
-import { TokenBag, withTokens } from '../data/read-your-writes.js';
 import { EmptyCartError, NotFoundError } from '../errors.js';
 import { loggedIn, pageContext, redirect, sendHtml, wantsJson } from '../http.js';
-import type { Visitor } from '../http.js';
 import { ordersQuery, parse } from '../input.js';
 import { orderPage, ordersPage } from '../views/pages.js';
 import type { ShownOrder } from '../views/pages.js';
 import type { ShopContext } from './context.js';
+import { withSessionTokens } from './session-tokens.js';
 
 /**
  * Orders live on the user's shard. Reads may go to a shard replica, so the session
@@ -21,13 +19,6 @@ import type { ShopContext } from './context.js';
  */
 export function orderRoutes(app: FastifyInstance, ctx: ShopContext): void {
   /** Runs `fn` with the user's tokens, and saves them to the session if a write moved one. */
-  async function consistent<T>(request: FastifyRequest, v: Visitor, fn: () => Promise<T>): Promise<T> {
-    const bag = new TokenBag(v.fields[DB_CONSISTENCY_FIELD]);
-    const value = await withTokens(bag, fn);
-    if (bag.changed) await request.session.set(DB_CONSISTENCY_FIELD, bag.toJSON());
-    return value;
-  }
-
   /** The order lines with what the catalogue says about each product today: one batched query for all of them. */
   async function withCurrentProducts(orders: readonly Order[]): Promise<ShownOrder[]> {
     const products = productLoader(ctx.data.catalogue);
@@ -50,7 +41,7 @@ export function orderRoutes(app: FastifyInstance, ctx: ShopContext): void {
       if (product !== undefined) items.push({ productId, name: product.name, price: product.price, qty, subtotal: product.price * qty });
     }
     if (items.length === 0) throw new EmptyCartError();
-    const order = await consistent(request, v, () => placeOrder(ctx.data.shards, v.user.id, items, ctx.now()));
+    const order = await withSessionTokens(request, v, () => placeOrder(ctx.data.shards, v.user.id, items, ctx.now()));
     // The order is stored first: a failure from here on leaves the items in the cart, never an order lost.
     await takeFromCart(request.session, items);
     if (wantsJson(request)) return reply.code(201).send(order);
@@ -60,7 +51,7 @@ export function orderRoutes(app: FastifyInstance, ctx: ShopContext): void {
   app.get('/orders', async (request, reply) => {
     const v = await loggedIn(request);
     const query = parse(ordersQuery, request.query, 'query');
-    const page = await consistent(request, v, () => listOrders(ctx.data.shards, v.user.id, query.limit, query.before));
+    const page = await withSessionTokens(request, v, () => listOrders(ctx.data.shards, v.user.id, query.limit, query.before));
     const orders = await withCurrentProducts(page.orders);
     if (wantsJson(request)) return { orders, next: page.next };
     return sendHtml(reply, ordersPage(pageContext(app, request, v), orders, page.next, query.limit));
@@ -69,7 +60,7 @@ export function orderRoutes(app: FastifyInstance, ctx: ShopContext): void {
   app.get<{ Params: { id: string }; Querystring: { placed?: string } }>('/orders/:id', async (request, reply) => {
     const v = await loggedIn(request);
     const id = request.params.id.toLowerCase();
-    const order = isOrderId(id) ? await consistent(request, v, () => getOrder(ctx.data.shards, v.user.id, id)) : undefined;
+    const order = isOrderId(id) ? await withSessionTokens(request, v, () => getOrder(ctx.data.shards, v.user.id, id)) : undefined;
     if (order === undefined) throw new NotFoundError(`order ${JSON.stringify(request.params.id.slice(0, 40))}`);
     const [shown] = await withCurrentProducts([order]);
     if (wantsJson(request)) return shown;

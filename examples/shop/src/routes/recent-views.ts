@@ -1,21 +1,9 @@
 import type { FastifyRequest } from 'fastify';
-import { DB_CONSISTENCY_FIELD } from 'scaleout/session';
-import { TokenBag, withTokens } from '../data/read-your-writes.js';
 import { visitor } from '../http.js';
 import type { Visitor } from '../http.js';
 import { readRecentViews, recentProducts, recordView } from '../recently-viewed.js';
 import type { ShopContext } from './context.js';
-
-/**
- * Runs `fn` with the visitor's consistency tokens and saves them to the session if a
- * write moved one: a view recorded on one instance is in the next page on any other.
- */
-export async function withSessionTokens<T>(request: FastifyRequest, v: Visitor, fn: () => Promise<T>): Promise<T> {
-  const bag = new TokenBag(v.fields[DB_CONSISTENCY_FIELD]);
-  const value = await withTokens(bag, fn);
-  if (bag.changed) await request.session.set(DB_CONSISTENCY_FIELD, bag.toJSON());
-  return value;
-}
+import { withSessionTokens } from './session-tokens.js';
 
 /**
  * Records a product view of the logged-in visitor; nothing for anonymous visitors.
