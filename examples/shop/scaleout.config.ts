@@ -14,7 +14,7 @@ export default defineConfig({
   db: {
     shards: {
       databases: ['shop_shard_0', 'shop_shard_1'],
-      tables: { users: { shardKey: 'id' }, orders: { shardKey: 'user_id' } },
+      tables: { users: { shardKey: 'id' }, orders: { shardKey: 'user_id' }, user_documents: { shardKey: 'user_id' } },
     },
   },
 });

@@ -84,6 +84,8 @@ export async function openShopData(options: ShopDataOptions): Promise<ShopData> 
     await lock.query(SETUP_LOCK_SQL);
     await migrate(lock, CATALOGUE_MIGRATIONS);
     await seedProducts(lock);
+    // Shards added by `scaleout reshard` are in the directory: open them too.
+    for (const name of await directoryShards(lock)) if (!names.includes(name)) names.push(name);
     for (const name of names) await createDatabaseIfMissing(lock, name);
     const shardClients = await Promise.all(names.map(async (name) => {
       const client = new pg.Client({ connectionString: databaseUrl(options.databaseUrl, name), connectionTimeoutMillis: SETUP_CONNECT_TIMEOUT_MS });
@@ -121,6 +123,14 @@ export async function openShopData(options: ShopDataOptions): Promise<ShopData> 
     // Ending the session releases the advisory lock.
     await lock.end().catch(() => undefined);
   }
+}
+
+/** Shard names the bucket directory already uses (none before the first start). */
+async function directoryShards(client: pg.Client): Promise<string[]> {
+  const table = await client.query("SELECT to_regclass('scaleout_shard_directory') IS NOT NULL AS present");
+  if (table.rows[0]?.present !== true) return [];
+  const found = await client.query<{ shard: string }>('SELECT DISTINCT shard FROM scaleout_shard_directory ORDER BY shard');
+  return found.rows.map((row) => row.shard);
 }
 
 async function createDatabaseIfMissing(client: pg.Client, name: string): Promise<void> {
