@@ -1,12 +1,10 @@
 import { existsSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import autocannon from 'autocannon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findRedisServer, readSupervisorFile } from '../../src/runtime/index.js';
 import type { ProcessStatus, RuntimeStatus } from '../../src/runtime/index.js';
-import { cleanEnv, isAlive, waitFor } from '../runtime/support/runtime-harness.js';
-import type { LoadResult } from '../runtime/support/runtime-harness.js';
+import { cleanEnv, isAlive, startLoad, waitFor } from '../runtime/support/runtime-harness.js';
 import { HttpClient } from '../shop/support.js';
 import type { Answer } from '../shop/support.js';
 import { assertBuilt, BuiltUp, copyShop, processesUnder, scaleout } from './support/built-cli.js';
@@ -197,7 +195,8 @@ describe('scaleout up examples/shop, end to end', () => {
   it('rolls a new build onto every instance under steady load without failing a request', async () => {
     const before = remember(await up.status());
     await appendFile(join(shop.dir, 'src', 'server.ts'), '// A change to deploy.\n');
-    const load = steadyLoad(new URL('/products', appUrl).href);
+    // A capped rate of JSON product listings leaves CPU for the deploy.
+    const load = startLoad(appUrl, { path: '/products', overallRate: 100, headers: { accept: 'application/json' } });
     const deploy = await scaleout(['deploy', shop.dir], 240_000);
     const result = await load.stop();
     expect(deploy.code, `${deploy.stdout}\n${deploy.stderr}`).toBe(0);
@@ -230,26 +229,3 @@ describe('scaleout up examples/shop, end to end', () => {
     expect(existsSync(join(shop.dir, '.scaleout', 'supervisor.json'))).toBe(false);
   }, 120_000);
 });
-
-/** Autocannon at a capped rate (JSON product listings) until `stop()`; leaves CPU for the deploy. */
-function steadyLoad(url: string): { stop(): Promise<LoadResult> } {
-  let finished: (result: LoadResult) => void = () => {};
-  const done = new Promise<LoadResult>((resolvePromise) => (finished = resolvePromise));
-  const instance = autocannon({
-    url,
-    headers: { accept: 'application/json' },
-    connections: 4,
-    overallRate: 100,
-    duration: 600,
-    timeout: 10,
-  }, (err, res) => {
-    if (err !== null && err !== undefined) throw err;
-    finished({ requests: res.requests.total, errors: res.errors, timeouts: res.timeouts, non2xx: res.non2xx, resets: res.resets });
-  });
-  return {
-    stop: () => {
-      instance.stop();
-      return done;
-    },
-  };
-}

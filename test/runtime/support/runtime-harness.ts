@@ -202,11 +202,12 @@ export interface LoadResult {
 }
 
 /** Steady load through the balancer until `stop()`: a few connections at a capped rate. */
-export function startLoad(url: string, options: { connections?: number; overallRate?: number; path?: string } = {}): { stop(): Promise<LoadResult> } {
+export function startLoad(url: string, options: { connections?: number; overallRate?: number; path?: string; headers?: Record<string, string> } = {}): { stop(): Promise<LoadResult> } {
   let finished: (result: LoadResult) => void = () => {};
   const result = new Promise<LoadResult>((resolvePromise) => (finished = resolvePromise));
   const instance = autocannon({
     url: new URL(options.path ?? '/', url).href,
+    headers: options.headers ?? {},
     connections: options.connections ?? 4,
     overallRate: options.overallRate ?? 150,
     duration: 600,
