@@ -1,6 +1,6 @@
 import { resolveLoadPerInFlight, resolveRandom } from './strategy-options.js';
-import { randomIndex, ServerList } from './server-list.js';
-import type { PickContext, Strategy, StrategyServer } from './strategy.js';
+import type { StrategyServer } from './strategy.js';
+import { TwoChoicesStrategy } from './two-choices.js';
 
 /** Options of {@link LeastLoadStrategy}. */
 export interface LeastLoadOptions {
@@ -45,37 +45,17 @@ export interface LeastLoadOptions {
  * but ignores in-flight counts entirely, so a slow server keeps getting its share of
  * new requests until its next report. Servers that have not reported count as load 0.
  */
-export class LeastLoadStrategy<S extends StrategyServer = StrategyServer> implements Strategy<S> {
+export class LeastLoadStrategy<S extends StrategyServer = StrategyServer> extends TwoChoicesStrategy<S> {
   readonly name = 'least-load' as const;
-  #list = new ServerList<S>();
-  readonly #random: () => number;
   readonly #k: number;
 
   constructor(options: LeastLoadOptions = {}) {
-    this.#random = resolveRandom(options.random);
+    super(resolveRandom(options.random));
     this.#k = resolveLoadPerInFlight(options.loadPerInFlight);
   }
 
-  update(servers: readonly S[]): void {
-    this.#list.update(servers);
-  }
-
-  pick(ctx: PickContext): S | undefined {
-    const items = this.#list.items;
-    const skip = this.#list.indexOf(ctx.exclude);
-    const m = skip >= 0 ? items.length - 1 : items.length;
-    if (m <= 0) return undefined;
-    if (m === 1) return items[skip === 0 ? 1 : 0];
-    let a = randomIndex(this.#random, m);
-    let b = randomIndex(this.#random, m - 1);
-    if (b >= a) b++;
-    if (skip >= 0) {
-      if (a >= skip) a++;
-      if (b >= skip) b++;
-    }
-    const sa = items[a]!;
-    const sb = items[b]!;
-    return this.#score(sb) < this.#score(sa) ? sb : sa;
+  protected prefers(b: S, a: S): boolean {
+    return this.#score(b) < this.#score(a);
   }
 
   #score(s: S): number {
