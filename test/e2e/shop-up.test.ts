@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findRedisServer, readSupervisorFile } from '../../src/runtime/index.js';
 import type { ProcessStatus, RuntimeStatus } from '../../src/runtime/index.js';
-import { cleanEnv, isAlive, startLoad, waitFor } from '../runtime/support/runtime-harness.js';
+import { cleanEnv, isAlive, runBuiltCli as scaleout, startLoad, UpProcess, waitFor } from '../runtime/support/runtime-harness.js';
 import { HttpClient } from '../shop/support.js';
 import type { Answer } from '../shop/support.js';
-import { assertBuilt, BuiltUp, copyShop, processesUnder, scaleout } from './support/built-cli.js';
+import { assertBuilt, copyShop, processesUnder } from './support/built-cli.js';
 import type { ShopCopy } from './support/built-cli.js';
 
 // One `scaleout up` of a copy of examples/shop, as a user runs it: the built command,
@@ -23,7 +23,7 @@ const servedBy = (answer: Answer): string => String(answer.headers['x-scaleout-i
 
 describe('scaleout up examples/shop, end to end', () => {
   let shop: ShopCopy;
-  let up: BuiltUp;
+  let up: UpProcess;
   let appUrl: string;
   // Every pid the runtime ever reported: none may outlive the shutdown.
   const everPids = new Set<number>();
@@ -58,7 +58,7 @@ describe('scaleout up examples/shop, end to end', () => {
   beforeAll(async () => {
     assertBuilt();
     shop = await copyShop();
-    up = new BuiltUp(shop.dir, cleanEnv());
+    up = UpProcess.startBuilt(shop.dir, cleanEnv());
     const status = remember(await up.waitRunning(200_000));
     // HttpClient appends paths that start with '/'.
     appUrl = status.appUrl!.replace(/\/$/, '');
@@ -67,8 +67,8 @@ describe('scaleout up examples/shop, end to end', () => {
   afterAll(async () => {
     // Only when a test failed before the shutdown test: stop it all, by force if need be.
     if (up !== undefined && !up.exited) {
-      const stopped = await up.stop('SIGTERM', 60_000);
-      if (stopped === undefined) await up.stop('SIGKILL', 10_000);
+      const stopped = await up.stopWithin('SIGTERM', 60_000);
+      if (stopped === undefined) await up.stopWithin('SIGKILL', 10_000);
     }
     if (shop !== undefined) {
       // By folder, not by remembered pid: a pid of a process that is gone may belong to someone else by now.
@@ -197,7 +197,7 @@ describe('scaleout up examples/shop, end to end', () => {
     await appendFile(join(shop.dir, 'src', 'server.ts'), '// A change to deploy.\n');
     // A capped rate of JSON product listings leaves CPU for the deploy.
     const load = startLoad(appUrl, { path: '/products', overallRate: 100, headers: { accept: 'application/json' } });
-    const deploy = await scaleout(['deploy', shop.dir], 240_000);
+    const deploy = await scaleout(['deploy', shop.dir], undefined, 240_000);
     const result = await load.stop();
     expect(deploy.code, `${deploy.stdout}\n${deploy.stderr}`).toBe(0);
     expect(deploy.stdout).toMatch(/deployed build \w+ over \w+ \(rolling\)/);
@@ -220,7 +220,7 @@ describe('scaleout up examples/shop, end to end', () => {
   it('stops everything on SIGTERM, exits 0 and leaves no process behind', async () => {
     const before = remember(await up.status());
     expect(before.processes.length).toBeGreaterThanOrEqual(INSTANCES + (hasRedis ? 5 : 4));
-    const result = await up.stop('SIGTERM', 90_000);
+    const result = await up.stopWithin('SIGTERM', 90_000);
     expect(result, 'scaleout up to exit within 90 s of SIGTERM').toBeDefined();
     expect(result!.code, result!.stderr).toBe(0);
     expect(result!.stdout).toContain('stopped');

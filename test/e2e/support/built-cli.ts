@@ -1,17 +1,9 @@
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { cp, mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
-import { ControlClient, readSupervisorFile } from '../../../src/runtime/index.js';
-import type { RuntimeStatus } from '../../../src/runtime/index.js';
-import { cleanEnv, REPO_DIR } from '../../runtime/support/runtime-harness.js';
-import type { CliResult } from '../../runtime/support/runtime-harness.js';
+import { REPO_DIR } from '../../runtime/support/runtime-harness.js';
 
-// End-to-end tests run the command a user runs: bin/scaleout.js, which loads dist/.
-const BIN = join(REPO_DIR, 'bin', 'scaleout.js');
 const SHOP_DIR = join(REPO_DIR, 'examples', 'shop');
 // Inside the repo: the shop imports `scaleout/...` by package self-reference, which
 // resolves only from within the package folder.
@@ -56,77 +48,6 @@ export async function copyShop(): Promise<ShopCopy> {
       await rmdir(SCRATCH_ROOT).catch(() => undefined);
     },
   };
-}
-
-function collect(child: ChildProcess, timeoutMs: number): Promise<CliResult> {
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolvePromise) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolvePromise({ code, stdout, stderr });
-    });
-  });
-}
-
-function spawnBin(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, [BIN, ...args], { cwd: REPO_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-/** Runs `scaleout <args>` (the built command) to completion. */
-export function scaleout(args: string[], timeoutMs = 120_000): Promise<CliResult> {
-  return collect(spawnBin(args, cleanEnv()), timeoutMs);
-}
-
-/** A `scaleout up` of the built command, in the foreground as a user runs it. */
-export class BuiltUp {
-  readonly dir: string;
-  readonly child: ChildProcess;
-  readonly done: Promise<CliResult>;
-  #exited = false;
-
-  constructor(dir: string, env: NodeJS.ProcessEnv) {
-    this.dir = dir;
-    this.child = spawnBin(['up', dir], env);
-    this.done = collect(this.child, 900_000);
-    void this.done.then(() => (this.#exited = true));
-  }
-
-  get exited(): boolean {
-    return this.#exited;
-  }
-
-  /** Resolves with the status once the supervisor runs; rejects with its output if `up` exits first. */
-  async waitRunning(timeoutMs: number): Promise<RuntimeStatus> {
-    const deadline = performance.now() + timeoutMs;
-    while (performance.now() < deadline) {
-      if (this.#exited) {
-        const result = await this.done;
-        throw new Error(`scaleout up exited with ${result.code} before running:\n${result.stdout}\n${result.stderr}`);
-      }
-      const file = readSupervisorFile(this.dir);
-      if (file !== undefined && file.appUrl !== null) {
-        const status = await this.status().catch(() => undefined);
-        if (status?.state === 'running') return status;
-      }
-      await delay(200);
-    }
-    throw new Error(`scaleout up did not get to running within ${timeoutMs} ms`);
-  }
-
-  /** The supervisor's status over its control API (what `scaleout status --json` prints). */
-  status(): Promise<RuntimeStatus> {
-    return ControlClient.connect(this.dir).status();
-  }
-
-  /** Sends `signal` (unless it already exited) and waits for the exit. */
-  async stop(signal: NodeJS.Signals, timeoutMs: number): Promise<CliResult | undefined> {
-    if (!this.#exited) this.child.kill(signal);
-    return Promise.race([this.done, delay(timeoutMs).then(() => undefined)]);
-  }
 }
 
 /**

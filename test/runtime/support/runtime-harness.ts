@@ -14,6 +14,7 @@ import type { RuntimeStatus } from '../../../src/runtime/index.js';
 
 export const REPO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const CLI_ENTRY = join(REPO_DIR, 'test/runtime/support/scaleout-cli.ts');
+const BUILT_BIN = join(REPO_DIR, 'bin/scaleout.js');
 const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 const FIXTURES = join(REPO_DIR, 'test/fixtures/apps');
 
@@ -75,8 +76,14 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = cleanEnv(), time
   return collect(child, timeoutMs);
 }
 
-function spawnCli(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, ['--import', TSX_LOADER, CLI_ENTRY, ...args], { cwd: REPO_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs the built command a user runs (`bin/scaleout.js`, which loads dist/) to completion. */
+export function runBuiltCli(args: string[], env: NodeJS.ProcessEnv = cleanEnv(), timeoutMs = 120_000): Promise<CliResult> {
+  return collect(spawnCli(args, env, true), timeoutMs);
+}
+
+function spawnCli(args: string[], env: NodeJS.ProcessEnv, built = false): ChildProcess {
+  const entry = built ? [BUILT_BIN] : ['--import', TSX_LOADER, CLI_ENTRY];
+  return spawn(process.execPath, [...entry, ...args], { cwd: REPO_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 function collect(child: ChildProcess, timeoutMs: number): Promise<CliResult> {
@@ -101,25 +108,35 @@ export class UpProcess {
 
   /** Everything written to stderr so far. */
   stderr = '';
+  #exited = false;
 
   private constructor(dir: string, child: ChildProcess) {
     this.dir = dir;
     this.child = child;
-    this.done = collect(child, 600_000);
+    this.done = collect(child, 900_000);
+    void this.done.then(() => (this.#exited = true));
     child.stderr?.on('data', (c: Buffer) => (this.stderr += c.toString()));
   }
 
+  /** `scaleout up` from the sources (through tsx). */
   static start(dir: string, env: NodeJS.ProcessEnv = cleanEnv()): UpProcess {
     return new UpProcess(dir, spawnCli(['up', dir], env));
   }
 
+  /** `scaleout up` as a user runs it: bin/scaleout.js over dist/. */
+  static startBuilt(dir: string, env: NodeJS.ProcessEnv = cleanEnv()): UpProcess {
+    return new UpProcess(dir, spawnCli(['up', dir], env, true));
+  }
+
+  get exited(): boolean {
+    return this.#exited;
+  }
+
   /** Resolves with the status once the supervisor runs; rejects if `up` exits first. */
   async waitRunning(timeoutMs = 90_000): Promise<RuntimeStatus> {
-    let exited = false;
-    void this.done.then(() => (exited = true));
     const deadline = performance.now() + timeoutMs;
     while (performance.now() < deadline) {
-      if (exited) {
+      if (this.#exited) {
         const result = await this.done;
         throw new Error(`scaleout up exited with ${result.code} before running:\n${result.stdout}\n${result.stderr}`);
       }
@@ -141,6 +158,11 @@ export class UpProcess {
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<CliResult> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
     return this.done;
+  }
+
+  /** Like `stop`, but gives up after `timeoutMs` (undefined: still running). */
+  async stopWithin(signal: NodeJS.Signals, timeoutMs: number): Promise<CliResult | undefined> {
+    return Promise.race([this.stop(signal), delay(timeoutMs).then(() => undefined)]);
   }
 }
 
