@@ -28,30 +28,26 @@ export interface Observation {
   receiverStreaming: boolean | undefined;
 }
 
-// One round trip answers everything the router needs. The CASEs keep primary-only
-// and replica-only functions from raising on the other kind of node.
-const FULL_CHECK_SQL = `SELECT pg_is_in_recovery() AS recovery,
+// Columns every check reads. The CASEs keep primary-only and replica-only functions
+// from raising on the other kind of node.
+const CHECK_COLUMNS = `SELECT pg_is_in_recovery() AS recovery,
   CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS current_lsn,
   CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_walfile_name(pg_current_wal_lsn()) END AS walfile,
   pg_last_wal_receive_lsn()::text AS receive_lsn,
   pg_last_wal_replay_lsn()::text AS replay_lsn,
   CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() END AS paused,
   (extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000)::float8 AS replay_age_ms,
-  current_setting('default_transaction_read_only') AS read_only,
+  current_setting('default_transaction_read_only') AS read_only`;
+
+// One round trip answers everything the router needs.
+const FULL_CHECK_SQL = `${CHECK_COLUMNS},
   (SELECT received_tli FROM pg_stat_wal_receiver) AS receiver_tli,
   (SELECT status FROM pg_stat_wal_receiver) AS receiver_status,
   (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_tli`;
 
 // For roles without pg_monitor rights: no timeline for replicas, so the
 // timeline guard on replicas is off (documented in docs/replication.md).
-const BASIC_CHECK_SQL = `SELECT pg_is_in_recovery() AS recovery,
-  CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS current_lsn,
-  CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_walfile_name(pg_current_wal_lsn()) END AS walfile,
-  pg_last_wal_receive_lsn()::text AS receive_lsn,
-  pg_last_wal_replay_lsn()::text AS replay_lsn,
-  CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() END AS paused,
-  (extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000)::float8 AS replay_age_ms,
-  current_setting('default_transaction_read_only') AS read_only,
+const BASIC_CHECK_SQL = `${CHECK_COLUMNS},
   NULL::int AS receiver_tli, NULL::text AS receiver_status, NULL::int AS checkpoint_tli`;
 
 const REPLAY_LSN_QUERY = { name: 'scaleout_replay_lsn', text: 'SELECT pg_last_wal_replay_lsn()::text AS lsn' };
