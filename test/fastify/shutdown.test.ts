@@ -4,7 +4,7 @@ import { request } from 'node:http';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitFor } from '../session/wait-for.js';
+import { waitFor } from '../support/wait-for.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/shutdown-app.ts', import.meta.url));
 
@@ -38,7 +38,7 @@ describe('graceful shutdown on SIGTERM (a real child process)', () => {
     child.on('message', (m) => messages.push(m));
     const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
     const { port } = await waitFor('the child to listen', () => messages.find((m): m is { port: number } =>
-      typeof m === 'object' && m !== null && 'port' in m), 30_000);
+      typeof m === 'object' && m !== null && 'port' in m), { timeoutMs: 30_000 });
 
     expect((await get(port, '/healthz')).status).toBe(200);
     const slow = get(port, '/slow');

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore } from '../../src/session/index.js';
 import { RedisServer } from '../session/redis-server.js';
-import { waitFor } from '../session/wait-for.js';
+import { waitFor } from '../support/wait-for.js';
 import { baseUrl, call, shopApp, TEST_KEYS } from './shop-app.js';
 
 // A Redis of the test's own, so it can be killed and restarted.

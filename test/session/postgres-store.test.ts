@@ -7,7 +7,7 @@ import {
 import { freePort } from './redis-server.js';
 import { describeStoreContract } from './store-contract.js';
 import { TcpProxy } from './tcp-proxy.js';
-import { waitFor } from './wait-for.js';
+import { waitFor } from '../support/wait-for.js';
 
 const DATABASE_URL = process.env.SCALEOUT_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const table = `sessions_test_${randomBytes(4).toString('hex')}`;

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createServer, connect } from 'node:net';
-import { waitFor } from './wait-for.js';
+import { waitFor } from '../support/wait-for.js';
 
 /** A port nothing listens on right now. */
 export async function freePort(): Promise<number> {

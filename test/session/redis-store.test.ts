@@ -7,7 +7,7 @@ import {
 import { freePort } from './redis-server.js';
 import { describeStoreContract } from './store-contract.js';
 import { TcpProxy } from './tcp-proxy.js';
-import { waitFor } from './wait-for.js';
+import { waitFor } from '../support/wait-for.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefix = `scaleout-test:${process.pid}:${randomBytes(4).toString('hex')}:`;

@@ -3,7 +3,7 @@ import {
   newSessionId, SessionFieldNotIntegerError, SessionInputError, SessionStoreUnavailableError,
 } from '../../src/session/index.js';
 import type { SessionFields, SessionStore } from '../../src/session/index.js';
-import { waitFor } from './wait-for.js';
+import { waitFor } from '../support/wait-for.js';
 
 /** Two stores on one engine (two app instances) and a way to remove what the run wrote. */
 export interface StoreFixture {
