@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { findHeadEnd } from './head-range.js';
+import { findHeadEnd, headTerminatorEnd } from './head-range.js';
 
 describe('findHeadEnd', () => {
   it('ends a complete head just after its first CRLFCRLF', () => {
@@ -28,5 +28,21 @@ describe('findHeadEnd', () => {
     const range = findHeadEnd(buf, 0, buf.length);
     expect(range.end).toBe(20_000);
     expect(range.buf[20_000]).toBe(0);
+  });
+});
+
+describe('headTerminatorEnd', () => {
+  it('finds the same CRLFCRLF as indexOf in random runs of CR, LF and other bytes', () => {
+    const alphabet = [0x0d, 0x0a, 0x61];
+    let seed = 7;
+    const next = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff);
+    for (let round = 0; round < 5000; round++) {
+      const buf = Buffer.alloc(1 + (next() % 40));
+      for (let i = 0; i < buf.length; i++) buf[i] = alphabet[next() % 3]!;
+      const start = next() % buf.length;
+      const end = start + (next() % (buf.length - start + 1));
+      const at = buf.subarray(0, end).indexOf('\r\n\r\n', start);
+      expect(headTerminatorEnd(buf, start, end), buf.toString('hex')).toBe(at < 0 ? -1 : at + 4);
+    }
   });
 });

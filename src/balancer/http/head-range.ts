@@ -4,7 +4,8 @@
  * range. This module provides that range.
  */
 
-const HEAD_TERMINATOR = Buffer.from('\r\n\r\n', 'latin1');
+const CR = 0x0d;
+const LF = 0x0a;
 // Partial heads are copied here, followed by a NUL stop byte. One buffer serves every
 // call: parsing is synchronous and never re-entered.
 let scratch = Buffer.allocUnsafeSlow(4096);
@@ -28,17 +29,15 @@ const range: HeadRange = { buf: scratch, start: 0, end: 0, complete: false };
  * only answer INCOMPLETE or an error there.
  *
  * `end` is where the data ends or where the head limit cuts it, whichever comes first.
- * The search uses Buffer#indexOf (native and fast) and may look past `end` up to the
- * end of `buf`; pass a buffer that ends where its data ends.
  *
  * @returns the shared range object, valid until the next call.
  */
 export function findHeadEnd(buf: Buffer, start: number, end: number): HeadRange {
-  const terminator = buf.indexOf(HEAD_TERMINATOR, start);
-  if (terminator >= 0 && terminator + 4 <= end) {
+  const terminatorEnd = headTerminatorEnd(buf, start, end);
+  if (terminatorEnd >= 0) {
     range.buf = buf;
     range.start = start;
-    range.end = terminator + 4;
+    range.end = terminatorEnd;
     range.complete = true;
     return range;
   }
@@ -51,4 +50,24 @@ export function findHeadEnd(buf: Buffer, start: number, end: number): HeadRange 
   range.end = length;
   range.complete = false;
   return range;
+}
+
+/**
+ * Index just after the first CRLFCRLF in buf[start, end), or -1. A Horspool search in
+ * JS: heads are a few hundred bytes, where the call into Buffer#indexOf costs more than
+ * the search. The window's last byte decides the shift: a byte that is neither CR nor
+ * LF cannot be part of a match, so the window skips past it.
+ */
+export function headTerminatorEnd(buf: Buffer, start: number, end: number): number {
+  let i = start + 3;
+  while (i < end) {
+    const b = buf[i]!;
+    if (b === LF) {
+      if (buf[i - 1] === CR && buf[i - 2] === LF && buf[i - 3] === CR) return i + 1;
+      i += 2;
+    } else {
+      i += b === CR ? 1 : 4;
+    }
+  }
+  return -1;
 }

@@ -48,8 +48,11 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
   #server: Server | null = null;
   #upstream: Upstream | null = null;
   #requestId = '';
-  /** Every byte of this request sent upstream so far, while small enough to send again. */
-  #out: Buffer[] | null = null;
+  /**
+   * Every byte of this request sent upstream so far, while small enough to send again:
+   * Buffers, and latin1 strings for heads (see writeHead).
+   */
+  #out: (Buffer | string)[] | null = null;
   #outBytes = 0;
   #attempts = 0;
   #bodyKind = BODY_NONE;
@@ -317,10 +320,10 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     if (conn !== this.#upstream || this.#out === null) return;
     const socket = conn.socket;
     if (this.#out.length === 1) {
-      socket.write(this.#out[0]!);
+      conn.write(this.#out[0]!);
     } else {
       socket.cork();
-      for (const piece of this.#out) socket.write(piece);
+      for (const piece of this.#out) conn.write(piece);
       socket.uncork();
     }
     if (this.#outBytes > this.#ctx.limits.maxReplayBytes) this.#out = null;
@@ -334,7 +337,7 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
   onUpstreamData(conn: Upstream, chunk: Buffer): void {
     if (conn !== this.#upstream) return;
     if (this.#tunnel) {
-      if (!this.socket.write(chunk)) conn.socket.pause();
+      if (!this.#passToClient(chunk)) conn.socket.pause();
       return;
     }
     this.#deadlineMs = this.#ctx.nowMs + this.#ctx.timeouts.serverMs;
@@ -355,7 +358,8 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     for (;;) {
       const parsed = parseResponseHead(buf, start, buf.length, head.method, this.#ctx.limits);
       if (parsed.kind === 'incomplete') {
-        if (start > 0) this.#respBuf = buf.subarray(start);
+        // Kept for the next read: a copy, as `buf` may be the shared read buffer.
+        this.#respBuf = Buffer.from(buf.subarray(start));
         return;
       }
       if (parsed.kind === 'error') {
@@ -364,7 +368,7 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
       }
       if (parsed.status < 200 && parsed.status !== 101) {
         this.#respStarted = true;
-        this.socket.write(writeHead(buf, start, parsed.statusLineEnd, parsed, '\r\n'));
+        this.socket.write(writeHead(buf, start, parsed.statusLineEnd, parsed, '\r\n'), 'latin1');
         start = parsed.headEnd;
         continue;
       }
@@ -384,7 +388,7 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
         return;
       }
       const upgrade = headerValue(buf, resp, 'upgrade') ?? head.upgrade;
-      this.socket.write(writeHead(buf, start, resp.statusLineEnd, resp, `${this.#setCookieField()}connection: upgrade\r\nupgrade: ${upgrade}\r\n\r\n`));
+      this.socket.write(writeHead(buf, start, resp.statusLineEnd, resp, `${this.#setCookieField()}connection: upgrade\r\nupgrade: ${upgrade}\r\n\r\n`), 'latin1');
       this.#startTunnel(buf, resp.headEnd);
       return;
     }
@@ -414,7 +418,7 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     }
     const whole = this.#respBodyKind === BODY_NONE || bodyEnd > resp.headEnd || (this.#respBodyKind === BODY_LENGTH && this.#respRemaining === 0);
     if (whole && bodyEnd - resp.headEnd <= MAX_COALESCED_BODY_BYTES) {
-      this.socket.write(writeHead(buf, start, resp.statusLineEnd, resp, `${this.#setCookieField()}${connection}\r\n`, resp.headEnd, bodyEnd));
+      this.socket.write(writeHead(buf, start, resp.statusLineEnd, resp, `${this.#setCookieField()}${connection}\r\n`, resp.headEnd, bodyEnd), 'latin1');
       if (bodyEnd < buf.length) this.#upstreamReusable = false; // bytes after a complete response
       this.#responseDone();
       return;
@@ -422,7 +426,7 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     if (this.#respBodyKind === BODY_CHUNKED) this.#respChunks.reset();
     const out = writeHead(buf, start, resp.statusLineEnd, resp, `${this.#setCookieField()}${connection}\r\n`);
     this.socket.cork();
-    this.socket.write(out);
+    this.socket.write(out, 'latin1');
     if (resp.headEnd < buf.length) this.#forwardResponseBody(buf, resp.headEnd);
     this.socket.uncork();
   }
@@ -457,17 +461,25 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
       }
     }
     const piece = from === 0 && end === chunk.length ? chunk : chunk.subarray(from, end);
-    if (piece.length > 0 && !this.socket.write(piece)) this.#upstream?.socket.pause();
+    if (piece.length > 0 && !this.#passToClient(piece)) this.#upstream?.socket.pause();
     if (done) {
       if (end < chunk.length) this.#upstreamReusable = false;
       this.#responseDone();
     }
   }
 
+  /**
+   * Server bytes passed through as they are. They are copied: the socket may queue
+   * them, and they sit in the upstream read buffer that the next read overwrites.
+   */
+  #passToClient(bytes: Buffer): boolean {
+    return this.socket.write(Buffer.from(bytes));
+  }
+
   #startTunnel(buf: Buffer, from: number): void {
     this.#tunnel = true;
     const upstream = this.#upstream!;
-    if (from < buf.length) this.socket.write(buf.subarray(from));
+    if (from < buf.length) this.#passToClient(buf.subarray(from));
     if (this.#buf !== null && this.#buf.length > 0) {
       upstream.write(this.#buf);
       this.#buf = null;

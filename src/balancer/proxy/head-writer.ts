@@ -1,7 +1,14 @@
+import { latin1 } from '../http/index.js';
+
 /**
- * Rewrites a parsed head into the bytes sent on: the start line and every kept field
- * are copied as raw byte runs (no string per header), then the balancer's own fields
- * are appended as one latin1 string. Adjacent kept fields are copied as one run.
+ * Rewrites a parsed head into the bytes sent on, as a latin1 string (one char per
+ * byte): the start line and every kept field are sliced as raw byte runs (no string per
+ * header; adjacent kept fields are one run), then the balancer's own fields follow.
+ *
+ * A string rather than a Buffer because that is cheaper here: slicing runs costs one
+ * native call each, while copying them into a fresh Buffer allocates a view per copy,
+ * and a socket writes a latin1 string without converting it first. Every write of the
+ * result must pass the 'latin1' encoding.
  */
 export interface ParsedFields {
   /** Three numbers per field: line start, colon index, index of the line's CR. */
@@ -10,13 +17,9 @@ export interface ParsedFields {
   drop: ArrayLike<number | boolean>;
 }
 
-export function writeHead(buf: Buffer, start: number, startLineEnd: number, head: ParsedFields, extra: string, tailStart = 0, tailEnd = 0): Buffer {
+export function writeHead(buf: Buffer, start: number, startLineEnd: number, head: ParsedFields, extra: string, tailStart = 0, tailEnd = 0): string {
   const { fields, drop } = head;
-  // Upper bound: everything up to the last field's CRLF, plus the extra fields, plus
-  // the body bytes that followed the head in the same read (sent in the same write).
-  const lastEnd = fields.length > 0 ? fields[fields.length - 1]! + 2 : startLineEnd + 2;
-  const out = Buffer.allocUnsafe(lastEnd - start + extra.length + (tailEnd - tailStart));
-  let at = 0;
+  let out = '';
   let runStart = start;
   let runEnd = startLineEnd + 2;
   for (let i = 0, f = 0; f < fields.length; i++, f += 3) {
@@ -26,15 +29,14 @@ export function writeHead(buf: Buffer, start: number, startLineEnd: number, head
     if (lineStart === runEnd) {
       runEnd = lineEnd;
     } else {
-      at += buf.copy(out, at, runStart, runEnd);
+      out += latin1(buf, runStart, runEnd);
       runStart = lineStart;
       runEnd = lineEnd;
     }
   }
-  at += buf.copy(out, at, runStart, runEnd);
-  at += out.write(extra, at, 'latin1');
-  if (tailEnd > tailStart) at += buf.copy(out, at, tailStart, tailEnd);
-  return at === out.length ? out : out.subarray(0, at);
+  out += latin1(buf, runStart, runEnd) + extra;
+  // The body bytes that followed the head in the same read go out in the same write.
+  return tailEnd > tailStart ? out + latin1(buf, tailStart, tailEnd) : out;
 }
 
 /** True for methods a proxy may send twice (RFC 9110 9.2.2). */

@@ -8,11 +8,30 @@ import type { Server } from '../server.js';
  */
 export interface UpstreamOwner {
   onUpstreamConnect(conn: Upstream): void;
+  /**
+   * Bytes from the server. `chunk` is a view of a read buffer shared by every upstream
+   * socket and is overwritten by the next read: whatever must outlive the call (a
+   * partial head, bytes handed to a socket write) has to be copied.
+   */
   onUpstreamData(conn: Upstream, chunk: Buffer): void;
   /** The server closed (or the socket failed); `error` is set for failures. */
   onUpstreamClose(conn: Upstream, error: Error | undefined): void;
   onUpstreamDrain(conn: Upstream): void;
 }
+
+/**
+ * Size of the read buffer every upstream socket reads into. As large as the buffer
+ * libuv would allocate per read, so a large body needs no more reads than before.
+ */
+const READ_BUFFER_BYTES = 64 * 1024;
+
+/**
+ * Upstream sockets read into one buffer (`onread`) instead of Node's stream layer,
+ * which allocates an ArrayBuffer per read and pushes it through Readable and 'data'.
+ * Sharing one buffer is safe because reads are delivered one at a time on the event
+ * loop, and each is consumed before the next one lands (see UpstreamOwner.onUpstreamData).
+ */
+const readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
 
 /** One connection to a server, reused across requests while the server keeps it alive. */
 export class Upstream {
@@ -30,7 +49,12 @@ export class Upstream {
   constructor(server: Server, pool: UpstreamPool, connectTimeoutMs: number) {
     this.server = server;
     this.#pool = pool;
-    this.socket = net.connect({ host: server.host, port: server.port, noDelay: true });
+    this.socket = net.connect({
+      host: server.host,
+      port: server.port,
+      noDelay: true,
+      onread: { buffer: readBuffer, callback: (bytes, buf) => this.#onRead(bytes, buf) },
+    });
     this.socket.setTimeout(connectTimeoutMs);
     this.socket.on('connect', () => {
       this.connected = true;
@@ -40,10 +64,6 @@ export class Upstream {
     this.socket.on('timeout', () => {
       // Only armed while connecting: response timeouts belong to the exchange.
       if (!this.connected) this.socket.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' }));
-    });
-    this.socket.on('data', (chunk: Buffer) => {
-      if (this.owner !== null) this.owner.onUpstreamData(this, chunk);
-      else this.socket.destroy(); // bytes on an idle connection: the framing is broken
     });
     this.socket.on('drain', () => this.owner?.onUpstreamDrain(this));
     this.socket.on('error', (err) => {
@@ -62,8 +82,16 @@ export class Upstream {
     });
   }
 
+  /** Always true: the owner pauses the socket itself when the client falls behind. */
+  #onRead(bytes: number, buf: Uint8Array): boolean {
+    if (this.owner !== null) this.owner.onUpstreamData(this, Buffer.from(buf.buffer, buf.byteOffset, bytes));
+    else this.socket.destroy(); // bytes on an idle connection: the framing is broken
+    return true;
+  }
+
+  /** Writes bytes: a Buffer, or a latin1 string (one char per byte, see writeHead). */
   write(data: Buffer | string): boolean {
-    return this.socket.write(data);
+    return this.socket.write(data, 'latin1');
   }
 }
 
