@@ -13,8 +13,8 @@ export interface WaitForOptions {
 /**
  * Calls `check` until it returns a truthy value, and returns that value. A throw counts as
  * "not yet". `check` runs at least once, and once more after the deadline has passed; on
- * timeout the error names `what` and what the last call returned or threw (a throw is
- * also kept as the error's `cause`).
+ * timeout the error names `what` and what the last call returned or threw, and keeps the
+ * last error thrown, if any, as its `cause`.
  */
 export async function waitFor<T>(
   what: string,
@@ -35,7 +35,7 @@ export async function waitFor<T>(
     }
     if (performance.now() >= deadline) {
       const seen = 'error' in last ? `last error: ${describeError(last.error)}` : `last value: ${inspect(last.value)}`;
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${seen})`, { cause: lastError });
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${seen})`, lastError === undefined ? undefined : { cause: lastError });
     }
     await delay(intervalMs);
   }
