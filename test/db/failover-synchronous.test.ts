@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createDatabase, type Database, type FailoverEvent } from '../../src/db/index.js';
-import { query, startTestPostgresCluster, waitFor, type PostgresCluster, type PostgresNode } from '../support/pg-cluster.js';
+import { query, startTestPostgresCluster, type PostgresCluster, type PostgresNode } from '../support/pg-cluster.js';
+import { waitFor } from '../support/wait-for.js';
 import { nameOf, SteadyWriter } from './failover-support.js';
 
 // Synchronous replication (ANY 1 of the replicas): every acknowledged commit is on a
@@ -30,11 +31,11 @@ afterAll(async () => {
 it('loses no acknowledged write when the primary is killed under steady writes', async () => {
   const oldPrimary = cluster.primary;
   const writer = new SteadyWriter(db, 'acks');
-  await waitFor(async () => writer.acknowledged.length >= 100 || undefined, { what: '100 writes before the kill' });
+  await waitFor('100 writes before the kill', async () => writer.acknowledged.length >= 100 || undefined, { timeoutMs: 30_000, intervalMs: 50 });
   oldPrimary.kill();
-  const event = await waitFor(async () => events[0], { what: 'the failover event', timeoutMs: 10_000, intervalMs: 20 });
+  const event = await waitFor('the failover event', async () => events[0], { timeoutMs: 10_000 });
   const ackedAtFailover = writer.acknowledged.length;
-  await waitFor(async () => writer.acknowledged.length >= ackedAtFailover + 50 || undefined, { what: '50 writes after the failover', timeoutMs: 15_000 });
+  await waitFor('50 writes after the failover', async () => writer.acknowledged.length >= ackedAtFailover + 50 || undefined, { timeoutMs: 15_000, intervalMs: 50 });
   await writer.stop();
 
   expect(event).toMatchObject({ from: nameOf(oldPrimary), timeline: 2, promotedByThisRouter: true });
@@ -48,18 +49,18 @@ it('loses no acknowledged write when the primary is killed under steady writes',
   // The new primary waits for the remaining replica on every commit.
   const [setting] = await query<{ names: string }>(newPrimary, "SELECT current_setting('synchronous_standby_names') AS names");
   expect(setting?.names).toBe(`ANY 1 ("${other.name}")`);
-  await waitFor(async () => {
+  await waitFor('the remaining replica to replicate synchronously', async () => {
     const rows = await query<{ state: string }>(newPrimary, "SELECT sync_state AS state FROM pg_stat_replication WHERE application_name = $1", [other.name]);
     return rows[0]?.state === 'quorum' || undefined;
-  }, { what: 'the remaining replica to replicate synchronously', timeoutMs: 20_000 });
+  }, { timeoutMs: 20_000, intervalMs: 50 });
 
   // The old primary, rebuilt as a replica, counts for the quorum too.
   await oldPrimary.start();
   await cluster.rebuildAsReplica(oldPrimary, newPrimary);
-  await waitFor(async () => {
+  await waitFor('the rebuilt node in synchronous_standby_names', async () => {
     const [row] = await query<{ names: string }>(newPrimary, "SELECT current_setting('synchronous_standby_names') AS names");
     return row?.names === `ANY 1 ("${[oldPrimary.name, other.name].sort().join('", "')}")` || undefined;
-  }, { what: 'the rebuilt node in synchronous_standby_names', timeoutMs: 20_000 });
+  }, { timeoutMs: 20_000, intervalMs: 50 });
   const { rows } = await db.query<{ id: number }>('INSERT INTO acks (id) VALUES (-1) RETURNING id');
   expect(rows).toEqual([{ id: -1 }]);
 });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ConsistencyToken, createDatabase, type Database, type FailoverEvent } from '../../src/db/index.js';
-import { query, startTestPostgresCluster, waitFor, type PostgresCluster, type PostgresNode } from '../support/pg-cluster.js';
+import { query, startTestPostgresCluster, type PostgresCluster, type PostgresNode } from '../support/pg-cluster.js';
+import { waitFor } from '../support/wait-for.js';
 import { nameOf, SteadyWriter } from './failover-support.js';
 
 // One cluster for the file, asynchronous replication. The tests run in order: the
@@ -38,7 +39,7 @@ beforeAll(async () => {
   const before = await db.query("INSERT INTO notes VALUES (0, 'written before the failover')");
   tokenBefore = before.token as ConsistencyToken;
   for (const replica of cluster.replicas) {
-    await waitFor(async () => (await query(replica, 'SELECT 1 FROM notes WHERE id = 0')).length === 1, { what: `note on ${replica.name}` });
+    await waitFor(`note on ${replica.name}`, async () => (await query(replica, 'SELECT 1 FROM notes WHERE id = 0')).length === 1, { timeoutMs: 30_000, intervalMs: 50 });
   }
 });
 
@@ -55,17 +56,17 @@ function roleOf(node: PostgresNode) {
 describe('failover', () => {
   it('promotes a replica within 10 s of a SIGKILL of the primary under steady writes, without a restart of the router', async () => {
     const writer = new SteadyWriter(db, 'acks');
-    await waitFor(async () => writer.acknowledged.length >= 50 || undefined, { what: '50 writes before the kill' });
+    await waitFor('50 writes before the kill', async () => writer.acknowledged.length >= 50 || undefined, { timeoutMs: 30_000, intervalMs: 50 });
     oldPrimary.kill();
     // The deadline is the assertion: a failover event within 10 s of the kill.
-    const event = await waitFor(async () => events[0], { what: 'the failover event', timeoutMs: 10_000, intervalMs: 20 });
+    const event = await waitFor('the failover event', async () => events[0], { timeoutMs: 10_000 });
     const ackedAtFailover = writer.acknowledged.length;
-    await waitFor(async () => writer.acknowledged.length >= ackedAtFailover + 50 || undefined, { what: '50 writes after the failover', timeoutMs: 15_000 });
+    await waitFor('50 writes after the failover', async () => writer.acknowledged.length >= ackedAtFailover + 50 || undefined, { timeoutMs: 15_000, intervalMs: 50 });
     await writer.stop();
 
     expect(event).toMatchObject({ from: nameOf(oldPrimary), timeline: 2 });
     // Both routers agree on the new primary, whichever of them promoted it.
-    const peerEvent = await waitFor(async () => peerEvents[0], { what: "the peer's failover event", timeoutMs: 10_000, intervalMs: 20 });
+    const peerEvent = await waitFor("the peer's failover event", async () => peerEvents[0], { timeoutMs: 10_000 });
     expect(peerEvent).toMatchObject({ from: nameOf(oldPrimary), to: event.to, timeline: 2 });
     expect(event.promotedByThisRouter || peerEvent.promotedByThisRouter).toBe(true);
     newPrimary = cluster.nodes.find((n) => nameOf(n) === event.to) as PostgresNode;
@@ -91,7 +92,7 @@ describe('failover', () => {
 
   it('re-points the other replica at the new primary so it takes reads again', async () => {
     const other = cluster.nodes.find((n) => n !== oldPrimary && n !== newPrimary) as PostgresNode;
-    await waitFor(async () => roleOf(other)?.readable || undefined, { what: 'the other replica to be readable', timeoutMs: 20_000 });
+    await waitFor('the other replica to be readable', async () => roleOf(other)?.readable || undefined, { timeoutMs: 20_000, intervalMs: 50 });
     expect(roleOf(other)).toMatchObject({ role: 'replica', timeline: 2 });
     const { rows, token } = await db.query<{ id: number }>('INSERT INTO acks (id) VALUES (1000000) RETURNING id');
     const read = await db.query<{ id: number }>('SELECT id FROM acks WHERE id = $1', [rows[0]?.id], { token });
@@ -117,19 +118,19 @@ describe('failover', () => {
 
   it('keeps the restarted old primary fenced: it gets no write, refuses writes from others, and returns once rebuilt', async () => {
     await oldPrimary.start();
-    await waitFor(async () => {
+    await waitFor('the old primary to be seen, fenced', async () => {
       const node = roleOf(oldPrimary);
       return (node?.healthy && node.role === 'fenced' && node.inRecovery === false) || undefined;
-    }, { what: 'the old primary to be seen, fenced', timeoutMs: 15_000 });
+    }, { timeoutMs: 15_000, intervalMs: 50 });
     // Fencing on the node itself: default_transaction_read_only = on.
-    await waitFor(async () => {
+    await waitFor('the old primary to refuse writes', async () => {
       try {
         await query(oldPrimary, 'INSERT INTO acks (id) VALUES (-1)');
         return undefined;
       } catch (err) {
         return (err as { code?: string }).code === '25006' || undefined;
       }
-    }, { what: 'the old primary to refuse writes', timeoutMs: 15_000 });
+    }, { timeoutMs: 15_000, intervalMs: 50 });
 
     const countOn = async (node: PostgresNode) => Number((await query<{ n: string }>(node, 'SELECT count(*) AS n FROM acks'))[0]?.n);
     const before = await countOn(oldPrimary);
@@ -143,18 +144,18 @@ describe('failover', () => {
     expect(await countOn(oldPrimary)).toBe(before);
 
     await cluster.rebuildAsReplica(oldPrimary, newPrimary);
-    await waitFor(async () => {
+    await waitFor('the rebuilt node to take reads', async () => {
       const node = roleOf(oldPrimary);
       return (node?.role === 'replica' && node.readable && !node.fenced) || undefined;
-    }, { what: 'the rebuilt node to take reads', timeoutMs: 20_000 });
+    }, { timeoutMs: 20_000, intervalMs: 50 });
     const served = new Set<number>();
-    await waitFor(async () => {
+    await waitFor('a read served by the rebuilt node', async () => {
       served.add((await db.query<{ port: number }>('SELECT inet_server_port() AS port')).rows[0]?.port as number);
       return served.has(oldPrimary.port) || undefined;
-    }, { what: 'a read served by the rebuilt node', intervalMs: 1 });
+    }, { timeoutMs: 30_000, intervalMs: 1 });
     const [setting] = await query<{ ro: string }>(oldPrimary, "SELECT current_setting('default_transaction_read_only') AS ro");
-    await waitFor(async () => (await query<{ ro: string }>(oldPrimary, "SELECT current_setting('default_transaction_read_only') AS ro"))[0]?.ro === 'off' || undefined,
-      { what: 'the fence to be lifted on the rebuilt node' });
+    await waitFor('the fence to be lifted on the rebuilt node', async () => (await query<{ ro: string }>(oldPrimary, "SELECT current_setting('default_transaction_read_only') AS ro"))[0]?.ro === 'off' || undefined,
+      { timeoutMs: 30_000, intervalMs: 50 });
     expect(setting).toBeDefined();
   });
 });

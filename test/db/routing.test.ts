@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, createDatabase, type DbResult } from '../../src/db/index.js';
-import { query, startTestPostgresCluster, waitFor, type PostgresCluster, type PostgresNode } from '../support/pg-cluster.js';
+import { query, startTestPostgresCluster, type PostgresCluster, type PostgresNode } from '../support/pg-cluster.js';
+import { waitFor } from '../support/wait-for.js';
 
 // One cluster for the whole file: a primary and two asynchronous streaming replicas.
 let cluster: PostgresCluster;
@@ -34,10 +35,10 @@ afterAll(async () => {
 });
 
 function waitForReadable(count: number, exclude?: PostgresNode): Promise<true> {
-  return waitFor(async () => {
+  return waitFor(`${count} readable replicas`, async () => {
     const nodes = db.topology().nodes.filter((n) => n.readable && n.name !== nameOf(exclude));
     return nodes.length >= count || undefined;
-  }, { what: `${count} readable replicas`, timeoutMs: 15_000 });
+  }, { timeoutMs: 15_000, intervalMs: 50 });
 }
 
 function nameOf(node: PostgresNode | undefined): string | undefined {
@@ -128,10 +129,10 @@ describe('replica lag', () => {
       }
     })();
     try {
-      await waitFor(async () => {
+      await waitFor('the paused replica to lag out', async () => {
         const a = db.topology().nodes.find((n) => n.name === nameOf(replicaA));
         return (a && !a.readable && a.role === 'replica' && (a.lagBytes ?? 0) > 0) || undefined;
-      }, { what: 'the paused replica to lag out', timeoutMs: 15_000 });
+      }, { timeoutMs: 15_000, intervalMs: 50 });
 
       const counts = await portsOf(100);
       expect(counts.get(replicaA.port) ?? 0).toBe(0);
@@ -243,20 +244,20 @@ describe('external failover (runs last: it changes the roles)', () => {
     const seen: string[] = [];
     const off = db.on('failover', (event) => seen.push(`${event.from}->${event.to}:${event.timeline}:${event.promotedByThisRouter}`));
     await cluster.promote(replicaB);
-    await waitFor(async () => db.topology().primary === nameOf(replicaB) || undefined, { what: 'the router to follow the promotion', timeoutMs: 15_000 });
+    await waitFor('the router to follow the promotion', async () => db.topology().primary === nameOf(replicaB) || undefined, { timeoutMs: 15_000, intervalMs: 50 });
     off();
     expect(seen).toEqual([`${nameOf(primary)}->${nameOf(replicaB)}:2:false`]);
     const roles = Object.fromEntries(db.topology().nodes.map((n) => [n.name, n.role]));
     expect(roles[nameOf(primary) as string]).toBe('fenced');
     const { rows } = await db.query<{ port: number }>("INSERT INTO items (name) VALUES ('after external failover') RETURNING inet_server_port() AS port");
     expect(rows[0]?.port).toBe(replicaB.port);
-    await waitFor(async () => {
+    await waitFor('the old primary to be fenced read-only', async () => {
       try {
         await query(primary, "INSERT INTO items (name) VALUES ('split brain')");
         return undefined;
       } catch (err) {
         return (err as { code?: string }).code === '25006' || undefined;
       }
-    }, { what: 'the old primary to be fenced read-only', timeoutMs: 15_000 });
+    }, { timeoutMs: 15_000, intervalMs: 50 });
   });
 });

@@ -2,8 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processesUsing } from '../../src/runtime/engines/data-dir.js';
 import { dirname } from 'node:path';
 import {
-  promote, query, startTestPostgresCluster, waitFor, type PostgresCluster, type PostgresNode,
+  promote, query, startTestPostgresCluster, type PostgresCluster, type PostgresNode,
 } from '../support/pg-cluster.js';
+import { waitFor } from '../support/wait-for.js';
 
 function baseDirOf(cluster: PostgresCluster): string {
   return dirname(cluster.primary.dataDir);
@@ -30,7 +31,7 @@ describe('startPostgresCluster: primary + 2 asynchronous replicas', () => {
     await query(cluster.primary, 'CREATE TABLE items (id int PRIMARY KEY, name text)');
     await query(cluster.primary, "INSERT INTO items VALUES (1, 'one')");
     for (const replica of cluster.replicas) {
-      await waitFor(() => readsRow(replica, 'items', 1), { what: `row on ${replica.name}` });
+      await waitFor(`row on ${replica.name}`, () => readsRow(replica, 'items', 1), { timeoutMs: 30_000, intervalMs: 50 });
       const [row] = await query<{ recovery: boolean }>(replica, 'SELECT pg_is_in_recovery() AS recovery');
       expect(row?.recovery).toBe(true);
     }
@@ -46,15 +47,15 @@ describe('startPostgresCluster: primary + 2 asynchronous replicas', () => {
     if (next === undefined || other === undefined) throw new Error('expected two replicas');
     await query(cluster.primary, 'CREATE TABLE failover (id int PRIMARY KEY)');
     await query(cluster.primary, 'INSERT INTO failover VALUES (1)');
-    await waitFor(() => readsRow(next, 'failover', 1));
-    await waitFor(() => readsRow(other, 'failover', 1));
+    await waitFor(`row 1 on ${next.name}`, () => readsRow(next, 'failover', 1), { timeoutMs: 30_000, intervalMs: 50 });
+    await waitFor(`row 1 on ${other.name}`, () => readsRow(other, 'failover', 1), { timeoutMs: 30_000, intervalMs: 50 });
 
     oldPrimary.kill();
     await cluster.promote(next);
     expect(cluster.primary).toBe(next);
     await cluster.follow(other, next);
     await query(next, 'INSERT INTO failover VALUES (2)');
-    await waitFor(() => readsRow(other, 'failover', 2), { what: 'row 2 on the follower' });
+    await waitFor('row 2 on the follower', () => readsRow(other, 'failover', 2), { timeoutMs: 30_000, intervalMs: 50 });
 
     // Restarted after the failover, the old primary comes back writable (split brain:
     // fencing it is the router's job) and cannot simply follow the new one.
@@ -66,7 +67,7 @@ describe('startPostgresCluster: primary + 2 asynchronous replicas', () => {
     await cluster.rebuildAsReplica(oldPrimary, next);
     expect(oldPrimary.isRunning()).toBe(true);
     await query(next, 'INSERT INTO failover VALUES (3)');
-    await waitFor(() => readsRow(oldPrimary, 'failover', 3), { what: 'row 3 on the rebuilt node' });
+    await waitFor('row 3 on the rebuilt node', () => readsRow(oldPrimary, 'failover', 3), { timeoutMs: 30_000, intervalMs: 50 });
     const [row] = await query<{ recovery: boolean }>(oldPrimary, 'SELECT pg_is_in_recovery() AS recovery');
     expect(row?.recovery).toBe(true);
     const names = (await query<{ application_name: string }>(next,
@@ -95,7 +96,7 @@ describe('startPostgresCluster: primary + 2 asynchronous replicas', () => {
     expect(cluster.nodes.map((n) => n.name)).toEqual(before.nodes.map((n) => n.name));
     const rows = await query<{ n: number }>(cluster.primary, 'SELECT count(*)::int AS n FROM failover');
     expect(rows[0]?.n).toBe(3);
-    for (const replica of cluster.replicas) await waitFor(() => readsRow(replica, 'failover', 3));
+    for (const replica of cluster.replicas) await waitFor(`row 3 on ${replica.name}`, () => readsRow(replica, 'failover', 3), { timeoutMs: 30_000, intervalMs: 50 });
   });
 
   it('starts again after a failover made with plain SQL, rebuilding the fenced old primary', async () => {
@@ -110,7 +111,7 @@ describe('startPostgresCluster: primary + 2 asynchronous replicas', () => {
     cluster = await startTestPostgresCluster({ baseDir: baseDirOf(cluster), replicas: 2 });
     expect(cluster.primary.name).toBe(next.name);
     for (const replica of cluster.replicas) {
-      await waitFor(() => readsRow(replica, 'failover', 4), { what: `row 4 on ${replica.name}` });
+      await waitFor(`row 4 on ${replica.name}`, () => readsRow(replica, 'failover', 4), { timeoutMs: 30_000, intervalMs: 50 });
       const [row] = await query<{ recovery: boolean }>(replica, 'SELECT pg_is_in_recovery() AS recovery');
       expect(row?.recovery).toBe(true);
     }
@@ -139,7 +140,7 @@ describe('startPostgresCluster: synchronous', () => {
   it('adds a replica online, which streams and is named in synchronous_standby_names', async () => {
     const added = await cluster.addReplica();
     expect(cluster.replicas).toContain(added);
-    await waitFor(() => readsRow(added, 'sync_items', 1), { what: 'row on the added replica' });
+    await waitFor('row on the added replica', () => readsRow(added, 'sync_items', 1), { timeoutMs: 30_000, intervalMs: 50 });
     const [setting] = await query<{ synchronous_standby_names: string }>(cluster.primary, 'SHOW synchronous_standby_names');
     expect(setting?.synchronous_standby_names).toContain(added.name);
   });

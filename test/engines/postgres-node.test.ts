@@ -10,8 +10,9 @@ import { processesUsing } from '../../src/runtime/engines/data-dir.js';
 import { findPostgresBinaries } from '../../src/runtime/engines/postgres-binaries.js';
 import { PostgresServer } from '../../src/runtime/engines/postgres-node.js';
 import {
-  freePort, PostgresDataDirError, PostgresStartError, query, startTestPostgresCluster, waitFor, type PostgresCluster,
+  freePort, PostgresDataDirError, PostgresStartError, query, startTestPostgresCluster, type PostgresCluster,
 } from '../support/pg-cluster.js';
+import { waitFor } from '../support/wait-for.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -100,7 +101,7 @@ describe('a process that exits without stopping its cluster', () => {
     const baseDir = dirname(stdout.trim());
     try {
       expect(baseDir).toMatch(/scaleout-pg-test-/);
-      await waitFor(async () => (await processesUsing(baseDir)).length === 0, { what: 'no server left in the base folder' });
+      await waitFor('no server left in the base folder', async () => (await processesUsing(baseDir)).length === 0, { timeoutMs: 30_000, intervalMs: 50 });
     } finally {
       await rm(baseDir, { recursive: true, force: true });
     }

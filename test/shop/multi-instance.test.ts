@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBalancer } from '../../src/balancer/index.js';
 import type { Balancer } from '../../src/balancer/index.js';
 import { freePort } from '../../src/runtime/engines/index.js';
-import { query, startTestPostgresCluster, waitFor } from '../support/pg-cluster.js';
+import { query, startTestPostgresCluster } from '../support/pg-cluster.js';
+import { waitFor } from '../support/wait-for.js';
 import type { PostgresCluster } from '../support/pg-cluster.js';
 import { HttpClient, REDIS_URL, redisScratch, TEST_SESSION_KEYS_ENV } from './support.js';
 
@@ -69,7 +70,7 @@ beforeAll(async () => {
     SHOP_SESSION_PREFIX: redis.prefix,
   };
   instances.push(...await Promise.all(INSTANCE_IDS.map((id) => startInstance(id, env))));
-  await Promise.all(instances.map((i) => waitFor(() => healthy(i), { timeoutMs: 90_000, intervalMs: 100, what: `${i.id} to be healthy` })));
+  await Promise.all(instances.map((i) => waitFor(`${i.id} to be healthy`, () => healthy(i), { timeoutMs: 90_000, intervalMs: 100 })));
   balancer = await startBalancer({
     listen: '127.0.0.1:0',
     pools: {
@@ -142,7 +143,7 @@ describe('three instances behind the balancer', () => {
     }
     expect(readers).toEqual(new Set(INSTANCE_IDS));
     // The reads did go to the replica (a backend publishes its statistics within seconds).
-    await waitFor(async () => (await replicaOrderScans()) > scansBefore, { timeoutMs: 20_000, what: 'order reads on the replica' });
+    await waitFor('order reads on the replica', async () => (await replicaOrderScans()) > scansBefore, { timeoutMs: 20_000, intervalMs: 50 });
   }, 120_000);
 
   it('keeps the login and the cart when the instance that served them is killed', async () => {

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../examples/shop/src/app.js';
 import { SEED_PRODUCTS } from '../../examples/shop/src/data/seed-data.js';
 import { RECENT_VIEWS_KEPT, recentProductIds, viewPatch } from '../../examples/shop/src/recently-viewed.js';
-import { query, startTestPostgresCluster, waitFor } from '../support/pg-cluster.js';
+import { query, startTestPostgresCluster } from '../support/pg-cluster.js';
+import { waitFor } from '../support/wait-for.js';
 import type { PostgresCluster } from '../support/pg-cluster.js';
 import { createShopDatabase, InjectClient, REDIS_URL, redisScratch, TEST_SESSION_KEYS } from './support.js';
 import type { ShopDatabase } from './support.js';
@@ -246,7 +247,7 @@ describe('with a streaming replica', () => {
       expect(shown.ids[0], `try ${i}`).toBe(productId);
       expect(shown.views, `try ${i}`).toBe(i + 1);
     }
-    await waitFor(async () => (await replicaScans()) > scansBefore, { timeoutMs: 30_000, what: 'document reads on the replica' });
+    await waitFor('document reads on the replica', async () => (await replicaScans()) > scansBefore, { timeoutMs: 30_000, intervalMs: 50 });
   }, 60_000);
 
   it('shows a view at once while the replica has stopped replaying', async () => {

@@ -3,7 +3,6 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import {
   startPostgresCluster, type PostgresCluster, type PostgresClusterOptions, type PostgresNode,
@@ -44,26 +43,5 @@ export async function query<R extends pg.QueryResultRow = Record<string, unknown
     return (await client.query<R>(sql, params)).rows;
   } finally {
     await client.end().catch(() => undefined);
-  }
-}
-
-/** Polls `check` until it returns something other than undefined/false, or throws after `timeoutMs`. */
-export async function waitFor<T>(
-  check: () => Promise<T | undefined | false>,
-  { timeoutMs = 30_000, intervalMs = 50, what = 'condition' }: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
-): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    if (performance.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`, { cause: lastError });
-    }
-    await delay(intervalMs);
   }
 }
