@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findRedisServer, readSupervisorFile } from '../../src/runtime/index.js';
 import type { ProcessStatus, RuntimeStatus } from '../../src/runtime/index.js';
-import { cleanEnv, isAlive, runBuiltCli as scaleout, startLoad, UpProcess, waitFor } from '../runtime/support/runtime-harness.js';
+import { cleanEnv, isAlive, runBuiltCli as scaleout, startLoad, UpProcess } from '../runtime/support/runtime-harness.js';
+import { waitFor } from '../support/wait-for.js';
 import { HttpClient } from '../shop/support.js';
 import type { Answer } from '../shop/support.js';
 import { assertBuilt, copyShop, processesUnder } from './support/built-cli.js';
@@ -92,7 +93,7 @@ describe('scaleout up examples/shop, end to end', () => {
     const victim = apps(remember(await statusJson())).find((p) => p.id === victimId);
     expect(victim, `instance ${victimId} in the status`).toBeDefined();
     process.kill(victim!.pid!, 'SIGKILL');
-    await waitFor(() => !isAlive(victim!.pid!), `${victimId} to die`, 10_000);
+    await waitFor(`${victimId} to die`, () => !isAlive(victim!.pid!), { timeoutMs: 10_000, intervalMs: 50 });
 
     const seen = new Set<string>();
     // Few enough requests to be done before the restarted instance can be healthy again.
@@ -109,20 +110,20 @@ describe('scaleout up examples/shop, end to end', () => {
     expect(seen.size).toBe(INSTANCES - 1);
 
     // The supervisor starts it again under the same id with a new pid, and the balancer takes it back.
-    const back = await waitFor(async () => {
+    const back = await waitFor(`${victimId} to be restarted`, async () => {
       const app = apps(await up.status()).find((p) => p.id === victimId);
       return app?.state === 'up' && app.pid !== victim!.pid ? app : undefined;
-    }, `${victimId} to be restarted`, 60_000);
+    }, { timeoutMs: 60_000, intervalMs: 50 });
     expect(back.restarts).toBeGreaterThanOrEqual(1);
     expect(back.buildId).toBe(victim!.buildId);
     remember(await up.status());
-    await waitFor(async () => (await poolServers()).some((s) => s.id === victimId && s.address === back.address && s.state === 'up'),
-      `${victimId} to be up in the balancer's pool`, 30_000);
-    await waitFor(async () => {
+    await waitFor(`${victimId} to be up in the balancer's pool`, async () => (await poolServers()).some((s) => s.id === victimId && s.address === back.address && s.state === 'up'),
+      { timeoutMs: 30_000, intervalMs: 50 });
+    await waitFor(`${victimId} to serve a request again`, async () => {
       const me = await client.request('GET', '/me');
       expect(me.status).toBe(200);
       return servedBy(me) === victimId;
-    }, `${victimId} to serve a request again`, 30_000);
+    }, { timeoutMs: 30_000, intervalMs: 50 });
   }, 150_000);
 
   it('counts 50 concurrent adds to one cart exactly, spread over the instances', async () => {
@@ -157,10 +158,10 @@ describe('scaleout up examples/shop, end to end', () => {
 
   it('status --json shows every process and the data tier with the replica and its lag', async () => {
     // The supervisor's router measures the replica's lag on its own schedule.
-    await waitFor(async () => {
+    await waitFor('a healthy replica with a measured lag', async () => {
       const db = (await up.status()).db;
       return db?.nodes.some((n) => n.role === 'replica' && n.healthy && typeof n.lagBytes === 'number' && typeof n.lagMs === 'number');
-    }, 'a healthy replica with a measured lag', 60_000);
+    }, { timeoutMs: 60_000, intervalMs: 50 });
     const status = remember(await statusJson());
     expect(status).toMatchObject({ state: 'running', profile: hasRedis ? 'redis' : 'postgres' });
 

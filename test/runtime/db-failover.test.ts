@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase } from '../../src/db/index.js';
 import type { Database } from '../../src/db/index.js';
 import type { ProcessStatus, RuntimeStatus } from '../../src/runtime/index.js';
-import { cleanEnv, copyApp, get, isAlive, removeApp, runCli, UpProcess, waitFor } from './support/runtime-harness.js';
+import { cleanEnv, copyApp, get, isAlive, removeApp, runCli, UpProcess } from './support/runtime-harness.js';
+import { waitFor } from '../support/wait-for.js';
 
 const nodeUrl = (address: string): string => `postgres://postgres@${address}/app`;
 const postgresOf = (s: RuntimeStatus): ProcessStatus[] => s.processes.filter((p) => p.role === 'postgres');
@@ -57,20 +58,20 @@ describe('scaleout up: failover of the embedded PostgreSQL', () => {
         }
       }
     })();
-    await waitFor(() => acked.length >= 50, '50 acknowledged writes');
+    await waitFor('50 acknowledged writes', () => acked.length >= 50, { timeoutMs: 30_000, intervalMs: 50 });
 
     const killedAt = performance.now();
     process.kill(primary!.pid!, 'SIGKILL');
-    const afterFailover = await waitFor(async () => {
+    const afterFailover = await waitFor('the supervisor to promote pg1', async () => {
       const s = await up.status();
       return s.db?.primary === replica!.address && (s.db.timeline ?? 0) > 1 ? s : undefined;
-    }, 'the supervisor to promote pg1', 10_000);
+    }, { timeoutMs: 10_000, intervalMs: 50 });
     const promotedAfterMs = performance.now() - killedAt;
     expect(postgresOf(afterFailover).find((p) => p.id === 'pg1')?.detail).toBe('primary');
 
     // Writes resume on the new primary (once the old one streams again: the commits are synchronous).
     const ackedAtFailover = acked.length;
-    await waitFor(() => acked.length >= ackedAtFailover + 30, '30 more acknowledged writes', 60_000);
+    await waitFor('30 more acknowledged writes', () => acked.length >= ackedAtFailover + 30, { timeoutMs: 60_000, intervalMs: 50 });
     writing = false;
     await loop;
 
@@ -86,12 +87,12 @@ describe('scaleout up: failover of the embedded PostgreSQL', () => {
     }
 
     // The old primary comes back rebuilt, as a replica streaming from pg1.
-    const rebuilt = await waitFor(async () => {
+    const rebuilt = await waitFor('pg0 rebuilt as a replica', async () => {
       const s = await up.status();
       const pg0 = postgresOf(s).find((p) => p.id === 'pg0');
       const node = s.db?.nodes.find((n) => n.name === primary!.address);
       return pg0?.state === 'running' && pg0.detail === 'replica' && node?.role === 'replica' && node.healthy && node.lagBytes !== null ? s : undefined;
-    }, 'pg0 rebuilt as a replica', 60_000);
+    }, { timeoutMs: 60_000, intervalMs: 50 });
     const pg0 = postgresOf(rebuilt).find((p) => p.id === 'pg0')!;
     expect(pg0.pid).not.toBe(primary!.pid);
     expect(isAlive(primary!.pid!)).toBe(false);
@@ -104,10 +105,10 @@ describe('scaleout up: failover of the embedded PostgreSQL', () => {
     // An instance started now gets the new primary as DATABASE_URL (and every node in all).
     const scaled = await runCli(['scale', 'app=2', dir]);
     expect(scaled.code, scaled.stderr).toBe(0);
-    const env = await waitFor(async () => {
+    const env = await waitFor('an answer from app-2', async () => {
       const res = await get(rebuilt.appUrl!);
       return res.instance === 'app-2' ? res.body.env : undefined;
-    }, 'an answer from app-2', 20_000);
+    }, { timeoutMs: 20_000, intervalMs: 50 });
     expect(String(env.database)).toContain(replica!.address!);
   }, 150_000);
 
@@ -134,10 +135,10 @@ describe('scaleout up: failover of the embedded PostgreSQL', () => {
     expect(done.stdout).toMatch(/stopping pg1, the primary/);
     expect(done.stdout).toMatch(/pg1 rebuilt: streams from pg0/);
     expect(done.stdout).toMatch(/primary: pg1 → pg0 \(timeline 3\), promoted \d+\.\d s after the stop; pg1 is a replica now/);
-    const s = await waitFor(async () => {
+    const s = await waitFor('both nodes healthy', async () => {
       const st = await up.status();
       return st.db?.nodes.every((n) => n.healthy) === true ? st : undefined;
-    }, 'both nodes healthy', 20_000);
+    }, { timeoutMs: 20_000, intervalMs: 50 });
     expect(postgresOf(s).map((p) => [p.id, p.detail])).toEqual([['pg0', 'primary'], ['pg1', 'replica']]);
     expect(s.db).toMatchObject({ primary: postgresOf(s)[0]!.address, timeline: 3 });
   }, 60_000);

@@ -3,7 +3,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createShardedDatabase, fromPool } from '../../src/db/index.js';
 import type { RuntimeStatus } from '../../src/runtime/index.js';
-import { cleanEnv, copyApp, EXTERNAL_ENGINES, removeApp, runCli, UpProcess, waitFor } from './support/runtime-harness.js';
+import { cleanEnv, copyApp, EXTERNAL_ENGINES, removeApp, runCli, UpProcess } from './support/runtime-harness.js';
+import { waitFor } from '../support/wait-for.js';
 
 const SERVER = EXTERNAL_ENGINES.DATABASE_URL.replace(/\/[^/]*$/, '');
 const TABLES = { users: { shardKey: 'id' }, orders: { shardKey: 'user_id' } };
@@ -61,10 +62,10 @@ describe('scaleout up: shards in status, scaleout reshard', () => {
     Object.fromEntries((s.db?.shards?.shards ?? []).map((x) => [x.name, x.buckets]));
 
   it('shows the buckets of every shard and the directory version', async () => {
-    const s = await waitFor(async () => {
+    const s = await waitFor('the shard directory in status', async () => {
       const st = await up.status();
       return st.db?.shards?.version !== null && st.db?.shards?.version !== undefined ? st : undefined;
-    }, 'the shard directory in status');
+    }, { timeoutMs: 30_000, intervalMs: 50 });
     expect(s.db!.shards).toMatchObject({ directory: dirDb, version: '1', buckets: 4096, error: null });
     expect(shardsOf(s)).toEqual({ [s0]: 2048, [s1]: 2048 });
     const text = await runCli(['status', dir]);
@@ -93,10 +94,10 @@ describe('scaleout up: shards in status, scaleout reshard', () => {
       "SELECT conname AS name FROM pg_constraint WHERE conrelid = 'orders'::regclass UNION ALL SELECT indexname FROM pg_indexes WHERE tablename = 'orders' ORDER BY 1");
     expect(schema.rows.map((r) => r.name)).toEqual(expect.arrayContaining(['orders_pkey', 'orders_user_id_fkey', 'orders_total_check', 'orders_user_newest_idx']));
 
-    const s = await waitFor(async () => {
+    const s = await waitFor('the move in status', async () => {
       const st = await up.status();
       return shardsOf(st)[s2] === 40 ? st : undefined;
-    }, 'the move in status');
+    }, { timeoutMs: 30_000, intervalMs: 50 });
     expect(shardsOf(s)).toEqual({ [s0]: 2028, [s1]: 2028, [s2]: 40 });
     expect(Number(s.db!.shards!.version)).toBeGreaterThan(1);
   });

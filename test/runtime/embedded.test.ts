@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RuntimeStatus } from '../../src/runtime/index.js';
 import { findRedisServer } from '../../src/runtime/index.js';
-import { cleanEnv, copyApp, get, isAlive, removeApp, UpProcess, waitFor } from './support/runtime-harness.js';
+import { cleanEnv, copyApp, get, isAlive, removeApp, UpProcess } from './support/runtime-harness.js';
+import { waitFor } from '../support/wait-for.js';
 
 // The default engines, once: no DATABASE_URL and no REDIS_URL, so `scaleout up` runs
 // the embedded PostgreSQL (a primary and one streaming replica) and a redis-server.
@@ -36,10 +37,10 @@ describe.skipIf(findRedisServer() === undefined)('scaleout up with the embedded 
     expect(String(app.body.env?.database)).toContain(postgres[0]!.address!);
 
     // The supervisor's own database router sees the primary and the streaming replica.
-    const db = await waitFor(async () => {
+    const db = await waitFor('the db topology', async () => {
       const s = await up.status();
       return s.db !== null && s.db.nodes.length === 2 && s.db.nodes.every((n) => n.healthy) ? s.db : undefined;
-    }, 'the db topology', 30_000);
+    }, { timeoutMs: 30_000, intervalMs: 50 });
     expect(db.primary).toBe(postgres[0]!.address);
     expect(db.nodes.map((n) => n.role).sort()).toEqual(['primary', 'replica']);
 

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RuntimeStatus } from '../../src/runtime/index.js';
 import { readSupervisorFile } from '../../src/runtime/index.js';
-import { copyApp, get, isAlive, removeApp, runCli, startLoad, UpProcess, waitFor } from './support/runtime-harness.js';
+import { copyApp, get, isAlive, removeApp, runCli, startLoad, UpProcess } from './support/runtime-harness.js';
+import { waitFor } from '../support/wait-for.js';
 
 const appIds = (s: RuntimeStatus): string[] => s.processes.filter((p) => p.role === 'app').map((p) => p.id);
 
@@ -77,19 +78,19 @@ describe('scaleout scale', () => {
     expect(pids.length).toBeGreaterThanOrEqual(4);
     // A slow request in flight keeps the graceful stop draining while the second Ctrl-C comes.
     const slow = fetch(new URL('/slow?ms=20000', status.appUrl!)).catch(() => undefined);
-    await waitFor(async () => {
+    await waitFor('the slow request to be in flight', async () => {
       const file = readSupervisorFile(dir)!;
       const res = await fetch(new URL('/servers', file.adminUrl!), { headers: { authorization: `Bearer ${file.adminToken!}` } });
       const body = await res.json() as { pools: Record<string, { servers: Array<{ inFlight: number }> }> };
       return Object.values(body.pools).some((p) => p.servers.some((srv) => srv.inFlight > 0));
-    }, 'the slow request to be in flight', 10_000);
+    }, { timeoutMs: 10_000, intervalMs: 50 });
     up.child.kill('SIGINT');
-    await waitFor(() => up.stderr.includes('SIGINT: draining and stopping everything'), 'the first SIGINT to be handled', 10_000);
+    await waitFor('the first SIGINT to be handled', () => up.stderr.includes('SIGINT: draining and stopping everything'), { timeoutMs: 10_000, intervalMs: 50 });
     up.child.kill('SIGINT');
     const result = await up.done;
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('SIGINT again: killing every process now');
-    for (const pid of pids) await waitFor(() => !isAlive(pid), `pid ${pid} to be gone`, 10_000);
+    for (const pid of pids) await waitFor(`pid ${pid} to be gone`, () => !isAlive(pid), { timeoutMs: 10_000, intervalMs: 50 });
     await slow;
   });
 });

@@ -4,8 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProcessStatus, RuntimeStatus } from '../../src/runtime/index.js';
 import { readSupervisorFile } from '../../src/runtime/index.js';
 import {
-  cleanEnv, copyApp, EXTERNAL_ENGINES, get, isAlive, removeApp, runCli, UpProcess, waitFor,
+  cleanEnv, copyApp, EXTERNAL_ENGINES, get, isAlive, removeApp, runCli, UpProcess,
 } from './support/runtime-harness.js';
+import { waitFor } from '../support/wait-for.js';
 
 // One `scaleout up` against the machine's PostgreSQL and Redis, three instances.
 describe('scaleout up', () => {
@@ -91,12 +92,12 @@ describe('scaleout up', () => {
     const victim = apps(status).find((p) => p.id === 'app-2')!;
     process.kill(victim.pid!, 'SIGKILL');
     // The fixture's first restart waits 1.5 s: time enough to see it out of the pool.
-    await waitFor(async () => !(await poolServers()).some((s) => s.id === 'app-2'), 'app-2 to leave the pool', 10_000);
-    const back = await waitFor(async () => {
+    await waitFor('app-2 to leave the pool', async () => !(await poolServers()).some((s) => s.id === 'app-2'), { timeoutMs: 10_000, intervalMs: 50 });
+    const back = await waitFor('app-2 to be restarted', async () => {
       const s = await up.status();
       const app = apps(s).find((p) => p.id === 'app-2');
       return app?.state === 'up' && app.pid !== victim.pid ? app : undefined;
-    }, 'app-2 to be restarted', 30_000);
+    }, { timeoutMs: 30_000, intervalMs: 50 });
     expect(back.restarts).toBe(1);
     expect(back.detail).toContain('SIGKILL');
     const servers = await poolServers();

@@ -166,22 +166,6 @@ export class UpProcess {
   }
 }
 
-/** Polls until `check` returns something truthy. */
-export async function waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`, { cause: lastError });
-    await delay(50);
-  }
-}
-
 /** True while the process runs (a zombie, dead but not yet reaped by its new parent, counts as gone). */
 export function isAlive(pid: number): boolean {
   try {
