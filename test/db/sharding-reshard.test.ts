@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setTimeout as tick } from 'node:timers/promises';
 import {
   createShardedDatabase, fromPool, ReshardBusyError, ReshardTimeoutError, ReshardVerifyError,
   type ReshardEvent, type ShardedDatabase, type ShardedDatabaseOptions,
 } from '../../src/db/sharding/index.js';
+import { waitFor } from '../support/wait-for.js';
 import { createScratchDatabases, seededRandom, type ScratchDatabases } from './sharding-support.js';
 
 const BUCKETS = 64;
@@ -26,14 +26,6 @@ async function router(extra: Partial<ShardedDatabaseOptions> = {}): Promise<Shar
   });
   routers.push(r);
   return r;
-}
-
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await tick(5);
-  }
 }
 
 /** Every row of a table on every shard, with where it was found. */
@@ -145,12 +137,12 @@ describe('online resharding', () => {
         // Make sure the copy and the catch-up really race with writes to the moving buckets.
         if (e.step === 'capture' || e.step === 'catch-up') {
           const before = opsOnMoving();
-          await waitFor('writes to moving buckets', () => opsOnMoving() >= before + 10 || errors.length > 0);
+          await waitFor('writes to moving buckets', () => opsOnMoving() >= before + 10 || errors.length > 0, { timeoutMs: 20_000, intervalMs: 5 });
         }
       });
     // Writes after the switch must reach the new home.
     const after = opsOnMoving();
-    await waitFor('writes after the switch', () => opsOnMoving() >= after + 40 || errors.length > 0);
+    await waitFor('writes after the switch', () => opsOnMoving() >= after + 40 || errors.length > 0, { timeoutMs: 20_000, intervalMs: 5 });
     stop = true;
     await Promise.all(workers);
 
