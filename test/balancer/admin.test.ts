@@ -3,8 +3,9 @@ import { spawn } from 'node:child_process';
 import { request } from 'undici';
 import { startAdminApi, startBalancer } from '../../src/balancer/index.js';
 import type { AdminApi, Balancer } from '../../src/balancer/index.js';
-import { startBackends, waitFor } from '../support/backend.js';
+import { startBackends } from '../support/backend.js';
 import type { Backend } from '../support/backend.js';
+import { waitFor } from '../support/wait-for.js';
 
 const token = 'admin-token-0123456789';
 let backends: Backend[];
@@ -136,7 +137,7 @@ describe('scaleout balancer CLI', () => {
     const child = spawn(process.execPath, [bin, 'balancer', '--listen', '127.0.0.1:0', '--server', `a=${backends[0]!.address}`, '--affinity', 'cookie', '--health-path', '/healthz'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
-    const address = await waitFor(() => /listening on http:\/\/(\S+)/.exec(out)?.[1], 10_000, 'balancer to listen');
+    const address = await waitFor('balancer to listen', () => /listening on http:\/\/(\S+)/.exec(out)?.[1]);
     const res = await request(`http://${address}/`);
     expect(res.statusCode).toBe(200);
     expect(res.headers['set-cookie']).toBeDefined();

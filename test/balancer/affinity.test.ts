@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { startBalancer } from '../../src/balancer/index.js';
 import type { Balancer, BalancerOptionsInput } from '../../src/balancer/index.js';
-import { startBackends, waitFor } from '../support/backend.js';
+import { startBackends } from '../support/backend.js';
 import type { Backend } from '../support/backend.js';
+import { waitFor } from '../support/wait-for.js';
 
 let backends: Backend[];
 const agent = new Agent({ connections: 4 });
@@ -125,7 +126,7 @@ describe('cookie affinity', () => {
       const victim = backends.find((b) => b.id === first.backend)!;
       await request(`http://${victim.address}/control?healthy=0`);
       try {
-        await waitFor(() => balancer.pool('web').server(victim.id)!.state(Date.now()) === 'down', 5000, 'server down');
+        await waitFor('server down', () => balancer.pool('web').server(victim.id)!.state(Date.now()) === 'down', { timeoutMs: 5000 });
         const moved = await hit(base, cookieOf(first.setCookie!));
         expect(moved.backend).not.toBe(victim.id);
         expect(moved.setCookie).toBeDefined();

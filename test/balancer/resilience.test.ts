@@ -2,8 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Agent, request } from 'undici';
 import { startBalancer } from '../../src/balancer/index.js';
 import type { Balancer, BalancerOptionsInput } from '../../src/balancer/index.js';
-import { startBackend, startBackends, waitFor } from '../support/backend.js';
+import { startBackend, startBackends } from '../support/backend.js';
 import type { Backend } from '../support/backend.js';
+import { waitFor } from '../support/wait-for.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -56,7 +57,7 @@ describe('failures', () => {
     let kill!: () => void;
     const killed = new Promise<void>((r) => { kill = r; });
     const run = load(base, agent, 8, killed.then(() => after(1000)));
-    await waitFor(() => (balancer.pool('web').server('b')!.counters.requests > 100), 10_000, 'traffic to b');
+    await waitFor('traffic to b', () => (balancer.pool('web').server('b')!.counters.requests > 100));
     await backends[1]!.kill('SIGKILL');
     kill();
     const result = await run;
@@ -100,7 +101,7 @@ describe('failures', () => {
     for (let i = 0; i < 6; i++) await (await request(`${base}/status?code=500`, { dispatcher: agent })).body.text();
     const a = balancer.pool('web').server('a')!;
     expect(a.state(Date.now())).toBe('ejected');
-    await waitFor(() => a.state(Date.now()) === 'up', 5000, 'ejection to end');
+    await waitFor('ejection to end', () => a.state(Date.now()) === 'up', { timeoutMs: 5000 });
     expect(a.inSlowStart).toBe(true);
     expect(a.weight).toBeLessThan(1);
   });
@@ -108,13 +109,13 @@ describe('failures', () => {
   it('answers 503 with Retry-After when every server is down', async () => {
     const { backends, base, agent, balancer } = await setup(['a', 'b'], { health: { path: '/healthz', intervalMs: 20, timeoutMs: 500 } });
     await Promise.all(backends.map((b) => request(`http://${b.address}/control?healthy=0`).then((r) => r.body.text())));
-    await waitFor(() => balancer.pool('web').servers().every((s) => s.state(Date.now()) === 'down'), 5000, 'all down');
+    await waitFor('all down', () => balancer.pool('web').servers().every((s) => s.state(Date.now()) === 'down'), { timeoutMs: 5000 });
     const res = await request(`${base}/`, { dispatcher: agent });
     expect(res.statusCode).toBe(503);
     expect(res.headers['retry-after']).toBe('1');
     expect(((await res.body.json()) as { error: { code: string } }).error.code).toBe('SCALEOUT_BALANCER_NO_HEALTHY_SERVER');
     await Promise.all(backends.map((b) => request(`http://${b.address}/control?healthy=1`).then((r) => r.body.text())));
-    await waitFor(() => balancer.pool('web').servers().every((s) => s.state(Date.now()) === 'up'), 5000, 'all up');
+    await waitFor('all up', () => balancer.pool('web').servers().every((s) => s.state(Date.now()) === 'up'), { timeoutMs: 5000 });
     expect((await request(`${base}/`, { dispatcher: agent })).statusCode).toBe(200);
   });
 
@@ -133,10 +134,10 @@ describe('drain', () => {
     const pool = balancer.pool('web');
     let drainedAt = 0;
     const stop = (async () => {
-      await waitFor(() => pool.server('a')!.counters.requests > 20, 10_000, 'traffic to a');
+      await waitFor('traffic to a', () => pool.server('a')!.counters.requests > 20);
       pool.drain('a');
       drainedAt = pool.server('a')!.counters.requests;
-      await waitFor(() => pool.server('a')!.state(Date.now()) === 'drained', 10_000, 'a drained');
+      await waitFor('a drained', () => pool.server('a')!.state(Date.now()) === 'drained');
       await after(300);
     })();
     const result = await load(base, agent, 8, stop, '/slow?ms=20');
@@ -151,7 +152,7 @@ describe('graceful shutdown', () => {
   it('finishes in-flight requests, then stops accepting', async () => {
     const { base, balancer } = await setup(['a']);
     const slow = request(`${base}/slow?ms=300`);
-    await waitFor(() => balancer.pool('web').server('a')!.inFlight === 1, 5000, 'request in flight');
+    await waitFor('request in flight', () => balancer.pool('web').server('a')!.inFlight === 1, { timeoutMs: 5000 });
     const closing = balancer.close();
     const res = await slow;
     expect(res.statusCode).toBe(200);

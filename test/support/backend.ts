@@ -43,19 +43,3 @@ export async function startBackend(id: string, env: Record<string, string> = {},
 export async function startBackends(ids: string[], env: Record<string, string> = {}): Promise<Backend[]> {
   return Promise.all(ids.map((id) => startBackend(id, env)));
 }
-
-/** Poll until `check` returns a truthy value, or fail after `timeoutMs`. */
-export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
