@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BalancerConfigError } from '../../src/balancer/errors.js';
 import { ActiveChecker, type ActiveCheckerOptions, type HealthState } from '../../src/balancer/health/index.js';
+import { waitFor } from '../support/wait-for.js';
 
 type Mode = 'ok' | 'error' | 'close' | 'hang' | 'load-header' | 'load-body' | 'redirect' | 'big-body' | 'cut-body';
 
@@ -55,14 +56,6 @@ class Backend {
   }
 }
 
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 interface Harness {
   checker: ActiveChecker;
   changes: { id: string; state: HealthState; reason: string }[];
@@ -100,7 +93,7 @@ describe('ActiveChecker against real servers', () => {
     const { checker, changes } = harness({ path: '/healthz?deep=1' });
     checker.add({ id: 's1', host: '127.0.0.1', port });
     checker.start();
-    await waitFor('three probes', () => b.requests >= 3);
+    await waitFor('three probes', () => b.requests >= 3, { intervalMs: 5 });
     expect(b.connections).toBeGreaterThanOrEqual(b.requests);
     expect(b.lastPath).toBe('/healthz?deep=1');
     expect(b.lastHeaders?.connection).toBe('close');
@@ -114,15 +107,15 @@ describe('ActiveChecker against real servers', () => {
     const { checker, changes } = harness();
     checker.add({ id: 's1', host: '127.0.0.1', port });
     checker.start();
-    await waitFor('a first successful probe', () => b.requests >= 1);
+    await waitFor('a first successful probe', () => b.requests >= 1, { intervalMs: 5 });
     const before = b.requests;
-    await waitFor('another probe', () => b.requests > before);
+    await waitFor('another probe', () => b.requests > before, { intervalMs: 5 });
     b.mode = 'error';
-    await waitFor('down', () => changes.length === 1);
+    await waitFor('down', () => changes.length === 1, { intervalMs: 5 });
     expect(changes[0]).toEqual({ id: 's1', state: 'down', reason: 'HTTP 500' });
     expect(checker.state('s1')).toBe('down');
     b.mode = 'redirect';
-    await waitFor('up', () => changes.length === 2);
+    await waitFor('up', () => changes.length === 2, { intervalMs: 5 });
     expect(changes[1]).toEqual({ id: 's1', state: 'up', reason: 'HTTP 302' });
   });
 
@@ -132,7 +125,7 @@ describe('ActiveChecker against real servers', () => {
     const { checker, changes } = harness();
     checker.add({ id: 's1', host: '127.0.0.1', port });
     checker.start();
-    await waitFor('down', () => changes.length === 1);
+    await waitFor('down', () => changes.length === 1, { intervalMs: 5 });
     expect(changes[0]!.state).toBe('down');
     expect(changes[0]!.reason).toMatch(/socket hang up|ECONNRESET/);
   });
@@ -143,9 +136,9 @@ describe('ActiveChecker against real servers', () => {
     const { checker, changes } = harness({ timeoutMs: 50 });
     checker.add({ id: 's1', host: '127.0.0.1', port });
     checker.start();
-    await waitFor('down', () => changes.length === 1);
+    await waitFor('down', () => changes.length === 1, { intervalMs: 5 });
     expect(changes[0]).toEqual({ id: 's1', state: 'down', reason: 'no answer within 50 ms' });
-    await waitFor('timed-out connections closed', () => b.openSockets.size === 0);
+    await waitFor('timed-out connections closed', () => b.openSockets.size === 0, { intervalMs: 5 });
   });
 
   it('fails probes of a port nobody listens on', async () => {
@@ -191,15 +184,15 @@ describe('ActiveChecker against real servers', () => {
     checker.start();
     checker.add({ id: 'one', host: '127.0.0.1', port: one.port });
     checker.add({ id: 'two', host: '127.0.0.1', port: two.port });
-    await waitFor('two down', () => changes.some((c) => c.id === 'two'));
-    await waitFor('one probed twice', () => one.b.requests >= 2);
+    await waitFor('two down', () => changes.some((c) => c.id === 'two'), { intervalMs: 5 });
+    await waitFor('one probed twice', () => one.b.requests >= 2, { intervalMs: 5 });
     expect(changes).toEqual([{ id: 'two', state: 'down', reason: 'HTTP 500' }]);
     checker.remove('two');
     expect(checker.state('two')).toBeUndefined();
     expect(await checker.checkNow('two')).toBeUndefined();
     two.b.mode = 'ok';
     const seen = one.b.requests;
-    await waitFor('one probed twice more', () => one.b.requests >= seen + 2);
+    await waitFor('one probed twice more', () => one.b.requests >= seen + 2, { intervalMs: 5 });
     expect(changes).toHaveLength(1);
   });
 
@@ -210,10 +203,10 @@ describe('ActiveChecker against real servers', () => {
     checker.add({ id: 's1', host: '127.0.0.1', port });
     checker.start();
     const pending = checker.checkNow('s1');
-    await waitFor('the probe to arrive', () => b.requests === 1);
+    await waitFor('the probe to arrive', () => b.requests === 1, { intervalMs: 5 });
     checker.stop();
     expect(await pending).toMatchObject({ ok: false, reason: 'cancelled' });
-    await waitFor('the connection to close', () => b.openSockets.size === 0);
+    await waitFor('the connection to close', () => b.openSockets.size === 0, { intervalMs: 5 });
     expect(changes).toEqual([]);
     expect(checker.state('s1')).toBe('up');
     expect(checker.running).toBe(false);
@@ -230,7 +223,7 @@ describe('ActiveChecker against real servers', () => {
     checker.add({ id: 's1', host: '127.0.0.1', port });
     await checker.checkNow('s1');
     expect(checker.state('s1')).toBe('down');
-    await waitFor('the warning', () => warnings.length === 1);
+    await waitFor('the warning', () => warnings.length === 1, { intervalMs: 5 });
     expect(warnings[0]).toMatch(/listener bug/);
   });
 });
