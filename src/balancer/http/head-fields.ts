@@ -130,6 +130,27 @@ export function fieldValue(buf: Buffer, fields: readonly number[], i: number): s
 }
 
 /**
+ * Skips field-value bytes four at a time while none of the four is a control byte
+ * (below 0x20, which includes HTAB, CR and LF) or DEL, and returns where the byte loop
+ * must go on: at the line's CR at the latest. Values make up most of a head, and one
+ * test per four bytes costs less than a table lookup and a branch per byte. Bytes from
+ * 0x80 (obs-text) pass, as in FIELD_VALUE. HTAB, which a value may hold, only sends the
+ * rest of the value to the byte loop.
+ */
+function skipPlainValueWords(buf: Buffer, pos: number, end: number): number {
+  while (pos + 4 <= end) {
+    const w = buf[pos]! | (buf[pos + 1]! << 8) | (buf[pos + 2]! << 16) | (buf[pos + 3]! << 24);
+    const del = w ^ 0x7f7f7f7f;
+    // SWAR: the high bit of a byte survives in (x - 0x01..) & ~x only if that byte of x
+    // was below the subtrahend's byte; with x = w for "below 0x20" and x = w ^ 0x7f.. for
+    // "equals DEL". Borrows can only mark bytes above a real hit, never invent one.
+    if ((((w - 0x20202020) & ~w) | ((del - 0x01010101) & ~del)) & 0x80808080) return pos;
+    pos += 4;
+  }
+  return pos;
+}
+
+/**
  * Scans header field lines from `pos` (the first byte after the start line's CRLF) up
  * to and including the empty line, pushing three offsets per field onto `fields`.
  *
@@ -170,7 +191,8 @@ export function scanFields(buf: Buffer, pos: number, end: number, maxCount: numb
     }
     if (pos === lineStart) return E_EMPTY_FIELD_NAME;
     const nameEnd = pos;
-    b = buf[++pos]!;
+    pos = skipPlainValueWords(buf, pos + 1, end);
+    b = buf[pos]!;
     while (FIELD_VALUE[b] === 1) b = buf[++pos]!;
     if (pos >= end) return INCOMPLETE;
     if (b !== CR) return b === LF ? E_BARE_LF : E_FIELD_VALUE_BYTE;
