@@ -70,6 +70,8 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
   #tunnel = false;
   #closed = false;
   #deadlineMs: number;
+  /** The forwarding fields of a request that brought none of its own: the same on every request. */
+  readonly #forwardedFields: string;
 
   constructor(socket: Socket, ctx: ProxyContext, secure: boolean) {
     this.socket = socket;
@@ -77,6 +79,7 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     this.secure = secure;
     const ip = socket.remoteAddress ?? '';
     this.clientIp = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+    this.#forwardedFields = `x-forwarded-for: ${this.clientIp}\r\nx-forwarded-proto: ${secure ? 'https' : 'http'}\r\n`;
     this.#deadlineMs = ctx.nowMs + ctx.timeouts.headMs;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#onClientData(chunk));
@@ -221,8 +224,8 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
   }
 
   #extraRequestFields(head: RequestHead): string {
-    const xff = head.xForwardedFor === undefined ? this.clientIp : `${head.xForwardedFor}, ${this.clientIp}`;
-    let extra = `x-forwarded-for: ${xff}\r\nx-forwarded-proto: ${this.secure ? 'https' : 'http'}\r\n`;
+    let extra = head.xForwardedFor === undefined ? this.#forwardedFields
+      : `x-forwarded-for: ${head.xForwardedFor}, ${this.clientIp}\r\nx-forwarded-proto: ${this.secure ? 'https' : 'http'}\r\n`;
     if (head.host !== undefined) extra += `x-forwarded-host: ${head.host}\r\n`;
     extra += `x-request-id: ${this.#requestId}\r\n`;
     // Upgrade and Connection are hop-by-hop, but the server must see them to switch.
