@@ -2,13 +2,14 @@ import { latin1 } from '../http/index.js';
 
 /**
  * Rewrites a parsed head into the bytes sent on, as a latin1 string (one char per
- * byte): the start line and every kept field are sliced as raw byte runs (no string per
- * header; adjacent kept fields are one run), then the balancer's own fields follow.
+ * byte): the start line and every kept field, then the balancer's own fields, then the
+ * body bytes that followed the head in the same read (sent in the same write).
  *
- * A string rather than a Buffer because that is cheaper here: slicing runs costs one
- * native call each, while copying them into a fresh Buffer allocates a view per copy,
- * and a socket writes a latin1 string without converting it first. Every write of the
- * result must pass the 'latin1' encoding.
+ * A string rather than a Buffer because that is cheaper here: the head (and that body)
+ * is decoded with one native call, the kept runs are cut from it with String#slice (a
+ * builtin that shares the characters instead of copying them), and a socket writes a
+ * latin1 string without converting it first. Copying runs into a Buffer instead costs a
+ * native call and a view per run. Every write of the result must pass 'latin1'.
  */
 export interface ParsedFields {
   /** Three numbers per field: line start, colon index, index of the line's CR. */
@@ -19,24 +20,26 @@ export interface ParsedFields {
 
 export function writeHead(buf: Buffer, start: number, startLineEnd: number, head: ParsedFields, extra: string, tailStart = 0, tailEnd = 0): string {
   const { fields, drop } = head;
+  const fieldsEnd = fields.length > 0 ? fields[fields.length - 1]! + 2 : startLineEnd + 2;
+  const text = latin1(buf, start, tailEnd > tailStart ? tailEnd : fieldsEnd);
+  // Offsets below are into `text`. Adjacent kept fields form one run.
   let out = '';
-  let runStart = start;
-  let runEnd = startLineEnd + 2;
+  let runStart = 0;
+  let runEnd = startLineEnd + 2 - start;
   for (let i = 0, f = 0; f < fields.length; i++, f += 3) {
-    const lineStart = fields[f]!;
-    const lineEnd = fields[f + 2]! + 2;
+    const lineStart = fields[f]! - start;
+    const lineEnd = fields[f + 2]! + 2 - start;
     if (drop[i]) continue;
     if (lineStart === runEnd) {
       runEnd = lineEnd;
     } else {
-      out += latin1(buf, runStart, runEnd);
+      out += text.slice(runStart, runEnd);
       runStart = lineStart;
       runEnd = lineEnd;
     }
   }
-  out += latin1(buf, runStart, runEnd) + extra;
-  // The body bytes that followed the head in the same read go out in the same write.
-  return tailEnd > tailStart ? out + latin1(buf, tailStart, tailEnd) : out;
+  out += text.slice(runStart, runEnd) + extra;
+  return tailEnd > tailStart ? out + text.slice(tailStart - start) : out;
 }
 
 /** True for methods a proxy may send twice (RFC 9110 9.2.2). */
