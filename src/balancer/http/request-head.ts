@@ -87,6 +87,12 @@ export interface RequestHead {
   readonly xRequestId: string | undefined;
   /** Every Cookie value, joined with "; " (RFC 6265 5.4). */
   readonly cookie: string | undefined;
+  /**
+   * The head as latin1 text (one char per byte), from headStart to headEnd. The strings
+   * above are slices of it: one native decode per head instead of one per string, and
+   * the proxy rewrites the head from it without decoding again.
+   */
+  readonly text: string;
 }
 
 const CONTINUE_100 = Buffer.from('100-continue', 'latin1');
@@ -167,7 +173,9 @@ function parse(buf: Buffer, headStart: number, end: number,
   const headEnd = scanFields(buf, pos + 2, end, maxCount, fields);
   if (typeof headEnd !== 'number') return headEnd;
 
-  // Field semantics: one pass over the offsets, strings only for what the proxy needs.
+  // Field semantics: one pass over the offsets, strings only for what the proxy needs,
+  // sliced from `text` (String#slice is a builtin; `text[i]` is buf[headStart + i]).
+  const text = latin1(buf, headStart, headEnd);
   const drop: number[] = [];
   let host: string | undefined;
   let hostCount = 0;
@@ -192,7 +200,7 @@ function parse(buf: Buffer, headStart: number, end: number,
         case F_HOST:
           if (++hostCount > 1) return E_DUPLICATE_HOST;
           if (!isHost(buf, vs, ve)) return E_BAD_HOST;
-          host = latin1(buf, vs, ve);
+          host = text.slice(vs - headStart, ve - headStart);
           break;
         case F_CONTENT_LENGTH:
           if (contentLength >= 0) return E_DUPLICATE_CONTENT_LENGTH;
@@ -212,21 +220,21 @@ function parse(buf: Buffer, headStart: number, end: number,
           break;
         case F_UPGRADE:
           flag = DROP_HOP_BY_HOP;
-          upgradeValue = join(upgradeValue, latin1(buf, vs, ve), ', ');
+          upgradeValue = join(upgradeValue, text.slice(vs - headStart, ve - headStart), ', ');
           break;
         case F_EXPECT:
           if (ve - vs === CONTINUE_100.length && equalsLower(buf, vs, CONTINUE_100)) expectContinue = true;
           break;
         case F_COOKIE:
-          cookie = join(cookie, latin1(buf, vs, ve), '; ');
+          cookie = join(cookie, text.slice(vs - headStart, ve - headStart), '; ');
           break;
         case F_X_FORWARDED_FOR:
           flag = DROP_EXTRACTED;
-          xForwardedFor = join(xForwardedFor, latin1(buf, vs, ve), ', ');
+          xForwardedFor = join(xForwardedFor, text.slice(vs - headStart, ve - headStart), ', ');
           break;
         case F_X_REQUEST_ID:
           flag = DROP_EXTRACTED;
-          xRequestId = join(xRequestId, latin1(buf, vs, ve), ', ');
+          xRequestId = join(xRequestId, text.slice(vs - headStart, ve - headStart), ', ');
           break;
         case F_X_FORWARDED_PROTO: case F_X_FORWARDED_HOST:
           flag = DROP_EXTRACTED;
@@ -237,7 +245,7 @@ function parse(buf: Buffer, headStart: number, end: number,
   }
 
   if (hostCount === 0 && versionMinor === 1) return E_MISSING_HOST;
-  if (target.authorityEnd > 0) host = latin1(buf, target.authorityStart, target.authorityEnd);
+  if (target.authorityEnd > 0) host = text.slice(target.authorityStart - headStart, target.authorityEnd - headStart);
 
   let bodyKind: RequestHead['bodyKind'] = 'none';
   if (codings !== 0) {
@@ -256,7 +264,7 @@ function parse(buf: Buffer, headStart: number, end: number,
   return {
     kind: 'request',
     method,
-    target: latin1(buf, targetStart, targetEnd),
+    target: text.slice(targetStart - headStart, targetEnd - headStart),
     targetForm: target.form,
     versionMinor,
     headStart,
@@ -273,6 +281,7 @@ function parse(buf: Buffer, headStart: number, end: number,
     xForwardedFor,
     xRequestId,
     cookie,
+    text,
   };
 }
 

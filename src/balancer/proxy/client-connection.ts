@@ -3,7 +3,7 @@ import { ChunkedScanner, headerValue, parseRequestHead, parseResponseHead } from
 import type { RequestHead, ResponseHead } from '../http/index.js';
 import type { Server } from '../server.js';
 import { CLIENT_ERROR_CODES, errorResponse } from './error-response.js';
-import { isIdempotent, writeHead } from './head-writer.js';
+import { isIdempotent, rewriteHead, writeHead } from './head-writer.js';
 import type { ProxyContext, ProxyPool, SelectRequest } from './proxy-context.js';
 import type { Upstream, UpstreamOwner } from './upstream.js';
 
@@ -205,7 +205,7 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
       return;
     }
 
-    const out = writeHead(buf, head.headStart, head.requestLineEnd, head, this.#extraRequestFields(head));
+    const out = rewriteHead(head.text, head.headStart, head.requestLineEnd, head, this.#extraRequestFields(head));
     this.#out = [out];
     this.#outBytes = out.length;
     this.#bodyKind = head.bodyKind === 'none' ? BODY_NONE : head.bodyKind === 'length' ? BODY_LENGTH : BODY_CHUNKED;

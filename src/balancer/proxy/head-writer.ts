@@ -19,9 +19,18 @@ export interface ParsedFields {
 }
 
 export function writeHead(buf: Buffer, start: number, startLineEnd: number, head: ParsedFields, extra: string, tailStart = 0, tailEnd = 0): string {
-  const { fields, drop } = head;
+  const fields = head.fields;
   const fieldsEnd = fields.length > 0 ? fields[fields.length - 1]! + 2 : startLineEnd + 2;
-  const text = latin1(buf, start, tailEnd > tailStart ? tailEnd : fieldsEnd);
+  return rewriteHead(latin1(buf, start, tailEnd > tailStart ? tailEnd : fieldsEnd), start, startLineEnd, head, extra, tailStart, tailEnd);
+}
+
+/**
+ * writeHead for a head already decoded: `text` holds the bytes from offset `start` on
+ * (a request head's `text`), and reaches at least to the last field's CRLF, or to
+ * `tailEnd` when there is a tail.
+ */
+export function rewriteHead(text: string, start: number, startLineEnd: number, head: ParsedFields, extra: string, tailStart = 0, tailEnd = 0): string {
+  const { fields, drop } = head;
   // Offsets below are into `text`. Adjacent kept fields form one run.
   let out = '';
   let runStart = 0;
