@@ -162,7 +162,9 @@ function docsBody(opts: Options, results: Measurement[], notes: string[], machin
       '`scaleout-load: 0.3`, `/healthz`) share CPU 0. Every proxy keeps connections alive on both sides, adds the forwarding headers and a ' +
       'request id, and has one worker/thread. *req per CPU-s* is the requests completed divided by the user + system CPU time of the ' +
       "proxy's whole process tree during the measured run (from `/proc/<pid>/stat`); it is the fair comparison when a proxy's CPU is " +
-      'below 100% (then CPU 0, wrk and the backends, was the limit). *backend conns* counts the connections the backends accepted during ' +
+      'below 100% (then CPU 0, wrk and the backends, was the limit). *CPU µs per req* splits that time into user and kernel (system) ' +
+      'time: the kernel part is the socket reads and writes and loopback TCP, about the same for every proxy that reads and writes ' +
+      'once per message, so the user part is where proxies differ. *backend conns* counts the connections the backends accepted during ' +
       'the measured run (health checks included): near zero means the proxy reused its upstream connections. ' +
       "*rounds spread* is half the range of the rounds' req per CPU-s; *others on its CPU* is the share of the proxy's CPU that other " +
       'processes used during the measured runs (from `/proc/stat`): both say how far to trust a row. ' +

@@ -20,6 +20,8 @@ interface ProcStat {
    * it has reaped), in clock ticks, so a child that exits mid-run keeps counting.
    */
   ticks: number;
+  /** The system (kernel) part of `ticks`: stime + cstime. */
+  systemTicks: number;
 }
 
 /**
@@ -39,7 +41,7 @@ export function parseProcStat(text: string): ProcStat | undefined {
   const cutime = Number(rest[13]);
   const cstime = Number(rest[14]);
   if (![pid, ppid, utime, stime, cutime, cstime].every(Number.isFinite)) return undefined;
-  return { pid, ppid, ticks: utime + stime + cutime + cstime };
+  return { pid, ppid, ticks: utime + stime + cutime + cstime, systemTicks: stime + cstime };
 }
 
 function readStat(pid: number): ProcStat | undefined {
@@ -61,27 +63,37 @@ function allProcesses(): Map<number, ProcStat> {
   return stats;
 }
 
+/** CPU time of a process tree, in clock ticks. */
+export interface TreeTicks {
+  /** User + system. */
+  total: number;
+  /** System (kernel) only: for a proxy, mostly the socket calls. */
+  system: number;
+}
+
 /**
  * CPU time (user + system, all threads) of `rootPid` and every live process
  * below it, in clock ticks: nginx's master and worker, a Node process and
  * whatever it forked. Process-level stat already sums the process's threads,
  * including threads that have exited, so tasks need not be read one by one.
  */
-export function processTreeTicks(rootPid: number): number {
+export function processTreeTicks(rootPid: number): TreeTicks {
   const stats = allProcesses();
   const children = new Map<number, number[]>();
   for (const stat of stats.values()) {
     const list = children.get(stat.ppid);
     if (list) list.push(stat.pid); else children.set(stat.ppid, [stat.pid]);
   }
-  let ticks = 0;
+  const ticks: TreeTicks = { total: 0, system: 0 };
   const queue = [rootPid];
   const seen = new Set<number>();
   while (queue.length > 0) {
     const pid = queue.pop() as number;
     if (seen.has(pid)) continue;
     seen.add(pid);
-    ticks += stats.get(pid)?.ticks ?? 0;
+    const stat = stats.get(pid);
+    ticks.total += stat?.ticks ?? 0;
+    ticks.system += stat?.systemTicks ?? 0;
     for (const child of children.get(pid) ?? []) queue.push(child);
   }
   return ticks;

@@ -16,6 +16,8 @@ export interface Measurement {
   wrk: WrkResult;
   /** CPU seconds the proxy's process tree used during the measured run; undefined for `direct`. */
   cpuS?: number;
+  /** The kernel's part of `cpuS` (system time): socket reads and writes, TCP. */
+  systemCpuS?: number;
   /** What the proxy runs for this mode. */
   setup: string;
   /** Connections the backends accepted during the measured run (health checks included). */
@@ -45,9 +47,16 @@ function spread(values: number[] | undefined, pooled: number | undefined): strin
   return `±${(((Math.max(...values) - Math.min(...values)) / 2 / pooled) * 100).toFixed(0)}%`;
 }
 
+/** CPU per request split into user and kernel time, e.g. "8.1 + 13.9". */
+function userAndKernel(m: Measurement): string {
+  if (m.cpuS === undefined || m.systemCpuS === undefined || m.wrk.requests <= 0) return '-';
+  const usPerRequest = (s: number): string => ((s * 1e6) / m.wrk.requests).toFixed(1);
+  return `${usPerRequest(m.cpuS - m.systemCpuS)} + ${usPerRequest(m.systemCpuS)}`;
+}
+
 /** The results table as rows of cells (header first). */
 export function tableRows(results: Measurement[]): string[][] {
-  const rows = [['mode', 'proxy', 'req/s', 'p50 ms', 'p99 ms', 'proxy CPU %', 'req per CPU-s', 'rounds spread', 'others on its CPU', 'backend conns', 'errors']];
+  const rows = [['mode', 'proxy', 'req/s', 'p50 ms', 'p99 ms', 'proxy CPU %', 'req per CPU-s', 'CPU µs per req: user + kernel', 'rounds spread', 'others on its CPU', 'backend conns', 'errors']];
   for (const mode of MODES) {
     for (const r of results.filter((x) => x.mode === mode)) {
       const per = perCpuS(r);
@@ -56,6 +65,7 @@ export function tableRows(results: Measurement[]): string[][] {
         mode, PROXY_LABELS[r.proxy], int(r.wrk.requestsPerS), ms(r.wrk.p50Ms), ms(r.wrk.p99Ms),
         r.cpuS === undefined ? '-' : `${((r.cpuS / r.wrk.durationS) * 100).toFixed(0)}%`,
         per === undefined ? '-' : int(per),
+        userAndKernel(r),
         spread(r.roundsPerCpuS, per),
         r.othersCpuS === undefined ? '-' : `${((r.othersCpuS / r.wrk.durationS) * 100).toFixed(0)}%`,
         int(r.upstreamConnections),

@@ -65,20 +65,21 @@ export async function runOne(ctx: ProxyContext, backends: Backends, def: ProxyDe
     if (settings.warmupS > 0) await runWrk({ ...wrkRun, durationS: settings.warmupS }, settings.scripts);
     const pid = running.process?.pid;
     const acceptedBefore = await acceptedConnections(backends);
-    const ticksBefore = pid === undefined ? 0 : processTreeTicks(pid);
+    const ticksBefore = pid === undefined ? undefined : processTreeTicks(pid);
     const cpuBefore = cpuBusyTicks(ctx.cpu);
     const startUs = nowUs();
     const wrk = await runWrk({ ...wrkRun, durationS: settings.durationS }, settings.scripts);
     window = { startUs, endUs: nowUs() };
     const cpuAfter = cpuBusyTicks(ctx.cpu);
-    const ticksAfter = pid === undefined ? 0 : processTreeTicks(pid);
+    const ticksAfter = pid === undefined ? undefined : processTreeTicks(pid);
     // Minus one: the "before" status request was itself accepted after it was counted.
     const upstreamConnections = (await acceptedConnections(backends)) - acceptedBefore - 1;
     if (running.process !== undefined && !running.process.alive()) throw new Error(`${def.name} exited during the run; see ${running.process.logFile}`);
-    const cpuS = (ticksAfter - ticksBefore) / settings.ticksPerS;
+    const cpuS = ticksAfter === undefined || ticksBefore === undefined ? 0 : (ticksAfter.total - ticksBefore.total) / settings.ticksPerS;
+    const systemCpuS = ticksAfter === undefined || ticksBefore === undefined ? 0 : (ticksAfter.system - ticksBefore.system) / settings.ticksPerS;
     outcome.measurement = {
       proxy: def.name, mode, wrk, setup, upstreamConnections,
-      ...(pid === undefined ? {} : { cpuS, roundsPerCpuS: [cpuS > 0 ? wrk.requests / cpuS : 0] }),
+      ...(pid === undefined ? {} : { cpuS, systemCpuS, roundsPerCpuS: [cpuS > 0 ? wrk.requests / cpuS : 0] }),
       ...(pid === undefined || cpuBefore === undefined || cpuAfter === undefined
         ? {}
         : { othersCpuS: Math.max(0, (cpuAfter - cpuBefore) / settings.ticksPerS - cpuS) }),
@@ -123,7 +124,11 @@ export function mergeRounds(rounds: Measurement[]): Measurement {
       socketErrors: sum((m) => m.wrk.socketErrors),
     },
     upstreamConnections: sum((m) => m.upstreamConnections),
-    ...(cpuKnown ? { cpuS: sum((m) => m.cpuS ?? 0), roundsPerCpuS: rounds.flatMap((m) => m.roundsPerCpuS ?? []) } : {}),
+    ...(cpuKnown ? {
+      cpuS: sum((m) => m.cpuS ?? 0),
+      systemCpuS: sum((m) => m.systemCpuS ?? 0),
+      roundsPerCpuS: rounds.flatMap((m) => m.roundsPerCpuS ?? []),
+    } : {}),
     ...(rounds.every((m) => m.othersCpuS !== undefined) ? { othersCpuS: sum((m) => m.othersCpuS ?? 0) } : {}),
   };
 }
