@@ -55,7 +55,8 @@ const USAGE = `Usage: tsx bench/balancer.ts [options]
   --connections N    wrk connections (default ${DEFAULT_CONNECTIONS})
   --learn-cookies    cookie mode: wrk learns the cookie from Set-Cookie in Lua (slower wrk) instead of
                      sending the cookies the routing check collected
-  --cpu-prof         profile the scaleout balancer and print its top self-time functions
+  --cpu-prof         after the measured rounds, profile the scaleout balancer in one more run per mode
+                     (not in the table: profiling slows it) and print its top self-time functions
   --scaleout-arg A   pass A to 'scaleout balancer' (repeatable)
   --docs / --no-docs write docs/benchmarks.md (default: only for a full run)
   --help             this text
@@ -149,7 +150,10 @@ function pinSelf(cpu: number): void {
 
 const loadLine = (): string => loadavg().map((l) => l.toFixed(2)).join(', ');
 
-function docsBody(opts: Options, results: Measurement[], notes: string[], machine: string, loads: string[]): string {
+/** How many functions of the cookie-mode profile the docs list. @defaultValue 15 */
+const DOCS_PROFILE_FUNCTIONS = 15;
+
+function docsBody(opts: Options, results: Measurement[], notes: string[], machine: string, loads: string[], profile: string[]): string {
   const args = opts.argv.length === 0 ? '' : ` -- ${opts.argv.join(' ')}`;
   const rounds = opts.rounds === 1 ? '' : `, ${opts.rounds} interleaved rounds pooled`;
   return [
@@ -195,6 +199,16 @@ function docsBody(opts: Options, results: Measurement[], notes: string[], machin
     'What each proxy runs per mode:',
     '',
     ...notes.map((l) => `- ${l}`),
+    ...(profile.length === 0 ? [] : [
+      '',
+      'Where the scaleout balancer spends its CPU with cookie affinity (a separate run under `node --cpu-prof`, which slows it; ' +
+        'self time per function). Native functions such as `writeLatin1String` include the system call they make, so their share is ' +
+        'mostly the kernel\'s:',
+      '',
+      '```',
+      ...profile,
+      '```',
+    ]),
   ].join('\n');
 }
 
@@ -247,7 +261,6 @@ async function main(): Promise<void> {
     const backends = await startBackends(group, workDir, pinned ? LOAD_CPU : 0);
     const baseCtx: Omit<ProxyContext, 'round'> = {
       group, repoRoot, scaleoutRoot, workDir, servers: backends.servers, cpu: pinned ? PROXY_CPU : 0, scaleoutArgs: opts.scaleoutArgs,
-      ...(cpuProfDir === undefined ? {} : { cpuProfDir }),
     };
     const settings: RunSettings = {
       durationS: opts.durationS, warmupS: opts.warmupS, connections: opts.connections,
@@ -290,8 +303,19 @@ async function main(): Promise<void> {
             process.stdout.write(`  WARNING: ${problem}\n`);
             notes.push(`${PROXY_LABELS[def.name]}, ${mode}: routing check: ${problem}`);
           }
-          if (outcome.profile !== undefined) profiles.set(mode, outcome.profile);
         }
+      }
+    }
+    // Profiling slows the profiled process (sampling signals, and the kernel time they
+    // cost), so it gets runs of its own, after the measured ones and outside the table.
+    const scaleout = definitions.find((d) => d.name === 'scaleout');
+    if (cpuProfDir !== undefined && scaleout !== undefined && !unavailable.has('scaleout')) {
+      for (const mode of opts.modes) {
+        if (scaleout.modes[mode] === undefined) continue;
+        process.stdout.write(`${mode.padEnd(11)} ${'profiled (not pooled)'.padEnd(20)} `);
+        const outcome = await runOne({ ...baseCtx, round: opts.rounds + 1, cpuProfDir }, backends, scaleout, mode, settings);
+        process.stdout.write(outcome.measurement === undefined ? `FAILED: ${outcome.error ?? 'unknown error'}\n` : `${describeResult(outcome.measurement)}\n`);
+        if (outcome.profile !== undefined) profiles.set(mode, outcome.profile);
       }
     }
     if (!backends.process.alive()) throw new Error('the backends died during the run; see bench/.work/backends.log');
@@ -308,7 +332,7 @@ async function main(): Promise<void> {
   process.stdout.write(`\nLoad average at start and end: ${loads.join(' / ')}\n`);
 
   for (const [mode, { file, window }] of profiles) {
-    process.stdout.write(`\nscaleout balancer, ${mode}: top self time during the measured run (${file})\n`);
+    process.stdout.write(`\nscaleout balancer, ${mode}: top self time during the profiled run (${file})\n`);
     if (!existsSync(file)) {
       process.stdout.write('  no profile written: the balancer must exit normally on SIGTERM for node --cpu-prof to write it\n');
       continue;
@@ -320,7 +344,10 @@ async function main(): Promise<void> {
     const file = join(repoRoot, 'docs/benchmarks.md');
     // Paths in failure notes are this machine's; the docs name them from the repository root.
     const portableNotes = notes.map((l) => l.split(`${repoRoot}/`).join(''));
-    writeSection(file, 'Balancer', docsBody(opts, results, portableNotes, machine, loads),
+    const cookieProfile = profiles.get('cookie');
+    const profileLines = cookieProfile === undefined || !existsSync(cookieProfile.file) ? []
+      : formatTopSelfTime(cookieProfile.file, scaleoutRoot, [cookieProfile.window], DOCS_PROFILE_FUNCTIONS);
+    writeSection(file, 'Balancer', docsBody(opts, results, portableNotes, machine, loads, profileLines),
       `# Benchmarks\n\nEach benchmark in \`bench/\` runs scaleout and its peers in one run on the same machine and prints ratios; ` +
       `absolute numbers depend on the machine, ratios within one run are what to compare. Each section names its machine and command.\n\n` +
       `Machine: ${machine}.`);
