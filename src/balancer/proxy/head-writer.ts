@@ -1,5 +1,13 @@
 import { latin1 } from '../http/index.js';
 
+/** The field offsets of a parsed head, as the request and response parsers give them. */
+export interface ParsedFields {
+  /** Three numbers per field: line start, colon index, index of the line's CR. */
+  fields: readonly number[];
+  /** Per field: nonzero when the field is not forwarded. */
+  drop: ArrayLike<number | boolean>;
+}
+
 /**
  * Rewrites a parsed head into the bytes sent on, as a latin1 string (one char per
  * byte): the start line and every kept field, then the balancer's own fields, then the
@@ -11,13 +19,6 @@ import { latin1 } from '../http/index.js';
  * latin1 string without converting it first. Copying runs into a Buffer instead costs a
  * native call and a view per run. Every write of the result must pass 'latin1'.
  */
-export interface ParsedFields {
-  /** Three numbers per field: line start, colon index, index of the line's CR. */
-  fields: readonly number[];
-  /** Per field: nonzero when the field is not forwarded. */
-  drop: ArrayLike<number | boolean>;
-}
-
 export function writeHead(buf: Buffer, start: number, startLineEnd: number, head: ParsedFields, extra: string, tailStart = 0, tailEnd = 0): string {
   const fields = head.fields;
   const fieldsEnd = fields.length > 0 ? fields[fields.length - 1]! + 2 : startLineEnd + 2;
