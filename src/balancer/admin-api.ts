@@ -2,11 +2,16 @@ import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry } from 'prom-client';
+import { z } from 'zod';
 import { isScaleoutError } from '../internal/errors.js';
+import { describeIssues } from '../internal/zod-issues.js';
+import { splitAddress } from './address.js';
 import type { Balancer } from './balancer.js';
-import { splitAddress } from './balancer.js';
-import { AdminRequestError, BalancerError } from './errors.js';
-import { routeSchema } from './options.js';
+import {
+  AdminBodyTooLargeError, AdminInvalidInputError, AdminRequestError, AdminUnsupportedMediaTypeError, BalancerConfigError, BalancerError,
+} from './errors.js';
+import { nameSchema, routeSchema, weightSchema } from './options.js';
+import type { ServerOptionsInput } from './options.js';
 
 /**
  * The balancer's admin API: its own listener, `Authorization: Bearer <token>` on every
@@ -28,7 +33,11 @@ export interface AdminApi {
   close(): Promise<void>;
 }
 
-const MAX_BODY_BYTES = 64 * 1024;
+/** Largest admin request body: a pool with its servers fits many times over. @defaultValue 65536 */
+export const MAX_ADMIN_BODY_BYTES = 64 * 1024;
+const MAX_BODY_BYTES = MAX_ADMIN_BODY_BYTES;
+/** A drain may keep sticky clients at most a day. */
+const MAX_STICKY_MS = 86_400_000;
 
 export async function startAdminApi(balancer: Balancer, options: { address: string; token: string }): Promise<AdminApi> {
   const token = Buffer.from(`Bearer ${options.token}`);
@@ -60,11 +69,10 @@ async function handle(balancer: Balancer, registry: Registry, token: Buffer, req
     return;
   }
   const url = new URL(req.url ?? '/', 'http://admin');
-  const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  const parts = url.pathname.split('/').filter(Boolean).map(decodeSegment);
   const method = req.method ?? 'GET';
-  const route = `${method} /${parts.map((p, i) => (i % 2 === 1 ? ':' : p)).join('/')}`;
 
-  if (route === 'GET /metrics' || (method === 'GET' && url.pathname === '/metrics')) {
+  if (method === 'GET' && url.pathname === '/metrics') {
     res.writeHead(200, { 'content-type': registry.contentType });
     res.end(await registry.metrics());
     return;
@@ -72,26 +80,15 @@ async function handle(balancer: Balancer, registry: Registry, token: Buffer, req
   if (method === 'GET' && url.pathname === '/servers') return sendJson(res, 200, balancer.snapshot());
   if (method === 'GET' && url.pathname === '/routes') return sendJson(res, 200, balancer.snapshot().routes);
   if (method === 'PUT' && url.pathname === '/routes') {
-    const body = await readJson(req);
-    if (!Array.isArray(body)) throw new AdminRequestError(400, 'send a JSON array of routes: [{ host?, pathPrefix?, pool }]');
-    const rules = body.map((rule, i) => {
-      const parsed = routeSchema.safeParse(rule);
-      if (!parsed.success) throw new AdminRequestError(400, `route ${i}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
-      return parsed.data;
-    });
+    const rules = validate(routesBody, await readJson(req));
     balancer.setRoutes(rules);
     return sendJson(res, 200, balancer.snapshot().routes);
   }
   if (method === 'POST' && parts.length === 1 && parts[0] === 'pools') {
-    const body = await readJson(req) as { name?: unknown } | null;
-    if (body === null || typeof body !== 'object' || typeof body.name !== 'string') throw new AdminRequestError(400, 'send { name, servers?, strategy?, ... }');
+    const body = validate(poolBody, await readJson(req));
     const { name, ...rest } = body;
-    try {
-      balancer.addPool(name, rest);
-    } catch (err) {
-      if (isScaleoutError(err) && !(err instanceof BalancerError)) throw new AdminRequestError(400, err.message);
-      throw err;
-    }
+    if (!nameSchema.safeParse(name).success) throw new AdminInvalidInputError(`name: use 1-64 characters of [A-Za-z0-9_.-] (got ${JSON.stringify(name).slice(0, 80)})`);
+    asInvalidInput(() => balancer.addPool(name, rest));
     return sendJson(res, 201, balancer.snapshot().pools[name]);
   }
   if (parts[0] === 'pools' && parts.length === 2 && method === 'DELETE') {
@@ -101,13 +98,9 @@ async function handle(balancer: Balancer, registry: Registry, token: Buffer, req
   if (parts[0] === 'pools' && parts[2] === 'servers') {
     const pool = balancer.pool(parts[1]!);
     if (parts.length === 3 && method === 'POST') {
-      const body = await readJson(req) as { id?: unknown; address?: unknown; weight?: unknown } | null;
-      if (body === null || typeof body.id !== 'string' || typeof body.address !== 'string' || !/^[^:]+:\d+$|^\[[^\]]+\]:\d+$/.test(body.address)) {
-        throw new AdminRequestError(400, 'send { id, address: "host:port", weight? }');
-      }
-      if (body.weight !== undefined && typeof body.weight !== 'number') throw new AdminRequestError(400, 'weight must be a number');
-      const server = balancer.addServer(pool.name, { id: body.id, address: body.address, weight: body.weight as number | undefined });
-      return sendJson(res, 201, { pool: pool.name, id: server.id, address: server.address });
+      const body = await readJson(req);
+      const server = asInvalidInput(() => balancer.addServer(pool.name, body as ServerOptionsInput));
+      return sendJson(res, 201, { pool: pool.name, id: server.id, address: server.address, weight: server.configuredWeight });
     }
     const id = parts[3];
     if (id !== undefined && parts.length === 4 && method === 'DELETE') {
@@ -117,10 +110,8 @@ async function handle(balancer: Balancer, registry: Registry, token: Buffer, req
     if (id !== undefined && parts.length === 5) {
       const action = parts[4];
       if (method === 'POST' && action === 'drain') {
-        const body = await readJson(req, true) as { stickyMs?: unknown } | null;
-        const stickyMs = body?.stickyMs;
-        if (stickyMs !== undefined && (typeof stickyMs !== 'number' || stickyMs < 0)) throw new AdminRequestError(400, 'stickyMs must be a number >= 0');
-        const server = pool.drain(id, stickyMs as number | undefined);
+        const body = validate(drainBody, (await readJson(req, true)) ?? {});
+        const server = pool.drain(id, body.stickyMs);
         return sendJson(res, 200, { pool: pool.name, id, state: server.state(Date.now()) });
       }
       if (method === 'POST' && action === 'undrain') {
@@ -128,8 +119,7 @@ async function handle(balancer: Balancer, registry: Registry, token: Buffer, req
         return sendJson(res, 200, { pool: pool.name, id, state: server.state(Date.now()) });
       }
       if (method === 'PUT' && action === 'weight') {
-        const body = await readJson(req) as { weight?: unknown } | null;
-        if (typeof body?.weight !== 'number') throw new AdminRequestError(400, 'send { weight: number }');
+        const body = validate(weightBody, await readJson(req));
         pool.setWeight(id, body.weight);
         return sendJson(res, 200, { pool: pool.name, id, weight: body.weight });
       }
@@ -138,12 +128,48 @@ async function handle(balancer: Balancer, registry: Registry, token: Buffer, req
   throw new AdminRequestError(404, `no admin endpoint ${method} ${url.pathname}; see GET /servers, /routes, /metrics`);
 }
 
+// Admin bodies reuse the config's schemas, so a value refused in a config file is refused here too.
+const routesBody = z.array(routeSchema);
+const poolBody = z.looseObject({ name: z.string() });
+const drainBody = z.object({ stickyMs: z.number().int().nonnegative().max(MAX_STICKY_MS).optional() }).strict();
+const weightBody = z.object({ weight: weightSchema }).strict();
+
+function validate<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
+  const result = schema.safeParse(body);
+  if (result.success) return result.data;
+  throw new AdminInvalidInputError(describeIssues(result.error.issues, body));
+}
+
+/** The balancer's own validation errors become 400s of the admin API. */
+function asInvalidInput<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof BalancerConfigError) throw new AdminInvalidInputError(err.message, { cause: err });
+    throw err;
+  }
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch (err) {
+    throw new AdminRequestError(400, `path segment "${segment.slice(0, 80)}" is not valid percent-encoding; encode names with encodeURIComponent`, { cause: err });
+  }
+}
+
 async function readJson(req: http.IncomingMessage, optional = false): Promise<unknown> {
+  const type = req.headers['content-type'];
+  // A missing type is taken as JSON (what curl -d without -H would otherwise break on is its own default).
+  if (type !== undefined && !/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type)) throw new AdminUnsupportedMediaTypeError(type);
+  const declared = Number(req.headers['content-length'] ?? 0);
+  // Refuse before reading a byte: a client announcing a huge body gets its answer at once.
+  if (declared > MAX_BODY_BYTES) throw new AdminBodyTooLargeError(MAX_BODY_BYTES);
   let size = 0;
   const chunks: Buffer[] = [];
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new AdminRequestError(413, `request body over ${MAX_BODY_BYTES} bytes`);
+    if (size > MAX_BODY_BYTES) throw new AdminBodyTooLargeError(MAX_BODY_BYTES);
     chunks.push(chunk as Buffer);
   }
   const text = Buffer.concat(chunks).toString('utf8');
@@ -166,6 +192,8 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
 
 function sendError(res: http.ServerResponse, err: unknown): void {
   const status = err instanceof BalancerError ? err.status : 500;
+  // An unread request body would be taken for the next request on this connection.
+  if (status === 413 || status === 415) res.setHeader('connection', 'close');
   const code = isScaleoutError(err) ? err.code : 'SCALEOUT_BALANCER_ADMIN_INTERNAL';
   const message = err instanceof Error ? err.message : String(err);
   if (res.headersSent) {

@@ -6,8 +6,9 @@ import type { Clock } from '../internal/clock.js';
 import { systemClock } from '../internal/clock.js';
 import { Keyring } from '../internal/keyring.js';
 import { AdminRequestError, BalancerConfigError } from './errors.js';
-import { parseBalancerOptions, parsePoolOptions } from './options.js';
-import type { BalancerOptions, BalancerOptionsInput, PoolOptionsInput, RouteOptions } from './options.js';
+import { splitAddress } from './address.js';
+import { parseBalancerOptions, parsePoolOptions, parseServerOptions } from './options.js';
+import type { BalancerOptions, BalancerOptionsInput, PoolOptionsInput, RouteOptions, ServerOptionsInput } from './options.js';
 import { Pool, serverSpecFromAddress } from './pool.js';
 import type { PoolEvent } from './pool.js';
 import { ClientConnection } from './proxy/client-connection.js';
@@ -167,9 +168,10 @@ export class Balancer {
     return pool;
   }
 
-  addServer(poolName: string, server: { id: string; address: string; weight?: number }): Server {
+  /** Validated as a server of the config is (a BalancerConfigError names the field, the value and what is allowed). */
+  addServer(poolName: string, server: ServerOptionsInput): Server {
     const pool = this.pool(poolName);
-    return pool.addServer(serverSpecFromAddress({ id: server.id, address: server.address, weight: server.weight ?? 1 }));
+    return pool.addServer(serverSpecFromAddress(parseServerOptions(server)));
   }
 
   addPool(name: string, input: PoolOptionsInput): Pool {
@@ -271,9 +273,4 @@ export async function startBalancer(input: BalancerOptionsInput, deps: BalancerD
   return balancer;
 }
 
-export function splitAddress(address: string): { host: string; port: number } {
-  const colon = address.lastIndexOf(':');
-  let host = address.slice(0, colon);
-  if (host.startsWith('[')) host = host.slice(1, -1);
-  return { host, port: Number(address.slice(colon + 1)) };
-}
+export { splitAddress } from './address.js';

@@ -44,7 +44,29 @@ export class BalancerConfigError extends ScaleoutError {
 
 /** An admin API call named a pool or server that does not exist, or asked something impossible. */
 export class AdminRequestError extends BalancerError {
-  constructor(status: number, message: string) {
-    super('SCALEOUT_BALANCER_ADMIN_REQUEST', status, message);
+  constructor(status: number, message: string, options: { cause?: unknown } = {}) {
+    super('SCALEOUT_BALANCER_ADMIN_REQUEST', status, message, options);
+  }
+}
+
+/** 400: an admin request body or parameter failed validation; the message names the field, the value and what is allowed. */
+export class AdminInvalidInputError extends BalancerError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('SCALEOUT_BALANCER_ADMIN_INVALID_INPUT', 400, message, options);
+  }
+}
+
+/** 413: an admin request body over the limit. */
+export class AdminBodyTooLargeError extends BalancerError {
+  constructor(maxBytes: number) {
+    super('SCALEOUT_BALANCER_ADMIN_BODY_TOO_LARGE', 413, `the request body is over ${maxBytes} bytes; admin calls take small JSON documents`);
+  }
+}
+
+/** 415: an admin request body that is not JSON. */
+export class AdminUnsupportedMediaTypeError extends BalancerError {
+  constructor(given: string) {
+    super('SCALEOUT_BALANCER_ADMIN_UNSUPPORTED_MEDIA_TYPE', 415,
+      `content-type "${given.slice(0, 80)}" is not JSON; send content-type: application/json`);
   }
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { describeIssues } from '../internal/zod-issues.js';
+import { listenAddressSchema, serverAddressSchema } from './address.js';
 import { BalancerConfigError } from './errors.js';
 import { STRATEGY_NAMES } from './strategies/strategy.js';
 
@@ -31,14 +32,24 @@ export const DEFAULT_LIMITS = {
 
 export const DEFAULT_COOKIE_NAME = 'scaleout_srv';
 
-const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8080');
+const hostPort = listenAddressSchema;
 const duration = z.number().int().nonnegative();
 const name = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'use 1-64 characters of [A-Za-z0-9_.-]');
+/** Pool and server names. */
+export const nameSchema = name;
 
+/** The highest server weight. */
+export const MAX_SERVER_WEIGHT = 1000;
+
+/** A server's share relative to the others of its pool. */
+const WEIGHT_HELP = `use a number above 0 and at most ${MAX_SERVER_WEIGHT}`;
+export const weightSchema = z.number({ error: WEIGHT_HELP }).positive(WEIGHT_HELP).max(MAX_SERVER_WEIGHT, WEIGHT_HELP);
+
+/** One server, in the config and in the admin API alike. */
 export const serverSchema = z.object({
   id: name,
-  address: hostPort,
-  weight: z.number().positive().max(1000).default(1),
+  address: serverAddressSchema,
+  weight: weightSchema.default(1),
 }).strict();
 
 export const healthSchema = z.object({
@@ -161,11 +172,19 @@ export type BalancerOptions = z.output<typeof balancerOptionsSchema>;
 export type PoolOptions = z.output<typeof poolSchema>;
 export type PoolOptionsInput = z.input<typeof poolSchema>;
 export type ServerOptions = z.output<typeof serverSchema>;
+export type ServerOptionsInput = z.input<typeof serverSchema>;
 export type RouteOptions = z.output<typeof routeSchema>;
 
 /** Validate once, at construction: names the field, the value and what is allowed. */
 export function parseBalancerOptions(input: unknown): BalancerOptions {
   const result = balancerOptionsSchema.safeParse(input);
+  if (result.success) return result.data;
+  throw new BalancerConfigError(describeIssues(result.error.issues, input));
+}
+
+/** Validates one server as `pools.<name>.servers[i]` would be: the admin API and `Balancer.addServer` use it. */
+export function parseServerOptions(input: unknown): ServerOptions {
+  const result = serverSchema.safeParse(input);
   if (result.success) return result.data;
   throw new BalancerConfigError(describeIssues(result.error.issues, input));
 }

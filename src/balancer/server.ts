@@ -82,7 +82,7 @@ export class Server implements StrategyServer {
   }
 
   get address(): string {
-    return `${this.host}:${this.port}`;
+    return this.host.includes(':') ? `[${this.host}]:${this.port}` : `${this.host}:${this.port}`;
   }
 
   get configuredWeight(): number {
