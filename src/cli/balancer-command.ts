@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { startAdminApi, startBalancer, STRATEGY_NAMES } from '../balancer/index.js';
 import type { BalancerOptionsInput, PoolOptionsInput } from '../balancer/index.js';
 import { UsageError } from './cli-error.js';
+import { readSecretFile } from './secret-file.js';
 import { onShutdownSignal } from './signals.js';
 
 interface BalancerFlags {
@@ -17,6 +18,7 @@ interface BalancerFlags {
   healthIntervalMs?: string;
   admin?: string;
   adminToken?: string;
+  adminTokenFile?: string;
   key: string[];
   config?: string;
 }
@@ -35,12 +37,17 @@ export function registerBalancerCommand(program: Command): void {
     .option('--hash-on <key>', 'hash strategy key: ip, cookie:NAME or header:NAME')
     .option('--health-path <path>', 'active health check path, e.g. /healthz')
     .option('--health-interval-ms <ms>', 'time between health checks (default 2000)')
-    .option('--admin <host:port>', 'admin API address (needs --admin-token or SCALEOUT_ADMIN_TOKEN)')
-    .option('--admin-token <token>', 'bearer token for the admin API')
+    .option('--admin <host:port>', 'admin API address (needs --admin-token-file or SCALEOUT_ADMIN_TOKEN)')
+    .option('--admin-token-file <path>', 'file holding the admin API bearer token (mode 0600; refused if other users may read it)')
+    .option('--admin-token <token>', 'the token itself: avoid, other users see command lines in `ps`; use --admin-token-file or SCALEOUT_ADMIN_TOKEN')
     .option('--key <id:secret>', 'affinity cookie key; the first signs (repeat to rotate; or SCALEOUT_BALANCER_KEYS=id:secret,...)', collect, [])
     .option('--config <file.json>', 'balancer config file (routes, several pools); flags override its listen and admin')
+    .addHelpText('after', `
+The admin token: --admin-token-file <path> or the SCALEOUT_ADMIN_TOKEN environment variable.
+Both keep it out of the command line, which every user of the machine can read with \`ps\`;
+--admin-token still works but warns.`)
     .action(async (flags: BalancerFlags) => {
-      const options = balancerOptionsFromFlags(flags, process.env);
+      const options = balancerOptionsFromFlags(flags, process.env, (warning) => process.stderr.write(`scaleout: warning: ${warning}\n`));
       const balancer = await startBalancer(options, {
         log: (event) => process.stderr.write(`${'message' in event ? event.message : `${event.pool}/${event.server}: ${event.state} (${event.reason})`}\n`),
       });
@@ -60,7 +67,7 @@ export function registerBalancerCommand(program: Command): void {
 }
 
 /** Turn flags (and an optional config file) into balancer options; usage errors say what to fix. */
-export function balancerOptionsFromFlags(flags: BalancerFlags, env: NodeJS.ProcessEnv): BalancerOptionsInput {
+export function balancerOptionsFromFlags(flags: BalancerFlags, env: NodeJS.ProcessEnv, warn: (warning: string) => void = () => {}): BalancerOptionsInput {
   let options: Record<string, unknown> = {};
   if (flags.config !== undefined) {
     let text: string;
@@ -99,12 +106,35 @@ export function balancerOptionsFromFlags(flags: BalancerFlags, env: NodeJS.Proce
   options.listen ??= '127.0.0.1:8080';
   const keys = flags.key.length > 0 ? flags.key : (env.SCALEOUT_BALANCER_KEYS?.split(',').filter(Boolean) ?? []);
   if (keys.length > 0) options.keys = keys.map(parseKeyPair);
-  if (flags.admin !== undefined) {
-    const token = flags.adminToken ?? env.SCALEOUT_ADMIN_TOKEN;
-    if (token === undefined) throw new UsageError('--admin needs --admin-token <token> or SCALEOUT_ADMIN_TOKEN');
-    options.admin = { address: flags.admin, token };
+  const configAdmin = typeof options.admin === 'object' && options.admin !== null ? options.admin as Record<string, unknown> : undefined;
+  const adminAddress = flags.admin ?? configAdmin?.address;
+  if (adminAddress !== undefined) {
+    const configToken = typeof configAdmin?.token === 'string' ? configAdmin.token : undefined;
+    options.admin = { ...configAdmin, address: adminAddress, token: adminToken(flags, env, warn, configToken) };
+  } else if (flags.adminTokenFile !== undefined || flags.adminToken !== undefined) {
+    throw new UsageError('an admin token needs --admin <host:port> to say where the admin API listens');
   }
   return options as BalancerOptionsInput;
+}
+
+/**
+ * The admin token: from the file, or (discouraged) the command line, else the
+ * environment, else the config file. Never both flags.
+ */
+function adminToken(flags: BalancerFlags, env: NodeJS.ProcessEnv, warn: (warning: string) => void, configToken: string | undefined): string {
+  if (flags.adminTokenFile !== undefined && flags.adminToken !== undefined) throw new UsageError('give --admin-token-file or --admin-token, not both');
+  if (flags.adminTokenFile !== undefined) {
+    const file = readSecretFile('--admin-token-file', flags.adminTokenFile);
+    if (file.warning !== undefined) warn(file.warning);
+    return file.secret;
+  }
+  if (flags.adminToken !== undefined) {
+    warn('--admin-token shows the token to every user of this machine (`ps`); use --admin-token-file <path> or SCALEOUT_ADMIN_TOKEN');
+    return flags.adminToken;
+  }
+  const token = env.SCALEOUT_ADMIN_TOKEN || configToken;
+  if (token === undefined || token === '') throw new UsageError('--admin needs a token: --admin-token-file <path> (mode 0600) or SCALEOUT_ADMIN_TOKEN');
+  return token;
 }
 
 function parseServerFlag(value: string): { id: string; address: string } {
