@@ -3,6 +3,8 @@ import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { SessionManager, SessionOptionsError } from '../session/index.js';
 import type { Session, SessionOptions } from '../session/index.js';
+import { crossOriginCheck } from './cross-origin.js';
+import type { CrossOriginOptions } from './cross-origin.js';
 import { ScaleoutPluginOptionsError } from './errors.js';
 import {
   DEFAULT_DRAIN_DELAY_MS, DEFAULT_SHUTDOWN_SIGNALS, DEFAULT_SHUTDOWN_TIMEOUT_MS, GracefulShutdown,
@@ -10,7 +12,9 @@ import {
 import type { ShutdownOptions } from './graceful-shutdown.js';
 import { DEFAULT_LOAD_SAMPLE_INTERVAL_MS, LoadSampler } from './load-sampler.js';
 
-export { ScaleoutPluginOptionsError } from './errors.js';
+export { crossOriginCheck, ownOrigin } from './cross-origin.js';
+export type { CrossOriginOptions } from './cross-origin.js';
+export { CrossOriginRequestError, ScaleoutPluginOptionsError } from './errors.js';
 export {
   DEFAULT_DRAIN_DELAY_MS, DEFAULT_SHUTDOWN_SIGNALS, DEFAULT_SHUTDOWN_TIMEOUT_MS,
 } from './graceful-shutdown.js';
@@ -56,6 +60,14 @@ export interface ScaleoutPluginOptions {
    * @defaultValue true
    */
   closeStore?: boolean;
+  /**
+   * Refuse POST, PUT, PATCH, DELETE (any method but GET, HEAD, OPTIONS) that a browser
+   * sends from another site: 403 `SCALEOUT_FASTIFY_CROSS_ORIGIN`. Decided from
+   * `Sec-Fetch-Site` and `Origin`; requests with neither (curl, servers) pass. See
+   * {@link crossOriginCheck}. `false` turns the check off.
+   * @defaultValue `{ allowedOrigins: [] }`: only this site's own origin
+   */
+  crossOrigin?: CrossOriginOptions | false;
 }
 
 /** The JSON body of the health endpoint. */
@@ -109,7 +121,8 @@ function isHttps(request: FastifyRequest): boolean {
 
 /**
  * The scaleout Fastify plugin: central sessions on `request.session`, a health
- * endpoint, load and instance headers on every response, and graceful shutdown.
+ * endpoint, load and instance headers on every response, graceful shutdown, and
+ * refusal of cross-site state-changing requests.
  *
  * @example
  * ```ts
@@ -157,6 +170,9 @@ async function scaleoutPlugin(app: FastifyInstance, options: ScaleoutPluginOptio
       return (self[kSession] = sessions.forRequest(this.headers.cookie, isHttps(this)));
     },
   });
+
+  // Before the body is parsed or the session loaded: a forged request costs nothing.
+  if (settings.crossOrigin !== false) app.addHook('onRequest', crossOriginCheck(settings.crossOrigin));
 
   // The hot path: headers are strings prepared outside the request; the only branch
   // per request is whether a session was used and changed its cookie.
@@ -213,6 +229,7 @@ interface Resolved {
   loadSampleIntervalMs: number;
   shutdown: Required<ShutdownOptions>;
   closeStore: boolean;
+  crossOrigin: CrossOriginOptions | false;
 }
 
 function resolve(options: ScaleoutPluginOptions): Resolved {
@@ -250,8 +267,12 @@ function resolve(options: ScaleoutPluginOptions): Resolved {
   if (options.session !== undefined && (typeof options.session !== 'object' || options.session === null)) {
     throw new ScaleoutPluginOptionsError('session must be { store, keys, ... } or a SessionManager');
   }
+  const crossOrigin = options.crossOrigin ?? {};
+  if (crossOrigin !== false && (typeof crossOrigin !== 'object' || crossOrigin === null)) {
+    throw new ScaleoutPluginOptionsError('crossOrigin must be { allowedOrigins? } or false');
+  }
   return {
     session: options.session, instanceId, buildId, healthPath, loadSampleIntervalMs, shutdown,
-    closeStore: options.closeStore ?? true,
+    closeStore: options.closeStore ?? true, crossOrigin,
   };
 }
