@@ -12,13 +12,14 @@ import { openShopData } from './data/shop-data.js';
 import type { ShopData } from './data/shop-data.js';
 import { userDocuments } from './data/user-documents.js';
 import { DEFAULT_SHARD_PREFIX } from './env.js';
-import { BadInputError, InternalError, NotFoundError, NotLoggedInError, ShopError, UnavailableError } from './errors.js';
+import { BadInputError, CrossSiteRequestError, InternalError, NotFoundError, NotLoggedInError, ShopError, UnavailableError } from './errors.js';
 import { pageContext, redirect, sendHtml, visitor, wantsJson } from './http.js';
 import { authRoutes } from './routes/auth-routes.js';
 import { cartRoutes } from './routes/cart-routes.js';
 import type { ShopContext } from './routes/context.js';
 import { orderRoutes } from './routes/order-routes.js';
 import { productRoutes } from './routes/product-routes.js';
+import { addSecurityHeaders } from './security-headers.js';
 import { errorPage } from './views/pages.js';
 
 /** Largest request body accepted: logins and cart changes are tiny. @defaultValue 16384 */
@@ -114,6 +115,7 @@ export async function buildApp(options: ShopOptions): Promise<FastifyInstance> {
     await opened.close();
   });
 
+  addSecurityHeaders(app);
   app.setErrorHandler((err: FastifyError, request, reply) => answerError(app, toShopError(err), request, reply));
   app.setNotFoundHandler((request, reply) => answerError(app, new NotFoundError('this page'), request, reply));
 
@@ -124,10 +126,14 @@ export async function buildApp(options: ShopOptions): Promise<FastifyInstance> {
   return app;
 }
 
+/** The scaleout plugin's answer to a change sent from another site's page. */
+const CROSS_ORIGIN_CODE = 'SCALEOUT_FASTIFY_CROSS_ORIGIN';
+
 /** Any error as the shop error the client gets. */
 export function toShopError(err: unknown): ShopError {
   if (err instanceof ShopError) return err;
   const e = err as { statusCode?: unknown; retriable?: unknown; code?: unknown; message?: unknown } | null;
+  if (e?.code === CROSS_ORIGIN_CODE) return new CrossSiteRequestError(CROSS_ORIGIN_CODE, String(e.message));
   // Fastify's own 4xx: malformed JSON, unsupported content type, body too large.
   if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     return new BadInputError(`the request could not be read (${String(e.message ?? 'bad request')}); send JSON or a form`);

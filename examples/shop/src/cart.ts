@@ -1,4 +1,5 @@
 import type { Session, SessionFields } from 'scaleout/session';
+import { BadInputError } from './errors.js';
 
 /** What the cart needs of a session (structural, so any copy of the session class fits). */
 export type CartSession = Pick<Session, 'increment' | 'delete'>;
@@ -24,12 +25,25 @@ export function cartField(productId: number): string {
  * A decrease past 0 is undone only by what this request took below 0, so two
  * concurrent decreases cannot both correct the same shortfall.
  */
-export async function addToCart(session: CartSession, productId: number, qty: number): Promise<number> {
+export async function addToCart(session: CartSession, productId: number, qty: number, maxLineQty = Number.MAX_SAFE_INTEGER): Promise<number> {
   const field = cartField(productId);
   const result = await session.increment(field, qty);
+  if (qty > 0 && result > maxLineQty) {
+    // Undo this whole add, never part of it: every add that is kept saw a total within
+    // the cap when it was applied, so the line ends within the cap however adds race.
+    const undone = await session.increment(field, -qty);
+    throw new LineFullError(maxLineQty, Math.max(0, undone));
+  }
   if (result >= 0 || qty >= 0) return Math.max(0, result);
   const fixed = await session.increment(field, Math.min(-result, -qty));
   return Math.max(0, fixed);
+}
+
+/** An add that would take a cart line over its cap; nothing of it was kept. */
+export class LineFullError extends BadInputError {
+  constructor(maxLineQty: number, has: number) {
+    super(`qty: a cart line holds at most ${maxLineQty} units and this one has ${has}; add at most ${Math.max(0, maxLineQty - has)}`);
+  }
 }
 
 /** Takes the whole item out of the cart. */

@@ -22,6 +22,16 @@ export class BadInputError extends ShopError {
   }
 }
 
+/**
+ * A browser sent a change on behalf of another site; the scaleout plugin refused it.
+ * Keeps the plugin's code (`SCALEOUT_FASTIFY_CROSS_ORIGIN`), which clients branch on.
+ */
+export class CrossSiteRequestError extends ShopError {
+  constructor(code: string, message: string) {
+    super(code, 403, message);
+  }
+}
+
 /** Wrong username or password (which one is not said, so accounts cannot be probed). */
 export class BadCredentialsError extends ShopError {
   constructor() {

@@ -6,8 +6,10 @@ import { firstOrderIdAt, isOrderId } from './data/order-id.js';
 export const DEFAULT_ORDERS_LIMIT = 20;
 /** @defaultValue 100 */
 export const MAX_ORDERS_LIMIT = 100;
-/** Most units one request may add or take away. @defaultValue 99 */
-export const MAX_QTY_CHANGE = 99;
+/** Most units of one product in a cart (one cart line). @defaultValue 99 */
+export const MAX_LINE_QTY = 99;
+/** Most units one request may add or take away: a whole line. @defaultValue {@link MAX_LINE_QTY} */
+export const MAX_QTY_CHANGE = MAX_LINE_QTY;
 const MAX_PRODUCT_ID = 2_147_483_647;
 
 // Forms send every value as text; JSON sends numbers. Both are accepted, strictly.
@@ -24,7 +26,8 @@ export const loginBody = z.object({
 
 export const cartItemBody = z.object({
   productId,
-  qty: integer.pipe(z.number().min(-MAX_QTY_CHANGE, `at least -${MAX_QTY_CHANGE}`).max(MAX_QTY_CHANGE, `at most ${MAX_QTY_CHANGE}`)
+  qty: integer.pipe(z.number().min(-MAX_QTY_CHANGE, `at least -${MAX_QTY_CHANGE}`)
+    .max(MAX_QTY_CHANGE, `at most ${MAX_QTY_CHANGE} (a cart line holds at most ${MAX_LINE_QTY} units)`)
     .refine((n) => n !== 0, 'expected a quantity other than 0')).default(1),
 });
 

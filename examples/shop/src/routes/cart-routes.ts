@@ -3,7 +3,7 @@ import { addToCart, pricedCart, removeFromCart } from '../cart.js';
 import { productLoader } from '../data/products.js';
 import { BadInputError } from '../errors.js';
 import { pageContext, redirect, sendHtml, visitor, wantsJson } from '../http.js';
-import { cartItemBody, parse, productId } from '../input.js';
+import { cartItemBody, MAX_LINE_QTY, parse, productId } from '../input.js';
 import { cartPage } from '../views/pages.js';
 import type { ShopContext } from './context.js';
 
@@ -20,7 +20,7 @@ export function cartRoutes(app: FastifyInstance, ctx: ShopContext): void {
     const body = parse(cartItemBody, request.body, 'body');
     const product = await productLoader(ctx.data.catalogue).load(body.productId);
     if (product === undefined) throw new BadInputError(`productId: there is no product ${body.productId}; see GET /products`);
-    const qty = await addToCart(request.session, body.productId, body.qty);
+    const qty = await addToCart(request.session, body.productId, body.qty, MAX_LINE_QTY);
     if (wantsJson(request)) return { productId: body.productId, qty };
     return redirect(reply, '/cart');
   });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Html, html } from './html.js';
 
 /** What every page shows around its content. */
@@ -39,6 +40,9 @@ input{font:inherit;padding:.35rem .5rem;border:1px solid #ccc;border-radius:6px}
 input[type=number]{width:5rem}
 .muted{color:#6b7280}
 `);
+
+/** The CSP source that allows exactly the inline stylesheet above, and nothing else. */
+export const STYLE_SOURCE = `'sha256-${createHash('sha256').update(STYLE.text).digest('base64')}'`;
 
 /** A whole page: header with navigation and login state, the content, and the serving instance in the footer. */
 export function page(ctx: PageContext, title: string, content: Html): string {
