@@ -87,7 +87,8 @@ async function handle(balancer: Balancer, registry: Registry, token: Buffer, req
   if (method === 'POST' && parts.length === 1 && parts[0] === 'pools') {
     const body = validate(poolBody, await readJson(req));
     const { name, ...rest } = body;
-    if (!nameSchema.safeParse(name).success) throw new AdminInvalidInputError(`name: use 1-64 characters of [A-Za-z0-9_.-] (got ${JSON.stringify(name).slice(0, 80)})`);
+    const named = nameSchema.safeParse(name);
+    if (!named.success) throw new AdminInvalidInputError(describeIssues(named.error.issues.map((i) => ({ ...i, path: ['name'] })), body));
     asInvalidInput(() => balancer.addPool(name, rest));
     return sendJson(res, 201, balancer.snapshot().pools[name]);
   }

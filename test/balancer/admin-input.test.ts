@@ -175,6 +175,10 @@ describe('admin API: no input crashes the process', () => {
     const badName = await call('POST', '/pools', { name: '../etc' });
     expect(badName.status).toBe(400);
     expect(badName.code).toBe('SCALEOUT_BALANCER_ADMIN_INVALID_INPUT');
+    expect(badName.message).toBe('name: use 1-64 characters of [A-Za-z0-9_.-] (got "../etc")');
+    // It would be a key no snapshot shows: a pool that takes traffic and cannot be seen.
+    expect((await call('POST', '/pools', { name: '__proto__' })).message).toContain('reserved');
+    expect((await call('POST', '/pools/web/servers', { id: '__proto__', address: backends[0]!.address })).status).toBe(400);
     const badServer = await call('POST', '/pools', { name: 'p2', servers: [{ id: 'x', address: '127.0.0.1:99999' }] });
     expect(badServer.status).toBe(400);
     expect(badServer.message).toContain('servers.0.address');
