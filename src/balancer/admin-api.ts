@@ -10,7 +10,7 @@ import type { Balancer } from './balancer.js';
 import {
   AdminBodyTooLargeError, AdminInvalidInputError, AdminRequestError, AdminUnsupportedMediaTypeError, BalancerConfigError, BalancerError,
 } from './errors.js';
-import { nameSchema, routeSchema, weightSchema } from './options.js';
+import { adminOptionsSchema, nameSchema, routeSchema, weightSchema } from './options.js';
 import type { ServerOptionsInput } from './options.js';
 
 /**
@@ -39,7 +39,11 @@ const MAX_BODY_BYTES = MAX_ADMIN_BODY_BYTES;
 /** A drain may keep sticky clients at most a day. */
 const MAX_STICKY_MS = 86_400_000;
 
-export async function startAdminApi(balancer: Balancer, options: { address: string; token: string }): Promise<AdminApi> {
+/** Start the admin API; its options are validated as `admin` of the balancer options is. */
+export async function startAdminApi(balancer: Balancer, input: { address: string; token: string }): Promise<AdminApi> {
+  const parsed = adminOptionsSchema.safeParse(input);
+  if (!parsed.success) throw new BalancerConfigError(describeIssues(parsed.error.issues.map((i) => ({ ...i, path: ['admin', ...i.path] })), { admin: input }));
+  const options = parsed.data;
   const token = Buffer.from(`Bearer ${options.token}`);
   const registry = metricsRegistry(balancer);
   const server = http.createServer((req, res) => {
@@ -68,7 +72,7 @@ async function handle(balancer: Balancer, registry: Registry, token: Buffer, req
     res.end(JSON.stringify({ error: { code: 'SCALEOUT_BALANCER_ADMIN_UNAUTHORIZED', message: 'send Authorization: Bearer <admin token>' } }));
     return;
   }
-  const url = new URL(req.url ?? '/', 'http://admin');
+  const url = requestUrl(req.url ?? '/');
   const parts = url.pathname.split('/').filter(Boolean).map(decodeSegment);
   const method = req.method ?? 'GET';
 
@@ -148,6 +152,14 @@ function asInvalidInput<T>(fn: () => T): T {
   } catch (err) {
     if (err instanceof BalancerConfigError) throw new AdminInvalidInputError(err.message, { cause: err });
     throw err;
+  }
+}
+
+function requestUrl(target: string): URL {
+  try {
+    return new URL(target, 'http://admin');
+  } catch (err) {
+    throw new AdminRequestError(400, `request target "${target.slice(0, 80)}" is not a valid path`, { cause: err });
   }
 }
 

@@ -136,6 +136,12 @@ export const listenerSchema = z.object({
   tls: z.object({ cert: z.string(), key: z.string() }).strict().optional(),
 }).strict();
 
+/** Where the admin API listens and the bearer token it requires. */
+export const adminOptionsSchema = z.object({
+  address: hostPort,
+  token: z.string().min(16, 'use an admin token of at least 16 characters'),
+}).strict();
+
 export const balancerOptionsSchema = z.object({
   listen: z.union([hostPort.transform((address): Array<z.output<typeof listenerSchema>> => [{ address }]), z.array(listenerSchema).min(1)]),
   pools: z.record(name, poolSchema),
@@ -157,7 +163,7 @@ export const balancerOptionsSchema = z.object({
     maxReplayBytes: z.number().int().nonnegative().default(DEFAULT_LIMITS.maxReplayBytes),
     maxIdlePerServer: z.number().int().nonnegative().default(DEFAULT_LIMITS.maxIdlePerServer),
   }).strict().default({ ...DEFAULT_LIMITS }),
-  admin: z.object({ address: hostPort, token: z.string().min(16, 'use an admin token of at least 16 characters') }).strict().optional(),
+  admin: adminOptionsSchema.optional(),
 }).strict().superRefine((opts, ctx) => {
   const pools = Object.keys(opts.pools);
   if (pools.length === 0) ctx.addIssue({ code: 'custom', path: ['pools'], message: 'define at least one pool' });

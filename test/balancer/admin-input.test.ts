@@ -5,6 +5,7 @@ import { request } from 'undici';
 import { BalancerConfigError, startAdminApi, startBalancer } from '../../src/balancer/index.js';
 import type { AdminApi, Balancer } from '../../src/balancer/index.js';
 import { startBackends } from '../support/backend.js';
+import { rawExchange, statusOf } from '../support/raw-http.js';
 import type { Backend } from '../support/backend.js';
 
 const token = 'admin-input-token-0123456789';
@@ -117,6 +118,21 @@ describe('admin API: no input crashes the process', () => {
     expect(res.message).toContain('percent-encoding');
     expect((await call('DELETE', '/pools/web/servers/%ZZ')).status).toBe(400);
     await expectUnharmed();
+  });
+
+  it('answers 400 for a request target that is not a path, and raw garbage closes only its connection', async () => {
+    const port = Number(admin.address.split(':')[1]);
+    const absolute = await rawExchange(port, `GET http://[/servers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`);
+    expect(statusOf(absolute)).toBe(400);
+    expect(absolute).toContain('SCALEOUT_BALANCER_ADMIN_REQUEST');
+    await rawExchange(port, 'NOT HTTP AT ALL\r\n\r\n\u0000\u00ff', 1000);
+    await expectUnharmed();
+    expect((await call('GET', '/servers')).status).toBe(200);
+  });
+
+  it('validates its own options as the balancer options validate admin', async () => {
+    await expect(startAdminApi(balancer, { address: '127.0.0.1:0', token: 'short' })).rejects.toThrow(/admin\.token: use an admin token of at least 16 characters/);
+    await expect(startAdminApi(balancer, { address: '127.0.0.1:99999', token })).rejects.toThrow(/admin\.address: port must be a whole number from 0 to 65535/);
   });
 
   it('answers 413 for an oversized body, announced or streamed', async () => {
