@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { UsageError } from './cli-error.js';
 
 /** A secret file is a line or two; anything larger is the wrong file. @defaultValue 4096 */
@@ -17,30 +17,37 @@ export interface SecretFile {
  * a service group.
  */
 export function readSecretFile(flag: string, path: string): SecretFile {
-  let stat;
-  try {
-    stat = statSync(path);
-  } catch (err) {
-    throw new UsageError(`cannot read ${flag} ${path}: ${(err as Error).message}`);
-  }
-  if (!stat.isFile()) throw new UsageError(`${flag} ${path} is not a regular file`);
-  if (stat.size > MAX_SECRET_FILE_BYTES) throw new UsageError(`${flag} ${path} has ${stat.size} bytes; it should hold only the token (at most ${MAX_SECRET_FILE_BYTES} bytes)`);
   // Mode bits mean nothing on Windows.
   const checkMode = process.platform !== 'win32';
-  const mode = stat.mode & 0o777;
-  if (checkMode && (mode & 0o007) !== 0) {
-    throw new UsageError(`${flag} ${path} is accessible to other users (mode ${mode.toString(8).padStart(4, '0')}); run \`chmod 600 ${path}\``);
-  }
-  let secret: string;
+  let fd: number;
   try {
-    secret = readFileSync(path, 'utf8').trim();
+    // Non-blocking, so a named pipe given by mistake is refused instead of hanging the start.
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   } catch (err) {
     throw new UsageError(`cannot read ${flag} ${path}: ${(err as Error).message}`);
+  }
+  let secret: string;
+  let mode: number;
+  // One descriptor for the check and the read: the file cannot be swapped in between.
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw new UsageError(`${flag} ${path} is not a regular file`);
+    if (stat.size > MAX_SECRET_FILE_BYTES) throw new UsageError(`${flag} ${path} has ${stat.size} bytes; it should hold only the token (at most ${MAX_SECRET_FILE_BYTES} bytes)`);
+    mode = stat.mode & 0o777;
+    if (checkMode && (mode & 0o007) !== 0) {
+      throw new UsageError(`${flag} ${path} is accessible to other users (mode ${mode.toString(8).padStart(4, '0')}); run \`chmod 600 ${path}\``);
+    }
+    secret = readFileSync(fd, 'utf8').trim();
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(`cannot read ${flag} ${path}: ${(err as Error).message}`);
+  } finally {
+    closeSync(fd);
   }
   if (secret === '') throw new UsageError(`${flag} ${path} is empty; write the token into it`);
   if (/[\r\n]/.test(secret)) throw new UsageError(`${flag} ${path} holds several lines; it should hold only the token`);
   const warning = checkMode && (mode & 0o070) !== 0
-    ? `${flag} ${path} is readable by its group (mode ${mode.toString(8).padStart(4, '0')}); \`chmod 600 ${path}\` unless that group should read it`
+    ? `${flag} ${path} is accessible to its group (mode ${mode.toString(8).padStart(4, '0')}); \`chmod 600 ${path}\` unless that group should read it`
     : undefined;
   return { secret, warning };
 }

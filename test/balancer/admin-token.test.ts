@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -101,7 +101,7 @@ describe('scaleout balancer: the admin token stays off the command line', () => 
     const run = start(['--admin-token-file', tokenFile('group', token, 0o640)]);
     const address = await adminAddress(run);
     expect(await status(address, token)).toBe(200);
-    expect(run.stderr()).toMatch(/warning: .*readable by its group \(mode 0640\)/);
+    expect(run.stderr()).toMatch(/warning: .*accessible to its group \(mode 0640\)/);
   });
 
   it('still takes --admin-token, with a warning that says why not to', async () => {
@@ -114,6 +114,8 @@ describe('scaleout balancer: the admin token stays off the command line', () => 
   it.each([
     ['a missing file', () => ['--admin-token-file', join(dir, 'nope')], /cannot read --admin-token-file/],
     ['an empty file', () => ['--admin-token-file', tokenFile('empty', '\n', 0o600)], /is empty/],
+    ['a named pipe', () => { execFileSync('mkfifo', [join(dir, 'fifo')]); return ['--admin-token-file', join(dir, 'fifo')]; }, /is not a regular file/],
+    ['a directory', () => ['--admin-token-file', dir], /is not a regular file/],
     ['both flags', () => ['--admin-token-file', tokenFile('both', token, 0o600), '--admin-token', token], /not both/],
     ['no token at all', () => [], /--admin needs a token: --admin-token-file <path> \(mode 0600\) or SCALEOUT_ADMIN_TOKEN/],
   ] as Array<[string, () => string[], RegExp]>)('exits 2 with one clear line for %s', async (_what, args, message) => {
