@@ -37,7 +37,7 @@ export function addressProblem(text: string, minPort: 0 | 1): string | undefined
 }
 
 function addressSchema(minPort: 0 | 1): z.ZodType<string> {
-  return z.string().max(300, 'an address has at most 300 characters').superRefine((text, ctx) => {
+  return z.string({ error: `expected a string: ${ADDRESS_HELP}` }).max(300, 'an address has at most 300 characters').superRefine((text, ctx) => {
     const problem = addressProblem(text, minPort);
     if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
   });

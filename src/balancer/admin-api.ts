@@ -136,7 +136,8 @@ async function handle(balancer: Balancer, registry: Registry, token: Buffer, req
 // Admin bodies reuse the config's schemas, so a value refused in a config file is refused here too.
 const routesBody = z.array(routeSchema);
 const poolBody = z.looseObject({ name: z.string() });
-const drainBody = z.object({ stickyMs: z.number().int().nonnegative().max(MAX_STICKY_MS).optional() }).strict();
+const STICKY_HELP = `use whole milliseconds from 0 to ${MAX_STICKY_MS}`;
+const drainBody = z.object({ stickyMs: z.number({ error: STICKY_HELP }).int(STICKY_HELP).min(0, STICKY_HELP).max(MAX_STICKY_MS, STICKY_HELP).optional() }).strict();
 const weightBody = z.object({ weight: weightSchema }).strict();
 
 function validate<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {

@@ -35,7 +35,8 @@ export const DEFAULT_COOKIE_NAME = 'scaleout_srv';
 const hostPort = listenAddressSchema;
 const duration = z.number().int().nonnegative();
 // Names become keys of plain objects (snapshots, JSON); "__proto__" would vanish there.
-const name = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'use 1-64 characters of [A-Za-z0-9_.-]')
+const NAME_HELP = 'use 1-64 characters of [A-Za-z0-9_.-]';
+const name = z.string({ error: NAME_HELP }).regex(/^[A-Za-z0-9_.-]{1,64}$/, NAME_HELP)
   .refine((text) => text !== '__proto__', 'the name "__proto__" is reserved; pick another');
 /** Pool and server names. */
 export const nameSchema = name;

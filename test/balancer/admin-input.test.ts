@@ -100,6 +100,14 @@ describe('admin API: a server is validated as the config validates it', () => {
     expect((await call('DELETE', '/pools/web/servers/v6')).status).toBe(200);
   });
 
+  it('says what is allowed when a field has the wrong type or is missing', async () => {
+    expect((await call('POST', '/pools/web/servers', { address: backends[0]!.address })).message)
+      .toBe('id: use 1-64 characters of [A-Za-z0-9_.-] (got missing)');
+    expect((await call('POST', '/pools/web/servers', { id: 'n', address: 8080 })).message)
+      .toMatch(/^address: expected a string: host:port with host an IPv4 address, a bracketed IPv6 address \(\[::1\]\) or a DNS name.* \(got 8080\)$/);
+    expect((await call('POST', '/pools/web/servers/a/drain', { stickyMs: -1 })).message).toBe('stickyMs: use whole milliseconds from 0 to 86400000 (got -1)');
+  });
+
   it('refuses unknown fields and a missing id', async () => {
     for (const body of [{ id: 'x', address: backends[0]!.address, port: 1 }, { address: backends[0]!.address }, null, [], 'text']) {
       const res = await call('POST', '/pools/web/servers', body);
