@@ -144,7 +144,9 @@ export const adminOptionsSchema = z.object({
 }).strict();
 
 export const balancerOptionsSchema = z.object({
-  listen: z.union([hostPort.transform((address): Array<z.output<typeof listenerSchema>> => [{ address }]), z.array(listenerSchema).min(1)]),
+  // Not a union: a union would report "Invalid input" instead of what is wrong with the address.
+  listen: z.preprocess((value) => (typeof value === 'string' ? [{ address: value }] : value), z.array(listenerSchema).min(1)) as
+    unknown as z.ZodType<Array<z.output<typeof listenerSchema>>, string | Array<z.input<typeof listenerSchema>>>,
   pools: z.record(name, poolSchema),
   routes: z.array(routeSchema).optional(),
   /** Affinity cookie keys; the first signs. Share them between balancers that serve the same clients. */
@@ -188,7 +190,10 @@ export type RouteOptions = z.output<typeof routeSchema>;
 export function parseBalancerOptions(input: unknown): BalancerOptions {
   const result = balancerOptionsSchema.safeParse(input);
   if (result.success) return result.data;
-  throw new BalancerConfigError(describeIssues(result.error.issues, input));
+  // `listen: "host:port"` is checked as `[{ address }]`; name the field the user wrote.
+  const listenText = typeof (input as { listen?: unknown } | null)?.listen === 'string';
+  const issues = result.error.issues.map((issue) => (listenText && issue.path[0] === 'listen' ? { ...issue, path: ['listen'] } : issue));
+  throw new BalancerConfigError(describeIssues(issues, input));
 }
 
 /** Validates one server as `pools.<name>.servers[i]` would be: the admin API and `Balancer.addServer` use it. */

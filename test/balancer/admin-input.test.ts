@@ -93,6 +93,13 @@ describe('admin API: a server is validated as the config validates it', () => {
     await expect(start).rejects.toThrow(/pools\.web\.servers\.0\.address: port must be a whole number from 1 to 65535 \(got "127\.0\.0\.1:99999"\)/);
   });
 
+  it('names the listen address and what is wrong with it', async () => {
+    await expect(startBalancer({ listen: '127.0.0.1:99999', pools: { web: { servers: [] } } }))
+      .rejects.toThrow(/^listen: port must be a whole number from 0 to 65535 \(got "127\.0\.0\.1:99999"\)$/);
+    await expect(startBalancer({ listen: [{ address: '256.1.1.1:80' }], pools: { web: { servers: [] } } }))
+      .rejects.toThrow(/^listen\.0\.address: "256\.1\.1\.1" is not a valid IPv4 address/);
+  });
+
   it('keeps a bracketed IPv6 address bracketed', async () => {
     const res = await call('POST', '/pools/web/servers', { id: 'v6', address: '[::1]:9' });
     expect(res.status).toBe(201);
