@@ -138,6 +138,17 @@ export class Server implements StrategyServer {
     return 'up';
   }
 
+  /** Requests sent to this server so far (for stall detection). */
+  get requests(): number {
+    return this.counters.requests;
+  }
+
+  /** Response heads received from this server so far (for stall detection). */
+  get answers(): number {
+    const c = this.counters;
+    return c.responses2xx + c.responses3xx + c.responses4xx + c.responses5xx;
+  }
+
   countResponse(status: number): void {
     if (status < 300) this.counters.responses2xx++;
     else if (status < 400) this.counters.responses3xx++;

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { earlyCloseFailure } from '../health/upstream-failure.js';
 import { ChunkedScanner, headerValue, parseRequestHead, parseResponseHead } from '../http/index.js';
 import type { RequestHead, ResponseHead } from '../http/index.js';
 import type { Server } from '../server.js';
@@ -108,6 +109,11 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     }
     if (this.#server !== null && this.#reqPhase === REQ_SENT) {
       const server = this.#server;
+      if (this.#respStarted && this.socket.writableNeedDrain) {
+        // The response stalled because the client stopped reading it: not the server's fault.
+        this.#abortExchange();
+        return;
+      }
       server.counters.timeouts++;
       this.#pool!.recordFailure(server, 'timeout');
       if (this.#respStarted) {
@@ -122,6 +128,30 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     // A request body that stopped arriving.
     if (this.#respStarted) this.#abortExchange();
     else this.#failClient(408);
+  }
+
+  /**
+   * `server` stopped answering and was taken out of its pool. A request of this
+   * connection still waiting for its answer there moves to another server when that is
+   * safe: idempotent, still held whole, and not yet retried. Others keep waiting (the
+   * server may come back) until the server timeout: 504.
+   */
+  serverLost(server: Server): void {
+    if (this.#closed || this.#server !== server || this.#tunnel || this.#respStarted || this.#reqPhase !== REQ_SENT) return;
+    if (this.#out === null || this.#attempts >= 2 || !isIdempotent(this.#head!.method)) return;
+    if (this.#upstream !== null && this.#upstream.closed) return; // its close is being handled
+    const next = this.#pool!.select(this, server);
+    if (next === undefined) return;
+    const upstream = this.#upstream;
+    if (upstream !== null) {
+      upstream.owner = null;
+      upstream.socket.destroy();
+    }
+    this.#upstream = null;
+    server.counters.retries++;
+    this.#releaseServer(server);
+    this.#deadlineMs = this.#ctx.nowMs + this.#ctx.timeouts.serverMs;
+    this.#connect(next);
   }
 
   /** Balancer shutdown: idle connections close now, busy ones after their exchange. */
@@ -511,7 +541,8 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     }
     const neverConnected = !conn.connected;
     server.counters.failures++;
-    this.#pool!.recordFailure(server, neverConnected || error !== undefined ? 'connect' : 'server-error');
+    const kind = earlyCloseFailure({ connected: conn.connected, reused: conn.reused, failed: error !== undefined, requestSent: this.#reqPhase === REQ_SENT });
+    if (kind !== undefined) this.#pool!.recordFailure(server, kind);
     // Retry once elsewhere when the server cannot have acted on the request: it never
     // connected, or an idempotent request failed before any response byte.
     const sameRequest = this.#out !== null && (neverConnected || (this.#reqPhase === REQ_SENT && isIdempotent(this.#head!.method)));

@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { BalancerConfigError } from '../errors.js';
+import { StallDetector, type StallSample } from './stall-detector.js';
+
+function server(id: string): StallSample & { inFlight: number; requests: number; answers: number } {
+  return { id, inFlight: 0, requests: 0, answers: 0 };
+}
+
+describe('StallDetector', () => {
+  it('reports a server that got requests and has said nothing for stallMs, once', () => {
+    const detector = new StallDetector({ stallMs: 500 });
+    const a = server('a');
+    expect(detector.observe([a], 0)).toEqual([]);
+    a.requests = 3; a.inFlight = 3;
+    expect(detector.observe([a], 100)).toEqual([]);
+    expect(detector.observe([a], 599)).toEqual([]);
+    expect(detector.observe([a], 600)).toEqual(['a']);
+    a.requests = 5; a.inFlight = 5;
+    expect(detector.observe([a], 800)).toEqual([]);
+  });
+
+  it('an answer, or nothing left in flight, ends the silence', () => {
+    const detector = new StallDetector({ stallMs: 500 });
+    const a = server('a');
+    detector.observe([a], 0);
+    a.requests = 1; a.inFlight = 1;
+    detector.observe([a], 100);
+    a.answers = 1; a.requests = 2;
+    expect(detector.observe([a], 400)).toEqual([]);
+    expect(detector.observe([a], 700)).toEqual([]); // in flight, but no request since the answer
+    a.requests = 3;
+    detector.observe([a], 800);
+    a.inFlight = 0;
+    expect(detector.observe([a], 1400)).toEqual([]);
+    expect(detector.answeredSince('a', 400)).toBe(true);
+    expect(detector.answeredSince('a', 401)).toBe(false);
+  });
+
+  it('a long request on a server that answers the others is not silence', () => {
+    const detector = new StallDetector({ stallMs: 500 });
+    const a = server('a');
+    detector.observe([a], 0);
+    a.requests = 1; a.inFlight = 1; // the long poll
+    detector.observe([a], 100);
+    for (let t = 200, n = 1; t < 3000; t += 100, n++) {
+      a.requests = n + 1; a.answers = n; // short requests come and go
+      expect(detector.observe([a], t)).toEqual([]);
+    }
+  });
+
+  it('after a passed probe (heard), only a new unanswered request starts a silence', () => {
+    const detector = new StallDetector({ stallMs: 500 });
+    const a = server('a');
+    detector.observe([a], 0);
+    a.requests = 1; a.inFlight = 1;
+    detector.observe([a], 100);
+    expect(detector.observe([a], 600)).toEqual(['a']);
+    detector.heard('a', 700);
+    expect(detector.observe([a], 1500)).toEqual([]);
+    a.requests = 2; a.inFlight = 2;
+    detector.observe([a], 1600);
+    expect(detector.observe([a], 2100)).toEqual(['a']);
+  });
+
+  it('0 disables; invalid values are refused', () => {
+    const detector = new StallDetector({ stallMs: 0 });
+    const a = server('a');
+    detector.observe([a], 0);
+    a.requests = 1; a.inFlight = 1;
+    detector.observe([a], 1);
+    expect(detector.observe([a], 100_000)).toEqual([]);
+    expect(() => new StallDetector({ stallMs: -1 })).toThrow(BalancerConfigError);
+    expect(new StallDetector({ stallMs: 500 }).sampleIntervalMs).toBe(100);
+  });
+});

@@ -1,0 +1,118 @@
+import { BalancerConfigError } from '../errors.js';
+
+/** @defaultValue 500 */
+export const DEFAULT_STALL_MS = 500;
+
+/** What the detector reads of one server at each look: counters, nothing per request. */
+export interface StallSample {
+  readonly id: string;
+  /** Requests sent and not finished. */
+  readonly inFlight: number;
+  /** Requests sent so far (a counter). */
+  readonly requests: number;
+  /** Response heads received so far (a counter). */
+  readonly answers: number;
+}
+
+interface Watch {
+  requests: number;
+  answers: number;
+  /** When a request was first seen sent after the server's last answer; 0: not silent. */
+  silentSinceMs: number;
+  /** When an answer was last seen; 0: never. */
+  lastAnswerMs: number;
+  /** This silence was already reported. */
+  reported: boolean;
+}
+
+/**
+ * Finds servers that went silent: requests keep being sent to them and nothing at all
+ * comes back. A stopped process (SIGSTOP, a VM paused, a machine swapping) looks like
+ * this: the kernel still accepts connections, so nothing fails fast, and each request
+ * waits for the response timeout. Failure counting alone notices it only after
+ * several such timeouts; this notices it within `stallMs`.
+ *
+ *     answering ── a request is sent, no answer since ──► silent
+ *         ▲                                                 │ stallMs pass
+ *         │ an answer (or a passed probe: `heard`)          ▼
+ *         └──────────────────────────────────────────── reported once
+ *
+ * The detector never looks at single requests: it samples the server's counters a few
+ * times per `stallMs`, so the proxy's hot path pays nothing. Silence is only a
+ * suspicion: a long poll, or one slow request on an otherwise idle server, is silent
+ * too. The pool confirms it with a probe before taking the server out, or, without
+ * active checks, requires that other servers answered meanwhile.
+ */
+export class StallDetector {
+  readonly stallMs: number;
+  readonly #watches = new Map<string, Watch>();
+
+  constructor(options: { stallMs?: number } = {}) {
+    const stallMs = options.stallMs ?? DEFAULT_STALL_MS;
+    if (!Number.isSafeInteger(stallMs) || stallMs < 0) {
+      throw new BalancerConfigError(`outlier stallMs is ${String(stallMs)}; use whole milliseconds (0 disables)`);
+    }
+    this.stallMs = stallMs;
+  }
+
+  /** How often the pool should call `observe`: a fifth of `stallMs`, between 20 ms and 1 s. */
+  get sampleIntervalMs(): number {
+    return Math.min(1_000, Math.max(20, Math.floor(this.stallMs / 5)));
+  }
+
+  /**
+   * Looks at every server once; returns the ids that have been silent for `stallMs`
+   * with requests in flight, each once per silence. A server seen for the first time
+   * is only recorded.
+   */
+  observe(samples: Iterable<StallSample>, nowMs: number): string[] {
+    const stalled: string[] = [];
+    for (const s of samples) {
+      const w = this.#watches.get(s.id);
+      if (w === undefined) {
+        this.#watches.set(s.id, { requests: s.requests, answers: s.answers, silentSinceMs: 0, lastAnswerMs: 0, reported: false });
+        continue;
+      }
+      if (s.answers !== w.answers) {
+        w.answers = s.answers;
+        w.lastAnswerMs = nowMs;
+        this.#quiet(w);
+      } else if (s.inFlight === 0) {
+        this.#quiet(w);
+      } else if (s.requests !== w.requests && w.silentSinceMs === 0) {
+        // Sent at most one look ago: counting from now never overstates the silence.
+        w.silentSinceMs = nowMs;
+      }
+      w.requests = s.requests;
+      if (this.stallMs > 0 && w.silentSinceMs !== 0 && !w.reported && nowMs - w.silentSinceMs >= this.stallMs) {
+        w.reported = true;
+        stalled.push(s.id);
+      }
+    }
+    return stalled;
+  }
+
+  /** `id` proved alive (a probe answered): its silence starts over with the next request. */
+  heard(id: string, nowMs: number): void {
+    const w = this.#watches.get(id);
+    if (w === undefined) return;
+    w.lastAnswerMs = nowMs;
+    this.#quiet(w);
+  }
+
+  /** Whether `id` answered at or after `sinceMs`. */
+  answeredSince(id: string, sinceMs: number): boolean {
+    const w = this.#watches.get(id);
+    return w !== undefined && w.lastAnswerMs !== 0 && w.lastAnswerMs >= sinceMs;
+  }
+
+  /** Forgets a server that left the pool. */
+  forget(id: string): void {
+    this.#watches.delete(id);
+  }
+
+  #quiet(w: Watch): void {
+    w.silentSinceMs = 0;
+    w.reported = false;
+  }
+}
