@@ -17,12 +17,14 @@ export interface StallSample {
 interface Watch {
   requests: number;
   answers: number;
-  /** When a request was first seen sent after the server's last answer; 0: not silent. */
+  /** First look that found requests in flight and no answer since the look before; 0: not silent. */
   silentSinceMs: number;
   /** When an answer was last seen; 0: never. */
   lastAnswerMs: number;
   /** This silence was already reported. */
   reported: boolean;
+  /** A probe passed since the last answer: only a request sent after it starts a new silence. */
+  heard: boolean;
 }
 
 /**
@@ -32,10 +34,13 @@ interface Watch {
  * waits for the response timeout. Failure counting alone notices it only after
  * several such timeouts; this notices it within `stallMs`.
  *
- *     answering ── a request is sent, no answer since ──► silent
- *         ▲                                                 │ stallMs pass
- *         │ an answer (or a passed probe: `heard`)          ▼
- *         └──────────────────────────────────────────── reported once
+ *     answering ── requests in flight, no answer at the next look ──► silent
+ *         ▲                                                           │ stallMs pass
+ *         │ an answer, or nothing in flight                           ▼
+ *         └───────────────────────────────────────────────────── reported once
+ *
+ * After a passed probe (`heard`) the requests already in flight are known to be slow,
+ * not lost: only a request sent after it starts a new silence.
  *
  * The detector never looks at single requests: it samples the server's counters a few
  * times per `stallMs`, so the proxy's hot path pays nothing. Silence is only a
@@ -70,7 +75,7 @@ export class StallDetector {
     for (const s of samples) {
       const w = this.#watches.get(s.id);
       if (w === undefined) {
-        this.#watches.set(s.id, { requests: s.requests, answers: s.answers, silentSinceMs: 0, lastAnswerMs: 0, reported: false });
+        this.#watches.set(s.id, { requests: s.requests, answers: s.answers, silentSinceMs: 0, lastAnswerMs: 0, reported: false, heard: false });
         continue;
       }
       if (s.answers !== w.answers) {
@@ -79,9 +84,10 @@ export class StallDetector {
         this.#quiet(w);
       } else if (s.inFlight === 0) {
         this.#quiet(w);
-      } else if (s.requests !== w.requests && w.silentSinceMs === 0) {
-        // Sent at most one look ago: counting from now never overstates the silence.
-        w.silentSinceMs = nowMs;
+      } else {
+        if (s.requests !== w.requests) w.heard = false;
+        // Counted from this look, not the one before: never overstates the silence.
+        if (w.silentSinceMs === 0 && !w.heard) w.silentSinceMs = nowMs;
       }
       w.requests = s.requests;
       if (this.stallMs > 0 && w.silentSinceMs !== 0 && !w.reported && nowMs - w.silentSinceMs >= this.stallMs) {
@@ -98,6 +104,7 @@ export class StallDetector {
     if (w === undefined) return;
     w.lastAnswerMs = nowMs;
     this.#quiet(w);
+    w.heard = true;
   }
 
   /** Whether `id` answered at or after `sinceMs`. */
@@ -114,5 +121,6 @@ export class StallDetector {
   #quiet(w: Watch): void {
     w.silentSinceMs = 0;
     w.reported = false;
+    w.heard = false;
   }
 }
