@@ -197,7 +197,7 @@ export class Pool implements ProxyPool {
     const now = this.#deps.clock.now();
     if (!this.#ejector.recordFailure(server.id, kind, this.#othersEligible(server, now))) return;
     server.ejectedUntilMs = this.#ejector.ejectedUntil(server.id, now) ?? now;
-    this.#deps.onEvent({ pool: this.name, server: server.id, state: 'ejected', reason: kind === 'stall' ? 'silent while others answered' : `${kind} failures in a row` });
+    this.#deps.onEvent({ pool: this.name, server: server.id, state: 'ejected', reason: kind === 'stall' ? 'silent while others were not' : `${kind} failures in a row` });
     this.#refresh();
     this.#scheduleRelease();
     if (kind !== 'server-error') this.#retryInFlight(server);
@@ -215,7 +215,7 @@ export class Pool implements ProxyPool {
    * server is probed at once with `stallMs` as the timeout and taken down when the
    * probe fails too (HAProxy's `observe` with `on-error`, but on silence rather than on
    * errors); it comes back after `rise` passed probes. Without them, it is ejected, but
-   * only while other servers answer. Never the last server that can take traffic.
+   * only while another server is not silent. Never the last server that can take traffic.
    */
   #watchStalls(): void {
     const now = this.#deps.clock.now();
@@ -224,7 +224,7 @@ export class Pool implements ProxyPool {
       const server = this.#servers.get(id);
       if (server === undefined || !server.isEligible(now) || this.#confirming.has(id)) continue;
       if (this.#checker === undefined) {
-        const others = this.servers().some((s) => s !== server && s.isEligible(now) && this.#stalls.answeredSince(s.id, now - this.#stalls.stallMs));
+        const others = this.servers().some((s) => s !== server && s.isEligible(now) && this.#stalls.answering(s.id));
         if (others) this.recordFailure(server, 'stall');
         continue;
       }

@@ -102,6 +102,16 @@ describe('what does not eject a server', () => {
     for (let i = 0; i < 15; i++) await (await request(`${base}/status?code=500&only=b`, { dispatcher: agent })).body.text();
     expect(states(balancer)).toEqual({ a: 'up', b: 'ejected', c: 'up' });
   });
+
+  it('slow answers from every server at once (no server stands out as silent)', async () => {
+    const backends = await startBackends(['a', 'b', 'c']);
+    const { balancer, base, agent } = await balance(backends);
+    for (let i = 0; i < 6; i++) await (await request(`${base}/`, { dispatcher: agent })).body.text();
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the detector sees every server answer
+    const slow = await Promise.all(Array.from({ length: 6 }, () => request(`${base}/slow?ms=1500`, { dispatcher: agent }).then((r) => r.body.text().then(() => r.statusCode))));
+    expect(slow).toEqual([200, 200, 200, 200, 200, 200]);
+    expect(states(balancer)).toEqual({ a: 'up', b: 'up', c: 'up' });
+  });
 });
 
 describe('how many servers may be ejected', () => {

@@ -101,6 +101,16 @@ describe('a hung server', () => {
     await waitFor('f1 to come back', () => balancer.pool('web').server('f1')!.state(Date.now()) === 'up', { timeoutMs: 15_000 });
   }, 90_000);
 
+  it('without active checks, is ejected as fast, as the other servers are not silent', async () => {
+    const backends = await startBackends(['a', 'b', 'c']);
+    const { balancer, base, agent } = await balance(backends, { health: undefined });
+    const { detectMs, lateRequests, load } = await stopUnderLoad(balancer, base, agent, backends[2]!);
+    expect(detectMs).toBeLessThan(2000);
+    expect(lateRequests).toBe(0);
+    expect(load.failed).toEqual([]);
+    expect(balancer.pool('web').server('c')!.state(Date.now())).toBe('ejected');
+  }, 60_000);
+
   it('lets a non-idempotent request in flight wait: it is not sent twice, and ends in 504', async () => {
     const backends = await startBackends(['a', 'b']);
     const { balancer, base, agent } = await balance(backends, {}, { timeouts: { serverMs: 2500 } });

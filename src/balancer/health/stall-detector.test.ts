@@ -41,6 +41,11 @@ describe('StallDetector', () => {
     expect(detector.observe([a], 1000)).toEqual([]);
     expect(detector.answeredSince('a', 400)).toBe(true);
     expect(detector.answeredSince('a', 401)).toBe(false);
+    expect(detector.answering('a')).toBe(true);
+    a.inFlight = 1; a.requests = 4;
+    detector.observe([a], 1100);
+    expect(detector.answering('a')).toBe(false);
+    expect(detector.answering('never-seen')).toBe(false);
   });
 
   it('a long request on a server that keeps answering others is not silence', () => {

@@ -46,7 +46,8 @@ interface Watch {
  * times per `stallMs`, so the proxy's hot path pays nothing. Silence is only a
  * suspicion: a long poll, or one slow request on an otherwise idle server, is silent
  * too. The pool confirms it with a probe before taking the server out, or, without
- * active checks, requires that other servers answered meanwhile.
+ * active checks, requires that another server is not silent (the whole pool being slow
+ * is no reason to take one server out).
  */
 export class StallDetector {
   readonly stallMs: number;
@@ -105,6 +106,12 @@ export class StallDetector {
     w.lastAnswerMs = nowMs;
     this.#quiet(w);
     w.heard = true;
+  }
+
+  /** Whether `id` has answered before and is not silent now: it stands in for a silent one. */
+  answering(id: string): boolean {
+    const w = this.#watches.get(id);
+    return w !== undefined && w.lastAnswerMs !== 0 && w.silentSinceMs === 0;
   }
 
   /** Whether `id` answered at or after `sinceMs`. */
