@@ -187,6 +187,7 @@ export class Pool implements ProxyPool {
    */
   recordResponse(server: Server, status: number, load: number | undefined): void {
     server.countResponse(status);
+    server.streaming++;
     if (load !== undefined) server.load = load;
     if (status >= 500 && status !== 503) this.recordFailure(server, 'server-error');
     else this.#ejector.recordSuccess(server.id);
@@ -243,7 +244,8 @@ export class Pool implements ProxyPool {
     }
   }
 
-  exchangeEnded(server: Server): void {
+  exchangeEnded(server: Server, answered: boolean): void {
+    if (answered) server.streaming--;
     if (server.draining && server.inFlight === 0) {
       this.#deps.onEvent({ pool: this.name, server: server.id, state: 'drained', reason: 'nothing in flight' });
     }

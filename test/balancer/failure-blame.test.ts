@@ -103,6 +103,23 @@ describe('what does not eject a server', () => {
     expect(states(balancer)).toEqual({ a: 'up', b: 'ejected', c: 'up' });
   });
 
+  it('a response that streams for long, while another server answers quick requests', async () => {
+    const backends = await startBackends(['a', 'b']);
+    const { balancer, base, agent } = await balance(backends, { strategy: 'hash', hash: { on: 'header', name: 'x-key' } });
+    const keyFor: Record<string, string> = {};
+    for (let i = 0; i < 50 && Object.keys(keyFor).length < 2; i++) {
+      const res = await request(`${base}/`, { dispatcher: agent, headers: { 'x-key': `k${i}` } });
+      await res.body.text();
+      keyFor[res.headers['x-backend'] as string] ??= `k${i}`;
+    }
+    let streaming = true;
+    const stream = request(`${base}/sse?count=75`, { dispatcher: agent, headers: { 'x-key': keyFor.a! } })
+      .then(async (res) => { const text = await res.body.text(); streaming = false; return text; });
+    while (streaming) await (await request(`${base}/`, { dispatcher: agent, headers: { 'x-key': keyFor.b! } })).body.text();
+    expect((await stream).match(/^data: /gm)).toHaveLength(75);
+    expect(states(balancer)).toEqual({ a: 'up', b: 'up' });
+  });
+
   it('slow answers from every server at once (no server stands out as silent)', async () => {
     const backends = await startBackends(['a', 'b', 'c']);
     const { balancer, base, agent } = await balance(backends);

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { BalancerConfigError } from '../errors.js';
 import { StallDetector, type StallSample } from './stall-detector.js';
 
-function server(id: string): StallSample & { inFlight: number; requests: number; answers: number } {
-  return { id, inFlight: 0, requests: 0, answers: 0 };
+function server(id: string): StallSample & { awaiting: number; requests: number; answers: number } {
+  return { id, awaiting: 0, requests: 0, answers: 0 };
 }
 
 describe('StallDetector', () => {
@@ -11,11 +11,11 @@ describe('StallDetector', () => {
     const detector = new StallDetector({ stallMs: 500 });
     const a = server('a');
     expect(detector.observe([a], 0)).toEqual([]);
-    a.requests = 3; a.inFlight = 3;
+    a.requests = 3; a.awaiting = 3;
     expect(detector.observe([a], 100)).toEqual([]);
     expect(detector.observe([a], 599)).toEqual([]);
     expect(detector.observe([a], 600)).toEqual(['a']);
-    a.requests = 5; a.inFlight = 5;
+    a.requests = 5; a.awaiting = 5;
     expect(detector.observe([a], 800)).toEqual([]);
   });
 
@@ -23,7 +23,7 @@ describe('StallDetector', () => {
     const detector = new StallDetector({ stallMs: 500 });
     const a = server('a');
     detector.observe([a], 0);
-    a.requests = 10; a.answers = 4; a.inFlight = 6; // then nothing more is sent: every client waits on it
+    a.requests = 10; a.answers = 4; a.awaiting = 6; // then nothing more is sent: every client waits on it
     expect(detector.observe([a], 100)).toEqual([]);
     expect(detector.observe([a], 200)).toEqual([]);
     expect(detector.observe([a], 700)).toEqual(['a']);
@@ -33,16 +33,16 @@ describe('StallDetector', () => {
     const detector = new StallDetector({ stallMs: 500 });
     const a = server('a');
     detector.observe([a], 0);
-    a.requests = 1; a.inFlight = 1;
+    a.requests = 1; a.awaiting = 1;
     detector.observe([a], 100);
     a.answers = 1; a.requests = 2;
     expect(detector.observe([a], 400)).toEqual([]);
-    a.inFlight = 0;
+    a.awaiting = 0;
     expect(detector.observe([a], 1000)).toEqual([]);
     expect(detector.answeredSince('a', 400)).toBe(true);
     expect(detector.answeredSince('a', 401)).toBe(false);
     expect(detector.answering('a')).toBe(true);
-    a.inFlight = 1; a.requests = 4;
+    a.awaiting = 1; a.requests = 4;
     detector.observe([a], 1100);
     expect(detector.answering('a')).toBe(false);
     expect(detector.answering('never-seen')).toBe(false);
@@ -52,9 +52,9 @@ describe('StallDetector', () => {
     const detector = new StallDetector({ stallMs: 500 });
     const a = server('a');
     detector.observe([a], 0);
-    a.requests = 1; a.inFlight = 1; // the long poll
+    a.requests = 1; a.awaiting = 1; // the long poll
     for (let t = 100, n = 1; t < 3000; t += 100, n++) {
-      a.requests = n + 1; a.answers = n; a.inFlight = 2; // short requests come and go
+      a.requests = n + 1; a.answers = n; a.awaiting = 2; // short requests come and go
       expect(detector.observe([a], t)).toEqual([]);
     }
   });
@@ -63,13 +63,13 @@ describe('StallDetector', () => {
     const detector = new StallDetector({ stallMs: 500 });
     const a = server('a');
     detector.observe([a], 0);
-    a.requests = 1; a.inFlight = 1;
+    a.requests = 1; a.awaiting = 1;
     detector.observe([a], 100);
     expect(detector.observe([a], 600)).toEqual(['a']);
     detector.heard('a', 700);
     expect(detector.observe([a], 800)).toEqual([]);
     expect(detector.observe([a], 1500)).toEqual([]);
-    a.requests = 2; a.inFlight = 2;
+    a.requests = 2; a.awaiting = 2;
     detector.observe([a], 1600);
     expect(detector.observe([a], 2100)).toEqual(['a']);
   });
@@ -78,7 +78,7 @@ describe('StallDetector', () => {
     const detector = new StallDetector({ stallMs: 0 });
     const a = server('a');
     detector.observe([a], 0);
-    a.requests = 1; a.inFlight = 1;
+    a.requests = 1; a.awaiting = 1;
     detector.observe([a], 1);
     expect(detector.observe([a], 100_000)).toEqual([]);
     expect(() => new StallDetector({ stallMs: -1 })).toThrow(BalancerConfigError);

@@ -6,8 +6,11 @@ export const DEFAULT_STALL_MS = 500;
 /** What the detector reads of one server at each look: counters, nothing per request. */
 export interface StallSample {
   readonly id: string;
-  /** Requests sent and not finished. */
-  readonly inFlight: number;
+  /**
+   * Requests sent that wait for their response head. Not those whose response streams:
+   * a long download, or one paused because its client reads slowly, is no silence.
+   */
+  readonly awaiting: number;
   /** Requests sent so far (a counter). */
   readonly requests: number;
   /** Response heads received so far (a counter). */
@@ -17,7 +20,7 @@ export interface StallSample {
 interface Watch {
   requests: number;
   answers: number;
-  /** First look that found requests in flight and no answer since the look before; 0: not silent. */
+  /** First look that found requests awaiting an answer and none since the look before; 0: not silent. */
   silentSinceMs: number;
   /** When an answer was last seen; 0: never. */
   lastAnswerMs: number;
@@ -34,12 +37,12 @@ interface Watch {
  * waits for the response timeout. Failure counting alone notices it only after
  * several such timeouts; this notices it within `stallMs`.
  *
- *     answering ── requests in flight, no answer at the next look ──► silent
- *         ▲                                                           │ stallMs pass
- *         │ an answer, or nothing in flight                           ▼
- *         └───────────────────────────────────────────────────── reported once
+ *     answering ── requests awaiting, no answer at the next look ──► silent
+ *         ▲                                                        │ stallMs pass
+ *         │ an answer, or nothing awaiting                         ▼
+ *         └───────────────────────────────────────────────── reported once
  *
- * After a passed probe (`heard`) the requests already in flight are known to be slow,
+ * After a passed probe (`heard`) the requests already awaiting are known to be slow,
  * not lost: only a request sent after it starts a new silence.
  *
  * The detector never looks at single requests: it samples the server's counters a few
@@ -68,7 +71,7 @@ export class StallDetector {
 
   /**
    * Looks at every server once; returns the ids that have been silent for `stallMs`
-   * with requests in flight, each once per silence. A server seen for the first time
+   * with requests awaiting an answer, each once per silence. A server seen for the first time
    * is only recorded.
    */
   observe(samples: Iterable<StallSample>, nowMs: number): string[] {
@@ -83,7 +86,7 @@ export class StallDetector {
         w.answers = s.answers;
         w.lastAnswerMs = nowMs;
         this.#quiet(w);
-      } else if (s.inFlight === 0) {
+      } else if (s.awaiting === 0) {
         this.#quiet(w);
       } else {
         if (s.requests !== w.requests) w.heard = false;

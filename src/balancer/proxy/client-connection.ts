@@ -605,7 +605,7 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
 
   #releaseServer(server: Server): void {
     server.inFlight--;
-    this.#pool!.exchangeEnded(server);
+    this.#pool!.exchangeEnded(server, this.#respStatus !== 0);
   }
 
   #abortExchange(): void {

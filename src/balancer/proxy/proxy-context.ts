@@ -22,7 +22,8 @@ export interface ProxyPool {
   select(request: SelectRequest, exclude: Server | undefined): Server | undefined;
   recordResponse(server: Server, status: number, load: number | undefined): void;
   recordFailure(server: Server, kind: FailureKind): void;
-  exchangeEnded(server: Server): void;
+  /** `answered`: the exchange got its final response head (see recordResponse). */
+  exchangeEnded(server: Server, answered: boolean): void;
 }
 
 export interface ProxyLimits {
