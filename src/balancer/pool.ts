@@ -238,7 +238,7 @@ export class Pool implements ProxyPool {
         const at = this.#deps.clock.now();
         if (result.ok) this.#stalls.heard(id, at);
         else if (server.isEligible(at) && this.#othersEligible(server, at) > 0) {
-          checker.markDown(id, `silent for ${this.#stalls.stallMs} ms with requests in flight, then ${result.reason}`);
+          checker.markDown(id, `silent for ${this.#stalls.stallMs} ms with requests awaiting an answer, then ${result.reason}`);
         }
       });
     }
