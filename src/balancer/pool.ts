@@ -187,7 +187,6 @@ export class Pool implements ProxyPool {
    */
   recordResponse(server: Server, status: number, load: number | undefined): void {
     server.countResponse(status);
-    server.streaming++;
     if (load !== undefined) server.load = load;
     if (status >= 500 && status !== 503) this.recordFailure(server, 'server-error');
     else this.#ejector.recordSuccess(server.id);
@@ -244,8 +243,7 @@ export class Pool implements ProxyPool {
     }
   }
 
-  exchangeEnded(server: Server, answered: boolean): void {
-    if (answered) server.streaming--;
+  exchangeEnded(server: Server): void {
     if (server.draining && server.inFlight === 0) {
       this.#deps.onEvent({ pool: this.name, server: server.id, state: 'drained', reason: 'nothing in flight' });
     }

@@ -58,8 +58,12 @@ export class Server implements StrategyServer {
     failures: 0, retries: 0, timeouts: 0,
   };
   inFlight = 0;
-  /** Of those in flight, the ones whose response head arrived: streaming, not waiting. */
-  streaming = 0;
+  /**
+   * Of those in flight, the ones whose request the server has whole and that wait for
+   * their response head (for stall detection): not uploads still arriving, nor
+   * responses that stream.
+   */
+  awaiting = 0;
   /** Last reported load (0 idle .. 1 saturated), from responses and health answers. */
   load = 0;
   healthy = true;
@@ -138,11 +142,6 @@ export class Server implements StrategyServer {
     if (!this.healthy) return 'down';
     if (this.ejectedUntilMs > nowMs) return 'ejected';
     return 'up';
-  }
-
-  /** Requests in flight still waiting for a response head (for stall detection). */
-  get awaiting(): number {
-    return this.inFlight - this.streaming;
   }
 
   /** Requests sent to this server so far (for stall detection). */

@@ -7,8 +7,9 @@ export const DEFAULT_STALL_MS = 500;
 export interface StallSample {
   readonly id: string;
   /**
-   * Requests sent that wait for their response head. Not those whose response streams:
-   * a long download, or one paused because its client reads slowly, is no silence.
+   * Requests the server has whole that wait for their response head. Not uploads still
+   * arriving (the server cannot answer yet), nor responses that stream (a long
+   * download, or one paused because its client reads slowly): neither is silence.
    */
   readonly awaiting: number;
   /** Requests sent so far (a counter). */

@@ -70,6 +70,8 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
   #closeAfterResponse = false;
   #tunnel = false;
   #closed = false;
+  /** The server counting this exchange as awaiting its answer (see Server.awaiting). */
+  #awaitingOn: Server | null = null;
   #deadlineMs: number;
   /** The forwarding fields of a request that brought none of its own: the same on every request. */
   readonly #forwardedFields: string;
@@ -298,7 +300,23 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
   #bodyDone(chunk: Buffer, end: number): void {
     this.#reqPhase = REQ_SENT;
     if (end < chunk.length) this.#keepPipelined(chunk, end);
+    this.#startAwaiting();
     this.#requestSent();
+  }
+
+  /** The server has the whole request and owes its answer: a stall shows as silence here. */
+  #startAwaiting(): void {
+    const server = this.#server;
+    if (server === null || this.#awaitingOn !== null || this.#respStatus !== 0) return;
+    server.awaiting++;
+    this.#awaitingOn = server;
+  }
+
+  #stopAwaiting(): void {
+    const server = this.#awaitingOn;
+    if (server === null) return;
+    server.awaiting--;
+    this.#awaitingOn = null;
   }
 
   #requestSent(): void {
@@ -347,6 +365,7 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     const upstream = this.#ctx.upstreams.acquire(server, this);
     this.#upstream = upstream;
     if (upstream.connected) this.onUpstreamConnect(upstream);
+    if (this.#reqPhase === REQ_SENT) this.#startAwaiting();
   }
 
   onUpstreamConnect(conn: Upstream): void {
@@ -413,6 +432,7 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
 
   #startResponse(resp: ResponseHead, buf: Buffer, start: number, server: Server): void {
     const head = this.#head!;
+    this.#stopAwaiting();
     this.#respStatus = resp.status;
     this.#pool!.recordResponse(server, resp.status, resp.load);
     if (resp.upgrade) {
@@ -604,8 +624,9 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
   }
 
   #releaseServer(server: Server): void {
+    this.#stopAwaiting();
     server.inFlight--;
-    this.#pool!.exchangeEnded(server, this.#respStatus !== 0);
+    this.#pool!.exchangeEnded(server);
   }
 
   #abortExchange(): void {

@@ -22,8 +22,7 @@ export interface ProxyPool {
   select(request: SelectRequest, exclude: Server | undefined): Server | undefined;
   recordResponse(server: Server, status: number, load: number | undefined): void;
   recordFailure(server: Server, kind: FailureKind): void;
-  /** `answered`: the exchange got its final response head (see recordResponse). */
-  exchangeEnded(server: Server, answered: boolean): void;
+  exchangeEnded(server: Server): void;
 }
 
 export interface ProxyLimits {
