@@ -39,6 +39,17 @@ function states(balancer: Balancer): Record<string, string> {
   return Object.fromEntries(balancer.pool('web').servers().map((s) => [s.id, s.state(now)]));
 }
 
+/** A value of the x-key header that the hash strategy sends to each server. */
+async function keysPerServer(base: string, agent: Agent): Promise<Record<string, string>> {
+  const keyFor: Record<string, string> = {};
+  for (let i = 0; i < 50 && Object.keys(keyFor).length < 2; i++) {
+    const res = await request(`${base}/`, { dispatcher: agent, headers: { 'x-key': `k${i}` } });
+    await res.body.text();
+    keyFor[res.headers['x-backend'] as string] ??= `k${i}`;
+  }
+  return keyFor;
+}
+
 describe('what does not eject a server', () => {
   it('clients that request a large response and never read it', async () => {
     const backends = await startBackends(['a', 'b']);
@@ -108,17 +119,30 @@ describe('what does not eject a server', () => {
   it('a response that streams for long, while another server answers quick requests', async () => {
     const backends = await startBackends(['a', 'b']);
     const { balancer, base, agent } = await balance(backends, { strategy: 'hash', hash: { on: 'header', name: 'x-key' } });
-    const keyFor: Record<string, string> = {};
-    for (let i = 0; i < 50 && Object.keys(keyFor).length < 2; i++) {
-      const res = await request(`${base}/`, { dispatcher: agent, headers: { 'x-key': `k${i}` } });
-      await res.body.text();
-      keyFor[res.headers['x-backend'] as string] ??= `k${i}`;
-    }
+    const keyFor = await keysPerServer(base, agent);
     let streaming = true;
     const stream = request(`${base}/sse?count=75`, { dispatcher: agent, headers: { 'x-key': keyFor.a! } })
       .then(async (res) => { const text = await res.body.text(); streaming = false; return text; });
     while (streaming) await (await request(`${base}/`, { dispatcher: agent, headers: { 'x-key': keyFor.b! } })).body.text();
     expect((await stream).match(/^data: /gm)).toHaveLength(75);
+    expect(states(balancer)).toEqual({ a: 'up', b: 'up' });
+  });
+
+  it('an upload that arrives slowly, while another server answers quick requests', async () => {
+    const backends = await startBackends(['a', 'b']);
+    const { balancer, base, agent } = await balance(backends, { strategy: 'hash', hash: { on: 'header', name: 'x-key' } });
+    const keyFor = await keysPerServer(base, agent);
+    let uploading = true;
+    async function* slowBody(): AsyncGenerator<Buffer> {
+      for (let i = 0; i < 15; i++) {
+        yield Buffer.alloc(1024, 'u');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    const upload = request(`${base}/upload`, { dispatcher: agent, method: 'POST', body: slowBody(), headers: { 'x-key': keyFor.a! } })
+      .then(async (res) => { const body = await res.body.json() as { bytes: number }; uploading = false; return body.bytes; });
+    while (uploading) await (await request(`${base}/`, { dispatcher: agent, headers: { 'x-key': keyFor.b! } })).body.text();
+    expect(await upload).toBe(15 * 1024);
     expect(states(balancer)).toEqual({ a: 'up', b: 'up' });
   });
 
