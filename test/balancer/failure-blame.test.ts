@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Agent, request } from 'undici';
 import { startBalancer } from '../../src/balancer/index.js';
@@ -139,7 +140,7 @@ describe('what does not eject a server', () => {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     }
-    const upload = request(`${base}/upload`, { dispatcher: agent, method: 'POST', body: slowBody(), headers: { 'x-key': keyFor.a! } })
+    const upload = request(`${base}/upload`, { dispatcher: agent, method: 'POST', body: Readable.from(slowBody()), headers: { 'x-key': keyFor.a! } })
       .then(async (res) => { const body = await res.body.json() as { bytes: number }; uploading = false; return body.bytes; });
     while (uploading) await (await request(`${base}/`, { dispatcher: agent, headers: { 'x-key': keyFor.b! } })).body.text();
     expect(await upload).toBe(15 * 1024);
