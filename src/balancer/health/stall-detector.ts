@@ -47,7 +47,7 @@ interface Watch {
  * not lost: only a request sent after it starts a new silence.
  *
  * The detector never looks at single requests: it samples the server's counters a few
- * times per `stallMs`, so the proxy's hot path pays nothing. Silence is only a
+ * times per `stallMs`, so the proxy's hot path only moves counters. Silence is only a
  * suspicion: a long poll, or one slow request on an otherwise idle server, is silent
  * too. The pool confirms it with a probe before taking the server out, or, without
  * active checks, requires that another server is not silent (the whole pool being slow
