@@ -106,6 +106,9 @@ export class Balancer {
       clock: this.#clock,
       keyring: this.#keyring,
       closeIdle: (server) => this.#upstreams.closeServer(server),
+      retryInFlight: (server) => {
+        for (const conn of this.#connections) conn.serverLost(server);
+      },
       onEvent: (event) => this.#log(event),
     });
   }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { describeIssues } from '../internal/zod-issues.js';
 import { listenAddressSchema, serverAddressSchema } from './address.js';
 import { BalancerConfigError } from './errors.js';
+import { DEFAULT_CHECK_FAST_INTERVAL_MS, DEFAULT_STALL_MS } from './health/index.js';
 import { STRATEGY_NAMES } from './strategies/strategy.js';
 
 /** Defaults, exported so docs, CLI help and tests quote the same numbers. */
@@ -59,6 +60,8 @@ export const healthSchema = z.object({
   path: z.string().startsWith('/').default('/healthz'),
   intervalMs: duration.min(10).default(2000),
   timeoutMs: duration.min(10).default(1000),
+  /** Interval while a server changes state (HAProxy's fastinter); capped at intervalMs. */
+  fastIntervalMs: duration.min(10).default(DEFAULT_CHECK_FAST_INTERVAL_MS),
   rise: z.number().int().min(1).default(2),
   fall: z.number().int().min(1).default(3),
 }).strict();
@@ -71,6 +74,11 @@ export const outlierSchema = z.object({
   baseEjectionMs: duration.min(1).default(30_000),
   maxEjectionMs: duration.min(1).default(300_000),
   maxEjectionPercent: z.number().min(0).max(100).default(50),
+  /**
+   * A server silent this long with requests in flight is probed at once (timeout: the
+   * same) and taken down when the probe fails too; 0 turns stall detection off.
+   */
+  stallMs: duration.default(DEFAULT_STALL_MS),
 }).strict().refine((o) => o.maxEjectionMs >= o.baseEjectionMs, { path: ['maxEjectionMs'], message: 'maxEjectionMs must be at least baseEjectionMs' });
 
 const keySchema = z.object({ id: z.string(), secret: z.string().min(16, 'use a secret of at least 16 characters (32 random bytes recommended)') }).strict();

@@ -3,9 +3,10 @@ import type { Clock } from '../internal/clock.js';
 import type { Keyring } from '../internal/keyring.js';
 import { CookieAffinity, StickTable } from './affinity/index.js';
 import { AdminRequestError } from './errors.js';
-import { ActiveChecker, OutlierEjector } from './health/index.js';
+import { ActiveChecker, OutlierEjector, StallDetector } from './health/index.js';
+import type { FailureKind } from './health/index.js';
 import type { PoolOptions } from './options.js';
-import type { FailureKind, ProxyPool, SelectRequest } from './proxy/proxy-context.js';
+import type { ProxyPool, SelectRequest } from './proxy/proxy-context.js';
 import { Server } from './server.js';
 import type { ServerSpec, ServerState } from './server.js';
 import { createStrategy } from './strategies/index.js';
@@ -27,6 +28,11 @@ export interface PoolDeps {
   keyring: Keyring;
   /** Close idle upstream connections of a server that left or drains. */
   closeIdle(server: Server): void;
+  /**
+   * The server stopped answering and was taken out: requests waiting for its answer
+   * that are safe to send again (idempotent, no response byte yet) go elsewhere.
+   */
+  retryInFlight(server: Server): void;
   onEvent(event: PoolEvent): void;
 }
 
@@ -50,6 +56,10 @@ export class Pool implements ProxyPool {
   readonly #table: StickTable | undefined;
   readonly #checker: ActiveChecker | undefined;
   readonly #ejector: OutlierEjector;
+  readonly #stalls: StallDetector;
+  /** Servers whose silence is being confirmed by a probe. */
+  readonly #confirming = new Set<string>();
+  #stallTimer: NodeJS.Timeout | undefined;
   #releaseTimer: NodeJS.Timeout | undefined;
   #stopAutosave: (() => Promise<void> | void) | undefined;
 
@@ -75,10 +85,11 @@ export class Pool implements ProxyPool {
       }
     }
     this.#ejector = new OutlierEjector({ ...options.outlier, clock: deps.clock });
+    this.#stalls = new StallDetector({ stallMs: options.outlier.stallMs });
     if (options.health !== undefined) {
       this.#checker = new ActiveChecker({
         ...options.health,
-        onChange: (id, state, reason) => this.#onHealth(id, state === 'up', reason),
+        onChange: (id, state, reason, answered) => this.#onHealth(id, state === 'up', reason, answered),
         onLoad: (id, load) => {
           const server = this.#servers.get(id);
           if (server !== undefined) server.load = load;
@@ -90,10 +101,16 @@ export class Pool implements ProxyPool {
 
   start(): void {
     this.#checker?.start();
+    if (this.#stalls.stallMs > 0 && this.#stallTimer === undefined) {
+      this.#stallTimer = setInterval(() => this.#watchStalls(), this.#stalls.sampleIntervalMs);
+      this.#stallTimer.unref();
+    }
   }
 
   async stop(): Promise<void> {
     this.#checker?.stop();
+    if (this.#stallTimer !== undefined) clearInterval(this.#stallTimer);
+    this.#stallTimer = undefined;
     if (this.#releaseTimer !== undefined) clearTimeout(this.#releaseTimer);
     // An autosave still renaming must not overwrite the final save with an older table.
     await this.#stopAutosave?.();
@@ -164,21 +181,66 @@ export class Pool implements ProxyPool {
     return key !== undefined && key.length > MAX_RAW_TABLE_KEY ? createHash('sha256').update(key).digest('base64url') : key;
   }
 
+  /**
+   * A 503 is the app's own answer ("not now": its engine is down, or it sheds load), so
+   * it counts as a sign of life, not as a failure: ejecting would only move the load.
+   */
   recordResponse(server: Server, status: number, load: number | undefined): void {
     server.countResponse(status);
     if (load !== undefined) server.load = load;
-    if (status >= 500) this.recordFailure(server, 'server-error');
+    if (status >= 500 && status !== 503) this.recordFailure(server, 'server-error');
     else this.#ejector.recordSuccess(server.id);
   }
 
   recordFailure(server: Server, kind: FailureKind): void {
     if (!this.#servers.has(server.id)) return;
-    if (!this.#ejector.recordFailure(server.id, kind)) return;
     const now = this.#deps.clock.now();
+    if (!this.#ejector.recordFailure(server.id, kind, this.#othersEligible(server, now))) return;
     server.ejectedUntilMs = this.#ejector.ejectedUntil(server.id, now) ?? now;
-    this.#deps.onEvent({ pool: this.name, server: server.id, state: 'ejected', reason: `${kind} failures in a row` });
+    this.#deps.onEvent({ pool: this.name, server: server.id, state: 'ejected', reason: kind === 'stall' ? 'silent while others were not' : `${kind} failures in a row` });
     this.#refresh();
     this.#scheduleRelease();
+    if (kind !== 'server-error') this.#retryInFlight(server);
+  }
+
+  /** Servers other than `server` that can take new clients now. */
+  #othersEligible(server: Server, nowMs: number): number {
+    let n = 0;
+    for (const other of this.#servers.values()) if (other !== server && other.isEligible(nowMs)) n++;
+    return n;
+  }
+
+  /**
+   * Looks for servers that went silent (see StallDetector). With active checks, a silent
+   * server is probed at once with `stallMs` as the timeout and taken down when the
+   * probe fails too (HAProxy's `observe` with `on-error`, but on silence rather than on
+   * errors); it comes back after `rise` passed probes. Without them, it is ejected, but
+   * only while another server is not silent. Never the last server that can take traffic.
+   */
+  #watchStalls(): void {
+    const now = this.#deps.clock.now();
+    const stalled = this.#stalls.observe(this.#servers.values(), now);
+    for (const id of stalled) {
+      const server = this.#servers.get(id);
+      if (server === undefined || !server.isEligible(now) || this.#confirming.has(id)) continue;
+      if (this.#checker === undefined) {
+        const others = this.servers().some((s) => s !== server && s.isEligible(now) && this.#stalls.answering(s.id));
+        if (others) this.recordFailure(server, 'stall');
+        continue;
+      }
+      if (this.#othersEligible(server, now) === 0) continue;
+      this.#confirming.add(id);
+      const checker = this.#checker;
+      void checker.probe(id, this.#stalls.stallMs).then((result) => {
+        this.#confirming.delete(id);
+        if (result === undefined || this.#servers.get(id) !== server) return;
+        const at = this.#deps.clock.now();
+        if (result.ok) this.#stalls.heard(id, at);
+        else if (server.isEligible(at) && this.#othersEligible(server, at) > 0) {
+          checker.markDown(id, `silent for ${this.#stalls.stallMs} ms with requests awaiting an answer, then ${result.reason}`);
+        }
+      });
+    }
   }
 
   exchangeEnded(server: Server): void {
@@ -206,6 +268,7 @@ export class Pool implements ProxyPool {
     this.#servers.delete(id);
     this.#byCookieId.delete(server.cookieId);
     this.#ejector.setMembers(this.#servers.keys());
+    this.#stalls.forget(id);
     this.#checker?.remove(id);
     this.#table?.deleteServer(id);
     // In-flight requests finish on their own connections; idle ones go now.
@@ -256,7 +319,7 @@ export class Pool implements ProxyPool {
     return server;
   }
 
-  #onHealth(id: string, healthy: boolean, reason: string): void {
+  #onHealth(id: string, healthy: boolean, reason: string, answered: boolean): void {
     const server = this.#servers.get(id);
     if (server === undefined || server.healthy === healthy) return;
     server.healthy = healthy;
@@ -264,6 +327,16 @@ export class Pool implements ProxyPool {
     if (healthy) server.beginSlowStart(this.#options.slowStartMs);
     this.#refresh();
     this.#deps.onEvent({ pool: this.name, server: id, state: server.state(this.#deps.clock.now()), reason });
+    // A server that answers its probe with a 503 is alive: what it has in flight may finish.
+    if (!healthy && !answered) this.#retryInFlight(server);
+  }
+
+  /**
+   * After the current call: the failure that took the server out is often reported by
+   * the very exchange it ends, which must finish its own handling first.
+   */
+  #retryInFlight(server: Server): void {
+    queueMicrotask(() => this.#deps.retryInFlight(server));
   }
 
   #scheduleRelease(): void {

@@ -58,6 +58,12 @@ export class Server implements StrategyServer {
     failures: 0, retries: 0, timeouts: 0,
   };
   inFlight = 0;
+  /**
+   * Of those in flight, the ones whose request the server has whole and that wait for
+   * their response head (for stall detection): not uploads still arriving, nor
+   * responses that stream.
+   */
+  awaiting = 0;
   /** Last reported load (0 idle .. 1 saturated), from responses and health answers. */
   load = 0;
   healthy = true;
@@ -136,6 +142,17 @@ export class Server implements StrategyServer {
     if (!this.healthy) return 'down';
     if (this.ejectedUntilMs > nowMs) return 'ejected';
     return 'up';
+  }
+
+  /** Requests sent to this server so far (for stall detection). */
+  get requests(): number {
+    return this.counters.requests;
+  }
+
+  /** Response heads received from this server so far (for stall detection). */
+  get answers(): number {
+    const c = this.counters;
+    return c.responses2xx + c.responses3xx + c.responses4xx + c.responses5xx;
   }
 
   countResponse(status: number): void {

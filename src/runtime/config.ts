@@ -22,8 +22,12 @@ export const DEFAULT_RESTART_MAX_MS = 30_000;
 export const DEFAULT_BALANCER_LISTEN = '127.0.0.1:8080';
 /** Port 0: a free port is picked. @defaultValue '127.0.0.1:0' */
 export const DEFAULT_BALANCER_ADMIN = '127.0.0.1:0';
-/** Interval of the balancer's own health checks of the instances. @defaultValue 1000 */
-export const DEFAULT_BALANCER_HEALTH_INTERVAL_MS = 1000;
+/**
+ * Interval of the balancer's own health checks of the instances. Short, so an idle
+ * instance that hangs is found in a few seconds (under traffic, stall detection finds
+ * it within about a second); each check is one small request. @defaultValue 500
+ */
+export const DEFAULT_BALANCER_HEALTH_INTERVAL_MS = 500;
 /** @defaultValue 1 */
 export const DEFAULT_POSTGRES_REPLICAS = 1;
 

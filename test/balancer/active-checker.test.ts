@@ -245,3 +245,41 @@ describe('ActiveChecker options', () => {
     expect(() => checker.add({ id: 'a', host: '127.0.0.1', port: 81 })).toThrow(/already/);
   });
 });
+
+describe('ActiveChecker: fast interval, out-of-band probes, markDown', () => {
+  it('probes at fastIntervalMs while a server changes state, so it goes down in a fraction of fall × interval', async () => {
+    const { b, port } = await backend();
+    const { checker, changes } = harness({ intervalMs: 5_000, fastIntervalMs: 20, fall: 3, jitterRatio: 0 });
+    checker.add({ id: 's1', host: '127.0.0.1', port });
+    await checker.checkNow('s1'); // confirmed up: it now takes `fall` failures
+    b.mode = 'error';
+    checker.start();
+    await checker.checkNow('s1');
+    // Two more failures at the fast interval, not after 2 × 5 s.
+    await waitFor('down', () => changes.length === 1, { timeoutMs: 3_000, intervalMs: 5 });
+    expect(changes[0]).toMatchObject({ state: 'down', reason: 'HTTP 500' });
+  });
+
+  it('probe() has its own timeout and counts nothing; markDown takes a server down at once, and rise brings it back', async () => {
+    const { b, port } = await backend();
+    const changes: Array<{ state: HealthState; answered: boolean }> = [];
+    const { checker } = harness({ intervalMs: 60_000, fastIntervalMs: 20, rise: 2, onChange: (_id, state, _reason, answered) => changes.push({ state, answered }) });
+    checker.add({ id: 's1', host: '127.0.0.1', port });
+    checker.start();
+    b.mode = 'hang';
+    const started = performance.now();
+    const result = await checker.probe('s1', 100);
+    expect(result).toMatchObject({ ok: false, reason: 'no answer within 100 ms' });
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(checker.state('s1')).toBe('up');
+    expect(await checker.probe('nope', 100)).toBeUndefined();
+
+    expect(checker.markDown('s1', 'silent')).toBe(true);
+    expect(checker.markDown('s1', 'silent')).toBe(false);
+    expect(changes).toEqual([{ state: 'down', answered: false }]);
+    b.mode = 'ok';
+    // Not after the 60 s interval: the next probes come at the fast interval.
+    await waitFor('up again', () => checker.state('s1') === 'up', { timeoutMs: 3_000, intervalMs: 5 });
+    expect(changes.at(-1)).toEqual({ state: 'up', answered: true });
+  });
+});

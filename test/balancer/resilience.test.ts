@@ -96,9 +96,9 @@ describe('failures', () => {
   });
 
   it('ejects a server that keeps answering 5xx, then lets it back with slow start', async () => {
-    const { balancer, base, agent } = await setup(['a', 'b'], { outlier: { consecutiveServerErrors: 3, baseEjectionMs: 300 }, slowStartMs: 60_000 });
-    // Only server a answers 500 on /status; b too, but we make a fail by hitting it via round robin
-    for (let i = 0; i < 6; i++) await (await request(`${base}/status?code=500`, { dispatcher: agent })).body.text();
+    const { balancer, base, agent } = await setup(['a', 'b'], { outlier: { consecutiveServerErrors: 3, baseEjectionMs: 1000 }, slowStartMs: 60_000 });
+    // Only server a answers 500, while b answers fine: a stands out.
+    for (let i = 0; i < 6; i++) await (await request(`${base}/status?code=500&only=a`, { dispatcher: agent })).body.text();
     const a = balancer.pool('web').server('a')!;
     expect(a.state(Date.now())).toBe('ejected');
     await waitFor('ejection to end', () => a.state(Date.now()) === 'up', { timeoutMs: 5000 });

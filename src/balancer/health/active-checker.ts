@@ -8,6 +8,8 @@ export const DEFAULT_CHECK_PATH = '/healthz';
 export const DEFAULT_CHECK_INTERVAL_MS = 2_000;
 /** @defaultValue 1000 */
 export const DEFAULT_CHECK_TIMEOUT_MS = 1_000;
+/** @defaultValue 250 */
+export const DEFAULT_CHECK_FAST_INTERVAL_MS = 250;
 /** @defaultValue 0.1 */
 export const DEFAULT_CHECK_JITTER_RATIO = 0.1;
 /** @defaultValue 16_384 */
@@ -41,6 +43,14 @@ export interface ActiveCheckerOptions extends HealthTrackerOptions {
   /** A probe without a complete answer by then fails. @defaultValue DEFAULT_CHECK_TIMEOUT_MS (1 s) */
   timeoutMs?: number;
   /**
+   * Interval while a server is changing state (an up server that failed its last probe,
+   * a down one that passed it), as HAProxy's `fastinter`: a failing server is confirmed
+   * down, and a recovered one brought back, in a fraction of the regular interval.
+   * Never longer than `intervalMs`.
+   * @defaultValue DEFAULT_CHECK_FAST_INTERVAL_MS (250 ms)
+   */
+  fastIntervalMs?: number;
+  /**
    * Each interval is stretched or shrunk by up to this share, at random, so servers
    * are not probed in lockstep. 0..0.5.
    * @defaultValue DEFAULT_CHECK_JITTER_RATIO (0.1)
@@ -50,8 +60,11 @@ export interface ActiveCheckerOptions extends HealthTrackerOptions {
   hostHeader?: string;
   /** Body bytes read looking for `{ load }`; a longer body still counts as success. @defaultValue DEFAULT_CHECK_MAX_BODY_BYTES (16 KiB) */
   maxBodyBytes?: number;
-  /** A server went up or down (after rise/fall counting). */
-  onChange?: (id: string, state: HealthState, reason: string) => void;
+  /**
+   * A server went up or down (after rise/fall counting, or `markDown`). `answered`:
+   * the probe that decided got an HTTP answer (a 503, say), so the server is alive.
+   */
+  onChange?: (id: string, state: HealthState, reason: string, answered: boolean) => void;
   /** A successful probe carried a load figure. */
   onLoad?: (id: string, load: number) => void;
 }
@@ -89,6 +102,7 @@ export class ActiveChecker {
   readonly #path: string;
   readonly #intervalMs: number;
   readonly #timeoutMs: number;
+  readonly #fastIntervalMs: number;
   readonly #jitter: number;
   readonly #hostHeader: string | undefined;
   readonly #maxBodyBytes: number;
@@ -105,6 +119,7 @@ export class ActiveChecker {
     }
     this.#intervalMs = durationMs('intervalMs', options.intervalMs ?? DEFAULT_CHECK_INTERVAL_MS);
     this.#timeoutMs = durationMs('timeoutMs', options.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS);
+    this.#fastIntervalMs = Math.min(this.#intervalMs, durationMs('fastIntervalMs', options.fastIntervalMs ?? DEFAULT_CHECK_FAST_INTERVAL_MS));
     this.#jitter = options.jitterRatio ?? DEFAULT_CHECK_JITTER_RATIO;
     if (typeof this.#jitter !== 'number' || !(this.#jitter >= 0 && this.#jitter <= 0.5)) {
       throw new BalancerConfigError(`health jitterRatio is ${String(this.#jitter)}; use a number from 0 to 0.5`);
@@ -179,6 +194,34 @@ export class ActiveChecker {
     return this.#probe(entry);
   }
 
+  /**
+   * One probe of `id` with its own timeout, outside the schedule and not counted: the
+   * caller decides what the answer means (see `markDown`). Resolves to undefined for an
+   * unknown id, or when the server is removed or checking stops meanwhile.
+   */
+  async probe(id: string, timeoutMs: number): Promise<ProbeResult | undefined> {
+    const entry = this.#entries.get(id);
+    if (entry === undefined) return undefined;
+    const generation = entry.generation;
+    const result = await probeOnce(entry.target, this.#path, this.#hostHeader, timeoutMs, this.#maxBodyBytes).promise;
+    return entry.generation === generation && this.#entries.get(id) === entry ? result : undefined;
+  }
+
+  /**
+   * Takes `id` down now, without waiting for `fall` failed probes; it comes back after
+   * `rise` passed ones, probed at the fast interval. True when it was up.
+   */
+  markDown(id: string, reason: string): boolean {
+    const entry = this.#entries.get(id);
+    if (entry === undefined || !entry.tracker.forceDown()) return false;
+    if (this.#onChange !== undefined) {
+      const onChange = this.#onChange;
+      guarded(() => onChange(id, 'down', reason, false));
+    }
+    if (this.#running && entry.probe === undefined) this.#schedule(entry, this.#fastIntervalMs);
+    return true;
+  }
+
   #schedule(entry: Entry, delayMs: number): void {
     if (entry.timer !== undefined) clearTimeout(entry.timer);
     entry.timer = setTimeout(() => {
@@ -188,8 +231,9 @@ export class ActiveChecker {
     entry.timer.unref();
   }
 
-  #nextDelayMs(): number {
-    return this.#intervalMs * (1 + this.#jitter * (2 * Math.random() - 1));
+  #nextDelayMs(entry: Entry): number {
+    const base = entry.tracker.changing ? this.#fastIntervalMs : this.#intervalMs;
+    return base * (1 + this.#jitter * (2 * Math.random() - 1));
   }
 
   #halt(entry: Entry): void {
@@ -212,7 +256,7 @@ export class ActiveChecker {
       if (entry.generation !== generation) return;
       entry.probe = undefined;
       this.#count(entry, result);
-      if (this.#running && this.#entries.get(entry.target.id) === entry) this.#schedule(entry, this.#nextDelayMs());
+      if (this.#running && this.#entries.get(entry.target.id) === entry) this.#schedule(entry, this.#nextDelayMs(entry));
     });
     return probe.promise;
   }
@@ -226,7 +270,7 @@ export class ActiveChecker {
     const change = entry.tracker.record(result.ok);
     if (change !== undefined && this.#onChange !== undefined) {
       const onChange = this.#onChange;
-      guarded(() => onChange(id, change, result.reason));
+      guarded(() => onChange(id, change, result.reason, result.status !== undefined));
     }
   }
 }

@@ -55,3 +55,19 @@ describe('HealthTracker', () => {
     expect(() => new HealthTracker({ initialState: 'maybe' as 'up' })).toThrow(BalancerConfigError);
   });
 });
+
+describe('HealthTracker.forceDown', () => {
+  it('takes an up server down at once; it needs rise successes to come back', () => {
+    const tracker = new HealthTracker({ rise: 2, fall: 3 });
+    tracker.record(true);
+    expect(tracker.forceDown()).toBe(true);
+    expect(tracker.state).toBe('down');
+    expect(tracker.forceDown()).toBe(false);
+    expect(tracker.record(true)).toBeUndefined();
+    expect(tracker.changing).toBe(true);
+    expect(tracker.record(true)).toBe('up');
+    expect(tracker.changing).toBe(false);
+    tracker.record(false);
+    expect(tracker.changing).toBe(true);
+  });
+});

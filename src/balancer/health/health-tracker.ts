@@ -75,6 +75,25 @@ export class HealthTracker {
     return this.#failures;
   }
 
+  /**
+   * Takes an up server down at once, on evidence from outside the regular checks (it
+   * went silent under live traffic and failed a probe right after). It then needs
+   * `rise` successes like any down server. True when this changed the state.
+   */
+  forceDown(): boolean {
+    this.#successes = 0;
+    if (this.#state === 'down') return false;
+    this.#state = 'down';
+    this.#confirmed = true;
+    this.#failures = Math.max(this.#failures, 1);
+    return true;
+  }
+
+  /** Between states: an up server that failed its last check, or a down one that passed it. */
+  get changing(): boolean {
+    return this.#state === 'up' ? this.#failures > 0 : this.#successes > 0;
+  }
+
   /** Counts one check result; returns the new state when this result changed it. */
   record(ok: boolean): HealthState | undefined {
     if (ok) {

@@ -7,6 +7,8 @@ function setup(members: string[], options: OutlierEjectorOptions = {}) {
   const clock = new ManualClock(1_000_000);
   const ejector = new OutlierEjector({ clock, ...options });
   ejector.setMembers(members);
+  // Every server has answered fine once: 5xx then count as a server standing out.
+  for (const id of members) ejector.recordSuccess(id);
   const fail = (id: string, n: number, kind: FailureKind = 'server-error'): boolean[] =>
     Array.from({ length: n }, () => ejector.recordFailure(id, kind));
   return { clock, ejector, fail };
@@ -138,7 +140,34 @@ describe('OutlierEjector', () => {
     fail('a', 5);
     expect(fail('b', 5).at(-1)).toBe(false);
     clock.advance(30_000);
+    ejector.recordSuccess('a');
     expect(ejector.recordFailure('b', 'server-error')).toBe(true);
+  });
+
+  it('does not eject for 5xx while no other server answers without error', () => {
+    const { ejector, fail } = setup(['a', 'b', 'c']);
+    // A shared engine is down: every server answers 500.
+    for (let i = 0; i < 10; i++) for (const id of ['a', 'b', 'c']) ejector.recordFailure(id, 'server-error');
+    expect(ejector.ejectedCount()).toBe(0);
+    // One recovers: the others now stand out.
+    ejector.recordSuccess('c');
+    expect(ejector.recordFailure('a', 'server-error')).toBe(true);
+    expect(fail('b', 1)).toEqual([false]); // 50 % of 3: one may go
+  });
+
+  it('never ejects a server no other eligible server could stand in for', () => {
+    const { ejector } = setup(['a', 'b']);
+    ejector.recordFailure('a', 'connect', 0);
+    ejector.recordFailure('a', 'connect', 0);
+    expect(ejector.recordFailure('a', 'connect', 0)).toBe(false);
+    expect(ejector.recordFailure('a', 'connect', 1)).toBe(true);
+  });
+
+  it('ejects a stalled server at once, within the cap', () => {
+    const { ejector } = setup(['a', 'b', 'c', 'd']);
+    expect(ejector.recordFailure('a', 'stall')).toBe(true);
+    expect(ejector.recordFailure('b', 'stall')).toBe(true);
+    expect(ejector.recordFailure('c', 'stall')).toBe(false);
   });
 
   it('maxEjectionPercent 0 and limits of 0 disable ejection', () => {

@@ -1,8 +1,17 @@
 import { BalancerConfigError } from '../errors.js';
 import { systemClock, type Clock } from '../../internal/clock.js';
 
-/** What went wrong with one proxied request, as far as outlier detection cares. */
-export type FailureKind = 'server-error' | 'connect' | 'timeout';
+/**
+ * What went wrong with one proxied request, as far as outlier detection cares. Only
+ * failures that are the server's fault are reported (see docs/balancing.md, Health):
+ *
+ *  - `server-error`: the server answered 5xx (other than 503), or cut a response short;
+ *  - `connect`: refused, or reset after the whole request was sent and before any
+ *    response byte (the balancer's own view, Envoy's "local origin" errors);
+ *  - `timeout`: no response byte in time while the client was reading;
+ *  - `stall`: the server went silent while other servers answered (ejects at once).
+ */
+export type FailureKind = 'server-error' | 'connect' | 'timeout' | 'stall';
 
 /** @defaultValue 5 */
 export const DEFAULT_CONSECUTIVE_SERVER_ERRORS = 5;
@@ -38,7 +47,8 @@ export interface OutlierEjectorOptions {
   maxEjectionMs?: number;
   /**
    * Largest share of the pool's servers that may be ejected at once, 0..100; 0 disables
-   * ejection. See {@link OutlierEjector} for the rounding.
+   * ejection. One server of a pool of two or more may always go, but never the last
+   * one that can take traffic. See {@link OutlierEjector} for the rounding.
    * @defaultValue DEFAULT_MAX_EJECTION_PERCENT (50)
    */
   maxEjectionPercent?: number;
@@ -66,6 +76,8 @@ interface Member {
   untilMs: number;
   /** Ejected and the return not yet handed out by `releaseExpired`. */
   pendingRelease: boolean;
+  /** The last outcome reported was a success: this server answers fine right now. */
+  answering: boolean;
 }
 
 /**
@@ -86,9 +98,15 @@ interface Member {
  * Percent cap: an ejection is refused when it would leave more than
  * `maxEjectionPercent` of the members ejected, except that a pool of two or more may
  * always have one server ejected (as Envoy does: with 3 servers and 10 % one may still
- * go), and the last non-ejected member is never ejected (a pool of one server never
- * ejects: sending traffic to a failing server beats answering 503 to everything). A
+ * go), and the last member that can take traffic is never ejected: not the last
+ * non-ejected one, nor the last one the caller counts as eligible (`othersEligible`:
+ * a server down by active checks or draining cannot stand in). A pool of one server
+ * never ejects: sending traffic to a failing server beats answering 503 to everything. A
  * refused ejection keeps the failure counts, so the server goes as soon as room frees up.
+ *
+ * 5xx are relative (as Envoy's success-rate detection is, in spirit): a run of 5xx ejects
+ * a server only while another member answers without error. When every server fails
+ * alike (a shared engine is down), ejecting one would only push its load onto the others.
  *
  * Only members (see `setMembers`) are tracked; reports about other ids are ignored.
  * Reports about a server while it is ejected (late answers of requests sent before) are
@@ -127,7 +145,7 @@ export class OutlierEjector {
     for (const id of this.#members.keys()) if (!next.has(id)) this.#members.delete(id);
     for (const id of next) {
       if (!this.#members.has(id)) {
-        this.#members.set(id, { serverErrors: 0, connectFailures: 0, ejections: 0, untilMs: 0, pendingRelease: false });
+        this.#members.set(id, { serverErrors: 0, connectFailures: 0, ejections: 0, untilMs: 0, pendingRelease: false, answering: false });
       }
     }
   }
@@ -138,23 +156,30 @@ export class OutlierEjector {
     if (m === undefined) return;
     m.serverErrors = 0;
     m.connectFailures = 0;
+    m.answering = true;
   }
 
-  /** A request to `id` failed; true when this report ejected the server. */
-  recordFailure(id: string, kind: FailureKind): boolean {
+  /**
+   * A request to `id` failed; true when this report ejected the server.
+   * `othersEligible`: how many other servers could take its traffic (0 refuses).
+   */
+  recordFailure(id: string, kind: FailureKind, othersEligible = Number.POSITIVE_INFINITY): boolean {
     const m = this.#members.get(id);
     if (m === undefined) return false;
     const nowMs = this.#clock.now();
     if (m.untilMs > nowMs) return false;
+    m.answering = false;
     let tripped: boolean;
     if (kind === 'server-error') {
       m.serverErrors++;
-      tripped = this.#serverErrorLimit > 0 && m.serverErrors >= this.#serverErrorLimit;
+      tripped = this.#serverErrorLimit > 0 && m.serverErrors >= this.#serverErrorLimit && this.#othersAnswering(m, nowMs);
+    } else if (kind === 'stall') {
+      tripped = true;
     } else {
       m.connectFailures++;
       tripped = this.#connectFailureLimit > 0 && m.connectFailures >= this.#connectFailureLimit;
     }
-    if (!tripped || !this.#mayEject(nowMs)) return false;
+    if (!tripped || othersEligible < 1 || !this.#mayEject(nowMs)) return false;
     const multiplier = Math.min(this.#decayed(m, nowMs) + 1, this.#maxMultiplier);
     m.ejections = multiplier;
     m.untilMs = nowMs + Math.min(this.#baseMs * multiplier, this.#maxMs);
@@ -229,6 +254,11 @@ export class OutlierEjector {
     if (ejected + 1 >= total) return false;
     if (ejected === 0) return true;
     return (ejected + 1) * 100 <= this.#maxPercent * total;
+  }
+
+  #othersAnswering(self: Member, nowMs: number): boolean {
+    for (const m of this.#members.values()) if (m !== self && m.answering && !(m.untilMs > nowMs)) return true;
+    return false;
   }
 
   #decayed(m: Member, nowMs: number): number {

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { earlyCloseFailure } from '../health/upstream-failure.js';
 import { ChunkedScanner, headerValue, parseRequestHead, parseResponseHead } from '../http/index.js';
 import type { RequestHead, ResponseHead } from '../http/index.js';
 import type { Server } from '../server.js';
@@ -69,6 +70,8 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
   #closeAfterResponse = false;
   #tunnel = false;
   #closed = false;
+  /** The server counting this exchange as awaiting its answer (see Server.awaiting). */
+  #awaitingOn: Server | null = null;
   #deadlineMs: number;
   /** The forwarding fields of a request that brought none of its own: the same on every request. */
   readonly #forwardedFields: string;
@@ -108,6 +111,11 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     }
     if (this.#server !== null && this.#reqPhase === REQ_SENT) {
       const server = this.#server;
+      if (this.#respStarted && this.socket.writableNeedDrain) {
+        // The response stalled because the client stopped reading it: not the server's fault.
+        this.#abortExchange();
+        return;
+      }
       server.counters.timeouts++;
       this.#pool!.recordFailure(server, 'timeout');
       if (this.#respStarted) {
@@ -122,6 +130,30 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     // A request body that stopped arriving.
     if (this.#respStarted) this.#abortExchange();
     else this.#failClient(408);
+  }
+
+  /**
+   * `server` stopped answering and was taken out of its pool. A request of this
+   * connection still waiting for its answer there moves to another server when that is
+   * safe: idempotent, still held whole, and not yet retried. Others keep waiting (the
+   * server may come back) until the server timeout: 504.
+   */
+  serverLost(server: Server): void {
+    if (this.#closed || this.#server !== server || this.#tunnel || this.#respStarted || this.#reqPhase !== REQ_SENT) return;
+    if (this.#out === null || this.#attempts >= 2 || !isIdempotent(this.#head!.method)) return;
+    if (this.#upstream !== null && this.#upstream.closed) return; // its close is being handled
+    const next = this.#pool!.select(this, server);
+    if (next === undefined) return;
+    const upstream = this.#upstream;
+    if (upstream !== null) {
+      upstream.owner = null;
+      upstream.socket.destroy();
+    }
+    this.#upstream = null;
+    server.counters.retries++;
+    this.#releaseServer(server);
+    this.#deadlineMs = this.#ctx.nowMs + this.#ctx.timeouts.serverMs;
+    this.#connect(next);
   }
 
   /** Balancer shutdown: idle connections close now, busy ones after their exchange. */
@@ -268,7 +300,23 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
   #bodyDone(chunk: Buffer, end: number): void {
     this.#reqPhase = REQ_SENT;
     if (end < chunk.length) this.#keepPipelined(chunk, end);
+    this.#startAwaiting();
     this.#requestSent();
+  }
+
+  /** The server has the whole request and owes its answer: a stall shows as silence here. */
+  #startAwaiting(): void {
+    const server = this.#server;
+    if (server === null || this.#awaitingOn !== null || this.#respStatus !== 0) return;
+    server.awaiting++;
+    this.#awaitingOn = server;
+  }
+
+  #stopAwaiting(): void {
+    const server = this.#awaitingOn;
+    if (server === null) return;
+    server.awaiting--;
+    this.#awaitingOn = null;
   }
 
   #requestSent(): void {
@@ -317,6 +365,7 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     const upstream = this.#ctx.upstreams.acquire(server, this);
     this.#upstream = upstream;
     if (upstream.connected) this.onUpstreamConnect(upstream);
+    if (this.#reqPhase === REQ_SENT) this.#startAwaiting();
   }
 
   onUpstreamConnect(conn: Upstream): void {
@@ -383,6 +432,7 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
 
   #startResponse(resp: ResponseHead, buf: Buffer, start: number, server: Server): void {
     const head = this.#head!;
+    this.#stopAwaiting();
     this.#respStatus = resp.status;
     this.#pool!.recordResponse(server, resp.status, resp.load);
     if (resp.upgrade) {
@@ -511,7 +561,8 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     }
     const neverConnected = !conn.connected;
     server.counters.failures++;
-    this.#pool!.recordFailure(server, neverConnected || error !== undefined ? 'connect' : 'server-error');
+    const kind = earlyCloseFailure({ connected: conn.connected, reused: conn.reused, failed: error !== undefined, requestSent: this.#reqPhase === REQ_SENT });
+    if (kind !== undefined) this.#pool!.recordFailure(server, kind);
     // Retry once elsewhere when the server cannot have acted on the request: it never
     // connected, or an idempotent request failed before any response byte.
     const sameRequest = this.#out !== null && (neverConnected || (this.#reqPhase === REQ_SENT && isIdempotent(this.#head!.method)));
@@ -573,6 +624,7 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
   }
 
   #releaseServer(server: Server): void {
+    this.#stopAwaiting();
     server.inFlight--;
     this.#pool!.exchangeEnded(server);
   }
