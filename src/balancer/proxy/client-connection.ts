@@ -11,10 +11,25 @@ import type { Upstream, UpstreamOwner } from './upstream.js';
  * One client connection and the exchanges it carries, one at a time.
  *
  *   request:  HEAD ──head parsed──► BODY ──body complete──► SENT
- *                ▲                                           │
- *                └──────── response complete, keep-alive ◄───┘
+ *              ▲ │                   │                        │
+ *              │ │ bad head          │ response complete      │ response complete:
+ *              │ │                   │ (early), error,        │   keep-alive ──► HEAD
+ *              │ ▼                   │ timeout                │   close ───────┐
+ *              │ CLOSING ◄───────────┴────────────────────────┴── error ───────┘
+ *              │   │  our side ended (after the last response, if any); every byte the
+ *              │   │  client still sends is read and dropped, never parsed, up to
+ *              │   │  DISCARD_MAX_BYTES (then reading stops) and until LINGER_MS
+ *              │   ▼  passed or the client closed ──► socket destroyed
+ *              └── (keep-alive only from SENT)
+ *
  *   response: (after the request head is sent) HEAD ──► BODY ──► done
  *             101 Switching Protocols ──► TUNNEL (bytes both ways until either closes)
+ *
+ * A response that starts before the request body is complete (an app answering 413
+ * without reading the body) is passed on whole, with `connection: close`: the rest of
+ * the body is not sent on, and the connection goes to CLOSING once the response is out.
+ * CLOSING is what keeps a client that is still sending from getting a reset that
+ * would erase the response before it reads it (RFC 9112 9.6).
  *
  * Pipelined requests wait in `#buf` with the socket paused until the current response
  * is complete, so a slow server never makes the balancer buffer without bound.
@@ -32,6 +47,14 @@ const BODY_CLOSE = 3;
 
 /** Bodies up to this size that arrived with their head are copied into the head's write. */
 const MAX_COALESCED_BODY_BYTES = 16 * 1024;
+
+/**
+ * Bytes a closing connection reads and drops (the rest of a body after an early or
+ * error response) before it stops reading; the socket is destroyed at LINGER_MS.
+ */
+export const DISCARD_MAX_BYTES = 1024 * 1024;
+/** How long a closing connection waits for the client to read the last response and close. */
+export const LINGER_MS = 5_000;
 
 export class ClientConnection implements UpstreamOwner, SelectRequest {
   readonly socket: Socket;
@@ -68,7 +91,9 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
   #respStarted = false;
   #closeAfterResponse = false;
   #tunnel = false;
+  /** CLOSING: our side is ended or ending; nothing the client sends is parsed any more. */
   #closed = false;
+  #discardedBytes = 0;
   #deadlineMs: number;
   /** The forwarding fields of a request that brought none of its own: the same on every request. */
   readonly #forwardedFields: string;
@@ -99,7 +124,11 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
 
   /** Called by the balancer's sweep: enforce whichever timeout applies now. */
   sweep(nowMs: number): void {
-    if (this.#closed || nowMs < this.#deadlineMs || this.#tunnel) return;
+    if (nowMs < this.#deadlineMs || this.#tunnel) return;
+    if (this.#closed) {
+      this.socket.destroy(); // lingered long enough
+      return;
+    }
     if (this.#reqPhase === REQ_HEAD && this.#server === null) {
       // Idle keep-alive: close quietly. A started head: 408.
       if (this.#buf === null || this.#buf.length === 0) this.#destroy();
@@ -114,6 +143,7 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
         this.#abortExchange();
       } else {
         const [code, message] = ['SCALEOUT_BALANCER_UPSTREAM_TIMEOUT', `server "${server.id}" did not answer in time`];
+        this.#dropUpstream(); // a late answer must not reach a client that got the 504
         this.#endExchange(504);
         this.#sendAndClose(errorResponse(504, code, message, this.#requestId));
       }
@@ -126,6 +156,12 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
 
   /** Balancer shutdown: idle connections close now, busy ones after their exchange. */
   closeWhenIdle(): void {
+    if (this.#closed) {
+      // Lingering: the sweep ends it, unless it stopped reading (past the discard bound)
+      // and would only hold the shutdown up.
+      if (this.socket.isPaused()) this.socket.destroy();
+      return;
+    }
     if (this.#reqPhase === REQ_HEAD && this.#server === null && (this.#buf === null || this.#buf.length === 0)) this.#destroy();
     else this.#closeAfterResponse = true;
   }
@@ -137,6 +173,10 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
   // ── client side ──────────────────────────────────────────────────────────────
 
   #onClientData(chunk: Buffer): void {
+    if (this.#closed) {
+      this.#discard(chunk.length);
+      return;
+    }
     if (this.#tunnel) {
       if (this.#upstream !== null && !this.#upstream.write(chunk)) this.socket.pause();
       return;
@@ -191,7 +231,7 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     this.#respStarted = false;
     this.#respStatus = 0;
 
-    const pool = this.#ctx.route(head.host, head.target);
+    const pool = this.#ctx.route(head.host, head.originTarget);
     if (pool === undefined) {
       this.#sendAndClose(errorResponse(404, 'SCALEOUT_BALANCER_NO_ROUTE', 'no route matches this host and path; add a route for it', this.#requestId));
       return;
@@ -205,7 +245,9 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
       return;
     }
 
-    const out = rewriteHead(head.text, head.headStart, head.requestLineEnd, head, this.#extraRequestFields(head));
+    let out = rewriteHead(head.text, head.headStart, head.requestLineEnd, head, this.#extraRequestFields(head));
+    // The server gets the origin form: the authority went to Host (RFC 9112 3.2.2).
+    if (head.targetForm === 'absolute') out = `${head.method} ${head.originTarget} HTTP/1.${head.versionMinor}${out.slice(head.requestLineEnd - head.headStart)}`;
     this.#out = [out];
     this.#outBytes = out.length;
     this.#bodyKind = head.bodyKind === 'none' ? BODY_NONE : head.bodyKind === 'length' ? BODY_LENGTH : BODY_CHUNKED;
@@ -219,6 +261,7 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
       if (this.#reqPhase === REQ_BODY) this.#forwardBody(buf, head.headEnd);
       else this.#keepPipelined(buf, head.headEnd);
     }
+    if (this.#closed) return; // bad chunked framing right after the head
     if (this.#reqPhase === REQ_SENT) this.#requestSent();
     else this.#deadlineMs = this.#ctx.nowMs + this.#ctx.timeouts.clientBodyMs;
   }
@@ -227,6 +270,12 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     let extra = head.xForwardedFor === undefined ? this.#forwardedFields
       : `x-forwarded-for: ${head.xForwardedFor}, ${this.clientIp}\r\nx-forwarded-proto: ${this.secure ? 'https' : 'http'}\r\n`;
     if (head.host !== undefined) extra += `x-forwarded-host: ${head.host}\r\n`;
+    // Routed by the target's authority, so the server must see that one too, not a
+    // Host field that named another (the parser dropped it).
+    if (head.targetForm === 'absolute') extra += `host: ${head.host}\r\n`;
+    // Without it an HTTP/1.0 request makes the server close after answering, often with
+    // a body framed by the close, which would end the client's keep-alive connection.
+    if (head.versionMinor === 0) extra += 'connection: keep-alive\r\n';
     extra += `x-request-id: ${this.#requestId}\r\n`;
     // Upgrade and Connection are hop-by-hop, but the server must see them to switch.
     if (head.upgrade !== undefined) extra += `connection: upgrade\r\nupgrade: ${head.upgrade}\r\n`;
@@ -294,7 +343,9 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
 
   #onClientEnd(): void {
     // The client will send nothing more. Between requests that is a normal goodbye;
-    // in the middle of one the request can never complete.
+    // in the middle of one the request can never complete. When closing, Node ends the
+    // socket once the last response is written.
+    if (this.#closed) return;
     if (this.#server === null && this.#reqPhase === REQ_HEAD) this.#destroy();
     else if (this.#reqPhase !== REQ_SENT || this.#tunnel) this.#abortExchange();
     else this.#closeAfterResponse = true;
@@ -402,6 +453,9 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     // A server that will close after this response, or a body framed by close, ends the
     // client connection too: the client cannot tell where this response ends otherwise.
     if (this.#respBodyKind === BODY_CLOSE) this.#closeAfterResponse = true;
+    // An answer before the whole request body: the rest of the body is dropped, not
+    // framed as a next request, so this connection carries no other exchange.
+    if (this.#reqPhase !== REQ_SENT) this.#closeAfterResponse = true;
     if (!resp.keepAlive) this.#upstreamReusable = false;
     let connection = '';
     if (this.#closeAfterResponse) connection = 'connection: close\r\n';
@@ -416,6 +470,12 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
       if (buf.length - resp.headEnd >= this.#respRemaining) bodyEnd = resp.headEnd + this.#respRemaining;
     } else if (this.#respBodyKind === BODY_CHUNKED && buf.length > resp.headEnd) {
       const at = this.#respChunks.scan(buf, resp.headEnd, buf.length);
+      if (at === -2) {
+        // Nothing sent yet: the client can get a clean 502 instead of a cut response.
+        this.#respStarted = false;
+        this.#badUpstream(`bad chunked body: ${this.#respChunks.error}`);
+        return;
+      }
       if (at >= 0) bodyEnd = at;
       else this.#respChunks.reset(); // streamed below, from the start of the body
     }
@@ -530,8 +590,8 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
 
   #badUpstream(detail: string, upstreamGone = false): void {
     const server = this.#server!;
-    if (!upstreamGone) this.#upstream?.socket.destroy();
-    this.#upstream = null;
+    if (upstreamGone) this.#upstream = null;
+    else this.#dropUpstream();
     this.#endExchange(502);
     this.#sendAndClose(errorResponse(502, 'SCALEOUT_BALANCER_BAD_UPSTREAM_RESPONSE',
       `server "${server.id}" failed (${detail}); retry, or look at the server`, this.#requestId));
@@ -549,8 +609,7 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     }
     this.#endExchange(this.#respStatus);
     if (this.#closeAfterResponse || this.#ctx.closing || this.#reqPhase !== REQ_SENT) {
-      this.socket.end();
-      this.#closed = true;
+      this.#startClosing(undefined);
       return;
     }
     // Ready for the next request on this connection.
@@ -578,34 +637,47 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
   }
 
   #abortExchange(): void {
-    if (this.#upstream !== null) {
-      const upstream = this.#upstream;
-      this.#upstream = null;
-      upstream.owner = null;
-      upstream.socket.destroy();
-    }
+    this.#dropUpstream();
     this.#endExchange(this.#respStatus || 499);
     this.#destroy();
   }
 
   #failClient(status: number): void {
     const [code, message] = CLIENT_ERROR_CODES[status] ?? ['SCALEOUT_BALANCER_BAD_REQUEST', 'bad request'];
-    if (this.#upstream !== null) {
-      this.#upstream.owner = null;
-      this.#upstream.socket.destroy();
-      this.#upstream = null;
-    }
+    this.#dropUpstream();
     this.#endExchange(status);
     this.#sendAndClose(errorResponse(status, code, message, this.#requestId || undefined));
   }
 
   #sendAndClose(response: Buffer): void {
+    this.#startClosing(response);
+  }
+
+  /** Enter CLOSING: end our side (after `response`), then drop what the client still sends. */
+  #startClosing(response: Buffer | undefined): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#buf = null;
-    this.socket.end(response);
-    // A client that never reads must not keep the socket forever.
-    setTimeout(() => this.socket.destroy(), 5_000).unref();
+    if (response === undefined) this.socket.end();
+    else this.socket.end(response);
+    // A client that never reads or never closes must not keep the socket: the sweep ends it.
+    this.#deadlineMs = this.#ctx.nowMs + LINGER_MS;
+    if (this.socket.isPaused()) this.socket.resume();
+  }
+
+  /** CLOSING: read and drop, up to a bound; past it the client's sends stall until LINGER_MS. */
+  #discard(bytes: number): void {
+    this.#discardedBytes += bytes;
+    if (this.#discardedBytes > DISCARD_MAX_BYTES) this.socket.pause();
+  }
+
+  /** Detach from the upstream connection and close it: its bytes no longer belong to anyone. */
+  #dropUpstream(): void {
+    const upstream = this.#upstream;
+    if (upstream === null) return;
+    this.#upstream = null;
+    upstream.owner = null;
+    upstream.socket.destroy();
   }
 
   #destroy(): void {
