@@ -56,6 +56,9 @@ export interface ChunkedScannerOptions {
   maxTrailerBytes?: number;
 }
 
+/** Receives the chunk data in buf[start, end) (a view: copy what must outlive the call). */
+export type ChunkDataSink = (buf: Buffer, start: number, end: number) => void;
+
 /** {@link ChunkedScanner.scan}: more bytes are needed. */
 export const CHUNKED_NEED_MORE = -1;
 /** {@link ChunkedScanner.scan}: the framing is invalid; see {@link ChunkedScanner.error}. */
@@ -137,12 +140,14 @@ export class ChunkedScanner {
   /**
    * Consumes buf[start, end).
    *
+   * @param data when given, receives the chunk data (without framing) as it is scanned,
+   *   to decode the body for a recipient that cannot read chunked (HTTP/1.0)
    * @returns the index just after the body's last byte (the CRLF after the last chunk
    *   and trailers) when it lies within the range; CHUNKED_NEED_MORE (-1) when every byte
    *   was consumed and the body goes on; CHUNKED_ERROR (-2) on a framing error, and on
    *   every call after it until `reset()`.
    */
-  scan(buf: Buffer, start: number, end: number): number {
+  scan(buf: Buffer, start: number, end: number, data?: ChunkDataSink): number {
     let state = this.#state;
     if (state === FAILED) return CHUNKED_ERROR;
     if (state === DONE) return this.#fail('bytes scanned after the end of the body; call reset() first');
@@ -154,10 +159,12 @@ export class ChunkedScanner {
       if (state === DATA) {
         const available = end - i;
         if (available < this.#remaining) {
+          if (data !== undefined && available > 0) data(buf, i, end);
           this.#remaining -= available;
           i = end;
           break;
         }
+        if (data !== undefined) data(buf, i, i + this.#remaining);
         i += this.#remaining;
         this.#remaining = 0;
         state = DATA_CR;

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { ChunkedScanner, headerValue, parseRequestHead, parseResponseHead } from '../http/index.js';
+import { ChunkedScanner, DROP_HOP_BY_HOP, dropField, headerValue, parseRequestHead, parseResponseHead } from '../http/index.js';
 import type { RequestHead, ResponseHead } from '../http/index.js';
 import type { Server } from '../server.js';
 import { CLIENT_ERROR_CODES, errorResponse } from './error-response.js';
@@ -246,8 +246,13 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     }
 
     let out = rewriteHead(head.text, head.headStart, head.requestLineEnd, head, this.#extraRequestFields(head));
-    // The server gets the origin form: the authority went to Host (RFC 9112 3.2.2).
-    if (head.targetForm === 'absolute') out = `${head.method} ${head.originTarget} HTTP/1.${head.versionMinor}${out.slice(head.requestLineEnd - head.headStart)}`;
+    // The server gets the origin form (the authority went to Host, RFC 9112 3.2.2) and
+    // HTTP/1.1 whatever the client spoke (RFC 9110 6.2): asked in HTTP/1.0, a server
+    // closes after answering and often frames the body by that close, which would end
+    // the client's keep-alive connection too.
+    if (head.targetForm === 'absolute' || head.versionMinor === 0) {
+      out = `${head.method} ${head.originTarget} HTTP/1.1${out.slice(head.requestLineEnd - head.headStart)}`;
+    }
     this.#out = [out];
     this.#outBytes = out.length;
     this.#bodyKind = head.bodyKind === 'none' ? BODY_NONE : head.bodyKind === 'length' ? BODY_LENGTH : BODY_CHUNKED;
@@ -273,13 +278,18 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     // Routed by the target's authority, so the server must see that one too, not a
     // Host field that named another (the parser dropped it).
     if (head.targetForm === 'absolute') extra += `host: ${head.host}\r\n`;
-    // Without it an HTTP/1.0 request makes the server close after answering, often with
-    // a body framed by the close, which would end the client's keep-alive connection.
-    if (head.versionMinor === 0) extra += 'connection: keep-alive\r\n';
+    // HTTP/1.1 requires Host; an HTTP/1.0 client may leave it out. Name the address it
+    // connected to, which is the authority its request was meant for.
+    else if (head.host === undefined) extra += `host: ${this.#localAuthority()}\r\n`;
     extra += `x-request-id: ${this.#requestId}\r\n`;
     // Upgrade and Connection are hop-by-hop, but the server must see them to switch.
     if (head.upgrade !== undefined) extra += `connection: upgrade\r\nupgrade: ${head.upgrade}\r\n`;
     return extra + '\r\n';
+  }
+
+  #localAuthority(): string {
+    const address = this.socket.localAddress ?? '127.0.0.1';
+    return `${address.includes(':') ? `[${address}]` : address}:${this.socket.localPort ?? 80}`;
   }
 
   /** Bytes after the current request: the next pipelined request, read once this one is done. */
@@ -421,6 +431,11 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
         return;
       }
       if (parsed.status < 200 && parsed.status !== 101) {
+        // RFC 9110 15.2: never to an HTTP/1.0 client (its request went on as HTTP/1.1).
+        if (head.versionMinor === 0) {
+          start = parsed.headEnd;
+          continue;
+        }
         this.#respStarted = true;
         this.socket.write(writeHead(buf, start, parsed.statusLineEnd, parsed, '\r\n'), 'latin1');
         start = parsed.headEnd;
@@ -450,6 +465,12 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
       : resp.bodyKind === 'chunked' ? BODY_CHUNKED : BODY_CLOSE;
     this.#respRemaining = resp.contentLength;
     if (this.#respBodyKind === BODY_CHUNKED) this.#respChunks.reset();
+    // An HTTP/1.0 client cannot read chunked: it gets the data, ended by the close.
+    this.#dechunk = this.#respBodyKind === BODY_CHUNKED && head.versionMinor === 0;
+    if (this.#dechunk) {
+      dropField(buf, resp, 'transfer-encoding', DROP_HOP_BY_HOP);
+      this.#closeAfterResponse = true;
+    }
     // A server that will close after this response, or a body framed by close, ends the
     // client connection too: the client cannot tell where this response ends otherwise.
     if (this.#respBodyKind === BODY_CLOSE) this.#closeAfterResponse = true;
@@ -480,7 +501,7 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
       else this.#respChunks.reset(); // streamed below, from the start of the body
     }
     const whole = this.#respBodyKind === BODY_NONE || bodyEnd > resp.headEnd || (this.#respBodyKind === BODY_LENGTH && this.#respRemaining === 0);
-    if (whole && bodyEnd - resp.headEnd <= MAX_COALESCED_BODY_BYTES) {
+    if (whole && !this.#dechunk && bodyEnd - resp.headEnd <= MAX_COALESCED_BODY_BYTES) {
       this.socket.write(writeHead(buf, start, resp.statusLineEnd, resp, `${this.#setCookieField()}${connection}\r\n`, resp.headEnd, bodyEnd), 'latin1');
       if (bodyEnd < buf.length) this.#upstreamReusable = false; // bytes after a complete response
       this.#responseDone();
@@ -495,6 +516,15 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
   }
 
   #upstreamReusable = true;
+  /** The response is chunked and the client speaks HTTP/1.0: pass the chunk data only. */
+  #dechunk = false;
+  #decodedSink: ((buf: Buffer, start: number, end: number) => void) | null = null;
+
+  #passDecoded(): (buf: Buffer, start: number, end: number) => void {
+    return this.#decodedSink ??= (buf, start, end): void => {
+      if (!this.#passToClient(buf.subarray(start, end))) this.#upstream?.socket.pause();
+    };
+  }
 
   #setCookieField(): string {
     return this.setCookie === undefined ? '' : `set-cookie: ${this.setCookie}\r\n`;
@@ -512,7 +542,7 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
         this.#respRemaining -= end - from;
       }
     } else if (this.#respBodyKind === BODY_CHUNKED) {
-      const at = this.#respChunks.scan(chunk, from, end);
+      const at = this.#dechunk ? this.#respChunks.scan(chunk, from, end, this.#passDecoded()) : this.#respChunks.scan(chunk, from, end);
       if (at === -2) {
         this.#pool!.recordFailure(this.#server!, 'server-error');
         this.#abortExchange();
@@ -524,7 +554,7 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
       }
     }
     const piece = from === 0 && end === chunk.length ? chunk : chunk.subarray(from, end);
-    if (piece.length > 0 && !this.#passToClient(piece)) this.#upstream?.socket.pause();
+    if (piece.length > 0 && !this.#dechunk && !this.#passToClient(piece)) this.#upstream?.socket.pause();
     if (done) {
       if (end < chunk.length) this.#upstreamReusable = false;
       this.#responseDone();
