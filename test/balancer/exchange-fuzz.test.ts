@@ -13,7 +13,7 @@ import { waitFor } from '../support/wait-for.js';
 // its exit. Seeded: a failure names its seed and session, and SCALEOUT_FUZZ_SEED replays it.
 
 const SEED = Number(process.env.SCALEOUT_FUZZ_SEED ?? 20_261_205);
-const SESSIONS = 120;
+const SESSIONS = 250;
 const CONCURRENCY = 8;
 const CLIENT_BODY_MS = 300;
 const SERVER_MS = 400;
@@ -51,6 +51,8 @@ interface Session {
   endAt: number;
   /** A second request on the same connection when the first response allows it. */
   second: boolean;
+  /** HTTP/1.0 with Connection: keep-alive (a chunked body is then refused with 400). */
+  http10: boolean;
 }
 
 function plan(rand: () => number, id: number): Session {
@@ -65,7 +67,8 @@ function plan(rand: () => number, id: number): Session {
     left -= n;
   }
   const at = (p: number): number => (pieces.length > 0 && rand() < p ? Math.floor(rand() * pieces.length) : -1);
-  return { id, behaviour, bodyBytes, chunked: rand() < 0.3, pieces, stallAt: at(0.1), resetAt: at(0.08), endAt: at(0.06), second: rand() < 0.3 };
+  return { id, behaviour, bodyBytes, chunked: rand() < 0.3, pieces, stallAt: at(0.1), resetAt: at(0.08), endAt: at(0.06), second: rand() < 0.3,
+    http10: rand() < 0.15 };
 }
 
 /** A server that misbehaves the way the request target asks. */
@@ -185,7 +188,8 @@ async function runSession(port: number, s: Session): Promise<Outcome> {
   }
   const path = s.behaviour === 'dead' ? `/dead/${s.id}` : `/fz/${s.behaviour}/${s.id}`;
   const framing = s.chunked ? 'Transfer-Encoding: chunked\r\n' : s.bodyBytes > 0 ? `Content-Length: ${s.bodyBytes}\r\n` : '';
-  await client.write(`${s.bodyBytes > 0 ? 'POST' : 'GET'} ${path} HTTP/1.1\r\nHost: fuzz\r\n${framing}\r\n`);
+  const version = s.http10 ? 'HTTP/1.0\r\nConnection: keep-alive' : 'HTTP/1.1\r\nHost: fuzz';
+  await client.write(`${s.bodyBytes > 0 ? 'POST' : 'GET'} ${path} ${version}\r\n${framing}\r\n`);
   for (let i = 0; i < s.pieces.length; i++) {
     if (i === s.resetAt) {
       client.socket.resetAndDestroy();
@@ -211,8 +215,9 @@ async function runSession(port: number, s: Session): Promise<Outcome> {
   ]).catch(() => false);
   if (!first) outcome.problem = 'no complete response and no close within 8 s';
   const res = client.response();
-  if (s.second && res?.complete === true && res.headers['connection'] !== 'close' && !client.closed) {
-    await client.write(`GET /fz/echo/${s.id}-2 HTTP/1.1\r\nHost: fuzz\r\n\r\n`);
+  const keepAlive = s.http10 ? res?.headers['connection'] === 'keep-alive' : res?.headers['connection'] !== 'close';
+  if (s.second && res?.complete === true && keepAlive && !client.closed) {
+    await client.write(`GET /fz/echo/${s.id}-2 ${version}\r\n\r\n`);
     await waitFor('the second response', () => {
       const again = client.response();
       return (again !== undefined && again.rest.length > 0 && parseSecond(again.rest)) || client.ended || client.closed;
@@ -241,6 +246,7 @@ function judge(o: Outcome): string | undefined {
   if (res === undefined) return `not a well-formed response: ${JSON.stringify(o.received.subarray(0, 200).toString('latin1'))}`;
   const s = o.session;
   if (!res.complete && !(MAY_CUT.has(s.behaviour) || o.stalled)) return `response cut short (${res.status})`;
+  if (s.http10 && s.chunked) return res.status === 400 ? undefined : `chunked HTTP/1.0 request: ${res.status}`;
   if (s.behaviour === 'early' && ![413, 503].includes(res.status)) return `the server's early answer became ${res.status}`;
   if (s.behaviour === 'early-close' && res.status !== 413 && res.status !== 502) return `the server's early 413 became ${res.status}`;
   if (s.behaviour === 'echo' && !o.stalled && s.endAt < 0 && res.status === 200 && res.body.toString() !== (s.chunked ? 'ok chunked' : `ok ${s.bodyBytes}`)) {
