@@ -17,6 +17,8 @@ const onUncaught = (err: Error): void => { uncaught.push(err); };
 
 /** Every request head a raw server saw, by its target. */
 const rawSeen: string[] = [];
+/** Late answers a raw server has written (after the balancer gave up on them). */
+let lateAnswers = 0;
 
 /** A server that answers from the head alone: `/raw/early-503` keeps reading, `/raw/early-close` closes. */
 function startRawServer(): Promise<net.Server> {
@@ -32,6 +34,12 @@ function startRawServer(): Promise<net.Server> {
       const target = buf.split(' ')[1]!;
       rawSeen.push(target);
       answered = true;
+      if (target === '/raw/late') {
+        setTimeout(() => {
+          socket.write('HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nlate', () => { lateAnswers++; });
+        }, SERVER_MS + 300);
+        return;
+      }
       const body = JSON.stringify({ error: 'early', target });
       const status = target === '/raw/early-close' ? '413 Payload Too Large' : target === '/raw/ok' ? '200 OK' : '503 Service Unavailable';
       socket.write(`HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
@@ -53,6 +61,8 @@ async function refusedAddress(): Promise<string> {
   return `127.0.0.1:${port}`;
 }
 
+const SERVER_MS = 300;
+
 let app: FastifyInstance;
 let raw: net.Server;
 let balancer: Balancer;
@@ -73,7 +83,7 @@ beforeAll(async () => {
       dead: { servers: [{ id: 'd', address: await refusedAddress() }] },
     },
     routes: [{ pathPrefix: '/fastify', pool: 'fastify' }, { pathPrefix: '/raw', pool: 'raw' }, { pathPrefix: '/dead', pool: 'dead' }],
-    timeouts: { headMs: 1000, clientBodyMs: 300, connectMs: 500 },
+    timeouts: { headMs: 1000, clientBodyMs: 300, connectMs: 500, serverMs: SERVER_MS },
   });
   port = Number(balancer.addresses[0]!.split(':')[1]);
 });
@@ -184,6 +194,18 @@ describe('bytes after the balancer answered on its own', () => {
     client.socket.end();
     await client.closedPromise;
     await expectNotSmuggled();
+  });
+
+  it('a server that answers after the 504: the answer goes nowhere', async () => {
+    const client = new RawClient(port, { halfOpen: true });
+    await client.write('GET /raw/late HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitFor('the 504', () => client.response()?.complete);
+    expect(client.response()!.status).toBe(504);
+    const before = lateAnswers;
+    await waitFor('the late answer to be written', () => lateAnswers > before);
+    client.socket.end();
+    await client.closedPromise;
+    expect(client.response()!.rest.length).toBe(0);
   });
 
   it('a request sent on a half-closed socket after a 400 never reaches a server', async () => {

@@ -31,7 +31,7 @@ function random(seed: number): () => number {
 }
 
 // What a server does once it has a request head (the behaviour is the target's second segment).
-const BEHAVIOURS = ['echo', 'echo', 'echo', 'early', 'early-close', 'early-chunked', 'reset', 'stall', 'partial',
+const BEHAVIOURS = ['echo', 'echo', 'echo', 'early', 'early-close', 'early-chunked', 'reset', 'stall', 'late', 'partial',
   'garbage', 'bad-trailer', 'drip'] as const;
 type Behaviour = typeof BEHAVIOURS[number] | 'dead';
 /** Behaviours whose response may start streaming before it fails, so a client may see it cut short. */
@@ -116,6 +116,7 @@ function startFuzzServer(rand: () => number): Promise<net.Server> {
         }
         case 'reset': setTimeout(() => socket.resetAndDestroy(), Math.floor(rand() * 20)); break;
         case 'stall': break;
+        case 'late': setTimeout(() => answer(200, 'too late'), SERVER_MS + 100); break;
         case 'partial': socket.write('HTTP/1.1 200 X\r\ncontent-length: 1000\r\n\r\nonly this'); setTimeout(() => socket.destroy(), 5); break;
         case 'garbage': socket.write(rand() < 0.5 ? 'HTTP/1.1 2OO nope\r\n\r\n' : '\u0000\u0001garbage\r\n\r\n'); break;
         case 'bad-trailer': {
