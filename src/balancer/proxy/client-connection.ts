@@ -10,26 +10,29 @@ import type { Upstream, UpstreamOwner } from './upstream.js';
 /*
  * One client connection and the exchanges it carries, one at a time.
  *
- *   request:  HEAD ──head parsed──► BODY ──body complete──► SENT
- *              ▲ │                   │                        │
- *              │ │ bad head          │ response complete      │ response complete:
- *              │ │                   │ (early), error,        │   keep-alive ──► HEAD
- *              │ ▼                   │ timeout                │   close ───────┐
- *              │ CLOSING ◄───────────┴────────────────────────┴── error ───────┘
- *              │   │  our side ended (after the last response, if any); every byte the
- *              │   │  client still sends is read and dropped, never parsed, up to
- *              │   │  DISCARD_MAX_BYTES (then reading stops) and until LINGER_MS
- *              │   ▼  passed or the client closed ──► socket destroyed
- *              └── (keep-alive only from SENT)
+ *   request:
+ *     HEAD ──head parsed──► BODY ──body complete──► SENT ──response complete, keep-alive──► HEAD
+ *      │                     │                       │
+ *      │ bad head,           │ response complete     │ response complete with close,
+ *      │ no route,           │ before the body (an   │ 502/504, shutdown
+ *      │ no server, 408      │ early answer), 408,   │
+ *      │                     │ 400, 502              │
+ *      ▼                     ▼                       ▼
+ *     CLOSING: our side is ended after the last response. What the client still sends
+ *              is read and dropped, never parsed, up to DISCARD_MAX_BYTES (then reading
+ *              stops), until the client closes or LINGER_MS has passed ──► destroyed
+ *
+ *     Failures that leave nothing to say (the client reset, a response cut short)
+ *     destroy the socket at once.
  *
  *   response: (after the request head is sent) HEAD ──► BODY ──► done
  *             101 Switching Protocols ──► TUNNEL (bytes both ways until either closes)
  *
  * A response that starts before the request body is complete (an app answering 413
- * without reading the body) is passed on whole, with `connection: close`: the rest of
- * the body is not sent on, and the connection goes to CLOSING once the response is out.
- * CLOSING is what keeps a client that is still sending from getting a reset that
- * would erase the response before it reads it (RFC 9112 9.6).
+ * without reading the body) is passed on whole, with `connection: close`: after it the
+ * rest of the body goes nowhere, and the connection moves to CLOSING. Reading before
+ * closing keeps a client that is still sending from getting a reset, which can erase
+ * the response from its buffers before it reads it (RFC 9112 9.6).
  *
  * Pipelined requests wait in `#buf` with the socket paused until the current response
  * is complete, so a slow server never makes the balancer buffer without bound.
