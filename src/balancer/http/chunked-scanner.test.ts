@@ -48,6 +48,7 @@ const valid: Array<[string, string]> = [
   ['extension quoted value', '3;a="x y;\\"z\\\\"\r\nabc\r\n0\r\n\r\n'],
   ['extension BWS', '3; a = b ;c\t=\t"q" ;d\r\nabc\r\n0\r\n\r\n'],
   ['trailers', '3\r\nabc\r\n0\r\nX-Sum: 123\r\nx-empty:\r\nX-Tab:\tv\xe9\r\n\r\n'],
+  ['trailers whose names start like forbidden ones', '0\r\nContent-Length-Sum: 3\r\nHosts: a\r\nServer-Timing: x;dur=1\r\n\r\n'],
 ];
 
 const invalid: Array<[string, string, string]> = [
@@ -85,6 +86,11 @@ const invalid: Array<[string, string, string]> = [
   ['trailer without colon', '0\r\nXa\r\n\r\n', 'invalid byte in trailer name'],
   ['empty trailer name', '0\r\n: a\r\n\r\n', 'invalid byte in trailer name'],
   ['CTL in a trailer value', '0\r\nX: a\x01\r\n\r\n', 'invalid byte in trailer value'],
+  ['Content-Length in a trailer', '3\r\nabc\r\n0\r\nContent-Length: 3\r\n\r\n', 'content-length is not allowed in a trailer'],
+  ['Transfer-Encoding in a trailer, any case', '0\r\nX-Ok: 1\r\ntRANSFER-eNCODING: chunked\r\n\r\n',
+    'transfer-encoding is not allowed in a trailer'],
+  ['Host in a trailer', '0\r\nHost: admin.example\r\n\r\n', 'host is not allowed in a trailer'],
+  ['Authorization in a trailer', '0\r\nAuthorization: Basic eA==\r\n\r\n', 'authorization is not allowed in a trailer'],
 ];
 
 describe('ChunkedScanner', () => {
@@ -120,6 +126,26 @@ describe('ChunkedScanner', () => {
     for (const [, body] of all) {
       const buf = Buffer.from(body, 'latin1');
       expect(feed(buf, Array.from({ length: buf.length }, (_, i) => i))).toEqual(feed(buf, []));
+    }
+  });
+
+  it('passes the chunk data without framing to a sink, however the bytes are split', () => {
+    const body = Buffer.from('5;a=b\r\nhello\r\n1\r\n,\r\n10\r\n 0123456789abcde\r\n0\r\nX: y\r\n\r\n', 'latin1');
+    const random = mulberry32(7);
+    for (let round = 0; round < 100; round++) {
+      const cuts = Array.from({ length: 1 + Math.floor(random() * 8) }, () => Math.floor(random() * (body.length + 1)))
+        .sort((a, b) => a - b);
+      const scanner = new ChunkedScanner();
+      const data: string[] = [];
+      let from = 0;
+      let result = CHUNKED_NEED_MORE;
+      for (const to of [...cuts, body.length]) {
+        result = scanner.scan(body, from, to, (buf, start, end) => data.push(buf.toString('latin1', start, end)));
+        if (result !== CHUNKED_NEED_MORE) break;
+        from = to;
+      }
+      expect(result).toBe(body.length);
+      expect(data.join('')).toBe('hello, 0123456789abcde');
     }
   });
 

@@ -12,12 +12,27 @@
  *      │                                        TRAILER_START ──name──> TRAILER_NAME ─:─> TRAILER_VALUE ─CRLF─┐  │
  *      │                                          │  ^───────────────────────────────────────────────────────┘  │
  *      │                                          │ CR                                                           │
- *      │                                          v                                                              │
+ *      │                                          v                         (a forbidden name: FAILED)           │
  *      │                                       FINAL_LF ──LF──> DONE                                             │
  *      └─────────────────────────────────────────────────────────────────────────────────────────────────────────┘
  */
-import { BACKSLASH, COLON, CR, DQUOTE, EQUALS, FIELD_VALUE, HEX_VALUE, HTAB, LF, QDTEXT, SEMICOLON, SP, TCHAR }
+import { BACKSLASH, COLON, CR, DQUOTE, EQUALS, FIELD_VALUE, HEX_VALUE, HTAB, LF, LOWER, QDTEXT, SEMICOLON, SP, TCHAR }
   from './chars.js';
+
+/**
+ * Fields a trailer may not carry (RFC 9110 6.5.1): framing, routing, request modifiers,
+ * authentication, response control and content processing. A recipient that merged
+ * them into the head could be told a different length, host or credentials than the
+ * balancer checked, so a body whose trailer holds one is refused as bad framing.
+ */
+export const FORBIDDEN_TRAILER_FIELDS: ReadonlySet<string> = new Set([
+  'content-length', 'transfer-encoding', 'host', 'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer',
+  'upgrade', 'content-type', 'content-encoding', 'content-range', 'cache-control', 'expect', 'max-forwards',
+  'pragma', 'range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'if-range',
+  'authorization', 'proxy-authorization', 'www-authenticate', 'proxy-authenticate', 'cookie', 'set-cookie', 'age',
+  'expires', 'date', 'location', 'retry-after', 'vary', 'warning', 'x-forwarded-for', 'x-forwarded-host',
+  'x-forwarded-proto',
+]);
 
 /** Default {@link ChunkedScannerOptions.maxLineBytes}. */
 export const DEFAULT_MAX_CHUNK_LINE_BYTES = 4096;
@@ -40,6 +55,9 @@ export interface ChunkedScannerOptions {
    */
   maxTrailerBytes?: number;
 }
+
+/** Receives the chunk data in buf[start, end) (a view: copy what must outlive the call). */
+export type ChunkDataSink = (buf: Buffer, start: number, end: number) => void;
 
 /** {@link ChunkedScanner.scan}: more bytes are needed. */
 export const CHUNKED_NEED_MORE = -1;
@@ -90,6 +108,8 @@ export class ChunkedScanner {
   #remaining = 0;
   /** Bytes of the current size line, or of the trailers so far. */
   #lineBytes = 0;
+  /** The trailer field name being read, lowercased (trailers are rare and bounded). */
+  #trailerName = '';
   #error: string | undefined;
 
   constructor(options: ChunkedScannerOptions = {}) {
@@ -120,12 +140,14 @@ export class ChunkedScanner {
   /**
    * Consumes buf[start, end).
    *
+   * @param data when given, receives the chunk data (without framing) as it is scanned,
+   *   to decode the body for a recipient that cannot read chunked (HTTP/1.0)
    * @returns the index just after the body's last byte (the CRLF after the last chunk
    *   and trailers) when it lies within the range; CHUNKED_NEED_MORE (-1) when every byte
    *   was consumed and the body goes on; CHUNKED_ERROR (-2) on a framing error, and on
    *   every call after it until `reset()`.
    */
-  scan(buf: Buffer, start: number, end: number): number {
+  scan(buf: Buffer, start: number, end: number, data?: ChunkDataSink): number {
     let state = this.#state;
     if (state === FAILED) return CHUNKED_ERROR;
     if (state === DONE) return this.#fail('bytes scanned after the end of the body; call reset() first');
@@ -137,10 +159,12 @@ export class ChunkedScanner {
       if (state === DATA) {
         const available = end - i;
         if (available < this.#remaining) {
+          if (data !== undefined && available > 0) data(buf, i, end);
           this.#remaining -= available;
           i = end;
           break;
         }
+        if (data !== undefined) data(buf, i, i + this.#remaining);
         i += this.#remaining;
         this.#remaining = 0;
         state = DATA_CR;
@@ -240,14 +264,23 @@ export class ChunkedScanner {
           state = SIZE_START;
           break;
         case TRAILER_START:
-          if (TCHAR[b] === 1) state = TRAILER_NAME;
+          if (TCHAR[b] === 1) {
+            state = TRAILER_NAME;
+            this.#trailerName = String.fromCharCode(LOWER[b]!);
+          }
           else if (b === CR) state = FINAL_LF;
           else if (b === SP || b === HTAB) return this.#fail('obsolete line folding in trailer');
           else return this.#fail(b === LF ? 'bare LF in trailer' : 'invalid byte in trailer name');
           break;
         case TRAILER_NAME:
-          if (TCHAR[b] === 1) break;
-          if (b === COLON) state = TRAILER_VALUE;
+          if (TCHAR[b] === 1) {
+            this.#trailerName += String.fromCharCode(LOWER[b]!);
+            break;
+          }
+          if (b === COLON) {
+            if (FORBIDDEN_TRAILER_FIELDS.has(this.#trailerName)) return this.#fail(`${this.#trailerName} is not allowed in a trailer`);
+            state = TRAILER_VALUE;
+          }
           else if (b === SP || b === HTAB) return this.#fail('whitespace before colon in trailer');
           else return this.#fail('invalid byte in trailer name');
           break;

@@ -235,6 +235,24 @@ export function headerValue(buf: Buffer, head: { readonly fields: readonly numbe
   return result;
 }
 
+/**
+ * Marks every field named `lowerName` with `flag` in `head.drop`, so it is not forwarded.
+ * For the rare rewrites decided after parsing (a chunked response to an HTTP/1.0 client
+ * loses its Transfer-Encoding); the parsers set the common flags themselves.
+ */
+export function dropField(buf: Buffer, head: { readonly fields: readonly number[]; readonly drop: number[] },
+  lowerName: string, flag: number): void {
+  const fields = head.fields;
+  const length = lowerName.length;
+  for (let f = 0; f < fields.length; f += 3) {
+    const lineStart = fields[f]!;
+    if (fields[f + 1]! - lineStart !== length) continue;
+    let same = true;
+    for (let i = 0; i < length && same; i++) same = LOWER[buf[lineStart + i]!] === lowerName.charCodeAt(i);
+    if (same) head.drop[f / 3] = head.drop[f / 3]! | flag;
+  }
+}
+
 function sameNameIgnoringCase(buf: Buffer, a: number, b: number, length: number): boolean {
   for (let i = 0; i < length; i++) {
     if (LOWER[buf[a + i]!] !== LOWER[buf[b + i]!]) return false;

@@ -5,7 +5,7 @@
 export { ChunkedScanner, CHUNKED_ERROR, CHUNKED_NEED_MORE, DEFAULT_MAX_CHUNK_LINE_BYTES, DEFAULT_MAX_TRAILER_BYTES }
   from './chunked-scanner.js';
 export type { ChunkedScannerOptions } from './chunked-scanner.js';
-export { DROP_EXTRACTED, DROP_HOP_BY_HOP, headerValue, latin1 } from './head-fields.js';
+export { DROP_EXTRACTED, DROP_HOP_BY_HOP, dropField, headerValue, latin1 } from './head-fields.js';
 export { DEFAULT_HEAD_LIMITS, DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_HEADER_COUNT, resolveHeadLimits }
   from './head-limits.js';
 export type { HeadLimits } from './head-limits.js';

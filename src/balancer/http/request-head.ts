@@ -52,6 +52,11 @@ export interface RequestHead {
    * authority, as RFC 9112 3.2.2 requires) or `asterisk` (`OPTIONS *`).
    */
   readonly targetForm: TargetForm;
+  /**
+   * The target in origin form, as a server is sent it: `target` itself unless the form
+   * is absolute, then its path and query (`/` when it has no path).
+   */
+  readonly originTarget: string;
   /** 0 for HTTP/1.0, 1 for HTTP/1.1; no other version is accepted. */
   readonly versionMinor: 0 | 1;
   /** Index of the method's first byte: empty lines before the request line are skipped. */
@@ -179,6 +184,7 @@ function parse(buf: Buffer, headStart: number, end: number,
   const drop: number[] = [];
   let host: string | undefined;
   let hostCount = 0;
+  let hostField = -1;
   let contentLength = -1;
   let codings = 0;
   let connection = 0;
@@ -199,6 +205,7 @@ function parse(buf: Buffer, headStart: number, end: number,
       switch (id) {
         case F_HOST:
           if (++hostCount > 1) return E_DUPLICATE_HOST;
+          hostField = drop.length;
           if (!isHost(buf, vs, ve)) return E_BAD_HOST;
           host = text.slice(vs - headStart, ve - headStart);
           break;
@@ -245,7 +252,15 @@ function parse(buf: Buffer, headStart: number, end: number,
   }
 
   if (hostCount === 0 && versionMinor === 1) return E_MISSING_HOST;
-  if (target.authorityEnd > 0) host = text.slice(target.authorityStart - headStart, target.authorityEnd - headStart);
+  let originTarget: string | undefined;
+  if (target.authorityEnd > 0) {
+    // RFC 9112 3.2.2: the target's authority wins and replaces Host, which the proxy
+    // writes anew (one authority for routing and for the server).
+    host = text.slice(target.authorityStart - headStart, target.authorityEnd - headStart);
+    if (hostField >= 0) drop[hostField] = drop[hostField]! | DROP_EXTRACTED;
+    const path = text.slice(target.authorityEnd - headStart, targetEnd - headStart);
+    originTarget = path.startsWith('/') ? path : `/${path}`;
+  }
 
   let bodyKind: RequestHead['bodyKind'] = 'none';
   if (codings !== 0) {
@@ -260,11 +275,13 @@ function parse(buf: Buffer, headStart: number, end: number,
     bodyKind = 'length';
   }
   if ((connection & CONN_OTHER) !== 0) dropNominated(buf, fields, drop, nominated);
+  const requestTarget = text.slice(targetStart - headStart, targetEnd - headStart);
 
   return {
     kind: 'request',
     method,
-    target: text.slice(targetStart - headStart, targetEnd - headStart),
+    target: requestTarget,
+    originTarget: originTarget ?? requestTarget,
     targetForm: target.form,
     versionMinor,
     headStart,

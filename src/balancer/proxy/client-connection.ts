@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { earlyCloseFailure } from '../health/upstream-failure.js';
-import { ChunkedScanner, headerValue, parseRequestHead, parseResponseHead } from '../http/index.js';
+import { ChunkedScanner, DROP_HOP_BY_HOP, dropField, headerValue, parseRequestHead, parseResponseHead } from '../http/index.js';
 import type { RequestHead, ResponseHead } from '../http/index.js';
 import type { Server } from '../server.js';
 import { CLIENT_ERROR_CODES, errorResponse } from './error-response.js';
@@ -11,11 +11,29 @@ import type { Upstream, UpstreamOwner } from './upstream.js';
 /*
  * One client connection and the exchanges it carries, one at a time.
  *
- *   request:  HEAD ──head parsed──► BODY ──body complete──► SENT
- *                ▲                                           │
- *                └──────── response complete, keep-alive ◄───┘
+ *   request:
+ *     HEAD ──head parsed──► BODY ──body complete──► SENT ──response complete, keep-alive──► HEAD
+ *      │                     │                       │
+ *      │ bad head,           │ response complete     │ response complete with close,
+ *      │ no route,           │ before the body (an   │ 502/504, shutdown
+ *      │ no server, 408      │ early answer), 408,   │
+ *      │                     │ 400, 502              │
+ *      ▼                     ▼                       ▼
+ *     CLOSING: our side is ended after the last response. What the client still sends
+ *              is read and dropped, never parsed, up to DISCARD_MAX_BYTES (then reading
+ *              stops), until the client closes or LINGER_MS has passed ──► destroyed
+ *
+ *     Failures that leave nothing to say (the client reset, a response cut short)
+ *     destroy the socket at once.
+ *
  *   response: (after the request head is sent) HEAD ──► BODY ──► done
  *             101 Switching Protocols ──► TUNNEL (bytes both ways until either closes)
+ *
+ * A response that starts before the request body is complete (an app answering 413
+ * without reading the body) is passed on whole, with `connection: close`: after it the
+ * rest of the body goes nowhere, and the connection moves to CLOSING. Reading before
+ * closing keeps a client that is still sending from getting a reset, which can erase
+ * the response from its buffers before it reads it (RFC 9112 9.6).
  *
  * Pipelined requests wait in `#buf` with the socket paused until the current response
  * is complete, so a slow server never makes the balancer buffer without bound.
@@ -33,6 +51,14 @@ const BODY_CLOSE = 3;
 
 /** Bodies up to this size that arrived with their head are copied into the head's write. */
 const MAX_COALESCED_BODY_BYTES = 16 * 1024;
+
+/**
+ * Bytes a closing connection reads and drops (the rest of a body after an early or
+ * error response) before it stops reading; the socket is destroyed at LINGER_MS.
+ */
+export const DISCARD_MAX_BYTES = 1024 * 1024;
+/** How long a closing connection waits for the client to read the last response and close. */
+export const LINGER_MS = 5_000;
 
 export class ClientConnection implements UpstreamOwner, SelectRequest {
   readonly socket: Socket;
@@ -69,9 +95,11 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
   #respStarted = false;
   #closeAfterResponse = false;
   #tunnel = false;
+  /** CLOSING: our side is ended or ending; nothing the client sends is parsed any more. */
   #closed = false;
   /** The server counting this exchange as awaiting its answer (see Server.awaiting). */
   #awaitingOn: Server | null = null;
+  #discardedBytes = 0;
   #deadlineMs: number;
   /** The forwarding fields of a request that brought none of its own: the same on every request. */
   readonly #forwardedFields: string;
@@ -102,7 +130,11 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
 
   /** Called by the balancer's sweep: enforce whichever timeout applies now. */
   sweep(nowMs: number): void {
-    if (this.#closed || nowMs < this.#deadlineMs || this.#tunnel) return;
+    if (nowMs < this.#deadlineMs || this.#tunnel) return;
+    if (this.#closed) {
+      this.socket.destroy(); // lingered long enough
+      return;
+    }
     if (this.#reqPhase === REQ_HEAD && this.#server === null) {
       // Idle keep-alive: close quietly. A started head: 408.
       if (this.#buf === null || this.#buf.length === 0) this.#destroy();
@@ -122,6 +154,7 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
         this.#abortExchange();
       } else {
         const [code, message] = ['SCALEOUT_BALANCER_UPSTREAM_TIMEOUT', `server "${server.id}" did not answer in time`];
+        this.#dropUpstream(); // a late answer must not reach a client that got the 504
         this.#endExchange(504);
         this.#sendAndClose(errorResponse(504, code, message, this.#requestId));
       }
@@ -144,12 +177,7 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     if (this.#upstream !== null && this.#upstream.closed) return; // its close is being handled
     const next = this.#pool!.select(this, server);
     if (next === undefined) return;
-    const upstream = this.#upstream;
-    if (upstream !== null) {
-      upstream.owner = null;
-      upstream.socket.destroy();
-    }
-    this.#upstream = null;
+    this.#dropUpstream();
     server.counters.retries++;
     this.#releaseServer(server);
     this.#deadlineMs = this.#ctx.nowMs + this.#ctx.timeouts.serverMs;
@@ -158,6 +186,12 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
 
   /** Balancer shutdown: idle connections close now, busy ones after their exchange. */
   closeWhenIdle(): void {
+    if (this.#closed) {
+      // Lingering: the sweep ends it, unless it stopped reading (past the discard bound)
+      // and would only hold the shutdown up.
+      if (this.socket.isPaused()) this.socket.destroy();
+      return;
+    }
     if (this.#reqPhase === REQ_HEAD && this.#server === null && (this.#buf === null || this.#buf.length === 0)) this.#destroy();
     else this.#closeAfterResponse = true;
   }
@@ -169,6 +203,10 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
   // ── client side ──────────────────────────────────────────────────────────────
 
   #onClientData(chunk: Buffer): void {
+    if (this.#closed) {
+      this.#discard(chunk.length);
+      return;
+    }
     if (this.#tunnel) {
       if (this.#upstream !== null && !this.#upstream.write(chunk)) this.socket.pause();
       return;
@@ -223,7 +261,7 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     this.#respStarted = false;
     this.#respStatus = 0;
 
-    const pool = this.#ctx.route(head.host, head.target);
+    const pool = this.#ctx.route(head.host, head.originTarget);
     if (pool === undefined) {
       this.#sendAndClose(errorResponse(404, 'SCALEOUT_BALANCER_NO_ROUTE', 'no route matches this host and path; add a route for it', this.#requestId));
       return;
@@ -237,7 +275,14 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
       return;
     }
 
-    const out = rewriteHead(head.text, head.headStart, head.requestLineEnd, head, this.#extraRequestFields(head));
+    let out = rewriteHead(head.text, head.headStart, head.requestLineEnd, head, this.#extraRequestFields(head));
+    // The server gets the origin form (the authority went to Host, RFC 9112 3.2.2) and
+    // HTTP/1.1 whatever the client spoke (RFC 9110 6.2): asked in HTTP/1.0, a server
+    // closes after answering and often frames the body by that close, which would end
+    // the client's keep-alive connection too.
+    if (head.targetForm === 'absolute' || head.versionMinor === 0) {
+      out = `${head.method} ${head.originTarget} HTTP/1.1${out.slice(head.requestLineEnd - head.headStart)}`;
+    }
     this.#out = [out];
     this.#outBytes = out.length;
     this.#bodyKind = head.bodyKind === 'none' ? BODY_NONE : head.bodyKind === 'length' ? BODY_LENGTH : BODY_CHUNKED;
@@ -251,6 +296,7 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
       if (this.#reqPhase === REQ_BODY) this.#forwardBody(buf, head.headEnd);
       else this.#keepPipelined(buf, head.headEnd);
     }
+    if (this.#closed) return; // bad chunked framing right after the head
     if (this.#reqPhase === REQ_SENT) this.#requestSent();
     else this.#deadlineMs = this.#ctx.nowMs + this.#ctx.timeouts.clientBodyMs;
   }
@@ -259,10 +305,21 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     let extra = head.xForwardedFor === undefined ? this.#forwardedFields
       : `x-forwarded-for: ${head.xForwardedFor}, ${this.clientIp}\r\nx-forwarded-proto: ${this.secure ? 'https' : 'http'}\r\n`;
     if (head.host !== undefined) extra += `x-forwarded-host: ${head.host}\r\n`;
+    // Routed by the target's authority, so the server must see that one too, not a
+    // Host field that named another (the parser dropped it).
+    if (head.targetForm === 'absolute') extra += `host: ${head.host}\r\n`;
+    // HTTP/1.1 requires Host; an HTTP/1.0 client may leave it out. Name the address it
+    // connected to, which is the authority its request was meant for.
+    else if (head.host === undefined) extra += `host: ${this.#localAuthority()}\r\n`;
     extra += `x-request-id: ${this.#requestId}\r\n`;
     // Upgrade and Connection are hop-by-hop, but the server must see them to switch.
     if (head.upgrade !== undefined) extra += `connection: upgrade\r\nupgrade: ${head.upgrade}\r\n`;
     return extra + '\r\n';
+  }
+
+  #localAuthority(): string {
+    const address = this.socket.localAddress ?? '127.0.0.1';
+    return `${address.includes(':') ? `[${address}]` : address}:${this.socket.localPort ?? 80}`;
   }
 
   /** Bytes after the current request: the next pipelined request, read once this one is done. */
@@ -342,7 +399,9 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
 
   #onClientEnd(): void {
     // The client will send nothing more. Between requests that is a normal goodbye;
-    // in the middle of one the request can never complete.
+    // in the middle of one the request can never complete. When closing, Node ends the
+    // socket once the last response is written.
+    if (this.#closed) return;
     if (this.#server === null && this.#reqPhase === REQ_HEAD) this.#destroy();
     else if (this.#reqPhase !== REQ_SENT || this.#tunnel) this.#abortExchange();
     else this.#closeAfterResponse = true;
@@ -419,6 +478,11 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
         return;
       }
       if (parsed.status < 200 && parsed.status !== 101) {
+        // RFC 9110 15.2: never to an HTTP/1.0 client (its request went on as HTTP/1.1).
+        if (head.versionMinor === 0) {
+          start = parsed.headEnd;
+          continue;
+        }
         this.#respStarted = true;
         this.socket.write(writeHead(buf, start, parsed.statusLineEnd, parsed, '\r\n'), 'latin1');
         start = parsed.headEnd;
@@ -449,9 +513,18 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
       : resp.bodyKind === 'chunked' ? BODY_CHUNKED : BODY_CLOSE;
     this.#respRemaining = resp.contentLength;
     if (this.#respBodyKind === BODY_CHUNKED) this.#respChunks.reset();
+    // An HTTP/1.0 client cannot read chunked: it gets the data, ended by the close.
+    this.#dechunk = this.#respBodyKind === BODY_CHUNKED && head.versionMinor === 0;
+    if (this.#dechunk) {
+      dropField(buf, resp, 'transfer-encoding', DROP_HOP_BY_HOP);
+      this.#closeAfterResponse = true;
+    }
     // A server that will close after this response, or a body framed by close, ends the
     // client connection too: the client cannot tell where this response ends otherwise.
     if (this.#respBodyKind === BODY_CLOSE) this.#closeAfterResponse = true;
+    // An answer before the whole request body: the rest of the body is dropped, not
+    // framed as a next request, so this connection carries no other exchange.
+    if (this.#reqPhase !== REQ_SENT) this.#closeAfterResponse = true;
     if (!resp.keepAlive) this.#upstreamReusable = false;
     let connection = '';
     if (this.#closeAfterResponse) connection = 'connection: close\r\n';
@@ -466,11 +539,17 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
       if (buf.length - resp.headEnd >= this.#respRemaining) bodyEnd = resp.headEnd + this.#respRemaining;
     } else if (this.#respBodyKind === BODY_CHUNKED && buf.length > resp.headEnd) {
       const at = this.#respChunks.scan(buf, resp.headEnd, buf.length);
+      if (at === -2) {
+        // Nothing sent yet: the client can get a clean 502 instead of a cut response.
+        this.#respStarted = false;
+        this.#badUpstream(`bad chunked body: ${this.#respChunks.error}`);
+        return;
+      }
       if (at >= 0) bodyEnd = at;
       else this.#respChunks.reset(); // streamed below, from the start of the body
     }
     const whole = this.#respBodyKind === BODY_NONE || bodyEnd > resp.headEnd || (this.#respBodyKind === BODY_LENGTH && this.#respRemaining === 0);
-    if (whole && bodyEnd - resp.headEnd <= MAX_COALESCED_BODY_BYTES) {
+    if (whole && !this.#dechunk && bodyEnd - resp.headEnd <= MAX_COALESCED_BODY_BYTES) {
       this.socket.write(writeHead(buf, start, resp.statusLineEnd, resp, `${this.#setCookieField()}${connection}\r\n`, resp.headEnd, bodyEnd), 'latin1');
       if (bodyEnd < buf.length) this.#upstreamReusable = false; // bytes after a complete response
       this.#responseDone();
@@ -485,6 +564,15 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
   }
 
   #upstreamReusable = true;
+  /** The response is chunked and the client speaks HTTP/1.0: pass the chunk data only. */
+  #dechunk = false;
+  #decodedSink: ((buf: Buffer, start: number, end: number) => void) | null = null;
+
+  #passDecoded(): (buf: Buffer, start: number, end: number) => void {
+    return this.#decodedSink ??= (buf, start, end): void => {
+      if (!this.#passToClient(buf.subarray(start, end))) this.#upstream?.socket.pause();
+    };
+  }
 
   #setCookieField(): string {
     return this.setCookie === undefined ? '' : `set-cookie: ${this.setCookie}\r\n`;
@@ -502,7 +590,7 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
         this.#respRemaining -= end - from;
       }
     } else if (this.#respBodyKind === BODY_CHUNKED) {
-      const at = this.#respChunks.scan(chunk, from, end);
+      const at = this.#dechunk ? this.#respChunks.scan(chunk, from, end, this.#passDecoded()) : this.#respChunks.scan(chunk, from, end);
       if (at === -2) {
         this.#pool!.recordFailure(this.#server!, 'server-error');
         this.#abortExchange();
@@ -514,7 +602,7 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
       }
     }
     const piece = from === 0 && end === chunk.length ? chunk : chunk.subarray(from, end);
-    if (piece.length > 0 && !this.#passToClient(piece)) this.#upstream?.socket.pause();
+    if (piece.length > 0 && !this.#dechunk && !this.#passToClient(piece)) this.#upstream?.socket.pause();
     if (done) {
       if (end < chunk.length) this.#upstreamReusable = false;
       this.#responseDone();
@@ -581,8 +669,8 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
 
   #badUpstream(detail: string, upstreamGone = false): void {
     const server = this.#server!;
-    if (!upstreamGone) this.#upstream?.socket.destroy();
-    this.#upstream = null;
+    if (upstreamGone) this.#upstream = null;
+    else this.#dropUpstream();
     this.#endExchange(502);
     this.#sendAndClose(errorResponse(502, 'SCALEOUT_BALANCER_BAD_UPSTREAM_RESPONSE',
       `server "${server.id}" failed (${detail}); retry, or look at the server`, this.#requestId));
@@ -600,8 +688,7 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     }
     this.#endExchange(this.#respStatus);
     if (this.#closeAfterResponse || this.#ctx.closing || this.#reqPhase !== REQ_SENT) {
-      this.socket.end();
-      this.#closed = true;
+      this.#startClosing(undefined);
       return;
     }
     // Ready for the next request on this connection.
@@ -630,34 +717,47 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
   }
 
   #abortExchange(): void {
-    if (this.#upstream !== null) {
-      const upstream = this.#upstream;
-      this.#upstream = null;
-      upstream.owner = null;
-      upstream.socket.destroy();
-    }
+    this.#dropUpstream();
     this.#endExchange(this.#respStatus || 499);
     this.#destroy();
   }
 
   #failClient(status: number): void {
     const [code, message] = CLIENT_ERROR_CODES[status] ?? ['SCALEOUT_BALANCER_BAD_REQUEST', 'bad request'];
-    if (this.#upstream !== null) {
-      this.#upstream.owner = null;
-      this.#upstream.socket.destroy();
-      this.#upstream = null;
-    }
+    this.#dropUpstream();
     this.#endExchange(status);
     this.#sendAndClose(errorResponse(status, code, message, this.#requestId || undefined));
   }
 
   #sendAndClose(response: Buffer): void {
+    this.#startClosing(response);
+  }
+
+  /** Enter CLOSING: end our side (after `response`), then drop what the client still sends. */
+  #startClosing(response: Buffer | undefined): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#buf = null;
-    this.socket.end(response);
-    // A client that never reads must not keep the socket forever.
-    setTimeout(() => this.socket.destroy(), 5_000).unref();
+    if (response === undefined) this.socket.end();
+    else this.socket.end(response);
+    // A client that never reads or never closes must not keep the socket: the sweep ends it.
+    this.#deadlineMs = this.#ctx.nowMs + LINGER_MS;
+    if (this.socket.isPaused()) this.socket.resume();
+  }
+
+  /** CLOSING: read and drop, up to a bound; past it the client's sends stall until LINGER_MS. */
+  #discard(bytes: number): void {
+    this.#discardedBytes += bytes;
+    if (this.#discardedBytes > DISCARD_MAX_BYTES) this.socket.pause();
+  }
+
+  /** Detach from the upstream connection and close it: its bytes no longer belong to anyone. */
+  #dropUpstream(): void {
+    const upstream = this.#upstream;
+    if (upstream === null) return;
+    this.#upstream = null;
+    upstream.owner = null;
+    upstream.socket.destroy();
   }
 
   #destroy(): void {

@@ -56,6 +56,13 @@ export class Upstream {
       onread: { buffer: readBuffer, callback: (bytes, buf) => this.#onRead(bytes, buf) },
     });
     this.socket.setTimeout(connectTimeoutMs);
+    // A failed write must not close the socket: a server that answered early (a 413 for
+    // a body it will not read) and closed makes the next body write fail while its
+    // response still waits to be read. The read side closes the socket instead: at the
+    // server's FIN ('end' below), on a read error, or when the owner is done with it.
+    const states = this.socket as unknown as { _readableState: { autoDestroy: boolean }; _writableState: { autoDestroy: boolean } };
+    states._readableState.autoDestroy = false;
+    states._writableState.autoDestroy = false;
     this.socket.on('connect', () => {
       this.connected = true;
       this.socket.setTimeout(0);
@@ -70,8 +77,9 @@ export class Upstream {
       this.#error = err;
     });
     this.socket.on('end', () => {
-      // Half-closed by the server: we never half-close upstream, so finish it.
-      this.socket.end();
+      // Closed by the server, and everything it sent has been read: we never half-close
+      // upstream, and a request body it no longer reads has nowhere to go.
+      this.socket.destroy();
     });
     this.socket.on('close', () => {
       this.closed = true;
