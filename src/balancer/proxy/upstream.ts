@@ -33,6 +33,9 @@ const READ_BUFFER_BYTES = 64 * 1024;
  */
 const readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
 
+/** After a failed write, the read side gets this long to deliver what the server sent before it closed. */
+const WRITE_ERROR_READ_GRACE_MS = 50;
+
 /** One connection to a server, reused across requests while the server keeps it alive. */
 export class Upstream {
   readonly socket: net.Socket;
@@ -75,6 +78,12 @@ export class Upstream {
     this.socket.on('drain', () => this.owner?.onUpstreamDrain(this));
     this.socket.on('error', (err) => {
       this.#error = err;
+      // With autoDestroy off, a failed write also marks the read side errored, so the
+      // server's FIN can no longer show as 'end'. What the server sent before its reset
+      // is already queued here and is read within a poll or two: then close.
+      if ((err as NodeJS.ErrnoException).syscall === 'write') {
+        setTimeout(() => this.socket.destroy(err), WRITE_ERROR_READ_GRACE_MS).unref();
+      }
     });
     this.socket.on('end', () => {
       // Closed by the server, and everything it sent has been read: we never half-close
