@@ -123,7 +123,12 @@ export class Cache {
 
   /** Like `getOrSet`, and says where the value came from and whether it is stale. */
   getOrSetWithSource<T>(key: string, loader: Loader<T>, options?: EntryOptions): Promise<CacheResult<T>> {
-    assertKey(key);
+    // Not async, so an L1 hit costs no extra promise tick; bad input still rejects.
+    try {
+      assertKey(key);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
     if (this.#closed) return Promise.reject(new CacheClosedError('cache'));
     const now = this.#clock.now();
     const item = this.#l1On() ? this.#l1!.get(key) : undefined;

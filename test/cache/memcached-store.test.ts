@@ -1,5 +1,6 @@
 import { MemcachedL2Store } from '../../src/cache/index.js';
 import { freePort } from '../session/redis-server.js';
+import { describeCacheBehaviour } from './cache-behaviour.js';
 import { describeL2Contract } from './l2-contract.js';
 import { MemcachedServer } from './memcached-server.js';
 
@@ -16,5 +17,13 @@ describeL2Contract('memcached', async () => {
       await b.close();
       await server.kill();
     },
+  };
+});
+
+describeCacheBehaviour('memcached', async () => {
+  const server = await MemcachedServer.start();
+  return {
+    store: () => new MemcachedL2Store({ servers: server.servers, keyPrefix: 'behaviour:' }),
+    cleanup: () => server.kill(),
   };
 });

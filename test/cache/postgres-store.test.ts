@@ -3,6 +3,7 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { PostgresL2Store } from '../../src/cache/index.js';
 import { freePort } from '../session/redis-server.js';
+import { describeCacheBehaviour } from './cache-behaviour.js';
 import { describeL2Contract } from './l2-contract.js';
 
 export const DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -54,4 +55,12 @@ describe('PostgresL2Store', () => {
       await dropTable(table);
     }
   });
+});
+
+describeCacheBehaviour('postgres', async () => {
+  const table = `scaleout_cache_test_${process.pid}_${randomBytes(3).toString('hex')}`;
+  return {
+    store: () => new PostgresL2Store({ connectionString: DATABASE_URL, table }),
+    cleanup: () => dropTable(table),
+  };
 });

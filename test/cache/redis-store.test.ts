@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { RedisL2Store } from '../../src/cache/index.js';
 import { freePort } from '../session/redis-server.js';
+import { describeCacheBehaviour } from './cache-behaviour.js';
 import { describeL2Contract } from './l2-contract.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -34,5 +35,13 @@ describeL2Contract('redis', async () => {
       await b.close();
       await deleteRedisKeys(prefix);
     },
+  };
+});
+
+describeCacheBehaviour('redis', async () => {
+  const prefix = `scaleout-test:cache:${process.pid}:${randomBytes(4).toString('hex')}:`;
+  return {
+    store: () => new RedisL2Store({ url: REDIS_URL, keyPrefix: prefix }),
+    cleanup: () => deleteRedisKeys(prefix),
   };
 });

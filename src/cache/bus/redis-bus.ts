@@ -7,6 +7,8 @@ export interface RedisBusOptions {
   url?: string;
   /** How long a publish may take. @defaultValue 1000 */
   commandTimeoutMs?: number;
+  /** `CLIENT SETNAME` of the two connections (suffixed `:pub` and `:sub`), to find them in `CLIENT LIST`. @defaultValue `scaleout-cache-bus` */
+  connectionName?: string;
 }
 
 /**
@@ -31,13 +33,14 @@ export class RedisBus implements Bus {
 
   constructor(options: RedisBusOptions = {}) {
     const url = options.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+    const name = options.connectionName ?? 'scaleout-cache-bus';
     const common = {
       connectTimeout: 1_000,
       retryStrategy: (times: number) => Math.min(20 * 2 ** Math.min(times, 10), 1_000),
     };
-    this.#pub = new Redis(url, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: options.commandTimeoutMs ?? 1_000 });
+    this.#pub = new Redis(url, { ...common, connectionName: `${name}:pub`, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: options.commandTimeoutMs ?? 1_000 });
     // Subscriptions are renewed by hand on every 'ready', so "connected" means subscribed.
-    this.#sub = new Redis(url, { ...common, autoResubscribe: false });
+    this.#sub = new Redis(url, { ...common, connectionName: `${name}:sub`, autoResubscribe: false });
     this.#pub.on('error', () => undefined);
     this.#sub.on('error', () => undefined);
     this.#sub.on('close', () => this.#setConnected(false));
