@@ -5,18 +5,7 @@ import { PostgresL2Store } from '../../src/cache/index.js';
 import { freePort } from '../session/redis-server.js';
 import { describeCacheBehaviour } from './cache-behaviour.js';
 import { describeL2Contract } from './l2-contract.js';
-
-export const DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-async function dropTable(table: string): Promise<void> {
-  const client = new pg.Client({ connectionString: DATABASE_URL });
-  await client.connect();
-  try {
-    await client.query(`DROP TABLE IF EXISTS "${table}"`);
-  } finally {
-    await client.end();
-  }
-}
+import { DATABASE_URL, dropTable } from './support/engines.js';
 
 describeL2Contract('postgres', async () => {
   const table = `scaleout_cache_test_${process.pid}_${randomBytes(3).toString('hex')}`;
