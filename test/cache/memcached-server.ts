@@ -46,6 +46,15 @@ export class MemcachedServer {
     await waitFor(`memcached on port ${this.port}`, () => answersVersion(this.port));
   }
 
+  /** SIGSTOP / SIGCONT: the engine keeps its connections open and stops answering, like a hung host. */
+  pause(): void {
+    this.#child?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.#child?.kill('SIGCONT');
+  }
+
   async kill(): Promise<void> {
     const child = this.#child;
     if (child === undefined) return;
