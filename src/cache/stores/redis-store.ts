@@ -70,12 +70,13 @@ export class RedisL2Store implements L2Store {
     this.#client.on('error', () => undefined);
   }
 
-  async getMany(keys: readonly string[]): Promise<(string | undefined)[]> {
-    if (keys.length === 0) return [];
-    const reply = await this.#run(() => keys.length === 1
-      ? this.#client.get(this.#prefix + keys[0]!).then((v) => [v])
-      : this.#client.mget(...keys.map((k) => this.#prefix + k)));
-    return reply.map((v) => v ?? undefined);
+  getMany(keys: readonly string[]): Promise<(string | undefined)[]> {
+    if (keys.length === 0) return Promise.resolve([]);
+    if (keys.length === 1 && this.#client.status === 'ready' && !this.#closed) {
+      // The L2 hit of an untagged object: one GET, one promise hop.
+      return this.#client.get(this.#prefix + keys[0]!).then((v) => [v ?? undefined], (err: unknown) => { throw classify(err); });
+    }
+    return this.#run(() => this.#client.mget(...keys.map((k) => this.#prefix + k))).then((reply) => reply.map((v) => v ?? undefined));
   }
 
   async set(key: string, value: string, ttlMs: number | undefined): Promise<void> {
@@ -126,11 +127,15 @@ export class RedisL2Store implements L2Store {
     try {
       return await op();
     } catch (err) {
-      const e = err as Error;
-      if (e?.name === 'ReplyError' && !/^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|READONLY)\b/.test(e.message)) {
-        throw new CacheL2Error('redis', { cause: e });
-      }
-      throw new CacheL2UnavailableError('redis', { cause: e });
+      throw classify(err);
     }
   }
+}
+
+function classify(err: unknown): Error {
+  const e = err as Error;
+  if (e?.name === 'ReplyError' && !/^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|READONLY)\b/.test(e.message)) {
+    return new CacheL2Error('redis', { cause: e });
+  }
+  return new CacheL2UnavailableError('redis', { cause: e });
 }
