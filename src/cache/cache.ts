@@ -10,7 +10,7 @@ import type { CacheOptions, EntryOptions, ResolvedCacheOptions } from './cache-o
 import { CircuitBreaker } from './circuit-breaker.js';
 import { decodeEntry, encodeEntry, jitteredTtlMs, newVersionToken } from './entry.js';
 import type { CacheEntry } from './entry.js';
-import { CacheClosedError, CacheValueError } from './errors.js';
+import { CacheClosedError, CacheOptionsError, CacheValueError } from './errors.js';
 import { L1Tier } from './l1-tier.js';
 import { L2Guard } from './l2-guard.js';
 import { assertKey, MAX_KEY_CHARS } from './validate.js';
@@ -220,7 +220,7 @@ export class Cache {
     const { intervalMs, ...entryOptions } = options;
     checkEntryOptions(entryOptions);
     if (!Number.isSafeInteger(intervalMs) || intervalMs <= 0) {
-      throw new CacheValueError(key, { cause: new Error(`warm intervalMs must be a positive integer, got ${String(intervalMs)}`) });
+      throw new CacheOptionsError(`warm intervalMs must be a positive integer number of milliseconds, got ${String(intervalMs)}`);
     }
     let running = false;
     const round = (): void => {

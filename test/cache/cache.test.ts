@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Cache } from '../../src/cache/index.js';
+import { Cache, CacheOptionsError } from '../../src/cache/index.js';
 import { ManualClock } from '../../src/internal/clock.js';
 
 describe('cache without L2', () => {
@@ -12,6 +12,15 @@ describe('cache without L2', () => {
     expect(await cache.getOrSetWithSource('k', () => ++calls)).toEqual({ value: 1, source: 'l1', stale: false });
     clock.advance(30_001);
     expect(await cache.getOrSetWithSource('k', () => ++calls)).toEqual({ value: 2, source: 'loader', stale: false });
+    await cache.close();
+  });
+});
+
+describe('cache options', () => {
+  it('refuses a warm interval that is not a positive integer', async () => {
+    const cache = new Cache();
+    expect(() => cache.warm('k', () => 1, { intervalMs: 0 })).toThrow(CacheOptionsError);
+    expect(() => cache.warm('k', () => 1, { intervalMs: Number.NaN })).toThrow(/intervalMs/);
     await cache.close();
   });
 });

@@ -139,6 +139,28 @@ describe('L1 coherence across instances (Redis bus)', () => {
       { timeoutMs: L1_MAX_STALE_MS - 200 });
   });
 
+  it('several caches sharing one bus and channel all receive invalidations', async () => {
+    const shared = new RedisBus({ url: REDIS_URL, connectionName: `${busName}-shared` });
+    const stores = [new RedisL2Store({ url: REDIS_URL, keyPrefix: prefix }), new RedisL2Store({ url: REDIS_URL, keyPrefix: prefix })];
+    const [c1, c2] = stores.map((l2s) => new Cache({ l2: l2s, bus: shared, channel, l1MaxStaleMs: 60_000 }));
+    try {
+      await Promise.all([c1!.ready(), c2!.ready()]);
+      const k = `product_page:${run}:shared`;
+      for (const c of [c1!, c2!]) {
+        await c.getOrSet(k, () => 'old');
+        expect(await c.getOrSetWithSource(k, () => 'x')).toMatchObject({ value: 'old', source: 'l1' });
+      }
+      await cache.set(k, 'new');
+      await waitFor('both caches to drop the old value', async () =>
+        (await c1!.getOrSet(k, () => 'x')) === 'new' && (await c2!.getOrSet(k, () => 'x')) === 'new');
+    } finally {
+      await c1!.close();
+      await c2!.close();
+      await shared.close();
+      for (const s of stores) await s.close();
+    }
+  });
+
   it('when every bus message is lost, L1 serves the old value at most l1MaxStaleMs', async () => {
     const clock = new ManualClock(Date.now());
     const deaf = new Cache({ l2, bus: new DeafBus(), channel, l1MaxStaleMs: 1_000, clock });

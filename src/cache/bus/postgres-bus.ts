@@ -28,7 +28,8 @@ export class PostgresBus implements Bus {
   readonly #connectionString: string;
   readonly #timeoutMs: number;
   readonly #pool: pg.Pool;
-  readonly #handlers = new Map<string, (message: string) => void>();
+  // Several caches may share one bus (and one channel).
+  readonly #handlers = new Map<string, Set<(message: string) => void>>();
   readonly #listeners: ((connected: boolean) => void)[] = [];
   #listener: pg.Client | undefined;
   #connecting: Promise<void> | undefined;
@@ -67,7 +68,9 @@ export class PostgresBus implements Bus {
   async subscribe(channel: string, handler: (message: string) => void): Promise<void> {
     if (this.#closed) throw new CacheClosedError('PostgreSQL bus');
     assertChannel(channel);
-    this.#handlers.set(channel, handler);
+    const set = this.#handlers.get(channel) ?? new Set();
+    set.add(handler);
+    this.#handlers.set(channel, set);
     if (this.#listener !== undefined && this.#connected) {
       await this.#listener.query(`LISTEN "${channel}"`).catch(() => undefined);
       return;
@@ -106,7 +109,7 @@ export class PostgresBus implements Bus {
     };
     client.on('error', onLost);
     client.on('end', onLost);
-    client.on('notification', (n) => this.#handlers.get(n.channel)?.(n.payload ?? ''));
+    client.on('notification', (n) => this.#deliver(n.channel, n.payload ?? ''));
     try {
       await client.connect();
       for (const channel of this.#handlers.keys()) await client.query(`LISTEN "${channel}"`);
@@ -133,10 +136,20 @@ export class PostgresBus implements Bus {
     this.#retryTimer.unref();
   }
 
+  #deliver(channel: string, message: string): void {
+    for (const handler of this.#handlers.get(channel) ?? []) {
+      try {
+        handler(message);
+      } catch {
+        // One subscriber's bug must not keep the message from the others.
+      }
+    }
+  }
+
   #setConnected(connected: boolean): void {
     if (this.#connected === connected || (connected && this.#closed)) return;
     this.#connected = connected;
-    for (const l of this.#listeners) l(connected);
+    for (const l of [...this.#listeners]) l(connected);
   }
 }
 

@@ -26,7 +26,8 @@ export class RedisBus implements Bus {
   readonly name = 'redis';
   readonly #pub: Redis;
   readonly #sub: Redis;
-  readonly #handlers = new Map<string, (message: string) => void>();
+  // Several caches may share one bus (and one channel).
+  readonly #handlers = new Map<string, Set<(message: string) => void>>();
   readonly #listeners: ((connected: boolean) => void)[] = [];
   #connected = false;
   #closed = false;
@@ -45,7 +46,7 @@ export class RedisBus implements Bus {
     this.#sub.on('error', () => undefined);
     this.#sub.on('close', () => this.#setConnected(false));
     this.#sub.on('ready', () => { this.#resubscribe().catch(() => undefined); });
-    this.#sub.on('message', (channel: string, message: string) => this.#handlers.get(channel)?.(message));
+    this.#sub.on('message', (channel: string, message: string) => this.#deliver(channel, message));
   }
 
   get connected(): boolean {
@@ -63,17 +64,23 @@ export class RedisBus implements Bus {
 
   async subscribe(channel: string, handler: (message: string) => void): Promise<void> {
     if (this.#closed) throw new CacheClosedError('Redis bus');
-    this.#handlers.set(channel, handler);
+    const set = this.#handlers.get(channel) ?? new Set();
+    set.add(handler);
+    this.#handlers.set(channel, set);
     if (this.#sub.status === 'ready') {
       await this.#resubscribe().catch(() => undefined);
       return;
     }
     // Wait for the first attempt, bounded, so a cache built at start-up begins with L1 on.
     await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        const i = this.#listeners.indexOf(done);
+        if (i >= 0) this.#listeners.splice(i, 1);
+        resolve();
+      };
       const timer = setTimeout(done, 1_000);
-      const onChange = (): void => done();
-      function done(): void { clearTimeout(timer); resolve(); }
-      this.#listeners.push(onChange);
+      this.#listeners.push(done);
     });
   }
 
@@ -96,9 +103,19 @@ export class RedisBus implements Bus {
     if (this.#sub.status === 'ready') this.#setConnected(true);
   }
 
+  #deliver(channel: string, message: string): void {
+    for (const handler of this.#handlers.get(channel) ?? []) {
+      try {
+        handler(message);
+      } catch {
+        // One subscriber's bug must not keep the message from the others.
+      }
+    }
+  }
+
   #setConnected(connected: boolean): void {
     if (this.#connected === connected || (connected && this.#closed)) return;
     this.#connected = connected;
-    for (const l of this.#listeners) l(connected);
+    for (const l of [...this.#listeners]) l(connected);
   }
 }
