@@ -55,6 +55,9 @@ export class RedisL2Store implements L2Store {
       this.#ownsClient = false;
     } else {
       this.#client = new Redis(options.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', {
+        // Concurrent requests' GETs share one write to the socket: under load an L2 hit
+        // then costs less CPU than a lone GET.
+        enableAutoPipelining: true,
         ...options.redisOptions,
         // Fail fast while Redis is away: the cache then serves from the loader
         // instead of queueing requests behind a reconnect loop.
