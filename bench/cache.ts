@@ -66,11 +66,14 @@ const neverCalled = (): never => { throw new Error('the benchmark only measures 
 
 interface Scenario { name: string; group: 'L1 hit' | 'L2 hit'; callers: number; op: (key: string) => Promise<unknown> }
 
-/** Ops/s of `op` over `durationMs`, with `callers` concurrent loops. */
-async function measure(s: Scenario): Promise<number> {
+interface Sample { opsPerS: number; cpuUsPerOp: number }
+
+/** Ops/s of `op` over `durationMs` with `callers` concurrent loops, and this process's CPU time per op. */
+async function measure(s: Scenario): Promise<Sample> {
   let ops = 0;
   const deadline = performance.now() + durationMs;
   const started = performance.now();
+  const cpuAtStart = process.cpuUsage();
   await Promise.all(Array.from({ length: s.callers }, async (_, c) => {
     let i = c * 97;
     while (performance.now() < deadline) {
@@ -81,7 +84,8 @@ async function measure(s: Scenario): Promise<number> {
       }
     }
   }));
-  return ops / ((performance.now() - started) / 1000);
+  const cpu = process.cpuUsage(cpuAtStart);
+  return { opsPerS: ops / ((performance.now() - started) / 1000), cpuUsPerOp: (cpu.user + cpu.system) / ops };
 }
 
 function median(xs: number[]): number {
@@ -134,21 +138,25 @@ async function main(): Promise<void> {
   ];
 
   const samples = new Map<string, number[]>(scenarios.map((s) => [s.name, []]));
+  const cpuSamples = new Map<string, number[]>(scenarios.map((s) => [s.name, []]));
   // One short warm-up round so the JIT has seen every path before measuring.
   for (const s of scenarios) await measure({ ...s, op: s.op }).then(() => undefined);
   for (let r = 0; r < rounds; r++) {
     for (const s of scenarios) {
-      const opsPerS = await measure(s);
+      const { opsPerS, cpuUsPerOp } = await measure(s);
       samples.get(s.name)!.push(opsPerS);
-      console.log(`round ${r + 1}/${rounds}  ${s.group}  ${s.name}: ${Math.round(opsPerS).toLocaleString('en-US')} ops/s`);
+      cpuSamples.get(s.name)!.push(cpuUsPerOp);
+      console.log(`round ${r + 1}/${rounds}  ${s.group}  ${s.name}: ${Math.round(opsPerS).toLocaleString('en-US')} ops/s, ${cpuUsPerOp.toFixed(2)} µs CPU/op`);
     }
   }
 
   const med = (name: string): number => median(samples.get(name)!);
-  const rows: string[][] = [['scenario', 'contender', 'ops/s (median)', 'vs raw']];
+  const cpuMed = (name: string): number => median(cpuSamples.get(name)!);
+  const rows: string[][] = [['scenario', 'contender', 'ops/s (median)', 'vs raw', 'CPU µs/op (median)', 'CPU vs raw']];
   for (const s of scenarios) {
     const raw = s.group === 'L1 hit' ? scenarios[0]! : scenarios[3]!;
-    rows.push([s.group, s.name, Math.round(med(s.name)).toLocaleString('en-US'), `${(med(s.name) / med(raw.name)).toFixed(2)}x`]);
+    rows.push([s.group, s.name, Math.round(med(s.name)).toLocaleString('en-US'), `${(med(s.name) / med(raw.name)).toFixed(2)}x`,
+      cpuMed(s.name).toFixed(2), `${(cpuMed(s.name) / cpuMed(raw.name)).toFixed(2)}x`]);
   }
   const l1Ratio = med(scenarios[1]!.name) / med(scenarios[0]!.name);
   const l1VsBento = med(scenarios[1]!.name) / med(scenarios[2]!.name);
@@ -160,6 +168,7 @@ async function main(): Promise<void> {
     `L1 hit vs raw lru-cache: ${l1Ratio.toFixed(2)}x — target >= ${TARGET_L1_VS_LRU}x: ${verdict(l1Ratio >= TARGET_L1_VS_LRU)}`,
     `L1 hit vs bentocache (memory): ${l1VsBento.toFixed(2)}x`,
     `L2 hit vs raw ioredis GET: ${l2Ratio.toFixed(2)}x (a call costs ${(1 / l2Ratio).toFixed(2)}x raw) — target within 1.2x: ${verdict(l2Ratio >= TARGET_L2_VS_IOREDIS)}`,
+    `L2 hit CPU per op vs raw ioredis GET: ${(cpuMed(scenarios[5]!.name) / cpuMed(scenarios[3]!.name)).toFixed(2)}x`,
     `L2 hit vs raw ioredis GET with auto-pipelining (as the store runs it): ${l2VsPipelined.toFixed(2)}x`,
     `L2 hit vs bentocache (redis): ${l2VsBento.toFixed(2)}x`,
   ];
@@ -174,6 +183,8 @@ async function main(): Promise<void> {
     writeSection(docs, 'Cache', [
       `Measured by \`npm run bench:cache\` (${rounds} rounds x ${durationMs / 1000} s per scenario, interleaved, median; ${KEYS} keys;`,
       `L1 hits from 1 caller, L2 hits from ${concurrency} concurrent callers; values are ~300-byte JSON objects).`,
+      'CPU is this process\'s user + system time per operation (Redis\'s own time not included); on a machine shared with',
+      'other work it is steadier than ops/s.',
       '', `Machine: ${machine}.`, '', table, '', ...ratios.map((r) => `- ${r}`), '',
       `The machine is shared with other work (load average ${loadAtStart} at the start, ${loadavg().map((l) => l.toFixed(1)).join(' / ')} at the end).`,
       '"raw lru-cache" is the cache-aside an app writes by hand: an async function that returns the LRU\'s value or loads it.',
