@@ -13,6 +13,7 @@ import type { CacheEntry } from './entry.js';
 import { CacheClosedError, CacheOptionsError, CacheValueError } from './errors.js';
 import { L1Tier } from './l1-tier.js';
 import { L2Guard } from './l2-guard.js';
+import { TurnClock } from './turn-clock.js';
 import { assertKey, MAX_KEY_CHARS } from './validate.js';
 
 /** Where a value came from: this process's memory, the shared tier, or the loader. */
@@ -86,19 +87,15 @@ export class Cache {
   readonly #ready: Promise<void>;
   #busUp: boolean;
   #closed = false;
-  // Wall-clock time read once per event-loop turn (and at least every 256 hits) on
-  // the L1 hit path: reading the clock costs as much as the rest of a hit.
-  #turnNowMs: number | undefined;
-  #turnHits = 0;
-  readonly #turnClock: boolean;
+  // The L1 hit path's clock; undefined when a clock was injected (tests), which is then used as is.
+  readonly #turnClock: TurnClock | undefined;
   // Without L2 there is nothing to check L1 against: its entries live until their TTL.
   readonly #l1MaxStaleMs: number;
-  readonly #endTurn = (): void => { this.#turnNowMs = undefined; };
 
   constructor(options: CacheOptions = {}) {
     this.#o = resolveCacheOptions(options);
     this.#clock = this.#o.clock ?? systemClock;
-    this.#turnClock = this.#clock === systemClock;
+    this.#turnClock = this.#clock === systemClock ? new TurnClock() : undefined;
     this.#l1MaxStaleMs = this.#o.l2 === undefined ? Number.POSITIVE_INFINITY : this.#o.l1MaxStaleMs;
     this.#metrics = new CacheMetrics(this.#o.register, this.#o.name, () => this.stats());
     this.#breaker = new CircuitBreaker({
@@ -132,7 +129,7 @@ export class Cache {
     if (typeof key === 'string' && key.length <= MAX_KEY_CHARS && !this.#closed && this.#l1 !== undefined && this.#busUp) {
       const item = this.#l1.get(key);
       if (item !== undefined) {
-        const now = this.#hitNow();
+        const now = this.#turnClock?.now() ?? this.#clock.now();
         if (now < item.entry.f && now - item.checkedAtMs <= this.#l1MaxStaleMs) {
           this.#metrics.counts.l1Hits++;
           return Promise.resolve(item.entry.v as T);
@@ -253,17 +250,6 @@ export class Cache {
     for (const t of this.#warmers) clearInterval(t);
     this.#warmers.clear();
     this.#l1?.clear();
-  }
-
-  #hitNow(): number {
-    if (!this.#turnClock) return this.#clock.now();
-    if (this.#turnNowMs === undefined) {
-      this.#turnNowMs = Date.now();
-      setImmediate(this.#endTurn);
-    } else if ((++this.#turnHits & 255) === 0) {
-      this.#turnNowMs = Date.now();
-    }
-    return this.#turnNowMs;
   }
 
   #l1On(): boolean {
