@@ -306,6 +306,18 @@ export class Cache {
       } catch {
         tokens = undefined;
       }
+      if (leased) {
+        // Another holder may have written the value and released its lease between our
+        // read and our add: look once more before loading again.
+        const again = await this.#readL2(key, options?.tags ?? []).catch(() => undefined);
+        const now = this.#clock.now();
+        if (again?.entry !== undefined && now < again.entry.f) {
+          this.#l2.call('delete', (s) => s.delete(LEASE + key)).catch(() => undefined);
+          this.#metrics.counts.l2Hits++;
+          if (this.#l1On()) this.#l1!.set(key, again.entry, now, again.bytes);
+          return { value: again.entry.v as T, source: 'l2', stale: false };
+        }
+      }
       if (!leased && tokens !== undefined) {
         if (stale !== undefined) {
           this.#metrics.counts.staleServed++;

@@ -30,7 +30,9 @@ export function describeCacheBehaviour(name: string, open: () => Promise<CacheL2
     function cache(options: CacheOptions = {}): Cache {
       const l2 = f.store();
       stores.push(l2);
-      const c = new Cache({ l2, ...options });
+      // A generous L2 timeout: on a loaded machine a short one would make the cache fail
+      // open (by design) and blur what these tests look at. engine-down.test.ts covers timeouts.
+      const c = new Cache({ l2, l2TimeoutMs: 5_000, ...options });
       caches.push(c);
       return c;
     }

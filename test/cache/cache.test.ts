@@ -1,5 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { Cache, CacheOptionsError } from '../../src/cache/index.js';
+import { Cache, CacheOptionsError, RedisL2Store } from '../../src/cache/index.js';
+import type { L2Store } from '../../src/cache/index.js';
+import { deleteRedisKeys, REDIS_URL } from './support/engines.js';
 import { ManualClock } from '../../src/internal/clock.js';
 
 describe('cache without L2', () => {
@@ -22,5 +25,40 @@ describe('cache options', () => {
     expect(() => cache.warm('k', () => 1, { intervalMs: 0 })).toThrow(CacheOptionsError);
     expect(() => cache.warm('k', () => 1, { intervalMs: Number.NaN })).toThrow(/intervalMs/);
     await cache.close();
+  });
+});
+
+describe('cache lease', () => {
+  it('a process that wins the lease just after another released it does not load again', async () => {
+    const prefix = `scaleout-test:lease-race:${randomBytes(4).toString('hex')}:`;
+    const storeA = new RedisL2Store({ url: REDIS_URL, keyPrefix: prefix });
+    const storeB = new RedisL2Store({ url: REDIS_URL, keyPrefix: prefix });
+    const a = new Cache({ l2: storeA, l2TimeoutMs: 5_000 });
+    let reads = 0;
+    // B misses, then A loads, writes and releases its lease, and only then B takes the lease.
+    const racing: L2Store = {
+      name: 'racing',
+      getMany: async (keys) => {
+        const reply = await storeB.getMany(keys);
+        if (++reads === 1) await a.getOrSet('k', () => 'from A');
+        return reply;
+      },
+      set: (k, v, t) => storeB.set(k, v, t),
+      add: (k, v, t) => storeB.add(k, v, t),
+      delete: (k) => storeB.delete(k),
+      close: async () => undefined,
+    };
+    const b = new Cache({ l2: racing, l2TimeoutMs: 5_000 });
+    try {
+      let loadsB = 0;
+      expect(await b.getOrSetWithSource('k', () => { loadsB++; return 'from B'; })).toMatchObject({ value: 'from A', source: 'l2' });
+      expect(loadsB).toBe(0);
+    } finally {
+      await a.close();
+      await b.close();
+      await storeA.close();
+      await storeB.close();
+      await deleteRedisKeys(prefix);
+    }
   });
 });

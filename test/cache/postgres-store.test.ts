@@ -53,3 +53,17 @@ describeCacheBehaviour('postgres', async () => {
     cleanup: () => dropTable(table),
   };
 });
+
+describe('PostgresL2Store schema', () => {
+  it('ten instances using a new table at once all succeed', async () => {
+    const table = `scaleout_cache_test_${process.pid}_${randomBytes(3).toString('hex')}`;
+    const stores = Array.from({ length: 10 }, () => new PostgresL2Store({ connectionString: DATABASE_URL, table, cleanupIntervalMs: 0 }));
+    try {
+      const results = await Promise.allSettled(stores.map((s, i) => s.set(`k${i}`, 'v', 60_000)));
+      expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+    } finally {
+      for (const s of stores) await s.close();
+      await dropTable(table);
+    }
+  });
+});

@@ -147,17 +147,31 @@ export class PostgresL2Store implements L2Store {
   }
 
   #ensureSchema(): Promise<void> {
-    this.#schema ??= this.#pool.query(`CREATE UNLOGGED TABLE IF NOT EXISTS ${this.#table} (
-        key text PRIMARY KEY, value text NOT NULL, expires_at timestamptz)`)
-      .then(() => this.#pool.query(`CREATE INDEX IF NOT EXISTS "${this.#table.replace(/"/g, '').replace('.', '_')}_expires_at"
-        ON ${this.#table} (expires_at) WHERE expires_at IS NOT NULL`))
-      .then(() => undefined)
-      .catch((err: unknown) => {
-        // Two instances creating the table at once: one loses the catalog race; retry next time.
-        this.#schema = undefined;
-        throw err;
-      });
+    this.#schema ??= this.#createSchema().catch((err: unknown) => {
+      this.#schema = undefined; // try again on the next call
+      throw err;
+    });
     return this.#schema;
+  }
+
+  // Instances starting together would race in the catalog (CREATE ... IF NOT EXISTS
+  // is not safe against concurrent creators): one advisory lock per table serialises them.
+  async #createSchema(): Promise<void> {
+    const client = await this.#pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`scaleout_cache:${this.#table}`]);
+      await client.query(`CREATE UNLOGGED TABLE IF NOT EXISTS ${this.#table} (
+        key text PRIMARY KEY, value text NOT NULL, expires_at timestamptz)`);
+      await client.query(`CREATE INDEX IF NOT EXISTS "${this.#table.replace(/"/g, '').replace('.', '_')}_expires_at"
+        ON ${this.#table} (expires_at) WHERE expires_at IS NOT NULL`);
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
   }
 }
 
