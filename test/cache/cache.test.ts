@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Cache, CacheOptionsError, RedisL2Store } from '../../src/cache/index.js';
-import type { L2Store } from '../../src/cache/index.js';
+import type { Bus, L2Store } from '../../src/cache/index.js';
 import { deleteRedisKeys, REDIS_URL } from './support/engines.js';
 import { ManualClock } from '../../src/internal/clock.js';
 
@@ -58,6 +58,46 @@ describe('cache lease', () => {
       await b.close();
       await storeA.close();
       await storeB.close();
+      await deleteRedisKeys(prefix);
+    }
+  });
+});
+
+/** A bus whose connection the test switches off and on. */
+class SwitchBus implements Bus {
+  readonly name = 'switch';
+  connected = true;
+  readonly #listeners: ((up: boolean) => void)[] = [];
+  async publish(): Promise<void> {}
+  async subscribe(): Promise<void> {}
+  onConnectionChange(listener: (up: boolean) => void): void { this.#listeners.push(listener); }
+  async close(): Promise<void> {}
+  set(up: boolean): void {
+    this.connected = up;
+    for (const l of this.#listeners) l(up);
+  }
+}
+
+describe('cache with its bus down', () => {
+  it('clears L1 and reads L2 until the bus is back', async () => {
+    const prefix = `scaleout-test:bus-down:${randomBytes(4).toString('hex')}:`;
+    const l2 = new RedisL2Store({ url: REDIS_URL, keyPrefix: prefix });
+    const bus = new SwitchBus();
+    const cache = new Cache({ l2, bus, l2TimeoutMs: 5_000 });
+    try {
+      await cache.ready();
+      await cache.getOrSet('k', () => 'v');
+      expect(await cache.getOrSetWithSource('k', () => 'x')).toMatchObject({ source: 'l1' });
+      bus.set(false);
+      expect(cache.stats()).toMatchObject({ l1Enabled: false, l1Entries: 0 });
+      expect(await cache.getOrSetWithSource('k', () => 'x')).toMatchObject({ value: 'v', source: 'l2' });
+      expect(await cache.getOrSetWithSource('k', () => 'x')).toMatchObject({ value: 'v', source: 'l2' });
+      bus.set(true);
+      expect(await cache.getOrSetWithSource('k', () => 'x')).toMatchObject({ value: 'v', source: 'l2' });
+      expect(await cache.getOrSetWithSource('k', () => 'x')).toMatchObject({ value: 'v', source: 'l1' });
+    } finally {
+      await cache.close();
+      await l2.close();
       await deleteRedisKeys(prefix);
     }
   });

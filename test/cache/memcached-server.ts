@@ -1,8 +1,11 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { freePort } from '../session/redis-server.js';
 import { waitFor } from '../support/wait-for.js';
+
+const MEMCACHED = '/usr/bin/memcached';
 
 function answersVersion(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -39,8 +42,11 @@ export class MemcachedServer {
 
   async restart(): Promise<void> {
     if (this.#child !== undefined) return;
+    if (!existsSync(MEMCACHED)) {
+      throw new Error(`${MEMCACHED} is missing: run \`npm test\` once as root (it installs Debian's memcached) or \`apt-get install -y memcached\``);
+    }
     // -U 0: no UDP; -u root: memcached refuses to run as root otherwise.
-    const child = spawn('/usr/bin/memcached', ['-p', String(this.port), '-l', '127.0.0.1', '-U', '0', '-u', 'root', '-m', '64'], { stdio: 'ignore' });
+    const child = spawn(MEMCACHED, ['-p', String(this.port), '-l', '127.0.0.1', '-U', '0', '-u', 'root', '-m', '64'], { stdio: 'ignore' });
     this.#child = child;
     child.once('exit', () => { if (this.#child === child) this.#child = undefined; });
     await waitFor(`memcached on port ${this.port}`, () => answersVersion(this.port));
