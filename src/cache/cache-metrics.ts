@@ -37,13 +37,15 @@ export class CacheMetrics {
     l2Calls: 0, l2Errors: 0, l2Rejected: 0,
   };
   l2LatencyTotalMs = 0;
-  readonly #latency: Histogram<'op'> | undefined;
+  readonly #latency: Histogram<'cache' | 'op'> | undefined;
+  readonly #labels: { cache: string };
 
   constructor(register: Registry | undefined, name: string, snapshot: () => CacheStats) {
+    const labels = { cache: name };
+    this.#labels = labels;
     if (register === undefined) return;
     const registers = [register];
     const c = this.counts;
-    const labels = { cache: name };
     new Counter({
       name: 'scaleout_cache_hits_total', help: 'Cache hits by tier', labelNames: ['cache', 'tier'], registers,
       collect() { this.reset(); this.inc({ ...labels, tier: 'l1' }, c.l1Hits); this.inc({ ...labels, tier: 'l2' }, c.l2Hits); },
@@ -71,15 +73,12 @@ export class CacheMetrics {
     this.#latency = new Histogram({
       name: 'scaleout_cache_l2_duration_seconds', help: 'L2 call latency', labelNames: ['cache', 'op'] as const, registers,
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-    }) as unknown as Histogram<'op'>;
-    this.#labels = labels;
+    });
   }
-
-  #labels: { cache: string } = { cache: '' };
 
   observeL2(op: string, ms: number): void {
     this.counts.l2Calls++;
     this.l2LatencyTotalMs += ms;
-    (this.#latency as Histogram<string> | undefined)?.observe({ ...this.#labels, op }, ms / 1_000);
+    this.#latency?.observe({ ...this.#labels, op }, ms / 1_000);
   }
 }
