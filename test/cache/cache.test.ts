@@ -102,3 +102,26 @@ describe('cache with its bus down', () => {
     }
   });
 });
+
+describe('cache tags and a load in flight', () => {
+  it('a value whose tag was bumped while it was loading is not served afterwards', async () => {
+    const prefix = `scaleout-test:tag-race:${randomBytes(4).toString('hex')}:`;
+    const l2 = new RedisL2Store({ url: REDIS_URL, keyPrefix: prefix });
+    const cache = new Cache({ l2, l2TimeoutMs: 5_000 });
+    try {
+      let n = 0;
+      const first = await cache.getOrSet('k', async () => {
+        n++;
+        await cache.deleteByTag('products'); // the data changed while the old version was being read
+        return 'old';
+      }, { tags: ['products'] });
+      expect(first).toBe('old');
+      expect(await cache.getOrSetWithSource('k', () => { n++; return 'new'; }, { tags: ['products'] })).toMatchObject({ value: 'new', source: 'loader' });
+      expect(n).toBe(2);
+    } finally {
+      await cache.close();
+      await l2.close();
+      await deleteRedisKeys(prefix);
+    }
+  });
+});
