@@ -1,0 +1,499 @@
+import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import { systemClock } from '../internal/clock.js';
+import type { Clock } from '../internal/clock.js';
+import type { Bus } from './bus/bus.js';
+import { CacheMetrics } from './cache-metrics.js';
+import type { CacheStats } from './cache-metrics.js';
+import { checkEntryOptions, resolveCacheOptions } from './cache-options.js';
+import type { CacheOptions, EntryOptions, ResolvedCacheOptions } from './cache-options.js';
+import { CircuitBreaker } from './circuit-breaker.js';
+import { decodeEntry, encodeEntry, jitteredTtlMs, newVersionToken } from './entry.js';
+import type { CacheEntry } from './entry.js';
+import { CacheClosedError, CacheOptionsError, CacheValueError } from './errors.js';
+import { L1Tier } from './l1-tier.js';
+import { L2Guard } from './l2-guard.js';
+import { TurnClock } from './turn-clock.js';
+import { assertKey, MAX_KEY_CHARS } from './validate.js';
+
+/** Where a value came from: this process's memory, the shared tier, or the loader. */
+export type CacheSource = 'l1' | 'l2' | 'loader';
+
+export interface CacheResult<T> {
+  value: T;
+  source: CacheSource;
+  /** True when the value is past its TTL (served within grace while it is rebuilt, or because the loader failed). */
+  stale: boolean;
+}
+
+export type Loader<T> = () => T | Promise<T>;
+
+/** Stops a `warm` loop. */
+export interface WarmHandle {
+  stop(): void;
+}
+
+export interface WarmOptions extends EntryOptions {
+  /** How often to check and rebuild the object. Keep it below `ttlMs`. */
+  intervalMs: number;
+}
+
+// Bus messages: {o: origin, d: key} drops a key from L1; {o, t: tag, k: token} bumps a tag.
+interface BusMessage { o: string; d?: string; t?: string; k?: string }
+
+// Pauses between two looks at L2 while another process holds the lease.
+const LEASE_POLL_MIN_MS = 5;
+const LEASE_POLL_MAX_MS = 100;
+
+const V = 'v:';
+const LEASE = 'l:';
+const TAG = 't:';
+
+/**
+ * A two-tier cache of cached objects: L1 in this process, L2 shared by every
+ * instance, with single flight, a cross-process lease, grace, tags and an L1 kept
+ * coherent by the bus plus a periodic check against L2.
+ *
+ * ```text
+ *   getOrSet(key) ─► L1 fresh and checked within l1MaxStaleMs? ─yes─► value ('l1')
+ *                      │ no (or stale in grace: serve it, refresh in background)
+ *                      ▼  (one call per key in flight in this process)
+ *                    L2: entry + tag versions, one round trip ─ fresh, tags match ─► value ('l2')
+ *                      │ missing / stale / breaker open
+ *                      ▼
+ *                    lease (add l:key) ─ won ─► loader ─► L2, L1 ─► value ('loader')
+ *                      │ lost: serve stale if any, else wait for the holder's value,
+ *                      ▼       else (holder slow or dead) load without the lease
+ * ```
+ *
+ * @example
+ * ```ts
+ * const cache = new Cache({ l2: new RedisL2Store(), bus: new RedisBus() });
+ * const page = await cache.getOrSet(cacheKey('product_page', id), () => render(id), { ttlMs: 30_000, graceMs: 300_000, tags: ['products'] });
+ * ```
+ */
+export class Cache {
+  readonly #o: ResolvedCacheOptions;
+  readonly #clock: Clock;
+  readonly #id = randomBytes(8).toString('base64url');
+  readonly #l1: L1Tier | undefined;
+  readonly #l2: L2Guard | undefined;
+  readonly #bus: Bus | undefined;
+  readonly #breaker: CircuitBreaker;
+  readonly #metrics: CacheMetrics;
+  readonly #inflight = new Map<string, Promise<CacheResult<unknown>>>();
+  readonly #refreshing = new Set<string>();
+  readonly #warmers = new Set<NodeJS.Timeout>();
+  readonly #ready: Promise<void>;
+  #busUp: boolean;
+  #closed = false;
+  // The L1 hit path's clock; undefined when a clock was injected (tests), which is then used as is.
+  readonly #turnClock: TurnClock | undefined;
+  // Without L2 there is nothing to check L1 against: its entries live until their TTL.
+  readonly #l1MaxStaleMs: number;
+
+  constructor(options: CacheOptions = {}) {
+    this.#o = resolveCacheOptions(options);
+    this.#clock = this.#o.clock ?? systemClock;
+    this.#turnClock = this.#clock === systemClock ? new TurnClock() : undefined;
+    this.#l1MaxStaleMs = this.#o.l2 === undefined ? Number.POSITIVE_INFINITY : this.#o.l1MaxStaleMs;
+    this.#metrics = new CacheMetrics(this.#o.register, this.#o.name, () => this.stats());
+    this.#breaker = new CircuitBreaker({
+      failureThreshold: this.#o.breakerFailureThreshold, cooldownMs: this.#o.breakerCooldownMs, now: () => this.#clock.now(),
+    });
+    if (this.#o.l1) this.#l1 = new L1Tier(this.#o.l1MaxEntries, this.#o.l1MaxBytes, () => { this.#metrics.counts.l1Evictions++; });
+    if (this.#o.l2 !== undefined) this.#l2 = new L2Guard(this.#o.l2, this.#breaker, this.#o.l2TimeoutMs, this.#metrics);
+    this.#bus = this.#o.bus;
+    this.#busUp = this.#bus?.connected ?? true;
+    this.#ready = Promise.resolve();
+    if (this.#bus !== undefined) {
+      const bus = this.#bus;
+      bus.onConnectionChange((up) => {
+        // Messages sent while we were away are lost: forget everything L1 holds, and
+        // keep it off until we hear again.
+        this.#l1?.clear();
+        this.#busUp = up;
+      });
+      this.#ready = bus.subscribe(this.#o.channel, (m) => this.#onMessage(m)).then(() => { this.#busUp = bus.connected; }, () => undefined);
+    }
+  }
+
+  /** Resolves once the bus subscription is up (or its first attempt failed); L1 is off until then. */
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  /** The value for `key`: from L1, L2, or `loader` (then stored in both). */
+  getOrSet<T>(key: string, loader: Loader<T>, options?: EntryOptions): Promise<T> {
+    // The L1 hit is the hot path: one promise, no result object.
+    if (typeof key === 'string' && key.length <= MAX_KEY_CHARS && !this.#closed && this.#l1 !== undefined && this.#busUp) {
+      const item = this.#l1.get(key);
+      if (item !== undefined) {
+        const now = this.#turnClock?.now() ?? this.#clock.now();
+        if (now < item.entry.f && now - item.checkedAtMs <= this.#l1MaxStaleMs) {
+          this.#metrics.counts.l1Hits++;
+          return Promise.resolve(item.entry.v as T);
+        }
+      }
+    }
+    return this.getOrSetWithSource(key, loader, options).then((r) => r.value);
+  }
+
+  /** Like `getOrSet`, and says where the value came from and whether it is stale. */
+  getOrSetWithSource<T>(key: string, loader: Loader<T>, options?: EntryOptions): Promise<CacheResult<T>> {
+    // Not async, so an L1 hit costs no extra promise tick; bad input still rejects.
+    try {
+      assertKey(key);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    if (this.#closed) return Promise.reject(new CacheClosedError('cache'));
+    const now = this.#clock.now();
+    const item = this.#l1On() ? this.#l1!.get(key) : undefined;
+    if (item !== undefined && now - item.checkedAtMs <= this.#l1MaxStaleMs) {
+      const e = item.entry;
+      if (now < e.f) {
+        this.#metrics.counts.l1Hits++;
+        return Promise.resolve({ value: e.v as T, source: 'l1', stale: false });
+      }
+      if (now < e.g) {
+        this.#metrics.counts.staleServed++;
+        this.#refreshInBackground(key, loader, options);
+        return Promise.resolve({ value: e.v as T, source: 'l1', stale: true });
+      }
+    }
+    const pending = this.#inflight.get(key);
+    if (pending !== undefined) return pending as Promise<CacheResult<T>>;
+    const p = this.#resolve(key, loader, options, item?.entry)
+      .finally(() => { this.#inflight.delete(key); });
+    this.#inflight.set(key, p);
+    return p;
+  }
+
+  /** Store a value now (replacing what L2 holds) and drop every other instance's L1 copy. */
+  async set<T>(key: string, value: T, options?: EntryOptions): Promise<void> {
+    assertKey(key);
+    checkEntryOptions(options);
+    if (this.#closed) throw new CacheClosedError('cache');
+    const tokens = await this.#tagTokens(options?.tags ?? [], true);
+    const { entry, text } = this.#build(key, value, options, tokens);
+    this.#l1?.delete(key);
+    if (this.#l2 !== undefined) await this.#l2.call('set', (s) => s.set(V + key, text, entry.g - this.#clock.now()));
+    if (this.#l1On()) this.#l1!.set(key, entry, this.#clock.now(), text.length);
+    await this.#publish({ o: this.#id, d: key });
+  }
+
+  /** Remove `key` from L2 and from every instance's L1. Throws `CacheL2UnavailableError` when L2 cannot be reached. */
+  async delete(key: string): Promise<void> {
+    assertKey(key);
+    if (this.#closed) throw new CacheClosedError('cache');
+    this.#l1?.delete(key);
+    if (this.#l2 !== undefined) await this.#l2.call('delete', (s) => s.delete(V + key));
+    await this.#publish({ o: this.#id, d: key });
+  }
+
+  /**
+   * Invalidate every entry built with `tag`, in O(1): the tag gets a new version, and
+   * entries that recorded the old one stop matching. No key is scanned or deleted;
+   * the old entries expire by their TTL.
+   */
+  async deleteByTag(tag: string): Promise<void> {
+    assertKey(tag, 'tag');
+    if (this.#closed) throw new CacheClosedError('cache');
+    const token = newVersionToken();
+    this.#l1?.setTag(tag, token);
+    if (this.#l2 !== undefined) await this.#l2.call('set', (s) => s.set(TAG + tag, token, undefined));
+    await this.#publish({ o: this.#id, t: tag, k: token });
+  }
+
+  /**
+   * Build `key` ahead of time: now, then every `intervalMs`. An instance rebuilds only
+   * when L2's entry is missing, invalidated, or would turn stale before the next round,
+   * and only while it holds the lease, so N instances warming one key build it about
+   * once per TTL, not N times.
+   */
+  warm<T>(key: string, loader: Loader<T>, options: WarmOptions): WarmHandle {
+    assertKey(key);
+    const { intervalMs, ...entryOptions } = options;
+    checkEntryOptions(entryOptions);
+    if (!Number.isSafeInteger(intervalMs) || intervalMs <= 0) {
+      throw new CacheOptionsError(`warm intervalMs must be a positive integer number of milliseconds, got ${String(intervalMs)}`);
+    }
+    let running = false;
+    const round = (): void => {
+      if (running || this.#closed) return;
+      running = true;
+      this.#warmOnce(key, loader, entryOptions, intervalMs).catch(() => undefined).finally(() => { running = false; });
+    };
+    const timer = setInterval(round, intervalMs);
+    timer.unref();
+    this.#warmers.add(timer);
+    round();
+    return { stop: () => { clearInterval(timer); this.#warmers.delete(timer); } };
+  }
+
+  stats(): CacheStats {
+    return {
+      ...this.#metrics.counts,
+      l2LatencyTotalMs: this.#metrics.l2LatencyTotalMs,
+      breakerState: this.#breaker.state,
+      busConnected: this.#bus?.connected ?? false,
+      l1Enabled: this.#l1On(),
+      l1Entries: this.#l1?.size ?? 0,
+      l1Bytes: this.#l1?.bytes ?? 0,
+    };
+  }
+
+  /** Stop warmers. The L2 store and the bus belong to the caller, who closes them. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const t of this.#warmers) clearInterval(t);
+    this.#warmers.clear();
+    this.#l1?.clear();
+  }
+
+  #l1On(): boolean {
+    return this.#l1 !== undefined && this.#busUp;
+  }
+
+  async #resolve<T>(key: string, loader: Loader<T>, options: EntryOptions | undefined, l1Entry: CacheEntry | undefined): Promise<CacheResult<T>> {
+    checkEntryOptions(options);
+    const tags = options?.tags ?? [];
+    const now = this.#clock.now();
+    // An L1 entry that is still within grace can be served if everything else fails.
+    let stale: { entry: CacheEntry; source: CacheSource } | undefined =
+      l1Entry !== undefined && now < l1Entry.g ? { entry: l1Entry, source: 'l1' } : undefined;
+    let tokens: Record<string, string> | undefined;
+    if (this.#l2 !== undefined) {
+      try {
+        const read = await this.#readL2(key, tags);
+        tokens = read.tokens;
+        const e = read.entry;
+        // L2 answered, so it is the truth: an L1 copy it no longer has was invalidated.
+        if (stale?.entry.k !== e?.k) stale = undefined;
+        if (e !== undefined) {
+          if (now < e.f) {
+            this.#metrics.counts.l2Hits++;
+            if (this.#l1On()) this.#l1!.set(key, e, now, read.bytes);
+            return { value: e.v as T, source: 'l2', stale: false };
+          }
+          if (now < e.g) {
+            stale = { entry: e, source: 'l2' };
+            // Serve the stale copy now and let one background call rebuild it.
+            if (this.#l1On()) this.#l1!.set(key, e, now, read.bytes);
+            this.#metrics.counts.staleServed++;
+            this.#refreshInBackground(key, loader, options);
+            return { value: e.v as T, source: 'l2', stale: true };
+          }
+        }
+      } catch {
+        // L2 is away: fail open to the loader, without a lease.
+      }
+    }
+    this.#metrics.counts.misses++;
+    return this.#load(key, loader, options, tokens, stale);
+  }
+
+  /** Load under the lease; `tokens` undefined means L2 is unusable, so no lease and no L2 write. */
+  async #load<T>(
+    key: string, loader: Loader<T>, options: EntryOptions | undefined, tokens: Record<string, string> | undefined,
+    stale: { entry: CacheEntry; source: CacheSource } | undefined,
+  ): Promise<CacheResult<T>> {
+    let leased = false;
+    if (this.#l2 !== undefined && tokens !== undefined) {
+      try {
+        leased = await this.#l2.call('add', (s) => s.add(LEASE + key, this.#id, this.#o.leaseMs));
+      } catch {
+        tokens = undefined;
+      }
+      if (leased) {
+        // Another holder may have written the value and released its lease between our
+        // read and our add: look once more before loading again.
+        const again = await this.#readL2(key, options?.tags ?? []).catch(() => undefined);
+        const now = this.#clock.now();
+        if (again?.entry !== undefined && now < again.entry.f) {
+          this.#l2.call('delete', (s) => s.delete(LEASE + key)).catch(() => undefined);
+          this.#metrics.counts.l2Hits++;
+          if (this.#l1On()) this.#l1!.set(key, again.entry, now, again.bytes);
+          return { value: again.entry.v as T, source: 'l2', stale: false };
+        }
+      }
+      if (!leased && tokens !== undefined) {
+        if (stale !== undefined) {
+          this.#metrics.counts.staleServed++;
+          return { value: stale.entry.v as T, source: stale.source, stale: true };
+        }
+        const waited = await this.#waitForHolder<T>(key, options?.tags ?? []);
+        if (waited !== undefined) return waited;
+      }
+    }
+    try {
+      let value: T;
+      try {
+        this.#metrics.counts.loads++;
+        value = await loader();
+      } catch (err) {
+        this.#metrics.counts.loaderErrors++;
+        if (stale !== undefined && this.#clock.now() < stale.entry.g) {
+          this.#metrics.counts.staleServed++;
+          return { value: stale.entry.v as T, source: stale.source, stale: true };
+        }
+        throw err;
+      }
+      const { entry, text } = this.#build(key, value, options, tokens ?? {});
+      if (this.#l1On()) this.#l1!.set(key, entry, this.#clock.now(), text.length);
+      if (this.#l2 !== undefined && tokens !== undefined) {
+        await this.#l2.call('set', (s) => s.set(V + key, text, entry.g - this.#clock.now())).catch(() => undefined);
+      }
+      return { value, source: 'loader', stale: false };
+    } finally {
+      if (leased) this.#l2!.call('delete', (s) => s.delete(LEASE + key)).catch(() => undefined);
+    }
+  }
+
+  /** Another process holds the lease: look at L2 with growing pauses until its value lands. */
+  async #waitForHolder<T>(key: string, tags: readonly string[]): Promise<CacheResult<T> | undefined> {
+    const deadline = this.#clock.now() + this.#o.leaseWaitMs;
+    let pauseMs = LEASE_POLL_MIN_MS;
+    let holderDone = false;
+    while ((this.#clock.now() < deadline || holderDone) && !this.#closed) {
+      if (!holderDone) await delay(pauseMs);
+      pauseMs = Math.min(pauseMs * 2, LEASE_POLL_MAX_MS);
+      try {
+        const read = await this.#readL2(key, tags);
+        const now = this.#clock.now();
+        if (read.entry !== undefined && now < read.entry.f) {
+          this.#metrics.counts.l2Hits++;
+          if (this.#l1On()) this.#l1!.set(key, read.entry, now, read.bytes);
+          return { value: read.entry.v as T, source: 'l2', stale: false };
+        }
+        // The holder is gone (done or its loader failed) and left nothing usable: load ourselves.
+        if (holderDone) return undefined;
+        const lease = await this.#l2!.call('get', (s) => s.getMany([LEASE + key]));
+        // Its value may have landed between the two reads: look once more, without pausing.
+        if (lease[0] === undefined) holderDone = true;
+      } catch {
+        return undefined;
+      }
+    }
+    return undefined;
+  }
+
+  #refreshInBackground<T>(key: string, loader: Loader<T>, options: EntryOptions | undefined): void {
+    if (this.#refreshing.has(key) || this.#closed) return;
+    this.#refreshing.add(key);
+    (async () => {
+      checkEntryOptions(options);
+      let tokens: Record<string, string> | undefined;
+      if (this.#l2 !== undefined) tokens = await this.#tagTokens(options?.tags ?? [], false).catch(() => undefined);
+      // No stale fallback: a failed refresh leaves the stale value in place until grace ends.
+      await this.#load(key, loader, options, tokens, undefined);
+    })().catch(() => undefined).finally(() => { this.#refreshing.delete(key); });
+  }
+
+  async #warmOnce<T>(key: string, loader: Loader<T>, options: EntryOptions, intervalMs: number): Promise<void> {
+    if (this.#l2 === undefined) {
+      const item = this.#l1?.get(key);
+      if (item === undefined || item.entry.f - this.#clock.now() <= intervalMs) await this.#load(key, loader, options, undefined, undefined);
+      return;
+    }
+    const read = await this.#readL2(key, options.tags ?? []);
+    const now = this.#clock.now();
+    if (read.entry !== undefined && read.entry.f - now > intervalMs) {
+      if (this.#l1On()) this.#l1!.set(key, read.entry, now, read.bytes);
+      return;
+    }
+    const leased = await this.#l2.call('add', (s) => s.add(LEASE + key, this.#id, this.#o.leaseMs));
+    if (!leased) return; // another instance is building it right now
+    try {
+      this.#metrics.counts.loads++;
+      const value = await loader();
+      const { entry, text } = this.#build(key, value, options, read.tokens);
+      await this.#l2.call('set', (s) => s.set(V + key, text, entry.g - this.#clock.now()));
+      if (this.#l1On()) this.#l1!.set(key, entry, this.#clock.now(), text.length);
+      // Other instances may hold the old copy in L1.
+      await this.#publish({ o: this.#id, d: key });
+    } finally {
+      await this.#l2.call('delete', (s) => s.delete(LEASE + key)).catch(() => undefined);
+    }
+  }
+
+  /** The entry under `key` (undefined when missing, corrupt or built with an old tag version) and the tags' current versions. */
+  async #readL2(key: string, tags: readonly string[]): Promise<{ entry: CacheEntry | undefined; tokens: Record<string, string>; bytes: number }> {
+    const keys = [V + key];
+    for (const t of tags) keys.push(TAG + t);
+    const reply = await this.#l2!.call('get', (s) => s.getMany(keys));
+    const tokens: Record<string, string> = {};
+    const missing: string[] = [];
+    tags.forEach((t, i) => {
+      const token = reply[i + 1];
+      if (token === undefined) missing.push(t);
+      else { tokens[t] = token; this.#l1?.setTag(t, token); }
+    });
+    if (missing.length > 0) Object.assign(tokens, await this.#tagTokens(missing, true));
+    let entry = decodeEntry(reply[0]);
+    if (entry !== undefined) {
+      for (const t of tags) {
+        if (entry.t?.[t] !== tokens[t]) { entry = undefined; break; }
+      }
+    }
+    return { entry, tokens, bytes: reply[0]?.length ?? 0 };
+  }
+
+  /**
+   * The current version of each tag. A tag never seen gets a fresh random version
+   * (`add`, so racing instances agree): were a missing tag read as a fixed value, an
+   * entry built before Memcached evicted the tag could match again after a later bump.
+   */
+  async #tagTokens(tags: readonly string[], create: boolean): Promise<Record<string, string>> {
+    const tokens: Record<string, string> = {};
+    if (tags.length === 0 || this.#l2 === undefined) return tokens;
+    const l2 = this.#l2;
+    const reply = await l2.call('get', (s) => s.getMany(tags.map((t) => TAG + t)));
+    await Promise.all(tags.map(async (t, i) => {
+      let token = reply[i];
+      if (token === undefined && create) {
+        const fresh = newVersionToken();
+        token = await l2.call('add', (s) => s.add(TAG + t, fresh, undefined))
+          ? fresh
+          : (await l2.call('get', (s) => s.getMany([TAG + t])))[0];
+      }
+      if (token !== undefined) { tokens[t] = token; this.#l1?.setTag(t, token); }
+    }));
+    return tokens;
+  }
+
+  #build(key: string, value: unknown, options: EntryOptions | undefined, tokens: Record<string, string>): { entry: CacheEntry; text: string } {
+    const now = this.#clock.now();
+    const f = now + jitteredTtlMs(options?.ttlMs ?? this.#o.defaultTtlMs, this.#o.jitterPercent);
+    const entry: CacheEntry = { v: value, k: newVersionToken(), f, g: f + (options?.graceMs ?? this.#o.defaultGraceMs) };
+    if (Object.keys(tokens).length > 0) entry.t = tokens;
+    let text: string | undefined;
+    try {
+      text = encodeEntry(entry);
+      // JSON.stringify drops undefined at the top level, and a round trip must give the same value back.
+      if (value === undefined || typeof value === 'function' || typeof value === 'symbol') throw new Error(`a ${typeof value} is not JSON`);
+    } catch (err) {
+      throw new CacheValueError(key, { cause: err });
+    }
+    return { entry, text };
+  }
+
+  async #publish(message: BusMessage): Promise<void> {
+    if (this.#bus === undefined) return;
+    // A lost invalidation is bounded by l1MaxStaleMs, so a bus failure does not fail the write.
+    await this.#bus.publish(this.#o.channel, JSON.stringify(message)).catch(() => undefined);
+  }
+
+  #onMessage(text: string): void {
+    let m: BusMessage;
+    try {
+      m = JSON.parse(text) as BusMessage;
+    } catch {
+      return;
+    }
+    if (m === null || typeof m !== 'object' || m.o === this.#id) return;
+    if (typeof m.d === 'string') this.#l1?.delete(m.d);
+    if (typeof m.t === 'string' && typeof m.k === 'string') this.#l1?.setTag(m.t, m.k);
+  }
+}

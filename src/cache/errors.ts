@@ -1,0 +1,72 @@
+import { ScaleoutError } from '../internal/errors.js';
+
+/**
+ * The L2 engine (Redis, Memcached or PostgreSQL) did not answer in time, refused the
+ * connection, or the circuit breaker in front of it is open. The cache treats this as
+ * a miss and calls the loader (it fails open), so users meet this error only when they
+ * call an L2 store directly. Retriable: stores reconnect by themselves.
+ */
+export class CacheL2UnavailableError extends ScaleoutError {
+  constructor(store: string, options: { cause?: unknown } = {}) {
+    super('SCALEOUT_CACHE_L2_UNAVAILABLE',
+      `the ${store} cache L2 is unreachable or too slow (${describeCause(options.cause)}); ` +
+      'the cache serves from the loader meanwhile; check that the engine runs and its address is right',
+      { ...options, retriable: true });
+  }
+}
+
+/** The L2 engine answered with an error that is not about reaching it (permissions, out of memory). */
+export class CacheL2Error extends ScaleoutError {
+  constructor(store: string, options: { cause?: unknown } = {}) {
+    super('SCALEOUT_CACHE_L2_FAILED',
+      `the ${store} cache L2 refused the operation (${describeCause(options.cause)}); look at the engine's logs and permissions`,
+      options);
+  }
+}
+
+/** The bus (Redis pub/sub or PostgreSQL LISTEN/NOTIFY) could not publish an invalidation. */
+export class CacheBusUnavailableError extends ScaleoutError {
+  constructor(bus: string, options: { cause?: unknown } = {}) {
+    super('SCALEOUT_CACHE_BUS_UNAVAILABLE',
+      `the ${bus} cache bus could not publish (${describeCause(options.cause)}); ` +
+      'other instances drop their L1 copy within l1MaxStaleMs anyway; check the engine',
+      { ...options, retriable: true });
+  }
+}
+
+/** Invalid options given to the cache, an L2 store or a bus. */
+export class CacheOptionsError extends ScaleoutError {
+  constructor(message: string) {
+    super('SCALEOUT_CACHE_INVALID_OPTIONS', message);
+  }
+}
+
+/** A key or tag the cache cannot hold: empty, too long, or not a string. */
+export class CacheKeyError extends ScaleoutError {
+  constructor(message: string) {
+    super('SCALEOUT_CACHE_INVALID_KEY', message);
+  }
+}
+
+/** A value the cache cannot store: not JSON-serialisable (undefined, a function, a cycle, a BigInt). */
+export class CacheValueError extends ScaleoutError {
+  constructor(key: string, options: { cause?: unknown } = {}) {
+    super('SCALEOUT_CACHE_INVALID_VALUE',
+      `the value for cache key "${key}" cannot be stored (${describeCause(options.cause)}); ` +
+      'return JSON-serialisable data (plain objects, arrays, strings, numbers, booleans, null) from the loader',
+      options);
+  }
+}
+
+/** An operation on a cache, store or bus after `close()`. */
+export class CacheClosedError extends ScaleoutError {
+  constructor(what: string) {
+    super('SCALEOUT_CACHE_CLOSED', `the ${what} was closed; create a new one instead of reusing it after close()`);
+  }
+}
+
+export function describeCause(cause: unknown): string {
+  if (cause instanceof Error) return cause.message;
+  if (cause === undefined) return 'no detail';
+  return String(cause);
+}
