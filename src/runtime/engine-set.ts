@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { createDatabase } from '../db/index.js';
@@ -6,6 +6,8 @@ import type { Database } from '../db/index.js';
 import type { Clock } from '../internal/clock.js';
 import type { RuntimeConfig } from './config.js';
 import { startPostgresCluster } from './engines/index.js';
+import { findPostgresBinaries } from './engines/postgres-binaries.js';
+import { appServiceDir, canReach } from './engines/service-dir.js';
 import type { PostgresCluster } from './engines/index.js';
 import { findRedisServer, startRedisServer } from './engines/redis-server.js';
 import type { RedisServer } from './engines/redis-server.js';
@@ -160,15 +162,29 @@ async function startPostgres(options: StartEnginesOptions, step: (message: strin
     return { source: 'external', primaryUrl: env.DATABASE_URL, replicaUrls, cluster: undefined };
   }
   const { replicas, synchronous } = config.engines.postgres;
+  const baseDir = await postgresBaseDir(options.dir);
   const cluster = await startPostgresCluster({
-    baseDir: join(options.dir, '.scaleout', 'pg'),
+    baseDir,
     replicas,
     synchronous: synchronous && replicas > 0,
   });
+  const shownDir = baseDir.startsWith(options.dir) ? relative(options.dir, baseDir) : baseDir;
   step(`postgres: embedded primary ${cluster.primary.host}:${cluster.primary.port}` +
     `${cluster.replicas.length > 0 ? ` + ${cluster.replicas.length} streaming replica(s) on ${cluster.replicas.map((r) => r.port).join(', ')}` : ''}` +
-    `${synchronous && replicas > 0 ? ', synchronous' : ''} (data in .scaleout/pg)`);
+    `${synchronous && replicas > 0 ? ', synchronous' : ''} (data in ${shownDir})`);
   return { source: 'embedded', primaryUrl: cluster.primary.url(), replicaUrls: cluster.replicas.map((r) => r.url()), cluster };
+}
+
+/**
+ * `<app>/.scaleout/pg`, unless this process is root and PostgreSQL's OS user cannot
+ * reach that folder (an app under `/root`, or in a 0700 folder): then a per-app
+ * folder under the service base, so the user's folders keep their permissions.
+ */
+export async function postgresBaseDir(appDir: string): Promise<string> {
+  const inApp = join(appDir, '.scaleout', 'pg');
+  const { runAs } = await findPostgresBinaries();
+  if (runAs === undefined || await canReach(inApp, runAs)) return inApp;
+  return join(await appServiceDir(appDir, runAs), 'pg');
 }
 
 function makeEngineSet(
