@@ -3,19 +3,41 @@
  * `node balancer-child.js <config.json>`, admin token in `SCALEOUT_ADMIN_TOKEN`
  * (not on the command line, where `ps` shows it).
  *
- * It reports over IPC `{ type: 'ready', listeners, admin }` or
- * `{ type: 'failed', code, message }`, stops gracefully on SIGTERM, and also when the
- * IPC pipe closes, so it never outlives the supervisor.
+ * With `SCALEOUT_LISTEN_HANDLE=1` it first waits for `{ type: 'listen-handle' }`
+ * carrying the client socket the supervisor bound (it survives this process: see
+ * `listen-socket.ts`). It reports over IPC `{ type: 'ready', listeners, admin }` or
+ * `{ type: 'failed', code, message }`, and an uncaught error as
+ * `{ type: 'crash', stack }` before it exits, so the supervisor can show why. It
+ * stops gracefully on SIGTERM, and also when the IPC pipe closes, so it never
+ * outlives the supervisor.
  */
 import { readFileSync } from 'node:fs';
 import { startAdminApi, startBalancer } from '../balancer/index.js';
 import type { AdminApi, BalancerOptionsInput } from '../balancer/index.js';
 import { isScaleoutError } from '../internal/errors.js';
+import { LISTEN_HANDLE_MESSAGE } from './balancer-process.js';
 
 /** Messages from the balancer child to the supervisor. */
 export type BalancerChildMessage =
   | { type: 'ready'; listeners: string[]; admin: string }
-  | { type: 'failed'; code: string; message: string };
+  | { type: 'failed'; code: string; message: string }
+  | { type: 'crash'; stack: string };
+
+/** An uncaught error is reported, then the process exits with this code. @defaultValue 70 */
+export const CRASH_EXIT_CODE = 70;
+/** How long the crash report may take to reach the supervisor before the exit. @defaultValue 1000 */
+const CRASH_REPORT_TIMEOUT_MS = 1_000;
+
+function receiveListenHandle(): Promise<object> {
+  return new Promise((resolve) => {
+    const onMessage = (message: unknown, handle: unknown): void => {
+      if ((message as { type?: unknown })?.type !== LISTEN_HANDLE_MESSAGE || handle === undefined || handle === null) return;
+      process.off('message', onMessage);
+      resolve(handle as object);
+    };
+    process.on('message', onMessage);
+  });
+}
 
 async function run(): Promise<void> {
   const file = process.argv[2];
@@ -25,7 +47,9 @@ async function run(): Promise<void> {
   // The supervisor died while this was starting: nobody would ever stop it.
   const orphaned = (): never => process.exit(1);
   process.once('disconnect', orphaned);
+  const handle = process.env.SCALEOUT_LISTEN_HANDLE === '1' ? await receiveListenHandle() : undefined;
   const balancer = await startBalancer(options, {
+    ...(handle === undefined ? {} : { listenHandles: [handle] }),
     log: (event) => process.stderr.write(`${new Date().toISOString()} ${'message' in event ? event.message : `${event.pool}/${event.server}: ${event.state} (${event.reason})`}\n`),
   });
   let admin: AdminApi;
@@ -57,6 +81,19 @@ function send(message: BalancerChildMessage, then?: () => void): void {
   }
   process.send(message, undefined, {}, () => then?.());
 }
+
+// The stack goes to the log file and to the supervisor, which prints it: a crash
+// loop must be visible where the operator looks, not only in .scaleout/logs.
+process.on('uncaughtException', (err) => {
+  const stack = err instanceof Error ? err.stack ?? `${err.name}: ${err.message}` : String(err);
+  process.stderr.write(`${new Date().toISOString()} uncaught error, exiting: ${stack}\n`);
+  setTimeout(() => process.exit(CRASH_EXIT_CODE), CRASH_REPORT_TIMEOUT_MS).unref();
+  try {
+    send({ type: 'crash', stack }, () => process.exit(CRASH_EXIT_CODE));
+  } catch {
+    process.exit(CRASH_EXIT_CODE);
+  }
+});
 
 run().catch((err: unknown) => {
   const code = isScaleoutError(err) ? err.code : 'SCALEOUT_RUNTIME_BALANCER_START';

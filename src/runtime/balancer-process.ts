@@ -3,11 +3,15 @@ import type { ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { BalancerChildMessage } from './balancer-child.js';
+import type { ListenSocket } from './listen-socket.js';
 import { trackChild } from './child-registry.js';
 import type { ExitInfo } from './app-process.js';
 import { describeExit } from './app-process.js';
 import { BalancerStartError, PortInUseError } from './errors.js';
 import { readLogTail } from './log-tail.js';
+
+/** The message that carries the listening socket to the child. */
+export const LISTEN_HANDLE_MESSAGE = 'listen-handle';
 
 /** How long the balancer may take to bind and answer. @defaultValue 30000 */
 export const DEFAULT_BALANCER_START_TIMEOUT_MS = 30_000;
@@ -19,6 +23,8 @@ export interface BalancerProcessOptions {
   logFile: string;
   /** @defaultValue {@link DEFAULT_BALANCER_START_TIMEOUT_MS} */
   startTimeoutMs?: number;
+  /** The client socket, bound by the supervisor; the child listens on it instead of binding `listen`. */
+  listenSocket?: ListenSocket | undefined;
 }
 
 /** The child entry next to this module (`.ts` under tsx, `.js` once built). */
@@ -38,6 +44,7 @@ export class BalancerProcess {
   readonly exited: Promise<ExitInfo>;
   readonly #child: ChildProcess;
   #exit: ExitInfo | undefined;
+  #crashStack: string | undefined;
 
   private constructor(child: ChildProcess, exited: Promise<ExitInfo>, ready: { listeners: string[]; admin: string }, logFile: string) {
     this.#child = child;
@@ -45,6 +52,14 @@ export class BalancerProcess {
     this.adminAddress = ready.admin;
     this.logFile = logFile;
     this.exited = exited.then((exit) => (this.#exit = exit));
+    child.on('message', (message: BalancerChildMessage) => {
+      if (message?.type === 'crash') this.#crashStack = String(message.stack);
+    });
+  }
+
+  /** The stack of the uncaught error the child reported before it exited, if it did. Complete once {@link exited} resolved. */
+  get crashStack(): string | undefined {
+    return this.#crashStack;
   }
 
   static async start(options: BalancerProcessOptions): Promise<BalancerProcess> {
@@ -54,7 +69,7 @@ export class BalancerProcess {
     try {
       child = fork(entry.file, [options.configFile], {
         execArgv: entry.execArgv,
-        env: { ...process.env, SCALEOUT_ADMIN_TOKEN: options.adminToken },
+        env: { ...process.env, SCALEOUT_ADMIN_TOKEN: options.adminToken, ...(options.listenSocket === undefined ? {} : { SCALEOUT_LISTEN_HANDLE: '1' }) },
         stdio: ['ignore', fd, fd, 'ipc'],
         detached: true,
       });
@@ -63,10 +78,12 @@ export class BalancerProcess {
     }
     trackChild(child);
     child.on('error', () => {});
+    // 'close', not 'exit': it comes after the IPC channel has delivered every message, crash reports included.
     const exited = new Promise<ExitInfo>((resolve) => {
-      child.once('exit', (code, signal) => resolve({ code, signal }));
+      child.once('close', (code, signal) => resolve({ code, signal }));
       child.once('error', () => resolve({ code: null, signal: null }));
     });
+    if (options.listenSocket !== undefined) child.send({ type: LISTEN_HANDLE_MESSAGE }, options.listenSocket.handle as never, () => {});
     const timeoutMs = options.startTimeoutMs ?? DEFAULT_BALANCER_START_TIMEOUT_MS;
     let timer: NodeJS.Timeout | undefined;
     const message = await Promise.race([
@@ -83,6 +100,7 @@ export class BalancerProcess {
     }
     child.kill('SIGKILL');
     await exited;
+    if (message.type === 'crash') throw new BalancerStartError(`it crashed while starting: ${message.stack}`);
     if (message.type === 'failed') {
       const inUse = /EADDRINUSE/.exec(message.message) !== null ? /cannot listen on (\S+?)(?::\s|\s)/.exec(message.message) : null;
       if (inUse !== null) throw new PortInUseError('the balancer address', inUse[1] ?? '?');

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { PoolOptionsInput } from '../balancer/index.js';
 import type { Clock } from '../internal/clock.js';
 import { systemClock } from '../internal/clock.js';
-import { AppProcess } from './app-process.js';
+import { AppProcess, describeExit } from './app-process.js';
 import { BalancerAdminClient } from './balancer-admin-client.js';
 import { BalancerProcess } from './balancer-process.js';
 import { MAX_INSTANCES } from './config.js';
@@ -21,6 +21,7 @@ import { OperationInProgressError, ScaleRequestError, SupervisorAlreadyRunningEr
 import { buildImage, STATE_DIR_NAME, unpackImage } from './image.js';
 import type { BuildImage } from './image.js';
 import { Instance } from './instance.js';
+import { ListenSocket } from './listen-socket.js';
 import type { SupervisorEvent } from './instance.js';
 import { assertPortFree } from './port-check.js';
 import { RestartBackoff } from './restart-backoff.js';
@@ -34,6 +35,11 @@ import { writePrivateFile } from './private-file.js';
 export const DEFAULT_POOL_NAME = 'app';
 /** The balancer gets this long to finish in-flight requests when it stops. @defaultValue 5000 */
 export const BALANCER_SHUTDOWN_MS = 5_000;
+/**
+ * A crashed balancer is an outage: the first crashes of a series restart it at once,
+ * only then does it back off (`app.restart`). @defaultValue 3
+ */
+export const BALANCER_IMMEDIATE_RESTARTS = 3;
 
 export interface SupervisorOptions {
   /** Absolute app folder. */
@@ -100,6 +106,9 @@ export class Supervisor {
   #balancer: BalancerProcess | undefined;
   #admin: BalancerAdminClient | undefined;
   #balancerTimer: NodeJS.Timeout | undefined;
+  /** The balancer's client socket, held across balancer restarts. */
+  #listenSocket: ListenSocket | undefined;
+  #balancerRestarts = 0;
   #control: ControlApi | undefined;
   #buildId: string | undefined;
   #pool = DEFAULT_POOL_NAME;
@@ -120,7 +129,7 @@ export class Supervisor {
     this.#stateDir = join(this.dir, STATE_DIR_NAME);
     this.#logDir = join(this.#stateDir, 'logs');
     this.#desired = options.config.app.instances;
-    this.#balancerBackoff = new RestartBackoff({ ...options.config.app.restart, clock: this.#clock });
+    this.#balancerBackoff = new RestartBackoff({ ...options.config.app.restart, immediate: BALANCER_IMMEDIATE_RESTARTS, clock: this.#clock });
   }
 
   get state(): SupervisorState {
@@ -145,7 +154,9 @@ export class Supervisor {
     const { config } = this;
     await mkdir(this.#logDir, { recursive: true });
     await this.#assertNoOtherSupervisor();
-    await assertPortFree('balancer.listen', config.balancer.listen);
+    // Bound here and kept until the end: see listen-socket.ts.
+    this.#listenSocket = ListenSocket.bind(config.balancer.listen);
+    if (this.#listenSocket === undefined) await assertPortFree('balancer.listen', config.balancer.listen);
     await assertPortFree('balancer.admin', config.balancer.admin);
     this.#secrets = await loadOrCreateSecrets(this.#stateDir);
 
@@ -243,27 +254,35 @@ export class Supervisor {
       .map((i) => ({ id: i.id, address: i.address! }));
     const configFile = join(this.#stateDir, 'balancer.json');
     await writePrivateFile(configFile, `${JSON.stringify({
-      listen,
+      listen: this.#listenSocket?.address ?? listen,
       admin,
       keys: this.#secrets!.balancer,
       timeouts: { shutdownMs: BALANCER_SHUTDOWN_MS },
       pools: { [this.#pool]: this.#poolOptions(servers) },
     }, null, 2)}\n`);
-    const balancer = await BalancerProcess.start({ configFile, adminToken: this.#adminToken, logFile: join(this.#logDir, 'balancer.log') });
+    const balancer = await BalancerProcess.start({
+      configFile, adminToken: this.#adminToken, logFile: join(this.#logDir, 'balancer.log'), listenSocket: this.#listenSocket,
+    });
     this.#balancer = balancer;
     this.#admin = new BalancerAdminClient(balancer.adminAddress, this.#adminToken);
-    void balancer.exited.then((exit) => this.#onBalancerExit(balancer, exit.signal ?? `code ${exit.code ?? '?'}`));
+    void balancer.exited.then((exit) => this.#onBalancerExit(balancer, describeExit(exit), balancer.crashStack));
   }
 
-  #onBalancerExit(balancer: BalancerProcess, how: string): void {
+  #onBalancerExit(balancer: BalancerProcess, how: string, stack?: string): void {
     if (balancer !== this.#balancer || this.#stopping !== undefined) return;
     const delayMs = this.#balancerBackoff.nextDelayMs();
-    this.#emit({ level: 'warn', message: `the balancer exited (${how}); restarting it in ${delayMs} ms on the same addresses` });
+    const clients = this.#listenSocket === undefined ? '' : '; new clients wait for it';
+    this.#emit({
+      level: 'warn',
+      message: `the balancer ${how}${stack === undefined ? '' : ` after an uncaught error:\n${stack}\n`}; ` +
+        `restarting it ${delayMs === 0 ? 'now' : `in ${delayMs} ms`} on the same addresses${clients} (crash ${this.#balancerBackoff.crashesInARow} in a row)`,
+    });
     this.#balancerTimer = setTimeout(() => {
       this.#balancerTimer = undefined;
       if (this.#stopping !== undefined) return;
       this.#startBalancer(balancer.listeners[0] ?? this.config.balancer.listen, balancer.adminAddress).then(() => {
         this.#balancerBackoff.markHealthy();
+        this.#balancerRestarts++;
         this.#step(`balancer restarted (pid ${this.#balancer?.pid ?? '?'})`);
       }, (err: unknown) => {
         this.#emit({ level: 'warn', message: `the balancer did not restart: ${(err as Error).message.split('\n')[0] ?? ''}` });
@@ -439,6 +458,7 @@ export class Supervisor {
       processes.push({
         role: 'balancer', id: 'balancer', pid: balancer.running ? balancer.pid ?? null : null, address: balancer.listeners[0] ?? null, buildId: null,
         state: balancer.running ? 'running' : this.#balancerTimer !== undefined ? 'backoff' : 'stopped', detail: `admin ${balancer.adminAddress}, pool ${this.#pool}`,
+        restarts: this.#balancerRestarts,
       });
     }
     const byNumber = (a: Instance, b: Instance): number => Number(a.id.slice(4)) - Number(b.id.slice(4));
@@ -479,6 +499,7 @@ export class Supervisor {
       await this.#balancer.stop(BALANCER_SHUTDOWN_MS + 5_000);
       this.#emit({ level: 'info', message: 'balancer stopped' });
     }
+    this.#listenSocket?.close();
     if (this.#engines !== undefined) {
       await this.#engines.stop();
       this.#emit({ level: 'info', message: 'engines stopped' });
@@ -494,6 +515,7 @@ export class Supervisor {
     if (this.#balancerTimer !== undefined) clearTimeout(this.#balancerTimer);
     for (const instance of this.#instances.values()) instance.kill();
     this.#balancer?.kill();
+    this.#listenSocket?.close();
     this.#engines?.kill();
     removeSupervisorFile(this.dir);
   }
