@@ -22,6 +22,8 @@ import { buildImage, STATE_DIR_NAME, unpackImage } from './image.js';
 import type { BuildImage } from './image.js';
 import { Instance } from './instance.js';
 import { ListenSocket } from './listen-socket.js';
+import { setOrphanReaper } from './child-registry.js';
+import { OrphanReaper } from './orphan-reaper.js';
 import type { SupervisorEvent } from './instance.js';
 import { assertPortFree } from './port-check.js';
 import { RestartBackoff } from './restart-backoff.js';
@@ -108,6 +110,7 @@ export class Supervisor {
   #balancerTimer: NodeJS.Timeout | undefined;
   /** The balancer's client socket, held across balancer restarts. */
   #listenSocket: ListenSocket | undefined;
+  #reaper: OrphanReaper | undefined;
   #balancerRestarts = 0;
   #control: ControlApi | undefined;
   #buildId: string | undefined;
@@ -154,6 +157,13 @@ export class Supervisor {
     const { config } = this;
     await mkdir(this.#logDir, { recursive: true });
     await this.#assertNoOtherSupervisor();
+    // First, so that every process started after it dies with this one, even by SIGKILL.
+    try {
+      this.#reaper = await OrphanReaper.start();
+      setOrphanReaper(this.#reaper);
+    } catch (err) {
+      this.#emit({ level: 'warn', message: `${(err as Error).message}: processes may outlive a supervisor killed by SIGKILL` });
+    }
     // Bound here and kept until the end: see listen-socket.ts.
     this.#listenSocket = ListenSocket.bind(config.balancer.listen);
     if (this.#listenSocket === undefined) await assertPortFree('balancer.listen', config.balancer.listen);
@@ -505,6 +515,7 @@ export class Supervisor {
       this.#emit({ level: 'info', message: 'engines stopped' });
     }
     await this.#control?.close();
+    this.#closeReaper();
     removeSupervisorFile(this.dir);
     this.#state = 'stopped';
   }
@@ -517,6 +528,14 @@ export class Supervisor {
     this.#balancer?.kill();
     this.#listenSocket?.close();
     this.#engines?.kill();
+    this.#closeReaper();
     removeSupervisorFile(this.dir);
+  }
+
+  #closeReaper(): void {
+    if (this.#reaper === undefined) return;
+    setOrphanReaper(undefined);
+    this.#reaper.close();
+    this.#reaper = undefined;
   }
 }

@@ -42,6 +42,8 @@ export interface RedisServer {
   /** `redis://host:port` */
   readonly url: string;
   readonly logFile: string;
+  /** Resolves once the process is gone. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   isRunning(): boolean;
   /** SIGTERM (Redis flushes the append-only file), then SIGKILL after the timeout. */
   stop(timeoutMs?: number): Promise<void>;
@@ -105,15 +107,15 @@ async function startOnce(binary: string, host: string, port: number, options: Re
   trackChild(child);
   let exited = false;
   let spawnError: Error | undefined;
-  const exit = new Promise<void>((resolve) => {
-    child.once('exit', () => {
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => {
       exited = true;
-      resolve();
+      resolve({ code, signal });
     });
     child.once('error', (err) => {
       spawnError = err;
       exited = true;
-      resolve();
+      resolve({ code: null, signal: null });
     });
   });
   const timeoutMs = options.startTimeoutMs ?? DEFAULT_REDIS_START_TIMEOUT_MS;
@@ -141,6 +143,7 @@ async function startOnce(binary: string, host: string, port: number, options: Re
     pid: child.pid,
     url: `redis://${host}:${port}`,
     logFile,
+    exited: exit,
     isRunning: () => !exited,
     kill,
     async stop(stopTimeoutMs = DEFAULT_REDIS_STOP_TIMEOUT_MS) {

@@ -150,7 +150,8 @@ export class UpProcess {
     throw new Error(`scaleout up did not get to running within ${timeoutMs} ms`);
   }
 
-  status(): Promise<RuntimeStatus> {
+  /** Rejects (never throws) when no supervisor answers, e.g. while a killed one's file is still there. */
+  async status(): Promise<RuntimeStatus> {
     return ControlClient.connect(this.dir).status();
   }
 
