@@ -52,6 +52,11 @@ async function run(): Promise<void> {
     ...(handle === undefined ? {} : { listenHandles: [handle] }),
     log: (event) => process.stderr.write(`${new Date().toISOString()} ${'message' in event ? event.message : `${event.pool}/${event.server}: ${event.state} (${event.reason})`}\n`),
   });
+  if (handle !== undefined && balancer.addresses[0] !== options.listen) {
+    // Never serve on another address than the one asked for (an unbound socket listens anywhere).
+    await balancer.close();
+    throw new Error(`the socket from the supervisor listens on ${balancer.addresses[0] ?? '?'}, not ${String(options.listen)}`);
+  }
   let admin: AdminApi;
   try {
     admin = await startAdminApi(balancer, { address: adminAddress, token });

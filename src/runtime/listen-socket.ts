@@ -49,6 +49,12 @@ export class ListenSocket {
     }
     const out: { address?: string; port?: number; family?: string } = {};
     result.getsockname(out);
+    // libuv reports EADDRINUSE of a bind only at listen(); the socket is then not bound
+    // at all (port 0), and a listen() on it would pick any port on every address.
+    if (out.port === undefined || out.port === 0) {
+      result.close();
+      throw new PortInUseError('balancer.listen', address);
+    }
     const bound = out.family === 'IPv6' ? `[${out.address ?? host}]:${out.port ?? port}` : `${out.address ?? host}:${out.port ?? port}`;
     return new ListenSocket(result, bound);
   }
