@@ -10,6 +10,12 @@ import { describeExit } from './app-process.js';
 import { BalancerStartError, PortInUseError } from './errors.js';
 import { readLogTail } from './log-tail.js';
 
+/**
+ * A stopping balancer is killed after this: its own shutdown timeout (the supervisor
+ * gives it 5 s to finish requests in flight) plus a margin. @defaultValue 10000
+ */
+export const DEFAULT_BALANCER_STOP_GRACE_MS = 10_000;
+
 /** The message that carries the listening socket to the child. */
 export const LISTEN_HANDLE_MESSAGE = 'listen-handle';
 
@@ -58,7 +64,7 @@ export class BalancerProcess {
   }
 
   /** The stack of the uncaught error the child reported before it exited, if it did. Complete once {@link exited} resolved. */
-  get crashStack(): string | undefined {
+  crashReport(): string | undefined {
     return this.#crashStack;
   }
 
@@ -120,7 +126,7 @@ export class BalancerProcess {
   }
 
   /** SIGTERM (in-flight requests finish), then SIGKILL after `graceMs`. */
-  async stop(graceMs: number): Promise<void> {
+  async stop(graceMs = DEFAULT_BALANCER_STOP_GRACE_MS): Promise<void> {
     if (!this.running) return;
     try {
       this.#child.kill('SIGTERM');

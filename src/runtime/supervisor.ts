@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { PoolOptionsInput } from '../balancer/index.js';
 import type { Clock } from '../internal/clock.js';
 import { systemClock } from '../internal/clock.js';
-import { AppProcess, describeExit } from './app-process.js';
+import { AppProcess } from './app-process.js';
 import { BalancerAdminClient } from './balancer-admin-client.js';
 import { BalancerProcess } from './balancer-process.js';
 import { MAX_INSTANCES } from './config.js';
@@ -26,7 +26,7 @@ import { setOrphanReaper } from './child-registry.js';
 import { OrphanReaper } from './orphan-reaper.js';
 import type { SupervisorEvent } from './instance.js';
 import { assertPortFree } from './port-check.js';
-import { RestartBackoff } from './restart-backoff.js';
+import { SupervisedProcess } from './supervised-process.js';
 import { formatKeys, loadOrCreateSecrets } from './secrets.js';
 import type { RuntimeSecrets } from './secrets.js';
 import { isAlive, readSupervisorFile, removeSupervisorFile, writeSupervisorFile } from './supervisor-file.js';
@@ -101,17 +101,15 @@ export class Supervisor {
   readonly #adminToken = randomBytes(24).toString('base64url');
   readonly #controlToken = randomBytes(24).toString('base64url');
   readonly #instances = new Map<string, Instance>();
-  readonly #balancerBackoff: RestartBackoff;
   #state: SupervisorState = 'starting';
   #secrets: RuntimeSecrets | undefined;
   #engines: EngineSet | undefined;
-  #balancer: BalancerProcess | undefined;
+  /** The balancer, restarted when it crashes; its `run` is the current (or last) process. */
+  #balancer: SupervisedProcess<BalancerProcess> | undefined;
   #admin: BalancerAdminClient | undefined;
-  #balancerTimer: NodeJS.Timeout | undefined;
   /** The balancer's client socket, held across balancer restarts. */
   #listenSocket: ListenSocket | undefined;
   #reaper: OrphanReaper | undefined;
-  #balancerRestarts = 0;
   #control: ControlApi | undefined;
   #buildId: string | undefined;
   #pool = DEFAULT_POOL_NAME;
@@ -132,7 +130,6 @@ export class Supervisor {
     this.#stateDir = join(this.dir, STATE_DIR_NAME);
     this.#logDir = join(this.#stateDir, 'logs');
     this.#desired = options.config.app.instances;
-    this.#balancerBackoff = new RestartBackoff({ ...options.config.app.restart, immediate: BALANCER_IMMEDIATE_RESTARTS, clock: this.#clock });
   }
 
   get state(): SupervisorState {
@@ -189,8 +186,8 @@ export class Supervisor {
     this.#engines = await startEngines({ dir: this.dir, config, env: this.#env, clock: this.#clock, onStep: (m) => this.#step(m), onEvent: (e) => this.#emit(e) });
     this.#assertRunning();
 
-    await this.#startBalancer(config.balancer.listen, config.balancer.admin);
-    this.#step(`balancer on http://${this.#balancer!.listeners[0]} (pid ${this.#balancer!.pid ?? '?'}, admin http://${this.#balancer!.adminAddress})`);
+    const balancer = await this.#startBalancer();
+    this.#step(`balancer on http://${balancer.listeners[0]} (pid ${balancer.pid ?? '?'}, admin http://${balancer.adminAddress})`);
     this.#assertRunning();
 
     const instances = Array.from({ length: this.#desired }, () => this.#createInstance(image.buildId, this.#pool));
@@ -205,8 +202,8 @@ export class Supervisor {
 
     this.#state = 'running';
     const summary: UpSummary = {
-      appUrl: `http://${this.#balancer!.listeners[0]}/`,
-      adminUrl: `http://${this.#balancer!.adminAddress}/`,
+      appUrl: `http://${balancer.listeners[0]}/`,
+      adminUrl: `http://${balancer.adminAddress}/`,
       controlAddress: this.#control.address,
       buildId: image.buildId,
       profile: this.#engines.profile,
@@ -257,14 +254,31 @@ export class Supervisor {
     };
   }
 
-  async #startBalancer(listen: string, admin: string): Promise<void> {
-    // The pool as the supervisor knows it: after a balancer crash, the instances in service.
+  /** Starts the balancer under supervision: a crash restarts it on the same addresses (see {@link BALANCER_IMMEDIATE_RESTARTS}). */
+  #startBalancer(): Promise<BalancerProcess> {
+    this.#balancer = new SupervisedProcess<BalancerProcess>({
+      name: 'the balancer',
+      start: () => this.#spawnBalancer(),
+      restart: this.config.app.restart,
+      immediate: BALANCER_IMMEDIATE_RESTARTS,
+      restartNote: `on the same addresses${this.#listenSocket === undefined ? '' : '; new clients wait for it'}`,
+      emit: (event) => this.#emit(event),
+      clock: this.#clock,
+    });
+    return this.#balancer.start();
+  }
+
+  async #spawnBalancer(): Promise<BalancerProcess> {
+    // After a crash: the addresses the last one had, and the pool as the supervisor knows it, the instances in service.
+    const last = this.#balancer?.run;
+    const listen = last?.listeners[0] ?? this.#listenSocket?.address ?? this.config.balancer.listen;
+    const admin = last?.adminAddress ?? this.config.balancer.admin;
     const servers = [...this.#instances.values()]
       .filter((i) => i.inPool && i.pool === this.#pool && i.address !== undefined)
       .map((i) => ({ id: i.id, address: i.address! }));
     const configFile = join(this.#stateDir, 'balancer.json');
     await writePrivateFile(configFile, `${JSON.stringify({
-      listen: this.#listenSocket?.address ?? listen,
+      listen,
       admin,
       keys: this.#secrets!.balancer,
       timeouts: { shutdownMs: BALANCER_SHUTDOWN_MS },
@@ -273,32 +287,8 @@ export class Supervisor {
     const balancer = await BalancerProcess.start({
       configFile, adminToken: this.#adminToken, logFile: join(this.#logDir, 'balancer.log'), listenSocket: this.#listenSocket,
     });
-    this.#balancer = balancer;
     this.#admin = new BalancerAdminClient(balancer.adminAddress, this.#adminToken);
-    void balancer.exited.then((exit) => this.#onBalancerExit(balancer, describeExit(exit), balancer.crashStack));
-  }
-
-  #onBalancerExit(balancer: BalancerProcess, how: string, stack?: string): void {
-    if (balancer !== this.#balancer || this.#stopping !== undefined) return;
-    const delayMs = this.#balancerBackoff.nextDelayMs();
-    const clients = this.#listenSocket === undefined ? '' : '; new clients wait for it';
-    this.#emit({
-      level: 'warn',
-      message: `the balancer ${how}${stack === undefined ? '' : ` after an uncaught error:\n${stack}\n`}; ` +
-        `restarting it ${delayMs === 0 ? 'now' : `in ${delayMs} ms`} on the same addresses${clients} (crash ${this.#balancerBackoff.crashesInARow} in a row)`,
-    });
-    this.#balancerTimer = setTimeout(() => {
-      this.#balancerTimer = undefined;
-      if (this.#stopping !== undefined) return;
-      this.#startBalancer(balancer.listeners[0] ?? this.config.balancer.listen, balancer.adminAddress).then(() => {
-        this.#balancerBackoff.markHealthy();
-        this.#balancerRestarts++;
-        this.#step(`balancer restarted (pid ${this.#balancer?.pid ?? '?'})`);
-      }, (err: unknown) => {
-        this.#emit({ level: 'warn', message: `the balancer did not restart: ${(err as Error).message.split('\n')[0] ?? ''}` });
-        this.#onBalancerExit(balancer, 'restart failed');
-      });
-    }, delayMs);
+    return balancer;
   }
 
   // ── instances ────────────────────────────────────────────────────────────────
@@ -456,7 +446,8 @@ export class Supervisor {
   // ── status and stopping ──────────────────────────────────────────────────────
 
   status(): RuntimeStatus {
-    const balancer = this.#balancer;
+    const supervised = this.#balancer;
+    const balancer = supervised?.run;
     const processes: ProcessStatus[] = [
       {
         role: 'supervisor', id: 'supervisor', pid: process.pid, address: this.#control?.address ?? null, buildId: this.#buildId ?? null,
@@ -467,8 +458,8 @@ export class Supervisor {
     if (balancer !== undefined) {
       processes.push({
         role: 'balancer', id: 'balancer', pid: balancer.running ? balancer.pid ?? null : null, address: balancer.listeners[0] ?? null, buildId: null,
-        state: balancer.running ? 'running' : this.#balancerTimer !== undefined ? 'backoff' : 'stopped', detail: `admin ${balancer.adminAddress}, pool ${this.#pool}`,
-        restarts: this.#balancerRestarts,
+        state: supervised!.state, detail: `admin ${balancer.adminAddress}, pool ${this.#pool}${supervised!.lastExit === undefined ? '' : `, last exit: ${supervised!.lastExit}`}`,
+        restarts: supervised!.restarts,
       });
     }
     const byNumber = (a: Instance, b: Instance): number => Number(a.id.slice(4)) - Number(b.id.slice(4));
@@ -498,7 +489,6 @@ export class Supervisor {
 
   async #stop(): Promise<void> {
     this.#state = 'stopping';
-    if (this.#balancerTimer !== undefined) clearTimeout(this.#balancerTimer);
     const instances = [...this.#instances.values()];
     if (instances.length > 0) this.#emit({ level: 'info', message: `draining and stopping ${instances.length} instance(s)` });
     await Promise.all(instances.map((i) => i.retire()));
@@ -506,7 +496,7 @@ export class Supervisor {
     await this.#startup?.catch(() => undefined);
     await Promise.all([...this.#instances.values()].map((i) => i.retire()));
     if (this.#balancer !== undefined) {
-      await this.#balancer.stop(BALANCER_SHUTDOWN_MS + 5_000);
+      await this.#balancer.stop();
       this.#emit({ level: 'info', message: 'balancer stopped' });
     }
     this.#listenSocket?.close();
@@ -523,7 +513,6 @@ export class Supervisor {
   /** Forced stop: SIGKILL every process now (a second Ctrl-C). Synchronous. */
   kill(): void {
     this.#state = 'stopping';
-    if (this.#balancerTimer !== undefined) clearTimeout(this.#balancerTimer);
     for (const instance of this.#instances.values()) instance.kill();
     this.#balancer?.kill();
     this.#listenSocket?.close();
