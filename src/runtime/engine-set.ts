@@ -117,7 +117,12 @@ export async function startEngines(options: StartEnginesOptions): Promise<Engine
         const supervised = new SupervisedProcess<RedisServer>({
           name: 'redis-server',
           start: async () => {
-            const server = await startRedisServer({ dataDir, appendonly, binary: redisBinary, ...(port === undefined ? {} : { port }) });
+            const server = await startRedisServer({
+              dataDir, appendonly, binary: redisBinary, ...(port === undefined ? {} : { port }),
+              onLeftover: (pid) => (options.onEvent ?? ((event) => step(event.message)))({
+                level: 'warn', message: `stopped redis-server pid ${pid}, left running in ${dataDir} by an earlier run`,
+              }),
+            });
             port = server.port;
             return server;
           },
