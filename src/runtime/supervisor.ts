@@ -495,11 +495,14 @@ export class Supervisor {
     // A startup in progress notices the stop at its next step; wait for it to let go.
     await this.#startup?.catch(() => undefined);
     await Promise.all([...this.#instances.values()].map((i) => i.retire()));
+    // Let go of the client socket first: once the balancer closes its listener on
+    // SIGTERM, new clients are refused at once instead of waiting for a balancer
+    // that is not coming back.
+    this.#listenSocket?.close();
     if (this.#balancer !== undefined) {
       await this.#balancer.stop();
       this.#emit({ level: 'info', message: 'balancer stopped' });
     }
-    this.#listenSocket?.close();
     if (this.#engines !== undefined) {
       await this.#engines.stop();
       this.#emit({ level: 'info', message: 'engines stopped' });

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { cp, mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { appServiceKey, DEFAULT_SERVICE_BASE_DIR } from '../../../src/runtime/engines/service-dir.js';
 import { REPO_DIR } from '../../runtime/support/runtime-harness.js';
 
 const SHOP_DIR = join(REPO_DIR, 'examples', 'shop');
@@ -44,6 +45,8 @@ export async function copyShop(): Promise<ShopCopy> {
     dir,
     async remove() {
       await rm(root, { recursive: true, force: true });
+      // As root in a checkout the server's user cannot enter, the embedded data lives there.
+      await rm(join(DEFAULT_SERVICE_BASE_DIR, appServiceKey(dir)), { recursive: true, force: true });
       // Other runs may share the parent; it goes only once empty.
       await rmdir(SCRATCH_ROOT).catch(() => undefined);
     },
