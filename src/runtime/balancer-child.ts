@@ -1,24 +1,29 @@
 /**
- * The balancer as a child process of the supervisor:
- * `node balancer-child.js <config.json>`, admin token in `SCALEOUT_ADMIN_TOKEN`
- * (not on the command line, where `ps` shows it).
+ * The balancer as a child process of the supervisor, admin token in
+ * `SCALEOUT_ADMIN_TOKEN` (not on the command line, where `ps` shows it):
  *
- * With `SCALEOUT_LISTEN_HANDLE=1` it first waits for `{ type: 'listen-handle' }`
- * carrying the client socket the supervisor bound (it survives this process: see
- * `listen-socket.ts`). It reports over IPC `{ type: 'ready', listeners, admin }` or
- * `{ type: 'failed', code, message }`, and an uncaught error as
- * `{ type: 'crash', stack }` before it exits, so the supervisor can show why. It
- * stops gracefully on SIGTERM, and also when the IPC pipe closes, so it never
- * outlives the supervisor.
+ *     child ── { type: 'loaded' } ──────────────────────────► supervisor
+ *           ◄─ { type: 'start', configFile } + client socket ─   (now, or later: a spare)
+ *           ── { type: 'ready', listeners, admin } ─────────►
+ *              or { type: 'failed', code, message }
+ *              or { type: 'crash', stack } before an exit on an uncaught error
+ *
+ * The client socket is the one the supervisor bound and keeps (see
+ * `listen-socket.ts`). Asking for it only once loaded means no message arrives
+ * before there is a listener for it. Without an IPC channel,
+ * `node balancer-child.js <config.json>` binds the config's address itself and prints
+ * the messages. It stops gracefully on SIGTERM, and also when the IPC pipe closes, so
+ * it never outlives the supervisor.
  */
 import { readFileSync } from 'node:fs';
 import { startAdminApi, startBalancer } from '../balancer/index.js';
 import type { AdminApi, BalancerOptionsInput } from '../balancer/index.js';
 import { isScaleoutError } from '../internal/errors.js';
-import { LISTEN_HANDLE_MESSAGE } from './balancer-process.js';
+import type { BalancerStartMessage } from './balancer-process.js';
 
 /** Messages from the balancer child to the supervisor. */
 export type BalancerChildMessage =
+  | { type: 'loaded' }
   | { type: 'ready'; listeners: string[]; admin: string }
   | { type: 'failed'; code: string; message: string }
   | { type: 'crash'; stack: string };
@@ -28,26 +33,32 @@ export const CRASH_EXIT_CODE = 70;
 /** How long the crash report may take to reach the supervisor before the exit. @defaultValue 1000 */
 const CRASH_REPORT_TIMEOUT_MS = 1_000;
 
-function receiveListenHandle(): Promise<object> {
+function receiveStart(): Promise<{ file: string; handle: object | undefined }> {
   return new Promise((resolve) => {
     const onMessage = (message: unknown, handle: unknown): void => {
-      if ((message as { type?: unknown })?.type !== LISTEN_HANDLE_MESSAGE || handle === undefined || handle === null) return;
+      const start = message as Partial<BalancerStartMessage> | null;
+      if (start?.type !== 'start' || typeof start.configFile !== 'string') return;
       process.off('message', onMessage);
-      resolve(handle as object);
+      resolve({ file: start.configFile, handle: handle === undefined || handle === null ? undefined : handle as object });
     };
     process.on('message', onMessage);
   });
 }
 
 async function run(): Promise<void> {
-  const file = process.argv[2];
+  // The supervisor died while this was starting (or idle as a spare): nobody would ever stop it.
+  const orphaned = (): never => process.exit(1);
+  process.once('disconnect', orphaned);
+  let file = process.argv[2];
+  let handle: object | undefined;
+  if (process.send !== undefined) {
+    const start = receiveStart();
+    send({ type: 'loaded' });
+    ({ file, handle } = await start);
+  }
   const token = process.env.SCALEOUT_ADMIN_TOKEN;
   if (file === undefined || token === undefined) throw new Error('usage: balancer-child <config.json> with SCALEOUT_ADMIN_TOKEN set');
   const { admin: adminAddress, ...options } = JSON.parse(readFileSync(file, 'utf8')) as BalancerOptionsInput & { admin: string };
-  // The supervisor died while this was starting: nobody would ever stop it.
-  const orphaned = (): never => process.exit(1);
-  process.once('disconnect', orphaned);
-  const handle = process.env.SCALEOUT_LISTEN_HANDLE === '1' ? await receiveListenHandle() : undefined;
   const balancer = await startBalancer(options, {
     ...(handle === undefined ? {} : { listenHandles: [handle] }),
     log: (event) => process.stderr.write(`${new Date().toISOString()} ${'message' in event ? event.message : `${event.pool}/${event.server}: ${event.state} (${event.reason})`}\n`),

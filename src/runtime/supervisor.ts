@@ -7,6 +7,7 @@ import { systemClock } from '../internal/clock.js';
 import { AppProcess } from './app-process.js';
 import { BalancerAdminClient } from './balancer-admin-client.js';
 import { BalancerProcess } from './balancer-process.js';
+import type { LoadedBalancer } from './balancer-process.js';
 import { MAX_INSTANCES } from './config.js';
 import type { DeployStrategy, RuntimeConfig } from './config.js';
 import { reshardApp } from './app-reshard.js';
@@ -110,6 +111,9 @@ export class Supervisor {
   /** The balancer's client socket, held across balancer restarts. */
   #listenSocket: ListenSocket | undefined;
   #reaper: OrphanReaper | undefined;
+  /** A balancer child with its code loaded, waiting: the next restart skips Node's start. */
+  #spareBalancer: Promise<LoadedBalancer | undefined> | undefined;
+  #spareLoaded = false;
   #control: ControlApi | undefined;
   #buildId: string | undefined;
   #pool = DEFAULT_POOL_NAME;
@@ -284,10 +288,19 @@ export class Supervisor {
       timeouts: { shutdownMs: BALANCER_SHUTDOWN_MS },
       pools: { [this.#pool]: this.#poolOptions(servers) },
     }, null, 2)}\n`);
-    const balancer = await BalancerProcess.start({
-      configFile, adminToken: this.#adminToken, logFile: join(this.#logDir, 'balancer.log'), listenSocket: this.#listenSocket,
-    });
+    const logFile = join(this.#logDir, 'balancer.log');
+    const spare = await this.#spareBalancer;
+    this.#spareBalancer = undefined;
+    this.#spareLoaded = false;
+    const balancer = await BalancerProcess.start({ configFile, adminToken: this.#adminToken, logFile, listenSocket: this.#listenSocket, loaded: spare });
     this.#admin = new BalancerAdminClient(balancer.adminAddress, this.#adminToken);
+    if (this.#stopping === undefined) {
+      const loading = BalancerProcess.load({ adminToken: this.#adminToken, logFile }).catch(() => undefined);
+      this.#spareBalancer = loading;
+      void loading.then((loaded) => {
+        if (this.#spareBalancer === loading) this.#spareLoaded = loaded !== undefined;
+      });
+    }
     return balancer;
   }
 
@@ -458,7 +471,8 @@ export class Supervisor {
     if (balancer !== undefined) {
       processes.push({
         role: 'balancer', id: 'balancer', pid: balancer.running ? balancer.pid ?? null : null, address: balancer.listeners[0] ?? null, buildId: null,
-        state: supervised!.state, detail: `admin ${balancer.adminAddress}, pool ${this.#pool}${supervised!.lastExit === undefined ? '' : `, last exit: ${supervised!.lastExit}`}`,
+        state: supervised!.state, detail: `admin ${balancer.adminAddress}, pool ${this.#pool}${this.#spareLoaded ? ', spare loaded' : ''}` +
+          `${supervised!.lastExit === undefined ? '' : `, last exit: ${supervised!.lastExit}`}`,
         restarts: supervised!.restarts,
       });
     }
@@ -499,6 +513,7 @@ export class Supervisor {
     // SIGTERM, new clients are refused at once instead of waiting for a balancer
     // that is not coming back.
     this.#listenSocket?.close();
+    (await this.#spareBalancer)?.child.kill('SIGKILL');
     if (this.#balancer !== undefined) {
       await this.#balancer.stop();
       this.#emit({ level: 'info', message: 'balancer stopped' });
@@ -518,6 +533,7 @@ export class Supervisor {
     this.#state = 'stopping';
     for (const instance of this.#instances.values()) instance.kill();
     this.#balancer?.kill();
+    void this.#spareBalancer?.then((spare) => spare?.child.kill('SIGKILL'));
     this.#listenSocket?.close();
     this.#engines?.kill();
     this.#closeReaper();
