@@ -5,9 +5,6 @@ import type { PoolOptionsInput } from '../balancer/index.js';
 import type { Clock } from '../internal/clock.js';
 import { systemClock } from '../internal/clock.js';
 import { AppProcess } from './app-process.js';
-import { BalancerAdminClient } from './balancer-admin-client.js';
-import { BalancerProcess } from './balancer-process.js';
-import type { LoadedBalancer } from './balancer-process.js';
 import { MAX_INSTANCES } from './config.js';
 import type { DeployStrategy, RuntimeConfig } from './config.js';
 import { reshardApp } from './app-reshard.js';
@@ -22,27 +19,18 @@ import { OperationInProgressError, ScaleRequestError, SupervisorAlreadyRunningEr
 import { buildImage, STATE_DIR_NAME, unpackImage } from './image.js';
 import type { BuildImage } from './image.js';
 import { Instance } from './instance.js';
-import { ListenSocket } from './listen-socket.js';
 import { setOrphanReaper } from './child-registry.js';
 import { OrphanReaper } from './orphan-reaper.js';
 import type { SupervisorEvent } from './instance.js';
-import { assertPortFree } from './port-check.js';
-import { SupervisedProcess } from './supervised-process.js';
+import { RuntimeBalancer } from './runtime-balancer.js';
 import { formatKeys, loadOrCreateSecrets } from './secrets.js';
 import type { RuntimeSecrets } from './secrets.js';
 import { isAlive, readSupervisorFile, removeSupervisorFile, writeSupervisorFile } from './supervisor-file.js';
 import type { ProcessStatus, RuntimeStatus, SupervisorState } from './topology.js';
-import { writePrivateFile } from './private-file.js';
 
 /** The balancer pool of the first generation of instances. @defaultValue 'app' */
 export const DEFAULT_POOL_NAME = 'app';
-/** The balancer gets this long to finish in-flight requests when it stops. @defaultValue 5000 */
-export const BALANCER_SHUTDOWN_MS = 5_000;
-/**
- * A crashed balancer is an outage: the first crashes of a series restart it at once,
- * only then does it back off (`app.restart`). @defaultValue 3
- */
-export const BALANCER_IMMEDIATE_RESTARTS = 3;
+export { BALANCER_IMMEDIATE_RESTARTS, BALANCER_SHUTDOWN_MS } from './runtime-balancer.js';
 
 export interface SupervisorOptions {
   /** Absolute app folder. */
@@ -105,15 +93,8 @@ export class Supervisor {
   #state: SupervisorState = 'starting';
   #secrets: RuntimeSecrets | undefined;
   #engines: EngineSet | undefined;
-  /** The balancer, restarted when it crashes; its `run` is the current (or last) process. */
-  #balancer: SupervisedProcess<BalancerProcess> | undefined;
-  #admin: BalancerAdminClient | undefined;
-  /** The balancer's client socket, held across balancer restarts. */
-  #listenSocket: ListenSocket | undefined;
+  readonly #balancer: RuntimeBalancer;
   #reaper: OrphanReaper | undefined;
-  /** A balancer child with its code loaded, waiting: the next restart skips Node's start. */
-  #spareBalancer: Promise<LoadedBalancer | undefined> | undefined;
-  #spareLoaded = false;
   #control: ControlApi | undefined;
   #buildId: string | undefined;
   #pool = DEFAULT_POOL_NAME;
@@ -134,6 +115,23 @@ export class Supervisor {
     this.#stateDir = join(this.dir, STATE_DIR_NAME);
     this.#logDir = join(this.#stateDir, 'logs');
     this.#desired = options.config.app.instances;
+    this.#balancer = new RuntimeBalancer({
+      listen: options.config.balancer.listen,
+      admin: options.config.balancer.admin,
+      stateDir: this.#stateDir,
+      adminToken: this.#adminToken,
+      keys: () => this.#secrets!.balancer,
+      // After a crash, the instances in service as the supervisor knows them.
+      pool: () => ({
+        name: this.#pool,
+        options: this.#poolOptions([...this.#instances.values()]
+          .filter((i) => i.inPool && i.pool === this.#pool && i.address !== undefined)
+          .map((i) => ({ id: i.id, address: i.address! }))),
+      }),
+      restart: options.config.app.restart,
+      clock: this.#clock,
+      emit: (event) => this.#emit(event),
+    });
   }
 
   get state(): SupervisorState {
@@ -165,10 +163,8 @@ export class Supervisor {
     } catch (err) {
       this.#emit({ level: 'warn', message: `${(err as Error).message}: processes may outlive a supervisor killed by SIGKILL` });
     }
-    // Bound here and kept until the end: see listen-socket.ts.
-    this.#listenSocket = ListenSocket.bind(config.balancer.listen);
-    if (this.#listenSocket === undefined) await assertPortFree('balancer.listen', config.balancer.listen);
-    await assertPortFree('balancer.admin', config.balancer.admin);
+    // The client socket is bound here and kept until the end: see listen-socket.ts.
+    await this.#balancer.bind();
     this.#secrets = await loadOrCreateSecrets(this.#stateDir);
 
     const image = await buildImage(this.dir);
@@ -190,7 +186,7 @@ export class Supervisor {
     this.#engines = await startEngines({ dir: this.dir, config, env: this.#env, clock: this.#clock, onStep: (m) => this.#step(m), onEvent: (e) => this.#emit(e) });
     this.#assertRunning();
 
-    const balancer = await this.#startBalancer();
+    const balancer = await this.#balancer.start();
     this.#step(`balancer on http://${balancer.listeners[0]} (pid ${balancer.pid ?? '?'}, admin http://${balancer.adminAddress})`);
     this.#assertRunning();
 
@@ -258,52 +254,6 @@ export class Supervisor {
     };
   }
 
-  /** Starts the balancer under supervision: a crash restarts it on the same addresses (see {@link BALANCER_IMMEDIATE_RESTARTS}). */
-  #startBalancer(): Promise<BalancerProcess> {
-    this.#balancer = new SupervisedProcess<BalancerProcess>({
-      name: 'the balancer',
-      start: () => this.#spawnBalancer(),
-      restart: this.config.app.restart,
-      immediate: BALANCER_IMMEDIATE_RESTARTS,
-      restartNote: `on the same addresses${this.#listenSocket === undefined ? '' : '; new clients wait for it'}`,
-      emit: (event) => this.#emit(event),
-      clock: this.#clock,
-    });
-    return this.#balancer.start();
-  }
-
-  async #spawnBalancer(): Promise<BalancerProcess> {
-    // After a crash: the addresses the last one had, and the pool as the supervisor knows it, the instances in service.
-    const last = this.#balancer?.run;
-    const listen = last?.listeners[0] ?? this.#listenSocket?.address ?? this.config.balancer.listen;
-    const admin = last?.adminAddress ?? this.config.balancer.admin;
-    const servers = [...this.#instances.values()]
-      .filter((i) => i.inPool && i.pool === this.#pool && i.address !== undefined)
-      .map((i) => ({ id: i.id, address: i.address! }));
-    const configFile = join(this.#stateDir, 'balancer.json');
-    await writePrivateFile(configFile, `${JSON.stringify({
-      listen,
-      admin,
-      keys: this.#secrets!.balancer,
-      timeouts: { shutdownMs: BALANCER_SHUTDOWN_MS },
-      pools: { [this.#pool]: this.#poolOptions(servers) },
-    }, null, 2)}\n`);
-    const logFile = join(this.#logDir, 'balancer.log');
-    const spare = await this.#spareBalancer;
-    this.#spareBalancer = undefined;
-    this.#spareLoaded = false;
-    const balancer = await BalancerProcess.start({ configFile, adminToken: this.#adminToken, logFile, listenSocket: this.#listenSocket, loaded: spare });
-    this.#admin = new BalancerAdminClient(balancer.adminAddress, this.#adminToken);
-    if (this.#stopping === undefined) {
-      const loading = BalancerProcess.load({ adminToken: this.#adminToken, logFile }).catch(() => undefined);
-      this.#spareBalancer = loading;
-      void loading.then((loaded) => {
-        if (this.#spareBalancer === loading) this.#spareLoaded = loaded !== undefined;
-      });
-    }
-    return balancer;
-  }
-
   // ── instances ────────────────────────────────────────────────────────────────
 
   #createInstance(buildId: string, pool: string): Instance {
@@ -311,7 +261,7 @@ export class Supervisor {
     const id = `app-${this.#nextNumber++}`;
     const { app, deploy: deployConfig } = this.config;
     const instance = new Instance(id, buildId, pool, {
-      admin: () => this.#admin!,
+      admin: () => this.#balancer.admin!,
       spawn: (instanceId, build) => this.#spawn(instanceId, build),
       healthPath: app.healthPath,
       healthTimeoutMs: app.healthTimeoutMs,
@@ -397,7 +347,7 @@ export class Supervisor {
       forget: (instance) => {
         this.#instances.delete(instance.id);
       },
-      admin: () => this.#admin!,
+      admin: () => this.#balancer.admin!,
       poolOptions: (servers) => this.#poolOptions(servers),
       switchTo: (buildId, pool) => {
         this.#buildId = buildId;
@@ -459,8 +409,7 @@ export class Supervisor {
   // ── status and stopping ──────────────────────────────────────────────────────
 
   status(): RuntimeStatus {
-    const supervised = this.#balancer;
-    const balancer = supervised?.run;
+    const balancer = this.#balancer.run;
     const processes: ProcessStatus[] = [
       {
         role: 'supervisor', id: 'supervisor', pid: process.pid, address: this.#control?.address ?? null, buildId: this.#buildId ?? null,
@@ -468,14 +417,8 @@ export class Supervisor {
         detail: `control API, desired app instances: ${this.#desired}`,
       },
     ];
-    if (balancer !== undefined) {
-      processes.push({
-        role: 'balancer', id: 'balancer', pid: balancer.running ? balancer.pid ?? null : null, address: balancer.listeners[0] ?? null, buildId: null,
-        state: supervised!.state, detail: `admin ${balancer.adminAddress}, pool ${this.#pool}${this.#spareLoaded ? ', spare loaded' : ''}` +
-          `${supervised!.lastExit === undefined ? '' : `, last exit: ${supervised!.lastExit}`}`,
-        restarts: supervised!.restarts,
-      });
-    }
+    const balancerStatus = this.#balancer.status(this.#pool);
+    if (balancerStatus !== undefined) processes.push(balancerStatus);
     const byNumber = (a: Instance, b: Instance): number => Number(a.id.slice(4)) - Number(b.id.slice(4));
     processes.push(...[...this.#instances.values()].sort(byNumber).map((i) => i.snapshot()));
     processes.push(...this.#engines?.processes() ?? []);
@@ -509,15 +452,9 @@ export class Supervisor {
     // A startup in progress notices the stop at its next step; wait for it to let go.
     await this.#startup?.catch(() => undefined);
     await Promise.all([...this.#instances.values()].map((i) => i.retire()));
-    // Let go of the client socket first: once the balancer closes its listener on
-    // SIGTERM, new clients are refused at once instead of waiting for a balancer
-    // that is not coming back.
-    this.#listenSocket?.close();
-    (await this.#spareBalancer)?.child.kill('SIGKILL');
-    if (this.#balancer !== undefined) {
-      await this.#balancer.stop();
-      this.#emit({ level: 'info', message: 'balancer stopped' });
-    }
+    const hadBalancer = this.#balancer.run !== undefined;
+    await this.#balancer.stop();
+    if (hadBalancer) this.#emit({ level: 'info', message: 'balancer stopped' });
     if (this.#engines !== undefined) {
       await this.#engines.stop();
       this.#emit({ level: 'info', message: 'engines stopped' });
@@ -532,9 +469,7 @@ export class Supervisor {
   kill(): void {
     this.#state = 'stopping';
     for (const instance of this.#instances.values()) instance.kill();
-    this.#balancer?.kill();
-    void this.#spareBalancer?.then((spare) => spare?.child.kill('SIGKILL'));
-    this.#listenSocket?.close();
+    this.#balancer.kill();
     this.#engines?.kill();
     this.#closeReaper();
     removeSupervisorFile(this.dir);

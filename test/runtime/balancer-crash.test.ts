@@ -105,9 +105,10 @@ describe('scaleout up when the balancer crashes', () => {
       `${outcome.ok} ok, errors ${JSON.stringify([...outcome.errors])}`);
     expect(outcome.errors.get('ECONNREFUSED') ?? 0).toBe(0);
     expect(outcome.ok).toBeGreaterThan(10);
-    // Requests on connections the killed balancer had accepted fail; nothing else does.
+    // Requests on connections the killed balancer had accepted fail (at most one per client
+    // and crash: the three of the loop and this test's own); nothing else does.
     const failed = [...outcome.errors.values()].reduce((a, b) => a + b, 0);
-    expect(failed).toBeLessThanOrEqual(3 * 3);
+    expect(failed).toBeLessThanOrEqual((3 + 1) * 3);
     // No backoff for the first crashes, and no process start either (about 0.1 s here; generous for a busy 2-core machine).
     for (const ms of outagesMs) expect(ms).toBeLessThan(3_000);
     expect(up.stderr).toMatch(/the balancer killed by SIGKILL; restarting it now on the same addresses/);
