@@ -22,6 +22,14 @@ export interface BalancerDeps {
   clock?: Clock;
   /** Operator-facing events (server state changes, shutdown). @defaultValue nothing */
   log?: (event: PoolEvent | { message: string }) => void;
+  /**
+   * Sockets already bound elsewhere, by listener index, to listen on instead of
+   * binding the listener's address: a process that outlives the balancer (the
+   * runtime's supervisor) keeps the socket across balancer restarts, so clients
+   * queue in the kernel instead of being refused. Anything `server.listen(handle)`
+   * takes: a handle received over IPC, a `net.Server`, `{ fd }`.
+   */
+  listenHandles?: ReadonlyArray<object | undefined>;
 }
 
 /** What the admin API and `scaleout status` show of one server. */
@@ -53,6 +61,7 @@ export class Balancer {
   readonly #options: BalancerOptions;
   readonly #clock: Clock;
   readonly #log: NonNullable<BalancerDeps['log']>;
+  readonly #listenHandles: ReadonlyArray<object | undefined>;
   readonly #keyring: Keyring;
   readonly #pools = new Map<string, Pool>();
   readonly #upstreams: UpstreamPool;
@@ -71,6 +80,7 @@ export class Balancer {
     this.#options = options;
     this.#clock = deps.clock ?? systemClock;
     this.#log = deps.log ?? (() => {});
+    this.#listenHandles = deps.listenHandles ?? [];
     this.#keyring = options.keys === undefined ? Keyring.random() : new Keyring(options.keys);
     this.#upstreams = new UpstreamPool({
       maxIdlePerServer: options.limits.maxIdlePerServer,
@@ -115,8 +125,9 @@ export class Balancer {
 
   /** Bind every listener and start health checks. */
   async listen(): Promise<void> {
-    for (const listener of this.#options.listen) {
+    for (const [index, listener] of this.#options.listen.entries()) {
       const { host, port } = splitAddress(listener.address);
+      const handle = this.#listenHandles[index];
       const secure = listener.tls !== undefined;
       const onSocket = (socket: net.Socket): void => {
         const conn = new ClientConnection(socket, this.#ctx, secure);
@@ -130,7 +141,8 @@ export class Balancer {
       server.on('tlsClientError', (_err, socket) => socket.destroy());
       await new Promise<void>((resolve, reject) => {
         server.once('error', (err) => reject(new BalancerConfigError(`cannot listen on ${listener.address}: ${(err as Error).message}; pick a free port`, { cause: err })));
-        server.listen(port, host, () => resolve());
+        if (handle !== undefined) server.listen(handle, () => resolve());
+        else server.listen(port, host, () => resolve());
       });
       this.#listeners.push(server);
     }

@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { createDatabase } from '../db/index.js';
@@ -6,6 +6,8 @@ import type { Database } from '../db/index.js';
 import type { Clock } from '../internal/clock.js';
 import type { RuntimeConfig } from './config.js';
 import { startPostgresCluster } from './engines/index.js';
+import { findPostgresBinaries } from './engines/postgres-binaries.js';
+import { appServiceDir, canReach } from './engines/service-dir.js';
 import type { PostgresCluster } from './engines/index.js';
 import { findRedisServer, startRedisServer } from './engines/redis-server.js';
 import type { RedisServer } from './engines/redis-server.js';
@@ -14,6 +16,7 @@ import type { SupervisorEvent } from './instance.js';
 import { PostgresGuard } from './postgres-guard.js';
 import type { RebuildResult, SwitchoverResult } from './postgres-guard.js';
 import { ShardStatusReader } from './shard-status.js';
+import { SupervisedProcess } from './supervised-process.js';
 import { withDatabase } from './shard-urls.js';
 import type { DbStatus, ProcessStatus } from './topology.js';
 
@@ -21,6 +24,11 @@ import type { DbStatus, ProcessStatus } from './topology.js';
 export const ENGINE_CHECK_TIMEOUT_MS = 5_000;
 /** Interval of the supervisor's checks of a database given by URL, and of the shard directory. @defaultValue 2000 */
 export const DB_STATUS_INTERVAL_MS = 2_000;
+/**
+ * A spawned redis-server that dies takes sessions, cache and queue with it: its first
+ * crashes of a series restart it at once, then `app.restart` backs off. @defaultValue 3
+ */
+export const REDIS_IMMEDIATE_RESTARTS = 3;
 
 export type Profile = 'redis' | 'postgres';
 
@@ -92,7 +100,7 @@ export async function startEngines(options: StartEnginesOptions): Promise<Engine
       started.push({ kill: () => cluster.nodes.forEach((n) => n.kill()), stop: () => cluster.stop() });
     }
     let redisUrl: string | undefined;
-    let redisServer: RedisServer | undefined;
+    let redisServer: SupervisedProcess<RedisServer> | undefined;
     let redisSource: EngineSource = 'none';
     const redisBinary = findRedisServer(env.PATH);
     if (config.engines.redis !== false) {
@@ -103,12 +111,33 @@ export async function startEngines(options: StartEnginesOptions): Promise<Engine
         step(`redis: ${redactUrl(redisUrl)} (REDIS_URL)`);
       } else if (redisBinary !== undefined) {
         const appendonly = config.engines.redis.appendonly;
-        redisServer = await startRedisServer({ dataDir: join(options.dir, '.scaleout', 'redis'), appendonly, binary: redisBinary });
-        const server = redisServer;
-        started.push({ kill: () => server.kill(), stop: () => server.stop() });
-        redisUrl = redisServer.url;
+        const dataDir = join(options.dir, '.scaleout', 'redis');
+        // A restart keeps the port: instances hold REDIS_URL, and their clients reconnect to it.
+        let port: number | undefined;
+        const supervised = new SupervisedProcess<RedisServer>({
+          name: 'redis-server',
+          start: async () => {
+            const server = await startRedisServer({
+              dataDir, appendonly, binary: redisBinary, ...(port === undefined ? {} : { port }),
+              onLeftover: (pid) => (options.onEvent ?? ((event) => step(event.message)))({
+                level: 'warn', message: `stopped redis-server pid ${pid}, left running in ${dataDir} by an earlier run`,
+              }),
+            });
+            port = server.port;
+            return server;
+          },
+          restart: config.app.restart,
+          immediate: REDIS_IMMEDIATE_RESTARTS,
+          restartNote: `on the same port${appendonly ? ' (append-only file kept)' : ' (append-only file off: its data is lost)'}`,
+          emit: options.onEvent ?? ((event) => step(event.message)),
+          ...(options.clock === undefined ? {} : { clock: options.clock }),
+        });
+        const server = await supervised.start();
+        redisServer = supervised;
+        started.push({ kill: () => supervised.kill(), stop: () => supervised.stop() });
+        redisUrl = server.url;
         redisSource = 'spawned';
-        step(`redis: redis-server on ${redisServer.host}:${redisServer.port} (pid ${redisServer.pid ?? '?'}, append-only file ${appendonly ? 'on' : 'off'})`);
+        step(`redis: redis-server on ${server.host}:${server.port} (pid ${server.pid ?? '?'}, append-only file ${appendonly ? 'on' : 'off'})`);
       } else {
         step('redis: none (no REDIS_URL and no redis-server on the PATH)');
       }
@@ -160,19 +189,33 @@ async function startPostgres(options: StartEnginesOptions, step: (message: strin
     return { source: 'external', primaryUrl: env.DATABASE_URL, replicaUrls, cluster: undefined };
   }
   const { replicas, synchronous } = config.engines.postgres;
+  const baseDir = await postgresBaseDir(options.dir);
   const cluster = await startPostgresCluster({
-    baseDir: join(options.dir, '.scaleout', 'pg'),
+    baseDir,
     replicas,
     synchronous: synchronous && replicas > 0,
   });
+  const shownDir = baseDir.startsWith(options.dir) ? relative(options.dir, baseDir) : baseDir;
   step(`postgres: embedded primary ${cluster.primary.host}:${cluster.primary.port}` +
     `${cluster.replicas.length > 0 ? ` + ${cluster.replicas.length} streaming replica(s) on ${cluster.replicas.map((r) => r.port).join(', ')}` : ''}` +
-    `${synchronous && replicas > 0 ? ', synchronous' : ''} (data in .scaleout/pg)`);
+    `${synchronous && replicas > 0 ? ', synchronous' : ''} (data in ${shownDir})`);
   return { source: 'embedded', primaryUrl: cluster.primary.url(), replicaUrls: cluster.replicas.map((r) => r.url()), cluster };
 }
 
+/**
+ * `<app>/.scaleout/pg`, unless this process is root and PostgreSQL's OS user cannot
+ * reach that folder (an app under `/root`, or in a 0700 folder): then a per-app
+ * folder under the service base, so the user's folders keep their permissions.
+ */
+export async function postgresBaseDir(appDir: string): Promise<string> {
+  const inApp = join(appDir, '.scaleout', 'pg');
+  const { runAs } = await findPostgresBinaries();
+  if (runAs === undefined || await canReach(inApp, runAs)) return inApp;
+  return join(await appServiceDir(appDir, runAs), 'pg');
+}
+
 function makeEngineSet(
-  postgres: PostgresSide, redisUrl: string | undefined, redisServer: RedisServer | undefined, redisSource: EngineSource,
+  postgres: PostgresSide, redisUrl: string | undefined, redisServer: SupervisedProcess<RedisServer> | undefined, redisSource: EngineSource,
   profile: Profile | null, database: Database | undefined, guard: PostgresGuard | undefined, shards: ShardStatusReader | undefined,
   started: Array<{ kill(): void; stop(): Promise<void> }>,
 ): EngineSet {
@@ -212,10 +255,12 @@ function makeEngineSet(
           role: 'postgres', id: `replica-${i + 1}`, pid: null, address: hostPortOf(url), buildId: null, state: 'external', detail: 'DATABASE_REPLICA_URLS',
         }));
       }
-      if (redisServer !== undefined) {
+      const run = redisServer?.run;
+      if (redisServer !== undefined && run !== undefined) {
+        const lastExit = redisServer.lastExit;
         out.push({
-          role: 'redis', id: 'redis', pid: redisServer.pid ?? null, address: `${redisServer.host}:${redisServer.port}`, buildId: null,
-          state: redisServer.isRunning() ? 'running' : 'stopped', detail: 'redis-server',
+          role: 'redis', id: 'redis', pid: run.isRunning() ? run.pid ?? null : null, address: `${run.host}:${run.port}`, buildId: null,
+          state: redisServer.state, detail: `redis-server${lastExit === undefined ? '' : `, last exit: ${lastExit}`}`, restarts: redisServer.restarts,
         });
       } else if (redisUrl !== undefined && redisSource === 'external') {
         out.push({ role: 'redis', id: 'redis', pid: null, address: hostPortOf(redisUrl), buildId: null, state: 'external', detail: 'REDIS_URL' });

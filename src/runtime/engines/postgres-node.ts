@@ -4,6 +4,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
+import { guardOrphan } from '../child-registry.js';
 import { PostgresStartError, PostgresStopError } from './errors.js';
 import { processesUsing, writeOwnedFile } from './data-dir.js';
 import { freePort } from './free-port.js';
@@ -66,6 +67,8 @@ const liveChildren = new Set<ChildProcess>();
 let exitHookInstalled = false;
 function track(child: ChildProcess): void {
   liveChildren.add(child);
+  // A SIGKILL of the supervisor runs no exit hook: the orphan reaper does a fast shutdown instead.
+  guardOrphan(child, 'SIGINT');
   child.once('exit', () => liveChildren.delete(child));
   if (!exitHookInstalled) {
     exitHookInstalled = true;

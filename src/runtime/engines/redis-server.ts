@@ -1,12 +1,13 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { accessSync, closeSync, constants, mkdirSync, openSync } from 'node:fs';
+import { accessSync, closeSync, constants, mkdirSync, openSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { delimiter, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { trackChild } from '../child-registry.js';
 import { RedisStartError } from '../errors.js';
 import { readLogTail } from '../log-tail.js';
+import { processesUsing } from './data-dir.js';
 import { freePort } from './free-port.js';
 
 /** @defaultValue 15000 */
@@ -14,6 +15,7 @@ export const DEFAULT_REDIS_START_TIMEOUT_MS = 15_000;
 /** A redis-server that does not stop after SIGTERM in this time is killed. @defaultValue 10000 */
 export const DEFAULT_REDIS_STOP_TIMEOUT_MS = 10_000;
 const PORT_ATTEMPTS = 4;
+const LEFTOVER_POLL_MS = 50;
 
 export interface RedisServerOptions {
   /** Working folder: the append-only file and the log live here. */
@@ -32,6 +34,8 @@ export interface RedisServerOptions {
   binary?: string;
   /** @defaultValue {@link DEFAULT_REDIS_START_TIMEOUT_MS} */
   startTimeoutMs?: number;
+  /** A redis-server left running in `dataDir` by an earlier run was stopped (its pid). */
+  onLeftover?: (pid: number) => void;
 }
 
 /** A redis-server process started by the runtime. */
@@ -42,6 +46,8 @@ export interface RedisServer {
   /** `redis://host:port` */
   readonly url: string;
   readonly logFile: string;
+  /** Resolves once the process is gone. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   isRunning(): boolean;
   /** SIGTERM (Redis flushes the append-only file), then SIGKILL after the timeout. */
   stop(timeoutMs?: number): Promise<void>;
@@ -74,6 +80,8 @@ export async function startRedisServer(options: RedisServerOptions): Promise<Red
   if (binary === undefined) throw new RedisStartError('no redis-server on the PATH; install Redis, or set REDIS_URL');
   const host = options.host ?? '127.0.0.1';
   mkdirSync(options.dataDir, { recursive: true });
+  // Two servers on one append-only file would corrupt it.
+  for (const pid of await stopLeftovers(options.dataDir)) options.onLeftover?.(pid);
   const logFile = join(options.dataDir, 'redis.log');
   let lastError: unknown;
   for (let attempt = 0; attempt < (options.port === undefined ? PORT_ATTEMPTS : 1); attempt++) {
@@ -105,15 +113,15 @@ async function startOnce(binary: string, host: string, port: number, options: Re
   trackChild(child);
   let exited = false;
   let spawnError: Error | undefined;
-  const exit = new Promise<void>((resolve) => {
-    child.once('exit', () => {
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => {
       exited = true;
-      resolve();
+      resolve({ code, signal });
     });
     child.once('error', (err) => {
       spawnError = err;
       exited = true;
-      resolve();
+      resolve({ code: null, signal: null });
     });
   });
   const timeoutMs = options.startTimeoutMs ?? DEFAULT_REDIS_START_TIMEOUT_MS;
@@ -141,6 +149,7 @@ async function startOnce(binary: string, host: string, port: number, options: Re
     pid: child.pid,
     url: `redis://${host}:${port}`,
     logFile,
+    exited: exit,
     isRunning: () => !exited,
     kill,
     async stop(stopTimeoutMs = DEFAULT_REDIS_STOP_TIMEOUT_MS) {
@@ -151,6 +160,50 @@ async function startOnce(binary: string, host: string, port: number, options: Re
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * Stops redis-servers that run in `dataDir` (their working directory, which the
+ * runtime sets): ones an earlier run left behind when it could not stop them (its
+ * supervisor and orphan reaper both killed). Only a process whose command is
+ * redis-server and whose working directory is `dataDir` is touched. SIGTERM (it
+ * flushes its append-only file), SIGKILL after {@link DEFAULT_REDIS_STOP_TIMEOUT_MS}.
+ */
+export async function stopLeftovers(dataDir: string, timeoutMs = DEFAULT_REDIS_STOP_TIMEOUT_MS): Promise<number[]> {
+  const leftovers = (await processesUsing(dataDir)).filter((pid) => commandOf(pid) === 'redis-server');
+  for (const pid of leftovers) signal(pid, 'SIGTERM');
+  const termDeadline = performance.now() + timeoutMs;
+  const killDeadline = termDeadline + 2_000;
+  let killed = false;
+  let running = leftovers;
+  while (running.length > 0 && performance.now() < killDeadline) {
+    if (!killed && performance.now() > termDeadline) {
+      running.forEach((pid) => signal(pid, 'SIGKILL'));
+      killed = true;
+    }
+    await delay(LEFTOVER_POLL_MS);
+    running = running.filter((pid) => commandOf(pid) === 'redis-server');
+  }
+  return leftovers;
+}
+
+/** The process's name (`comm`), or undefined once it is gone (a zombie counts as gone). */
+function commandOf(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z') return undefined;
+    return stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+  } catch {
+    return undefined;
+  }
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // Gone meanwhile.
+  }
 }
 
 /** True when a PING on a fresh connection gets +PONG within a second. */

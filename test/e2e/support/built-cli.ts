@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { cp, mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { appServiceKey, DEFAULT_SERVICE_BASE_DIR } from '../../../src/runtime/engines/service-dir.js';
 import { REPO_DIR } from '../../runtime/support/runtime-harness.js';
 
 const SHOP_DIR = join(REPO_DIR, 'examples', 'shop');
@@ -44,6 +45,8 @@ export async function copyShop(): Promise<ShopCopy> {
     dir,
     async remove() {
       await rm(root, { recursive: true, force: true });
+      // As root in a checkout the server's user cannot enter, the embedded data lives there.
+      await rm(join(DEFAULT_SERVICE_BASE_DIR, appServiceKey(dir)), { recursive: true, force: true });
       // Other runs may share the parent; it goes only once empty.
       await rmdir(SCRATCH_ROOT).catch(() => undefined);
     },
@@ -56,6 +59,16 @@ export async function copyShop(): Promise<ShopCopy> {
  */
 export function processesUnder(path: string): Array<{ pid: number; command: string }> {
   const found: Array<{ pid: number; command: string }> = [];
+  // As root in a checkout the server's user cannot enter, the embedded PostgreSQL of an
+  // app in `path` (or one folder below) keeps its data under the service base instead.
+  let below: string[] = [];
+  try {
+    below = readdirSync(path).map((name) => join(path, name));
+  } catch {
+    // Gone already.
+  }
+  const roots = [path, ...[path, ...below].map((dir) => join(DEFAULT_SERVICE_BASE_DIR, appServiceKey(dir))).filter((dir) => existsSync(dir))];
+  const isUnder = (file: string): boolean => roots.some((root) => file === root || file.startsWith(`${root}/`));
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     const pid = Number(name);
@@ -70,7 +83,7 @@ export function processesUnder(path: string): Array<{ pid: number; command: stri
       } catch {
         // Another user's process, or it just exited.
       }
-      if (command.includes(path) || cwd === path || cwd.startsWith(`${path}/`)) found.push({ pid, command });
+      if (roots.some((root) => command.includes(root)) || isUnder(cwd)) found.push({ pid, command });
     } catch {
       // Exited while being read.
     }

@@ -10,6 +10,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 import { ControlClient, readSupervisorFile } from '../../../src/runtime/index.js';
+import { appServiceKey, DEFAULT_SERVICE_BASE_DIR } from '../../../src/runtime/engines/service-dir.js';
 import type { RuntimeStatus } from '../../../src/runtime/index.js';
 
 export const REPO_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -62,6 +63,8 @@ export async function bumpVersion(dir: string, version: string): Promise<void> {
 
 export async function removeApp(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
+  // As root with the app in a folder the server's user cannot enter, the embedded data lives there.
+  await rm(join(DEFAULT_SERVICE_BASE_DIR, appServiceKey(dir)), { recursive: true, force: true });
 }
 
 export interface CliResult {
@@ -150,7 +153,8 @@ export class UpProcess {
     throw new Error(`scaleout up did not get to running within ${timeoutMs} ms`);
   }
 
-  status(): Promise<RuntimeStatus> {
+  /** Rejects (never throws) when no supervisor answers, e.g. while a killed one's file is still there. */
+  async status(): Promise<RuntimeStatus> {
     return ControlClient.connect(this.dir).status();
   }
 

@@ -1,0 +1,157 @@
+import { join } from 'node:path';
+import type { PoolOptionsInput } from '../balancer/index.js';
+import type { Clock } from '../internal/clock.js';
+import type { SigningKey } from './secrets.js';
+import { BalancerAdminClient } from './balancer-admin-client.js';
+import { BalancerProcess } from './balancer-process.js';
+import type { LoadedBalancer } from './balancer-process.js';
+import type { SupervisorEvent } from './instance.js';
+import { ListenSocket } from './listen-socket.js';
+import { assertPortFree } from './port-check.js';
+import { writePrivateFile } from './private-file.js';
+import { SupervisedProcess } from './supervised-process.js';
+import type { ProcessStatus } from './topology.js';
+
+/** The balancer gets this long to finish in-flight requests when it stops. @defaultValue 5000 */
+export const BALANCER_SHUTDOWN_MS = 5_000;
+/**
+ * A crashed balancer is an outage: the first crashes of a series restart it at once,
+ * only then does it back off (`app.restart`). @defaultValue 3
+ */
+export const BALANCER_IMMEDIATE_RESTARTS = 3;
+
+export interface RuntimeBalancerOptions {
+  /** `balancer.listen` and `balancer.admin` of the config. */
+  listen: string;
+  admin: string;
+  /** `.scaleout/`: where `balancer.json` is written, and `logs/balancer.log`. */
+  stateDir: string;
+  adminToken: string;
+  /** Keys of the sticky cookie, kept across restarts. */
+  keys: () => SigningKey[];
+  /** The pool as the supervisor knows it now: what a balancer (re)started now gets. */
+  pool: () => { name: string; options: PoolOptionsInput };
+  /** Restart backoff after the immediate restarts (`app.restart`). */
+  restart: { initialMs: number; maxMs: number };
+  clock: Clock;
+  emit: (event: SupervisorEvent) => void;
+}
+
+/**
+ * The balancer of `scaleout up`: its client socket, bound here and kept across
+ * restarts (see `listen-socket.ts`); the balancer child, restarted when it crashes
+ * (at once for the first {@link BALANCER_IMMEDIATE_RESTARTS}); and a spare child with
+ * its code loaded, so that a restart skips Node's start.
+ *
+ *     bind ─► start ─► running ─crash─► restart in the spare (socket kept) ─► running ...
+ *                                             └─► load the next spare
+ */
+export class RuntimeBalancer {
+  readonly #options: RuntimeBalancerOptions;
+  readonly #logFile: string;
+  #socket: ListenSocket | undefined;
+  #supervised: SupervisedProcess<BalancerProcess> | undefined;
+  #admin: BalancerAdminClient | undefined;
+  #spare: Promise<LoadedBalancer | undefined> | undefined;
+  #spareLoaded = false;
+  #stopped = false;
+
+  constructor(options: RuntimeBalancerOptions) {
+    this.#options = options;
+    this.#logFile = join(options.stateDir, 'logs', 'balancer.log');
+  }
+
+  /** Binds the client address (a taken one fails here) and checks the admin address is free. */
+  async bind(): Promise<void> {
+    this.#socket = ListenSocket.bind(this.#options.listen);
+    if (this.#socket === undefined) await assertPortFree('balancer.listen', this.#options.listen);
+    await assertPortFree('balancer.admin', this.#options.admin);
+  }
+
+  /** Starts the balancer under supervision. */
+  start(): Promise<BalancerProcess> {
+    this.#supervised = new SupervisedProcess<BalancerProcess>({
+      name: 'the balancer',
+      start: () => this.#spawn(),
+      restart: this.#options.restart,
+      immediate: BALANCER_IMMEDIATE_RESTARTS,
+      restartNote: `on the same addresses${this.#socket === undefined ? '' : '; new clients wait for it'}`,
+      emit: this.#options.emit,
+      clock: this.#options.clock,
+    });
+    return this.#supervised.start();
+  }
+
+  /** The current balancer's admin API (undefined before the first start). */
+  get admin(): BalancerAdminClient | undefined {
+    return this.#admin;
+  }
+
+  /** The current balancer (the last one while it is being restarted). */
+  get run(): BalancerProcess | undefined {
+    return this.#supervised?.run;
+  }
+
+  async #spawn(): Promise<BalancerProcess> {
+    // After a crash: the addresses the last one had.
+    const last = this.#supervised?.run;
+    const pool = this.#options.pool();
+    const configFile = join(this.#options.stateDir, 'balancer.json');
+    await writePrivateFile(configFile, `${JSON.stringify({
+      listen: last?.listeners[0] ?? this.#socket?.address ?? this.#options.listen,
+      admin: last?.adminAddress ?? this.#options.admin,
+      keys: this.#options.keys(),
+      timeouts: { shutdownMs: BALANCER_SHUTDOWN_MS },
+      pools: { [pool.name]: pool.options },
+    }, null, 2)}\n`);
+    const spare = await this.#spare;
+    this.#spare = undefined;
+    this.#spareLoaded = false;
+    const { adminToken } = this.#options;
+    const balancer = await BalancerProcess.start({ configFile, adminToken, logFile: this.#logFile, listenSocket: this.#socket, loaded: spare });
+    this.#admin = new BalancerAdminClient(balancer.adminAddress, adminToken);
+    if (!this.#stopped) {
+      const loading = BalancerProcess.load({ adminToken, logFile: this.#logFile }).catch(() => undefined);
+      this.#spare = loading;
+      void loading.then((loaded) => {
+        if (this.#spare === loading) this.#spareLoaded = loaded !== undefined;
+        if (this.#stopped) loaded?.child.kill('SIGKILL');
+      });
+    }
+    return balancer;
+  }
+
+  /** Its line in `scaleout status`, `pool` named in the detail. */
+  status(pool: string): ProcessStatus | undefined {
+    const supervised = this.#supervised;
+    const balancer = supervised?.run;
+    if (supervised === undefined || balancer === undefined) return undefined;
+    const lastExit = supervised.lastExit;
+    return {
+      role: 'balancer', id: 'balancer', pid: balancer.running ? balancer.pid ?? null : null, address: balancer.listeners[0] ?? null, buildId: null,
+      state: supervised.state,
+      detail: `admin ${balancer.adminAddress}, pool ${pool}${this.#spareLoaded ? ', spare loaded' : ''}${lastExit === undefined ? '' : `, last exit: ${lastExit}`}`,
+      restarts: supervised.restarts,
+    };
+  }
+
+  /**
+   * Graceful stop. The client socket goes first: once the balancer closes its
+   * listener on SIGTERM, new clients are refused at once instead of waiting for a
+   * balancer that is not coming back.
+   */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#socket?.close();
+    (await this.#spare)?.child.kill('SIGKILL');
+    await this.#supervised?.stop();
+  }
+
+  /** SIGKILL now (synchronous). */
+  kill(): void {
+    this.#stopped = true;
+    this.#supervised?.kill();
+    void this.#spare?.then((spare) => spare?.child.kill('SIGKILL'));
+    this.#socket?.close();
+  }
+}

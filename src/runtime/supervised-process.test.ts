@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../../test/support/wait-for.js';
+import type { ExitInfo } from './app-process.js';
+import type { SupervisorEvent } from './instance.js';
+import { SupervisedProcess } from './supervised-process.js';
+import type { ProcessRun } from './supervised-process.js';
+
+/** A run that exits when told to. */
+class FakeRun implements ProcessRun {
+  static nextPid = 1000;
+  readonly pid = FakeRun.nextPid++;
+  readonly exited: Promise<ExitInfo>;
+  #exit: (info: ExitInfo) => void = () => {};
+  report: string | undefined;
+  stopped = false;
+
+  constructor() {
+    this.exited = new Promise((resolve) => (this.#exit = resolve));
+  }
+
+  crash(report?: string): void {
+    this.report = report;
+    this.#exit({ code: 70, signal: null });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.#exit({ code: 0, signal: null });
+  }
+
+  kill(): void {
+    this.#exit({ code: null, signal: 'SIGKILL' });
+  }
+
+  crashReport(): string | undefined {
+    return this.report;
+  }
+}
+
+function supervised(immediate: number): { process: SupervisedProcess<FakeRun>; runs: FakeRun[]; events: SupervisorEvent[] } {
+  const runs: FakeRun[] = [];
+  const events: SupervisorEvent[] = [];
+  const process = new SupervisedProcess<FakeRun>({
+    name: 'the thing',
+    start: async () => {
+      const run = new FakeRun();
+      runs.push(run);
+      return run;
+    },
+    restart: { initialMs: 200, maxMs: 1000 },
+    immediate,
+    restartNote: 'on the same port',
+    emit: (event) => events.push(event),
+  });
+  return { process, runs, events };
+}
+
+describe('SupervisedProcess', () => {
+  it('restarts the first crashes at once, then backs off, and says why each run ended', async () => {
+    const { process, runs, events } = supervised(2);
+    await process.start();
+    for (let crash = 1; crash <= 2; crash++) {
+      runs.at(-1)!.crash(crash === 1 ? 'Error: boom\n    at somewhere' : undefined);
+      await waitFor(`restart ${crash}`, () => runs.length === crash + 1 && process.state === 'running');
+    }
+    expect(process.restarts).toBe(2);
+    expect(events.filter((e) => e.level === 'warn').map((e) => e.message)).toEqual([
+      'the thing exited with code 70 after an uncaught error:\nError: boom\n    at somewhere\n; restarting it now on the same port (crash 1 in a row)',
+      'the thing exited with code 70; restarting it now on the same port (crash 2 in a row)',
+    ]);
+    runs.at(-1)!.crash();
+    expect(process.state).toBe('running');
+    await waitFor('the backoff', () => process.state === 'backoff');
+    expect(events.at(-1)!.message).toContain('restarting it in 200 ms');
+    await waitFor('the third restart', () => runs.length === 4 && process.state === 'running', { timeoutMs: 5_000 });
+    expect(process.lastExit).toBe('exited with code 70');
+    await process.stop();
+    expect(runs.at(-1)!.stopped).toBe(true);
+    expect(process.state).toBe('stopped');
+  });
+
+  it('stops restarting once stopped, even in the middle of a backoff', async () => {
+    const { process, runs } = supervised(0);
+    await process.start();
+    runs[0]!.crash();
+    await waitFor('the backoff', () => process.state === 'backoff');
+    await process.stop();
+    // Past the 200 ms the restart was due after: nothing may start.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(runs).toHaveLength(1);
+    expect(process.state).toBe('stopped');
+  });
+});

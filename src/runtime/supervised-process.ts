@@ -1,0 +1,153 @@
+import type { Clock } from '../internal/clock.js';
+import { systemClock } from '../internal/clock.js';
+import type { ExitInfo } from './app-process.js';
+import { describeExit } from './app-process.js';
+import type { SupervisorEvent } from './instance.js';
+import { RestartBackoff } from './restart-backoff.js';
+import type { ProcessState } from './topology.js';
+
+/** One run of a supervised process: what {@link SupervisedProcessOptions.start} resolves with. */
+export interface ProcessRun {
+  readonly pid: number | undefined;
+  /** Resolves once the process is gone. */
+  readonly exited: Promise<ExitInfo>;
+  /** Graceful stop; resolves once it is gone. */
+  stop(): Promise<void>;
+  /** SIGKILL now. */
+  kill(): void;
+  /** Why it crashed, in the process's own words (a stack), when it said so before exiting. */
+  crashReport?(): string | undefined;
+}
+
+export interface SupervisedProcessOptions<R extends ProcessRun> {
+  /** How it is named in events: `redis-server`, `the balancer`. */
+  name: string;
+  /** Starts one run; resolves once it serves. */
+  start: () => Promise<R>;
+  /** Restart backoff (`app.restart`). */
+  restart: { initialMs: number; maxMs: number };
+  /** The first crashes of a series restart at once. @defaultValue 0 */
+  immediate?: number;
+  /** What a restart keeps, for the event: `on the same port, append-only file kept`. */
+  restartNote?: string;
+  emit: (event: SupervisorEvent) => void;
+  /** A run replaced a crashed one. */
+  onRestarted?: (run: R) => void;
+  /** @defaultValue systemClock */
+  clock?: Clock;
+}
+
+/**
+ * A process the supervisor keeps running: a run that exits without being asked to is
+ * logged (with its crash report) and started again after a backoff; the first crashes
+ * of a series may restart at once. One implementation of restarts for every role
+ * that is not an app instance.
+ *
+ *     start ─► running ─exit─► backoff ─delay─► starting ─► running ...
+ *                  └─stop()─► stopped                  └─fails─► backoff
+ */
+export class SupervisedProcess<R extends ProcessRun> {
+  readonly #options: SupervisedProcessOptions<R>;
+  readonly #backoff: RestartBackoff;
+  #run: R | undefined;
+  #state: ProcessState = 'stopped';
+  #timer: NodeJS.Timeout | undefined;
+  #restarting: Promise<void> | undefined;
+  #stopped = false;
+  #restarts = 0;
+  #lastExit: string | undefined;
+
+  constructor(options: SupervisedProcessOptions<R>) {
+    this.#options = options;
+    this.#backoff = new RestartBackoff({ ...options.restart, immediate: options.immediate ?? 0, clock: options.clock ?? systemClock });
+  }
+
+  /** The first run; a failure here is the caller's (nothing is retried). */
+  async start(): Promise<R> {
+    this.#state = 'starting';
+    const run = await this.#options.start();
+    this.#adopt(run);
+    return run;
+  }
+
+  /** The current run (the last one while in backoff). */
+  get run(): R | undefined {
+    return this.#run;
+  }
+
+  get state(): ProcessState {
+    return this.#state;
+  }
+
+  /** Restarts after crashes so far. */
+  get restarts(): number {
+    return this.#restarts;
+  }
+
+  /** How the last unrequested exit went, e.g. `killed by SIGKILL`. */
+  get lastExit(): string | undefined {
+    return this.#lastExit;
+  }
+
+  #adopt(run: R): void {
+    this.#run = run;
+    this.#state = 'running';
+    this.#backoff.markHealthy();
+    void run.exited.then((exit) => this.#onExit(run, exit));
+  }
+
+  #onExit(run: R, exit: ExitInfo): void {
+    if (run !== this.#run || this.#stopped) return;
+    const how = describeExit(exit);
+    this.#lastExit = how;
+    const report = run.crashReport?.();
+    this.#scheduleRestart(`${this.#options.name} ${how}${report === undefined ? '' : ` after an uncaught error:\n${report}\n`}`);
+  }
+
+  #scheduleRestart(what: string): void {
+    const delayMs = this.#backoff.nextDelayMs();
+    this.#state = 'backoff';
+    const note = this.#options.restartNote === undefined ? '' : ` ${this.#options.restartNote}`;
+    this.#options.emit({
+      level: 'warn',
+      message: `${what}; restarting it ${delayMs === 0 ? 'now' : `in ${delayMs} ms`}${note} (crash ${this.#backoff.crashesInARow} in a row)`,
+    });
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#stopped) return;
+      this.#state = 'starting';
+      this.#restarting = this.#options.start().then((run) => {
+        if (this.#stopped) {
+          run.kill();
+          return;
+        }
+        this.#restarts++;
+        this.#adopt(run);
+        this.#options.emit({ level: 'step', message: `${this.#options.name} restarted (pid ${run.pid ?? '?'})` });
+        this.#options.onRestarted?.(run);
+      }, (err: unknown) => {
+        if (this.#stopped) return;
+        this.#scheduleRestart(`${this.#options.name} did not restart: ${String((err as Error)?.message ?? err).split('\n')[0] ?? ''}`);
+      }).finally(() => {
+        this.#restarting = undefined;
+      });
+    }, delayMs);
+  }
+
+  /** No more restarts; a graceful stop of the current run (after a restart in progress ends). */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    await this.#restarting;
+    await this.#run?.stop();
+    this.#state = 'stopped';
+  }
+
+  /** No more restarts; SIGKILL now. */
+  kill(): void {
+    this.#stopped = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#run?.kill();
+    this.#state = 'stopped';
+  }
+}
