@@ -2,7 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ERROR_CATALOGUE, NOT_ERROR_CODES } from '../scripts/error-catalogue.js';
+import { ERROR_CATALOGUE, ERROR_DOMAINS, NOT_ERROR_CODES } from '../scripts/error-catalogue.js';
+import { DB_REQUEST_CODES, DbRequestError } from '../src/runtime/errors.js';
 import { ERRORS_DOC_PATH, renderErrorsDoc } from '../scripts/errors-doc.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -122,6 +123,20 @@ describe('the error catalogue', () => {
       .filter((e) => !declared.has(e.className!) || (codeOfClass.has(e.className!) && codeOfClass.get(e.className!) !== e.code))
       .map((e) => `${e.code}: ${e.className} carries ${codeOfClass.get(e.className!) ?? 'no such class'}`);
     expect(wrong).toEqual([]);
+  });
+
+  it('takes its part from every errors.ts in src/ (a new domain is listed in scripts/error-catalogue.ts)', () => {
+    const errorFiles = sources.map((s) => s.file.replaceAll('\\', '/')).filter((f) => f.endsWith('/errors.ts'));
+    const listed = new Set(ERROR_DOMAINS.map((d) => d.file));
+    expect(errorFiles.filter((f) => !listed.has(f))).toEqual([]);
+    for (const { file, entries } of ERROR_DOMAINS) expect(entries.length, file).toBeGreaterThan(0);
+  });
+
+  it('keeps the codes of a class with several codes as they were', () => {
+    for (const [problem, code] of Object.entries(DB_REQUEST_CODES)) {
+      expect(new DbRequestError(problem as keyof typeof DB_REQUEST_CODES, 'x').code).toBe(code);
+      expect(code).toBe(`SCALEOUT_RUNTIME_DB_${problem}`);
+    }
   });
 
   it('is what docs/errors.md shows (run `npm run docs:errors` after changing it)', () => {
