@@ -8,7 +8,7 @@ import { describeIssues } from '../internal/zod-issues.js';
 import { splitAddress } from './address.js';
 import type { Balancer } from './balancer.js';
 import {
-  AdminBodyTooLargeError, AdminInvalidInputError, AdminRequestError, AdminUnsupportedMediaTypeError, BalancerConfigError, BalancerError,
+  AdminBodyTooLargeError, AdminInvalidInputError, AdminRequestError, AdminUnsupportedMediaTypeError, BALANCER_RESPONSES, BalancerConfigError, BalancerError,
 } from './errors.js';
 import { adminOptionsSchema, nameSchema, routeSchema, weightSchema } from './options.js';
 import type { ServerOptionsInput } from './options.js';
@@ -36,6 +36,10 @@ export interface AdminApi {
 /** Largest admin request body: a pool with its servers fits many times over. @defaultValue 65536 */
 export const MAX_ADMIN_BODY_BYTES = 64 * 1024;
 const MAX_BODY_BYTES = MAX_ADMIN_BODY_BYTES;
+/** The same for every refused token, so a wrong guess costs nothing to answer. */
+const UNAUTHORIZED_BODY = JSON.stringify({
+  error: { code: BALANCER_RESPONSES.adminUnauthorized.code, message: BALANCER_RESPONSES.adminUnauthorized.message },
+});
 /** A drain may keep sticky clients at most a day. */
 const MAX_STICKY_MS = 86_400_000;
 
@@ -68,8 +72,8 @@ export async function startAdminApi(balancer: Balancer, input: { address: string
 async function handle(balancer: Balancer, registry: Registry, token: Buffer, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const given = Buffer.from(req.headers.authorization ?? '');
   if (given.length !== token.length || !timingSafeEqual(given, token)) {
-    res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' });
-    res.end(JSON.stringify({ error: { code: 'SCALEOUT_BALANCER_ADMIN_UNAUTHORIZED', message: 'send Authorization: Bearer <admin token>' } }));
+    res.writeHead(BALANCER_RESPONSES.adminUnauthorized.status, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' });
+    res.end(UNAUTHORIZED_BODY);
     return;
   }
   const url = requestUrl(req.url ?? '/');
@@ -205,10 +209,10 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
 }
 
 function sendError(res: http.ServerResponse, err: unknown): void {
-  const status = err instanceof BalancerError ? err.status : 500;
+  const status = err instanceof BalancerError ? err.status : BALANCER_RESPONSES.adminInternal.status;
   // An unread request body would be taken for the next request on this connection.
   if (status === 413 || status === 415) res.setHeader('connection', 'close');
-  const code = isScaleoutError(err) ? err.code : 'SCALEOUT_BALANCER_ADMIN_INTERNAL';
+  const code = isScaleoutError(err) ? err.code : BALANCER_RESPONSES.adminInternal.code;
   const message = err instanceof Error ? err.message : String(err);
   if (res.headersSent) {
     res.destroy();

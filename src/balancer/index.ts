@@ -7,8 +7,11 @@ export type { BalancerDeps, BalancerSnapshot, ServerSnapshot } from './balancer.
 export { startAdminApi } from './admin-api.js';
 export type { AdminApi } from './admin-api.js';
 export {
-  AdminRequestError, BadUpstreamResponseError, BalancerConfigError, BalancerError, NoHealthyServerError, UpstreamTimeoutError,
+  AdminBodyTooLargeError, AdminInvalidInputError, AdminRequestError, AdminUnsupportedMediaTypeError, BALANCER_ERRORS, BALANCER_RESPONSES,
+  BadUpstreamResponseError, BalancerConfigError, BalancerError, NoHealthyServerError, UpstreamTimeoutError,
 } from './errors.js';
+export type { BalancerResponseError } from './errors.js';
+export { AFFINITY_ERRORS, StickTableSaveError } from './affinity/errors.js';
 export {
   DEFAULT_COOKIE_NAME, DEFAULT_LIMITS, DEFAULT_TIMEOUTS, parseBalancerOptions,
 } from './options.js';

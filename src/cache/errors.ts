@@ -1,3 +1,4 @@
+import { defineErrorCatalogue } from '../internal/error-catalogue.js';
 import { ScaleoutError } from '../internal/errors.js';
 
 /**
@@ -70,3 +71,28 @@ export function describeCause(cause: unknown): string {
   if (cause === undefined) return 'no detail';
   return String(cause);
 }
+
+/** Every code of the cache: what it means and what to do. */
+export const CACHE_ERRORS = defineErrorCatalogue('cache', [
+  { code: 'SCALEOUT_CACHE_L2_UNAVAILABLE', errorClass: CacheL2UnavailableError,
+    meaning: 'The cache L2 (Redis, Memcached or PostgreSQL) did not answer in time, refused the connection, or its circuit breaker is open. The cache treats this as a miss and calls the loader, so it is seen only when calling an L2 store directly.',
+    action: 'Check that the engine runs and its address is right; the cache serves from the loader meanwhile.' },
+  { code: 'SCALEOUT_CACHE_L2_FAILED', errorClass: CacheL2Error,
+    meaning: 'The cache L2 answered with an error that is not about reaching it: permissions, out of memory.',
+    action: 'Look at the engine\'s logs and permissions.' },
+  { code: 'SCALEOUT_CACHE_BUS_UNAVAILABLE', errorClass: CacheBusUnavailableError,
+    meaning: 'The bus (Redis pub/sub or PostgreSQL LISTEN/NOTIFY) could not publish an invalidation. Other instances drop their L1 copy within `l1MaxStaleMs` anyway.',
+    action: 'Check the bus engine; retry the write if stale reads for up to `l1MaxStaleMs` matter.' },
+  { code: 'SCALEOUT_CACHE_INVALID_OPTIONS', errorClass: CacheOptionsError,
+    meaning: 'Invalid options given to the cache, an L2 store or a bus; the message names the option.',
+    action: 'Fix the named option.' },
+  { code: 'SCALEOUT_CACHE_INVALID_KEY', errorClass: CacheKeyError,
+    meaning: 'A key or tag the cache cannot hold: empty, too long, or not a string.',
+    action: 'Use short, non-empty string keys and tags.' },
+  { code: 'SCALEOUT_CACHE_INVALID_VALUE', errorClass: CacheValueError,
+    meaning: 'A loader returned a value that is not JSON-serialisable (undefined, a function, a cycle, a BigInt).',
+    action: 'Return plain data from the loader: objects, arrays, strings, numbers, booleans, null.' },
+  { code: 'SCALEOUT_CACHE_CLOSED', errorClass: CacheClosedError,
+    meaning: 'An operation on a cache, store or bus after `close()`.',
+    action: 'Create a new one instead of reusing it after `close()`.' },
+]);

@@ -14,7 +14,7 @@ import { DEFAULT_LOAD_SAMPLE_INTERVAL_MS, LoadSampler } from './load-sampler.js'
 
 export { crossOriginCheck, ownOrigin } from './cross-origin.js';
 export type { CrossOriginOptions } from './cross-origin.js';
-export { CrossOriginRequestError, ScaleoutPluginOptionsError } from './errors.js';
+export { CrossOriginRequestError, FASTIFY_ERRORS, ScaleoutPluginOptionsError } from './errors.js';
 export {
   DEFAULT_DRAIN_DELAY_MS, DEFAULT_SHUTDOWN_SIGNALS, DEFAULT_SHUTDOWN_TIMEOUT_MS,
 } from './graceful-shutdown.js';

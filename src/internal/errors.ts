@@ -1,3 +1,5 @@
+import { defineErrorCatalogue } from './error-catalogue.js';
+
 /**
  * The base of every error a user of scaleout can meet.
  *
@@ -30,3 +32,18 @@ export function isScaleoutError(err: unknown): err is ScaleoutError {
     (typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string' &&
       String((err as { code: string }).code).startsWith('SCALEOUT_'));
 }
+
+/** Signing keys (session or affinity cookie keys) that cannot be used. */
+export class KeyringError extends ScaleoutError {
+  static readonly code: string = 'SCALEOUT_KEYRING_INVALID';
+  constructor(message: string) {
+    super(KeyringError.code, message);
+  }
+}
+
+/** The codes shared by several domains: what they mean and what to do. */
+export const INTERNAL_ERRORS = defineErrorCatalogue('internal', [
+  { errorClass: KeyringError,
+    meaning: 'A list of signing keys (session cookie keys, balancer affinity cookie keys) cannot be used: it is empty, a key id is not 1-16 characters of `[A-Za-z0-9_-]`, an id appears twice, or a secret is shorter than 16 bytes.',
+    action: 'Fix the key list as the message says. Give keys as `id:secret`, the current key first; 32 random bytes make a good secret (`openssl rand -hex 32`).' },
+]);

@@ -1,5 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { ScaleoutError } from './errors.js';
+import { KeyringError } from './errors.js';
+
+export { KeyringError };
 
 /**
  * HMAC signing with named keys, so a key can be rotated without invalidating every
@@ -16,12 +18,6 @@ export interface SigningKey {
   id: string;
   /** Secret, at least 16 bytes (32 recommended). */
   secret: string | Buffer;
-}
-
-export class KeyringError extends ScaleoutError {
-  constructor(message: string) {
-    super('SCALEOUT_KEYRING_INVALID', message);
-  }
 }
 
 const KEY_ID = /^[A-Za-z0-9_-]{1,16}$/;

@@ -1,3 +1,4 @@
+import { defineErrorCatalogue } from '../internal/error-catalogue.js';
 import { ScaleoutError } from '../internal/errors.js';
 
 /**
@@ -8,12 +9,13 @@ import { ScaleoutError } from '../internal/errors.js';
  * uses both as they are.
  */
 export class SessionStoreUnavailableError extends ScaleoutError {
+  static readonly code: string = 'SCALEOUT_SESSION_STORE_UNAVAILABLE';
   readonly status = 503;
   /** Same as `status`, under the name many error handlers read. */
   readonly statusCode = 503;
   readonly headers: Readonly<Record<string, string>> = { 'retry-after': '1' };
   constructor(store: string, options: { cause?: unknown } = {}) {
-    super('SCALEOUT_SESSION_STORE_UNAVAILABLE',
+    super(SessionStoreUnavailableError.code,
       `the ${store} session store is unreachable or too slow (${describeCause(options.cause)}); ` +
       'retry shortly, and check that the engine runs and its address is right',
       { ...options, retriable: true });
@@ -26,10 +28,11 @@ export class SessionStoreUnavailableError extends ScaleoutError {
  * engine.
  */
 export class SessionStoreError extends ScaleoutError {
+  static readonly code: string = 'SCALEOUT_SESSION_STORE_FAILED';
   readonly status = 503;
   readonly statusCode = 503;
   constructor(store: string, options: { cause?: unknown } = {}) {
-    super('SCALEOUT_SESSION_STORE_FAILED',
+    super(SessionStoreError.code,
       `the ${store} session store refused the operation (${describeCause(options.cause)}); look at the engine's logs and permissions`,
       options);
   }
@@ -37,19 +40,21 @@ export class SessionStoreError extends ScaleoutError {
 
 /** A field name or value the session cannot hold; a programming error in the caller. */
 export class SessionInputError extends ScaleoutError {
+  static readonly code: string = 'SCALEOUT_SESSION_INVALID_INPUT';
   readonly status = 500;
   readonly statusCode = 500;
   constructor(message: string) {
-    super('SCALEOUT_SESSION_INVALID_INPUT', message);
+    super(SessionInputError.code, message);
   }
 }
 
 /** `increment` on a field that holds something other than an integer. */
 export class SessionFieldNotIntegerError extends ScaleoutError {
+  static readonly code: string = 'SCALEOUT_SESSION_FIELD_NOT_INTEGER';
   readonly status = 500;
   readonly statusCode = 500;
   constructor(field: string, options: { cause?: unknown } = {}) {
-    super('SCALEOUT_SESSION_FIELD_NOT_INTEGER',
+    super(SessionFieldNotIntegerError.code,
       `session field "${field}" does not hold an integer, so it cannot be incremented; ` +
       'delete it first or use another field for the counter', options);
   }
@@ -57,10 +62,30 @@ export class SessionFieldNotIntegerError extends ScaleoutError {
 
 /** Invalid options given to a session store or to the session manager. */
 export class SessionOptionsError extends ScaleoutError {
+  static readonly code: string = 'SCALEOUT_SESSION_INVALID_OPTIONS';
   constructor(message: string) {
-    super('SCALEOUT_SESSION_INVALID_OPTIONS', message);
+    super(SessionOptionsError.code, message);
   }
 }
+
+/** Every code of sessions: what it means and what to do. */
+export const SESSION_ERRORS = defineErrorCatalogue('session', [
+  { errorClass: SessionStoreUnavailableError, status: 503,
+    meaning: 'The session store (Redis or PostgreSQL) did not answer in time or refused the connection. Retriable: stores reconnect by themselves. The error carries `Retry-After: 1` for the HTTP answer.',
+    action: 'Retry shortly. Check that the engine runs and that its address (`REDIS_URL`, `DATABASE_URL`) is right.' },
+  { errorClass: SessionStoreError, status: 503,
+    meaning: 'The session store answered with an error that is not about reaching it: out of memory, a read-only replica, missing permissions.',
+    action: 'Look at the engine\'s logs and permissions; retrying unchanged will not help.' },
+  { errorClass: SessionInputError, status: 500,
+    meaning: 'A session call with an argument the session cannot take: a field name or id that is empty or too long, a value JSON cannot encode, a non-finite number, a bad TTL, or a write to the user-id field outside `login()`.',
+    action: 'Fix the calling code; this is a programming error, not bad user input.' },
+  { errorClass: SessionFieldNotIntegerError, status: 500,
+    meaning: '`increment` was called on a session field that holds something other than an integer.',
+    action: 'Delete the field first, or keep the counter in a field of its own.' },
+  { errorClass: SessionOptionsError,
+    meaning: 'Invalid options given to a session store or to the session manager; the message names the option.',
+    action: 'Fix the named option. Nothing was started.' },
+]);
 
 function describeCause(cause: unknown): string {
   if (cause instanceof Error) return cause.message;

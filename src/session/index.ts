@@ -25,6 +25,6 @@ export {
 export type { PostgresSessionStoreOptions } from './stores/postgres-store.js';
 export {
   SessionStoreUnavailableError, SessionStoreError, SessionInputError, SessionFieldNotIntegerError,
-  SessionOptionsError,
+  SessionOptionsError, SESSION_ERRORS,
 } from './errors.js';
 export { MAX_FIELD_NAME_CHARS, MAX_ID_CHARS } from './fields.js';

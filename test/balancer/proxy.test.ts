@@ -3,7 +3,7 @@ import { Agent, request } from 'undici';
 import WebSocket from 'ws';
 import { Readable } from 'node:stream';
 import { createHash, randomBytes } from 'node:crypto';
-import { startBalancer } from '../../src/balancer/index.js';
+import { BALANCER_RESPONSES, startBalancer } from '../../src/balancer/index.js';
 import type { Balancer } from '../../src/balancer/index.js';
 import { startBackends } from '../support/backend.js';
 import { rawExchange } from '../support/raw-http.js';
@@ -165,7 +165,7 @@ describe('routes', () => {
     balancer.setRoutes([{ host: 'shop.example', pool: 'only-host' }]);
     const res = await get('/');
     expect(res.status).toBe(404);
-    expect(res.body).toContain('SCALEOUT_BALANCER_NO_ROUTE');
+    expect(JSON.parse(res.body)).toEqual({ error: { code: 'SCALEOUT_BALANCER_NO_ROUTE', message: BALANCER_RESPONSES.noRoute.message } });
     balancer.setRoutes([{ pool: 'web' }]);
     await balancer.removePool('only-host');
   });

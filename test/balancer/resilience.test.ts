@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Agent, request } from 'undici';
-import { startBalancer } from '../../src/balancer/index.js';
+import { BALANCER_RESPONSES, startBalancer } from '../../src/balancer/index.js';
 import type { Balancer, BalancerOptionsInput } from '../../src/balancer/index.js';
 import { startBackend, startBackends } from '../support/backend.js';
 import type { Backend } from '../support/backend.js';
@@ -113,7 +113,10 @@ describe('failures', () => {
     const res = await request(`${base}/`, { dispatcher: agent });
     expect(res.statusCode).toBe(503);
     expect(res.headers['retry-after']).toBe('1');
-    expect(((await res.body.json()) as { error: { code: string } }).error.code).toBe('SCALEOUT_BALANCER_NO_HEALTHY_SERVER');
+    // The catalogue's entry, with the pool named in front for people reading logs.
+    expect(await res.body.json()).toEqual({
+      error: { code: 'SCALEOUT_BALANCER_NO_HEALTHY_SERVER', message: `pool "web": ${BALANCER_RESPONSES.noHealthyServer.message}` },
+    });
     await Promise.all(backends.map((b) => request(`http://${b.address}/control?healthy=1`).then((r) => r.body.text())));
     await waitFor('all up', () => balancer.pool('web').servers().every((s) => s.state(Date.now()) === 'up'), { timeoutMs: 5000 });
     expect((await request(`${base}/`, { dispatcher: agent })).statusCode).toBe(200);

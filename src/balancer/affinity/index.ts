@@ -9,4 +9,4 @@ export {
   DEFAULT_STICK_IDLE_TIMEOUT_MS, DEFAULT_STICK_MAX_ENTRIES, DEFAULT_STICK_MAX_KEY_LENGTH,
 } from './stick-table.js';
 export type { StickEntry, StickTableLoadResult, StickTableOptions } from './stick-table.js';
-export { StickTableSaveError } from './errors.js';
+export { AFFINITY_ERRORS, StickTableSaveError } from './errors.js';

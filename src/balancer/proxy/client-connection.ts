@@ -3,7 +3,8 @@ import { earlyCloseFailure } from '../health/upstream-failure.js';
 import { ChunkedScanner, DROP_HOP_BY_HOP, dropField, headerValue, parseRequestHead, parseResponseHead } from '../http/index.js';
 import type { RequestHead, ResponseHead } from '../http/index.js';
 import type { Server } from '../server.js';
-import { CLIENT_ERROR_CODES, errorResponse } from './error-response.js';
+import { BALANCER_RESPONSES, CLIENT_ERROR_RESPONSES } from '../errors.js';
+import { errorResponse } from './error-response.js';
 import { isIdempotent, rewriteHead, writeHead } from './head-writer.js';
 import type { ProxyContext, ProxyPool, SelectRequest } from './proxy-context.js';
 import type { Upstream, UpstreamOwner } from './upstream.js';
@@ -153,10 +154,9 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
       if (this.#respStarted) {
         this.#abortExchange();
       } else {
-        const [code, message] = ['SCALEOUT_BALANCER_UPSTREAM_TIMEOUT', `server "${server.id}" did not answer in time`];
         this.#dropUpstream(); // a late answer must not reach a client that got the 504
-        this.#endExchange(504);
-        this.#sendAndClose(errorResponse(504, code, message, this.#requestId));
+        this.#endExchange(BALANCER_RESPONSES.upstreamTimeout.status);
+        this.#sendAndClose(errorResponse(BALANCER_RESPONSES.upstreamTimeout, this.#requestId, `server "${server.id}"`));
       }
       return;
     }
@@ -263,15 +263,14 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
 
     const pool = this.#ctx.route(head.host, head.originTarget);
     if (pool === undefined) {
-      this.#sendAndClose(errorResponse(404, 'SCALEOUT_BALANCER_NO_ROUTE', 'no route matches this host and path; add a route for it', this.#requestId));
+      this.#sendAndClose(errorResponse(BALANCER_RESPONSES.noRoute, this.#requestId));
       return;
     }
     this.#pool = pool;
     const server = pool.select(this, undefined);
     if (server === undefined) {
-      this.#ctx.countExchange(pool, undefined, 503);
-      this.#sendAndClose(errorResponse(503, 'SCALEOUT_BALANCER_NO_HEALTHY_SERVER',
-        `pool "${pool.name}" has no healthy server; retry shortly`, this.#requestId, 'retry-after: 1\r\n'));
+      this.#ctx.countExchange(pool, undefined, BALANCER_RESPONSES.noHealthyServer.status);
+      this.#sendAndClose(errorResponse(BALANCER_RESPONSES.noHealthyServer, this.#requestId, `pool "${pool.name}"`, 'retry-after: 1\r\n'));
       return;
     }
 
@@ -671,9 +670,8 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     const server = this.#server!;
     if (upstreamGone) this.#upstream = null;
     else this.#dropUpstream();
-    this.#endExchange(502);
-    this.#sendAndClose(errorResponse(502, 'SCALEOUT_BALANCER_BAD_UPSTREAM_RESPONSE',
-      `server "${server.id}" failed (${detail}); retry, or look at the server`, this.#requestId));
+    this.#endExchange(BALANCER_RESPONSES.badUpstreamResponse.status);
+    this.#sendAndClose(errorResponse(BALANCER_RESPONSES.badUpstreamResponse, this.#requestId, `server "${server.id}" (${detail})`));
   }
 
   // ── end of an exchange ───────────────────────────────────────────────────────
@@ -723,10 +721,10 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
   }
 
   #failClient(status: number): void {
-    const [code, message] = CLIENT_ERROR_CODES[status] ?? ['SCALEOUT_BALANCER_BAD_REQUEST', 'bad request'];
+    const error = CLIENT_ERROR_RESPONSES[status] ?? BALANCER_RESPONSES.badRequest;
     this.#dropUpstream();
-    this.#endExchange(status);
-    this.#sendAndClose(errorResponse(status, code, message, this.#requestId || undefined));
+    this.#endExchange(error.status);
+    this.#sendAndClose(errorResponse(error, this.#requestId || undefined));
   }
 
   #sendAndClose(response: Buffer): void {

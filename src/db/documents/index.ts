@@ -9,7 +9,7 @@ export type {
   DocumentKey, DocumentStore, DocumentStoreOptions, KeyRouter, StoredDocument, WriteOptions,
 } from './document-store.js';
 export {
-  DocumentConfigError, DocumentExistsError, DocumentNotFoundError, DocumentPatchError, DocumentVersionConflictError,
+  DocumentConfigError, DocumentExistsError, DocumentNotFoundError, DocumentPatchError, DocumentVersionConflictError, DOCUMENT_ERRORS,
 } from './errors.js';
 export { compilePatch, MAX_PATH_DEPTH } from './patch-sql.js';
 export type { CompiledPatch, DocumentPath, PatchOperation } from './patch-sql.js';

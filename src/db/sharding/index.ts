@@ -10,7 +10,7 @@ export type { BucketState } from './directory.js';
 export {
   ReshardBusyError, ReshardTimeoutError, ReshardVerifyError, ShardConfigError, ShardDirectoryCorruptError,
   ShardKeyChangedError, ShardKeyError, ShardMetaMismatchError, ShardMovedError, ShardQueryError, ShardTableError,
-  ShardUnknownError,
+  ShardUnknownError, SHARDING_ERRORS,
 } from './errors.js';
 export { compareValues, mergeRows, parseOrderBy, sumMerge } from './merge-rows.js';
 export type { MergeOptions, OrderBy, OrderByTerm } from './merge-rows.js';

