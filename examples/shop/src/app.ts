@@ -12,7 +12,7 @@ import { openShopData } from './data/shop-data.js';
 import type { ShopData } from './data/shop-data.js';
 import { userDocuments } from './data/user-documents.js';
 import { DEFAULT_SHARD_PREFIX } from './env.js';
-import { BadInputError, CrossSiteRequestError, InternalError, NotFoundError, NotLoggedInError, ShopError, UnavailableError } from './errors.js';
+import { BadInputError, BodyTooLargeError, CrossSiteRequestError, InternalError, NotFoundError, NotLoggedInError, ShopError, UnavailableError } from './errors.js';
 import { pageContext, redirect, sendHtml, visitor, wantsJson } from './http.js';
 import { authRoutes } from './routes/auth-routes.js';
 import { cartRoutes } from './routes/cart-routes.js';
@@ -134,7 +134,8 @@ export function toShopError(err: unknown): ShopError {
   if (err instanceof ShopError) return err;
   const e = err as { statusCode?: unknown; retriable?: unknown; code?: unknown; message?: unknown } | null;
   if (e?.code === CROSS_ORIGIN_CODE) return new CrossSiteRequestError(CROSS_ORIGIN_CODE, String(e.message));
-  // Fastify's own 4xx: malformed JSON, unsupported content type, body too large.
+  if (e?.statusCode === 413) return new BodyTooLargeError(`the request body is over the ${MAX_BODY_BYTES / 1024} KiB limit; send less`);
+  // Fastify's own 4xx: malformed JSON, unsupported content type.
   if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     return new BadInputError(`the request could not be read (${String(e.message ?? 'bad request')}); send JSON or a form`);
   }

@@ -22,6 +22,13 @@ export class BadInputError extends ShopError {
   }
 }
 
+/** A body over the app's limit: 413, so a client (and the balancer) sees which limit it met. */
+export class BodyTooLargeError extends ShopError {
+  constructor(message: string) {
+    super('SHOP_BODY_TOO_LARGE', 413, message);
+  }
+}
+
 /**
  * A browser sent a change on behalf of another site; the scaleout plugin refused it.
  * Keeps the plugin's code (`SCALEOUT_FASTIFY_CROSS_ORIGIN`), which clients branch on.
