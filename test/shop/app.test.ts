@@ -216,8 +216,9 @@ describe('cart', () => {
     }
     expect((await client.request('DELETE', '/cart/items/abc')).body.error.code).toBe('SHOP_BAD_INPUT');
     const huge = await client.request('POST', '/cart/items', { json: { productId: 1, qty: 1, pad: 'x'.repeat(64 * 1024) } });
-    expect(huge.status).toBe(400);
-    expect(huge.body.error.code).toBe('SHOP_BAD_INPUT');
+    expect(huge.status).toBe(413);
+    expect(huge.body.error.code).toBe('SHOP_BODY_TOO_LARGE');
+    expect(huge.body.error.message).toContain('16 KiB');
   });
 
   it('works from HTML forms, and keeps an anonymous cart across login', async () => {
