@@ -1,0 +1,31 @@
+/**
+ * `scaleout/jobs`: queues of background jobs on BullMQ (Redis), pg-boss (PostgreSQL) or
+ * RabbitMQ, with one set of semantics: at-least-once delivery, idempotency, retries
+ * with backoff and jitter, dead letters, priorities, rate limits, delays, progress,
+ * cancellation, versioned payloads, events that survive a reconnect, and schedules
+ * run by exactly one scheduler.
+ */
+export { Queue, DEFAULT_REDRIVE_MAX } from './queue.js';
+export type { AddedJob } from './queue.js';
+export { Worker } from './worker.js';
+export type { JobContext, JobHandler } from './worker.js';
+export {
+  MAX_PRIORITY, DEFAULT_ATTEMPTS, DEFAULT_BACKOFF_MS, DEFAULT_BACKOFF_MAX_MS, DEFAULT_JITTER, DEFAULT_CONCURRENCY,
+  DEFAULT_CANCEL_POLL_MS, DEFAULT_GRACE_MS, DEFAULT_PAYLOAD_VERSION,
+} from './options.js';
+export type { QueueOptions, AddOptions, WorkerOptions } from './options.js';
+export type { JobEnvelope, JobEvent, JobEventType, JobInfo, JobState } from './job.js';
+export { retryDelayMs } from './backoff.js';
+export type { QueueBackend, BackendCapabilities } from './backend.js';
+export type { JobTracker, SqlExecutor, EventsOptions } from './tracker.js';
+export { DEFAULT_EVENTS_KEPT, DEFAULT_RECORD_TTL_MS } from './tracker.js';
+export { RedisJobTracker, DEFAULT_REDIS_JOBS_PREFIX } from './trackers/redis-tracker.js';
+export type { RedisJobTrackerOptions } from './trackers/redis-tracker.js';
+export {
+  BullMQBackend, DEFAULT_BULLMQ_PREFIX, DEFAULT_VISIBILITY_TIMEOUT_MS, DEFAULT_MAX_REDELIVERIES,
+} from './backends/bullmq.js';
+export type { BullMQBackendOptions } from './backends/bullmq.js';
+export {
+  JobsBackendUnavailableError, JobsOptionsError, JobsUnknownVersionError, JobsMalformedJobError, JobsCancelledError,
+  JobsShutdownError, JobsClosedError, JobsUnsupportedError,
+} from './errors.js';
