@@ -29,3 +29,7 @@ export {
   JobsBackendUnavailableError, JobsOptionsError, JobsUnknownVersionError, JobsMalformedJobError, JobsCancelledError,
   JobsShutdownError, JobsClosedError, JobsUnsupportedError,
 } from './errors.js';
+export { PgBossBackend, DEFAULT_PG_BOSS_SCHEMA, DEFAULT_POLL_INTERVAL_MS } from './backends/pg-boss.js';
+export type { PgBossBackendOptions } from './backends/pg-boss.js';
+export { PostgresJobTracker, DEFAULT_POSTGRES_JOBS_SCHEMA, DEFAULT_EVENTS_POLL_MS } from './trackers/postgres-tracker.js';
+export type { PostgresJobTrackerOptions } from './trackers/postgres-tracker.js';
