@@ -33,3 +33,6 @@ export { PgBossBackend, DEFAULT_PG_BOSS_SCHEMA, DEFAULT_POLL_INTERVAL_MS } from 
 export type { PgBossBackendOptions } from './backends/pg-boss.js';
 export { PostgresJobTracker, DEFAULT_POSTGRES_JOBS_SCHEMA, DEFAULT_EVENTS_POLL_MS } from './trackers/postgres-tracker.js';
 export type { PostgresJobTrackerOptions } from './trackers/postgres-tracker.js';
+export { AmqplibBackend, DELAY_QUEUE_IDLE_MS } from './backends/amqplib.js';
+export type { AmqplibBackendOptions } from './backends/amqplib.js';
+export { DEFAULT_AMQP_RECONNECT_MAX_DELAY_MS } from './backends/amqp-connection.js';

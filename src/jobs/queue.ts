@@ -123,8 +123,9 @@ export class Queue<T = unknown> {
       if (taken.length === 0) break;
       for (const job of taken) {
         const envelope = { ...parseEnvelope(this.name, job.envelope), attempt: 1 };
-        await this.backend.enqueue(this.name, envelope, { delayMs: 0, first: false });
+        // Recorded before it is enqueued, so a worker's 'active' cannot be overwritten.
         await this.backend.tracker.record(envelope.id, { state: 'waiting', attempt: 1 }, { type: 'waiting', data: { redriven: true } });
+        await this.backend.enqueue(this.name, envelope, { delayMs: 0, first: false });
         await job.ack();
         moved += 1;
       }

@@ -161,19 +161,20 @@ export class Worker<T = unknown> {
     } else if (env.attempt < env.maxAttempts) {
       const delayMs = retryDelayMs(env.attempt, env.backoffMs, env.backoffMaxMs, env.jitter);
       const next = { ...env, attempt: env.attempt + 1 };
-      // Enqueue the retry before this delivery is acknowledged: a crash in between
-      // gives a duplicate, never a lost job.
-      await this.#backend.enqueue(this.queue, next, { delayMs, first: false });
+      // The record comes first: the retry may start on another worker at once, and its
+      // 'active' must not be overwritten. The retry is enqueued before this delivery is
+      // acknowledged: a crash in between gives a duplicate, never a lost job.
       await tracker.record(env.id, { state: 'waiting', error: describeCause(outcome.error) },
         { type: 'retrying', data: { attempt: env.attempt, delayMs, error: describeCause(outcome.error) } });
+      await this.#backend.enqueue(this.queue, next, { delayMs, first: false });
     } else {
       await this.#deadLetter(env, outcome.error);
     }
   }
 
   async #handBack(env: JobEnvelope<T>): Promise<void> {
-    await this.#backend.enqueue(this.queue, env, { delayMs: 0, first: false });
     await this.#backend.tracker.record(env.id, { state: 'waiting' }, { type: 'waiting', data: { handedBack: true } });
+    await this.#backend.enqueue(this.queue, env, { delayMs: 0, first: false });
   }
 
   async #deadLetter(env: JobEnvelope<T>, error: unknown): Promise<void> {

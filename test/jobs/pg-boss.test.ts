@@ -1,25 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { PgBossBackend, Queue, Worker } from '../../src/jobs/index.js';
 import { waitFor } from '../support/wait-for.js';
+import { DATABASE_URL, dropSchemas, uniqueSchema } from './engines.js';
 import { describeQueueContract } from './queue-contract.js';
-
-export const DATABASE_URL = process.env.SCALEOUT_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-export function uniqueSchema(): string {
-  return `sj_${process.pid}_${randomBytes(4).toString('hex')}`;
-}
-
-export async function dropSchemas(...schemas: string[]): Promise<void> {
-  const client = new pg.Client({ connectionString: DATABASE_URL });
-  await client.connect();
-  try {
-    for (const s of schemas) await client.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
-  } finally {
-    await client.end();
-  }
-}
 
 const schema = uniqueSchema();
 
