@@ -55,3 +55,32 @@ export async function deleteQueues(names: string[]): Promise<void> {
     await model.close();
   }
 }
+
+/** How a test (or a child process of it) reaches one backend. */
+export type BackendSpec =
+  | { kind: 'bullmq'; prefix: string; redisUrl?: string }
+  | { kind: 'pg-boss'; schema: string }
+  | { kind: 'amqplib'; prefix: string; amqpUrl?: string };
+
+export async function openBackend(spec: BackendSpec): Promise<import('../../src/jobs/index.js').QueueBackend> {
+  const jobs = await import('../../src/jobs/index.js');
+  switch (spec.kind) {
+    case 'bullmq':
+      return new jobs.BullMQBackend({ url: spec.redisUrl ?? REDIS_URL, prefix: spec.prefix, visibilityTimeoutMs: 2_000 });
+    case 'pg-boss':
+      return new jobs.PgBossBackend({ connectionString: DATABASE_URL, schema: spec.schema, visibilityTimeoutMs: 2_000, pollIntervalMs: 50 });
+    case 'amqplib':
+      return new jobs.AmqplibBackend({
+        url: spec.amqpUrl ?? AMQP_URL, tracker: new jobs.RedisJobTracker({ url: REDIS_URL, keyPrefix: `${spec.prefix}:` }),
+      });
+  }
+}
+
+export async function cleanupBackend(spec: BackendSpec, queues: string[]): Promise<void> {
+  if (spec.kind === 'bullmq') await deleteKeys(spec.redisUrl ?? REDIS_URL, `${spec.prefix}*`);
+  if (spec.kind === 'pg-boss') await dropSchemas(spec.schema, `${spec.schema}_t`);
+  if (spec.kind === 'amqplib') {
+    await deleteQueues(queues);
+    await deleteKeys(REDIS_URL, `${spec.prefix}:*`);
+  }
+}

@@ -127,7 +127,11 @@ export class BullMQBackend implements QueueBackend {
     }));
   }
 
+  #closed = false;
+
   async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
     await Promise.all([...this.#workers].map((w) => w.close(true)));
     await Promise.all([...this.#queues.values()].map((q) => q.close()));
     this.#queues.clear();

@@ -146,7 +146,11 @@ export class PgBossBackend implements QueueBackend {
     return jobs.map((job) => ({ envelope: job.data, ack: async () => { await this.#boss.complete(queue, job.id); } }));
   }
 
+  #closed = false;
+
   async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
     for (const c of this.#consumers) c.stop();
     await Promise.allSettled([...this.#consumers].map((c) => c.done));
     if (this.#started !== undefined) await this.#boss.stop({ graceful: false, wait: true, timeout: 1_000 }).catch(() => undefined);

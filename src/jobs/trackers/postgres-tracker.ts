@@ -214,7 +214,11 @@ export class PostgresJobTracker implements JobTracker {
       ON CONFLICT (name) DO UPDATE SET value = greatest(m.value, excluded.value)`, [name, value]);
   }
 
+  #closed = false;
+
   async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
     for (const c of this.#readers) await c.end().catch(() => undefined);
     this.#readers.clear();
     await this.#pool.end();

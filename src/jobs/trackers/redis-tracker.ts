@@ -173,7 +173,11 @@ export class RedisJobTracker implements JobTracker {
     await this.#client.eval(SET_MARK, 1, `${this.#prefix}m:${name}`, String(value));
   }
 
+  #closed = false;
+
   async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
     for (const reader of this.#readers) reader.disconnect();
     this.#readers.clear();
     await this.#client.quit().catch(() => { this.#client.disconnect(); });
