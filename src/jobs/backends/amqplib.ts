@@ -1,12 +1,15 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { BackendCapabilities, BackendConsumer, ConsumeOptions, EnqueueOptions, QueueBackend, TakenJob } from '../backend.js';
-import { JobsOptionsError } from '../errors.js';
+import { JobsBackendUnavailableError, JobsOptionsError } from '../errors.js';
 import type { JobEnvelope } from '../job.js';
 import { MAX_PRIORITY } from '../options.js';
 import { LocalRateLimiter } from '../rate-limiter.js';
 import type { JobTracker } from '../tracker.js';
 import { AmqpConnection } from './amqp-connection.js';
 
+/** How often one publish is tried across reconnects before `add` fails. */
+export const PUBLISH_ATTEMPTS = 5;
 /** How long an unused delay queue lives after its last message. */
 export const DELAY_QUEUE_IDLE_MS = 60_000;
 
@@ -66,6 +69,21 @@ export class AmqplibBackend implements QueueBackend {
   }
 
   async enqueue(queue: string, envelope: JobEnvelope, options: EnqueueOptions): Promise<boolean> {
+    // A publish on a connection that is dying fails with "channel closed"; the next
+    // connection takes it. If the broker had it already, the job runs twice (at least once).
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.#publish(queue, envelope, options);
+      } catch (err) {
+        if (attempt >= PUBLISH_ATTEMPTS) throw new JobsBackendUnavailableError(this.name, { cause: err });
+        this.#publisher = undefined;
+        this.#asserted.clear();
+        await delay(100 * attempt);
+      }
+    }
+  }
+
+  async #publish(queue: string, envelope: JobEnvelope, options: EnqueueOptions): Promise<boolean> {
     const ch = await this.#channel();
     await this.#assert(ch, queue);
     let target = queue;
