@@ -36,3 +36,7 @@ export type { PostgresJobTrackerOptions } from './trackers/postgres-tracker.js';
 export { AmqplibBackend, DELAY_QUEUE_IDLE_MS } from './backends/amqplib.js';
 export type { AmqplibBackendOptions } from './backends/amqplib.js';
 export { DEFAULT_AMQP_RECONNECT_MAX_DELAY_MS } from './backends/amqp-connection.js';
+export {
+  Scheduler, DEFAULT_SCHEDULER_LEASE_MS, DEFAULT_SCHEDULER_INTERVAL_MS, DEFAULT_MAX_CATCH_UP, DEFAULT_SCHEDULER_GROUP,
+} from './schedule.js';
+export type { ScheduleDefinition, SchedulerOptions } from './schedule.js';

@@ -17,6 +17,8 @@ export interface JobContext<T = unknown> {
   readonly v: number;
   readonly data: T;
   readonly attempt: number;
+  /** The idempotency key given to `add` (a schedule's is `schedule:<name>:<tick ISO time>`). */
+  readonly key: string | undefined;
   /** Aborts when the job is cancelled or the worker's grace time runs out; the handler should return. */
   readonly signal: AbortSignal;
   /** Stores the job's progress (readable by id) and sends a `progress` event. */
@@ -136,7 +138,7 @@ export class Worker<T = unknown> {
       }, (err: unknown) => this.#report(err));
     }, this.#options.cancelPollMs);
     const ctx: JobContext<T> = {
-      id: env.id, queue: this.queue, name: env.name, v: env.v, data: env.data, attempt: env.attempt,
+      id: env.id, queue: this.queue, name: env.name, v: env.v, data: env.data, attempt: env.attempt, key: env.key,
       signal: controller.signal,
       progress: (value) => tracker.record(env.id, { progress: value }, { type: 'progress', data: value }),
       once: (key, fn) => tracker.once(`${this.queue}:${env.key ?? env.id}:${key}`, fn),

@@ -1,6 +1,4 @@
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Queue, Worker } from '../../src/jobs/index.js';
@@ -8,21 +6,7 @@ import type { QueueBackend } from '../../src/jobs/index.js';
 import { waitFor } from '../support/wait-for.js';
 import { cleanupBackend, openBackend, REDIS_URL, uniqueName, uniqueSchema } from './engines.js';
 import type { BackendSpec } from './engines.js';
-
-const FIXTURE = fileURLToPath(new URL('./fixtures/job-process.ts', import.meta.url));
-
-function startChild(args: object): { child: ChildProcess; lines: string[] } {
-  const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines: string[] = [];
-  let buffer = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString();
-    const parts = buffer.split('\n');
-    buffer = parts.pop() ?? '';
-    lines.push(...parts);
-  });
-  return { child, lines };
-}
+import { startChild } from './child.js';
 
 const specs: BackendSpec[] = [
   { kind: 'bullmq', prefix: uniqueName('crash-bullmq') },
@@ -48,7 +32,7 @@ describe.each(specs)('a worker SIGKILLed mid-job ($kind)', (spec) => {
     backends.push(backend);
     const q = new Queue<null>(backend, queue);
     await q.ready();
-    const { child, lines } = startChild({ spec, queue, counterKey });
+    const { child, lines } = startChild({ mode: 'worker', spec, queue, counterKey });
     children.push(child);
     await waitFor('child ready', () => lines.includes('ready'), { timeoutMs: 20_000 });
     const { id } = await q.add('charge', null);
