@@ -34,6 +34,12 @@ export interface JobTracker {
   /** Changes the record and appends the event, in one step. */
   record(jobId: string, patch: JobRecordPatch, event?: { type: JobEventType; data?: unknown }): Promise<void>;
   get(jobId: string): Promise<JobInfo | undefined>;
+  /**
+   * Marks the job active for `attempt` and sends the `active` event, unless it is over
+   * (completed, cancelled) or its cancellation was requested; returns what it found
+   * before, so the caller knows whether to run the job.
+   */
+  begin(jobId: string, attempt: number): Promise<{ state: JobState; cancelRequested: boolean } | undefined>;
   /** Sets the cancel flag; false when the job is unknown or already over. */
   requestCancel(jobId: string): Promise<boolean>;
   /** Events of one job in order, first those stored after `after`, then new ones as they happen; ends after a terminal event. */

@@ -119,17 +119,17 @@ export class Worker<T = unknown> {
       await this.#handBack(env);
       return;
     }
-    const info = await tracker.get(env.id);
-    if (info?.state === 'completed' || info?.state === 'cancelled') return;
-    if (info?.cancelRequested === true) {
-      await tracker.record(env.id, { state: 'cancelled' }, { type: 'cancelled' });
-      return;
-    }
     if (!this.#options.versions.includes(env.v)) {
       await this.#deadLetter(env, new JobsUnknownVersionError(this.queue, env.v, this.#options.versions));
       return;
     }
-    await tracker.record(env.id, { state: 'active', attempt: env.attempt }, { type: 'active', data: { attempt: env.attempt } });
+    const before = await tracker.begin(env.id, env.attempt);
+    // A redelivery of a job whose end was recorded but not acknowledged.
+    if (before?.state === 'completed' || before?.state === 'cancelled') return;
+    if (before?.cancelRequested === true) {
+      await tracker.record(env.id, { state: 'cancelled' }, { type: 'cancelled' });
+      return;
+    }
 
     const controller = new AbortController();
     const poll = setInterval(() => {

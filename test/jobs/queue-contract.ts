@@ -121,9 +121,9 @@ export function describeQueueContract(name: string, open: () => Promise<BackendF
       for (let i = 0; i < 6; i += 1) await q.add('r', null);
       await waitFor('all ran', () => startsMs.length === 6, { timeoutMs: 15_000 });
       startsMs.sort((x, y) => x - y);
-      for (let i = 2; i < startsMs.length; i += 1) {
-        expect((startsMs[i] ?? 0) - (startsMs[i - 2] ?? 0)).toBeGreaterThanOrEqual(rateLimit.intervalMs - 60);
-      }
+      // Six starts at two per interval need at least two whole intervals, whether the
+      // engine counts in fixed windows (BullMQ) or a sliding one.
+      expect((startsMs.at(-1) ?? 0) - (startsMs[0] ?? 0)).toBeGreaterThanOrEqual(2 * rateLimit.intervalMs - 100);
     });
 
     it('holds a delayed job back for its delay', async () => {

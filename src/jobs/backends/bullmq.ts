@@ -83,7 +83,9 @@ export class BullMQBackend implements QueueBackend {
     // The job id dedupes the first enqueue; retries and redrives are new engine jobs
     // of the same scaleout job.
     const jobId = options.first ? envelope.id : `${envelope.id}.${randomUUID()}`;
-    if (options.first && await q.getJob(jobId) !== undefined) return false;
+    // Only a keyed id can repeat (others are random); BullMQ's add ignores a known id
+    // silently, so ask first to report the duplicate.
+    if (options.first && envelope.key !== undefined && await q.getJob(jobId) !== undefined) return false;
     await q.add(envelope.name, envelope, {
       jobId,
       delay: options.delayMs > 0 ? options.delayMs : undefined,

@@ -128,6 +128,13 @@ export class PostgresJobTracker implements JobTracker {
     };
   }
 
+  async begin(jobId: string, attempt: number): Promise<{ state: JobState; cancelRequested: boolean } | undefined> {
+    const before = await this.get(jobId);
+    if (before?.state === 'completed' || before?.state === 'cancelled' || before?.cancelRequested === true) return before;
+    await this.record(jobId, { state: 'active', attempt }, { type: 'active', data: { attempt } });
+    return before;
+  }
+
   async requestCancel(jobId: string): Promise<boolean> {
     const { rowCount } = await this.#query(`UPDATE ${this.#schema}.job_record SET cancel = true
       WHERE id = $1 AND state NOT IN ('completed', 'dead', 'cancelled')`, [jobId]);

@@ -28,6 +28,16 @@ local state = redis.call('HGET', KEYS[1], 'state')
 if not state or state == 'completed' or state == 'dead' or state == 'cancelled' then return 0 end
 redis.call('HSET', KEYS[1], 'cancel', '1')
 return 1`;
+// KEYS: record, events; ARGV: attempt, event body, events kept, ttl ms.
+const BEGIN = `
+local state = redis.call('HGET', KEYS[1], 'state')
+local cancel = redis.call('HGET', KEYS[1], 'cancel')
+if state == 'completed' or state == 'cancelled' or cancel == '1' then return {state, cancel or '0'} end
+redis.call('HSET', KEYS[1], 'state', 'active', 'attempt', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'e', ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+return {state or '', cancel or '0'}`;
 const LEASE = `
 local cur = redis.call('GET', KEYS[1])
 if cur == false or cur == ARGV[1] then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
@@ -61,7 +71,11 @@ export class RedisJobTracker implements JobTracker {
     if (!Number.isInteger(this.#ttlMs) || this.#ttlMs < 1_000) throw new JobsOptionsError('recordTtlMs must be an integer of at least 1000');
     this.#url = options.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
     // Workers wait out an engine restart instead of failing every job while it is away.
-    this.#redisOptions = { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(50 * n, 1_000), ...options.redisOptions };
+    this.#redisOptions = {
+      maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(50 * n, 1_000),
+      // Many jobs write their records at once; one round trip carries all of them.
+      enableAutoPipelining: true, ...options.redisOptions,
+    };
     this.#client = new Redis(this.#url, this.#redisOptions);
     this.#client.on('error', () => { /* reconnects by itself; commands report failures */ });
   }
@@ -108,6 +122,13 @@ export class RedisJobTracker implements JobTracker {
       ...(h.result !== undefined ? { result: JSON.parse(h.result) as unknown } : {}),
       ...(h.error !== undefined ? { error: h.error } : {}),
     };
+  }
+
+  async begin(jobId: string, attempt: number): Promise<{ state: JobState; cancelRequested: boolean } | undefined> {
+    const body = JSON.stringify({ type: 'active', data: { attempt }, atMs: Date.now() });
+    const [state, cancel] = await this.#client.eval(BEGIN, 2, this.#job(jobId), this.#events(jobId),
+      String(attempt), body, String(this.#eventsKept), String(this.#ttlMs)) as [string, string];
+    return state === '' ? undefined : { state: state as JobState, cancelRequested: cancel === '1' };
   }
 
   async requestCancel(jobId: string): Promise<boolean> {
