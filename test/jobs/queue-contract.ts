@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JobsUnsupportedError, Queue, Worker } from '../../src/jobs/index.js';
+import { JobsMalformedJobError, JobsUnsupportedError, Queue, Worker } from '../../src/jobs/index.js';
 import type { JobContext, JobEvent, QueueBackend, WorkerOptions } from '../../src/jobs/index.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -235,6 +235,21 @@ export function describeQueueContract(name: string, open: () => Promise<BackendF
       work(q, async (ctx) => { ran.push(ctx.attempt); }, {}, f.b);
       await waitFor('ran again', async () => (await q.getJob(id))?.state === 'completed');
       expect(ran).toEqual([1]);
+    });
+
+    it('drops a message that is not a job, reports it, and keeps running', async () => {
+      const q = queue<string>();
+      await q.ready();
+      const errors: unknown[] = [];
+      const ran: string[] = [];
+      work(q, async (ctx) => { ran.push(ctx.data); }, { onError: (err) => errors.push(err) });
+      await f.a.enqueue(q.name, { hello: 'not a job', priority: 0 } as never, { delayMs: 0, first: false });
+      await f.a.enqueue(q.name, { id: 'x', name: 'x', v: 'one', data: 1, priority: 0 } as never, { delayMs: 0, first: false });
+      const { id } = await q.add('after', 'real');
+      await waitFor('real job done', async () => (await q.getJob(id))?.state === 'completed');
+      await waitFor('both reported', () => errors.length === 2);
+      expect(errors.every((e) => e instanceof JobsMalformedJobError)).toBe(true);
+      expect(ran).toEqual(['real']);
     });
 
     it('enqueues in the caller\'s transaction only where the backend declares it', async () => {
