@@ -243,7 +243,7 @@ export function describeQueueContract(name: string, open: () => Promise<BackendF
       const errors: unknown[] = [];
       const ran: string[] = [];
       work(q, async (ctx) => { ran.push(ctx.data); }, { onError: (err) => errors.push(err) });
-      await f.a.enqueue(q.name, { hello: 'not a job', priority: 0 } as never, { delayMs: 0, first: false });
+      await f.a.enqueue(q.name, { hello: 'not a job', name: 'junk', priority: 0 } as never, { delayMs: 0, first: false });
       await f.a.enqueue(q.name, { id: 'x', name: 'x', v: 'one', data: 1, priority: 0 } as never, { delayMs: 0, first: false });
       const { id } = await q.add('after', 'real');
       await waitFor('real job done', async () => (await q.getJob(id))?.state === 'completed');
