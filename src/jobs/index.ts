@@ -31,7 +31,9 @@ export {
 } from './errors.js';
 export { PgBossBackend, DEFAULT_PG_BOSS_SCHEMA, DEFAULT_POLL_INTERVAL_MS } from './backends/pg-boss.js';
 export type { PgBossBackendOptions } from './backends/pg-boss.js';
-export { PostgresJobTracker, DEFAULT_POSTGRES_JOBS_SCHEMA, DEFAULT_EVENTS_POLL_MS } from './trackers/postgres-tracker.js';
+export {
+  PostgresJobTracker, DEFAULT_POSTGRES_JOBS_SCHEMA, DEFAULT_EVENTS_POLL_MS, DEFAULT_POSTGRES_PRUNE_INTERVAL_MS,
+} from './trackers/postgres-tracker.js';
 export type { PostgresJobTrackerOptions } from './trackers/postgres-tracker.js';
 export { AmqplibBackend, DELAY_QUEUE_IDLE_MS } from './backends/amqplib.js';
 export type { AmqplibBackendOptions } from './backends/amqplib.js';

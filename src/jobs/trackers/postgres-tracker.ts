@@ -4,11 +4,13 @@ import pg from 'pg';
 import { JobsOptionsError } from '../errors.js';
 import { TERMINAL_EVENTS } from '../job.js';
 import type { JobEvent, JobEventType, JobInfo, JobState } from '../job.js';
-import { DEFAULT_EVENTS_KEPT } from '../tracker.js';
+import { DEFAULT_EVENTS_KEPT, DEFAULT_RECORD_TTL_MS } from '../tracker.js';
 import type { EventsOptions, JobRecordPatch, JobTracker, SqlExecutor } from '../tracker.js';
 
 /** @defaultValue */
 export const DEFAULT_POSTGRES_JOBS_SCHEMA = 'scaleout_jobs';
+/** How often a tracker deletes records, events and idempotency records older than their TTL (0 = never). */
+export const DEFAULT_POSTGRES_PRUNE_INTERVAL_MS = 60_000;
 /** How long an events reader waits for a notification before it looks at the table anyway. */
 export const DEFAULT_EVENTS_POLL_MS = 1_000;
 
@@ -20,6 +22,10 @@ export interface PostgresJobTrackerOptions {
   /** @defaultValue {@link DEFAULT_EVENTS_KEPT} */
   eventsKept?: number;
   poolSize?: number;
+  /** How long a finished job's record, its events and idempotency records stay. @defaultValue {@link DEFAULT_RECORD_TTL_MS} */
+  recordTtlMs?: number;
+  /** @defaultValue {@link DEFAULT_POSTGRES_PRUNE_INTERVAL_MS} */
+  pruneIntervalMs?: number;
 }
 
 /**
@@ -36,6 +42,8 @@ export class PostgresJobTracker implements JobTracker {
   readonly #eventsKept: number;
   readonly #readers = new Set<pg.Client>();
   #ready: Promise<void> | undefined;
+  readonly #ttlMs: number;
+  readonly #pruneTimer: NodeJS.Timeout | undefined = undefined;
 
   constructor(options: PostgresJobTrackerOptions = {}) {
     this.#schema = options.schema ?? DEFAULT_POSTGRES_JOBS_SCHEMA;
@@ -46,6 +54,30 @@ export class PostgresJobTracker implements JobTracker {
     this.#channel = `scaleout_jobs_${createHash('sha256').update(this.#schema).digest('hex').slice(0, 16)}`;
     this.#pool = new pg.Pool({ connectionString: this.#connectionString, max: options.poolSize ?? 5 });
     this.#pool.on('error', () => { /* a dropped idle connection is replaced on the next query */ });
+    this.#ttlMs = options.recordTtlMs ?? DEFAULT_RECORD_TTL_MS;
+    if (!Number.isInteger(this.#ttlMs) || this.#ttlMs < 1) throw new JobsOptionsError('recordTtlMs must be a positive integer');
+    const pruneMs = options.pruneIntervalMs ?? DEFAULT_POSTGRES_PRUNE_INTERVAL_MS;
+    if (pruneMs > 0) {
+      // Every process prunes; the deletes are idempotent and cheap when there is nothing to do.
+      this.#pruneTimer = setInterval(() => { this.prune().catch(() => undefined); }, pruneMs);
+      this.#pruneTimer.unref();
+    }
+  }
+
+  /**
+   * Deletes what is older than the TTL: records of finished jobs, events, idempotency
+   * records. Records of jobs still waiting or running stay. Returns how many rows went.
+   */
+  async prune(): Promise<number> {
+    const s = this.#schema;
+    const { rows } = await this.#query(`
+      WITH r AS (DELETE FROM ${s}.job_record WHERE state IN ('completed', 'dead', 'cancelled')
+                   AND updated_at < now() - $1 * interval '1 millisecond' RETURNING 1),
+           e AS (DELETE FROM ${s}.job_event WHERE at_ms < $2 RETURNING 1),
+           o AS (DELETE FROM ${s}.job_once WHERE at < now() - $1 * interval '1 millisecond' RETURNING 1)
+      SELECT (SELECT count(*) FROM r) + (SELECT count(*) FROM e) + (SELECT count(*) FROM o) AS n`,
+    [this.#ttlMs, Date.now() - this.#ttlMs]);
+    return Number((rows[0] as { n: string }).n);
   }
 
   /** Creates the tables (once per process; concurrent processes serialise on a lock). */
@@ -226,6 +258,7 @@ export class PostgresJobTracker implements JobTracker {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#pruneTimer);
     for (const c of this.#readers) await c.end().catch(() => undefined);
     this.#readers.clear();
     await this.#pool.end();
