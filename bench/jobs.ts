@@ -4,7 +4,8 @@
  *
  * - BullMQ: `Queue.add` + a `Worker` with a no-op processor, against scaleout's Queue
  *   and Worker on the BullMQ backend (which also writes each job's record and events).
- * - pg-boss: `send` + `work` with a no-op handler, against scaleout on pg-boss.
+ * - pg-boss: `send` + `fetch`/`complete` loops with a no-op handler, against scaleout on
+ *   pg-boss (whose consumer is such a loop, plus the record and events of each job).
  *
  * A producer adds `--jobs` jobs with `--concurrency` adds in flight while one worker
  * with the same concurrency runs them; the time is from the first add to the last job
@@ -39,6 +40,8 @@ if (!(jobs >= 1) || !(rounds >= 1) || !(concurrency >= 1)) {
   process.exit(2);
 }
 
+/** How long an idle pg-boss consumer waits before it asks again, raw and scaleout alike. */
+const PG_POLL_MS = 50;
 const tag = `bench-${process.pid}-${randomBytes(3).toString('hex')}`;
 
 /** Adds `jobs` jobs with `concurrency` in flight; resolves when `done()` reaches `jobs`. */
@@ -88,16 +91,29 @@ async function rawPgBoss(round: number): Promise<number> {
   const name = `raw-${round}`;
   await boss.createQueue(name);
   let count = 0;
-  await boss.work(name, { batchSize: concurrency, pollingIntervalSeconds: 0.5 }, async (batch) => { count += batch.length; });
+  let stop = false;
+  // pg-boss's own work() polls once per interval even when a batch was full, which
+  // would cap it at batchSize per interval; this loop fetches again at once, as the
+  // scaleout backend does, so the comparison is of the same polling.
+  const loops = Array.from({ length: concurrency }, async () => {
+    while (!stop) {
+      const [job] = await boss.fetch(name, { batchSize: 1 }) ?? [];
+      if (job === undefined) { await new Promise((r) => setTimeout(r, PG_POLL_MS)); continue; }
+      await boss.complete(name, job.id);
+      count += 1;
+    }
+  });
   try {
     return await drive((i) => boss.send(name, { i }), () => count);
   } finally {
+    stop = true;
+    await Promise.all(loops);
     await boss.stop({ graceful: false, wait: true, timeout: 1_000 });
   }
 }
 
 async function scaleoutPgBoss(round: number): Promise<number> {
-  const backend = new PgBossBackend({ connectionString: DATABASE_URL, schema: `${tag.replaceAll('-', '_')}_so`, pollIntervalMs: 500 });
+  const backend = new PgBossBackend({ connectionString: DATABASE_URL, schema: `${tag.replaceAll('-', '_')}_so`, pollIntervalMs: PG_POLL_MS });
   const q = new Queue<{ i: number }>(backend, `so-${round}`);
   await q.ready();
   let count = 0;

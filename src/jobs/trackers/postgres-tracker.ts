@@ -11,6 +11,8 @@ import type { EventsOptions, JobRecordPatch, JobTracker, SqlExecutor } from '../
 export const DEFAULT_POSTGRES_JOBS_SCHEMA = 'scaleout_jobs';
 /** How often a tracker deletes records, events and idempotency records older than their TTL (0 = never). */
 export const DEFAULT_POSTGRES_PRUNE_INTERVAL_MS = 60_000;
+/** Connections of a tracker's pool; a worker with high concurrency may want more. */
+export const DEFAULT_POSTGRES_POOL_SIZE = 10;
 /** How long an events reader waits for a notification before it looks at the table anyway. */
 export const DEFAULT_EVENTS_POLL_MS = 1_000;
 
@@ -52,7 +54,7 @@ export class PostgresJobTracker implements JobTracker {
     if (!Number.isInteger(this.#eventsKept) || this.#eventsKept < 1) throw new JobsOptionsError('eventsKept must be a positive integer');
     this.#connectionString = options.connectionString ?? process.env.DATABASE_URL ?? 'postgres://127.0.0.1:5432/postgres';
     this.#channel = `scaleout_jobs_${createHash('sha256').update(this.#schema).digest('hex').slice(0, 16)}`;
-    this.#pool = new pg.Pool({ connectionString: this.#connectionString, max: options.poolSize ?? 5 });
+    this.#pool = new pg.Pool({ connectionString: this.#connectionString, max: options.poolSize ?? DEFAULT_POSTGRES_POOL_SIZE });
     this.#pool.on('error', () => { /* a dropped idle connection is replaced on the next query */ });
     this.#ttlMs = options.recordTtlMs ?? DEFAULT_RECORD_TTL_MS;
     if (!Number.isInteger(this.#ttlMs) || this.#ttlMs < 1) throw new JobsOptionsError('recordTtlMs must be a positive integer');
@@ -161,10 +163,23 @@ export class PostgresJobTracker implements JobTracker {
   }
 
   async begin(jobId: string, attempt: number): Promise<{ state: JobState; cancelRequested: boolean } | undefined> {
-    const before = await this.get(jobId);
-    if (before?.state === 'completed' || before?.state === 'cancelled' || before?.cancelRequested === true) return before;
-    await this.record(jobId, { state: 'active', attempt }, { type: 'active', data: { attempt } });
-    return before;
+    const s = this.#schema;
+    // One statement: read the row as it was, and mark it active unless the job is over
+    // or its cancellation was requested.
+    const { rows } = await this.#query(`
+      WITH before AS (SELECT state, cancel FROM ${s}.job_record WHERE id = $1),
+      go AS (SELECT NOT EXISTS (SELECT 1 FROM before WHERE state IN ('completed', 'cancelled') OR cancel) AS ok),
+      up AS (
+        INSERT INTO ${s}.job_record AS r (id, state, attempt) SELECT $1, 'active', $2 FROM go WHERE ok
+        ON CONFLICT (id) DO UPDATE SET state = 'active', attempt = $2, updated_at = now()
+        RETURNING 1),
+      ev AS (
+        INSERT INTO ${s}.job_event (job_id, type, data, at_ms) SELECT $1, 'active', $3, $4 FROM go WHERE ok RETURNING seq)
+      SELECT (SELECT state FROM before) AS state, (SELECT cancel FROM before) AS cancel,
+        (SELECT pg_notify($5, $1) FROM ev) AS notified`,
+    [jobId, attempt, JSON.stringify({ attempt }), Date.now(), this.#channel]);
+    const r = rows[0] as { state: JobState | null; cancel: boolean | null } | undefined;
+    return r?.state == null ? undefined : { state: r.state, cancelRequested: r.cancel === true };
   }
 
   async requestCancel(jobId: string): Promise<boolean> {
