@@ -1,0 +1,143 @@
+import { randomUUID } from 'node:crypto';
+import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
+import type { BackendCapabilities, BackendConsumer, ConsumeOptions, EnqueueOptions, QueueBackend, TakenJob } from '../backend.js';
+import { JobsOptionsError } from '../errors.js';
+import type { JobEnvelope } from '../job.js';
+import { MAX_PRIORITY } from '../options.js';
+import type { JobTracker } from '../tracker.js';
+import { RedisJobTracker } from '../trackers/redis-tracker.js';
+
+/** @defaultValue */
+export const DEFAULT_BULLMQ_PREFIX = 'scaleout-jobs';
+/** A job whose worker stops renewing its lock for this long is handed to another worker. */
+export const DEFAULT_VISIBILITY_TIMEOUT_MS = 30_000;
+/** How often the engine may hand one job again after its worker died before giving up on it. */
+export const DEFAULT_MAX_REDELIVERIES = 10;
+
+export interface BullMQBackendOptions {
+  /** @defaultValue `process.env.REDIS_URL`, else `redis://127.0.0.1:6379` */
+  url?: string;
+  redisOptions?: RedisOptions;
+  /** Prefix of every key, for BullMQ's keys and the tracker's. @defaultValue {@link DEFAULT_BULLMQ_PREFIX} */
+  prefix?: string;
+  /** @defaultValue {@link DEFAULT_VISIBILITY_TIMEOUT_MS} */
+  visibilityTimeoutMs?: number;
+  /** @defaultValue {@link DEFAULT_MAX_REDELIVERIES} */
+  maxRedeliveries?: number;
+  /** A tracker to use instead of the Redis one on the same server. */
+  tracker?: JobTracker;
+}
+
+/** Queues in Redis through BullMQ (the `redis` profile). */
+export class BullMQBackend implements QueueBackend {
+  readonly name = 'bullmq';
+  readonly capabilities: BackendCapabilities = { rateLimit: 'queue', atomicDedupe: true, transactionalAdd: false };
+  readonly tracker: JobTracker;
+  readonly #connection: Redis;
+  readonly #prefix: string;
+  readonly #visibilityTimeoutMs: number;
+  readonly #maxRedeliveries: number;
+  readonly #queues = new Map<string, BullQueue>();
+  readonly #workers = new Set<BullWorker>();
+  readonly #ownsTracker: boolean;
+
+  constructor(options: BullMQBackendOptions = {}) {
+    const url = options.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+    this.#prefix = options.prefix ?? DEFAULT_BULLMQ_PREFIX;
+    this.#visibilityTimeoutMs = options.visibilityTimeoutMs ?? DEFAULT_VISIBILITY_TIMEOUT_MS;
+    this.#maxRedeliveries = options.maxRedeliveries ?? DEFAULT_MAX_REDELIVERIES;
+    if (!Number.isInteger(this.#visibilityTimeoutMs) || this.#visibilityTimeoutMs < 500) {
+      throw new JobsOptionsError('visibilityTimeoutMs must be an integer of at least 500');
+    }
+    // BullMQ requires connections that retry forever; that is also what lets workers
+    // resume by themselves after Redis comes back.
+    this.#connection = new Redis(url, {
+      ...options.redisOptions, maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(50 * n, 1_000),
+    });
+    this.#connection.on('error', () => { /* reconnects by itself */ });
+    this.#ownsTracker = options.tracker === undefined;
+    this.tracker = options.tracker ?? new RedisJobTracker({
+      url, keyPrefix: `${this.#prefix}:t:`,
+      ...(options.redisOptions !== undefined ? { redisOptions: options.redisOptions } : {}),
+    });
+  }
+
+  #queue(name: string): BullQueue {
+    let q = this.#queues.get(name);
+    if (q === undefined) {
+      q = new BullQueue(name, { connection: this.#connection, prefix: this.#prefix });
+      q.on('error', () => { /* the connection reconnects by itself */ });
+      this.#queues.set(name, q);
+    }
+    return q;
+  }
+
+  async prepare(queue: string): Promise<void> {
+    await this.#queue(queue).waitUntilReady();
+  }
+
+  async enqueue(queue: string, envelope: JobEnvelope, options: EnqueueOptions): Promise<boolean> {
+    const q = this.#queue(queue);
+    // The job id dedupes the first enqueue; retries and redrives are new engine jobs
+    // of the same scaleout job.
+    const jobId = options.first ? envelope.id : `${envelope.id}.${randomUUID()}`;
+    // Only a keyed id can repeat (others are random); BullMQ's add ignores a known id
+    // silently, so ask first to report the duplicate.
+    if (options.first && envelope.key !== undefined && await q.getJob(jobId) !== undefined) return false;
+    await q.add(envelope.name, envelope, {
+      jobId,
+      delay: options.delayMs > 0 ? options.delayMs : undefined,
+      // BullMQ: 1 runs first; scaleout: higher runs first.
+      priority: 1 + MAX_PRIORITY - envelope.priority,
+      // Engine-level attempts only cover failures of the engine or tracker themselves.
+      attempts: this.#maxRedeliveries,
+      backoff: { type: 'exponential', delay: 1_000, jitter: 0.5 },
+      removeOnComplete: { age: 3_600 },
+      removeOnFail: { age: 7 * 24 * 3_600 },
+    });
+    return true;
+  }
+
+  consume(queue: string, options: ConsumeOptions, handle: (raw: unknown) => Promise<void>): BackendConsumer {
+    const worker = new BullWorker(queue, async (job) => { await handle(job.data); }, {
+      connection: this.#connection,
+      prefix: this.#prefix,
+      concurrency: options.concurrency,
+      lockDuration: this.#visibilityTimeoutMs,
+      stalledInterval: Math.max(250, Math.floor(this.#visibilityTimeoutMs / 2)),
+      maxStalledCount: this.#maxRedeliveries,
+      ...(options.rateLimit !== undefined ? { limiter: { max: options.rateLimit.max, duration: options.rateLimit.intervalMs } } : {}),
+    });
+    worker.on('error', () => { /* the connection reconnects by itself */ });
+    this.#workers.add(worker);
+    return {
+      pause: async () => { await worker.pause(true); },
+      close: async () => {
+        this.#workers.delete(worker);
+        await worker.close();
+      },
+    };
+  }
+
+  async take(queue: string, max: number): Promise<TakenJob[]> {
+    const jobs = await this.#queue(queue).getJobs(['waiting', 'prioritized', 'delayed'], 0, max - 1);
+    return jobs.filter((j) => j !== undefined).map((job) => ({
+      envelope: job.data as unknown,
+      ack: async () => { await job.remove(); },
+    }));
+  }
+
+  #closed = false;
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all([...this.#workers].map((w) => w.close(true)));
+    await Promise.all([...this.#queues.values()].map((q) => q.close()));
+    this.#queues.clear();
+    if (this.#ownsTracker) await this.tracker.close();
+    await this.#connection.quit().catch(() => { this.#connection.disconnect(); });
+  }
+}

@@ -1,0 +1,159 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import PgBoss from 'pg-boss';
+import type { BackendCapabilities, BackendConsumer, ConsumeOptions, EnqueueOptions, QueueBackend, TakenJob } from '../backend.js';
+import { JobsOptionsError } from '../errors.js';
+import type { JobEnvelope } from '../job.js';
+import { LocalRateLimiter } from '../rate-limiter.js';
+import type { JobTracker } from '../tracker.js';
+import { PostgresJobTracker } from '../trackers/postgres-tracker.js';
+import { DEFAULT_MAX_REDELIVERIES, DEFAULT_VISIBILITY_TIMEOUT_MS } from './bullmq.js';
+
+/** @defaultValue */
+export const DEFAULT_PG_BOSS_SCHEMA = 'scaleout_pgboss';
+/** How often an idle consumer asks for jobs. */
+export const DEFAULT_POLL_INTERVAL_MS = 500;
+
+export interface PgBossBackendOptions {
+  /** @defaultValue `process.env.DATABASE_URL`, else `postgres://127.0.0.1:5432/postgres` */
+  connectionString?: string;
+  /** pg-boss's schema; the tracker's tables go to `<schema>_t`. @defaultValue {@link DEFAULT_PG_BOSS_SCHEMA} */
+  schema?: string;
+  /** A job whose worker died is handed again after this long (rounded up to seconds). */
+  visibilityTimeoutMs?: number;
+  maxRedeliveries?: number;
+  pollIntervalMs?: number;
+  tracker?: JobTracker;
+}
+
+/**
+ * Queues in PostgreSQL through pg-boss (the `postgres` profile). A job can be enqueued
+ * in the caller's transaction (`add(..., { db: client })`), together with its record,
+ * so it exists exactly when the transaction commits.
+ */
+export class PgBossBackend implements QueueBackend {
+  readonly name = 'pg-boss';
+  readonly capabilities: BackendCapabilities = { rateLimit: 'worker', atomicDedupe: true, transactionalAdd: true };
+  readonly tracker: JobTracker;
+  readonly #boss: PgBoss;
+  readonly #ownsTracker: boolean;
+  readonly #visibilitySeconds: number;
+  readonly #maxRedeliveries: number;
+  readonly #pollIntervalMs: number;
+  readonly #consumers = new Set<{ stop(): void; done: Promise<void> }>();
+  #started: Promise<unknown> | undefined;
+
+  constructor(options: PgBossBackendOptions = {}) {
+    const connectionString = options.connectionString ?? process.env.DATABASE_URL ?? 'postgres://127.0.0.1:5432/postgres';
+    const schema = options.schema ?? DEFAULT_PG_BOSS_SCHEMA;
+    if (!/^[a-z_][a-z0-9_]{0,40}$/.test(schema)) throw new JobsOptionsError('schema must be a lower-case SQL name of at most 41 characters');
+    this.#visibilitySeconds = Math.max(1, Math.ceil((options.visibilityTimeoutMs ?? DEFAULT_VISIBILITY_TIMEOUT_MS) / 1_000));
+    this.#maxRedeliveries = options.maxRedeliveries ?? DEFAULT_MAX_REDELIVERIES;
+    this.#pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+    this.#boss = new PgBoss({
+      connectionString, schema, schedule: false,
+      // Expired jobs (their worker died) are only handed again by maintenance.
+      maintenanceIntervalSeconds: Math.max(1, Math.floor(this.#visibilitySeconds / 2)),
+    });
+    this.#boss.on('error', () => { /* pg-boss retries maintenance by itself */ });
+    this.#ownsTracker = options.tracker === undefined;
+    this.tracker = options.tracker ?? new PostgresJobTracker({ connectionString, schema: `${schema}_t` });
+  }
+
+  #start(): Promise<unknown> {
+    this.#started ??= this.#boss.start();
+    this.#started.catch(() => { this.#started = undefined; });
+    return this.#started;
+  }
+
+  async prepare(queue: string): Promise<void> {
+    await this.#start();
+    await this.#boss.createQueue(queue, { name: queue, retryLimit: this.#maxRedeliveries, retryDelay: 1, retryBackoff: true, expireInSeconds: this.#visibilitySeconds });
+  }
+
+  async enqueue(queue: string, envelope: JobEnvelope, options: EnqueueOptions): Promise<boolean> {
+    await this.#start();
+    const db = options.db;
+    const id = await this.#boss.send(queue, envelope as unknown as object, {
+      ...(options.first ? { id: envelope.id } : {}),
+      priority: envelope.priority,
+      // Seconds relative to the database's clock, not this host's.
+      ...(options.delayMs > 0 ? { startAfter: options.delayMs / 1_000 } : {}),
+      ...(db !== undefined ? { db: { executeSql: (text: string, values: unknown[]) => db.query(text, values) } } : {}),
+    } as PgBoss.SendOptions);
+    return id !== null;
+  }
+
+  consume(queue: string, options: ConsumeOptions, handle: (raw: unknown) => Promise<void>): BackendConsumer {
+    const limiter = options.rateLimit === undefined ? undefined : new LocalRateLimiter(options.rateLimit.max, options.rateLimit.intervalMs);
+    const stopper = new AbortController();
+    const running = new Set<Promise<void>>();
+    let slotFreed: (() => void) | undefined;
+    const loop = async (): Promise<void> => {
+      while (!stopper.signal.aborted) {
+        try {
+          await this.#start();
+          break;
+        } catch {
+          await delay(this.#pollIntervalMs, undefined, { signal: stopper.signal }).catch(() => undefined);
+        }
+      }
+      while (!stopper.signal.aborted) {
+        const free = options.concurrency - running.size;
+        if (free <= 0) {
+          await new Promise<void>((resolve) => { slotFreed = resolve; });
+          continue;
+        }
+        let jobs: PgBoss.Job<unknown>[] = [];
+        try {
+          if (limiter !== undefined) await limiter.take(stopper.signal);
+          if (stopper.signal.aborted) break;
+          jobs = await this.#boss.fetch(queue, { batchSize: limiter === undefined ? free : 1 }) ?? [];
+        } catch {
+          // The database is away or we are stopping; ask again after a pause.
+        }
+        for (const job of jobs) {
+          const run = handle(job.data).then(
+            () => this.#boss.complete(queue, job.id),
+            (err: unknown) => this.#boss.fail(queue, job.id, { message: err instanceof Error ? err.message : String(err) }),
+          ).then(() => undefined, () => undefined);
+          running.add(run);
+          void run.finally(() => { running.delete(run); slotFreed?.(); });
+        }
+        if (jobs.length === 0 && !stopper.signal.aborted) {
+          await delay(this.#pollIntervalMs, undefined, { signal: stopper.signal }).catch(() => undefined);
+        }
+      }
+    };
+    const consumer = {
+      stop: () => { stopper.abort(); slotFreed?.(); },
+      done: loop(),
+    };
+    this.#consumers.add(consumer);
+    return {
+      pause: async () => { consumer.stop(); await consumer.done; },
+      close: async () => {
+        consumer.stop();
+        await consumer.done;
+        await Promise.allSettled([...running]);
+        this.#consumers.delete(consumer);
+      },
+    };
+  }
+
+  async take(queue: string, max: number): Promise<TakenJob[]> {
+    await this.#start();
+    const jobs = await this.#boss.fetch(queue, { batchSize: max }) ?? [];
+    return jobs.map((job) => ({ envelope: job.data, ack: async () => { await this.#boss.complete(queue, job.id); } }));
+  }
+
+  #closed = false;
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const c of this.#consumers) c.stop();
+    await Promise.allSettled([...this.#consumers].map((c) => c.done));
+    if (this.#started !== undefined) await this.#boss.stop({ graceful: false, wait: true, timeout: 1_000 }).catch(() => undefined);
+    if (this.#ownsTracker) await this.tracker.close();
+  }
+}

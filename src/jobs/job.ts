@@ -1,0 +1,92 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { JobsMalformedJobError } from './errors.js';
+
+/** Where a job is in its life. `dead` means it sits in the dead-letter queue. */
+export type JobState = 'waiting' | 'active' | 'completed' | 'dead' | 'cancelled';
+
+/** What goes over the wire for every job: the payload with its version, and delivery bookkeeping. */
+export interface JobEnvelope<T = unknown> {
+  /** Stable across retries, redeliveries and redrives. */
+  id: string;
+  name: string;
+  /** Version of `data`'s shape; a worker refuses versions it does not know. */
+  v: number;
+  data: T;
+  /** 1 on the first run; grows with each retry after a failure (not with a redelivery after a crash). */
+  attempt: number;
+  maxAttempts: number;
+  backoffMs: number;
+  backoffMaxMs: number;
+  /** 0 = no jitter, 1 = the delay is anywhere between 0 and the exponential value. */
+  jitter: number;
+  priority: number;
+  /** The idempotency key given to `add`, if any. */
+  key?: string;
+}
+
+export type JobEventType = 'waiting' | 'active' | 'progress' | 'retrying' | 'completed' | 'failed' | 'cancelled';
+
+/** One event in a job's life, with an id that orders events of the same job. */
+export interface JobEvent {
+  /** Opaque and increasing; hand it back as `after` (HTTP `Last-Event-ID`) to resume. */
+  id: string;
+  jobId: string;
+  type: JobEventType;
+  data?: unknown;
+  atMs: number;
+}
+
+export const TERMINAL_EVENTS: ReadonlySet<JobEventType> = new Set(['completed', 'failed', 'cancelled']);
+
+/** What a queue can tell about one job. */
+export interface JobInfo {
+  id: string;
+  queue: string;
+  name: string;
+  state: JobState;
+  attempt: number;
+  progress?: unknown;
+  result?: unknown;
+  error?: string;
+  cancelRequested: boolean;
+}
+
+export function newJobId(): string {
+  return randomUUID();
+}
+
+/**
+ * A UUID derived from the queue and an idempotency key, so that two `add` calls with
+ * the same key name the same job and the engine can refuse the second one by itself.
+ */
+export function jobIdForKey(queue: string, key: string): string {
+  const hex = createHash('sha256').update(`${queue}\u0000${key}`).digest('hex');
+  // UUID layout with version 8 (custom) and the RFC 4122 variant bits.
+  const variant = ((parseInt(hex[16] ?? '0', 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** Checks a message read from a queue; anything else is refused, never crashes the worker. */
+export function parseEnvelope(queue: string, raw: unknown): JobEnvelope {
+  const value = typeof raw === 'string' ? safeJson(queue, raw) : raw;
+  if (typeof value !== 'object' || value === null) throw new JobsMalformedJobError(queue, 'not an object');
+  const e = value as Record<string, unknown>;
+  for (const field of ['id', 'name'] as const) {
+    if (typeof e[field] !== 'string') throw new JobsMalformedJobError(queue, `"${field}" is not a string`);
+  }
+  for (const field of ['v', 'attempt', 'maxAttempts', 'backoffMs', 'backoffMaxMs', 'jitter', 'priority'] as const) {
+    if (typeof e[field] !== 'number' || !Number.isFinite(e[field])) {
+      throw new JobsMalformedJobError(queue, `"${field}" is not a number`);
+    }
+  }
+  if (!('data' in e)) throw new JobsMalformedJobError(queue, 'no "data"');
+  return value as JobEnvelope;
+}
+
+function safeJson(queue: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new JobsMalformedJobError(queue, 'not JSON');
+  }
+}

@@ -1,0 +1,140 @@
+import type { QueueBackend } from './backend.js';
+import { deadLetterQueueName } from './backend.js';
+import { JobsClosedError, JobsUnsupportedError } from './errors.js';
+import { jobIdForKey, newJobId, parseEnvelope } from './job.js';
+import type { JobEnvelope, JobEvent, JobInfo } from './job.js';
+import {
+  addOptionsSchema, DEFAULT_ATTEMPTS, DEFAULT_BACKOFF_MAX_MS, DEFAULT_BACKOFF_MS, DEFAULT_JITTER, DEFAULT_PAYLOAD_VERSION,
+  parseOptions, queueOptionsSchema, validateQueueName,
+} from './options.js';
+import type { AddOptions, QueueOptions } from './options.js';
+import type { EventsOptions, SqlExecutor } from './tracker.js';
+
+/** What `add` did: the job's id, and false in `added` when the idempotency key had been used. */
+export interface AddedJob {
+  id: string;
+  added: boolean;
+}
+
+/** How many dead jobs one `redrive()` moves at most, unless told otherwise. */
+export const DEFAULT_REDRIVE_MAX = 1_000;
+
+/**
+ * A named queue of jobs on one backend. Producers `add`, anyone reads a job's state,
+ * follows its events or cancels it; a {@link Worker} runs the jobs.
+ *
+ * @example
+ * ```ts
+ * const emails = new Queue<{ to: string }>(backend, 'emails', { attempts: 5 });
+ * const { id } = await emails.add('welcome', { to: 'a@example.com' }, { key: `welcome:${userId}` });
+ * ```
+ */
+export class Queue<T = unknown> {
+  readonly name: string;
+  readonly backend: QueueBackend;
+  readonly #options: QueueOptions;
+  #ready: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(backend: QueueBackend, name: string, options: QueueOptions = {}) {
+    this.name = validateQueueName(name);
+    this.backend = backend;
+    this.#options = parseOptions(queueOptionsSchema, options, `options of queue "${name}"`);
+  }
+
+  /** Creates the queue and its dead-letter queue in the engine (`add` does it on first use). */
+  ready(): Promise<void> {
+    this.#ready ??= (async () => {
+      await this.backend.prepare(this.name);
+      await this.backend.prepare(deadLetterQueueName(this.name));
+    })();
+    this.#ready.catch(() => { this.#ready = undefined; });
+    return this.#ready;
+  }
+
+  /**
+   * Enqueues a job. With `key`, a second add with the same key enqueues nothing and
+   * returns the same id. With `db` (PostgreSQL backends), the job is written in the
+   * caller's transaction: it exists only if that transaction commits.
+   */
+  async add(name: string, data: T, options: AddOptions = {}): Promise<AddedJob> {
+    if (this.#closed) throw new JobsClosedError(`queue "${this.name}"`);
+    const o = parseOptions(addOptionsSchema, options, `options of a job added to queue "${this.name}"`);
+    const db = o.db as SqlExecutor | undefined;
+    if (db !== undefined && !this.backend.capabilities.transactionalAdd) {
+      throw new JobsUnsupportedError(this.backend.name, 'enqueue in a database transaction', 'its jobs are not in the database');
+    }
+    await this.ready();
+    const id = o.key !== undefined ? jobIdForKey(this.name, o.key) : newJobId();
+    const envelope: JobEnvelope<T> = {
+      id, name, v: o.v ?? DEFAULT_PAYLOAD_VERSION, data, attempt: 1,
+      maxAttempts: o.attempts ?? this.#options.attempts ?? DEFAULT_ATTEMPTS,
+      backoffMs: o.backoffMs ?? this.#options.backoffMs ?? DEFAULT_BACKOFF_MS,
+      backoffMaxMs: o.backoffMaxMs ?? this.#options.backoffMaxMs ?? DEFAULT_BACKOFF_MAX_MS,
+      jitter: o.jitter ?? this.#options.jitter ?? DEFAULT_JITTER,
+      priority: o.priority ?? 0,
+      ...(o.key !== undefined ? { key: o.key } : {}),
+    };
+    const info = { id, queue: this.name, name };
+    const enqueue = { delayMs: o.delayMs ?? 0, first: true, ...(db !== undefined ? { db } : {}) };
+    const tracker = this.backend.tracker;
+    if (this.backend.capabilities.atomicDedupe) {
+      // The engine refuses a second job with this id by itself; the record follows
+      // (a worker may already have started it, which the record tolerates).
+      if (!await this.backend.enqueue(this.name, envelope, enqueue)) return { id, added: false };
+      await tracker.create(info, db);
+      return { id, added: true };
+    }
+    // No dedupe in the engine: the record is the claim on the key. A crash between the
+    // two steps loses this add (see docs/async.md).
+    if (!await tracker.create(info, db)) return { id, added: false };
+    await this.backend.enqueue(this.name, envelope, enqueue);
+    return { id, added: true };
+  }
+
+  /** The job's state, attempt, progress and result; undefined once forgotten or never known. */
+  async getJob(id: string): Promise<JobInfo | undefined> {
+    return this.backend.tracker.get(id);
+  }
+
+  /**
+   * Cancels a job: a waiting one never runs; a running one sees `ctx.signal` abort and
+   * should return. False when the job is unknown or over.
+   */
+  async cancel(id: string): Promise<boolean> {
+    const tracker = this.backend.tracker;
+    if (!await tracker.requestCancel(id)) return false;
+    const info = await tracker.get(id);
+    if (info?.state === 'waiting') await tracker.record(id, { state: 'cancelled' }, { type: 'cancelled' });
+    return true;
+  }
+
+  /** The job's events (progress, retries, the end), resuming after `after` (a `Last-Event-ID`). */
+  events(id: string, options: EventsOptions = {}): AsyncIterable<JobEvent> {
+    return this.backend.tracker.events(id, options);
+  }
+
+  /** Moves dead jobs back to the queue with a fresh set of attempts; returns how many. */
+  async redrive(max = DEFAULT_REDRIVE_MAX): Promise<number> {
+    await this.ready();
+    let moved = 0;
+    while (moved < max) {
+      const taken = await this.backend.take(deadLetterQueueName(this.name), Math.min(100, max - moved));
+      if (taken.length === 0) break;
+      for (const job of taken) {
+        const envelope = { ...parseEnvelope(this.name, job.envelope), attempt: 1 };
+        // Recorded before it is enqueued, so a worker's 'active' cannot be overwritten.
+        await this.backend.tracker.record(envelope.id, { state: 'waiting', attempt: 1 }, { type: 'waiting', data: { redriven: true } });
+        await this.backend.enqueue(this.name, envelope, { delayMs: 0, first: false });
+        await job.ack();
+        moved += 1;
+      }
+    }
+    return moved;
+  }
+
+  /** Refuses further adds; the backend stays open (it may serve other queues). */
+  close(): void {
+    this.#closed = true;
+  }
+}

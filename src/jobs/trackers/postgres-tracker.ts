@@ -1,0 +1,285 @@
+import { createHash } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import pg from 'pg';
+import { JobsOptionsError } from '../errors.js';
+import { TERMINAL_EVENTS } from '../job.js';
+import type { JobEvent, JobEventType, JobInfo, JobState } from '../job.js';
+import { DEFAULT_EVENTS_KEPT, DEFAULT_RECORD_TTL_MS } from '../tracker.js';
+import type { EventsOptions, JobRecordPatch, JobTracker, SqlExecutor } from '../tracker.js';
+
+/** @defaultValue */
+export const DEFAULT_POSTGRES_JOBS_SCHEMA = 'scaleout_jobs';
+/** How often a tracker deletes records, events and idempotency records older than their TTL (0 = never). */
+export const DEFAULT_POSTGRES_PRUNE_INTERVAL_MS = 60_000;
+/** Connections of a tracker's pool; a worker with high concurrency may want more. */
+export const DEFAULT_POSTGRES_POOL_SIZE = 10;
+/** How long an events reader waits for a notification before it looks at the table anyway. */
+export const DEFAULT_EVENTS_POLL_MS = 1_000;
+
+export interface PostgresJobTrackerOptions {
+  /** @defaultValue `process.env.DATABASE_URL`, else `postgres://127.0.0.1:5432/postgres` */
+  connectionString?: string;
+  /** @defaultValue {@link DEFAULT_POSTGRES_JOBS_SCHEMA} */
+  schema?: string;
+  /** @defaultValue {@link DEFAULT_EVENTS_KEPT} */
+  eventsKept?: number;
+  poolSize?: number;
+  /** How long a finished job's record, its events and idempotency records stay. @defaultValue {@link DEFAULT_RECORD_TTL_MS} */
+  recordTtlMs?: number;
+  /** @defaultValue {@link DEFAULT_POSTGRES_PRUNE_INTERVAL_MS} */
+  pruneIntervalMs?: number;
+}
+
+/**
+ * Job records in PostgreSQL: a row per job, a table of events whose sequence number is
+ * the event id, and a NOTIFY per event so that readers in other processes wake up at
+ * once (they read the table, so a notification lost during a reconnect loses nothing).
+ */
+export class PostgresJobTracker implements JobTracker {
+  readonly name = 'postgres';
+  readonly #pool: pg.Pool;
+  readonly #connectionString: string;
+  readonly #schema: string;
+  readonly #channel: string;
+  readonly #eventsKept: number;
+  readonly #readers = new Set<pg.Client>();
+  #ready: Promise<void> | undefined;
+  readonly #ttlMs: number;
+  readonly #pruneTimer: NodeJS.Timeout | undefined = undefined;
+
+  constructor(options: PostgresJobTrackerOptions = {}) {
+    this.#schema = options.schema ?? DEFAULT_POSTGRES_JOBS_SCHEMA;
+    if (!/^[a-z_][a-z0-9_]{0,50}$/.test(this.#schema)) throw new JobsOptionsError('schema must be a lower-case SQL name of at most 51 characters');
+    this.#eventsKept = options.eventsKept ?? DEFAULT_EVENTS_KEPT;
+    if (!Number.isInteger(this.#eventsKept) || this.#eventsKept < 1) throw new JobsOptionsError('eventsKept must be a positive integer');
+    this.#connectionString = options.connectionString ?? process.env.DATABASE_URL ?? 'postgres://127.0.0.1:5432/postgres';
+    this.#channel = `scaleout_jobs_${createHash('sha256').update(this.#schema).digest('hex').slice(0, 16)}`;
+    this.#pool = new pg.Pool({ connectionString: this.#connectionString, max: options.poolSize ?? DEFAULT_POSTGRES_POOL_SIZE });
+    this.#pool.on('error', () => { /* a dropped idle connection is replaced on the next query */ });
+    this.#ttlMs = options.recordTtlMs ?? DEFAULT_RECORD_TTL_MS;
+    if (!Number.isInteger(this.#ttlMs) || this.#ttlMs < 1) throw new JobsOptionsError('recordTtlMs must be a positive integer');
+    const pruneMs = options.pruneIntervalMs ?? DEFAULT_POSTGRES_PRUNE_INTERVAL_MS;
+    if (pruneMs > 0) {
+      // Every process prunes; the deletes are idempotent and cheap when there is nothing to do.
+      this.#pruneTimer = setInterval(() => { this.prune().catch(() => undefined); }, pruneMs);
+      this.#pruneTimer.unref();
+    }
+  }
+
+  /**
+   * Deletes what is older than the TTL: records of finished jobs, events, idempotency
+   * records. Records of jobs still waiting or running stay. Returns how many rows went.
+   */
+  async prune(): Promise<number> {
+    const s = this.#schema;
+    const { rows } = await this.#query(`
+      WITH r AS (DELETE FROM ${s}.job_record WHERE state IN ('completed', 'dead', 'cancelled')
+                   AND updated_at < now() - $1 * interval '1 millisecond' RETURNING 1),
+           e AS (DELETE FROM ${s}.job_event WHERE at_ms < $2 RETURNING 1),
+           o AS (DELETE FROM ${s}.job_once WHERE at < now() - $1 * interval '1 millisecond' RETURNING 1)
+      SELECT (SELECT count(*) FROM r) + (SELECT count(*) FROM e) + (SELECT count(*) FROM o) AS n`,
+    [this.#ttlMs, Date.now() - this.#ttlMs]);
+    return Number((rows[0] as { n: string }).n);
+  }
+
+  /** Creates the tables (once per process; concurrent processes serialise on a lock). */
+  ready(): Promise<void> {
+    this.#ready ??= (async () => {
+      const s = this.#schema;
+      const client = await this.#pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`scaleout_jobs:${s}`]);
+        await client.query(`
+          CREATE SCHEMA IF NOT EXISTS ${s};
+          CREATE TABLE IF NOT EXISTS ${s}.job_record (
+            id text PRIMARY KEY, queue text, name text, state text NOT NULL, attempt int NOT NULL DEFAULT 1,
+            progress jsonb, result jsonb, error text, cancel boolean NOT NULL DEFAULT false,
+            updated_at timestamptz NOT NULL DEFAULT now());
+          CREATE TABLE IF NOT EXISTS ${s}.job_event (
+            seq bigserial PRIMARY KEY, job_id text NOT NULL, type text NOT NULL, data jsonb, at_ms bigint NOT NULL);
+          CREATE INDEX IF NOT EXISTS job_event_job ON ${s}.job_event (job_id, seq);
+          CREATE TABLE IF NOT EXISTS ${s}.job_once (key text PRIMARY KEY, result jsonb, at timestamptz NOT NULL DEFAULT now());
+          CREATE TABLE IF NOT EXISTS ${s}.job_lease (name text PRIMARY KEY, owner text NOT NULL, expires_at timestamptz NOT NULL);
+          CREATE TABLE IF NOT EXISTS ${s}.job_mark (name text PRIMARY KEY, value bigint NOT NULL);`);
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
+    })();
+    this.#ready.catch(() => { this.#ready = undefined; });
+    return this.#ready;
+  }
+
+  async #query(text: string, values: unknown[] = []): Promise<pg.QueryResult> {
+    await this.ready();
+    return this.#pool.query(text, values);
+  }
+
+  async create(info: { id: string; queue: string; name: string }, db?: SqlExecutor): Promise<boolean> {
+    await this.ready();
+    const sql = `INSERT INTO ${this.#schema}.job_record AS r (id, queue, name, state) VALUES ($1, $2, $3, 'waiting')
+      ON CONFLICT (id) DO UPDATE SET queue = coalesce(r.queue, excluded.queue), name = coalesce(r.name, excluded.name)
+      RETURNING (xmax = 0) AS inserted`;
+    const { rows } = await (db ?? this.#pool).query(sql, [info.id, info.queue, info.name]);
+    return (rows[0] as { inserted: boolean } | undefined)?.inserted === true;
+  }
+
+  async record(jobId: string, patch: JobRecordPatch, event?: { type: JobEventType; data?: unknown }): Promise<void> {
+    const s = this.#schema;
+    await this.#query(`
+      WITH up AS (
+        INSERT INTO ${s}.job_record AS r (id, state, attempt, progress, result, error)
+        VALUES ($1, coalesce($2, 'waiting'), coalesce($3, 1), $4, $5, $6)
+        ON CONFLICT (id) DO UPDATE SET state = coalesce($2, r.state), attempt = coalesce($3, r.attempt),
+          progress = coalesce($4, r.progress), result = coalesce($5, r.result), error = coalesce($6, r.error), updated_at = now()
+        RETURNING 1),
+      ev AS (
+        INSERT INTO ${s}.job_event (job_id, type, data, at_ms) SELECT $1, $7, $8, $9 WHERE $7::text IS NOT NULL RETURNING seq),
+      trim AS (
+        DELETE FROM ${s}.job_event WHERE job_id = $1 AND $7::text IS NOT NULL AND seq <= (
+          SELECT seq FROM ${s}.job_event WHERE job_id = $1 ORDER BY seq DESC OFFSET $11 LIMIT 1))
+      SELECT pg_notify($10, $1) FROM ev`,
+    [jobId, patch.state ?? null, patch.attempt ?? null, json(patch.progress), json(patch.result), patch.error ?? null,
+      event?.type ?? null, json(event?.data), Date.now(), this.#channel, this.#eventsKept - 1]);
+  }
+
+  async get(jobId: string): Promise<JobInfo | undefined> {
+    const { rows } = await this.#query(`SELECT * FROM ${this.#schema}.job_record WHERE id = $1`, [jobId]);
+    const r = rows[0] as {
+      queue: string | null; name: string | null; state: JobState; attempt: number; progress: unknown; result: unknown;
+      error: string | null; cancel: boolean;
+    } | undefined;
+    if (r === undefined) return undefined;
+    return {
+      id: jobId, queue: r.queue ?? '', name: r.name ?? '', state: r.state, attempt: r.attempt, cancelRequested: r.cancel,
+      ...(r.progress !== null ? { progress: r.progress } : {}),
+      ...(r.result !== null ? { result: r.result } : {}),
+      ...(r.error !== null ? { error: r.error } : {}),
+    };
+  }
+
+  async begin(jobId: string, attempt: number): Promise<{ state: JobState; cancelRequested: boolean } | undefined> {
+    const s = this.#schema;
+    // One statement: read the row as it was, and mark it active unless the job is over
+    // or its cancellation was requested.
+    const { rows } = await this.#query(`
+      WITH before AS (SELECT state, cancel FROM ${s}.job_record WHERE id = $1),
+      go AS (SELECT NOT EXISTS (SELECT 1 FROM before WHERE state IN ('completed', 'cancelled') OR cancel) AS ok),
+      up AS (
+        INSERT INTO ${s}.job_record AS r (id, state, attempt) SELECT $1, 'active', $2 FROM go WHERE ok
+        ON CONFLICT (id) DO UPDATE SET state = 'active', attempt = $2, updated_at = now()
+        RETURNING 1),
+      ev AS (
+        INSERT INTO ${s}.job_event (job_id, type, data, at_ms) SELECT $1, 'active', $3, $4 FROM go WHERE ok RETURNING seq)
+      SELECT (SELECT state FROM before) AS state, (SELECT cancel FROM before) AS cancel,
+        (SELECT pg_notify($5, $1) FROM ev) AS notified`,
+    [jobId, attempt, JSON.stringify({ attempt }), Date.now(), this.#channel]);
+    const r = rows[0] as { state: JobState | null; cancel: boolean | null } | undefined;
+    return r?.state == null ? undefined : { state: r.state, cancelRequested: r.cancel === true };
+  }
+
+  async requestCancel(jobId: string): Promise<boolean> {
+    const { rowCount } = await this.#query(`UPDATE ${this.#schema}.job_record SET cancel = true
+      WHERE id = $1 AND state NOT IN ('completed', 'dead', 'cancelled')`, [jobId]);
+    return rowCount === 1;
+  }
+
+  async *events(jobId: string, options: EventsOptions = {}): AsyncIterable<JobEvent> {
+    await this.ready();
+    let after = options.after !== undefined && /^\d+$/.test(options.after) ? options.after : '0';
+    let wake: (() => void) | undefined;
+    let client: pg.Client | undefined;
+    const onAbort = (): void => wake?.();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      while (options.signal?.aborted !== true) {
+        if (client === undefined) {
+          // A reader owns a connection for LISTEN; a dropped one is replaced, and the
+          // table read below catches up on whatever was notified meanwhile.
+          const fresh = new pg.Client({ connectionString: this.#connectionString });
+          fresh.on('error', () => { if (client === fresh) client = undefined; wake?.(); });
+          fresh.on('notification', (n) => { if (n.payload === jobId) wake?.(); });
+          try {
+            await fresh.connect();
+            await fresh.query(`LISTEN ${this.#channel}`);
+            client = fresh;
+            this.#readers.add(fresh);
+          } catch {
+            await fresh.end().catch(() => undefined);
+            await delay(200);
+            continue;
+          }
+        }
+        const notified = new Promise<void>((resolve) => { wake = resolve; });
+        const { rows } = await this.#pool.query(`SELECT seq::text AS id, type, data, at_ms FROM ${this.#schema}.job_event
+          WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT 100`, [jobId, after]);
+        for (const r of rows as { id: string; type: JobEventType; data: unknown; at_ms: string }[]) {
+          after = r.id;
+          yield { id: r.id, jobId, type: r.type, data: r.data, atMs: Number(r.at_ms) };
+          if (TERMINAL_EVENTS.has(r.type)) return;
+        }
+        if (rows.length === 100) continue;
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([notified, new Promise((resolve) => { timer = setTimeout(resolve, DEFAULT_EVENTS_POLL_MS); })]);
+        clearTimeout(timer);
+      }
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+      if (client !== undefined) {
+        this.#readers.delete(client);
+        await client.end().catch(() => undefined);
+      }
+    }
+  }
+
+  async once<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const { rows } = await this.#query(`SELECT result FROM ${this.#schema}.job_once WHERE key = $1`, [key]);
+    if (rows.length > 0) return (rows[0] as { result: { r: T } }).result.r;
+    const r = await fn();
+    await this.#query(`INSERT INTO ${this.#schema}.job_once (key, result) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+      [key, JSON.stringify({ r: r ?? null })]);
+    return r;
+  }
+
+  async lease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    const { rowCount } = await this.#query(`INSERT INTO ${this.#schema}.job_lease AS l (name, owner, expires_at)
+      VALUES ($1, $2, now() + $3 * interval '1 millisecond')
+      ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+      WHERE l.owner = excluded.owner OR l.expires_at < now()`, [name, owner, ttlMs]);
+    return rowCount === 1;
+  }
+
+  async releaseLease(name: string, owner: string): Promise<void> {
+    await this.#query(`DELETE FROM ${this.#schema}.job_lease WHERE name = $1 AND owner = $2`, [name, owner]);
+  }
+
+  async getMark(name: string): Promise<number | undefined> {
+    const { rows } = await this.#query(`SELECT value::text FROM ${this.#schema}.job_mark WHERE name = $1`, [name]);
+    const r = rows[0] as { value: string } | undefined;
+    return r === undefined ? undefined : Number(r.value);
+  }
+
+  async setMark(name: string, value: number): Promise<void> {
+    await this.#query(`INSERT INTO ${this.#schema}.job_mark AS m (name, value) VALUES ($1, $2)
+      ON CONFLICT (name) DO UPDATE SET value = greatest(m.value, excluded.value)`, [name, value]);
+  }
+
+  #closed = false;
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#pruneTimer);
+    for (const c of this.#readers) await c.end().catch(() => undefined);
+    this.#readers.clear();
+    await this.#pool.end();
+  }
+}
+
+function json(value: unknown): string | null {
+  return value === undefined ? null : JSON.stringify(value);
+}

@@ -1,0 +1,210 @@
+import { Redis } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
+import { JobsOptionsError } from '../errors.js';
+import { TERMINAL_EVENTS } from '../job.js';
+import type { JobEvent, JobEventType, JobInfo, JobState } from '../job.js';
+import { DEFAULT_EVENTS_KEPT, DEFAULT_RECORD_TTL_MS } from '../tracker.js';
+import type { EventsOptions, JobRecordPatch, JobTracker } from '../tracker.js';
+
+/** @defaultValue */
+export const DEFAULT_REDIS_JOBS_PREFIX = 'scaleout:jobs:';
+/** How long one blocking read for new events waits before it asks again. */
+export const DEFAULT_EVENTS_BLOCK_MS = 1_000;
+
+export interface RedisJobTrackerOptions {
+  /** @defaultValue `process.env.REDIS_URL`, else `redis://127.0.0.1:6379` */
+  url?: string;
+  redisOptions?: RedisOptions;
+  /** @defaultValue {@link DEFAULT_REDIS_JOBS_PREFIX} */
+  keyPrefix?: string;
+  /** @defaultValue {@link DEFAULT_EVENTS_KEPT} */
+  eventsKept?: number;
+  /** @defaultValue {@link DEFAULT_RECORD_TTL_MS} */
+  recordTtlMs?: number;
+}
+
+const REQUEST_CANCEL = `
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state or state == 'completed' or state == 'dead' or state == 'cancelled' then return 0 end
+redis.call('HSET', KEYS[1], 'cancel', '1')
+return 1`;
+// KEYS: record, events; ARGV: attempt, event body, events kept, ttl ms.
+const BEGIN = `
+local state = redis.call('HGET', KEYS[1], 'state')
+local cancel = redis.call('HGET', KEYS[1], 'cancel')
+if state == 'completed' or state == 'cancelled' or cancel == '1' then return {state, cancel or '0'} end
+redis.call('HSET', KEYS[1], 'state', 'active', 'attempt', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'e', ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+return {state or '', cancel or '0'}`;
+const LEASE = `
+local cur = redis.call('GET', KEYS[1])
+if cur == false or cur == ARGV[1] then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+return 0`;
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end return 0`;
+const SET_MARK = `
+local cur = redis.call('GET', KEYS[1])
+if cur == false or tonumber(cur) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+return 0`;
+
+/**
+ * Job records in Redis: a hash per job, a capped stream of events per job (the stream
+ * id is the event id, so a reader resumes with `XREAD` after the id it last saw and
+ * misses nothing between the stored events and the live ones).
+ */
+export class RedisJobTracker implements JobTracker {
+  readonly name = 'redis';
+  readonly #client: Redis;
+  readonly #url: string;
+  readonly #redisOptions: RedisOptions;
+  readonly #prefix: string;
+  readonly #eventsKept: number;
+  readonly #ttlMs: number;
+  readonly #readers = new Set<Redis>();
+
+  constructor(options: RedisJobTrackerOptions = {}) {
+    this.#prefix = options.keyPrefix ?? DEFAULT_REDIS_JOBS_PREFIX;
+    this.#eventsKept = options.eventsKept ?? DEFAULT_EVENTS_KEPT;
+    this.#ttlMs = options.recordTtlMs ?? DEFAULT_RECORD_TTL_MS;
+    if (!Number.isInteger(this.#eventsKept) || this.#eventsKept < 1) throw new JobsOptionsError('eventsKept must be a positive integer');
+    if (!Number.isInteger(this.#ttlMs) || this.#ttlMs < 1_000) throw new JobsOptionsError('recordTtlMs must be an integer of at least 1000');
+    this.#url = options.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+    // Workers wait out an engine restart instead of failing every job while it is away.
+    this.#redisOptions = {
+      maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(50 * n, 1_000),
+      // Many jobs write their records at once; one round trip carries all of them.
+      enableAutoPipelining: true, ...options.redisOptions,
+    };
+    this.#client = new Redis(this.#url, this.#redisOptions);
+    this.#client.on('error', () => { /* reconnects by itself; commands report failures */ });
+  }
+
+  #job(id: string): string { return `${this.#prefix}j:${id}`; }
+  #events(id: string): string { return `${this.#prefix}e:${id}`; }
+
+  async create(info: { id: string; queue: string; name: string }): Promise<boolean> {
+    const key = this.#job(info.id);
+    const [[, created] = []] = (await this.#client.multi()
+      .hsetnx(key, 'queue', info.queue)
+      .hset(key, 'name', info.name)
+      .hsetnx(key, 'state', 'waiting')
+      .hsetnx(key, 'attempt', '1')
+      .pexpire(key, this.#ttlMs)
+      .exec()) ?? [];
+    return created === 1;
+  }
+
+  async record(jobId: string, patch: JobRecordPatch, event?: { type: JobEventType; data?: unknown }): Promise<void> {
+    const fields: string[] = [];
+    if (patch.state !== undefined) fields.push('state', patch.state);
+    if (patch.attempt !== undefined) fields.push('attempt', String(patch.attempt));
+    if (patch.progress !== undefined) fields.push('progress', JSON.stringify(patch.progress));
+    if (patch.result !== undefined) fields.push('result', JSON.stringify(patch.result));
+    if (patch.error !== undefined) fields.push('error', patch.error);
+    const multi = this.#client.multi();
+    if (fields.length > 0) multi.hset(this.#job(jobId), ...fields).pexpire(this.#job(jobId), this.#ttlMs);
+    if (event !== undefined) {
+      const body = JSON.stringify({ type: event.type, data: event.data, atMs: Date.now() });
+      multi.xadd(this.#events(jobId), 'MAXLEN', '~', String(this.#eventsKept), '*', 'e', body)
+        .pexpire(this.#events(jobId), this.#ttlMs);
+    }
+    await multi.exec();
+  }
+
+  async get(jobId: string): Promise<JobInfo | undefined> {
+    const h = await this.#client.hgetall(this.#job(jobId));
+    if (h.state === undefined) return undefined;
+    return {
+      id: jobId, queue: h.queue ?? '', name: h.name ?? '', state: h.state as JobState,
+      attempt: Number(h.attempt ?? 1), cancelRequested: h.cancel === '1',
+      ...(h.progress !== undefined ? { progress: JSON.parse(h.progress) as unknown } : {}),
+      ...(h.result !== undefined ? { result: JSON.parse(h.result) as unknown } : {}),
+      ...(h.error !== undefined ? { error: h.error } : {}),
+    };
+  }
+
+  async begin(jobId: string, attempt: number): Promise<{ state: JobState; cancelRequested: boolean } | undefined> {
+    const body = JSON.stringify({ type: 'active', data: { attempt }, atMs: Date.now() });
+    const [state, cancel] = await this.#client.eval(BEGIN, 2, this.#job(jobId), this.#events(jobId),
+      String(attempt), body, String(this.#eventsKept), String(this.#ttlMs)) as [string, string];
+    return state === '' ? undefined : { state: state as JobState, cancelRequested: cancel === '1' };
+  }
+
+  async requestCancel(jobId: string): Promise<boolean> {
+    return (await this.#client.eval(REQUEST_CANCEL, 1, this.#job(jobId))) === 1;
+  }
+
+  async *events(jobId: string, options: EventsOptions = {}): AsyncIterable<JobEvent> {
+    // A blocking read holds its connection, so each reader gets its own.
+    const reader = new Redis(this.#url, { ...this.#redisOptions, lazyConnect: false });
+    reader.on('error', () => { /* reconnects by itself */ });
+    this.#readers.add(reader);
+    const onAbort = (): void => { reader.disconnect(); };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    let after = options.after ?? '0-0';
+    try {
+      while (!isAborted(options.signal)) {
+        let reply: [string, [string, string[]][]][] | null;
+        try {
+          reply = await reader.xread('BLOCK', DEFAULT_EVENTS_BLOCK_MS, 'STREAMS', this.#events(jobId), after) as typeof reply;
+        } catch (err) {
+          if (isAborted(options.signal) || !this.#readers.has(reader)) return;
+          throw err;
+        }
+        for (const [, entries] of reply ?? []) {
+          for (const [id, values] of entries) {
+            after = id;
+            const body = JSON.parse(values[1] ?? '{}') as { type: JobEventType; data?: unknown; atMs: number };
+            yield { id, jobId, type: body.type, data: body.data, atMs: body.atMs };
+            if (TERMINAL_EVENTS.has(body.type)) return;
+          }
+        }
+      }
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+      this.#readers.delete(reader);
+      reader.disconnect();
+    }
+  }
+
+  async once<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const recordKey = `${this.#prefix}o:${key}`;
+    const stored = await this.#client.get(recordKey);
+    if (stored !== null) return (JSON.parse(stored) as { r: T }).r;
+    const r = await fn();
+    await this.#client.set(recordKey, JSON.stringify({ r: r ?? null }), 'PX', this.#ttlMs);
+    return r;
+  }
+
+  async lease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    return (await this.#client.eval(LEASE, 1, `${this.#prefix}l:${name}`, owner, String(ttlMs))) === 1;
+  }
+
+  async releaseLease(name: string, owner: string): Promise<void> {
+    await this.#client.eval(RELEASE, 1, `${this.#prefix}l:${name}`, owner);
+  }
+
+  async getMark(name: string): Promise<number | undefined> {
+    const v = await this.#client.get(`${this.#prefix}m:${name}`);
+    return v === null ? undefined : Number(v);
+  }
+
+  async setMark(name: string, value: number): Promise<void> {
+    await this.#client.eval(SET_MARK, 1, `${this.#prefix}m:${name}`, String(value));
+  }
+
+  #closed = false;
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const reader of this.#readers) reader.disconnect();
+    this.#readers.clear();
+    await this.#client.quit().catch(() => { this.#client.disconnect(); });
+  }
+}
+
+function isAborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
+}

@@ -1,0 +1,195 @@
+import { retryDelayMs } from './backoff.js';
+import type { BackendConsumer, QueueBackend } from './backend.js';
+import { deadLetterQueueName } from './backend.js';
+import { describeCause, JobsCancelledError, JobsShutdownError, JobsUnknownVersionError } from './errors.js';
+import { parseEnvelope } from './job.js';
+import type { JobEnvelope } from './job.js';
+import { parseOptions, workerOptionsSchema } from './options.js';
+import type { ResolvedWorkerOptions, WorkerOptions } from './options.js';
+import type { Queue } from './queue.js';
+
+/** What a handler gets for one run of one job. */
+export interface JobContext<T = unknown> {
+  readonly id: string;
+  readonly queue: string;
+  readonly name: string;
+  /** The payload version; one of the worker's `versions`. */
+  readonly v: number;
+  readonly data: T;
+  readonly attempt: number;
+  /** The idempotency key given to `add` (a schedule's is `schedule:<name>:<tick ISO time>`). */
+  readonly key: string | undefined;
+  /** Aborts when the job is cancelled or the worker's grace time runs out; the handler should return. */
+  readonly signal: AbortSignal;
+  /** Stores the job's progress (readable by id) and sends a `progress` event. */
+  progress(value: unknown): Promise<void>;
+  /**
+   * Runs `fn` once per job and key, across retries and redeliveries: a job re-run after
+   * a crash skips effects it already completed and gets their stored results.
+   */
+  once<R>(key: string, fn: () => Promise<R>): Promise<R>;
+}
+
+export type JobHandler<T = unknown> = (ctx: JobContext<T>) => Promise<unknown>;
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown } | { shutdown: true };
+
+/**
+ * Runs the jobs of one queue with a handler. Failures are retried with exponential
+ * backoff and jitter, then dead-lettered; a job whose worker dies runs again.
+ *
+ * @example
+ * ```ts
+ * const worker = new Worker(emails, async (ctx) => {
+ *   await ctx.once('send', () => mailer.send(ctx.data.to));
+ * }, { concurrency: 4 });
+ * process.on('SIGTERM', () => worker.close());
+ * ```
+ */
+export class Worker<T = unknown> {
+  readonly queue: string;
+  readonly #backend: QueueBackend;
+  readonly #handler: JobHandler<T>;
+  readonly #options: ResolvedWorkerOptions;
+  readonly #consumer: BackendConsumer;
+  readonly #running = new Set<Promise<void>>();
+  #stopping = false;
+  #releaseRunning: (() => void) | undefined;
+  readonly #graceOver: Promise<void>;
+  #closing: Promise<void> | undefined;
+
+  constructor(queue: Queue<T>, handler: JobHandler<T>, options: WorkerOptions = {}) {
+    this.queue = queue.name;
+    this.#backend = queue.backend;
+    this.#handler = handler;
+    this.#options = parseOptions(workerOptionsSchema, options, `options of the worker of queue "${queue.name}"`);
+    this.#graceOver = new Promise((resolve) => { this.#releaseRunning = resolve; });
+    this.#consumer = this.#backend.consume(this.queue, {
+      concurrency: this.#options.concurrency,
+      ...(this.#options.rateLimit !== undefined ? { rateLimit: this.#options.rateLimit } : {}),
+    }, (raw) => this.#track(raw));
+  }
+
+  /** How many jobs this worker runs right now. */
+  get running(): number {
+    return this.#running.size;
+  }
+
+  /**
+   * Stops taking jobs, lets running ones finish for `graceMs`, then aborts their signal
+   * and hands them back to the queue (they run again elsewhere, with the same attempt).
+   */
+  close(options: { graceMs?: number } = {}): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#stopping = true;
+      await this.#consumer.pause().catch((err: unknown) => this.#report(err));
+      const graceMs = options.graceMs ?? this.#options.graceMs;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.#running]),
+        new Promise<void>((resolve) => { timer = setTimeout(resolve, graceMs); }),
+      ]);
+      clearTimeout(timer);
+      this.#releaseRunning?.();
+      await Promise.allSettled([...this.#running]);
+      await this.#consumer.close().catch((err: unknown) => this.#report(err));
+    })();
+    return this.#closing;
+  }
+
+  #track(raw: unknown): Promise<void> {
+    const run = this.#handle(raw);
+    this.#running.add(run);
+    const done = (): void => { this.#running.delete(run); };
+    run.then(done, done);
+    return run;
+  }
+
+  async #handle(raw: unknown): Promise<void> {
+    let env: JobEnvelope<T>;
+    try {
+      env = parseEnvelope(this.queue, raw) as JobEnvelope<T>;
+    } catch (err) {
+      // Nothing can run it or route it anywhere useful; keeping it would block the queue.
+      this.#report(err);
+      return;
+    }
+    const tracker = this.#backend.tracker;
+    if (this.#stopping) {
+      await this.#handBack(env);
+      return;
+    }
+    if (!this.#options.versions.includes(env.v)) {
+      await this.#deadLetter(env, new JobsUnknownVersionError(this.queue, env.v, this.#options.versions));
+      return;
+    }
+    const before = await tracker.begin(env.id, env.attempt);
+    // A redelivery of a job whose end was recorded but not acknowledged.
+    if (before?.state === 'completed' || before?.state === 'cancelled') return;
+    if (before?.cancelRequested === true) {
+      await tracker.record(env.id, { state: 'cancelled' }, { type: 'cancelled' });
+      return;
+    }
+
+    const controller = new AbortController();
+    const poll = setInterval(() => {
+      tracker.get(env.id).then((now) => {
+        if (now?.cancelRequested === true) controller.abort(new JobsCancelledError(env.id));
+      }, (err: unknown) => this.#report(err));
+    }, this.#options.cancelPollMs);
+    const ctx: JobContext<T> = {
+      id: env.id, queue: this.queue, name: env.name, v: env.v, data: env.data, attempt: env.attempt, key: env.key,
+      signal: controller.signal,
+      progress: (value) => tracker.record(env.id, { progress: value }, { type: 'progress', data: value }),
+      once: (key, fn) => tracker.once(`${this.queue}:${env.key ?? env.id}:${key}`, fn),
+    };
+    let outcome: Outcome;
+    try {
+      outcome = await Promise.race([
+        Promise.resolve().then(() => this.#handler(ctx)).then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error })),
+        this.#graceOver.then(() => ({ shutdown: true as const })),
+      ]);
+    } finally {
+      clearInterval(poll);
+    }
+
+    if ('shutdown' in outcome) {
+      controller.abort(new JobsShutdownError(env.id));
+      await this.#handBack(env);
+    } else if (outcome.ok) {
+      await tracker.record(env.id, { state: 'completed', result: outcome.value ?? null }, { type: 'completed', data: outcome.value ?? null });
+    } else if (controller.signal.reason instanceof JobsCancelledError) {
+      await tracker.record(env.id, { state: 'cancelled' }, { type: 'cancelled' });
+    } else if (env.attempt < env.maxAttempts) {
+      const delayMs = retryDelayMs(env.attempt, env.backoffMs, env.backoffMaxMs, env.jitter);
+      const next = { ...env, attempt: env.attempt + 1 };
+      // The record comes first: the retry may start on another worker at once, and its
+      // 'active' must not be overwritten. The retry is enqueued before this delivery is
+      // acknowledged: a crash in between gives a duplicate, never a lost job.
+      await tracker.record(env.id, { state: 'waiting', error: describeCause(outcome.error) },
+        { type: 'retrying', data: { attempt: env.attempt, delayMs, error: describeCause(outcome.error) } });
+      await this.#backend.enqueue(this.queue, next, { delayMs, first: false });
+    } else {
+      await this.#deadLetter(env, outcome.error);
+    }
+  }
+
+  async #handBack(env: JobEnvelope<T>): Promise<void> {
+    await this.#backend.tracker.record(env.id, { state: 'waiting' }, { type: 'waiting', data: { handedBack: true } });
+    await this.#backend.enqueue(this.queue, env, { delayMs: 0, first: false });
+  }
+
+  async #deadLetter(env: JobEnvelope<T>, error: unknown): Promise<void> {
+    await this.#backend.enqueue(deadLetterQueueName(this.queue), env, { delayMs: 0, first: false });
+    await this.#backend.tracker.record(env.id, { state: 'dead', error: describeCause(error) },
+      { type: 'failed', data: { attempt: env.attempt, error: describeCause(error) } });
+  }
+
+  #report(err: unknown): void {
+    try {
+      this.#options.onError?.(err);
+    } catch {
+      // A throwing error callback must not take the worker down.
+    }
+  }
+}
