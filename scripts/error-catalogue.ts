@@ -13,6 +13,7 @@ import { SHARDING_ERRORS } from '../src/db/sharding/errors.js';
 import { FASTIFY_ERRORS } from '../src/fastify/errors.js';
 import type { ErrorCatalogueEntry } from '../src/internal/error-catalogue.js';
 import { INTERNAL_ERRORS } from '../src/internal/errors.js';
+import { JOBS_ERRORS } from '../src/jobs/errors.js';
 import { ENGINE_ERRORS } from '../src/runtime/engines/errors.js';
 import { RUNTIME_ERRORS } from '../src/runtime/errors.js';
 import { SESSION_ERRORS } from '../src/session/errors.js';
@@ -23,6 +24,7 @@ export const ERROR_DOMAINS: ReadonlyArray<{ readonly file: string; readonly entr
   { file: 'src/balancer/affinity/errors.ts', entries: AFFINITY_ERRORS },
   { file: 'src/session/errors.ts', entries: SESSION_ERRORS },
   { file: 'src/cache/errors.ts', entries: CACHE_ERRORS },
+  { file: 'src/jobs/errors.ts', entries: JOBS_ERRORS },
   { file: 'src/db/errors.ts', entries: DB_ERRORS },
   { file: 'src/db/sharding/errors.ts', entries: SHARDING_ERRORS },
   { file: 'src/db/documents/errors.ts', entries: DOCUMENT_ERRORS },

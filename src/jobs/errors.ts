@@ -1,4 +1,5 @@
 import { ScaleoutError } from '../internal/errors.js';
+import { defineErrorCatalogue } from '../internal/error-catalogue.js';
 
 /**
  * The engine behind a queue (Redis, PostgreSQL, RabbitMQ) did not answer or refused
@@ -75,3 +76,31 @@ export function describeCause(cause: unknown): string {
   if (cause === undefined) return 'no detail';
   return String(cause);
 }
+
+/** Every code of the jobs tier: what it means and what to do (docs/errors.md is made from this). */
+export const JOBS_ERRORS = defineErrorCatalogue('jobs', [
+  { code: 'SCALEOUT_JOBS_BACKEND_UNAVAILABLE', errorClass: JobsBackendUnavailableError,
+    meaning: 'The engine behind a queue (Redis, PostgreSQL, RabbitMQ) did not answer or refused the connection. Backends reconnect by themselves.',
+    action: 'Retry shortly; check that the engine runs and its address is right.' },
+  { code: 'SCALEOUT_JOBS_INVALID_OPTIONS', errorClass: JobsOptionsError,
+    meaning: 'Invalid options given to a queue, a worker, a scheduler or a backend; the message names the option.',
+    action: 'Fix the named option.' },
+  { code: 'SCALEOUT_JOBS_UNKNOWN_VERSION', errorClass: JobsUnknownVersionError,
+    meaning: 'A job carries a payload version this worker does not know. It goes to the dead-letter queue at once: retrying cannot help.',
+    action: 'Deploy a worker that handles the version, then redrive the dead-letter queue.' },
+  { code: 'SCALEOUT_JOBS_MALFORMED_JOB', errorClass: JobsMalformedJobError,
+    meaning: 'A message on a queue is not a scaleout job envelope: something else wrote it.',
+    action: 'Enqueue only through `Queue.add`; remove the foreign message.' },
+  { code: 'SCALEOUT_JOBS_CANCELLED', errorClass: JobsCancelledError,
+    meaning: 'The job was cancelled; this is the reason of the handler\'s `ctx.signal`.',
+    action: 'The handler should stop its work and return.' },
+  { code: 'SCALEOUT_JOBS_SHUTDOWN', errorClass: JobsShutdownError,
+    meaning: 'The worker is stopping and the job did not finish within the grace time; it goes back to its queue and runs again.',
+    action: 'Nothing, or give the worker a longer grace time if jobs are long.' },
+  { code: 'SCALEOUT_JOBS_CLOSED', errorClass: JobsClosedError,
+    meaning: 'An operation on a queue, worker or scheduler after its `close()`.',
+    action: 'Create a new one instead of reusing it after `close()`.' },
+  { code: 'SCALEOUT_JOBS_UNSUPPORTED', errorClass: JobsUnsupportedError,
+    meaning: 'A feature the queue backend cannot provide, such as enqueueing inside the caller\'s transaction outside pg-boss (see the backend\'s `capabilities`).',
+    action: 'Use a backend that has the feature, or do without it.' },
+]);
