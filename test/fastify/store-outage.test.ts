@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore } from '../../src/session/index.js';
-import { RedisServer } from '../session/redis-server.js';
+import { RedisServer } from '../support/redis-server.js';
 import { waitFor } from '../support/wait-for.js';
 import { baseUrl, call, shopApp, TEST_KEYS } from './shop-app.js';
 
