@@ -6,8 +6,8 @@ import { findRedisServer, readSupervisorFile } from '../../src/runtime/index.js'
 import type { ProcessStatus, RuntimeStatus } from '../../src/runtime/index.js';
 import { cleanEnv, isAlive, runBuiltCli as scaleout, startLoad, UpProcess } from '../runtime/support/runtime-harness.js';
 import { waitFor } from '../support/wait-for.js';
-import { HttpClient } from '../shop/support.js';
-import type { Answer } from '../shop/support.js';
+import { HttpClient } from '../support/http-client.js';
+import type { Answer } from '../support/http-client.js';
 import { assertBuilt, copyShop, processesUnder } from './support/built-cli.js';
 import type { ShopCopy } from './support/built-cli.js';
 

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase } from '../../src/db/index.js';
 import type { Database } from '../../src/db/index.js';
 import type { ProcessStatus, RuntimeStatus } from '../../src/runtime/index.js';
-import { cleanEnv, copyApp, get, isAlive, removeApp, runCli, UpProcess } from './support/runtime-harness.js';
+import { cleanEnv, copyApp, isAlive, removeApp, runCli, UpProcess } from './support/runtime-harness.js';
+import { get } from '../support/http-client.js';
 import { waitFor } from '../support/wait-for.js';
 
 const nodeUrl = (address: string): string => `postgres://postgres@${address}/app`;
