@@ -90,8 +90,10 @@ export class InjectClient {
       headers: requestHeaders(this.jar, options),
       ...(payload === undefined ? {} : { payload }),
     });
-    this.jar.update(res.headers['set-cookie'] as string | string[] | undefined);
-    return answerOf(res.statusCode, res.headers as Answer['headers'], res.body);
+    const setCookie = res.headers['set-cookie'];
+    const lines = typeof setCookie === 'string' ? [setCookie] : setCookie ?? [];
+    this.jar.update(lines);
+    return answerOf(res.statusCode, res.headers as Answer['headers'], res.body, lines);
   }
 
   login(username: string, password: string): Promise<Answer> {

@@ -12,12 +12,18 @@ export interface Answer {
   body: any;
   /** The `x-scaleout-instance` header: which app instance answered, if any did. */
   instance: string | undefined;
+  /** Every Set-Cookie line, in order. */
+  setCookie: string[];
+  /** `name=value` of the first Set-Cookie: the Cookie header a browser would send next. */
+  cookie: string | undefined;
 }
 
 export interface RequestOptions {
   json?: unknown;
   form?: Record<string, string>;
   headers?: Record<string, string>;
+  /** A Cookie header to send as it is, for tests that carry cookies by hand (wins over a jar). */
+  cookie?: string;
   /** Ask for HTML instead of JSON (the `accept` header). */
   html?: boolean;
   /** Abort the request after this long; no limit when unset. */
@@ -56,7 +62,7 @@ export class CookieJar {
 /** The request headers a browser with this jar sends for `options` (JSON unless `html`). */
 export function requestHeaders(jar: CookieJar | undefined, options: RequestOptions): Record<string, string> {
   const headers: Record<string, string> = { accept: options.html === true ? 'text/html' : 'application/json', ...options.headers };
-  const cookie = jar?.header;
+  const cookie = options.cookie ?? jar?.header;
   if (cookie !== undefined) headers.cookie = cookie;
   if (options.json !== undefined) headers['content-type'] = 'application/json';
   if (options.form !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
@@ -71,7 +77,7 @@ export function requestBody(options: RequestOptions): string | undefined {
 }
 
 /** Builds an {@link Answer} from what a server sent, however it was sent. */
-export function answerOf(status: number, headers: Answer['headers'], text: string): Answer {
+export function answerOf(status: number, headers: Answer['headers'], text: string, setCookie: string[] = []): Answer {
   let body: unknown = {};
   try {
     body = JSON.parse(text);
@@ -79,7 +85,12 @@ export function answerOf(status: number, headers: Answer['headers'], text: strin
     // Not JSON: keep `{}`.
   }
   const instance = headers['x-scaleout-instance'];
-  return { status, headers, text, body, instance: Array.isArray(instance) ? instance[0] : instance };
+  return {
+    status, headers, text, body,
+    instance: Array.isArray(instance) ? instance[0] : instance,
+    setCookie,
+    cookie: setCookie[0]?.split(';')[0],
+  };
 }
 
 /**
@@ -96,10 +107,11 @@ export async function request(method: string, url: string, options: RequestOptio
     ...(options.timeoutMs === undefined ? {} : { signal: AbortSignal.timeout(options.timeoutMs) }),
   });
   const text = await res.text();
-  jar?.update(res.headers.getSetCookie());
+  const setCookie = res.headers.getSetCookie();
+  jar?.update(setCookie);
   const headers: Answer['headers'] = {};
   res.headers.forEach((value, name) => { headers[name] = value; });
-  return answerOf(res.status, headers, text);
+  return answerOf(res.status, headers, text, setCookie);
 }
 
 /** A GET that gives up after {@link DEFAULT_GET_TIMEOUT_MS}. */
