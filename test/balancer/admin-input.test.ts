@@ -1,10 +1,10 @@
-import net from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { BalancerConfigError, startAdminApi, startBalancer } from '../../src/balancer/index.js';
 import type { AdminApi, Balancer } from '../../src/balancer/index.js';
 import { startBackends } from '../support/backend.js';
+import { freePort } from '../support/free-port.js';
 import { rawExchange, statusOf } from '../support/raw-http.js';
 import type { Backend } from '../support/backend.js';
 
@@ -226,10 +226,7 @@ describe('admin API: no input crashes the process', () => {
   });
 
   it('a valid server nobody listens on gives 502 or 503, never a crash', async () => {
-    const closed = net.createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', () => resolve()));
-    const port = (closed.address() as net.AddressInfo).port;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const port = await freePort();
     expect((await call('POST', '/pools', { name: 'dead', servers: [{ id: 'gone', address: `127.0.0.1:${port}` }] })).status).toBe(201);
     expect((await call('PUT', '/routes', [{ pool: 'web' }, { pathPrefix: '/dead', pool: 'dead' }])).status).toBe(200);
     for (let i = 0; i < 3; i++) {

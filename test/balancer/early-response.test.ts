@@ -4,6 +4,7 @@ import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import { startBalancer } from '../../src/balancer/index.js';
 import type { Balancer } from '../../src/balancer/index.js';
+import { freePort } from '../support/free-port.js';
 import { RawClient } from '../support/raw-client.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -53,14 +54,6 @@ function startRawServer(): Promise<net.Server> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
-async function refusedAddress(): Promise<string> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return `127.0.0.1:${port}`;
-}
-
 const SERVER_MS = 300;
 
 let app: FastifyInstance;
@@ -80,7 +73,7 @@ beforeAll(async () => {
     pools: {
       fastify: { servers: [{ id: 'f', address: `127.0.0.1:${(app.server.address() as net.AddressInfo).port}` }] },
       raw: { servers: [{ id: 'r', address: `127.0.0.1:${(raw.address() as net.AddressInfo).port}` }] },
-      dead: { servers: [{ id: 'd', address: await refusedAddress() }] },
+      dead: { servers: [{ id: 'd', address: `127.0.0.1:${await freePort()}` }] },
     },
     routes: [{ pathPrefix: '/fastify', pool: 'fastify' }, { pathPrefix: '/raw', pool: 'raw' }, { pathPrefix: '/dead', pool: 'dead' }],
     timeouts: { headMs: 1000, clientBodyMs: 300, connectMs: 500, serverMs: SERVER_MS },

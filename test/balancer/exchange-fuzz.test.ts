@@ -4,6 +4,7 @@ import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../support/free-port.js';
 import { RawClient, parseResponse } from '../support/raw-client.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -268,10 +269,7 @@ let servers: net.Server[];
 beforeAll(async () => {
   const rand = random(SEED ^ 0x5eed);
   servers = await Promise.all([0, 1, 2].map(() => startFuzzServer(rand)));
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', () => resolve()));
-  const deadPort = (probe.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  const deadPort = await freePort();
   const options = {
     listen: '127.0.0.1:0',
     pools: {

@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Cache, MemcachedL2Store, RedisL2Store } from '../../src/cache/index.js';
 import type { L2Store } from '../../src/cache/index.js';
-import { RedisServer } from '../session/redis-server.js';
+import { RedisServer } from '../support/redis-server.js';
 import { waitFor } from '../support/wait-for.js';
-import { MemcachedServer } from './memcached-server.js';
+import { MemcachedServer } from '../support/memcached-server.js';
 
 const L2_TIMEOUT_MS = 300;
 // Generous for a loaded 2-core machine; what matters is "bounded", not "fast".

@@ -1,8 +1,8 @@
 import { MemcachedL2Store } from '../../src/cache/index.js';
-import { freePort } from '../session/redis-server.js';
+import { freePort } from '../support/free-port.js';
 import { describeCacheBehaviour } from './cache-behaviour.js';
 import { describeL2Contract } from './l2-contract.js';
-import { MemcachedServer } from './memcached-server.js';
+import { MemcachedServer } from '../support/memcached-server.js';
 
 describeL2Contract('memcached', async () => {
   const server = await MemcachedServer.start();

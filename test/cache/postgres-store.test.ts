@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { PostgresL2Store } from '../../src/cache/index.js';
-import { freePort } from '../session/redis-server.js';
+import { freePort } from '../support/free-port.js';
 import { describeCacheBehaviour } from './cache-behaviour.js';
 import { describeL2Contract } from './l2-contract.js';
 import { DATABASE_URL, dropTable } from './support/engines.js';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { RedisL2Store } from '../../src/cache/index.js';
-import { freePort } from '../session/redis-server.js';
+import { freePort } from '../support/free-port.js';
 import { describeCacheBehaviour } from './cache-behaviour.js';
 import { describeL2Contract } from './l2-contract.js';
 import { deleteRedisKeys, REDIS_URL } from './support/engines.js';

@@ -54,12 +54,16 @@ function roleOf(node: PostgresNode) {
 }
 
 describe('failover', () => {
-  it('promotes a replica within 10 s of a SIGKILL of the primary under steady writes, without a restart of the router', async () => {
+  it('promotes a replica within 5 s of a SIGKILL of the primary under steady writes, without a restart of the router', async () => {
     const writer = new SteadyWriter(db, 'acks');
     await waitFor('50 writes before the kill', async () => writer.acknowledged.length >= 50 || undefined, { timeoutMs: 30_000, intervalMs: 50 });
+    const killedAt = performance.now();
     oldPrimary.kill();
-    // The deadline is the assertion: a failover event within 10 s of the kill.
     const event = await waitFor('the failover event', async () => events[0], { timeoutMs: 10_000 });
+    // 3 missed checks 200 ms apart, then the promotion: about 1 s; the rest is headroom for a busy machine.
+    const promotedAfterMs = performance.now() - killedAt;
+    console.log(`failover: promoted ${Math.round(promotedAfterMs)} ms after the kill (router: ${Math.round(event.durationMs)} ms from the first failed check)`);
+    expect(promotedAfterMs).toBeLessThan(5_000);
     const ackedAtFailover = writer.acknowledged.length;
     await waitFor('50 writes after the failover', async () => writer.acknowledged.length >= ackedAtFailover + 50 || undefined, { timeoutMs: 15_000, intervalMs: 50 });
     await writer.stop();

@@ -10,8 +10,9 @@ import { processesUsing } from '../../src/runtime/engines/data-dir.js';
 import { findPostgresBinaries } from '../../src/runtime/engines/postgres-binaries.js';
 import { PostgresServer } from '../../src/runtime/engines/postgres-node.js';
 import {
-  freePort, PostgresDataDirError, PostgresStartError, query, startTestPostgresCluster, type PostgresCluster,
+  PostgresDataDirError, PostgresStartError, query, startTestPostgresCluster, type PostgresCluster,
 } from '../support/pg-cluster.js';
+import { freePort } from '../support/free-port.js';
 import { waitFor } from '../support/wait-for.js';
 
 const execFileAsync = promisify(execFile);

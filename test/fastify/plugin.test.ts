@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scaleout, ScaleoutPluginOptionsError } from '../../src/fastify/index.js';
 import { PostgresSessionStore, RedisSessionStore } from '../../src/session/index.js';
 import type { SessionStore } from '../../src/session/index.js';
-import { baseUrl, call, shopApp, TEST_KEYS } from './shop-app.js';
+import { baseUrl, shopApp, TEST_KEYS } from './shop-app.js';
+import { request } from '../support/http-client.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const DATABASE_URL = process.env.SCALEOUT_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -66,43 +67,43 @@ for (const engine of engines) {
     });
 
     it('login sets an HttpOnly, SameSite=Lax, Path=/ cookie, Secure only behind https', async () => {
-      const plain = await call(a, 'POST', '/login/alice');
+      const plain = await request('POST', `${a}/login/alice`);
       expect(plain.status).toBe(200);
       expect(plain.setCookie).toHaveLength(1);
       expect(plain.setCookie[0]).toMatch(/^scaleout_sid=[^;]+; Path=\/; HttpOnly; SameSite=Lax$/);
-      const https = await call(a, 'POST', '/login/alice', { headers: { 'x-forwarded-proto': 'https' } });
+      const https = await request('POST', `${a}/login/alice`, { headers: { 'x-forwarded-proto': 'https' } });
       expect(https.setCookie[0]).toMatch(/; HttpOnly; SameSite=Lax; Secure$/);
-      const http = await call(a, 'POST', '/login/alice', { headers: { 'x-forwarded-proto': 'http' } });
+      const http = await request('POST', `${a}/login/alice`, { headers: { 'x-forwarded-proto': 'http' } });
       expect(http.setCookie[0]).not.toMatch(/Secure/);
     });
 
     it('two instances sharing the store see the same session', async () => {
-      const cart = await call(a, 'POST', '/cart/42');
+      const cart = await request('POST', `${a}/cart/42`);
       expect(cart.body).toEqual({ quantity: 1 });
-      const again = await call(b, 'POST', '/cart/42', { cookie: cart.cookie });
+      const again = await request('POST', `${b}/cart/42`, { cookie: cart.cookie });
       expect(again.body).toEqual({ quantity: 2 });
       expect(again.setCookie).toEqual([]);
-      const me = await call(a, 'GET', '/me', { cookie: cart.cookie });
+      const me = await request('GET', `${a}/me`, { cookie: cart.cookie });
       expect(me.body).toMatchObject({ userId: null, fields: { 'cart:42': 2 }, instance: 'app-a' });
     });
 
     it('login regenerates the id, keeps the cart, and the old cookie stops working', async () => {
-      const cart = await call(a, 'POST', '/cart/7');
-      const login = await call(b, 'POST', '/login/bob', { cookie: cart.cookie });
+      const cart = await request('POST', `${a}/cart/7`);
+      const login = await request('POST', `${b}/login/bob`, { cookie: cart.cookie });
       expect(login.cookie).toBeDefined();
       expect(login.cookie).not.toBe(cart.cookie);
-      expect((await call(a, 'GET', '/me', { cookie: login.cookie })).body).toMatchObject({ userId: 'bob', fields: { 'cart:7': 1 } });
-      expect((await call(a, 'GET', '/me', { cookie: cart.cookie })).body).toMatchObject({ userId: null, fields: {} });
+      expect((await request('GET', `${a}/me`, { cookie: login.cookie })).body).toMatchObject({ userId: 'bob', fields: { 'cart:7': 1 } });
+      expect((await request('GET', `${a}/me`, { cookie: cart.cookie })).body).toMatchObject({ userId: null, fields: {} });
     });
 
     it('concurrent cart clicks on both instances are all counted', async () => {
-      const first = await call(a, 'POST', '/cart/9');
-      await Promise.all(Array.from({ length: 20 }, (_, i) => call(i % 2 === 0 ? a : b, 'POST', '/cart/9', { cookie: first.cookie })));
-      expect((await call(b, 'GET', '/me', { cookie: first.cookie })).body).toMatchObject({ fields: { 'cart:9': 21 } });
+      const first = await request('POST', `${a}/cart/9`);
+      await Promise.all(Array.from({ length: 20 }, (_, i) => request('POST', `${i % 2 === 0 ? a : b}/cart/9`, { cookie: first.cookie })));
+      expect((await request('GET', `${b}/me`, { cookie: first.cookie })).body).toMatchObject({ fields: { 'cart:9': 21 } });
     });
 
     it('a forged or garbled cookie means no session, never an error', async () => {
-      const real = await call(a, 'POST', '/login/carol');
+      const real = await request('POST', `${a}/login/carol`);
       const value = real.cookie!.slice('scaleout_sid='.length);
       const [id] = value.split('.');
       const forged = [
@@ -114,10 +115,10 @@ for (const engine of engines) {
         'scaleout_sid=="; x=y; ;;',
       ];
       for (const cookie of forged) {
-        const me = await call(b, 'GET', '/me', { cookie });
+        const me = await request('GET', `${b}/me`, { cookie });
         expect(me.status).toBe(200);
         expect(me.body).toMatchObject({ userId: null, fields: {} });
-        const cart = await call(b, 'POST', '/cart/1', { cookie });
+        const cart = await request('POST', `${b}/cart/1`, { cookie });
         expect(cart.body).toEqual({ quantity: 1 });
         expect(cart.cookie).toBeDefined();
         expect(cart.cookie).not.toContain(id);
@@ -125,22 +126,22 @@ for (const engine of engines) {
     });
 
     it('logout clears the cookie and ends the session on every instance', async () => {
-      const login = await call(a, 'POST', '/login/dave');
-      const out = await call(b, 'POST', '/logout', { cookie: login.cookie });
+      const login = await request('POST', `${a}/login/dave`);
+      const out = await request('POST', `${b}/logout`, { cookie: login.cookie });
       expect(out.setCookie[0]).toMatch(/^scaleout_sid=; Path=\/; HttpOnly; SameSite=Lax; Max-Age=0$/);
-      expect((await call(a, 'GET', '/me', { cookie: login.cookie })).body).toMatchObject({ userId: null });
+      expect((await request('GET', `${a}/me`, { cookie: login.cookie })).body).toMatchObject({ userId: null });
     });
 
     it('logout everywhere ends the sessions the user has on other devices', async () => {
       const user = `erin-${run}`;
-      const phone = await call(a, 'POST', `/login/${user}`);
-      const laptop = await call(b, 'POST', `/login/${user}`);
-      expect((await call(a, 'POST', '/logout-everywhere', { cookie: laptop.cookie })).body).toEqual({ ended: 2 });
-      expect((await call(b, 'GET', '/me', { cookie: phone.cookie })).body).toMatchObject({ userId: null });
+      const phone = await request('POST', `${a}/login/${user}`);
+      const laptop = await request('POST', `${b}/login/${user}`);
+      expect((await request('POST', `${a}/logout-everywhere`, { cookie: laptop.cookie })).body).toEqual({ ended: 2 });
+      expect((await request('GET', `${b}/me`, { cookie: phone.cookie })).body).toMatchObject({ userId: null });
     });
 
     it('a route that never uses the session sends no cookie', async () => {
-      const res = await call(a, 'GET', '/static', { cookie: 'scaleout_sid=whatever' });
+      const res = await request('GET', `${a}/static`, { cookie: 'scaleout_sid=whatever' });
       expect(res.body).toEqual({ hello: 'world' });
       expect(res.setCookie).toEqual([]);
     });
@@ -157,25 +158,25 @@ describe('scaleout plugin: health, headers, shutdown', () => {
   afterAll(async () => { await app?.close(); });
 
   it('answers /healthz with status, instance, buildId and load', async () => {
-    const res = await call(base, 'GET', '/healthz');
+    const res = await request('GET', `${base}/healthz`);
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ status: 'ok', instance: 'inst-1', buildId: 'sha256-abc', load: expect.any(Number) });
     expect(res.body.load).toBeGreaterThanOrEqual(0);
     expect(res.body.load).toBeLessThanOrEqual(1);
-    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(res.headers['cache-control']).toBe('no-store');
   });
 
   it('adds the instance and load headers to every response, 404s and errors included', async () => {
     for (const [method, path] of [['GET', '/static'], ['GET', '/healthz'], ['GET', '/nope'], ['GET', '/me']] as const) {
-      const res = await call(base, method, path);
-      expect(res.headers.get('x-scaleout-instance')).toBe('inst-1');
-      expect(Number(res.headers.get('scaleout-load'))).toBeGreaterThanOrEqual(0);
-      expect(Number(res.headers.get('scaleout-load'))).toBeLessThanOrEqual(1);
+      const res = await request(method, `${base}${path}`);
+      expect(res.headers['x-scaleout-instance']).toBe('inst-1');
+      expect(Number(res.headers['scaleout-load'])).toBeGreaterThanOrEqual(0);
+      expect(Number(res.headers['scaleout-load'])).toBeLessThanOrEqual(1);
     }
   });
 
   it('request.session without session options is a clear error, not a crash', async () => {
-    const res = await call(base, 'GET', '/me');
+    const res = await request('GET', `${base}/me`);
     expect(res.status).toBe(500);
     expect(res.body).toMatchObject({ code: 'SCALEOUT_SESSION_INVALID_OPTIONS' });
   });

@@ -39,28 +39,3 @@ export function baseUrl(app: FastifyInstance): string {
   if (address === null || typeof address === 'string') throw new Error('not listening on TCP');
   return `http://127.0.0.1:${address.port}`;
 }
-
-export interface Answer {
-  status: number;
-  headers: Headers;
-  setCookie: string[];
-  body: Record<string, unknown>;
-  /** The Cookie header a browser would send next (the first Set-Cookie's name=value). */
-  cookie: string | undefined;
-}
-
-export async function call(base: string, method: string, path: string,
-  options: { cookie?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
-  const headers: Record<string, string> = { ...options.headers };
-  if (options.cookie !== undefined) headers.cookie = options.cookie;
-  const res = await fetch(`${base}${path}`, { method, headers });
-  const text = await res.text();
-  let body: Record<string, unknown>;
-  try {
-    body = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    body = { text };
-  }
-  const setCookie = res.headers.getSetCookie();
-  return { status: res.status, headers: res.headers, setCookie, body, cookie: setCookie[0]?.split(';')[0] };
-}

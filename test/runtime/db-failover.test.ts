@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase } from '../../src/db/index.js';
 import type { Database } from '../../src/db/index.js';
 import type { ProcessStatus, RuntimeStatus } from '../../src/runtime/index.js';
-import { cleanEnv, copyApp, get, isAlive, removeApp, runCli, UpProcess } from './support/runtime-harness.js';
+import { cleanEnv, copyApp, isAlive, removeApp, runCli, UpProcess } from './support/runtime-harness.js';
+import { get } from '../support/http-client.js';
 import { waitFor } from '../support/wait-for.js';
 
 const nodeUrl = (address: string): string => `postgres://postgres@${address}/app`;
@@ -67,6 +68,7 @@ describe('scaleout up: failover of the embedded PostgreSQL', () => {
       return s.db?.primary === replica!.address && (s.db.timeline ?? 0) > 1 ? s : undefined;
     }, { timeoutMs: 10_000, intervalMs: 50 });
     const promotedAfterMs = performance.now() - killedAt;
+    expect(promotedAfterMs, `promoted ${Math.round(promotedAfterMs)} ms after the kill; the guard promises about 1.5 s`).toBeLessThan(5_000);
     expect(postgresOf(afterFailover).find((p) => p.id === 'pg1')?.detail).toBe('primary');
 
     // Writes resume on the new primary (once the old one streams again: the commits are synchronous).

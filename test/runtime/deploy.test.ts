@@ -2,7 +2,8 @@ import { writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProcessStatus, RuntimeStatus } from '../../src/runtime/index.js';
-import { bumpVersion, copyApp, get, removeApp, runCli, startLoad, UpProcess } from './support/runtime-harness.js';
+import { bumpVersion, copyApp, removeApp, runCli, startLoad, UpProcess } from './support/runtime-harness.js';
+import { get } from '../support/http-client.js';
 
 const apps = (s: RuntimeStatus): ProcessStatus[] => s.processes.filter((p) => p.role === 'app');
 

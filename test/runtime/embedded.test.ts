@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RuntimeStatus } from '../../src/runtime/index.js';
 import { findRedisServer } from '../../src/runtime/index.js';
-import { cleanEnv, copyApp, get, isAlive, removeApp, UpProcess } from './support/runtime-harness.js';
+import { cleanEnv, copyApp, isAlive, removeApp, UpProcess } from './support/runtime-harness.js';
+import { get } from '../support/http-client.js';
 import { waitFor } from '../support/wait-for.js';
 
 // The default engines, once: no DATABASE_URL and no REDIS_URL, so `scaleout up` runs

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RuntimeStatus } from '../../src/runtime/index.js';
 import { readSupervisorFile } from '../../src/runtime/index.js';
-import { copyApp, get, isAlive, removeApp, runCli, startLoad, UpProcess } from './support/runtime-harness.js';
+import { copyApp, isAlive, removeApp, runCli, startLoad, UpProcess } from './support/runtime-harness.js';
+import { get } from '../support/http-client.js';
 import { waitFor } from '../support/wait-for.js';
 
 const appIds = (s: RuntimeStatus): string[] => s.processes.filter((p) => p.role === 'app').map((p) => p.id);

@@ -4,8 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProcessStatus, RuntimeStatus } from '../../src/runtime/index.js';
 import { readSupervisorFile } from '../../src/runtime/index.js';
 import {
-  cleanEnv, copyApp, EXTERNAL_ENGINES, get, isAlive, removeApp, runCli, UpProcess,
+  cleanEnv, copyApp, EXTERNAL_ENGINES, isAlive, removeApp, runCli, UpProcess,
 } from './support/runtime-harness.js';
+import { get } from '../support/http-client.js';
 import { waitFor } from '../support/wait-for.js';
 
 // One `scaleout up` against the machine's PostgreSQL and Redis, three instances.

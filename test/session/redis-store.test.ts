@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   newSessionId, RedisSessionStore, SessionOptionsError, SessionStoreUnavailableError,
 } from '../../src/session/index.js';
-import { freePort } from './redis-server.js';
+import { freePort } from '../support/free-port.js';
 import { describeStoreContract } from './store-contract.js';
 import { TcpProxy } from './tcp-proxy.js';
 import { waitFor } from '../support/wait-for.js';

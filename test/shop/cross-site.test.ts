@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../examples/shop/src/app.js';
 import { MAX_LINE_QTY } from '../../examples/shop/src/input.js';
 import { createShopDatabase, InjectClient, REDIS_URL, redisScratch, TEST_SESSION_KEYS } from './support.js';
-import type { Answer, ShopDatabase } from './support.js';
+import type { ShopDatabase } from './support.js';
+import type { Answer } from '../support/http-client.js';
 
 let db: ShopDatabase;
 let app: FastifyInstance;

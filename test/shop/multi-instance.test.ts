@@ -7,11 +7,12 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBalancer } from '../../src/balancer/index.js';
 import type { Balancer } from '../../src/balancer/index.js';
-import { freePort } from '../../src/runtime/engines/index.js';
+import { freePort } from '../support/free-port.js';
 import { query, startTestPostgresCluster } from '../support/pg-cluster.js';
 import { waitFor } from '../support/wait-for.js';
 import type { PostgresCluster } from '../support/pg-cluster.js';
-import { HttpClient, REDIS_URL, redisScratch, TEST_SESSION_KEYS_ENV } from './support.js';
+import { REDIS_URL, redisScratch, TEST_SESSION_KEYS_ENV } from './support.js';
+import { HttpClient } from '../support/http-client.js';
 
 // Three real shop processes behind a real balancer (round robin, no affinity), against
 // a PostgreSQL primary with one asynchronous streaming replica and the local Redis.

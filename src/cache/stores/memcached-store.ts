@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import memjs from 'memjs';
+import { createRequire } from 'node:module';
+import type memjs from 'memjs';
 import { CacheClosedError, CacheL2Error, CacheL2UnavailableError, CacheOptionsError } from '../errors.js';
 import type { L2Store } from '../l2-store.js';
 import { positiveMs } from '../validate.js';
@@ -8,6 +9,16 @@ import { positiveMs } from '../validate.js';
 export const DEFAULT_CACHE_MEMCACHED_KEY_PREFIX = 'scaleout:cache:';
 /** How long one operation may take before it fails. */
 export const DEFAULT_CACHE_MEMCACHED_TIMEOUT_MS = 500;
+
+// memjs is an optional peer dependency: only apps with a Memcached L2 install it, so it
+// is loaded when such a store is made, not when `scaleout/cache` is imported.
+function loadMemjs(): typeof memjs {
+  try {
+    return createRequire(import.meta.url)('memjs') as typeof memjs;
+  } catch {
+    throw new CacheOptionsError('the Memcached cache L2 needs the memjs package: install it with `npm install memjs`');
+  }
+}
 
 export interface MemcachedL2StoreOptions {
   /**
@@ -51,7 +62,7 @@ export class MemcachedL2Store implements L2Store {
     this.#prefix = prefix;
     const timeoutMs = positiveMs('timeoutMs', options.timeoutMs, DEFAULT_CACHE_MEMCACHED_TIMEOUT_MS);
     const servers = options.servers ?? process.env.MEMCACHED_URL ?? '127.0.0.1:11211';
-    this.#client = memjs.Client.create(servers, {
+    this.#client = loadMemjs().Client.create(servers, {
       timeout: timeoutMs / 1_000,
       conntimeout: timeoutMs / 1_000,
       // One attempt: the cache's breaker decides about retrying, not the client.

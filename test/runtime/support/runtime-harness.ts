@@ -185,24 +185,6 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-export interface GetResult {
-  status: number;
-  instance: string | null;
-  body: { instance?: string; buildId?: string; version?: string; env?: Record<string, unknown> };
-}
-
-export async function get(url: string): Promise<GetResult> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
-  const text = await res.text();
-  let body: GetResult['body'] = {};
-  try {
-    body = JSON.parse(text) as GetResult['body'];
-  } catch {
-    // Not JSON (a balancer error page): keep the status.
-  }
-  return { status: res.status, instance: res.headers.get('x-scaleout-instance'), body };
-}
-
 export interface LoadResult {
   requests: number;
   errors: number;

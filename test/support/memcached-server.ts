@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
-import { freePort } from '../session/redis-server.js';
-import { waitFor } from '../support/wait-for.js';
+import { freePort } from './free-port.js';
+import { waitFor } from './wait-for.js';
 
 const MEMCACHED = '/usr/bin/memcached';
 
