@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AmqplibBackend, BullMQBackend, PgBossBackend, Queue, RedisJobTracker, Worker } from '../../src/jobs/index.js';
 import type { QueueBackend } from '../../src/jobs/index.js';
-import { RedisServer } from '../session/redis-server.js';
+import { RedisServer } from '../support/redis-server.js';
 import { TcpProxy } from '../session/tcp-proxy.js';
 import { waitFor } from '../support/wait-for.js';
 import { deleteKeys, deleteQueues, dropSchemas, REDIS_URL, uniqueName, uniqueSchema } from './engines.js';

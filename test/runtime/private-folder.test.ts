@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { appServiceKey, DEFAULT_SERVICE_BASE_DIR } from '../../src/runtime/engines/service-dir.js';
-import { cleanEnv, get, isAlive, REPO_DIR, UpProcess } from './support/runtime-harness.js';
+import { cleanEnv, isAlive, REPO_DIR, UpProcess } from './support/runtime-harness.js';
+import { get } from '../support/http-client.js';
 
 // As root, PostgreSQL runs as an unprivileged user, which cannot enter a 0700 folder
 // of root's: the binaries and the data must live where it can reach them, without

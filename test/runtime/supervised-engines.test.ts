@@ -3,7 +3,7 @@ import { findRedisServer } from '../../src/runtime/index.js';
 import type { ProcessStatus, RuntimeStatus } from '../../src/runtime/index.js';
 import { cleanEnv, isAlive, UpProcess } from './support/runtime-harness.js';
 import { waitFor } from '../support/wait-for.js';
-import { HttpClient } from '../shop/support.js';
+import { HttpClient } from '../support/http-client.js';
 import { assertBuilt, copyShop, processesUnder } from '../e2e/support/built-cli.js';
 import type { ShopCopy } from '../e2e/support/built-cli.js';
 
