@@ -19,7 +19,7 @@ export function describeEvent(event: RuntimeEvent): EventText {
     case 'notice':
       return { level: event.level, text: event.message };
     case 'instance-ready':
-      return { level: 'step', text: `${event.source} healthy on ${event.address ?? '?'} (pid ${event.pid ?? '?'}), in pool ${event.pool}` };
+      return { level: 'step', text: `${event.source} (build ${event.buildId}) healthy on ${event.address ?? '?'} (pid ${event.pid ?? '?'}), in pool ${event.pool}` };
     case 'instance-exited':
       return { level: 'warn', text: `${event.source} ${event.exit}; left pool ${event.pool}, restarting in ${event.restartInMs} ms` };
     case 'instance-restarted':
