@@ -117,6 +117,7 @@ export async function startEngines(options: StartEnginesOptions): Promise<Engine
         let port: number | undefined;
         const supervised = new SupervisedProcess<RedisServer>({
           name: 'redis-server',
+          source: 'redis',
           start: async () => {
             const server = await startRedisServer({
               dataDir, appendonly, binary: redisBinary, ...(port === undefined ? {} : { port }),
