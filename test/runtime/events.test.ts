@@ -72,11 +72,12 @@ describe('scaleout up events', () => {
   });
 
   it('streams the startup as typed events, the balancer\'s own among them', async () => {
-    await waitFor('the startup events', () => find(stream.events, 'instance-ready', 'app-2'));
     for (const id of ['app-1', 'app-2']) {
-      expect(find(stream.events, 'instance-ready', id)).toMatchObject({ pool: 'app', buildId: status.buildId, pid: expect.any(Number) });
-      // Forwarded from the balancer child over IPC: the balancer's view of the instance joining.
-      expect(find(stream.events, 'server-state', id)).toMatchObject({ pool: 'app', server: id, state: 'added' });
+      const ready = await waitFor(`${id} ready`, () => find(stream.events, 'instance-ready', id));
+      expect(ready).toMatchObject({ pool: 'app', buildId: status.buildId, pid: expect.any(Number) });
+      // Forwarded from the balancer child over IPC (which may arrive after the admin API's answer).
+      const added = await waitFor(`the balancer adding ${id}`, () => find(stream.events, 'server-state', id));
+      expect(added).toMatchObject({ pool: 'app', server: id, state: 'added' });
     }
     const ids = stream.events.map((e) => e.id);
     expect(ids).toEqual([...ids].sort((a, b) => a - b));
@@ -94,7 +95,7 @@ describe('scaleout up events', () => {
     expect(exited).toMatchObject({ pool: 'app', exit: 'killed by SIGKILL', restartInMs: expect.any(Number) });
     expect(restarted).toMatchObject({ pool: 'app', restarts: 1, pid: await pidOf('app-1') });
     expect(restarted.id).toBeGreaterThan(exited.id);
-    expect(find(stream.events, 'server-state', 'app-1', before)).toMatchObject({ state: 'removed' });
+    await waitFor('the balancer removing app-1', () => stream.events.find((e) => e.kind === 'server-state' && e.source === 'app-1' && e.state === 'removed' && e.id > before));
     crash = { exited, restarted };
   });
 
