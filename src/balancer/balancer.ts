@@ -10,7 +10,7 @@ import { splitAddress } from './address.js';
 import { parseBalancerOptions, parsePoolOptions, parseServerOptions } from './options.js';
 import type { BalancerOptions, BalancerOptionsInput, PoolOptionsInput, RouteOptions, ServerOptionsInput } from './options.js';
 import { Pool, serverSpecFromAddress } from './pool.js';
-import type { PoolEvent } from './pool.js';
+import type { BalancerEvent } from './events.js';
 import { ClientConnection } from './proxy/client-connection.js';
 import type { ProxyContext, ProxyPool } from './proxy/proxy-context.js';
 import { UpstreamPool } from './proxy/upstream.js';
@@ -20,8 +20,8 @@ import type { Server, ServerState } from './server.js';
 
 export interface BalancerDeps {
   clock?: Clock;
-  /** Operator-facing events (server state changes, shutdown). @defaultValue nothing */
-  log?: (event: PoolEvent | { message: string }) => void;
+  /** Operator-facing events (server state changes, pool warnings, shutdown). @defaultValue nothing */
+  log?: (event: BalancerEvent) => void;
   /**
    * Sockets already bound elsewhere, by listener index, to listen on instead of
    * binding the listener's address: a process that outlives the balancer (the
@@ -119,7 +119,12 @@ export class Balancer {
       retryInFlight: (server) => {
         for (const conn of this.#connections) conn.serverLost(server);
       },
-      onEvent: (event) => this.#log(event),
+      onEvent: (event) => {
+        const at = this.#clock.now();
+        this.#log('message' in event
+          ? { at, source: name, kind: 'pool-warning', pool: name, message: event.message }
+          : { at, source: event.server, kind: 'server-state', ...event });
+      },
     });
   }
 
@@ -262,7 +267,7 @@ export class Balancer {
     await Promise.all([...this.#pools.values()].map((pool) => pool.stop()));
     this.#upstreams.closeAll();
     await Promise.all(closed);
-    this.#log({ message: 'balancer stopped' });
+    this.#log({ at: this.#clock.now(), source: 'balancer', kind: 'balancer-stopped', message: 'balancer stopped' });
   }
 }
 

@@ -16,7 +16,9 @@ export {
   DEFAULT_COOKIE_NAME, DEFAULT_LIMITS, DEFAULT_TIMEOUTS, parseBalancerOptions,
 } from './options.js';
 export type { BalancerOptions, BalancerOptionsInput, PoolOptions, PoolOptionsInput, RouteOptions } from './options.js';
-export type { Pool, PoolEvent } from './pool.js';
+export type { Pool, PoolEvent, PoolWarning } from './pool.js';
+export { formatBalancerEvent } from './events.js';
+export type { BalancerEvent, BalancerEventKind } from './events.js';
 export type { Server, ServerState } from './server.js';
 export { STRATEGY_NAMES } from './strategies/strategy.js';
 export type { StrategyName } from './strategies/strategy.js';

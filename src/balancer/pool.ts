@@ -22,6 +22,12 @@ export interface PoolEvent {
   reason: string;
 }
 
+/** Something wrong with the pool itself, not with one server. */
+export interface PoolWarning {
+  pool: string;
+  message: string;
+}
+
 export interface PoolDeps {
   clock: Clock;
   /** Signs affinity cookies; shared by every pool of a balancer. */
@@ -33,7 +39,7 @@ export interface PoolDeps {
    * that are safe to send again (idempotent, no response byte yet) go elsewhere.
    */
   retryInFlight(server: Server): void;
-  onEvent(event: PoolEvent): void;
+  onEvent(event: PoolEvent | PoolWarning): void;
 }
 
 /**
@@ -78,7 +84,7 @@ export class Pool implements ProxyPool {
       if (affinity.file !== undefined) {
         const loaded = StickTable.load(affinity.file, tableOptions, deps.clock.now());
         this.#table = loaded.table;
-        if (loaded.warning !== undefined) deps.onEvent({ pool: name, server: '*', state: 'up', reason: `stick table not restored: ${loaded.warning}` });
+        if (loaded.warning !== undefined) deps.onEvent({ pool: name, message: `stick table not restored: ${loaded.warning}` });
         this.#stopAutosave = this.#table.startAutosave(affinity.file, affinity.saveIntervalMs);
       } else {
         this.#table = new StickTable(tableOptions);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { startAdminApi, startBalancer, STRATEGY_NAMES } from '../balancer/index.js';
+import { formatBalancerEvent, startAdminApi, startBalancer, STRATEGY_NAMES } from '../balancer/index.js';
 import type { BalancerOptionsInput, PoolOptionsInput } from '../balancer/index.js';
 import { UsageError } from './cli-error.js';
 import { readSecretFile } from './secret-file.js';
@@ -49,7 +49,7 @@ Both keep it out of the command line, which every user of the machine can read w
     .action(async (flags: BalancerFlags) => {
       const options = balancerOptionsFromFlags(flags, process.env, (warning) => process.stderr.write(`scaleout: warning: ${warning}\n`));
       const balancer = await startBalancer(options, {
-        log: (event) => process.stderr.write(`${'message' in event ? event.message : `${event.pool}/${event.server}: ${event.state} (${event.reason})`}\n`),
+        log: (event) => process.stderr.write(`${formatBalancerEvent(event)}\n`),
       });
       const adminOptions = (options as { admin?: { address: string; token: string } }).admin;
       const admin = adminOptions === undefined ? undefined : await startAdminApi(balancer, adminOptions);

@@ -6,6 +6,7 @@ import { UsageError } from './cli-error.js';
 import { registerDbCommand } from './db-command.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerDeployCommand } from './deploy-command.js';
+import { registerLogsCommand } from './logs-command.js';
 import { registerReshardCommand } from './reshard-command.js';
 import { registerScaleCommand } from './scale-command.js';
 import { registerStatusCommand } from './status-command.js';
@@ -25,6 +26,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
   registerDemoCommand(program);
   registerUpCommand(program);
   registerStatusCommand(program);
+  registerLogsCommand(program);
   registerBuildCommand(program);
   registerDeployCommand(program);
   registerScaleCommand(program);

@@ -1,13 +1,19 @@
 import { relative } from 'node:path';
 import type { Command } from 'commander';
-import { loadConfig, RuntimeConfigError, Supervisor, SupervisorStoppingError } from '../runtime/index.js';
-import type { LoadedConfig, SupervisorEvent } from '../runtime/index.js';
+import { describeEvent, isEcho, loadConfig, RuntimeConfigError, Supervisor, SupervisorStoppingError } from '../runtime/index.js';
+import type { LoadedConfig, RuntimeEvent } from '../runtime/index.js';
 import { UsageError } from './cli-error.js';
 
 /** One progress line: `✓` for a finished step, `!` (on stderr) for a warning. */
-export function printEvent(event: SupervisorEvent): void {
-  if (event.level === 'warn') process.stderr.write(`  ! ${event.message}\n`);
-  else process.stdout.write(`  ${event.level === 'step' ? '✓' : ' '} ${event.message}\n`);
+export function printEvent(event: RuntimeEvent): void {
+  const { level, text } = describeEvent(event);
+  if (level === 'warn') process.stderr.write(`  ! ${text}\n`);
+  else process.stdout.write(`  ${level === 'step' ? '✓' : ' '} ${text}\n`);
+}
+
+/** The terminal of `scaleout up`: every event but the balancer's echoes of what the supervisor already said. */
+function printUpEvent(event: RuntimeEvent): void {
+  if (!isEcho(event)) printEvent(event);
 }
 
 /** The command to type for `dir`, relative to where the user is. */
@@ -36,7 +42,7 @@ export function registerUpCommand(program: Command): void {
     .action(async (dir: string) => {
       const { dir: appDir, file, config } = await loadConfigForCli(dir);
       process.stdout.write(`scaleout up ${appDir} (${relative(appDir, file)})\n`);
-      const supervisor = new Supervisor({ dir: appDir, config, onEvent: printEvent });
+      const supervisor = new Supervisor({ dir: appDir, config, onEvent: printUpEvent });
       const stopped = stopOnSignals(supervisor);
       let summary;
       try {

@@ -7,6 +7,7 @@
  *           ── { type: 'ready', listeners, admin } ─────────►
  *              or { type: 'failed', code, message }
  *              or { type: 'crash', stack } before an exit on an uncaught error
+ *           ── { type: 'event', event } ─────────────────────►   (any time: server states, warnings)
  *
  * The client socket is the one the supervisor bound and keeps (see
  * `listen-socket.ts`). Asking for it only once loaded means no message arrives
@@ -16,8 +17,8 @@
  * it never outlives the supervisor.
  */
 import { readFileSync } from 'node:fs';
-import { startAdminApi, startBalancer } from '../balancer/index.js';
-import type { AdminApi, BalancerOptionsInput } from '../balancer/index.js';
+import { formatBalancerEvent, startAdminApi, startBalancer } from '../balancer/index.js';
+import type { AdminApi, BalancerEvent, BalancerOptionsInput } from '../balancer/index.js';
 import { isScaleoutError } from '../internal/errors.js';
 import type { BalancerStartMessage } from './balancer-process.js';
 
@@ -26,7 +27,8 @@ export type BalancerChildMessage =
   | { type: 'loaded' }
   | { type: 'ready'; listeners: string[]; admin: string }
   | { type: 'failed'; code: string; message: string }
-  | { type: 'crash'; stack: string };
+  | { type: 'crash'; stack: string }
+  | { type: 'event'; event: BalancerEvent };
 
 /** An uncaught error is reported, then the process exits with this code. @defaultValue 70 */
 export const CRASH_EXIT_CODE = 70;
@@ -61,7 +63,11 @@ async function run(): Promise<void> {
   const { admin: adminAddress, ...options } = JSON.parse(readFileSync(file, 'utf8')) as BalancerOptionsInput & { admin: string };
   const balancer = await startBalancer(options, {
     ...(handle === undefined ? {} : { listenHandles: [handle] }),
-    log: (event) => process.stderr.write(`${new Date().toISOString()} ${'message' in event ? event.message : `${event.pool}/${event.server}: ${event.state} (${event.reason})`}\n`),
+    log: (event) => {
+      process.stderr.write(`${new Date(event.at).toISOString()} ${formatBalancerEvent(event)}\n`);
+      // To the supervisor's event stream too; without IPC the log line is enough.
+      if (process.send !== undefined && process.connected) send({ type: 'event', event });
+    },
   });
   if (handle !== undefined && balancer.addresses[0] !== options.listen) {
     // Never serve on another address than the one asked for (an unbound socket listens anywhere).

@@ -3,6 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { BalancerEvent } from '../balancer/index.js';
 import type { BalancerChildMessage } from './balancer-child.js';
 import type { ListenSocket } from './listen-socket.js';
 import { trackChild } from './child-registry.js';
@@ -29,6 +30,8 @@ export interface BalancerProcessOptions {
   startTimeoutMs?: number;
   /** The client socket, bound by the supervisor; the child listens on it instead of binding `listen`. */
   listenSocket?: ListenSocket | undefined;
+  /** The balancer's events (server states, warnings), forwarded over IPC from its first moments. */
+  onEvent?: ((event: BalancerEvent) => void) | undefined;
 }
 
 /** The child entry next to this module (`.ts` under tsx, `.js` once built). */
@@ -94,7 +97,10 @@ export class BalancerProcess {
       child.once('close', (code, signal) => resolve({ code, signal }));
       child.once('error', () => resolve({ code: null, signal: null }));
     });
-    const loaded: LoadedBalancer = { child, exited, logFile: options.logFile };
+    const loaded: LoadedBalancer = { child, exited, logFile: options.logFile, onEvent: undefined };
+    child.on('message', (message: BalancerChildMessage) => {
+      if (message?.type === 'event') loaded.onEvent?.(message.event);
+    });
     const message = await nextMessage(loaded, options.startTimeoutMs ?? DEFAULT_BALANCER_START_TIMEOUT_MS);
     if (message.type === 'loaded') {
       // An idle spare must not keep the supervisor alive.
@@ -115,6 +121,7 @@ export class BalancerProcess {
       ? spare
       : await BalancerProcess.load(options);
     const { child } = loaded;
+    loaded.onEvent = options.onEvent;
     child.channel?.ref();
     const start: BalancerStartMessage = { type: 'start', configFile: options.configFile };
     if (options.listenSocket !== undefined) child.send(start, options.listenSocket.handle as never, () => {});
@@ -163,6 +170,8 @@ export interface LoadedBalancer {
   readonly child: ChildProcess;
   readonly exited: Promise<ExitInfo>;
   readonly logFile: string;
+  /** Where its events go once it was told what to run. */
+  onEvent: ((event: BalancerEvent) => void) | undefined;
 }
 
 /** What the supervisor sends a loaded child: the config to run, with the client socket as the message's handle. */
@@ -178,8 +187,11 @@ function nextMessage(loaded: LoadedBalancer, timeoutMs: number): Promise<Outcome
   let onMessage: ((m: unknown) => void) | undefined;
   return Promise.race([
     new Promise<Outcome>((resolve) => {
-      onMessage = (m) => resolve(m as BalancerChildMessage);
-      loaded.child.once('message', onMessage);
+      onMessage = (m) => {
+        // Events come at any time; they are not an answer.
+        if ((m as BalancerChildMessage | null)?.type !== 'event') resolve(m as BalancerChildMessage);
+      };
+      loaded.child.on('message', onMessage);
     }),
     loaded.exited.then((exit) => ({ type: 'exit' as const, exit })),
     new Promise<Outcome>((resolve) => {

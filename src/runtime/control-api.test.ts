@@ -2,6 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControlApi } from './control-api.js';
 import type { ControlApi, ControlHandlers } from './control-api.js';
 import { OperationInProgressError } from './errors.js';
+import { EventRing } from './event-ring.js';
+import type { RuntimeEvent } from './events.js';
+import { SseParser } from './sse-parser.js';
 import type { RuntimeStatus } from './topology.js';
 
 const TOKEN = 'control-token-for-tests-0123456789';
@@ -9,10 +12,11 @@ const TOKEN = 'control-token-for-tests-0123456789';
 describe('control API', () => {
   let api: ControlApi;
   const calls: string[] = [];
+  const ring = new EventRing({ capacity: 5 });
   const handlers: ControlHandlers = {
     status: () => ({ dir: '/app', state: 'running', processes: [] } as unknown as RuntimeStatus),
     build: async (report) => {
-      report({ level: 'step', message: 'built' });
+      report(ring.push({ level: 'step', message: 'built' }));
       return { buildId: 'abc' };
     },
     deploy: async (strategy) => {
@@ -21,9 +25,10 @@ describe('control API', () => {
     },
     scale: async (role, count) => ({ role, count }),
     db: async (request, report) => {
-      report({ level: 'step', message: `db ${request.action}` });
+      report(ring.push({ level: 'step', message: `db ${request.action}` }));
       return request;
     },
+    events: ring,
   };
   const call = (path: string, init: RequestInit = {}, token = TOKEN): Promise<Response> =>
     fetch(`http://${api.address}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...init.headers } });
@@ -47,7 +52,7 @@ describe('control API', () => {
 
   it('streams progress, then the result or the error with its code', async () => {
     expect(await lines(await call('/build', { method: 'POST' }))).toEqual([
-      { event: { level: 'step', message: 'built' } },
+      { event: expect.objectContaining({ kind: 'notice', source: 'supervisor', level: 'step', message: 'built' }) },
       { result: { buildId: 'abc' } },
     ]);
     expect(await lines(await call('/deploy', { method: 'POST', body: '{"strategy":"blue-green"}' }))).toEqual([
@@ -75,7 +80,7 @@ describe('control API', () => {
 
   it('takes data-tier requests and checks their fields', async () => {
     expect(await lines(await call('/db/rebuild', { method: 'POST', body: '{"node":"pg0"}' }))).toEqual([
-      { event: { level: 'step', message: 'db rebuild' } },
+      { event: expect.objectContaining({ kind: 'notice', level: 'step', message: 'db rebuild' }) },
       { result: { action: 'rebuild', node: 'pg0' } },
     ]);
     expect((await lines(await call('/db/failover', { method: 'POST' })))[1]).toEqual({ result: { action: 'failover' } });
@@ -90,5 +95,70 @@ describe('control API', () => {
       expect(res.status, `${path} ${body}`).toBe(400);
       expect(await res.json()).toMatchObject({ error: { code: 'SCALEOUT_RUNTIME_CONTROL_BAD_REQUEST' } });
     }
+  });
+});
+
+describe('control API events', () => {
+  let api: ControlApi;
+  const ring = new EventRing({ capacity: 4 });
+  const handlers = { events: ring } as unknown as ControlHandlers;
+  const call = (path: string, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<Response> =>
+    fetch(`http://${api.address}${path}`, { headers: { authorization: `Bearer ${TOKEN}`, ...headers }, ...(signal === undefined ? {} : { signal }) });
+  const push = (message: string): RuntimeEvent => ring.push({ level: 'info', message, source: 'app-1' });
+
+  /** Reads SSE messages from `res` until `count` arrived. */
+  async function read(res: Response, count: number): Promise<Array<{ id: string | undefined; event: RuntimeEvent }>> {
+    const parser = new SseParser();
+    const out: Array<{ id: string | undefined; event: RuntimeEvent }> = [];
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    while (out.length < count) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      for (const m of parser.push(value)) out.push({ id: m.id, event: JSON.parse(m.data) as RuntimeEvent });
+    }
+    await reader.cancel();
+    return out;
+  }
+
+  beforeAll(async () => {
+    api = await startControlApi(handlers, { token: TOKEN });
+  });
+  afterAll(async () => {
+    await api.close();
+  });
+
+  it('streams what the ring holds, then live events, each with its id', async () => {
+    push('one');
+    push('two');
+    const res = await call('/events');
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const reading = read(res, 3);
+    // Pushed once the stream is open: it reaches the subscriber, not the backlog.
+    push('three');
+    const got = await reading;
+    expect(got.map((m) => [m.id, m.event.kind === 'notice' ? m.event.message : m.event.kind])).toEqual([['1', 'one'], ['2', 'two'], ['3', 'three']]);
+    expect(got[0]!.event).toMatchObject({ id: 1, source: 'app-1', kind: 'notice', level: 'info' });
+  });
+
+  it('resumes after Last-Event-ID, and says with a gap event what fell off the ring', async () => {
+    const resumed = await read(await call('/events', { 'last-event-id': '2' }), 1);
+    expect(resumed.map((m) => m.id)).toEqual(['3']);
+    for (const m of ['four', 'five', 'six', 'seven']) push(m);
+    // The ring holds 4..7 now: 3 is gone.
+    const late = await read(await call('/events', { 'last-event-id': '2' }), 5);
+    expect(late[0]!.event).toMatchObject({ kind: 'gap', afterId: 2, missed: 1 });
+    expect(late.slice(1).map((m) => m.id)).toEqual(['4', '5', '6', '7']);
+  });
+
+  it('answers ?since=<id> with JSON for polling, and refuses an id that is not one', async () => {
+    const res = await call('/events?since=5');
+    expect(res.headers.get('content-type')).toBe('application/json');
+    const body = await res.json() as { events: RuntimeEvent[]; lastId: number };
+    expect(body.lastId).toBe(7);
+    expect(body.events.map((e) => e.id)).toEqual([6, 7]);
+    const bad = await call('/events?since=abc');
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ error: { code: 'SCALEOUT_RUNTIME_CONTROL_BAD_REQUEST' } });
+    expect((await call('/events', { 'last-event-id': '-1' })).status).toBe(400);
   });
 });

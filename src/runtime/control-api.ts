@@ -3,7 +3,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isScaleoutError } from '../internal/errors.js';
 import type { DeployStrategy } from './config.js';
-import type { SupervisorEvent } from './instance.js';
+import { parseEventId, streamEvents } from './event-stream.js';
+import type { EventFeed } from './event-stream.js';
+import type { RuntimeEvent } from './events.js';
 import type { RuntimeStatus } from './topology.js';
 
 /** Largest request body the control API reads. @defaultValue 16384 */
@@ -13,11 +15,13 @@ const BAD_REQUEST = 'SCALEOUT_RUNTIME_CONTROL_BAD_REQUEST';
 /** What the control API calls; each operation reports progress through `report`. */
 export interface ControlHandlers {
   status(): RuntimeStatus;
-  build(report: (event: SupervisorEvent) => void): Promise<unknown>;
-  deploy(strategy: DeployStrategy | undefined, report: (event: SupervisorEvent) => void): Promise<unknown>;
-  scale(role: string, count: number, report: (event: SupervisorEvent) => void): Promise<unknown>;
+  build(report: (event: RuntimeEvent) => void): Promise<unknown>;
+  deploy(strategy: DeployStrategy | undefined, report: (event: RuntimeEvent) => void): Promise<unknown>;
+  scale(role: string, count: number, report: (event: RuntimeEvent) => void): Promise<unknown>;
   /** Data-tier operations: `scaleout db rebuild|failover`, `scaleout reshard`. */
-  db(request: DbRequest, report: (event: SupervisorEvent) => void): Promise<unknown>;
+  db(request: DbRequest, report: (event: RuntimeEvent) => void): Promise<unknown>;
+  /** The supervisor's event ring, for `GET /events`. */
+  events: EventFeed;
 }
 
 /** A data-tier operation, as the control API takes it. */
@@ -36,7 +40,7 @@ export type DbRequest =
 
 /** One line of an operation's answer (newline-delimited JSON). */
 export type ControlStreamLine =
-  | { event: SupervisorEvent }
+  | { event: RuntimeEvent }
   | { result: unknown }
   | { error: { code: string; message: string } };
 
@@ -50,6 +54,8 @@ export interface ControlApi {
  * every request:
  *
  *   GET  /status                          the topology (RuntimeStatus)
+ *   GET  /events                          Server-Sent Events: the ring, then live (resume by Last-Event-ID)
+ *   GET  /events?since=<id>               JSON { events, lastId }: the events after <id> (polling)
  *   POST /build                           build an image of the app folder
  *   POST /deploy  { strategy? }           build and deploy (rolling or blue-green)
  *   POST /scale   { role: "app", count }  start or stop instances
@@ -93,11 +99,24 @@ async function handle(handlers: ControlHandlers, expected: Buffer, req: http.Inc
     sendJson(res, 401, { error: { code: 'SCALEOUT_RUNTIME_CONTROL_UNAUTHORIZED', message: 'send Authorization: Bearer <token> from .scaleout/supervisor.json' } });
     return;
   }
-  const path = new URL(req.url ?? '/', 'http://control').pathname;
+  const url = new URL(req.url ?? '/', 'http://control');
+  const path = url.pathname;
   const method = req.method ?? 'GET';
   if (method === 'GET' && path === '/status') {
     req.resume();
     sendJson(res, 200, handlers.status());
+    return;
+  }
+  if (method === 'GET' && path === '/events') {
+    req.resume();
+    const since = url.searchParams.get('since');
+    const afterId = parseEventId(since ?? req.headers['last-event-id'] as string | undefined);
+    if (afterId instanceof Error) {
+      sendJson(res, 400, { error: { code: BAD_REQUEST, message: afterId.message } });
+      return;
+    }
+    if (since !== null) sendJson(res, 200, handlers.events.since(afterId ?? 0));
+    else streamEvents(handlers.events, afterId, res);
     return;
   }
   if (method === 'POST' && OPERATIONS.has(path)) {
@@ -106,7 +125,7 @@ async function handle(handlers: ControlHandlers, expected: Buffer, req: http.Inc
       sendJson(res, 400, { error: { code: BAD_REQUEST, message: body.message } });
       return;
     }
-    let run: (report: (event: SupervisorEvent) => void) => Promise<unknown>;
+    let run: (report: (event: RuntimeEvent) => void) => Promise<unknown>;
     if (path === '/build') run = (report) => handlers.build(report);
     else if (path === '/deploy') {
       const strategy = body.strategy;
@@ -144,7 +163,7 @@ async function handle(handlers: ControlHandlers, expected: Buffer, req: http.Inc
     return;
   }
   req.resume();
-  sendJson(res, 404, { error: { code: 'SCALEOUT_RUNTIME_CONTROL_NOT_FOUND', message: `no ${method} ${path}; see GET /status, POST /build, /deploy, /scale, /db/rebuild, /db/failover, /reshard` } });
+  sendJson(res, 404, { error: { code: 'SCALEOUT_RUNTIME_CONTROL_NOT_FOUND', message: `no ${method} ${path}; see GET /status, GET /events, POST /build, /deploy, /scale, /db/rebuild, /db/failover, /reshard` } });
 }
 
 const OPERATIONS = new Set(['/build', '/deploy', '/scale', '/db/rebuild', '/db/failover', '/reshard']);

@@ -4,7 +4,9 @@ import { createInterface } from 'node:readline';
 import type { DeployStrategy } from './config.js';
 import type { ControlStreamLine, DbRequest } from './control-api.js';
 import { ControlRequestError, SupervisorNotRunningError } from './errors.js';
-import type { SupervisorEvent } from './instance.js';
+import type { EventsSince } from './event-ring.js';
+import type { RuntimeEvent } from './events.js';
+import { SseParser } from './sse-parser.js';
 import { isAlive, readSupervisorFile } from './supervisor-file.js';
 import type { SupervisorFile } from './supervisor-file.js';
 import type { RuntimeStatus } from './topology.js';
@@ -47,25 +49,63 @@ export class ControlClient {
     return await this.#json('GET', '/status') as RuntimeStatus;
   }
 
-  build(onEvent?: (event: SupervisorEvent) => void): Promise<unknown> {
+  /** The events the supervisor still holds after `afterId` (0: all of them), a `gap` first if some are gone. */
+  async events(afterId = 0): Promise<EventsSince> {
+    return await this.#json('GET', `/events?since=${afterId}`) as EventsSince;
+  }
+
+  /**
+   * Streams events (`GET /events`, Server-Sent Events): those held after `afterId`
+   * (all when undefined), then each new one, until the connection ends or `signal`
+   * aborts. Resolves with the id of the last event received; reconnecting is the
+   * caller's (see `followEvents`).
+   */
+  async streamEvents(options: { afterId?: number | undefined; signal?: AbortSignal; onEvent: (event: RuntimeEvent) => void; onOpen?: () => void }): Promise<number | undefined> {
+    const headers: Record<string, string> = options.afterId === undefined ? {} : { 'last-event-id': String(options.afterId) };
+    const res = await this.#request('GET', '/events', undefined, undefined, headers, options.signal);
+    if ((res.statusCode ?? 0) !== 200) {
+      const text = await readAll(res);
+      throw remoteError(res.statusCode ?? 0, parseJson(text), text);
+    }
+    options.onOpen?.();
+    let lastId = options.afterId;
+    const parser = new SseParser();
+    res.setEncoding('utf8');
+    try {
+      for await (const chunk of res) {
+        for (const message of parser.push(chunk as string)) {
+          const event = parseJson(message.data) as RuntimeEvent | undefined;
+          if (event === undefined || typeof event.kind !== 'string') continue;
+          if (message.id !== undefined && /^\d+$/.test(message.id)) lastId = Number(message.id);
+          options.onEvent(event);
+        }
+      }
+    } catch (err) {
+      // An abort or a dropped connection ends the stream; what arrived is kept.
+      if (options.signal?.aborted !== true && (err as NodeJS.ErrnoException).code !== 'ECONNRESET') throw err;
+    }
+    return lastId;
+  }
+
+  build(onEvent?: (event: RuntimeEvent) => void): Promise<unknown> {
     return this.#operation('/build', {}, onEvent);
   }
 
-  deploy(strategy: DeployStrategy | undefined, onEvent?: (event: SupervisorEvent) => void): Promise<unknown> {
+  deploy(strategy: DeployStrategy | undefined, onEvent?: (event: RuntimeEvent) => void): Promise<unknown> {
     return this.#operation('/deploy', strategy === undefined ? {} : { strategy }, onEvent);
   }
 
-  scale(role: string, count: number, onEvent?: (event: SupervisorEvent) => void): Promise<unknown> {
+  scale(role: string, count: number, onEvent?: (event: RuntimeEvent) => void): Promise<unknown> {
     return this.#operation('/scale', { role, count }, onEvent);
   }
 
   /** Runs a data-tier operation (`scaleout db`, `scaleout reshard`) in the supervisor. */
-  db(request: DbRequest, onEvent?: (event: SupervisorEvent) => void): Promise<unknown> {
+  db(request: DbRequest, onEvent?: (event: RuntimeEvent) => void): Promise<unknown> {
     const { action, ...body } = request;
     return this.#operation(action === 'reshard' ? '/reshard' : `/db/${action}`, body, onEvent);
   }
 
-  #request(method: string, path: string, body: unknown, timeoutMs: number | undefined): Promise<http.IncomingMessage> {
+  #request(method: string, path: string, body: unknown, timeoutMs: number | undefined, extraHeaders: Record<string, string> = {}, signal?: AbortSignal): Promise<http.IncomingMessage> {
     const colon = this.file.control.lastIndexOf(':');
     return new Promise((resolvePromise, reject) => {
       const req = http.request({
@@ -74,8 +114,9 @@ export class ControlClient {
         method,
         path,
         agent: false,
-        headers: { authorization: `Bearer ${this.file.token}`, 'content-type': 'application/json' },
+        headers: { authorization: `Bearer ${this.file.token}`, 'content-type': 'application/json', ...extraHeaders },
         ...(timeoutMs === undefined ? {} : { timeout: timeoutMs }),
+        ...(signal === undefined ? {} : { signal }),
       }, resolvePromise);
       req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
       req.on('error', (err) => reject(new SupervisorNotRunningError(this.file.dir, `its control API on ${this.file.control} does not answer: ${err.message}`)));
@@ -91,7 +132,7 @@ export class ControlClient {
     return parsed;
   }
 
-  async #operation(path: string, body: unknown, onEvent?: (event: SupervisorEvent) => void): Promise<unknown> {
+  async #operation(path: string, body: unknown, onEvent?: (event: RuntimeEvent) => void): Promise<unknown> {
     const res = await this.#request('POST', path, body, undefined);
     if ((res.statusCode ?? 0) !== 200) {
       const text = await readAll(res);

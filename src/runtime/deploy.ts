@@ -82,14 +82,14 @@ async function rolling(host: DeployHost, buildId: string, old: Instance[], repor
         await instance.start();
         host.assertRunning();
         await instance.join();
-        report({ level: 'step', message: `${instance.id} (build ${buildId}) healthy on ${instance.address ?? '?'}, in pool ${pool}` });
+        report({ kind: 'instance-ready', source: instance.id, pool, address: instance.address ?? null, pid: instance.pid ?? null, buildId });
       }
       const victim = old[i];
       if (victim !== undefined) {
         await victim.retire();
         host.forget(victim);
         retired.push(victim);
-        report({ level: 'step', message: `${victim.id} (build ${victim.buildId}) drained and stopped` });
+        report({ kind: 'instance-stopped', source: victim.id, pool: victim.pool, buildId: victim.buildId });
       }
     }
   } catch (err) {

@@ -13,6 +13,7 @@ import { findRedisServer, startRedisServer } from './engines/redis-server.js';
 import type { RedisServer } from './engines/redis-server.js';
 import { DbRequestError, EngineUnreachableError, redactUrl } from './errors.js';
 import type { SupervisorEvent } from './instance.js';
+import { eventMessage } from './event-text.js';
 import { PostgresGuard } from './postgres-guard.js';
 import type { RebuildResult, SwitchoverResult } from './postgres-guard.js';
 import { ShardStatusReader } from './shard-status.js';
@@ -116,10 +117,11 @@ export async function startEngines(options: StartEnginesOptions): Promise<Engine
         let port: number | undefined;
         const supervised = new SupervisedProcess<RedisServer>({
           name: 'redis-server',
+          source: 'redis',
           start: async () => {
             const server = await startRedisServer({
               dataDir, appendonly, binary: redisBinary, ...(port === undefined ? {} : { port }),
-              onLeftover: (pid) => (options.onEvent ?? ((event) => step(event.message)))({
+              onLeftover: (pid) => (options.onEvent ?? ((event) => step(eventMessage(event))))({
                 level: 'warn', message: `stopped redis-server pid ${pid}, left running in ${dataDir} by an earlier run`,
               }),
             });
@@ -129,7 +131,7 @@ export async function startEngines(options: StartEnginesOptions): Promise<Engine
           restart: config.app.restart,
           immediate: REDIS_IMMEDIATE_RESTARTS,
           restartNote: `on the same port${appendonly ? ' (append-only file kept)' : ' (append-only file off: its data is lost)'}`,
-          emit: options.onEvent ?? ((event) => step(event.message)),
+          emit: options.onEvent ?? ((event) => step(eventMessage(event))),
           ...(options.clock === undefined ? {} : { clock: options.clock }),
         });
         const server = await supervised.start();
@@ -151,7 +153,7 @@ export async function startEngines(options: StartEnginesOptions): Promise<Engine
       failover: pgConfig.failover,
       synchronous: pgConfig.synchronous,
       restart: config.app.restart,
-      emit: options.onEvent ?? ((event) => step(event.message)),
+      emit: options.onEvent ?? ((event) => step(eventMessage(event))),
       ...(options.clock === undefined ? {} : { clock: options.clock }),
     });
     if (guard !== undefined) {

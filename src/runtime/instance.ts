@@ -3,17 +3,14 @@ import type { Clock } from '../internal/clock.js';
 import type { AppProcess } from './app-process.js';
 import { describeExit } from './app-process.js';
 import type { BalancerAdminClient } from './balancer-admin-client.js';
+import type { SupervisorEvent } from './events.js';
 import { RestartBackoff } from './restart-backoff.js';
 import type { ProcessState, ProcessStatus } from './topology.js';
 
 /** Between two looks at a draining server's state. @defaultValue 100 */
 export const DRAIN_POLL_INTERVAL_MS = 100;
 
-/** Something the supervisor tells the operator: `step` lines get a ✓. */
-export interface SupervisorEvent {
-  level: 'step' | 'info' | 'warn';
-  message: string;
-}
+export type { SupervisorEvent } from './events.js';
 
 /** What an instance needs from its supervisor. */
 export interface InstanceContext {
@@ -134,11 +131,11 @@ export class Instance {
     if (this.#inPool) {
       this.#inPool = false;
       this.#ctx.admin().removeServer(this.#pool, this.id).catch((err: unknown) => {
-        this.#ctx.emit({ level: 'warn', message: `${this.id}: could not take it out of pool ${this.#pool}: ${(err as Error).message}` });
+        this.#ctx.emit({ level: 'warn', source: this.id, message: `${this.id}: could not take it out of pool ${this.#pool}: ${(err as Error).message}` });
       });
     }
     const delayMs = this.#backoff.nextDelayMs();
-    this.#ctx.emit({ level: 'warn', message: `${this.id} ${how}; left pool ${this.#pool}, restarting in ${delayMs} ms` });
+    this.#ctx.emit({ kind: 'instance-exited', source: this.id, pool: this.#pool, exit: how, restartInMs: delayMs });
     this.#restartTimer = setTimeout(() => {
       this.#restartTimer = undefined;
       this.#restarting = this.#restart().finally(() => (this.#restarting = undefined));
@@ -152,7 +149,7 @@ export class Instance {
       await this.start();
       await this.join();
       if (this.#inPool) {
-        this.#ctx.emit({ level: 'step', message: `${this.id} restarted (pid ${this.pid ?? '?'}, ${this.address ?? '?'}) and rejoined pool ${this.#pool}` });
+        this.#ctx.emit({ kind: 'instance-restarted', source: this.id, pool: this.#pool, pid: this.pid ?? null, address: this.address ?? null, restarts: this.#restarts });
       }
     } catch (err) {
       this.#process?.kill();
@@ -182,7 +179,7 @@ export class Instance {
         await this.#ctx.admin().drain(this.#pool, this.id);
         await this.#waitDrained();
       } catch (err) {
-        this.#ctx.emit({ level: 'warn', message: `${this.id}: drain at the balancer failed (${(err as Error).message}); stopping it anyway` });
+        this.#ctx.emit({ level: 'warn', source: this.id, message: `${this.id}: drain at the balancer failed (${(err as Error).message}); stopping it anyway` });
       }
       this.#inPool = false;
       await this.#ctx.admin().removeServer(this.#pool, this.id).catch(() => undefined);
@@ -198,7 +195,7 @@ export class Instance {
       const server = await this.#ctx.admin().serverState(this.#pool, this.id);
       if (server === undefined || server.state === 'drained' || server.inFlight === 0) return;
       if (this.#ctx.clock.now() >= deadline) {
-        this.#ctx.emit({ level: 'warn', message: `${this.id} still had ${server.inFlight} request(s) in flight after ${this.#ctx.drainTimeoutMs} ms of draining; stopping it` });
+        this.#ctx.emit({ level: 'warn', source: this.id, message: `${this.id} still had ${server.inFlight} request(s) in flight after ${this.#ctx.drainTimeoutMs} ms of draining; stopping it` });
         return;
       }
       await delay(DRAIN_POLL_INTERVAL_MS);

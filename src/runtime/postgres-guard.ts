@@ -164,6 +164,7 @@ export class PostgresGuard {
       w.awaitingFailover = true;
       this.#emit({
         level: 'warn',
+        source: w.node.name,
         message: `postgres ${w.node.name} (the primary) exited (${how}); a replica is promoted once it misses ${DEFAULT_FAIL_AFTER_CHECKS} checks`,
       });
       return;
@@ -174,7 +175,7 @@ export class PostgresGuard {
   #scheduleRecovery(w: Watched, why: string): void {
     if (this.#stopped || w.timer !== undefined) return;
     const delayMs = w.backoff.nextDelayMs();
-    this.#emit({ level: 'warn', message: `${why}; ${w.rebuild ? 'rebuilding' : 'restarting'} it in ${delayMs} ms` });
+    this.#emit({ level: 'warn', source: w.node.name, message: `${why}; ${w.rebuild ? 'rebuilding' : 'restarting'} it in ${delayMs} ms` });
     w.timer = setTimeout(() => {
       w.timer = undefined;
       w.recovery = this.#recover(w);
@@ -199,7 +200,7 @@ export class PostgresGuard {
     await this.#busy(w, 'restarting', () => w.node.start());
     w.backoff.markHealthy();
     w.lastExit = undefined;
-    this.#emit({ level: 'step', message: `postgres ${w.node.name} restarted (pid ${w.node.pid ?? '?'})` });
+    this.#emit({ level: 'step', source: w.node.name, message: `postgres ${w.node.name} restarted (pid ${w.node.pid ?? '?'})` });
   }
 
   async #rebuild(w: Watched, report: (event: SupervisorEvent) => void): Promise<RebuildResult> {
@@ -249,6 +250,7 @@ export class PostgresGuard {
     const to = this.#byAddress(event.to);
     this.#emit({
       level: 'warn',
+      source: to?.name ?? 'postgres',
       message: `postgres: failover to ${to?.name ?? event.to} (timeline ${event.timeline}${event.promotedByThisRouter ? '' : ', promoted by someone else'}), ` +
         `${event.durationMs} ms after ${from?.name ?? event.from ?? 'the primary'} stopped answering`,
     });

@@ -1,10 +1,11 @@
 import { join } from 'node:path';
-import type { PoolOptionsInput } from '../balancer/index.js';
+import type { BalancerEvent, PoolOptionsInput } from '../balancer/index.js';
 import type { Clock } from '../internal/clock.js';
 import type { SigningKey } from './secrets.js';
 import { BalancerAdminClient } from './balancer-admin-client.js';
 import { BalancerProcess } from './balancer-process.js';
 import type { LoadedBalancer } from './balancer-process.js';
+import { fromBalancerEvent } from './events.js';
 import type { SupervisorEvent } from './instance.js';
 import { ListenSocket } from './listen-socket.js';
 import { assertPortFree } from './port-check.js';
@@ -72,6 +73,7 @@ export class RuntimeBalancer {
   start(): Promise<BalancerProcess> {
     this.#supervised = new SupervisedProcess<BalancerProcess>({
       name: 'the balancer',
+      source: 'balancer',
       start: () => this.#spawn(),
       restart: this.#options.restart,
       immediate: BALANCER_IMMEDIATE_RESTARTS,
@@ -108,7 +110,11 @@ export class RuntimeBalancer {
     this.#spare = undefined;
     this.#spareLoaded = false;
     const { adminToken } = this.#options;
-    const balancer = await BalancerProcess.start({ configFile, adminToken, logFile: this.#logFile, listenSocket: this.#socket, loaded: spare });
+    const onEvent = (event: BalancerEvent): void => {
+      const mapped = fromBalancerEvent(event);
+      if (mapped !== undefined) this.#options.emit(mapped);
+    };
+    const balancer = await BalancerProcess.start({ configFile, adminToken, logFile: this.#logFile, listenSocket: this.#socket, loaded: spare, onEvent });
     this.#admin = new BalancerAdminClient(balancer.adminAddress, adminToken);
     if (!this.#stopped) {
       const loading = BalancerProcess.load({ adminToken, logFile: this.#logFile }).catch(() => undefined);

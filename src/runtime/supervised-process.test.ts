@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../../test/support/wait-for.js';
 import type { ExitInfo } from './app-process.js';
-import type { SupervisorEvent } from './instance.js';
+import { eventMessage } from './event-text.js';
+import type { SupervisorEvent } from './events.js';
 import { SupervisedProcess } from './supervised-process.js';
 import type { ProcessRun } from './supervised-process.js';
 
@@ -64,14 +65,18 @@ describe('SupervisedProcess', () => {
       await waitFor(`restart ${crash}`, () => runs.length === crash + 1 && process.state === 'running');
     }
     expect(process.restarts).toBe(2);
-    expect(events.filter((e) => e.level === 'warn').map((e) => e.message)).toEqual([
+    expect(events.filter((e) => 'kind' in e && e.kind === 'process-exited')).toEqual([
+      { kind: 'process-exited', source: 'the thing', name: 'the thing', exit: 'exited with code 70', crashReport: 'Error: boom\n    at somewhere', restartInMs: 0, note: 'on the same port', crashesInARow: 1 },
+      expect.objectContaining({ kind: 'process-exited', crashReport: null, crashesInARow: 2 }),
+    ]);
+    expect(events.filter((e) => 'kind' in e && e.kind === 'process-exited').map(eventMessage)).toEqual([
       'the thing exited with code 70 after an uncaught error:\nError: boom\n    at somewhere\n; restarting it now on the same port (crash 1 in a row)',
       'the thing exited with code 70; restarting it now on the same port (crash 2 in a row)',
     ]);
     runs.at(-1)!.crash();
     expect(process.state).toBe('running');
     await waitFor('the backoff', () => process.state === 'backoff');
-    expect(events.at(-1)!.message).toContain('restarting it in 200 ms');
+    expect(eventMessage(events.at(-1)!)).toContain('restarting it in 200 ms');
     await waitFor('the third restart', () => runs.length === 4 && process.state === 'running', { timeoutMs: 5_000 });
     expect(process.lastExit).toBe('exited with code 70');
     await process.stop();

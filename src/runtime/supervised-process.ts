@@ -2,7 +2,7 @@ import type { Clock } from '../internal/clock.js';
 import { systemClock } from '../internal/clock.js';
 import type { ExitInfo } from './app-process.js';
 import { describeExit } from './app-process.js';
-import type { SupervisorEvent } from './instance.js';
+import type { SupervisorEvent } from './events.js';
 import { RestartBackoff } from './restart-backoff.js';
 import type { ProcessState } from './topology.js';
 
@@ -22,6 +22,8 @@ export interface ProcessRun {
 export interface SupervisedProcessOptions<R extends ProcessRun> {
   /** How it is named in events: `redis-server`, `the balancer`. */
   name: string;
+  /** The `source` of its events, its id in `scaleout status`. @defaultValue name */
+  source?: string;
   /** Starts one run; resolves once it serves. */
   start: () => Promise<R>;
   /** Restart backoff (`app.restart`). */
@@ -100,18 +102,14 @@ export class SupervisedProcess<R extends ProcessRun> {
     if (run !== this.#run || this.#stopped) return;
     const how = describeExit(exit);
     this.#lastExit = how;
-    const report = run.crashReport?.();
-    this.#scheduleRestart(`${this.#options.name} ${how}${report === undefined ? '' : ` after an uncaught error:\n${report}\n`}`);
+    this.#scheduleRestart({ kind: 'process-exited', exit: how, crashReport: run.crashReport?.() ?? null });
   }
 
-  #scheduleRestart(what: string): void {
+  #scheduleRestart(what: { kind: 'process-exited'; exit: string; crashReport: string | null } | { kind: 'process-start-failed'; reason: string }): void {
     const delayMs = this.#backoff.nextDelayMs();
     this.#state = 'backoff';
-    const note = this.#options.restartNote === undefined ? '' : ` ${this.#options.restartNote}`;
-    this.#options.emit({
-      level: 'warn',
-      message: `${what}; restarting it ${delayMs === 0 ? 'now' : `in ${delayMs} ms`}${note} (crash ${this.#backoff.crashesInARow} in a row)`,
-    });
+    const { name, source = name, restartNote } = this.#options;
+    this.#options.emit({ ...what, source, name, restartInMs: delayMs, note: restartNote ?? null, crashesInARow: this.#backoff.crashesInARow });
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       if (this.#stopped) return;
@@ -123,11 +121,11 @@ export class SupervisedProcess<R extends ProcessRun> {
         }
         this.#restarts++;
         this.#adopt(run);
-        this.#options.emit({ level: 'step', message: `${this.#options.name} restarted (pid ${run.pid ?? '?'})` });
+        this.#options.emit({ kind: 'process-restarted', source: this.#options.source ?? this.#options.name, name: this.#options.name, pid: run.pid ?? null });
         this.#options.onRestarted?.(run);
       }, (err: unknown) => {
         if (this.#stopped) return;
-        this.#scheduleRestart(`${this.#options.name} did not restart: ${String((err as Error)?.message ?? err).split('\n')[0] ?? ''}`);
+        this.#scheduleRestart({ kind: 'process-start-failed', reason: String((err as Error)?.message ?? err).split('\n')[0] ?? '' });
       }).finally(() => {
         this.#restarting = undefined;
       });

@@ -22,6 +22,8 @@ import { Instance } from './instance.js';
 import { setOrphanReaper } from './child-registry.js';
 import { OrphanReaper } from './orphan-reaper.js';
 import type { SupervisorEvent } from './instance.js';
+import { EventRing } from './event-ring.js';
+import type { RuntimeEvent } from './events.js';
 import { RuntimeBalancer } from './runtime-balancer.js';
 import { formatKeys, loadOrCreateSecrets } from './secrets.js';
 import type { RuntimeSecrets } from './secrets.js';
@@ -38,8 +40,8 @@ export interface SupervisorOptions {
   config: RuntimeConfig;
   /** Environment the engines are looked up in and instances inherit. @defaultValue process.env */
   env?: NodeJS.ProcessEnv;
-  /** Progress and warnings for the terminal. */
-  onEvent?: (event: SupervisorEvent) => void;
+  /** Every event, as it is kept in {@link Supervisor.events} (the terminal of `scaleout up` prints them). */
+  onEvent?: (event: RuntimeEvent) => void;
   /** @defaultValue systemClock */
   clock?: Clock;
 }
@@ -83,7 +85,9 @@ export class Supervisor {
   readonly dir: string;
   readonly config: RuntimeConfig;
   readonly #env: NodeJS.ProcessEnv;
-  readonly #emit: (event: SupervisorEvent) => void;
+  readonly #onEvent: (event: RuntimeEvent) => void;
+  /** The last events, for the control API's `GET /events`. */
+  readonly events: EventRing;
   readonly #clock: Clock;
   readonly #stateDir: string;
   readonly #logDir: string;
@@ -110,8 +114,9 @@ export class Supervisor {
     this.dir = options.dir;
     this.config = options.config;
     this.#env = options.env ?? process.env;
-    this.#emit = options.onEvent ?? (() => {});
+    this.#onEvent = options.onEvent ?? (() => {});
     this.#clock = options.clock ?? systemClock;
+    this.events = new EventRing({ clock: this.#clock });
     this.#stateDir = join(this.dir, STATE_DIR_NAME);
     this.#logDir = join(this.#stateDir, 'logs');
     this.#desired = options.config.app.instances;
@@ -179,6 +184,7 @@ export class Supervisor {
       deploy: (strategy, report) => this.deploy(strategy, report),
       scale: (role, count, report) => this.scale(role, count, report),
       db: (request, report) => this.db(request, report),
+      events: this.events,
     }, { token: this.#controlToken });
     await this.#writeFile(null, null);
     this.#step(`control API on ${this.#control.address} (token in .scaleout/supervisor.json)`);
@@ -195,7 +201,7 @@ export class Supervisor {
       await instance.start();
       this.#assertRunning();
       await instance.join();
-      this.#step(`${instance.id} healthy on ${instance.address ?? '?'} (pid ${instance.pid ?? '?'}), in the pool`);
+      this.#ready(instance, (e) => this.#emit(e));
     }));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
@@ -223,6 +229,17 @@ export class Supervisor {
 
   #step(message: string): void {
     this.#emit({ level: 'step', message });
+  }
+
+  /** Keeps the event, then hands it to `onEvent`. */
+  #emit(event: SupervisorEvent): RuntimeEvent {
+    const stamped = this.events.push(event);
+    this.#onEvent(stamped);
+    return stamped;
+  }
+
+  #ready(instance: Instance, report: (event: SupervisorEvent) => void): void {
+    report({ kind: 'instance-ready', source: instance.id, pool: instance.pool, address: instance.address ?? null, pid: instance.pid ?? null, buildId: instance.buildId });
   }
 
   #assertRunning(): void {
@@ -302,14 +319,11 @@ export class Supervisor {
 
   // ── operations ───────────────────────────────────────────────────────────────
 
-  async #exclusive<T>(name: string, report: (event: SupervisorEvent) => void, op: (report: (event: SupervisorEvent) => void) => Promise<T>): Promise<T> {
+  async #exclusive<T>(name: string, report: (event: RuntimeEvent) => void, op: (report: (event: SupervisorEvent) => void) => Promise<T>): Promise<T> {
     if (this.#state !== 'running') throw this.#state === 'starting' ? new OperationInProgressError('startup') : new SupervisorStoppingError();
     if (this.#operation !== undefined) throw new OperationInProgressError(this.#operation);
     this.#operation = name;
-    const tee = (event: SupervisorEvent): void => {
-      this.#emit(event);
-      report(event);
-    };
+    const tee = (event: SupervisorEvent): void => report(this.#emit(event));
     try {
       return await op(tee);
     } finally {
@@ -318,7 +332,7 @@ export class Supervisor {
   }
 
   /** Builds an image of the app folder as it is now (nothing is restarted). */
-  build(report: (event: SupervisorEvent) => void = () => {}): Promise<BuildResult> {
+  build(report: (event: RuntimeEvent) => void = () => {}): Promise<BuildResult> {
     return this.#exclusive('build', report, async (tee) => this.#build(tee));
   }
 
@@ -330,7 +344,7 @@ export class Supervisor {
   }
 
   /** Builds the app folder and puts the build on every instance (see {@link deploy}). */
-  deploy(strategy: DeployStrategy | undefined, report: (event: SupervisorEvent) => void = () => {}): Promise<DeployResult> {
+  deploy(strategy: DeployStrategy | undefined, report: (event: RuntimeEvent) => void = () => {}): Promise<DeployResult> {
     return this.#exclusive('deploy', report, async (tee) => {
       const image = await this.#build(tee);
       return deploy(this.#deployHost(), strategy ?? this.config.deploy.strategy, image.buildId, tee);
@@ -358,7 +372,7 @@ export class Supervisor {
   }
 
   /** Starts or stops instances of the current build until `count` are in service. */
-  scale(role: string, count: number, report: (event: SupervisorEvent) => void = () => {}): Promise<ScaleResult> {
+  scale(role: string, count: number, report: (event: RuntimeEvent) => void = () => {}): Promise<ScaleResult> {
     if (role !== 'app') {
       return Promise.reject(new ScaleRequestError(`only app instances can be scaled (workers are not run by scaleout up yet), not "${role}"`));
     }
@@ -375,7 +389,7 @@ export class Supervisor {
           await instance.start();
           this.#assertRunning();
           await instance.join();
-          tee({ level: 'step', message: `${instance.id} healthy on ${instance.address ?? '?'}, in pool ${this.#pool}` });
+          this.#ready(instance, tee);
         }));
         const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
         if (failed !== undefined) {
@@ -391,14 +405,14 @@ export class Supervisor {
       await Promise.all(removed.map(async (instance) => {
         await instance.retire();
         this.#instances.delete(instance.id);
-        tee({ level: 'step', message: `${instance.id} drained and stopped` });
+        tee({ kind: 'instance-stopped', source: instance.id, pool: instance.pool, buildId: instance.buildId });
       }));
       return { role: 'app', from, to: count, started: [], stopped: removed.map((i) => i.id) };
     });
   }
 
   /** `scaleout db rebuild|failover` and `scaleout reshard`, one operation at a time like deploys. */
-  db(request: DbRequest, report: (event: SupervisorEvent) => void = () => {}): Promise<unknown> {
+  db(request: DbRequest, report: (event: RuntimeEvent) => void = () => {}): Promise<unknown> {
     return this.#exclusive(request.action === 'reshard' ? 'reshard' : `db ${request.action}`, report, async (tee) => {
       if (request.action === 'rebuild') return this.#engines!.rebuild(request.node, tee);
       if (request.action === 'failover') return this.#engines!.switchover(tee);

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ControlClient } from '../../src/runtime/index.js';
 import type { ProcessStatus, RuntimeStatus } from '../../src/runtime/index.js';
 import { cleanEnv, copyApp, removeApp, UpProcess } from './support/runtime-harness.js';
 import { waitFor } from '../support/wait-for.js';
@@ -124,5 +125,11 @@ describe('scaleout up when the balancer crashes', () => {
     }, { timeoutMs: 30_000, intervalMs: 50 });
     expect(after.address).toBe(before.address);
     expect(await requestOnce(status.appUrl!)).toBe(200);
+    // And in the event stream, typed: the dashboard and `scaleout logs` see the stack too.
+    const { events } = await ControlClient.connect(dir).events();
+    const exited = events.filter((e) => e.kind === 'process-exited' && e.source === 'balancer').at(-1);
+    expect(exited).toMatchObject({ name: 'the balancer', exit: 'exited with code 70', restartInMs: expect.any(Number) });
+    expect(exited?.kind === 'process-exited' ? exited.crashReport : null).toMatch(/^Error: balancer crash asked for by the test\n\s+at /);
+    expect(events.filter((e) => e.kind === 'process-restarted' && e.source === 'balancer').at(-1)).toMatchObject({ pid: after.pid });
   }, 60_000);
 });

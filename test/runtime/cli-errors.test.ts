@@ -26,19 +26,22 @@ describe('scaleout commands fail with one clear line', () => {
     await Promise.all(dirs.map(removeApp));
   });
 
-  it('an invalid config, a missing entry, a port in use, no supervisor to ask, and a build without one', async () => {
+  it('an invalid config, a missing entry, a port in use, no supervisor to ask (status, logs), and a build without one', async () => {
     const invalid = await copyApp('hello', { app: { instances: 0 }, balancer: { strategy: 'random' } });
     const missing = await copyApp('hello', { app: { entry: 'missing.mjs' } });
     const busy = await copyApp('hello', { balancer: { listen: `127.0.0.1:${busyPort}` } });
     const idle = await copyApp('hello');
     dirs.push(invalid, missing, busy, idle);
-    const [badConfig, noEntry, portInUse, notRunning, badStrategy, built] = await Promise.all([
+    const [badConfig, noEntry, portInUse, notRunning, badStrategy, built, noLogs, noFollow] = await Promise.all([
       runCli(['up', invalid]),
       runCli(['up', missing]),
       runCli(['up', busy]),
       runCli(['status', idle]),
       runCli(['deploy', idle, '--strategy', 'canary']),
       runCli(['build', idle]),
+      runCli(['logs', idle]),
+      // Following needs a supervisor to start with: no silent wait for one.
+      runCli(['logs', idle, '--follow'], undefined, 30_000),
     ]);
 
     expect(badConfig.code, badConfig.stderr).toBe(2);
@@ -59,6 +62,12 @@ describe('scaleout commands fail with one clear line', () => {
 
     expect(notRunning.code, notRunning.stderr).toBe(1);
     expect(errorLines(notRunning.stderr)[0]).toContain(`no scaleout supervisor runs for ${idle}`);
+
+    for (const result of [noLogs, noFollow]) {
+      expect(result.code, result.stderr).toBe(1);
+      expect(errorLines(result.stderr)).toHaveLength(1);
+      expect(errorLines(result.stderr)[0]).toContain(`no scaleout supervisor runs for ${idle}`);
+    }
 
     expect(badStrategy.code, badStrategy.stderr).toBe(2);
     expect(badStrategy.stderr).toContain('--strategy must be rolling or blue-green, not "canary"');
