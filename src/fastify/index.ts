@@ -1,6 +1,8 @@
 import { hostname } from 'node:os';
 import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { DEFAULT_HEALTH_PATH, INSTANCE_HEADER, LOAD_HEADER } from '../internal/wire.js';
+import type { HealthReport } from '../internal/wire.js';
 import { SessionManager, SessionOptionsError } from '../session/index.js';
 import type { Session, SessionOptions } from '../session/index.js';
 import { crossOriginCheck } from './cross-origin.js';
@@ -21,14 +23,11 @@ export {
 export type { ShutdownOptions } from './graceful-shutdown.js';
 export { DEFAULT_LOAD_SAMPLE_INTERVAL_MS } from './load-sampler.js';
 
-/** @defaultValue */
-export const DEFAULT_HEALTH_PATH = '/healthz';
+/** The health path, the instance and load headers and the health body: the wire contract. */
+export { DEFAULT_HEALTH_PATH, INSTANCE_HEADER, LOAD_HEADER };
+export type { HealthReport };
 /** Used when neither the option nor `SCALEOUT_BUILD_ID` gives one. */
 export const DEFAULT_BUILD_ID = 'dev';
-/** The response header that names the instance. */
-export const INSTANCE_HEADER = 'x-scaleout-instance';
-/** The response header that reports the instance's load; the balancer reads and strips it. */
-export const LOAD_HEADER = 'scaleout-load';
 
 export interface ScaleoutPluginOptions {
   /**
@@ -68,15 +67,6 @@ export interface ScaleoutPluginOptions {
    * @defaultValue `{ allowedOrigins: [] }`: only this site's own origin
    */
   crossOrigin?: CrossOriginOptions | false;
-}
-
-/** The JSON body of the health endpoint. */
-export interface HealthReport {
-  status: 'ok' | 'draining';
-  instance: string;
-  buildId: string;
-  /** 0 idle .. 1 saturated: see the load header. */
-  load: number;
 }
 
 /** What the plugin adds to the app as `app.scaleout`. */

@@ -130,7 +130,7 @@ export class AppProcess {
   }
 
   /**
-   * Polls the health path until it answers 2xx. Rejects with an
+   * Polls the health path until it answers healthy (2xx or 3xx). Rejects with an
    * {@link InstanceStartError} (and kills the process) when the process exits, or
    * when `timeoutMs` passes, or when `signal` aborts.
    */
