@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { INSTANCE_ENV } from '../internal/instance-env.js';
 import { DEFAULT_HEALTH_PATH, INSTANCE_HEADER, LOAD_HEADER } from '../internal/wire.js';
 import type { HealthReport } from '../internal/wire.js';
 import { SessionManager, SessionOptionsError } from '../session/index.js';
@@ -224,8 +225,8 @@ interface Resolved {
 
 function resolve(options: ScaleoutPluginOptions): Resolved {
   if (typeof options !== 'object' || options === null) throw new ScaleoutPluginOptionsError('options must be an object');
-  const instanceId = options.instanceId ?? process.env.INSTANCE_ID ?? `${hostname()}:${process.pid}`;
-  const buildId = options.buildId ?? process.env.SCALEOUT_BUILD_ID ?? DEFAULT_BUILD_ID;
+  const instanceId = options.instanceId ?? process.env[INSTANCE_ENV.instanceId] ?? `${hostname()}:${process.pid}`;
+  const buildId = options.buildId ?? process.env[INSTANCE_ENV.buildId] ?? DEFAULT_BUILD_ID;
   for (const [name, value] of [['instanceId', instanceId], ['buildId', buildId]] as const) {
     if (typeof value !== 'string' || !HEADER_SAFE.test(value)) {
       throw new ScaleoutPluginOptionsError(`${name} "${String(value)}" is invalid; use 1-128 visible ASCII characters (it is sent in headers)`);

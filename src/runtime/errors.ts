@@ -165,3 +165,15 @@ export class DbFailoverError extends ScaleoutError {
       { ...options, retriable: true });
   }
 }
+
+/** An instance's environment (PORT, SCALEOUT_SESSION_KEYS, DATABASE_URL, ...) is missing or invalid: see `instanceEnv()`. */
+export class InstanceEnvError extends ScaleoutError {
+  /** Each problem on its own, naming the variable. */
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
+    super('SCALEOUT_RUNTIME_INSTANCE_ENV_INVALID',
+      `the instance's environment is not usable: ${problems.join('; ')}. Start the app with \`scaleout up\`, or set these variables`);
+    this.problems = problems;
+  }
+}

@@ -33,4 +33,6 @@ export type { RestartBackoffOptions } from './restart-backoff.js';
 export { findRedisServer, startRedisServer, DEFAULT_REDIS_START_TIMEOUT_MS, DEFAULT_REDIS_STOP_TIMEOUT_MS } from './engines/redis-server.js';
 export type { RedisServer, RedisServerOptions } from './engines/redis-server.js';
 export type { DbStatus, ProcessRole, ProcessState, ProcessStatus, RuntimeStatus, ShardsStatus, SupervisorState } from './topology.js';
+export { DEFAULT_INSTANCE_HOST, INSTANCE_ENV, instanceEnv } from './instance-env.js';
+export type { EnvSessionKey, InstanceEnv, InstanceEnvOptions, InstanceNeed, InstanceProfile } from './instance-env.js';
 export * from './errors.js';
