@@ -6,6 +6,7 @@ import { DEFAULT_HEALTH_PATH, INSTANCE_HEADER, LOAD_HEADER } from '../internal/w
 import type { HealthReport } from '../internal/wire.js';
 import { SessionManager, SessionOptionsError } from '../session/index.js';
 import type { Session, SessionOptions } from '../session/index.js';
+import type { Database } from '../db/index.js';
 import { crossOriginCheck } from './cross-origin.js';
 import type { CrossOriginOptions } from './cross-origin.js';
 import { ScaleoutPluginOptionsError } from './errors.js';
@@ -14,6 +15,9 @@ import {
 } from './graceful-shutdown.js';
 import type { ShutdownOptions } from './graceful-shutdown.js';
 import { DEFAULT_LOAD_SAMPLE_INTERVAL_MS, LoadSampler } from './load-sampler.js';
+import { dbTier } from './tiers/db-tier.js';
+import type { ScaleoutDbOptions } from './tiers/db-tier.js';
+import type { Tier } from './tiers/tier.js';
 
 export { crossOriginCheck, ownOrigin } from './cross-origin.js';
 export type { CrossOriginOptions } from './cross-origin.js';
@@ -23,6 +27,8 @@ export {
 } from './graceful-shutdown.js';
 export type { ShutdownOptions } from './graceful-shutdown.js';
 export { DEFAULT_LOAD_SAMPLE_INTERVAL_MS } from './load-sampler.js';
+export { DEFAULT_DB_NAME } from './tiers/db-tier.js';
+export type { RequestDb, ScaleoutDbOptions } from './tiers/db-tier.js';
 
 /** The health path, the instance and load headers and the health body: the wire contract. */
 export { DEFAULT_HEALTH_PATH, INSTANCE_HEADER, LOAD_HEADER };
@@ -30,7 +36,23 @@ export type { HealthReport };
 /** Used when neither the option nor `SCALEOUT_BUILD_ID` gives one. */
 export const DEFAULT_BUILD_ID = 'dev';
 
-export interface ScaleoutPluginOptions {
+/**
+ * The tiers the plugin wires into every request, one option each. `cache` and `jobs`
+ * join here, each with a file in `tiers/` (see `Tier`).
+ */
+export interface ScaleoutTierOptions {
+  /**
+   * The data tier on `request.db`, carrying the session's consistency tokens:
+   * read-your-writes across instances without glue in routes. A `Database` (then
+   * `request.db.query()` runs on it), or `{ database?, name? }`.
+   */
+  db?: Database | ScaleoutDbOptions;
+}
+
+/** Every tier, in the order they are installed. */
+const TIERS: readonly Tier<unknown>[] = [dbTier];
+
+export interface ScaleoutPluginOptions extends ScaleoutTierOptions {
   /**
    * Central sessions: `request.session`. Options (store, keys, ...) or a
    * `SessionManager` to share. Without it, `request.session` throws.
@@ -189,6 +211,8 @@ async function scaleoutPlugin(app: FastifyInstance, options: ScaleoutPluginOptio
     });
   }
 
+  for (const [tier, value] of settings.tiers) await tier.install(app, value, { sessions });
+
   sampler.start();
   shutdown.install();
   app.addHook('onClose', async () => {
@@ -221,6 +245,7 @@ interface Resolved {
   shutdown: Required<ShutdownOptions>;
   closeStore: boolean;
   crossOrigin: CrossOriginOptions | false;
+  tiers: [Tier<unknown>, unknown][];
 }
 
 function resolve(options: ScaleoutPluginOptions): Resolved {
@@ -262,8 +287,13 @@ function resolve(options: ScaleoutPluginOptions): Resolved {
   if (crossOrigin !== false && (typeof crossOrigin !== 'object' || crossOrigin === null)) {
     throw new ScaleoutPluginOptionsError('crossOrigin must be { allowedOrigins? } or false');
   }
+  const tiers: [Tier<unknown>, unknown][] = [];
+  for (const tier of TIERS) {
+    const value = (options as Record<string, unknown>)[tier.option];
+    if (value !== undefined) tiers.push([tier, tier.validate(value)]);
+  }
   return {
     session: options.session, instanceId, buildId, healthPath, loadSampleIntervalMs, shutdown,
-    closeStore: options.closeStore ?? true, crossOrigin,
+    closeStore: options.closeStore ?? true, crossOrigin, tiers,
   };
 }

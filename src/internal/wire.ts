@@ -22,6 +22,13 @@ export const DEFAULT_SESSION_COOKIE_NAME = 'scaleout_sid';
 /** The balancer's signed affinity cookie (the server a client sticks to). @defaultValue 'scaleout_srv' */
 export const DEFAULT_AFFINITY_COOKIE_NAME = 'scaleout_srv';
 
+/**
+ * The session field in which the data tier keeps a user's consistency tokens
+ * (read-your-writes across instances: a token says which write a later read must
+ * see), one per database: `{ "shop_shard_1": "t1.3000148" }`. Reserved for it.
+ */
+export const DB_CONSISTENCY_FIELD = '_db';
+
 /** What an instance reports in its health body. */
 export type HealthStatus = 'ok' | 'draining';
 
