@@ -133,21 +133,25 @@ function isHttps(request: FastifyRequest): boolean {
 }
 
 /**
- * The scaleout Fastify plugin: central sessions on `request.session`, a health
- * endpoint, load and instance headers on every response, graceful shutdown, and
- * refusal of cross-site state-changing requests.
+ * The scaleout Fastify plugin: central sessions on `request.session`, the data tier
+ * with the session's consistency tokens on `request.db` (read-your-writes across
+ * instances), a health endpoint, load and instance headers on every response,
+ * graceful shutdown, and refusal of cross-site state-changing requests.
  *
  * @example
  * ```ts
  * import Fastify from 'fastify';
  * import { scaleout } from 'scaleout/fastify';
  * import { RedisSessionStore } from 'scaleout/session';
+ * import { createDatabase } from 'scaleout/db';
  *
  * const app = Fastify();
  * await app.register(scaleout, {
  *   session: { store: new RedisSessionStore({ url: process.env.REDIS_URL }), keys: [{ id: 'k1', secret: process.env.SESSION_SECRET! }] },
+ *   db: createDatabase({ primary: process.env.DATABASE_URL!, replicas }), // request.db
  * });
  * app.post('/cart/:id', async (request) => ({ quantity: await request.session.increment(`cart:${(request.params as { id: string }).id}`) }));
+ * app.get('/orders', async (request) => (await request.db.query('SELECT * FROM orders WHERE user_id = $1', [userId])).rows);
  * ```
  */
 async function scaleoutPlugin(app: FastifyInstance, options: ScaleoutPluginOptions = {}): Promise<void> {

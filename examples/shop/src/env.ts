@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { instanceEnv, InstanceEnvError } from 'scaleout/runtime';
-import type { InstanceEnv } from 'scaleout/runtime';
+import { instanceEnv, InstanceEnvError } from 'scaleout/runtime/instance';
+import type { InstanceEnv } from 'scaleout/runtime/instance';
 import type { SessionKey } from 'scaleout/session';
 import { ShopEnvError } from './errors.js';
 
@@ -14,7 +14,7 @@ const DEV_SESSION_SECRET_SEED = 'scaleout-shop-development-session-key';
 
 /**
  * The instance's settings: what the runtime gives every instance (`instanceEnv()` of
- * `scaleout/runtime` reads it), plus the shop's own `SHOP_*` settings.
+ * `scaleout/runtime/instance` reads it), plus the shop's own `SHOP_*` settings.
  */
 export interface ShopEnv extends Omit<InstanceEnv, 'databaseUrl' | 'sessionKeys'> {
   databaseUrl: string;
