@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { describeIssues } from '../internal/zod-issues.js';
+import { DEFAULT_AFFINITY_COOKIE_NAME, DEFAULT_HEALTH_PATH } from '../internal/wire.js';
 import { listenAddressSchema, serverAddressSchema } from './address.js';
 import { BalancerConfigError } from './errors.js';
 import { DEFAULT_CHECK_FAST_INTERVAL_MS, DEFAULT_STALL_MS } from './health/index.js';
@@ -31,7 +32,7 @@ export const DEFAULT_LIMITS = {
   maxIdlePerServer: 64,
 } as const;
 
-export const DEFAULT_COOKIE_NAME = 'scaleout_srv';
+export const DEFAULT_COOKIE_NAME = DEFAULT_AFFINITY_COOKIE_NAME;
 
 const hostPort = listenAddressSchema;
 const duration = z.number().int().nonnegative();
@@ -57,7 +58,7 @@ export const serverSchema = z.object({
 }).strict();
 
 export const healthSchema = z.object({
-  path: z.string().startsWith('/').default('/healthz'),
+  path: z.string().startsWith('/').default(DEFAULT_HEALTH_PATH),
   intervalMs: duration.min(10).default(2000),
   timeoutMs: duration.min(10).default(1000),
   /** Interval while a server changes state (HAProxy's fastinter); capped at intervalMs. */

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { startAdminApi, startBalancer } from '../balancer/index.js';
+import { DEFAULT_HEALTH_PATH } from '../internal/wire.js';
 import { onShutdownSignal } from './signals.js';
 
 /** `scaleout demo`: a balancer with cookie affinity and health checks in front of three demo servers. */
@@ -34,7 +35,7 @@ export function registerDemoCommand(program: Command): void {
       const token = randomBytes(16).toString('hex');
       const balancer = await startBalancer({
         listen: flags.listen,
-        pools: { default: { servers, affinity: { type: 'cookie' }, health: { path: '/healthz', intervalMs: 1000 }, strategy: 'least-load' } },
+        pools: { default: { servers, affinity: { type: 'cookie' }, health: { path: DEFAULT_HEALTH_PATH, intervalMs: 1000 }, strategy: 'least-load' } },
       }, { log: (e) => process.stderr.write(`${'message' in e ? e.message : `${e.pool}/${e.server}: ${e.state} (${e.reason})`}\n`) });
       const admin = await startAdminApi(balancer, { address: flags.admin, token });
       process.stdout.write([

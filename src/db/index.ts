@@ -21,6 +21,10 @@ export {
 export type { DatabaseLogger, DatabaseOptions, FailoverOptions } from './options.js';
 export * from './errors.js';
 
+// Read-your-writes across instances: tokens kept in the user's session, carried to every call of a request.
+export * from './read-your-writes/index.js';
+export { DB_CONSISTENCY_FIELD } from '../internal/wire.js';
+
 // Sharding (buckets, directory, online resharding) and application-side joins and documents.
 export * from './sharding/index.js';
 export * from './documents/index.js';

@@ -1,8 +1,12 @@
 import { hostname } from 'node:os';
 import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { INSTANCE_ENV } from '../internal/instance-env.js';
+import { DEFAULT_HEALTH_PATH, INSTANCE_HEADER, LOAD_HEADER } from '../internal/wire.js';
+import type { HealthReport } from '../internal/wire.js';
 import { SessionManager, SessionOptionsError } from '../session/index.js';
 import type { Session, SessionOptions } from '../session/index.js';
+import type { Database } from '../db/index.js';
 import { crossOriginCheck } from './cross-origin.js';
 import type { CrossOriginOptions } from './cross-origin.js';
 import { ScaleoutPluginOptionsError } from './errors.js';
@@ -11,6 +15,9 @@ import {
 } from './graceful-shutdown.js';
 import type { ShutdownOptions } from './graceful-shutdown.js';
 import { DEFAULT_LOAD_SAMPLE_INTERVAL_MS, LoadSampler } from './load-sampler.js';
+import { dbTier } from './tiers/db-tier.js';
+import type { ScaleoutDbOptions } from './tiers/db-tier.js';
+import type { Tier } from './tiers/tier.js';
 
 export { crossOriginCheck, ownOrigin } from './cross-origin.js';
 export type { CrossOriginOptions } from './cross-origin.js';
@@ -20,17 +27,32 @@ export {
 } from './graceful-shutdown.js';
 export type { ShutdownOptions } from './graceful-shutdown.js';
 export { DEFAULT_LOAD_SAMPLE_INTERVAL_MS } from './load-sampler.js';
+export { DEFAULT_DB_NAME } from './tiers/db-tier.js';
+export type { RequestDb, ScaleoutDbOptions } from './tiers/db-tier.js';
 
-/** @defaultValue */
-export const DEFAULT_HEALTH_PATH = '/healthz';
+/** The health path, the instance and load headers and the health body: the wire contract. */
+export { DEFAULT_HEALTH_PATH, INSTANCE_HEADER, LOAD_HEADER };
+export type { HealthReport };
 /** Used when neither the option nor `SCALEOUT_BUILD_ID` gives one. */
 export const DEFAULT_BUILD_ID = 'dev';
-/** The response header that names the instance. */
-export const INSTANCE_HEADER = 'x-scaleout-instance';
-/** The response header that reports the instance's load; the balancer reads and strips it. */
-export const LOAD_HEADER = 'scaleout-load';
 
-export interface ScaleoutPluginOptions {
+/**
+ * The tiers the plugin wires into every request, one option each. `cache` and `jobs`
+ * join here, each with a file in `tiers/` (see `Tier`).
+ */
+export interface ScaleoutTierOptions {
+  /**
+   * The data tier on `request.db`, carrying the session's consistency tokens:
+   * read-your-writes across instances without glue in routes. A `Database` (then
+   * `request.db.query()` runs on it), or `{ database?, name? }`.
+   */
+  db?: Database | ScaleoutDbOptions;
+}
+
+/** Every tier, in the order they are installed. */
+const TIERS: readonly Tier<unknown>[] = [dbTier];
+
+export interface ScaleoutPluginOptions extends ScaleoutTierOptions {
   /**
    * Central sessions: `request.session`. Options (store, keys, ...) or a
    * `SessionManager` to share. Without it, `request.session` throws.
@@ -68,15 +90,6 @@ export interface ScaleoutPluginOptions {
    * @defaultValue `{ allowedOrigins: [] }`: only this site's own origin
    */
   crossOrigin?: CrossOriginOptions | false;
-}
-
-/** The JSON body of the health endpoint. */
-export interface HealthReport {
-  status: 'ok' | 'draining';
-  instance: string;
-  buildId: string;
-  /** 0 idle .. 1 saturated: see the load header. */
-  load: number;
 }
 
 /** What the plugin adds to the app as `app.scaleout`. */
@@ -120,21 +133,25 @@ function isHttps(request: FastifyRequest): boolean {
 }
 
 /**
- * The scaleout Fastify plugin: central sessions on `request.session`, a health
- * endpoint, load and instance headers on every response, graceful shutdown, and
- * refusal of cross-site state-changing requests.
+ * The scaleout Fastify plugin: central sessions on `request.session`, the data tier
+ * with the session's consistency tokens on `request.db` (read-your-writes across
+ * instances), a health endpoint, load and instance headers on every response,
+ * graceful shutdown, and refusal of cross-site state-changing requests.
  *
  * @example
  * ```ts
  * import Fastify from 'fastify';
  * import { scaleout } from 'scaleout/fastify';
  * import { RedisSessionStore } from 'scaleout/session';
+ * import { createDatabase } from 'scaleout/db';
  *
  * const app = Fastify();
  * await app.register(scaleout, {
  *   session: { store: new RedisSessionStore({ url: process.env.REDIS_URL }), keys: [{ id: 'k1', secret: process.env.SESSION_SECRET! }] },
+ *   db: createDatabase({ primary: process.env.DATABASE_URL!, replicas }), // request.db
  * });
  * app.post('/cart/:id', async (request) => ({ quantity: await request.session.increment(`cart:${(request.params as { id: string }).id}`) }));
+ * app.get('/orders', async (request) => (await request.db.query('SELECT * FROM orders WHERE user_id = $1', [userId])).rows);
  * ```
  */
 async function scaleoutPlugin(app: FastifyInstance, options: ScaleoutPluginOptions = {}): Promise<void> {
@@ -198,6 +215,8 @@ async function scaleoutPlugin(app: FastifyInstance, options: ScaleoutPluginOptio
     });
   }
 
+  for (const [tier, value] of settings.tiers) await tier.install(app, value, { sessions });
+
   sampler.start();
   shutdown.install();
   app.addHook('onClose', async () => {
@@ -230,12 +249,13 @@ interface Resolved {
   shutdown: Required<ShutdownOptions>;
   closeStore: boolean;
   crossOrigin: CrossOriginOptions | false;
+  tiers: [Tier<unknown>, unknown][];
 }
 
 function resolve(options: ScaleoutPluginOptions): Resolved {
   if (typeof options !== 'object' || options === null) throw new ScaleoutPluginOptionsError('options must be an object');
-  const instanceId = options.instanceId ?? process.env.INSTANCE_ID ?? `${hostname()}:${process.pid}`;
-  const buildId = options.buildId ?? process.env.SCALEOUT_BUILD_ID ?? DEFAULT_BUILD_ID;
+  const instanceId = options.instanceId ?? process.env[INSTANCE_ENV.instanceId] ?? `${hostname()}:${process.pid}`;
+  const buildId = options.buildId ?? process.env[INSTANCE_ENV.buildId] ?? DEFAULT_BUILD_ID;
   for (const [name, value] of [['instanceId', instanceId], ['buildId', buildId]] as const) {
     if (typeof value !== 'string' || !HEADER_SAFE.test(value)) {
       throw new ScaleoutPluginOptionsError(`${name} "${String(value)}" is invalid; use 1-128 visible ASCII characters (it is sent in headers)`);
@@ -271,8 +291,13 @@ function resolve(options: ScaleoutPluginOptions): Resolved {
   if (crossOrigin !== false && (typeof crossOrigin !== 'object' || crossOrigin === null)) {
     throw new ScaleoutPluginOptionsError('crossOrigin must be { allowedOrigins? } or false');
   }
+  const tiers: [Tier<unknown>, unknown][] = [];
+  for (const tier of TIERS) {
+    const value = (options as Record<string, unknown>)[tier.option];
+    if (value !== undefined) tiers.push([tier, tier.validate(value)]);
+  }
   return {
     session: options.session, instanceId, buildId, healthPath, loadSampleIntervalMs, shutdown,
-    closeStore: options.closeStore ?? true, crossOrigin,
+    closeStore: options.closeStore ?? true, crossOrigin, tiers,
   };
 }

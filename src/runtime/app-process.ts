@@ -3,6 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { formatInstanceEnv } from '../internal/instance-env.js';
 import { freePort } from './engines/free-port.js';
 import { InstanceStartError } from './errors.js';
 import { probeHealth } from './health-probe.js';
@@ -37,7 +38,7 @@ export interface AppProcessOptions {
   cwd: string;
   /** Entry file relative to `cwd`; `.ts` entries run with tsx. */
   entry: string;
-  /** The complete environment; PORT is added. */
+  /** The complete environment; PORT, HOST, INSTANCE_ID and SCALEOUT_BUILD_ID are added (see `instanceEnv()`). */
   env: Record<string, string | undefined>;
   /** stdout and stderr are appended here. */
   logFile: string;
@@ -102,7 +103,7 @@ export class AppProcess {
     try {
       const child = spawn(process.execPath, args, {
         cwd: options.cwd,
-        env: { ...options.env, PORT: String(port), HOST: host },
+        env: { ...options.env, ...formatInstanceEnv({ port, host, instanceId: options.id, buildId: options.buildId }) },
         stdio: ['ignore', fd, fd, 'ipc'],
         detached: true,
       });
@@ -130,7 +131,7 @@ export class AppProcess {
   }
 
   /**
-   * Polls the health path until it answers 2xx. Rejects with an
+   * Polls the health path until it answers healthy (2xx or 3xx). Rejects with an
    * {@link InstanceStartError} (and kills the process) when the process exits, or
    * when `timeoutMs` passes, or when `signal` aborts.
    */

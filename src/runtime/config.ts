@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { STRATEGY_NAMES } from '../balancer/index.js';
+import { DEFAULT_HEALTH_PATH } from '../internal/wire.js';
 import { MAX_REPLICAS } from './engines/postgres-cluster-options.js';
 
 /** App instances started by `scaleout up` when the config says nothing. @defaultValue 2 */
@@ -7,7 +8,7 @@ export const DEFAULT_INSTANCES = 2;
 /** Most instances one supervisor runs. @defaultValue 64 */
 export const MAX_INSTANCES = 64;
 /** @defaultValue '/healthz' */
-export const DEFAULT_HEALTH_PATH = '/healthz';
+export { DEFAULT_HEALTH_PATH };
 /** How long a new instance may take to answer its health check. @defaultValue 30000 */
 export const DEFAULT_HEALTH_TIMEOUT_MS = 30_000;
 /** After SIGTERM, an instance gets this long before SIGKILL. @defaultValue 10000 */

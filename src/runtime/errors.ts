@@ -175,6 +175,18 @@ export class DbFailoverError extends ScaleoutError {
   }
 }
 
+/** An instance's environment (PORT, SCALEOUT_SESSION_KEYS, DATABASE_URL, ...) is missing or invalid: see `instanceEnv()`. */
+export class InstanceEnvError extends ScaleoutError {
+  /** Each problem on its own, naming the variable. */
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
+    super('SCALEOUT_RUNTIME_INSTANCE_ENV_INVALID',
+      `the instance's environment is not usable: ${problems.join('; ')}. Start the app with \`scaleout up\`, or set these variables`);
+    this.problems = problems;
+  }
+}
+
 /**
  * Every code of the runtime: what it means and what to do. The control API's own
  * answers (bad request, unauthorized, not found, internal) have no class: they are
@@ -259,4 +271,7 @@ export const RUNTIME_ERRORS = defineErrorCatalogue('runtime', [
   { code: 'SCALEOUT_RUNTIME_DB_FAILOVER_FAILED', errorClass: DbFailoverError,
     meaning: 'A planned failover did not complete; the old primary was started again.',
     action: 'Check `scaleout status` and the PostgreSQL logs, then try again.' },
+  { code: 'SCALEOUT_RUNTIME_INSTANCE_ENV_INVALID', errorClass: InstanceEnvError,
+    meaning: 'An app instance\'s environment (PORT, SCALEOUT_SESSION_KEYS, DATABASE_URL, ...) is missing or invalid; `instanceEnv()` lists every problem.',
+    action: 'Start the app with `scaleout up`, or set the variables the message names.' },
 ]);

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { isHealthyStatus, parseHealthBody } from '../internal/wire.js';
 
 /** Body bytes read from a health answer. @defaultValue 16384 */
 export const HEALTH_MAX_BODY_BYTES = 16 * 1024;
@@ -15,7 +16,8 @@ export interface HealthAnswer {
 }
 
 /**
- * `GET <path>` on a fresh connection to `address`: 2xx is healthy. Never rejects;
+ * `GET <path>` on a fresh connection to `address`: healthy as the balancer's active
+ * checks count it (2xx and 3xx, see `isHealthyStatus`). Never rejects;
  * every failure is an answer with `ok: false` and a reason.
  */
 export function probeHealth(address: string, path: string, timeoutMs: number): Promise<HealthAnswer> {
@@ -41,27 +43,11 @@ export function probeHealth(address: string, path: string, timeoutMs: number): P
       res.on('error', () => finish({ ok: false, reason: 'answer cut off' }));
       res.on('end', () => {
         const status = res.statusCode ?? 0;
-        const ok = status >= 200 && status < 300;
-        finish({ ok, reason: `HTTP ${status}`, ...parseBody(Buffer.concat(chunks).toString('utf8')) });
+        finish({ ok: isHealthyStatus(status), reason: `HTTP ${status}`, ...parseHealthBody(Buffer.concat(chunks).toString('utf8')) });
       });
     });
     const timer = setTimeout(() => finish({ ok: false, reason: `no answer within ${timeoutMs} ms` }), timeoutMs);
     req.on('error', (err: NodeJS.ErrnoException) => finish({ ok: false, reason: `connect ${err.code ?? err.message}` }));
     req.end();
   });
-}
-
-function parseBody(text: string): Partial<HealthAnswer> {
-  try {
-    const body = JSON.parse(text) as Record<string, unknown>;
-    if (body === null || typeof body !== 'object') return {};
-    return {
-      status: typeof body.status === 'string' ? body.status : undefined,
-      instance: typeof body.instance === 'string' ? body.instance : undefined,
-      buildId: typeof body.buildId === 'string' ? body.buildId : undefined,
-      load: typeof body.load === 'number' ? body.load : undefined,
-    };
-  } catch {
-    return {};
-  }
 }

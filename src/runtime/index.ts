@@ -38,4 +38,6 @@ export type { SupervisorFile } from './supervisor-file.js';
 export { DEFAULT_RESTART_STABLE_MS } from './restart-backoff.js';
 export { findRedisServer } from './engines/redis-server.js';
 export type { DbStatus, ProcessRole, ProcessState, ProcessStatus, RuntimeStatus, ShardsStatus, SupervisorState } from './topology.js';
+export { DEFAULT_INSTANCE_HOST, INSTANCE_ENV, instanceEnv } from './instance-env.js';
+export type { EnvSessionKey, InstanceEnv, InstanceEnvOptions, InstanceNeed, InstanceProfile } from './instance-env.js';
 export * from './errors.js';

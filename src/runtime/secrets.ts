@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { formatSessionKeys } from '../internal/instance-env.js';
 import { RuntimeConfigError } from './errors.js';
 import { writePrivateFile } from './private-file.js';
 
@@ -47,6 +48,4 @@ function validKeys(keys: unknown): keys is SigningKey[] {
 }
 
 /** `id:secret,id:secret` (the first signs), as SCALEOUT_SESSION_KEYS carries them. */
-export function formatKeys(keys: SigningKey[]): string {
-  return keys.map((k) => `${k.id}:${k.secret}`).join(',');
-}
+export const formatKeys: (keys: SigningKey[]) => string = formatSessionKeys;

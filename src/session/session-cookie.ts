@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { parseCookie } from 'cookie';
 import type { Keyring } from '../internal/keyring.js';
+import { DEFAULT_SESSION_COOKIE_NAME } from '../internal/wire.js';
 import { SessionOptionsError } from './errors.js';
 
-/** @defaultValue */
-export const DEFAULT_SESSION_COOKIE_NAME = 'scaleout_sid';
+/** @defaultValue 'scaleout_sid' */
+export { DEFAULT_SESSION_COOKIE_NAME };
 
 /** How the session cookie is written. */
 export interface SessionCookieOptions {

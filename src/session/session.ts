@@ -1,3 +1,4 @@
+import { DB_CONSISTENCY_FIELD } from '../internal/wire.js';
 import { SessionInputError } from './errors.js';
 import { assertFieldName, assertIncrement, decodeValue, encodeValue } from './fields.js';
 import { newSessionId } from './session-cookie.js';
@@ -7,10 +8,10 @@ import type { SessionFields, SessionStore, SessionValue } from './store.js';
 /** The field `login()` sets; read it with `session.get('userId')`. Only login/logout change it. */
 export const USER_ID_FIELD = 'userId';
 /**
- * The field the data tier keeps its consistency token in (read-your-writes across
- * instances: the token says which write a later read must see). Reserved for it.
+ * The field the data tier keeps its consistency tokens in (read-your-writes across
+ * instances: a token says which write a later read must see). Reserved for it.
  */
-export const DB_CONSISTENCY_FIELD = '_db';
+export { DB_CONSISTENCY_FIELD };
 
 /** What a {@link Session} needs from its manager; built once per process. */
 export interface SessionSettings {

@@ -2,7 +2,7 @@ import { existsSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProcessStatus, RuntimeStatus } from '../../src/runtime/index.js';
-import { readSupervisorFile } from '../../src/runtime/index.js';
+import { INSTANCE_ENV, instanceEnv, readSupervisorFile } from '../../src/runtime/index.js';
 import {
   cleanEnv, copyApp, EXTERNAL_ENGINES, isAlive, removeApp, runCli, UpProcess,
 } from './support/runtime-harness.js';
@@ -57,6 +57,24 @@ describe('scaleout up', () => {
       expect(res.status).toBe(200);
       seen.add(res.instance!);
       expect(res.body.env).toMatchObject({ redis: EXTERNAL_ENGINES.REDIS_URL, database: EXTERNAL_ENGINES.DATABASE_URL, profile: 'redis', sessionKeys: true });
+    }
+    expect([...seen].sort()).toEqual(['app-1', 'app-2', 'app-3']);
+  });
+
+  it('gives every instance an environment that instanceEnv() reads without a problem', async () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 30 && seen.size < 3; i++) {
+      const res = await get(new URL(`/env?names=${Object.values(INSTANCE_ENV).join(',')}`, status.appUrl!).href);
+      expect(res.status).toBe(200);
+      const body = res.body as unknown as { instance: string; env: Record<string, string | undefined> };
+      const env = instanceEnv(body.env, { need: ['databaseUrl', 'redisUrl', 'sessionKeys'] });
+      const app = apps(status).find((p) => p.id === body.instance)!;
+      expect(env).toMatchObject({
+        instanceId: body.instance, buildId: status.buildId, host: '127.0.0.1', port: Number(app.address!.split(':').pop()),
+        databaseUrl: EXTERNAL_ENGINES.DATABASE_URL, redisUrl: EXTERNAL_ENGINES.REDIS_URL, profile: 'redis',
+      });
+      expect(env.sessionKeys!.length).toBeGreaterThan(0);
+      seen.add(body.instance);
     }
     expect([...seen].sort()).toEqual(['app-1', 'app-2', 'app-3']);
   });

@@ -99,6 +99,9 @@ export async function buildApp(options: ShopOptions): Promise<FastifyInstance> {
     });
     await app.register(scaleout, {
       session: { store, keys: options.sessionKeys },
+      // request.db: the session's consistency tokens reach every shard (replicatedShard)
+      // called inside request.db.run(), and request.db.query() reads the catalogue.
+      db: { database: data.catalogue, name: 'catalogue' },
       shutdown: options.shutdown ?? false,
       ...(options.instanceId === undefined ? {} : { instanceId: options.instanceId }),
       ...(options.buildId === undefined ? {} : { buildId: options.buildId }),

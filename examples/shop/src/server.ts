@@ -8,7 +8,7 @@ const log = pino({ base: { instance: process.env.INSTANCE_ID } });
 async function main(): Promise<void> {
   const env = readEnv(process.env);
   if (env.devSessionKey) {
-    log.warn('neither SCALEOUT_SESSION_KEYS nor SESSION_KEYS is set: using the development session key. Every instance must share the same keys, ' +
+    log.warn('SCALEOUT_SESSION_KEYS is not set: using the development session key. Every instance must share the same keys, ' +
       'or a session made on one is rejected by another; set SCALEOUT_SESSION_KEYS=id:secret for anything but local use');
   }
   const app = await buildApp({

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { systemClock, type Clock } from '../../internal/clock.js';
 import { Keyring, type SigningKey } from '../../internal/keyring.js';
+import { DEFAULT_AFFINITY_COOKIE_NAME } from '../../internal/wire.js';
 import { BalancerConfigError } from '../errors.js';
 
 /** @defaultValue 'scaleout_srv' */
-export const DEFAULT_AFFINITY_COOKIE_NAME = 'scaleout_srv';
+export { DEFAULT_AFFINITY_COOKIE_NAME };
 /** @defaultValue 86_400 (24 h) */
 export const DEFAULT_AFFINITY_MAX_AGE_SEC = 86_400;
 /** @defaultValue '/' */

@@ -1,9 +1,10 @@
 import { request, type ClientRequest, type IncomingMessage } from 'node:http';
+import { DEFAULT_HEALTH_PATH, isHealthyStatus, LOAD_HEADER, parseHealthBody } from '../../internal/wire.js';
 import { BalancerConfigError } from '../errors.js';
 import { HealthTracker, type HealthState, type HealthTrackerOptions } from './health-tracker.js';
 
-/** @defaultValue '/healthz' */
-export const DEFAULT_CHECK_PATH = '/healthz';
+/** @defaultValue '/healthz' (the wire contract's health path) */
+export const DEFAULT_CHECK_PATH = DEFAULT_HEALTH_PATH;
 /** @defaultValue 2000 */
 export const DEFAULT_CHECK_INTERVAL_MS = 2_000;
 /** @defaultValue 1000 */
@@ -15,7 +16,7 @@ export const DEFAULT_CHECK_JITTER_RATIO = 0.1;
 /** @defaultValue 16_384 */
 export const DEFAULT_CHECK_MAX_BODY_BYTES = 16 * 1024;
 /** Response header in which a server may report its load. */
-export const LOAD_HEADER = 'scaleout-load';
+export { LOAD_HEADER };
 
 /** A server to probe. */
 export interface CheckTarget {
@@ -295,7 +296,7 @@ function probeOnce(
   const onResponse = (res: IncomingMessage): void => {
     const status = res.statusCode ?? 0;
     const reason = `HTTP ${status}`;
-    if (status < 200 || status >= 400) {
+    if (!isHealthyStatus(status)) {
       finish(false, reason, status);
       return;
     }
@@ -345,13 +346,9 @@ function parseLoad(value: string | string[] | undefined): number | undefined {
 }
 
 function loadFromBody(body: Buffer): number | undefined {
+  // Most bodies that are not a JSON object are skipped without parsing.
   if (body.length === 0 || body[0] !== 0x7b /* { */) return undefined;
-  try {
-    const doc = JSON.parse(body.toString('utf8')) as { load?: unknown };
-    return typeof doc.load === 'number' && Number.isFinite(doc.load) && doc.load >= 0 ? doc.load : undefined;
-  } catch {
-    return undefined;
-  }
+  return parseHealthBody(body.toString('utf8')).load;
 }
 
 function guarded(callback: () => void): void {

@@ -12,6 +12,7 @@
  *     Content-Length  :  42              \r\n
  *     lineStart       nameEnd (colon)    lineEnd (CR)
  */
+import { LOAD_HEADER } from '../../internal/wire.js';
 import { COLON, CR, FIELD_VALUE, HTAB, LF, LOWER, SP, TCHAR } from './chars.js';
 import {
   E_BARE_CR, E_BARE_LF, E_EMPTY_FIELD_NAME, E_FIELD_NAME_BYTE, E_FIELD_VALUE_BYTE, E_MISSING_COLON, E_OBS_FOLD,
@@ -54,7 +55,7 @@ const KNOWN: ReadonlyArray<readonly [string, number]> = [
   ['connection', F_CONNECTION], ['keep-alive', F_KEEP_ALIVE], ['proxy-connection', F_PROXY_CONNECTION],
   ['te', F_TE], ['trailer', F_TRAILER], ['upgrade', F_UPGRADE], ['expect', F_EXPECT], ['cookie', F_COOKIE],
   ['x-forwarded-for', F_X_FORWARDED_FOR], ['x-forwarded-proto', F_X_FORWARDED_PROTO],
-  ['x-forwarded-host', F_X_FORWARDED_HOST], ['x-request-id', F_X_REQUEST_ID], ['scaleout-load', F_SCALEOUT_LOAD],
+  ['x-forwarded-host', F_X_FORWARDED_HOST], ['x-request-id', F_X_REQUEST_ID], [LOAD_HEADER, F_SCALEOUT_LOAD],
 ];
 
 interface KnownName {

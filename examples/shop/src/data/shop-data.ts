@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { createDatabase, createShardedDatabase } from 'scaleout/db';
+import { createDatabase, createShardedDatabase, primaryShard, replicatedShard } from 'scaleout/db';
 import type { Database, DatabaseLogger, ShardedDatabase } from 'scaleout/db';
 import { hashPassword } from '../passwords.js';
 import { CATALOGUE_MIGRATIONS, migrate, SHARD_MIGRATIONS } from './migrations.js';
-import { primaryOnly, replicatedShard } from './replicated-shard.js';
 import { SEED_PRODUCTS, SEED_USERS } from './seed-data.js';
 
 /** Users and orders are spread over this many shard databases. @defaultValue 2 */
@@ -99,7 +98,7 @@ export async function openShopData(options: ShopDataOptions): Promise<ShopData> 
       const backends = Object.fromEntries(names.map((name) => [name, replicatedShard(name, connect(databaseUrl(options.databaseUrl, name)))]));
       const shards = await createShardedDatabase({
         shards: backends,
-        directory: primaryOnly(catalogue),
+        directory: primaryShard(catalogue),
         tables: SHARDED_TABLES,
         closeBackends: false,
         onRefreshError: (err) => options.logger?.warn({ err: (err as Error).message }, 'shard directory refresh failed'),

@@ -1,5 +1,5 @@
+import { withPrimaryReads } from 'scaleout/db';
 import type { ShardedDatabase } from 'scaleout/db';
-import { withPrimaryReads } from './read-your-writes.js';
 
 /** A user as the API shows it (never the password hash). */
 export interface User {

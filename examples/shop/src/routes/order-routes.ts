@@ -10,7 +10,6 @@ import { ordersQuery, parse } from '../input.js';
 import { orderPage, ordersPage } from '../views/pages.js';
 import type { ShownOrder } from '../views/pages.js';
 import type { ShopContext } from './context.js';
-import { withSessionTokens } from './session-tokens.js';
 
 /**
  * Orders live on the user's shard. Reads may go to a shard replica, so the session
@@ -41,7 +40,7 @@ export function orderRoutes(app: FastifyInstance, ctx: ShopContext): void {
       if (product !== undefined) items.push({ productId, name: product.name, price: product.price, qty, subtotal: product.price * qty });
     }
     if (items.length === 0) throw new EmptyCartError();
-    const order = await withSessionTokens(request, v, () => placeOrder(ctx.data.shards, v.user.id, items, ctx.now()));
+    const order = await request.db.run(() => placeOrder(ctx.data.shards, v.user.id, items, ctx.now()));
     // The order is stored first: a failure from here on leaves the items in the cart, never an order lost.
     await takeFromCart(request.session, items);
     if (wantsJson(request)) return reply.code(201).send(order);
@@ -51,7 +50,7 @@ export function orderRoutes(app: FastifyInstance, ctx: ShopContext): void {
   app.get('/orders', async (request, reply) => {
     const v = await loggedIn(request);
     const query = parse(ordersQuery, request.query, 'query');
-    const page = await withSessionTokens(request, v, () => listOrders(ctx.data.shards, v.user.id, query.limit, query.before));
+    const page = await request.db.run(() => listOrders(ctx.data.shards, v.user.id, query.limit, query.before));
     const orders = await withCurrentProducts(page.orders);
     if (wantsJson(request)) return { orders, next: page.next };
     return sendHtml(reply, ordersPage(pageContext(app, request, v), orders, page.next, query.limit));
@@ -60,7 +59,7 @@ export function orderRoutes(app: FastifyInstance, ctx: ShopContext): void {
   app.get<{ Params: { id: string }; Querystring: { placed?: string } }>('/orders/:id', async (request, reply) => {
     const v = await loggedIn(request);
     const id = request.params.id.toLowerCase();
-    const order = isOrderId(id) ? await withSessionTokens(request, v, () => getOrder(ctx.data.shards, v.user.id, id)) : undefined;
+    const order = isOrderId(id) ? await request.db.run(() => getOrder(ctx.data.shards, v.user.id, id)) : undefined;
     if (order === undefined) throw new NotFoundError(`order ${JSON.stringify(request.params.id.slice(0, 40))}`);
     const [shown] = await withCurrentProducts([order]);
     if (wantsJson(request)) return shown;

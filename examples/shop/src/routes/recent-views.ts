@@ -3,7 +3,6 @@ import { visitor } from '../http.js';
 import type { Visitor } from '../http.js';
 import { readRecentViews, recentProducts, recordView } from '../recently-viewed.js';
 import type { ShopContext } from './context.js';
-import { withSessionTokens } from './session-tokens.js';
 
 /**
  * Records a product view of the logged-in visitor; nothing for anonymous visitors.
@@ -16,7 +15,7 @@ export async function noteView(request: FastifyRequest, ctx: ShopContext, produc
     const seen = v ?? await visitor(request);
     const user = seen.user;
     if (user === undefined) return;
-    await withSessionTokens(request, seen, () => recordView(ctx.userDocuments, user.id, productId));
+    await request.db.run(() => recordView(ctx.userDocuments, user.id, productId));
   } catch (err) {
     request.log.warn({ err, productId }, 'a product view was not recorded');
   }
@@ -36,6 +35,6 @@ export async function recentlyViewed<P>(request: FastifyRequest, ctx: ShopContex
   load: (id: number) => Promise<P | undefined>): Promise<RecentlyViewed<P>> {
   const user = v.user;
   if (user === undefined) return { products: [], views: 0 };
-  const recent = await withSessionTokens(request, v, () => readRecentViews(ctx.userDocuments, user.id));
+  const recent = await request.db.run(() => readRecentViews(ctx.userDocuments, user.id));
   return { products: await recentProducts(recent.productIds, load), views: recent.views };
 }
