@@ -4,6 +4,8 @@ import { systemClock } from '../internal/clock.js';
 import type { Clock } from '../internal/clock.js';
 import type { Bus } from './bus/bus.js';
 import { CacheMetrics } from './cache-metrics.js';
+import type { Database, Queryable } from '../db/index.js';
+import type { QueryResultRow } from 'pg';
 import type { CacheStats } from './cache-metrics.js';
 import { checkEntryOptions, resolveCacheOptions } from './cache-options.js';
 import type { CacheOptions, EntryOptions, ResolvedCacheOptions } from './cache-options.js';
@@ -13,6 +15,8 @@ import type { CacheEntry } from './entry.js';
 import { CacheClosedError, CacheOptionsError, CacheValueError } from './errors.js';
 import { L1Tier } from './l1-tier.js';
 import { L2Guard } from './l2-guard.js';
+import { QueryCache } from './query-cache.js';
+import type { CachedQueryResult, QueryCacheOptions } from './query-cache.js';
 import { TurnClock } from './turn-clock.js';
 import { assertKey, MAX_KEY_CHARS } from './validate.js';
 
@@ -26,7 +30,12 @@ export interface CacheResult<T> {
   stale: boolean;
 }
 
-export type Loader<T> = () => T | Promise<T>;
+/**
+ * Builds a value. It receives the versions of the entry's tags it is built against
+ * (undefined when L2 is away), for loaders that must read at least as new as the
+ * write that bumped a tag (the query cache does).
+ */
+export type Loader<T> = (tagVersions?: Readonly<Record<string, string>>) => T | Promise<T>;
 
 /** Stops a `warm` loop. */
 export interface WarmHandle {
@@ -87,6 +96,7 @@ export class Cache {
   readonly #ready: Promise<void>;
   #busUp: boolean;
   #closed = false;
+  #queries: QueryCache | undefined;
   // The L1 hit path's clock; undefined when a clock was injected (tests), which is then used as is.
   readonly #turnClock: TurnClock | undefined;
   // Without L2 there is nothing to check L1 against: its entries live until their TTL.
@@ -204,6 +214,53 @@ export class Cache {
     this.#l1?.setTag(tag, token);
     if (this.#l2 !== undefined) await this.#l2.call('set', (s) => s.set(TAG + tag, token, undefined));
     await this.#publish({ o: this.#id, t: tag, k: token });
+  }
+
+  /**
+   * Bump several tags at once; `versionNote` (e.g. `@<consistency token>`) is appended
+   * to each new version, where loaders can read it. The query cache uses this.
+   */
+  async deleteByTags(tags: readonly string[], versionNote = ''): Promise<void> {
+    for (const tag of tags) assertKey(tag, 'tag');
+    if (this.#closed) throw new CacheClosedError('cache');
+    await Promise.all(tags.map(async (tag) => {
+      const token = newVersionToken() + versionNote;
+      this.#l1?.setTag(tag, token);
+      if (this.#l2 !== undefined) await this.#l2.call('set', (s) => s.set(TAG + tag, token, undefined));
+      await this.#publish({ o: this.#id, t: tag, k: token });
+    }));
+  }
+
+  /**
+   * A cached query: the result of `sql` with `params` on `db`, cached under a hash of
+   * the re-printed SQL and the parameters, and invalidated on every instance by any
+   * write through a `scaleout/db` database attached to a cache (see `attach`) to a
+   * table it reads. A query that cannot be parsed, or that calls a volatile function,
+   * runs uncached (`cached: false`, counted in `queriesUncacheable`).
+   */
+  query<R extends QueryResultRow = QueryResultRow>(
+    db: Queryable, sql: string, params?: readonly unknown[], options?: QueryCacheOptions,
+  ): Promise<CachedQueryResult<R>> {
+    if (this.#closed) return Promise.reject(new CacheClosedError('cache'));
+    return this.#queryCache().query<R>(db, sql, params, options);
+  }
+
+  /**
+   * Bump the table versions of every write `db` makes, so cached queries on those
+   * tables miss on every instance. `query(db, ...)` attaches by itself; an instance
+   * that writes without ever calling `query` must attach. Returns a detach function.
+   */
+  attach(db: Pick<Database, 'on'>): () => void {
+    return this.#queryCache().attach(db);
+  }
+
+  #queryCache(): QueryCache {
+    this.#queries ??= new QueryCache({
+      getOrSet: (key, loader, options) => this.getOrSet(key, loader, options),
+      deleteByTags: (tags, note) => this.deleteByTags(tags, note),
+      count: (name) => { this.#metrics.counts[name]++; },
+    });
+    return this.#queries;
   }
 
   /**
@@ -331,7 +388,7 @@ export class Cache {
       let value: T;
       try {
         this.#metrics.counts.loads++;
-        value = await loader();
+        value = await loader(tokens);
       } catch (err) {
         this.#metrics.counts.loaderErrors++;
         if (stale !== undefined && this.#clock.now() < stale.entry.g) {
@@ -407,7 +464,7 @@ export class Cache {
     if (!leased) return; // another instance is building it right now
     try {
       this.#metrics.counts.loads++;
-      const value = await loader();
+      const value = await loader(read.tokens);
       const { entry, text } = this.#build(key, value, options, read.tokens);
       await this.#l2.call('set', (s) => s.set(V + key, text, entry.g - this.#clock.now()));
       if (this.#l1On()) this.#l1!.set(key, entry, this.#clock.now(), text.length);

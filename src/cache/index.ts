@@ -38,3 +38,7 @@ export {
   CacheClosedError,
 } from './errors.js';
 export { MAX_KEY_CHARS } from './validate.js';
+export { TABLE_TAG_PREFIX } from './query-cache.js';
+export type { CachedQueryResult, QueryCacheOptions } from './query-cache.js';
+export { analyzeRead, writtenTables, MAX_ANALYZED_SQL_CHARS } from './query-tables.js';
+export type { ReadAnalysis, WrittenTables } from './query-tables.js';
