@@ -12,7 +12,8 @@ import type { CacheOptions, EntryOptions, ResolvedCacheOptions } from './cache-o
 import { CircuitBreaker } from './circuit-breaker.js';
 import { decodeEntry, encodeEntry, jitteredTtlMs, newVersionToken } from './entry.js';
 import type { CacheEntry } from './entry.js';
-import { CacheClosedError, CacheOptionsError, CacheValueError } from './errors.js';
+import { CacheClosedError, CacheOptionsError, CacheUnsupportedError, CacheValueError } from './errors.js';
+import { DEFAULT_VERSION_TTL_MS, versionString } from './version.js';
 import { L1Tier } from './l1-tier.js';
 import { L2Guard } from './l2-guard.js';
 import { QueryCache } from './query-cache.js';
@@ -57,6 +58,7 @@ const LEASE_POLL_MAX_MS = 100;
 const V = 'v:';
 const LEASE = 'l:';
 const TAG = 't:';
+const VERSION = 'n:';
 
 /**
  * A two-tier cache of cached objects: L1 in this process, L2 shared by every
@@ -191,6 +193,32 @@ export class Cache {
     if (this.#l2 !== undefined) await this.#l2.call('set', (s) => s.set(V + key, text, entry.g - this.#clock.now()));
     if (this.#l1On()) this.#l1!.set(key, entry, this.#clock.now(), text.length);
     await this.#publish({ o: this.#id, d: key });
+  }
+
+  /**
+   * Store `value` only if `version` is newer than any version stored for `key` before
+   * (an atomic compare in L2: a Lua script on Redis, a conditional upsert on
+   * PostgreSQL), so a slower writer never replaces a newer value. `version` comes
+   * from the database row (a version column, `updated_at` in microseconds): a
+   * non-negative integer that grows with every write of the row. True when stored.
+   */
+  async setVersioned<T>(key: string, value: T, version: number | bigint, options?: EntryOptions): Promise<boolean> {
+    assertKey(key);
+    checkEntryOptions(options);
+    if (this.#closed) throw new CacheClosedError('cache');
+    const versionText = versionString(version);
+    const store = this.#l2?.store;
+    if (this.#l2 === undefined || store?.setIfNewer === undefined) throw new CacheUnsupportedError(store?.name ?? 'missing', 'a versioned set');
+    const tokens = await this.#tagTokens(options?.tags ?? [], true);
+    const { entry, text } = this.#build(key, value, options, tokens);
+    this.#l1?.delete(key);
+    const ttlMs = entry.g - this.#clock.now();
+    const stored = await this.#l2.call('set', (s) => s.setIfNewer!(V + key, text, ttlMs, VERSION + key, versionText, Math.max(ttlMs, DEFAULT_VERSION_TTL_MS)));
+    if (stored) {
+      if (this.#l1On()) this.#l1!.set(key, entry, this.#clock.now(), text.length);
+      await this.#publish({ o: this.#id, d: key });
+    }
+    return stored;
   }
 
   /** Remove `key` from L2 and from every instance's L1. Throws `CacheL2UnavailableError` when L2 cannot be reached. */

@@ -58,6 +58,24 @@ export class CacheValueError extends ScaleoutError {
   }
 }
 
+/** The L2 store cannot do what was asked (a versioned set on Memcached, whose client has no compare-and-set). */
+export class CacheUnsupportedError extends ScaleoutError {
+  constructor(store: string, operation: string) {
+    super('SCALEOUT_CACHE_UNSUPPORTED',
+      `the ${store} cache L2 cannot do ${operation}; use Redis or PostgreSQL as L2 for versioned writes, or invalidate on write instead`);
+  }
+}
+
+/** A write-behind entry could not be made durable in the log; the write did not happen. */
+export class WriteBehindUnavailableError extends ScaleoutError {
+  constructor(log: string, options: { cause?: unknown } = {}) {
+    super('SCALEOUT_CACHE_WRITE_BEHIND_UNAVAILABLE',
+      `the write-behind log ${log} did not take the write (${describeCause(options.cause)}); ` +
+      'the write was not acknowledged: retry it, or write to the database directly',
+      { ...options, retriable: true });
+  }
+}
+
 /** An operation on a cache, store or bus after `close()`. */
 export class CacheClosedError extends ScaleoutError {
   constructor(what: string) {
