@@ -30,6 +30,10 @@ const ALL_TABLES = 'table:*';
 // Tags an entry may carry (the cache's limit), one of them the "every table" tag.
 const MAX_TABLES = 31;
 const MAX_MEMO = 2_000;
+const MAX_PLAIN_PARAMS_CHARS = 512;
+
+/** A read's analysis with what every call needs computed once per SQL text. */
+type Analyzed = Exclude<ReadAnalysis, { cacheable: true }> | (Extract<ReadAnalysis, { cacheable: true }> & { sqlHash: string; tags: string[] });
 
 /** What the query cache needs from the cache (kept narrow so the two can live in separate files). */
 export interface QueryCacheHost {
@@ -52,7 +56,7 @@ export interface QueryCacheHost {
 export class QueryCache {
   readonly #host: QueryCacheHost;
   readonly #attached = new WeakMap<object, () => void>();
-  readonly #reads = new Map<string, ReadAnalysis>();
+  readonly #reads = new Map<string, Analyzed>();
   readonly #writes = new Map<string, WrittenTables>();
 
   constructor(host: QueryCacheHost) {
@@ -78,8 +82,11 @@ export class QueryCache {
     } catch (err) {
       throw new CacheOptionsError(`query parameters must be JSON-serialisable to be part of a cache key (${(err as Error).message})`);
     }
-    const key = `q:${createHash('sha256').update(analysis.normalized).update('\0').update(paramsText).digest('base64url')}`;
-    const tags = [ALL_TABLES, ...analysis.tables.map((t) => TABLE_TAG_PREFIX + t)];
+    // Short parameters go in the key as they are: no hash per call on the hit path.
+    const key = paramsText.length <= MAX_PLAIN_PARAMS_CHARS
+      ? `q:${analysis.sqlHash}:${paramsText}`
+      : `q:${analysis.sqlHash}:#${createHash('sha256').update(paramsText).digest('base64url')}`;
+    const tags = analysis.tags;
     const { rows, rowCount } = await this.#host.getOrSet(key, async (versions) => {
       const result = await db.query<R>(sql, [...params], readAfter(versions));
       return { rows: toJson(result.rows), rowCount: result.rowCount ?? result.rows.length };
@@ -110,8 +117,16 @@ export class QueryCache {
     await this.#host.deleteByTags([...tags], event.token === undefined ? '@p' : `@${event.token.toString()}`);
   }
 
-  #analyze(sql: string): ReadAnalysis {
-    return memo(this.#reads, sql, analyzeRead);
+  #analyze(sql: string): Analyzed {
+    return memo(this.#reads, sql, (text) => {
+      const analysis = analyzeRead(text);
+      if (!analysis.cacheable) return analysis;
+      return {
+        ...analysis,
+        sqlHash: createHash('sha256').update(analysis.normalized).digest('base64url'),
+        tags: [ALL_TABLES, ...analysis.tables.map((t) => TABLE_TAG_PREFIX + t)],
+      };
+    });
   }
 
   #written(sql: string): WrittenTables {
