@@ -11,6 +11,7 @@ import { IpcChild } from './support/ipc-child.js';
 import { DATABASE_URL, deleteRedisKeys, dropTable, REDIS_URL } from './support/engines.js';
 
 const FLUSHER = fileURLToPath(new URL('./support/flusher-process.ts', import.meta.url));
+const WRITER = fileURLToPath(new URL('./support/writer-process.ts', import.meta.url));
 const suffix = randomBytes(4).toString('hex');
 const table = `wb_items_${suffix}`;
 const offsets = `wb_offsets_${suffix}`;
@@ -93,6 +94,27 @@ describe('write-behind', () => {
     await flusher.stop();
     await log.close();
   }, 120_000);
+
+  it('loses no acknowledged write when the app instance is SIGKILLed mid-write', async () => {
+    const stream = `wb:${suffix}:app`;
+    const key = `${suffix}:app:x`;
+    const writer = new IpcChild(WRITER, [redis.url, stream, key]);
+    await writer.ready;
+    await waitFor('some acknowledged writes', () => writer.notes.length >= 200, { timeoutMs: 20_000 });
+    writer.kill('SIGKILL');
+    await writer.exited;
+    const acked = writer.notes.length;
+    const flusher = startFlusher(stream);
+    await flusher.ready;
+    const log = new WriteBehind({ stream, url: redis.url });
+    await waitFor('the log applied', async () => (await log.pending()) === 0 && ((await seqsByKey([key])).get(key)?.length ?? 0) >= acked, { timeoutMs: 30_000 });
+    const applied = (await seqsByKey([key])).get(key)!;
+    // Every acknowledged write, in order; at most the one in flight at the kill besides (logged, its answer lost).
+    expect(applied.slice(0, acked)).toEqual(Array.from({ length: acked }, (_, i) => i + 1));
+    expect(applied.length - acked).toBeLessThanOrEqual(1);
+    await flusher.stop();
+    await log.close();
+  }, 60_000);
 
   it('loses no acknowledged write when the Redis process is SIGKILLed (the AOF is in the page cache)', async () => {
     const stream = `wb:${suffix}:redis`;

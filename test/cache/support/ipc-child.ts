@@ -8,11 +8,14 @@ export class IpcChild {
   #next = 1;
   readonly ready: Promise<unknown>;
   readonly exited: Promise<number | null>;
+  /** Messages the child sent on its own (`id` -1). */
+  readonly notes: unknown[] = [];
 
   constructor(file: string, args: string[]) {
     this.#child = fork(file, args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.exited = new Promise((resolve) => this.#child.once('exit', (code) => resolve(code)));
     this.#child.on('message', (m: { id: number; result?: unknown; error?: string }) => {
+      if (m.id === -1) { this.notes.push(m); return; }
       const p = this.#pending.get(m.id);
       this.#pending.delete(m.id);
       if (m.error !== undefined) p?.reject(new Error(m.error));
