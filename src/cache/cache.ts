@@ -332,6 +332,7 @@ export class Cache {
   /** Stop warmers. The L2 store and the bus belong to the caller, who closes them. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#queries?.detachAll();
     for (const t of this.#warmers) clearInterval(t);
     this.#warmers.clear();
     this.#l1?.clear();

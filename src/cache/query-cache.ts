@@ -55,7 +55,7 @@ export interface QueryCacheHost {
  */
 export class QueryCache {
   readonly #host: QueryCacheHost;
-  readonly #attached = new WeakMap<object, () => void>();
+  readonly #attached = new Map<object, () => void>();
   readonly #reads = new Map<string, Analyzed>();
   readonly #writes = new Map<string, WrittenTables>();
 
@@ -102,6 +102,11 @@ export class QueryCache {
     const detach = (): void => { off(); this.#attached.delete(db); };
     this.#attached.set(db, detach);
     return detach;
+  }
+
+  /** Stop listening to every database (the cache is closing). */
+  detachAll(): void {
+    for (const detach of [...this.#attached.values()]) detach();
   }
 
   async #onWrite(event: WriteEvent): Promise<void> {

@@ -135,4 +135,15 @@ describe('cached queries', () => {
     expect(odd).toMatchObject({ cached: false, reason: 'not-a-read' });
     expect(cache.stats().queriesUncacheable).toBe(before + 2);
   });
+
+  it('stops listening to a database once the cache is closed', async () => {
+    const errors: unknown[] = [];
+    const logged = createDatabase({ primary: DATABASE_URL, logger: { info: () => undefined, warn: () => undefined, error: (o) => { errors.push(o); } } });
+    const closing = new Cache({ l2, bus, channel });
+    await closing.query(logged, `SELECT name FROM ${products} WHERE id = $1`, [1]);
+    await closing.close();
+    await logged.query(`UPDATE ${products} SET name = name WHERE id = 1`);
+    expect(errors).toEqual([]);
+    await logged.close();
+  });
 });
