@@ -73,6 +73,15 @@ describe.each(stores)('write-through on %s', (name, makeStore) => {
     expect(await cache.setVersioned(key, late.value, BigInt(late.value.version))).toBe(false);
     expect(await cache.setVersioned(key, { ...newer.value, name: 'newest' }, BigInt(newer.value.version) + 1n)).toBe(true);
   });
+
+  it('of many concurrent versioned sets in shuffled order, the highest version stays', async () => {
+    const key = `race:${name}`;
+    const versions = Array.from({ length: 30 }, (_, i) => i + 1).sort(() => Math.random() - 0.5);
+    await Promise.all(versions.map((v) => cache.setVersioned(key, { v }, v)));
+    const reader = new Cache({ l2, l1: false });
+    expect(await reader.getOrSet(key, () => ({ v: -1 }))).toEqual({ v: 30 });
+    await reader.close();
+  });
 });
 
 describe('invalidate-on-write', () => {
@@ -88,5 +97,18 @@ describe('invalidate-on-write', () => {
     expect(await read()).toBe('changed');
     await cache.close();
     await l2.close();
+  });
+});
+
+describe('versioned sets without an atomic compare in L2', () => {
+  it('refuse with SCALEOUT_CACHE_UNSUPPORTED instead of racing', async () => {
+    const plain: L2Store = {
+      name: 'plain', getMany: async (keys) => keys.map(() => undefined), set: async () => undefined,
+      add: async () => true, delete: async () => undefined, close: async () => undefined,
+    };
+    const cache = new Cache({ l2: plain });
+    await expect(cache.setVersioned('k', 1, 1)).rejects.toMatchObject({ code: 'SCALEOUT_CACHE_UNSUPPORTED' });
+    await expect(writeThrough(cache, 'k', async () => ({ value: 1, version: 1 }))).resolves.toEqual({ value: 1, stored: false });
+    await cache.close();
   });
 });
