@@ -10,12 +10,13 @@ import type { CacheStats } from './cache-metrics.js';
 import { checkEntryOptions, resolveCacheOptions } from './cache-options.js';
 import type { CacheOptions, EntryOptions, ResolvedCacheOptions } from './cache-options.js';
 import { CircuitBreaker } from './circuit-breaker.js';
-import { decodeEntry, encodeEntry, jitteredTtlMs, newVersionToken } from './entry.js';
+import { encodeEntry, jitteredTtlMs, newVersionToken } from './entry.js';
 import type { CacheEntry } from './entry.js';
 import { CacheClosedError, CacheOptionsError, CacheUnsupportedError, CacheValueError } from './errors.js';
 import { DEFAULT_VERSION_TTL_MS, versionString } from './version.js';
 import { L1Tier } from './l1-tier.js';
 import { L2Guard } from './l2-guard.js';
+import { L2Entries, TAG, V } from './l2-entries.js';
 import { QueryCache } from './query-cache.js';
 import type { CachedQueryResult, QueryCacheOptions } from './query-cache.js';
 import { TurnClock } from './turn-clock.js';
@@ -55,9 +56,7 @@ interface BusMessage { o: string; d?: string; t?: string; k?: string }
 const LEASE_POLL_MIN_MS = 5;
 const LEASE_POLL_MAX_MS = 100;
 
-const V = 'v:';
 const LEASE = 'l:';
-const TAG = 't:';
 const VERSION = 'n:';
 
 /**
@@ -89,6 +88,7 @@ export class Cache {
   readonly #id = randomBytes(8).toString('base64url');
   readonly #l1: L1Tier | undefined;
   readonly #l2: L2Guard | undefined;
+  readonly #tiers: L2Entries;
   readonly #bus: Bus | undefined;
   readonly #breaker: CircuitBreaker;
   readonly #metrics: CacheMetrics;
@@ -115,6 +115,7 @@ export class Cache {
     });
     if (this.#o.l1) this.#l1 = new L1Tier(this.#o.l1MaxEntries, this.#o.l1MaxBytes, () => { this.#metrics.counts.l1Evictions++; });
     if (this.#o.l2 !== undefined) this.#l2 = new L2Guard(this.#o.l2, this.#breaker, this.#o.l2TimeoutMs, this.#metrics);
+    this.#tiers = new L2Entries(this.#l2, this.#l1);
     this.#bus = this.#o.bus;
     this.#busUp = this.#bus?.connected ?? true;
     this.#ready = Promise.resolve();
@@ -187,7 +188,7 @@ export class Cache {
     assertKey(key);
     checkEntryOptions(options);
     if (this.#closed) throw new CacheClosedError('cache');
-    const tokens = await this.#tagTokens(options?.tags ?? [], true);
+    const tokens = await this.#tiers.tagTokens(options?.tags ?? [], true);
     const { entry, text } = this.#build(key, value, options, tokens);
     this.#l1?.delete(key);
     if (this.#l2 !== undefined) await this.#l2.call('set', (s) => s.set(V + key, text, entry.g - this.#clock.now()));
@@ -209,7 +210,7 @@ export class Cache {
     const versionText = versionString(version);
     const store = this.#l2?.store;
     if (this.#l2 === undefined || store?.setIfNewer === undefined) throw new CacheUnsupportedError(store?.name ?? 'missing', 'a versioned set');
-    const tokens = await this.#tagTokens(options?.tags ?? [], true);
+    const tokens = await this.#tiers.tagTokens(options?.tags ?? [], true);
     const { entry, text } = this.#build(key, value, options, tokens);
     this.#l1?.delete(key);
     const ttlMs = entry.g - this.#clock.now();
@@ -352,7 +353,7 @@ export class Cache {
     let tokens: Record<string, string> | undefined;
     if (this.#l2 !== undefined) {
       try {
-        const read = await this.#readL2(key, tags);
+        const read = await this.#tiers.read(key, tags);
         tokens = read.tokens;
         const e = read.entry;
         // L2 answered, so it is the truth: an L1 copy it no longer has was invalidated.
@@ -395,7 +396,7 @@ export class Cache {
       if (leased) {
         // Another holder may have written the value and released its lease between our
         // read and our add: look once more before loading again.
-        const again = await this.#readL2(key, options?.tags ?? []).catch(() => undefined);
+        const again = await this.#tiers.read(key, options?.tags ?? []).catch(() => undefined);
         const now = this.#clock.now();
         if (again?.entry !== undefined && now < again.entry.f) {
           this.#l2.call('delete', (s) => s.delete(LEASE + key)).catch(() => undefined);
@@ -446,7 +447,7 @@ export class Cache {
       if (!holderDone) await delay(pauseMs);
       pauseMs = Math.min(pauseMs * 2, LEASE_POLL_MAX_MS);
       try {
-        const read = await this.#readL2(key, tags);
+        const read = await this.#tiers.read(key, tags);
         const now = this.#clock.now();
         if (read.entry !== undefined && now < read.entry.f) {
           this.#metrics.counts.l2Hits++;
@@ -471,7 +472,7 @@ export class Cache {
     (async () => {
       checkEntryOptions(options);
       let tokens: Record<string, string> | undefined;
-      if (this.#l2 !== undefined) tokens = await this.#tagTokens(options?.tags ?? [], false).catch(() => undefined);
+      if (this.#l2 !== undefined) tokens = await this.#tiers.tagTokens(options?.tags ?? [], false).catch(() => undefined);
       // No stale fallback: a failed refresh leaves the stale value in place until grace ends.
       await this.#load(key, loader, options, tokens, undefined);
     })().catch(() => undefined).finally(() => { this.#refreshing.delete(key); });
@@ -483,7 +484,7 @@ export class Cache {
       if (item === undefined || item.entry.f - this.#clock.now() <= intervalMs) await this.#load(key, loader, options, undefined, undefined);
       return;
     }
-    const read = await this.#readL2(key, options.tags ?? []);
+    const read = await this.#tiers.read(key, options.tags ?? []);
     const now = this.#clock.now();
     if (read.entry !== undefined && read.entry.f - now > intervalMs) {
       if (this.#l1On()) this.#l1!.set(key, read.entry, now, read.bytes);
@@ -502,51 +503,6 @@ export class Cache {
     } finally {
       await this.#l2.call('delete', (s) => s.delete(LEASE + key)).catch(() => undefined);
     }
-  }
-
-  /** The entry under `key` (undefined when missing, corrupt or built with an old tag version) and the tags' current versions. */
-  async #readL2(key: string, tags: readonly string[]): Promise<{ entry: CacheEntry | undefined; tokens: Record<string, string>; bytes: number }> {
-    const keys = [V + key];
-    for (const t of tags) keys.push(TAG + t);
-    const reply = await this.#l2!.call('get', (s) => s.getMany(keys));
-    const tokens: Record<string, string> = {};
-    const missing: string[] = [];
-    tags.forEach((t, i) => {
-      const token = reply[i + 1];
-      if (token === undefined) missing.push(t);
-      else { tokens[t] = token; this.#l1?.setTag(t, token); }
-    });
-    if (missing.length > 0) Object.assign(tokens, await this.#tagTokens(missing, true));
-    let entry = decodeEntry(reply[0]);
-    if (entry !== undefined) {
-      for (const t of tags) {
-        if (entry.t?.[t] !== tokens[t]) { entry = undefined; break; }
-      }
-    }
-    return { entry, tokens, bytes: reply[0]?.length ?? 0 };
-  }
-
-  /**
-   * The current version of each tag. A tag never seen gets a fresh random version
-   * (`add`, so racing instances agree): were a missing tag read as a fixed value, an
-   * entry built before Memcached evicted the tag could match again after a later bump.
-   */
-  async #tagTokens(tags: readonly string[], create: boolean): Promise<Record<string, string>> {
-    const tokens: Record<string, string> = {};
-    if (tags.length === 0 || this.#l2 === undefined) return tokens;
-    const l2 = this.#l2;
-    const reply = await l2.call('get', (s) => s.getMany(tags.map((t) => TAG + t)));
-    await Promise.all(tags.map(async (t, i) => {
-      let token = reply[i];
-      if (token === undefined && create) {
-        const fresh = newVersionToken();
-        token = await l2.call('add', (s) => s.add(TAG + t, fresh, undefined))
-          ? fresh
-          : (await l2.call('get', (s) => s.getMany([TAG + t])))[0];
-      }
-      if (token !== undefined) { tokens[t] = token; this.#l1?.setTag(t, token); }
-    }));
-    return tokens;
   }
 
   #build(key: string, value: unknown, options: EntryOptions | undefined, tokens: Record<string, string>): { entry: CacheEntry; text: string } {
