@@ -162,4 +162,10 @@ describe('write-behind', () => {
     await client.quit();
     await log.close();
   });
+
+  it('does not acknowledge a write the log did not take', async () => {
+    const log = new WriteBehind({ stream: `wb:${suffix}:down`, url: 'redis://127.0.0.1:1' });
+    await expect(log.write('k', { seqs: [1] })).rejects.toMatchObject({ code: 'SCALEOUT_CACHE_WRITE_BEHIND_UNAVAILABLE', retriable: true });
+    await log.close();
+  });
 });
