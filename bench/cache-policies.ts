@@ -112,7 +112,11 @@ export async function runPolicyBench(o: PolicyBenchOptions): Promise<PolicyBench
   const pending = await log.pending();
   const flusher = new WriteBehindFlusher<{ n: number }>({
     stream: `bench:${run}`, url: logUrl, db, offsetsTable: offsets, batchSize: 500,
-    apply: async (tx, key, value) => { await tx.query(`UPDATE ${kv} SET value = $2 WHERE key = $1`, [key, value]); },
+    // One set-based statement per batch.
+    applyBatch: async (tx, writes) => {
+      await tx.query(`UPDATE ${kv} SET value = w.value FROM (SELECT unnest($1::text[]) AS key, unnest($2::jsonb[]) AS value) w WHERE ${kv}.key = w.key`,
+        [writes.map((w) => w.key), writes.map((w) => JSON.stringify(w.value))]);
+    },
   });
   const drainStart = performance.now();
   // Bounded, so a slow database does not stretch the run: the rate is what counts.
@@ -130,7 +134,7 @@ export async function runPolicyBench(o: PolicyBenchOptions): Promise<PolicyBench
     `cached query L2 hit vs raw PostgreSQL query: ${(med(l2Hit) / med(rawQuery)).toFixed(2)}x`,
     `write-behind acknowledged writes vs direct PostgreSQL writes: ${(med(wbWrite) / med(rawUpdate)).toFixed(2)}x`,
     `flusher applied ${stats.applied.toLocaleString('en-US')} of ${pending.toLocaleString('en-US')} logged entries in ${drainS.toFixed(1)} s: ${Math.round(stats.applied / drainS).toLocaleString('en-US')} entries/s ` +
-      `(${stats.batches} transactions of up to 500, coalesced per key)`,
+      `(${stats.batches} transactions of up to 500 entries, coalesced per key, one set-based UPDATE each)`,
   ];
 
   await flusher.close();

@@ -51,4 +51,4 @@ export {
   WriteBehindFlusher, DEFAULT_WRITE_BEHIND_BATCH_SIZE, DEFAULT_WRITE_BEHIND_MIN_BACKOFF_MS, DEFAULT_WRITE_BEHIND_MAX_BACKOFF_MS,
   DEFAULT_WRITE_BEHIND_BLOCK_MS, DEFAULT_WRITE_BEHIND_OFFSETS_TABLE,
 } from './write-behind/write-behind-flusher.js';
-export type { WriteBehindFlusherOptions, WriteBehindFlusherStats } from './write-behind/write-behind-flusher.js';
+export type { CoalescedWrite, WriteBehindFlusherOptions, WriteBehindFlusherStats } from './write-behind/write-behind-flusher.js';

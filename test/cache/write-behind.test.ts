@@ -168,4 +168,28 @@ describe('write-behind', () => {
     await expect(log.write('k', { seqs: [1] })).rejects.toMatchObject({ code: 'SCALEOUT_CACHE_WRITE_BEHIND_UNAVAILABLE', retriable: true });
     await log.close();
   });
+
+  it('hands a whole batch to applyBatch, one coalesced write per key in log order', async () => {
+    const stream = `wb:${suffix}:batch`;
+    const [x, y] = [`${suffix}:batch:x`, `${suffix}:batch:y`];
+    const log = new WriteBehind({ stream, url: redis.url });
+    for (const [key, seq] of [[x, 1], [y, 2], [x, 3], [y, 4], [x, 5]] as const) await log.write(key, { seqs: [seq] });
+    const client = new Redis(redis.url);
+    const batches: { key: string; value: Seqs; ids: readonly string[] }[][] = [];
+    const flusher = new WriteBehindFlusher<Seqs>({
+      stream, client, db, offsetsTable: offsets,
+      coalesce: (values) => ({ seqs: values.flatMap((v) => v.seqs) }),
+      applyBatch: async (tx, writes) => {
+        batches.push([...writes]);
+        for (const w of writes) await tx.query(`INSERT INTO ${table} (key, seqs) VALUES ($1, $2::int[])`, [w.key, w.value.seqs]);
+      },
+    });
+    expect(await flusher.flushOnce()).toBe(5);
+    expect(batches).toHaveLength(1);
+    expect(batches[0]!.map((w) => [w.key, w.value.seqs, w.ids.length])).toEqual([[x, [1, 3, 5], 3], [y, [2, 4], 2]]);
+    expect(() => new WriteBehindFlusher({ stream, client, db })).toThrow(/apply/);
+    await flusher.close();
+    await client.quit();
+    await log.close();
+  });
 });

@@ -23,7 +23,13 @@ export interface WriteBehindFlusherOptions<T> {
    * Apply one key's writes of a batch (coalesced into one value) inside the batch's
    * transaction. `ids` are the log entries it stands for, oldest first.
    */
-  apply: (tx: TransactionClient, key: string, value: T, ids: readonly string[]) => Promise<void>;
+  apply?: (tx: TransactionClient, key: string, value: T, ids: readonly string[]) => Promise<void>;
+  /**
+   * Apply a whole batch (one coalesced write per key, in log order) in one go, e.g.
+   * with one set-based statement: far fewer round trips than `apply` per key. Give
+   * `apply` or `applyBatch`.
+   */
+  applyBatch?: (tx: TransactionClient, writes: readonly CoalescedWrite<T>[]) => Promise<void>;
   /** Turn several values of one key in one batch into one, oldest first. @defaultValue the last one */
   coalesce?: (values: T[]) => T;
   client?: Redis;
@@ -41,6 +47,14 @@ export interface WriteBehindFlusherOptions<T> {
   offsetsTable?: string;
   /** Told of every failed batch before the pause (the batch is retried). */
   onError?: (err: unknown) => void;
+}
+
+/** One key's writes of a batch, coalesced. */
+export interface CoalescedWrite<T> {
+  key: string;
+  value: T;
+  /** The log entries it stands for, oldest first. */
+  ids: readonly string[];
 }
 
 export interface WriteBehindFlusherStats {
@@ -70,7 +84,8 @@ interface LogEntry { id: string; ms: bigint; seq: bigint; key: string; value: un
  * ```
  */
 export class WriteBehindFlusher<T = unknown> {
-  readonly #o: Required<Omit<WriteBehindFlusherOptions<T>, 'client' | 'url' | 'onError'>> & Pick<WriteBehindFlusherOptions<T>, 'onError'>;
+  readonly #o: Required<Omit<WriteBehindFlusherOptions<T>, 'client' | 'url' | 'onError' | 'apply' | 'applyBatch'>> &
+    Pick<WriteBehindFlusherOptions<T>, 'onError'> & { applyBatch: NonNullable<WriteBehindFlusherOptions<T>['applyBatch']> };
   readonly #client: Redis;
   readonly #ownsClient: boolean;
   readonly #table: string;
@@ -83,7 +98,13 @@ export class WriteBehindFlusher<T = unknown> {
     if (typeof options?.stream !== 'string' || !STREAM_NAME.test(options.stream)) {
       throw new CacheOptionsError(`write-behind stream must be 1 to 200 letters, digits or _ : . -, got ${String(options?.stream)}`);
     }
-    if (typeof options.apply !== 'function') throw new CacheOptionsError('write-behind flusher needs apply(tx, key, value, ids)');
+    if ((typeof options.apply === 'function') === (typeof options.applyBatch === 'function')) {
+      throw new CacheOptionsError('write-behind flusher needs one of apply(tx, key, value, ids) or applyBatch(tx, writes)');
+    }
+    const apply = options.apply;
+    const applyBatch = options.applyBatch ?? (async (tx: TransactionClient, writes: readonly CoalescedWrite<T>[]) => {
+      for (const w of writes) await apply!(tx, w.key, w.value, w.ids);
+    });
     if (typeof options.db?.transaction !== 'function') throw new CacheOptionsError('write-behind flusher needs db: a scaleout/db Database');
     const table = options.offsetsTable ?? DEFAULT_WRITE_BEHIND_OFFSETS_TABLE;
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(table)) throw new CacheOptionsError(`offsetsTable must be lower-case letters, digits and _, got ${table}`);
@@ -94,7 +115,7 @@ export class WriteBehindFlusher<T = unknown> {
       return value;
     };
     this.#o = {
-      stream: options.stream, db: options.db, apply: options.apply, coalesce: options.coalesce ?? ((values) => values[values.length - 1]!),
+      stream: options.stream, db: options.db, applyBatch, coalesce: options.coalesce ?? ((values) => values[values.length - 1]!),
       batchSize: positive('batchSize', options.batchSize, DEFAULT_WRITE_BEHIND_BATCH_SIZE),
       minBackoffMs: positive('minBackoffMs', options.minBackoffMs, DEFAULT_WRITE_BEHIND_MIN_BACKOFF_MS),
       maxBackoffMs: positive('maxBackoffMs', options.maxBackoffMs, DEFAULT_WRITE_BEHIND_MAX_BACKOFF_MS),
@@ -153,9 +174,8 @@ export class WriteBehindFlusher<T = unknown> {
         if (list === undefined) byKey.set(e.key, [e]);
         else list.push(e);
       }
-      for (const [key, list] of byKey) {
-        await this.#o.apply(tx, key, this.#o.coalesce(list.map((e) => e.value as T)), list.map((e) => e.id));
-      }
+      const writes = [...byKey].map(([key, list]) => ({ key, value: this.#o.coalesce(list.map((e) => e.value as T)), ids: list.map((e) => e.id) }));
+      if (writes.length > 0) await this.#o.applyBatch(tx, writes);
       const newest = entries[entries.length - 1]!;
       if (fresh.length > 0) {
         await tx.query(`UPDATE ${this.#table} SET last_ms = $2, last_seq = $3 WHERE stream = $1`,
