@@ -16,6 +16,12 @@ export interface CacheStats {
   l2Errors: number;
   /** L2 calls refused at once because the breaker was open. */
   l2Rejected: number;
+  /** `query()` calls whose SQL was cached (hits and misses alike). */
+  queriesCached: number;
+  /** `query()` calls that ran uncached: unparsable, not a read, or volatile. */
+  queriesUncacheable: number;
+  /** Writes announced by a database that bumped table versions. */
+  tableInvalidations: number;
   l2LatencyTotalMs: number;
   breakerState: BreakerState;
   busConnected: boolean;
@@ -25,7 +31,7 @@ export interface CacheStats {
 }
 
 export type CounterName = 'l1Hits' | 'l2Hits' | 'misses' | 'staleServed' | 'loads' | 'loaderErrors' | 'l1Evictions' |
-  'l2Calls' | 'l2Errors' | 'l2Rejected';
+  'l2Calls' | 'l2Errors' | 'l2Rejected' | 'queriesCached' | 'queriesUncacheable' | 'tableInvalidations';
 
 /**
  * Plain counters on the hot path (an L1 hit adds one to a number field), turned into
@@ -34,7 +40,7 @@ export type CounterName = 'l1Hits' | 'l2Hits' | 'misses' | 'staleServed' | 'load
 export class CacheMetrics {
   readonly counts: Record<CounterName, number> = {
     l1Hits: 0, l2Hits: 0, misses: 0, staleServed: 0, loads: 0, loaderErrors: 0, l1Evictions: 0,
-    l2Calls: 0, l2Errors: 0, l2Rejected: 0,
+    l2Calls: 0, l2Errors: 0, l2Rejected: 0, queriesCached: 0, queriesUncacheable: 0, tableInvalidations: 0,
   };
   l2LatencyTotalMs = 0;
   readonly #latency: Histogram<'cache' | 'op'> | undefined;
@@ -58,6 +64,9 @@ export class CacheMetrics {
       ['scaleout_cache_evictions_total', 'L1 entries evicted to stay within its bounds', 'l1Evictions'],
       ['scaleout_cache_l2_errors_total', 'L2 calls that failed or timed out', 'l2Errors'],
       ['scaleout_cache_l2_rejected_total', 'L2 calls refused by the open circuit breaker', 'l2Rejected'],
+      ['scaleout_cache_queries_cached_total', 'query() calls whose SQL could be cached', 'queriesCached'],
+      ['scaleout_cache_queries_uncacheable_total', 'query() calls run uncached (unparsable, not a read, volatile)', 'queriesUncacheable'],
+      ['scaleout_cache_table_invalidations_total', 'Database writes that bumped table versions', 'tableInvalidations'],
     ];
     for (const [metric, help, key] of simple) {
       new Counter({ name: metric, help, labelNames: ['cache'], registers, collect() { this.reset(); this.inc(labels, c[key]); } });

@@ -4,15 +4,21 @@ import { systemClock } from '../internal/clock.js';
 import type { Clock } from '../internal/clock.js';
 import type { Bus } from './bus/bus.js';
 import { CacheMetrics } from './cache-metrics.js';
+import type { Database, Queryable } from '../db/index.js';
+import type { QueryResultRow } from 'pg';
 import type { CacheStats } from './cache-metrics.js';
 import { checkEntryOptions, resolveCacheOptions } from './cache-options.js';
 import type { CacheOptions, EntryOptions, ResolvedCacheOptions } from './cache-options.js';
 import { CircuitBreaker } from './circuit-breaker.js';
-import { decodeEntry, encodeEntry, jitteredTtlMs, newVersionToken } from './entry.js';
+import { encodeEntry, jitteredTtlMs, newVersionToken } from './entry.js';
 import type { CacheEntry } from './entry.js';
-import { CacheClosedError, CacheOptionsError, CacheValueError } from './errors.js';
+import { CacheClosedError, CacheOptionsError, CacheUnsupportedError, CacheValueError } from './errors.js';
+import { DEFAULT_VERSION_TTL_MS, versionString } from './version.js';
 import { L1Tier } from './l1-tier.js';
 import { L2Guard } from './l2-guard.js';
+import { L2Entries, TAG, V } from './l2-entries.js';
+import { QueryCache } from './query-cache.js';
+import type { CachedQueryResult, QueryCacheOptions } from './query-cache.js';
 import { TurnClock } from './turn-clock.js';
 import { assertKey, MAX_KEY_CHARS } from './validate.js';
 
@@ -26,7 +32,12 @@ export interface CacheResult<T> {
   stale: boolean;
 }
 
-export type Loader<T> = () => T | Promise<T>;
+/**
+ * Builds a value. It receives the versions of the entry's tags it is built against
+ * (undefined when L2 is away), for loaders that must read at least as new as the
+ * write that bumped a tag (the query cache does).
+ */
+export type Loader<T> = (tagVersions?: Readonly<Record<string, string>>) => T | Promise<T>;
 
 /** Stops a `warm` loop. */
 export interface WarmHandle {
@@ -45,9 +56,8 @@ interface BusMessage { o: string; d?: string; t?: string; k?: string }
 const LEASE_POLL_MIN_MS = 5;
 const LEASE_POLL_MAX_MS = 100;
 
-const V = 'v:';
 const LEASE = 'l:';
-const TAG = 't:';
+const VERSION = 'n:';
 
 /**
  * A two-tier cache of cached objects: L1 in this process, L2 shared by every
@@ -78,6 +88,7 @@ export class Cache {
   readonly #id = randomBytes(8).toString('base64url');
   readonly #l1: L1Tier | undefined;
   readonly #l2: L2Guard | undefined;
+  readonly #tiers: L2Entries;
   readonly #bus: Bus | undefined;
   readonly #breaker: CircuitBreaker;
   readonly #metrics: CacheMetrics;
@@ -87,6 +98,7 @@ export class Cache {
   readonly #ready: Promise<void>;
   #busUp: boolean;
   #closed = false;
+  #queries: QueryCache | undefined;
   // The L1 hit path's clock; undefined when a clock was injected (tests), which is then used as is.
   readonly #turnClock: TurnClock | undefined;
   // Without L2 there is nothing to check L1 against: its entries live until their TTL.
@@ -103,6 +115,7 @@ export class Cache {
     });
     if (this.#o.l1) this.#l1 = new L1Tier(this.#o.l1MaxEntries, this.#o.l1MaxBytes, () => { this.#metrics.counts.l1Evictions++; });
     if (this.#o.l2 !== undefined) this.#l2 = new L2Guard(this.#o.l2, this.#breaker, this.#o.l2TimeoutMs, this.#metrics);
+    this.#tiers = new L2Entries(this.#l2, this.#l1);
     this.#bus = this.#o.bus;
     this.#busUp = this.#bus?.connected ?? true;
     this.#ready = Promise.resolve();
@@ -175,12 +188,38 @@ export class Cache {
     assertKey(key);
     checkEntryOptions(options);
     if (this.#closed) throw new CacheClosedError('cache');
-    const tokens = await this.#tagTokens(options?.tags ?? [], true);
+    const tokens = await this.#tiers.tagTokens(options?.tags ?? [], true);
     const { entry, text } = this.#build(key, value, options, tokens);
     this.#l1?.delete(key);
     if (this.#l2 !== undefined) await this.#l2.call('set', (s) => s.set(V + key, text, entry.g - this.#clock.now()));
     if (this.#l1On()) this.#l1!.set(key, entry, this.#clock.now(), text.length);
     await this.#publish({ o: this.#id, d: key });
+  }
+
+  /**
+   * Store `value` only if `version` is newer than any version stored for `key` before
+   * (an atomic compare in L2: a Lua script on Redis, a conditional upsert on
+   * PostgreSQL), so a slower writer never replaces a newer value. `version` comes
+   * from the database row (a version column, `updated_at` in microseconds): a
+   * non-negative integer that grows with every write of the row. True when stored.
+   */
+  async setVersioned<T>(key: string, value: T, version: number | bigint, options?: EntryOptions): Promise<boolean> {
+    assertKey(key);
+    checkEntryOptions(options);
+    if (this.#closed) throw new CacheClosedError('cache');
+    const versionText = versionString(version);
+    const store = this.#l2?.store;
+    if (this.#l2 === undefined || store?.setIfNewer === undefined) throw new CacheUnsupportedError(store?.name ?? 'missing', 'a versioned set');
+    const tokens = await this.#tiers.tagTokens(options?.tags ?? [], true);
+    const { entry, text } = this.#build(key, value, options, tokens);
+    this.#l1?.delete(key);
+    const ttlMs = entry.g - this.#clock.now();
+    const stored = await this.#l2.call('set', (s) => s.setIfNewer!(V + key, text, ttlMs, VERSION + key, versionText, Math.max(ttlMs, DEFAULT_VERSION_TTL_MS)));
+    if (stored) {
+      if (this.#l1On()) this.#l1!.set(key, entry, this.#clock.now(), text.length);
+      await this.#publish({ o: this.#id, d: key });
+    }
+    return stored;
   }
 
   /** Remove `key` from L2 and from every instance's L1. Throws `CacheL2UnavailableError` when L2 cannot be reached. */
@@ -204,6 +243,53 @@ export class Cache {
     this.#l1?.setTag(tag, token);
     if (this.#l2 !== undefined) await this.#l2.call('set', (s) => s.set(TAG + tag, token, undefined));
     await this.#publish({ o: this.#id, t: tag, k: token });
+  }
+
+  /**
+   * Bump several tags at once; `versionNote` (e.g. `@<consistency token>`) is appended
+   * to each new version, where loaders can read it. The query cache uses this.
+   */
+  async deleteByTags(tags: readonly string[], versionNote = ''): Promise<void> {
+    for (const tag of tags) assertKey(tag, 'tag');
+    if (this.#closed) throw new CacheClosedError('cache');
+    await Promise.all(tags.map(async (tag) => {
+      const token = newVersionToken() + versionNote;
+      this.#l1?.setTag(tag, token);
+      if (this.#l2 !== undefined) await this.#l2.call('set', (s) => s.set(TAG + tag, token, undefined));
+      await this.#publish({ o: this.#id, t: tag, k: token });
+    }));
+  }
+
+  /**
+   * A cached query: the result of `sql` with `params` on `db`, cached under a hash of
+   * the re-printed SQL and the parameters, and invalidated on every instance by any
+   * write through a `scaleout/db` database attached to a cache (see `attach`) to a
+   * table it reads. A query that cannot be parsed, or that calls a volatile function,
+   * runs uncached (`cached: false`, counted in `queriesUncacheable`).
+   */
+  query<R extends QueryResultRow = QueryResultRow>(
+    db: Queryable, sql: string, params?: readonly unknown[], options?: QueryCacheOptions,
+  ): Promise<CachedQueryResult<R>> {
+    if (this.#closed) return Promise.reject(new CacheClosedError('cache'));
+    return this.#queryCache().query<R>(db, sql, params, options);
+  }
+
+  /**
+   * Bump the table versions of every write `db` makes, so cached queries on those
+   * tables miss on every instance. `query(db, ...)` attaches by itself; an instance
+   * that writes without ever calling `query` must attach. Returns a detach function.
+   */
+  attach(db: Pick<Database, 'on'>): () => void {
+    return this.#queryCache().attach(db);
+  }
+
+  #queryCache(): QueryCache {
+    this.#queries ??= new QueryCache({
+      getOrSet: (key, loader, options) => this.getOrSet(key, loader, options),
+      deleteByTags: (tags, note) => this.deleteByTags(tags, note),
+      count: (name) => { this.#metrics.counts[name]++; },
+    });
+    return this.#queries;
   }
 
   /**
@@ -247,6 +333,7 @@ export class Cache {
   /** Stop warmers. The L2 store and the bus belong to the caller, who closes them. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#queries?.detachAll();
     for (const t of this.#warmers) clearInterval(t);
     this.#warmers.clear();
     this.#l1?.clear();
@@ -266,7 +353,7 @@ export class Cache {
     let tokens: Record<string, string> | undefined;
     if (this.#l2 !== undefined) {
       try {
-        const read = await this.#readL2(key, tags);
+        const read = await this.#tiers.read(key, tags);
         tokens = read.tokens;
         const e = read.entry;
         // L2 answered, so it is the truth: an L1 copy it no longer has was invalidated.
@@ -309,7 +396,7 @@ export class Cache {
       if (leased) {
         // Another holder may have written the value and released its lease between our
         // read and our add: look once more before loading again.
-        const again = await this.#readL2(key, options?.tags ?? []).catch(() => undefined);
+        const again = await this.#tiers.read(key, options?.tags ?? []).catch(() => undefined);
         const now = this.#clock.now();
         if (again?.entry !== undefined && now < again.entry.f) {
           this.#l2.call('delete', (s) => s.delete(LEASE + key)).catch(() => undefined);
@@ -331,7 +418,7 @@ export class Cache {
       let value: T;
       try {
         this.#metrics.counts.loads++;
-        value = await loader();
+        value = await loader(tokens);
       } catch (err) {
         this.#metrics.counts.loaderErrors++;
         if (stale !== undefined && this.#clock.now() < stale.entry.g) {
@@ -360,7 +447,7 @@ export class Cache {
       if (!holderDone) await delay(pauseMs);
       pauseMs = Math.min(pauseMs * 2, LEASE_POLL_MAX_MS);
       try {
-        const read = await this.#readL2(key, tags);
+        const read = await this.#tiers.read(key, tags);
         const now = this.#clock.now();
         if (read.entry !== undefined && now < read.entry.f) {
           this.#metrics.counts.l2Hits++;
@@ -385,7 +472,7 @@ export class Cache {
     (async () => {
       checkEntryOptions(options);
       let tokens: Record<string, string> | undefined;
-      if (this.#l2 !== undefined) tokens = await this.#tagTokens(options?.tags ?? [], false).catch(() => undefined);
+      if (this.#l2 !== undefined) tokens = await this.#tiers.tagTokens(options?.tags ?? [], false).catch(() => undefined);
       // No stale fallback: a failed refresh leaves the stale value in place until grace ends.
       await this.#load(key, loader, options, tokens, undefined);
     })().catch(() => undefined).finally(() => { this.#refreshing.delete(key); });
@@ -397,7 +484,7 @@ export class Cache {
       if (item === undefined || item.entry.f - this.#clock.now() <= intervalMs) await this.#load(key, loader, options, undefined, undefined);
       return;
     }
-    const read = await this.#readL2(key, options.tags ?? []);
+    const read = await this.#tiers.read(key, options.tags ?? []);
     const now = this.#clock.now();
     if (read.entry !== undefined && read.entry.f - now > intervalMs) {
       if (this.#l1On()) this.#l1!.set(key, read.entry, now, read.bytes);
@@ -407,7 +494,7 @@ export class Cache {
     if (!leased) return; // another instance is building it right now
     try {
       this.#metrics.counts.loads++;
-      const value = await loader();
+      const value = await loader(read.tokens);
       const { entry, text } = this.#build(key, value, options, read.tokens);
       await this.#l2.call('set', (s) => s.set(V + key, text, entry.g - this.#clock.now()));
       if (this.#l1On()) this.#l1!.set(key, entry, this.#clock.now(), text.length);
@@ -416,51 +503,6 @@ export class Cache {
     } finally {
       await this.#l2.call('delete', (s) => s.delete(LEASE + key)).catch(() => undefined);
     }
-  }
-
-  /** The entry under `key` (undefined when missing, corrupt or built with an old tag version) and the tags' current versions. */
-  async #readL2(key: string, tags: readonly string[]): Promise<{ entry: CacheEntry | undefined; tokens: Record<string, string>; bytes: number }> {
-    const keys = [V + key];
-    for (const t of tags) keys.push(TAG + t);
-    const reply = await this.#l2!.call('get', (s) => s.getMany(keys));
-    const tokens: Record<string, string> = {};
-    const missing: string[] = [];
-    tags.forEach((t, i) => {
-      const token = reply[i + 1];
-      if (token === undefined) missing.push(t);
-      else { tokens[t] = token; this.#l1?.setTag(t, token); }
-    });
-    if (missing.length > 0) Object.assign(tokens, await this.#tagTokens(missing, true));
-    let entry = decodeEntry(reply[0]);
-    if (entry !== undefined) {
-      for (const t of tags) {
-        if (entry.t?.[t] !== tokens[t]) { entry = undefined; break; }
-      }
-    }
-    return { entry, tokens, bytes: reply[0]?.length ?? 0 };
-  }
-
-  /**
-   * The current version of each tag. A tag never seen gets a fresh random version
-   * (`add`, so racing instances agree): were a missing tag read as a fixed value, an
-   * entry built before Memcached evicted the tag could match again after a later bump.
-   */
-  async #tagTokens(tags: readonly string[], create: boolean): Promise<Record<string, string>> {
-    const tokens: Record<string, string> = {};
-    if (tags.length === 0 || this.#l2 === undefined) return tokens;
-    const l2 = this.#l2;
-    const reply = await l2.call('get', (s) => s.getMany(tags.map((t) => TAG + t)));
-    await Promise.all(tags.map(async (t, i) => {
-      let token = reply[i];
-      if (token === undefined && create) {
-        const fresh = newVersionToken();
-        token = await l2.call('add', (s) => s.add(TAG + t, fresh, undefined))
-          ? fresh
-          : (await l2.call('get', (s) => s.getMany([TAG + t])))[0];
-      }
-      if (token !== undefined) { tokens[t] = token; this.#l1?.setTag(t, token); }
-    }));
-    return tokens;
   }
 
   #build(key: string, value: unknown, options: EntryOptions | undefined, tokens: Record<string, string>): { entry: CacheEntry; text: string } {

@@ -59,6 +59,24 @@ export class CacheValueError extends ScaleoutError {
   }
 }
 
+/** The L2 store cannot do what was asked (a versioned set on Memcached, whose client has no compare-and-set). */
+export class CacheUnsupportedError extends ScaleoutError {
+  constructor(store: string, operation: string) {
+    super('SCALEOUT_CACHE_UNSUPPORTED',
+      `the ${store} cache L2 cannot do ${operation}; use Redis or PostgreSQL as L2 for versioned writes, or invalidate on write instead`);
+  }
+}
+
+/** A write-behind entry could not be made durable in the log; the write did not happen. */
+export class WriteBehindUnavailableError extends ScaleoutError {
+  constructor(log: string, options: { cause?: unknown } = {}) {
+    super('SCALEOUT_CACHE_WRITE_BEHIND_UNAVAILABLE',
+      `the write-behind log ${log} did not take the write (${describeCause(options.cause)}); ` +
+      'the write was not acknowledged: retry it, or write to the database directly',
+      { ...options, retriable: true });
+  }
+}
+
 /** An operation on a cache, store or bus after `close()`. */
 export class CacheClosedError extends ScaleoutError {
   constructor(what: string) {
@@ -92,6 +110,12 @@ export const CACHE_ERRORS = defineErrorCatalogue('cache', [
   { code: 'SCALEOUT_CACHE_INVALID_VALUE', errorClass: CacheValueError,
     meaning: 'A loader returned a value that is not JSON-serialisable (undefined, a function, a cycle, a BigInt).',
     action: 'Return plain data from the loader: objects, arrays, strings, numbers, booleans, null.' },
+  { code: 'SCALEOUT_CACHE_UNSUPPORTED', errorClass: CacheUnsupportedError,
+    meaning: 'The L2 store cannot do what was asked: a versioned set (write-through) on Memcached, whose client has no compare-and-set.',
+    action: 'Use Redis or PostgreSQL as L2 for versioned writes, or invalidate on write instead.' },
+  { code: 'SCALEOUT_CACHE_WRITE_BEHIND_UNAVAILABLE', errorClass: WriteBehindUnavailableError,
+    meaning: 'A write-behind entry could not be made durable in its log (the Redis stream); the write was not acknowledged and did not happen.',
+    action: 'Retry the write, or write to the database directly; check the log\'s engine.' },
   { code: 'SCALEOUT_CACHE_CLOSED', errorClass: CacheClosedError,
     meaning: 'An operation on a cache, store or bus after `close()`.',
     action: 'Create a new one instead of reusing it after `close()`.' },

@@ -35,6 +35,20 @@ export { PostgresBus } from './bus/postgres-bus.js';
 export type { PostgresBusOptions } from './bus/postgres-bus.js';
 export {
   CacheL2UnavailableError, CacheL2Error, CacheBusUnavailableError, CacheOptionsError, CacheKeyError, CacheValueError,
-  CacheClosedError,
+  CacheClosedError, CacheUnsupportedError, WriteBehindUnavailableError,
 } from './errors.js';
 export { MAX_KEY_CHARS } from './validate.js';
+export { TABLE_TAG_PREFIX } from './query-cache.js';
+export type { CachedQueryResult, QueryCacheOptions } from './query-cache.js';
+export { analyzeRead, writtenTables, MAX_ANALYZED_SQL_CHARS } from './query-tables.js';
+export type { ReadAnalysis, WrittenTables } from './query-tables.js';
+export { DEFAULT_VERSION_TTL_MS } from './version.js';
+export { writeThrough, invalidateOnWrite } from './write-policies.js';
+export type { VersionedWrite, Invalidation } from './write-policies.js';
+export { WriteBehind } from './write-behind/write-behind.js';
+export type { WriteBehindOptions, WriteBehindAck } from './write-behind/write-behind.js';
+export {
+  WriteBehindFlusher, DEFAULT_WRITE_BEHIND_BATCH_SIZE, DEFAULT_WRITE_BEHIND_MIN_BACKOFF_MS, DEFAULT_WRITE_BEHIND_MAX_BACKOFF_MS,
+  DEFAULT_WRITE_BEHIND_BLOCK_MS, DEFAULT_WRITE_BEHIND_OFFSETS_TABLE,
+} from './write-behind/write-behind-flusher.js';
+export type { CoalescedWrite, WriteBehindFlusherOptions, WriteBehindFlusherStats } from './write-behind/write-behind-flusher.js';

@@ -22,6 +22,15 @@ export interface L2Store {
    * version of a tag. `ttlMs` undefined means no expiry.
    */
   add(key: string, value: string, ttlMs: number | undefined): Promise<boolean>;
+  /**
+   * Store `value` under `key` only if `version` is greater than the one recorded
+   * under `versionKey` (or none is), and record it there, atomically; true when
+   * stored. Versions are 20-digit zero-padded decimals, so comparing them as strings
+   * compares the numbers. `versionKey` lives `versionTtlMs`, longer than the entry,
+   * so an old writer that arrives after the entry expired or was deleted is still
+   * refused. Optional: stores whose engine has no atomic compare leave it out.
+   */
+  setIfNewer?(key: string, value: string, ttlMs: number, versionKey: string, version: string, versionTtlMs: number): Promise<boolean>;
   /** Remove `key`; removing a missing key is not an error. */
   delete(key: string): Promise<void>;
   /** Close connections the store opened itself. */

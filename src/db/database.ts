@@ -81,12 +81,32 @@ export interface DatabaseSession extends Queryable {
   readonly token: ConsistencyToken | undefined;
 }
 
+/**
+ * Statements that ran on the primary outside a read: an autocommit statement routed
+ * to the primary (whether it succeeded or failed: a failure may still have committed,
+ * e.g. when the connection broke), or every statement of a transaction that
+ * committed (a rolled-back transaction emits nothing). Emitted after the commit.
+ */
+export interface WriteEvent {
+  /** The SQL texts, in the order they ran; reads among them (inside a transaction) are included. */
+  statements: readonly string[];
+  /** The commit's token, when it was read. */
+  token?: ConsistencyToken;
+}
+
 /** Events a database emits. Listeners must not throw (a throw is logged and ignored). */
 export interface DatabaseEvents {
   /** A replica was promoted (by this router or by someone else) and writes moved to it. */
   failover: (event: FailoverEvent) => void;
   /** Roles, health or read eligibility of a node changed. */
   topology: (snapshot: TopologySnapshot) => void;
+  /**
+   * Something may have been written (see {@link WriteEvent}). The writer's promise
+   * resolves only once every listener's returned promise has settled, so a listener
+   * that invalidates a cache is done before the writer reads again; a rejection is
+   * logged and ignored (the write itself is not undone). Without listeners it costs nothing.
+   */
+  write: (event: WriteEvent) => void | Promise<void>;
 }
 
 /**

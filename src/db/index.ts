@@ -10,7 +10,7 @@ export { classifyStatement } from './statement-classifier.js';
 export type { Classification, RouteReason, StatementRoute } from './statement-classifier.js';
 export type {
   Consistency, Database, DatabaseEvents, DatabaseSession, DbResult, Queryable, QueryOptions, TokenStore,
-  TransactionClient, TransactionOptions, TransactionResult,
+  TransactionClient, TransactionOptions, TransactionResult, WriteEvent,
 } from './database.js';
 export type { FailoverEvent, NodeRole, NodeStatus, TopologySnapshot } from './topology.js';
 export {

@@ -3,7 +3,7 @@ import type { QueryResult, QueryResultRow } from 'pg';
 import { ConsistencyToken } from './consistency-token.js';
 import type {
   Database, DatabaseEvents, DatabaseSession, DbResult, QueryOptions, TokenStore, TransactionClient, TransactionOptions,
-  TransactionResult,
+  TransactionResult, WriteEvent,
 } from './database.js';
 import { ScopedSession } from './database-session.js';
 import { type Checkout, DbNode } from './db-node.js';
@@ -49,7 +49,7 @@ class ReplicaRouter implements Database {
   #monitor: TopologyMonitor;
   #routes: RouteCache;
   #volatility = new FunctionVolatility();
-  #listeners: { [E in keyof DatabaseEvents]: Set<DatabaseEvents[E]> } = { failover: new Set(), topology: new Set() };
+  #listeners: { [E in keyof DatabaseEvents]: Set<DatabaseEvents[E]> } = { failover: new Set(), topology: new Set(), write: new Set() };
   #closed = false;
   #turn = 0;
 
@@ -94,7 +94,10 @@ class ReplicaRouter implements Database {
   }
 
   #run<R extends QueryResultRow>(route: StatementRoute, text: string, params: unknown[] | undefined, options: QueryOptions | undefined): Promise<DbResult<R>> {
-    if (route === 'primary') return options?.returnToken === false ? this.#runOnPrimary<R>(text, params) : this.#write<R>(text, params);
+    if (route === 'primary') {
+      const ran = options?.returnToken === false ? this.#runOnPrimary<R>(text, params) : this.#write<R>(text, params);
+      return this.#listeners.write.size === 0 ? ran : this.#afterWrite(ran, text);
+    }
     if (options === undefined) return this.#readEventual<R>(text, params);
     const consistency = options.consistency ?? (options.token != null ? 'session' : 'eventual');
     if (consistency === 'primary') return this.#runOnPrimary<R>(text, params);
@@ -114,12 +117,16 @@ class ReplicaRouter implements Database {
     const { client, release } = await this.#connect(node);
     let broken: unknown;
     let ended = false;
+    // Collected only for write listeners, and announced once the commit is known.
+    const statements: string[] | undefined = this.#listeners.write.size === 0 ? undefined : [];
+    let committing = false;
     node.outstanding++;
     try {
       await client.query(beginStatement(options));
       const tx: TransactionClient = {
         query: async <Row extends QueryResultRow = QueryResultRow>(text: string, params?: unknown[]): Promise<QueryResult<Row>> => {
           if (ended) throw new QueryError('this transaction has already ended; run statements inside its callback', {});
+          statements?.push(text);
           try {
             return last(await client.query<Row>(text, params));
           } catch (err) {
@@ -138,14 +145,19 @@ class ReplicaRouter implements Database {
         throw err;
       }
       ended = true;
+      committing = true;
       const [commit, lsn] = pipelined(client, () => [client.query('COMMIT'), client.query<LsnRow>(WAL_LSN_QUERY)] as const);
       const committed = await commit;
-      if (committed.command === 'ROLLBACK') throw new TransactionAbortedError();
+      if (committed.command === 'ROLLBACK') { committing = false; throw new TransactionAbortedError(); }
       const token = await this.#tokenAfterCommit(lsn, node, timeline);
+      if (statements !== undefined) await this.#emitWrite({ statements, token });
+      committing = false;
       if (!token) throw new ConnectionLostError(node.name);
       return { value, token };
     } catch (err) {
       if (isBroken(err)) broken = err;
+      // The connection broke during COMMIT: it may have committed, so listeners hear of it.
+      if (committing && statements !== undefined) await this.#emitWrite({ statements });
       throw this.#mapError(err, node);
     } finally {
       ended = true;
@@ -277,7 +289,7 @@ class ReplicaRouter implements Database {
     if (kind === 'conflict') return this.#runOnPrimary<R>(text, params);
     if (kind === 'read-only') {
       this.#routes.set(text, 'primary');
-      return this.#write<R>(text, params);
+      return this.#listeners.write.size === 0 ? this.#write<R>(text, params) : this.#afterWrite(this.#write<R>(text, params), text);
     }
     throw this.#mapError(err, node);
   }
@@ -447,6 +459,23 @@ class ReplicaRouter implements Database {
     }
     lsn ??= await node.positions.after();
     return lsn === undefined ? undefined : new ConsistencyToken(timeline, lsn);
+  }
+
+  /** Announces a statement that ran on the primary, after it settled either way (a failure may have committed). */
+  #afterWrite<R extends QueryResultRow>(ran: Promise<DbResult<R>>, text: string): Promise<DbResult<R>> {
+    return ran.then(
+      async (result) => { await this.#emitWrite({ statements: [text], token: result.token }); return result; },
+      async (err: unknown) => { await this.#emitWrite({ statements: [text] }); throw err; },
+    );
+  }
+
+  async #emitWrite(event: WriteEvent): Promise<void> {
+    const outcomes = await Promise.allSettled([...this.#listeners.write].map(async (listener) => listener(event)));
+    for (const outcome of outcomes) {
+      if (outcome.status === 'rejected') {
+        this.#options.logger.error({ event: 'write', err: (outcome.reason as Error)?.message }, 'database write listener failed');
+      }
+    }
   }
 
   #emit<E extends keyof DatabaseEvents>(event: E, payload: Parameters<DatabaseEvents[E]>[0]): void {

@@ -66,7 +66,9 @@ export class TopologyMonitor {
   }
 
   start(): void {
-    this.#schedule(0);
+    // The first round runs now, not on an unref'd timer: a process whose only work is
+    // `await db.ready()` would otherwise exit (code 13) before the round began.
+    this.checkNow().catch(() => {}).finally(() => this.#schedule(this.#options.checkIntervalMs));
   }
 
   async stop(): Promise<void> {

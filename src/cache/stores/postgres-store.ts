@@ -113,6 +113,21 @@ export class PostgresL2Store implements L2Store {
     return rowCount === 1;
   }
 
+  async setIfNewer(key: string, value: string, ttlMs: number, versionKey: string, version: string, versionTtlMs: number): Promise<boolean> {
+    // One statement: the version row's lock is held until the entry is written, so of
+    // two racing writers the second waits, then sees the first's version. An expired
+    // version row counts as missing.
+    const { rowCount } = await this.#query(`WITH newer AS (
+        INSERT INTO ${this.#table} AS t (key, value, expires_at) VALUES ($3, $4, ${expiry('$6')})
+        ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at
+        WHERE t.value COLLATE "C" < EXCLUDED.value COLLATE "C" OR t.expires_at <= now()
+        RETURNING 1)
+      INSERT INTO ${this.#table} (key, value, expires_at) SELECT $1, $2, ${expiry('$5')} FROM newer
+      ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at`,
+    [key, value, versionKey, version, ttlMs, versionTtlMs]);
+    return rowCount === 1;
+  }
+
   async delete(key: string): Promise<void> {
     await this.#query(`DELETE FROM ${this.#table} WHERE key = $1`, [key]);
   }

@@ -69,6 +69,10 @@ export class RedisL2Store implements L2Store {
       });
       this.#ownsClient = true;
     }
+    // EVALSHA with a fallback to EVAL, so the script crosses the wire once per connection.
+    if (typeof (this.#client as unknown as Record<string, unknown>).scaleoutSetIfNewer !== 'function') {
+      this.#client.defineCommand('scaleoutSetIfNewer', { numberOfKeys: 2, lua: SET_IF_NEWER_LUA });
+    }
     // Without a listener ioredis prints every connection error.
     this.#client.on('error', () => undefined);
   }
@@ -93,6 +97,13 @@ export class RedisL2Store implements L2Store {
       ? this.#client.set(this.#prefix + key, value, 'NX')
       : this.#client.set(this.#prefix + key, value, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'));
     return reply === 'OK';
+  }
+
+  async setIfNewer(key: string, value: string, ttlMs: number, versionKey: string, version: string, versionTtlMs: number): Promise<boolean> {
+    const client = this.#client as unknown as { scaleoutSetIfNewer(...args: (string | number)[]): Promise<number> };
+    const reply = await this.#run(() => client.scaleoutSetIfNewer(this.#prefix + key, this.#prefix + versionKey, version, value,
+      Math.max(1, Math.ceil(ttlMs)), Math.max(1, Math.ceil(versionTtlMs))));
+    return reply === 1;
   }
 
   async delete(key: string): Promise<void> {
@@ -134,6 +145,14 @@ export class RedisL2Store implements L2Store {
     }
   }
 }
+
+// Versions are zero-padded to one width, so string order is numeric order.
+const SET_IF_NEWER_LUA = `
+local current = redis.call('GET', KEYS[2])
+if current and current >= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[4])
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1`;
 
 function classify(err: unknown): Error {
   const e = err as Error;

@@ -1,0 +1,12 @@
+// An app instance that writes behind, one write after another to one key, and reports
+// each acknowledged sequence number over IPC, until it is killed.
+import { WriteBehind } from '../../../src/cache/index.js';
+
+const [redisUrl, stream, key] = process.argv.slice(2);
+const log = new WriteBehind({ stream: stream!, url: redisUrl });
+process.on('message', () => undefined);
+process.send!({ id: 0, result: 'ready' });
+for (let seq = 1; seq <= 100_000; seq++) {
+  await log.write(key!, { seqs: [seq] });
+  process.send!({ id: -1, acked: seq });
+}
