@@ -29,8 +29,18 @@ export interface SupervisedProcessOptions<R extends ProcessRun> {
   /** The first crashes of a series restart at once. @defaultValue 0 */
   immediate?: number;
   /** What a restart keeps, for the event: `on the same port, append-only file kept`. */
-  restartNote?: string;
+  restartNote?: string | (() => string);
+  /** More about a run that replaced a crashed one, for the event: `on 127.0.0.1:4100`. */
+  restartedNote?: (run: R) => string;
+  /**
+   * false: exits are restarted only once {@link SupervisedProcess.supervise} was called
+   * (an app instance: once it is in service); an exit before that is only recorded.
+   * @defaultValue true
+   */
+  superviseAtStart?: boolean;
   emit: (event: SupervisorEvent) => void;
+  /** A supervised run exited without being asked to; called before its restart is scheduled. */
+  onCrash?: (run: R, how: string) => void;
   /** A run replaced a crashed one. */
   onRestarted?: (run: R) => void;
   /** @defaultValue systemClock */
@@ -40,8 +50,9 @@ export interface SupervisedProcessOptions<R extends ProcessRun> {
 /**
  * A process the supervisor keeps running: a run that exits without being asked to is
  * logged (with its crash report) and started again after a backoff; the first crashes
- * of a series may restart at once. One implementation of restarts for every role
- * that is not an app instance.
+ * of a series may restart at once. The one implementation of restarts: app
+ * instances, the balancer and spawned engines each hold one and add only what is
+ * theirs (an instance: its pool membership, through the hooks).
  *
  *     start ─► running ─exit─► backoff ─delay─► starting ─► running ...
  *                  └─stop()─► stopped                  └─fails─► backoff
@@ -56,9 +67,13 @@ export class SupervisedProcess<R extends ProcessRun> {
   #stopped = false;
   #restarts = 0;
   #lastExit: string | undefined;
+  #supervising: boolean;
+  /** The current run's exit, once it exited. */
+  #runExit: ExitInfo | undefined;
 
   constructor(options: SupervisedProcessOptions<R>) {
     this.#options = options;
+    this.#supervising = options.superviseAtStart ?? true;
     this.#backoff = new RestartBackoff({ ...options.restart, immediate: options.immediate ?? 0, clock: options.clock ?? systemClock });
   }
 
@@ -89,8 +104,17 @@ export class SupervisedProcess<R extends ProcessRun> {
     return this.#lastExit;
   }
 
+  /** From now on exits are restarted; a run that already exited is restarted now. */
+  supervise(): void {
+    if (this.#supervising) return;
+    this.#supervising = true;
+    const run = this.#run;
+    if (run !== undefined && this.#runExit !== undefined && !this.#stopped) this.#crashed(run, this.#runExit);
+  }
+
   #adopt(run: R): void {
     this.#run = run;
+    this.#runExit = undefined;
     this.#state = 'running';
     this.#backoff.markHealthy();
     void run.exited.then((exit) => this.#onExit(run, exit));
@@ -98,8 +122,18 @@ export class SupervisedProcess<R extends ProcessRun> {
 
   #onExit(run: R, exit: ExitInfo): void {
     if (run !== this.#run || this.#stopped) return;
+    this.#runExit = exit;
+    this.#lastExit = describeExit(exit);
+    if (!this.#supervising) {
+      this.#state = 'stopped';
+      return;
+    }
+    this.#crashed(run, exit);
+  }
+
+  #crashed(run: R, exit: ExitInfo): void {
     const how = describeExit(exit);
-    this.#lastExit = how;
+    this.#options.onCrash?.(run, how);
     const report = run.crashReport?.();
     this.#scheduleRestart(`${this.#options.name} ${how}${report === undefined ? '' : ` after an uncaught error:\n${report}\n`}`);
   }
@@ -107,7 +141,8 @@ export class SupervisedProcess<R extends ProcessRun> {
   #scheduleRestart(what: string): void {
     const delayMs = this.#backoff.nextDelayMs();
     this.#state = 'backoff';
-    const note = this.#options.restartNote === undefined ? '' : ` ${this.#options.restartNote}`;
+    const restartNote = typeof this.#options.restartNote === 'function' ? this.#options.restartNote() : this.#options.restartNote;
+    const note = restartNote === undefined ? '' : ` ${restartNote}`;
     this.#options.emit({
       level: 'warn',
       message: `${what}; restarting it ${delayMs === 0 ? 'now' : `in ${delayMs} ms`}${note} (crash ${this.#backoff.crashesInARow} in a row)`,
@@ -123,7 +158,7 @@ export class SupervisedProcess<R extends ProcessRun> {
         }
         this.#restarts++;
         this.#adopt(run);
-        this.#options.emit({ level: 'step', message: `${this.#options.name} restarted (pid ${run.pid ?? '?'})` });
+        this.#options.emit({ level: 'step', message: `${this.#options.name} restarted (pid ${run.pid ?? '?'})${this.#options.restartedNote?.(run) ?? ''}` });
         this.#options.onRestarted?.(run);
       }, (err: unknown) => {
         if (this.#stopped) return;
@@ -134,11 +169,17 @@ export class SupervisedProcess<R extends ProcessRun> {
     }, delayMs);
   }
 
-  /** No more restarts; a graceful stop of the current run (after a restart in progress ends). */
-  async stop(): Promise<void> {
+  /** No more restarts; resolves once a restart in progress ended. The run keeps running. */
+  async stopRestarts(): Promise<void> {
     this.#stopped = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
     await this.#restarting;
+  }
+
+  /** No more restarts; a graceful stop of the current run (after a restart in progress ends). */
+  async stop(): Promise<void> {
+    await this.stopRestarts();
     await this.#run?.stop();
     this.#state = 'stopped';
   }
