@@ -14,6 +14,7 @@ import type { RedisServer } from './engines/redis-server.js';
 import { DbRequestError, EngineUnreachableError, redactUrl } from './errors.js';
 import type { SupervisorEvent } from './instance.js';
 import { PostgresGuard } from './postgres-guard.js';
+import type { ProcessGroup } from './process-group.js';
 import type { RebuildResult, SwitchoverResult } from './postgres-guard.js';
 import { ShardStatusReader } from './shard-status.js';
 import { SupervisedProcess } from './supervised-process.js';
@@ -44,7 +45,8 @@ export interface EngineSet {
    * SCALEOUT_PROFILE.
    */
   env(): Record<string, string>;
-  processes(): ProcessStatus[];
+  /** One group per engine role that exists (`postgres`, `redis`). */
+  groups(): ProcessGroup[];
   db(): DbStatus | null;
   /** The current primary's URL, with another database when given; undefined without PostgreSQL. */
   primaryUrl(database?: string): string | undefined;
@@ -224,6 +226,31 @@ function makeEngineSet(
   const notEmbedded = (): DbRequestError => new DbRequestError('NOT_EMBEDDED', postgres.source === 'external'
     ? 'the database is given by DATABASE_URL, so its nodes are not run by scaleout; rebuild and fail over with the tools that run them'
     : 'there is no PostgreSQL in this deployment (engines.postgres is false)');
+  const processes = (): ProcessStatus[] => {
+    const out: ProcessStatus[] = [];
+    if (postgres.cluster !== undefined) {
+      for (const node of postgres.cluster.nodes) {
+        const { state, detail } = guard?.describe(node) ?? { state: node.isRunning() ? 'running' : 'stopped', detail: node === postgres.cluster.primary ? 'primary' : 'replica' };
+        out.push({ role: 'postgres', id: node.name, pid: node.pid ?? null, address: `${node.host}:${node.port}`, buildId: null, state, detail });
+      }
+    } else if (postgres.primaryUrl !== undefined) {
+      out.push({ role: 'postgres', id: 'primary', pid: null, address: hostPortOf(postgres.primaryUrl), buildId: null, state: 'external', detail: 'DATABASE_URL' });
+      postgres.replicaUrls.forEach((url, i) => out.push({
+        role: 'postgres', id: `replica-${i + 1}`, pid: null, address: hostPortOf(url), buildId: null, state: 'external', detail: 'DATABASE_REPLICA_URLS',
+      }));
+    }
+    const run = redisServer?.run;
+    if (redisServer !== undefined && run !== undefined) {
+      const lastExit = redisServer.lastExit;
+      out.push({
+        role: 'redis', id: 'redis', pid: run.isRunning() ? run.pid ?? null : null, address: `${run.host}:${run.port}`, buildId: null,
+        state: redisServer.state, detail: `redis-server${lastExit === undefined ? '' : `, last exit: ${lastExit}`}`, restarts: redisServer.restarts,
+      });
+    } else if (redisUrl !== undefined && redisSource === 'external') {
+      out.push({ role: 'redis', id: 'redis', pid: null, address: hostPortOf(redisUrl), buildId: null, state: 'external', detail: 'REDIS_URL' });
+    }
+    return out;
+  };
   return {
     profile,
     env() {
@@ -242,30 +269,10 @@ function makeEngineSet(
       if (postgres.primaryUrl === undefined) return undefined;
       return name === undefined ? postgres.primaryUrl : withDatabase(postgres.primaryUrl, name);
     },
-    processes() {
-      const out: ProcessStatus[] = [];
-      if (postgres.cluster !== undefined) {
-        for (const node of postgres.cluster.nodes) {
-          const { state, detail } = guard?.describe(node) ?? { state: node.isRunning() ? 'running' : 'stopped', detail: node === postgres.cluster.primary ? 'primary' : 'replica' };
-          out.push({ role: 'postgres', id: node.name, pid: node.pid ?? null, address: `${node.host}:${node.port}`, buildId: null, state, detail });
-        }
-      } else if (postgres.primaryUrl !== undefined) {
-        out.push({ role: 'postgres', id: 'primary', pid: null, address: hostPortOf(postgres.primaryUrl), buildId: null, state: 'external', detail: 'DATABASE_URL' });
-        postgres.replicaUrls.forEach((url, i) => out.push({
-          role: 'postgres', id: `replica-${i + 1}`, pid: null, address: hostPortOf(url), buildId: null, state: 'external', detail: 'DATABASE_REPLICA_URLS',
-        }));
-      }
-      const run = redisServer?.run;
-      if (redisServer !== undefined && run !== undefined) {
-        const lastExit = redisServer.lastExit;
-        out.push({
-          role: 'redis', id: 'redis', pid: run.isRunning() ? run.pid ?? null : null, address: `${run.host}:${run.port}`, buildId: null,
-          state: redisServer.state, detail: `redis-server${lastExit === undefined ? '' : `, last exit: ${lastExit}`}`, restarts: redisServer.restarts,
-        });
-      } else if (redisUrl !== undefined && redisSource === 'external') {
-        out.push({ role: 'redis', id: 'redis', pid: null, address: hostPortOf(redisUrl), buildId: null, state: 'external', detail: 'REDIS_URL' });
-      }
-      return out;
+    groups() {
+      const all = processes();
+      return (['postgres', 'redis'] as const).filter((role) => all.some((p) => p.role === role))
+        .map((role) => ({ role, processes: () => processes().filter((p) => p.role === role) }));
     },
     db() {
       if (database === undefined || stopped) return null;

@@ -5,7 +5,7 @@ import type { PoolOptionsInput } from '../balancer/index.js';
 import type { Clock } from '../internal/clock.js';
 import { systemClock } from '../internal/clock.js';
 import { AppProcess } from './app-process.js';
-import { MAX_INSTANCES } from './config.js';
+import { AppGroup } from './app-group.js';
 import type { DeployStrategy, RuntimeConfig } from './config.js';
 import { reshardApp } from './app-reshard.js';
 import { startControlApi, type DbRequest } from './control-api.js';
@@ -18,18 +18,20 @@ import type { EngineSet } from './engine-set.js';
 import { OperationInProgressError, ScaleRequestError, SupervisorAlreadyRunningError, SupervisorStoppingError } from './errors.js';
 import { buildImage, STATE_DIR_NAME, unpackImage } from './image.js';
 import type { BuildImage } from './image.js';
-import { Instance } from './instance.js';
 import { setOrphanReaper } from './child-registry.js';
 import { OrphanReaper } from './orphan-reaper.js';
 import type { SupervisorEvent } from './instance.js';
+import { isScalable } from './process-group.js';
+import type { ProcessGroup, ScaleResult } from './process-group.js';
 import { RuntimeBalancer } from './runtime-balancer.js';
 import { formatKeys, loadOrCreateSecrets } from './secrets.js';
 import type { RuntimeSecrets } from './secrets.js';
 import { isAlive, readSupervisorFile, removeSupervisorFile, writeSupervisorFile } from './supervisor-file.js';
+import { compareProcesses } from './topology.js';
 import type { ProcessStatus, RuntimeStatus, SupervisorState } from './topology.js';
 
-/** The balancer pool of the first generation of instances. @defaultValue 'app' */
-export const DEFAULT_POOL_NAME = 'app';
+export { DEFAULT_POOL_NAME } from './app-group.js';
+export type { ScaleResult } from './process-group.js';
 export { BALANCER_IMMEDIATE_RESTARTS, BALANCER_SHUTDOWN_MS } from './runtime-balancer.js';
 
 export interface SupervisorOptions {
@@ -61,14 +63,6 @@ export interface BuildResult {
   fileCount: number;
 }
 
-export interface ScaleResult {
-  role: 'app';
-  from: number;
-  to: number;
-  started: string[];
-  stopped: string[];
-}
-
 /**
  * The `scaleout up` process: owns the topology and starts and stops everything.
  *
@@ -89,17 +83,13 @@ export class Supervisor {
   readonly #logDir: string;
   readonly #adminToken = randomBytes(24).toString('base64url');
   readonly #controlToken = randomBytes(24).toString('base64url');
-  readonly #instances = new Map<string, Instance>();
+  readonly #apps: AppGroup;
   #state: SupervisorState = 'starting';
   #secrets: RuntimeSecrets | undefined;
   #engines: EngineSet | undefined;
   readonly #balancer: RuntimeBalancer;
   #reaper: OrphanReaper | undefined;
   #control: ControlApi | undefined;
-  #buildId: string | undefined;
-  #pool = DEFAULT_POOL_NAME;
-  #desired: number;
-  #nextNumber = 1;
   #operation: string | undefined;
   #starting: Promise<UpSummary> | undefined;
   /** The startup steps alone (what a stop waits for), without the cleanup after a failure. */
@@ -114,7 +104,14 @@ export class Supervisor {
     this.#clock = options.clock ?? systemClock;
     this.#stateDir = join(this.dir, STATE_DIR_NAME);
     this.#logDir = join(this.#stateDir, 'logs');
-    this.#desired = options.config.app.instances;
+    this.#apps = new AppGroup({
+      config: options.config,
+      admin: () => this.#balancer.admin!,
+      spawn: (id, buildId) => this.#spawn(id, buildId),
+      assertRunning: () => this.#assertRunning(),
+      clock: this.#clock,
+      emit: (event) => this.#emit(event),
+    });
     this.#balancer = new RuntimeBalancer({
       listen: options.config.balancer.listen,
       admin: options.config.balancer.admin,
@@ -122,12 +119,7 @@ export class Supervisor {
       adminToken: this.#adminToken,
       keys: () => this.#secrets!.balancer,
       // After a crash, the instances in service as the supervisor knows them.
-      pool: () => ({
-        name: this.#pool,
-        options: this.#poolOptions([...this.#instances.values()]
-          .filter((i) => i.inPool && i.pool === this.#pool && i.address !== undefined)
-          .map((i) => ({ id: i.id, address: i.address! }))),
-      }),
+      pool: () => ({ name: this.#apps.pool, options: this.#poolOptions(this.#apps.servers()) }),
       restart: options.config.app.restart,
       clock: this.#clock,
       emit: (event) => this.#emit(event),
@@ -136,6 +128,14 @@ export class Supervisor {
 
   get state(): SupervisorState {
     return this.#state;
+  }
+
+  /**
+   * Every role's processes, in start order (stopped in reverse): the engines, the
+   * balancer, the app. A new role is one more group here.
+   */
+  #groups(): ProcessGroup[] {
+    return [...this.#engines?.groups() ?? [], this.#balancer, this.#apps];
   }
 
   /** Starts everything; on failure what was started is stopped again before it throws. */
@@ -169,7 +169,7 @@ export class Supervisor {
 
     const image = await buildImage(this.dir);
     await unpackImage(this.dir, image.buildId);
-    this.#buildId = image.buildId;
+    this.#apps.switchTo(image.buildId, this.#apps.pool);
     this.#step(`build ${image.buildId} (${image.fileCount} files, image .scaleout/images/${image.buildId}.tgz${image.created ? '' : ', unchanged'})`);
     this.#assertRunning();
 
@@ -190,15 +190,9 @@ export class Supervisor {
     this.#step(`balancer on http://${balancer.listeners[0]} (pid ${balancer.pid ?? '?'}, admin http://${balancer.adminAddress})`);
     this.#assertRunning();
 
-    const instances = Array.from({ length: this.#desired }, () => this.#createInstance(image.buildId, this.#pool));
-    const results = await Promise.allSettled(instances.map(async (instance) => {
-      await instance.start();
-      this.#assertRunning();
-      await instance.join();
+    const instances = await this.#apps.start(image.buildId, (instance) => {
       this.#step(`${instance.id} healthy on ${instance.address ?? '?'} (pid ${instance.pid ?? '?'}), in the pool`);
-    }));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed !== undefined) throw failed.reason;
+    });
 
     this.#state = 'running';
     const summary: UpSummary = {
@@ -256,25 +250,6 @@ export class Supervisor {
 
   // ── instances ────────────────────────────────────────────────────────────────
 
-  #createInstance(buildId: string, pool: string): Instance {
-    this.#assertRunning();
-    const id = `app-${this.#nextNumber++}`;
-    const { app, deploy: deployConfig } = this.config;
-    const instance = new Instance(id, buildId, pool, {
-      admin: () => this.#balancer.admin!,
-      spawn: (instanceId, build) => this.#spawn(instanceId, build),
-      healthPath: app.healthPath,
-      healthTimeoutMs: app.healthTimeoutMs,
-      stopGraceMs: app.stopGraceMs,
-      drainTimeoutMs: deployConfig.drainTimeoutMs,
-      restart: app.restart,
-      clock: this.#clock,
-      emit: (event) => this.#emit(event),
-    });
-    this.#instances.set(id, instance);
-    return instance;
-  }
-
   async #spawn(id: string, buildId: string): Promise<AppProcess> {
     const cwd = await unpackImage(this.dir, buildId);
     const session = this.#secrets!.session;
@@ -293,11 +268,6 @@ export class Supervisor {
         SCALEOUT_SESSION_KEYS: formatKeys(session),
       },
     });
-  }
-
-  /** Instances in service (or coming back from a crash), oldest first. */
-  #active(): Instance[] {
-    return [...this.#instances.values()].filter((i) => !i.retiring);
   }
 
   // ── operations ───────────────────────────────────────────────────────────────
@@ -339,62 +309,36 @@ export class Supervisor {
 
   #deployHost(): DeployHost {
     return {
-      buildId: () => this.#buildId!,
-      pool: () => this.#pool,
-      desired: () => this.#desired,
-      active: () => this.#active(),
-      createInstance: (buildId, pool) => this.#createInstance(buildId, pool),
-      forget: (instance) => {
-        this.#instances.delete(instance.id);
-      },
+      buildId: () => this.#apps.buildId!,
+      pool: () => this.#apps.pool,
+      desired: () => this.#apps.desired,
+      active: () => this.#apps.active(),
+      createInstance: (buildId, pool) => this.#apps.create(buildId, pool),
+      forget: (instance) => this.#apps.forget(instance),
       admin: () => this.#balancer.admin!,
       poolOptions: (servers) => this.#poolOptions(servers),
-      switchTo: (buildId, pool) => {
-        this.#buildId = buildId;
-        this.#pool = pool;
-      },
+      switchTo: (buildId, pool) => this.#apps.switchTo(buildId, pool),
       assertRunning: () => this.#assertRunning(),
     };
   }
 
-  /** Starts or stops instances of the current build until `count` are in service. */
+  /**
+   * Starts or stops processes of `role` until `count` run (stopping drains first).
+   * Only scalable roles (today `app`) may be scaled; the error lists them.
+   */
   scale(role: string, count: number, report: (event: SupervisorEvent) => void = () => {}): Promise<ScaleResult> {
-    if (role !== 'app') {
-      return Promise.reject(new ScaleRequestError(`only app instances can be scaled (workers are not run by scaleout up yet), not "${role}"`));
+    const groups = this.#groups();
+    const group = groups.find((g) => g.role === role);
+    if (group === undefined || !isScalable(group)) {
+      const scalable = [...new Set([this.#apps, ...groups].filter(isScalable).map((g) => g.role))];
+      return Promise.reject(new ScaleRequestError(`"${role}" ${group === undefined ? 'is not a role of this deployment' : 'cannot be scaled'}; scalable roles: ${scalable.join(', ')}`));
     }
-    if (!Number.isInteger(count) || count < 1 || count > MAX_INSTANCES) {
-      return Promise.reject(new ScaleRequestError(`app=${count}: give a whole number from 1 to ${MAX_INSTANCES} (stop everything with Ctrl-C)`));
+    try {
+      group.checkCount(count);
+    } catch (err) {
+      return Promise.reject(err as Error);
     }
-    return this.#exclusive('scale', report, async (tee) => {
-      const active = this.#active();
-      const from = active.length;
-      this.#desired = count;
-      if (count > from) {
-        const added = Array.from({ length: count - from }, () => this.#createInstance(this.#buildId!, this.#pool));
-        const results = await Promise.allSettled(added.map(async (instance) => {
-          await instance.start();
-          this.#assertRunning();
-          await instance.join();
-          tee({ level: 'step', message: `${instance.id} healthy on ${instance.address ?? '?'}, in pool ${this.#pool}` });
-        }));
-        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-        if (failed !== undefined) {
-          await Promise.all(added.map((i) => i.retire()));
-          added.forEach((i) => this.#instances.delete(i.id));
-          this.#desired = from;
-          throw failed.reason;
-        }
-        return { role: 'app', from, to: count, started: added.map((i) => i.id), stopped: [] };
-      }
-      // The newest go first: the oldest have proven themselves longest.
-      const removed = active.slice(count).reverse();
-      await Promise.all(removed.map(async (instance) => {
-        await instance.retire();
-        this.#instances.delete(instance.id);
-        tee({ level: 'step', message: `${instance.id} drained and stopped` });
-      }));
-      return { role: 'app', from, to: count, started: [], stopped: removed.map((i) => i.id) };
-    });
+    return this.#exclusive('scale', report, (tee) => group.scale(count, tee));
   }
 
   /** `scaleout db rebuild|failover` and `scaleout reshard`, one operation at a time like deploys. */
@@ -412,20 +356,17 @@ export class Supervisor {
     const balancer = this.#balancer.run;
     const processes: ProcessStatus[] = [
       {
-        role: 'supervisor', id: 'supervisor', pid: process.pid, address: this.#control?.address ?? null, buildId: this.#buildId ?? null,
+        role: 'supervisor', id: 'supervisor', pid: process.pid, address: this.#control?.address ?? null, buildId: this.#apps.buildId ?? null,
         state: this.#state === 'running' ? 'running' : this.#state === 'starting' ? 'starting' : 'stopping',
-        detail: `control API, desired app instances: ${this.#desired}`,
+        detail: `control API, desired app instances: ${this.#apps.desired}`,
       },
+      ...this.#groups().flatMap((group) => group.processes()),
     ];
-    const balancerStatus = this.#balancer.status(this.#pool);
-    if (balancerStatus !== undefined) processes.push(balancerStatus);
-    const byNumber = (a: Instance, b: Instance): number => Number(a.id.slice(4)) - Number(b.id.slice(4));
-    processes.push(...[...this.#instances.values()].sort(byNumber).map((i) => i.snapshot()));
-    processes.push(...this.#engines?.processes() ?? []);
+    processes.sort(compareProcesses);
     return {
       dir: this.dir,
       state: this.#state,
-      buildId: this.#buildId ?? null,
+      buildId: this.#apps.buildId ?? null,
       profile: this.#engines?.profile ?? null,
       appUrl: balancer === undefined ? null : `http://${balancer.listeners[0]}/`,
       adminUrl: balancer === undefined ? null : `http://${balancer.adminAddress}/`,
@@ -446,12 +387,12 @@ export class Supervisor {
 
   async #stop(): Promise<void> {
     this.#state = 'stopping';
-    const instances = [...this.#instances.values()];
-    if (instances.length > 0) this.#emit({ level: 'info', message: `draining and stopping ${instances.length} instance(s)` });
-    await Promise.all(instances.map((i) => i.retire()));
+    const instances = this.#apps.size;
+    if (instances > 0) this.#emit({ level: 'info', message: `draining and stopping ${instances} instance(s)` });
+    await this.#apps.stop();
     // A startup in progress notices the stop at its next step; wait for it to let go.
     await this.#startup?.catch(() => undefined);
-    await Promise.all([...this.#instances.values()].map((i) => i.retire()));
+    await this.#apps.stop();
     const hadBalancer = this.#balancer.run !== undefined;
     await this.#balancer.stop();
     if (hadBalancer) this.#emit({ level: 'info', message: 'balancer stopped' });
@@ -468,7 +409,7 @@ export class Supervisor {
   /** Forced stop: SIGKILL every process now (a second Ctrl-C). Synchronous. */
   kill(): void {
     this.#state = 'stopping';
-    for (const instance of this.#instances.values()) instance.kill();
+    this.#apps.kill();
     this.#balancer.kill();
     this.#engines?.kill();
     this.#closeReaper();
