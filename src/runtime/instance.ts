@@ -93,7 +93,7 @@ export class Instance {
       start: () => this.#startRun(),
       restart: ctx.restart,
       superviseAtStart: false,
-      restartNote: () => `(out of pool ${this.#pool} until it is healthy again)`,
+      restartNote: () => `, out of pool ${this.#pool} until it is healthy again`,
       restartedNote: (run) => ` on ${run.process.address} and rejoined pool ${this.#pool}`,
       onCrash: () => this.#leavePool(),
       emit: ctx.emit,

@@ -28,7 +28,7 @@ export interface SupervisedProcessOptions<R extends ProcessRun> {
   restart: { initialMs: number; maxMs: number };
   /** The first crashes of a series restart at once. @defaultValue 0 */
   immediate?: number;
-  /** What a restart keeps, for the event: `on the same port, append-only file kept`. */
+  /** What a restart keeps, for the event: `on the same port, append-only file kept` (or `, out of ...`). */
   restartNote?: string | (() => string);
   /** More about a run that replaced a crashed one, for the event: `on 127.0.0.1:4100`. */
   restartedNote?: (run: R) => string;
@@ -142,7 +142,7 @@ export class SupervisedProcess<R extends ProcessRun> {
     const delayMs = this.#backoff.nextDelayMs();
     this.#state = 'backoff';
     const restartNote = typeof this.#options.restartNote === 'function' ? this.#options.restartNote() : this.#options.restartNote;
-    const note = restartNote === undefined ? '' : ` ${restartNote}`;
+    const note = restartNote === undefined ? '' : restartNote.startsWith(',') ? restartNote : ` ${restartNote}`;
     this.#options.emit({
       level: 'warn',
       message: `${what}; restarting it ${delayMs === 0 ? 'now' : `in ${delayMs} ms`}${note} (crash ${this.#backoff.crashesInARow} in a row)`,
