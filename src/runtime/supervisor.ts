@@ -69,9 +69,10 @@ export interface BuildResult {
  *     start: build ─► control API ─► engines ─► balancer ─► N instances (each joins the pool once healthy)
  *     stop:  drain and stop instances ─► balancer ─► engines ─► control API
  *
- * Deploys, scaling and builds run one at a time; crashed instances are restarted
- * with backoff by their {@link Instance}; a crashed balancer is restarted with its
- * pool as the supervisor knows it.
+ * Its processes are held in groups by role (the engines, the balancer, the app:
+ * see `process-group.ts`), each process a `SupervisedProcess` that restarts it with
+ * backoff; a crashed balancer is restarted with its pool as the supervisor knows it.
+ * Deploys, scaling and builds run one at a time.
  */
 export class Supervisor {
   readonly dir: string;
@@ -330,7 +331,7 @@ export class Supervisor {
     const groups = this.#groups();
     const group = groups.find((g) => g.role === role);
     if (group === undefined || !isScalable(group)) {
-      const scalable = [...new Set([this.#apps, ...groups].filter(isScalable).map((g) => g.role))];
+      const scalable = groups.filter(isScalable).map((g) => g.role);
       return Promise.reject(new ScaleRequestError(`"${role}" ${group === undefined ? 'is not a role of this deployment' : 'cannot be scaled'}; scalable roles: ${scalable.join(', ')}`));
     }
     try {
