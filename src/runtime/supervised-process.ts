@@ -3,7 +3,7 @@ import { systemClock } from '../internal/clock.js';
 import type { ExitInfo } from './app-process.js';
 import { describeExit } from './app-process.js';
 import type { SupervisorEvent } from './instance.js';
-import { RestartBackoff } from './restart-backoff.js';
+import { RestartTimer } from './restart-timer.js';
 import type { ProcessState } from './topology.js';
 
 /** One run of a supervised process: what {@link SupervisedProcessOptions.start} resolves with. */
@@ -59,10 +59,9 @@ export interface SupervisedProcessOptions<R extends ProcessRun> {
  */
 export class SupervisedProcess<R extends ProcessRun> {
   readonly #options: SupervisedProcessOptions<R>;
-  readonly #backoff: RestartBackoff;
+  readonly #restartTimer: RestartTimer;
   #run: R | undefined;
   #state: ProcessState = 'stopped';
-  #timer: NodeJS.Timeout | undefined;
   #restarting: Promise<void> | undefined;
   #stopped = false;
   #restarts = 0;
@@ -74,7 +73,7 @@ export class SupervisedProcess<R extends ProcessRun> {
   constructor(options: SupervisedProcessOptions<R>) {
     this.#options = options;
     this.#supervising = options.superviseAtStart ?? true;
-    this.#backoff = new RestartBackoff({ ...options.restart, immediate: options.immediate ?? 0, clock: options.clock ?? systemClock });
+    this.#restartTimer = new RestartTimer({ ...options.restart, immediate: options.immediate ?? 0, clock: options.clock ?? systemClock });
   }
 
   /** The first run; a failure here is the caller's (nothing is retried). */
@@ -116,7 +115,7 @@ export class SupervisedProcess<R extends ProcessRun> {
     this.#run = run;
     this.#runExit = undefined;
     this.#state = 'running';
-    this.#backoff.markHealthy();
+    this.#restartTimer.markHealthy();
     void run.exited.then((exit) => this.#onExit(run, exit));
   }
 
@@ -139,41 +138,40 @@ export class SupervisedProcess<R extends ProcessRun> {
   }
 
   #scheduleRestart(what: string): void {
-    const delayMs = this.#backoff.nextDelayMs();
+    const delayMs = this.#restartTimer.schedule(() => this.#restart());
     this.#state = 'backoff';
     const restartNote = typeof this.#options.restartNote === 'function' ? this.#options.restartNote() : this.#options.restartNote;
     const note = restartNote === undefined ? '' : restartNote.startsWith(',') ? restartNote : ` ${restartNote}`;
     this.#options.emit({
       level: 'warn',
-      message: `${what}; restarting it ${delayMs === 0 ? 'now' : `in ${delayMs} ms`}${note} (crash ${this.#backoff.crashesInARow} in a row)`,
+      message: `${what}; restarting it ${delayMs === 0 ? 'now' : `in ${delayMs} ms`}${note} (crash ${this.#restartTimer.crashesInARow} in a row)`,
     });
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
+  }
+
+  #restart(): void {
+    if (this.#stopped) return;
+    this.#state = 'starting';
+    this.#restarting = this.#options.start().then((run) => {
+      if (this.#stopped) {
+        run.kill();
+        return;
+      }
+      this.#restarts++;
+      this.#adopt(run);
+      this.#options.emit({ level: 'step', message: `${this.#options.name} restarted (pid ${run.pid ?? '?'})${this.#options.restartedNote?.(run) ?? ''}` });
+      this.#options.onRestarted?.(run);
+    }, (err: unknown) => {
       if (this.#stopped) return;
-      this.#state = 'starting';
-      this.#restarting = this.#options.start().then((run) => {
-        if (this.#stopped) {
-          run.kill();
-          return;
-        }
-        this.#restarts++;
-        this.#adopt(run);
-        this.#options.emit({ level: 'step', message: `${this.#options.name} restarted (pid ${run.pid ?? '?'})${this.#options.restartedNote?.(run) ?? ''}` });
-        this.#options.onRestarted?.(run);
-      }, (err: unknown) => {
-        if (this.#stopped) return;
-        this.#scheduleRestart(`${this.#options.name} did not restart: ${String((err as Error)?.message ?? err).split('\n')[0] ?? ''}`);
-      }).finally(() => {
-        this.#restarting = undefined;
-      });
-    }, delayMs);
+      this.#scheduleRestart(`${this.#options.name} did not restart: ${String((err as Error)?.message ?? err).split('\n')[0] ?? ''}`);
+    }).finally(() => {
+      this.#restarting = undefined;
+    });
   }
 
   /** No more restarts; resolves once a restart in progress ended. The run keeps running. */
   async stopRestarts(): Promise<void> {
     this.#stopped = true;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#restartTimer.cancel();
     await this.#restarting;
   }
 
@@ -187,7 +185,7 @@ export class SupervisedProcess<R extends ProcessRun> {
   /** No more restarts; SIGKILL now. */
   kill(): void {
     this.#stopped = true;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#restartTimer.cancel();
     this.#run?.kill();
     this.#state = 'stopped';
   }
