@@ -38,10 +38,11 @@ class FakeProcess {
   }
 }
 
-function instance(): { instance: Instance; procs: FakeProcess[]; pool: Set<string>; events: SupervisorEvent[] } {
+function instance(failSpawns: number[] = []): { instance: Instance; procs: FakeProcess[]; pool: Set<string>; events: SupervisorEvent[] } {
   const procs: FakeProcess[] = [];
   const pool = new Set<string>();
   const events: SupervisorEvent[] = [];
+  let spawns = 0;
   const admin = {
     addServer: async (_pool: string, server: { address: string }) => void pool.add(server.address),
     removeServer: async () => {
@@ -53,6 +54,7 @@ function instance(): { instance: Instance; procs: FakeProcess[]; pool: Set<strin
   const created = new Instance('app-1', 'build', 'app', {
     admin: () => admin,
     spawn: async () => {
+      if (failSpawns.includes(++spawns)) throw new Error('port in use\nmore detail');
       const proc = new FakeProcess();
       procs.push(proc);
       return proc as unknown as AppProcess;
@@ -91,6 +93,21 @@ describe('Instance', () => {
     await app.retire();
     expect(app.state).toBe('stopped');
     expect(pool.size).toBe(0);
+  });
+
+  it('reports a failed restart as an exit of the instance and rejoins with the next one', async () => {
+    const { instance: app, procs, pool, events } = instance([2]);
+    await app.start();
+    await app.join();
+    procs[0]!.crash();
+    await waitFor('the second restart', () => procs.length === 2 && app.state === 'up', { timeoutMs: 5_000 });
+    expect([...pool]).toEqual([procs[1]!.address]);
+    expect(events).toEqual([
+      expect.objectContaining({ kind: 'instance-exited', source: 'app-1', exit: 'exited with code 1' }),
+      expect.objectContaining({ kind: 'instance-exited', source: 'app-1', exit: 'did not come back (port in use)' }),
+      expect.objectContaining({ kind: 'instance-restarted', source: 'app-1', pool: 'app', restarts: 1 }),
+    ]);
+    await app.retire();
   });
 
   it('restarts nothing before it joined; a process that died meanwhile is taken out again once it joins', async () => {
