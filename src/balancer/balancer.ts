@@ -5,6 +5,8 @@ import tls from 'node:tls';
 import type { Clock } from '../internal/clock.js';
 import { systemClock } from '../internal/clock.js';
 import { Keyring } from '../internal/keyring.js';
+import { startAdminApi } from './admin-api.js';
+import type { AdminApi } from './admin-api.js';
 import { AdminRequestError, BalancerConfigError } from './errors.js';
 import { splitAddress } from './address.js';
 import { parseBalancerOptions, parsePoolOptions, parseServerOptions } from './options.js';
@@ -72,6 +74,7 @@ export class Balancer {
   #requestCount = 0;
   #routes: RouteTable;
   #sweepTimer: NodeJS.Timeout | undefined;
+  #admin: AdminApi | undefined;
   #closing: Promise<void> | undefined;
   /** Exchanges that ended, per pool, by status class (index 0: no status / 1xx, 1: 2xx ... 4: 5xx), for /metrics. */
   readonly exchanges = new Map<string, number[]>();
@@ -128,7 +131,7 @@ export class Balancer {
     });
   }
 
-  /** Bind every listener and start health checks. */
+  /** Bind every listener, start health checks, then the admin API when `admin` is set. */
   async listen(): Promise<void> {
     for (const [index, listener] of this.#options.listen.entries()) {
       const { host, port } = splitAddress(listener.address);
@@ -157,6 +160,8 @@ export class Balancer {
     ) / 4)));
     this.#sweepTimer = setInterval(() => this.#sweep(), sweepMs);
     this.#sweepTimer.unref();
+    // Last: an admin API that answers means the balancer it manages serves.
+    if (this.#options.admin !== undefined) this.#admin = await startAdminApi(this, this.#options.admin);
   }
 
   #sweep(): void {
@@ -172,6 +177,11 @@ export class Balancer {
       const address = server.address() as net.AddressInfo;
       return address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
     });
+  }
+
+  /** Where the admin API of the `admin` option listens (the real port when 0 was asked); undefined without one. */
+  get adminAddress(): string | undefined {
+    return this.#admin?.address;
   }
 
   get options(): BalancerOptions {
@@ -255,6 +265,8 @@ export class Balancer {
 
   async #close(): Promise<void> {
     this.#ctx.closing = true;
+    // First: nothing may add servers to a balancer that is going away.
+    await this.#admin?.close();
     const closed = this.#listeners.map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
     for (const conn of this.#connections) conn.closeWhenIdle();
     const deadline = Date.now() + this.#options.timeouts.shutdownMs;
@@ -273,7 +285,8 @@ export class Balancer {
 
 /**
  * Start a balancer: validate the options (a BalancerConfigError names the field, the
- * value and what is allowed), bind the listeners, start health checks.
+ * value and what is allowed), bind the listeners, start health checks, and start the
+ * admin API when `admin: { address, token }` is given (closed by `close()`).
  *
  * @example
  * const balancer = await startBalancer({

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { formatBalancerEvent, startAdminApi, startBalancer, STRATEGY_NAMES } from '../balancer/index.js';
+import { formatBalancerEvent, startBalancer, STRATEGY_NAMES } from '../balancer/index.js';
 import type { BalancerOptionsInput, PoolOptionsInput } from '../balancer/index.js';
 import { UsageError } from './cli-error.js';
 import { readSecretFile } from './secret-file.js';
@@ -51,14 +51,11 @@ Both keep it out of the command line, which every user of the machine can read w
       const balancer = await startBalancer(options, {
         log: (event) => process.stderr.write(`${formatBalancerEvent(event)}\n`),
       });
-      const adminOptions = (options as { admin?: { address: string; token: string } }).admin;
-      const admin = adminOptions === undefined ? undefined : await startAdminApi(balancer, adminOptions);
       process.stdout.write(`scaleout balancer listening on ${balancer.addresses.map((a) => `http://${a}`).join(', ')}\n`);
-      if (admin !== undefined) process.stdout.write(`admin API on http://${admin.address} (Authorization: Bearer <token>)\n`);
+      if (balancer.adminAddress !== undefined) process.stdout.write(`admin API on http://${balancer.adminAddress} (Authorization: Bearer <token>)\n`);
       await new Promise<void>((resolve) => {
         onShutdownSignal(async () => {
           process.stderr.write('shutting down: finishing in-flight requests\n');
-          await admin?.close();
           await balancer.close();
           resolve();
         });

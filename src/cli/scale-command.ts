@@ -5,20 +5,20 @@ import type { ScaleResult } from '../runtime/index.js';
 import { UsageError } from './cli-error.js';
 import { printEvent } from './up-command.js';
 
-/** `scaleout scale app=N [dir]`: start or stop instances live (performed by the supervisor). */
+/** `scaleout scale <role>=N [dir]`: start or stop processes of a scalable role live (the supervisor decides which roles scale). */
 export function registerScaleCommand(program: Command): void {
   program.command('scale')
-    .description('start or stop instances of the running build, live (stopping drains first)')
+    .description('start or stop processes of a role live, e.g. instances of the running build (stopping drains first)')
     .argument('<role=count>', 'e.g. app=4')
     .argument('[dir]', 'the app folder', '.')
     .action(async (spec: string, dir: string) => {
-      const match = /^([a-z][a-z0-9-]*)=(\d{1,4})$/.exec(spec);
+      // `worker:mailer=2` names a worker role.
+      const match = /^([a-z][a-z0-9-]*(?::[a-z][a-z0-9-]*)?)=(\d{1,4})$/.exec(spec);
       if (match === null) throw new UsageError(`"${spec}" must look like app=4`);
-      if (match[1] !== 'app') throw new UsageError(`only app instances can be scaled (workers are not run by scaleout up yet), not "${match[1]}"`);
       const client = ControlClient.connect(resolve(dir));
       const result = await client.scale(match[1]!, Number(match[2]), printEvent) as ScaleResult;
       process.stdout.write(result.from === result.to
-        ? `app already has ${result.to} instance(s)\n`
-        : `app: ${result.from} → ${result.to} instance(s)${result.started.length > 0 ? `; started ${result.started.join(', ')}` : ''}${result.stopped.length > 0 ? `; stopped ${result.stopped.join(', ')}` : ''}\n`);
+        ? `${result.role} already has ${result.to} instance(s)\n`
+        : `${result.role}: ${result.from} → ${result.to} instance(s)${result.started.length > 0 ? `; started ${result.started.join(', ')}` : ''}${result.stopped.length > 0 ? `; stopped ${result.stopped.join(', ')}` : ''}\n`);
     });
 }

@@ -17,8 +17,8 @@
  * it never outlives the supervisor.
  */
 import { readFileSync } from 'node:fs';
-import { formatBalancerEvent, startAdminApi, startBalancer } from '../balancer/index.js';
-import type { AdminApi, BalancerEvent, BalancerOptionsInput } from '../balancer/index.js';
+import { formatBalancerEvent, startBalancer } from '../balancer/index.js';
+import type { BalancerEvent, BalancerOptionsInput } from '../balancer/index.js';
 import { isScaleoutError } from '../internal/errors.js';
 import type { BalancerStartMessage } from './balancer-process.js';
 
@@ -61,7 +61,7 @@ async function run(): Promise<void> {
   const token = process.env.SCALEOUT_ADMIN_TOKEN;
   if (file === undefined || token === undefined) throw new Error('usage: balancer-child <config.json> with SCALEOUT_ADMIN_TOKEN set');
   const { admin: adminAddress, ...options } = JSON.parse(readFileSync(file, 'utf8')) as BalancerOptionsInput & { admin: string };
-  const balancer = await startBalancer(options, {
+  const balancer = await startBalancer({ ...options, admin: { address: adminAddress, token } }, {
     ...(handle === undefined ? {} : { listenHandles: [handle] }),
     log: (event) => {
       process.stderr.write(`${new Date(event.at).toISOString()} ${formatBalancerEvent(event)}\n`);
@@ -74,25 +74,18 @@ async function run(): Promise<void> {
     await balancer.close();
     throw new Error(`the socket from the supervisor listens on ${balancer.addresses[0] ?? '?'}, not ${String(options.listen)}`);
   }
-  let admin: AdminApi;
-  try {
-    admin = await startAdminApi(balancer, { address: adminAddress, token });
-  } catch (err) {
-    await balancer.close();
-    throw err;
-  }
   // Until here a signal ends the process the default way: there is nothing to drain yet.
   let stopping = false;
   const stop = (): void => {
     if (stopping) return;
     stopping = true;
-    void admin.close().then(() => balancer.close()).finally(() => process.exit(0));
+    void balancer.close().finally(() => process.exit(0));
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   process.off('disconnect', orphaned);
   process.on('disconnect', stop);
-  send({ type: 'ready', listeners: balancer.addresses, admin: admin.address });
+  send({ type: 'ready', listeners: balancer.addresses, admin: balancer.adminAddress! });
 }
 
 function send(message: BalancerChildMessage, then?: () => void): void {

@@ -114,8 +114,17 @@ const workerSchema = z.object({
   queues: z.array(z.string().min(1)).optional(),
 }).strict();
 
+/** Which engines back sessions, cache L2, bus and queue. */
+export const PROFILES = ['redis', 'postgres'] as const;
+
 export const runtimeConfigSchema = z.object({
   app: appSchema,
+  /**
+   * `redis`: sessions, cache L2, bus and queue in Redis; `postgres`: all of them in
+   * PostgreSQL, and no Redis is started. @defaultValue `redis` when REDIS_URL is set
+   * or a redis-server is on the PATH (and `engines.redis` is not false), else `postgres`
+   */
+  profile: z.enum(PROFILES).optional(),
   balancer: balancerSchema.default(balancerSchema.parse({})),
   engines: enginesSchema.default(enginesSchema.parse({})),
   deploy: deploySchema.default(deploySchema.parse({})),
@@ -128,6 +137,7 @@ export type RuntimeConfigInput = z.input<typeof runtimeConfigSchema>;
 /** A validated config with every default applied. */
 export type RuntimeConfig = z.output<typeof runtimeConfigSchema>;
 export type DeployStrategy = RuntimeConfig['deploy']['strategy'];
+export type Profile = (typeof PROFILES)[number];
 /** The `db.shards` section, validated. */
 export type ShardsConfig = NonNullable<RuntimeConfig['db']['shards']>;
 

@@ -7,9 +7,9 @@ export {
   defineConfig, runtimeConfigSchema,
   DEFAULT_BALANCER_ADMIN, DEFAULT_BALANCER_HEALTH_INTERVAL_MS, DEFAULT_BALANCER_LISTEN, DEFAULT_DRAIN_TIMEOUT_MS,
   DEFAULT_HEALTH_PATH, DEFAULT_HEALTH_TIMEOUT_MS, DEFAULT_INSTANCES, DEFAULT_POSTGRES_REPLICAS, DEFAULT_RESTART_INITIAL_MS,
-  DEFAULT_RESTART_MAX_MS, DEFAULT_STOP_GRACE_MS, MAX_INSTANCES,
+  DEFAULT_RESTART_MAX_MS, DEFAULT_STOP_GRACE_MS, MAX_INSTANCES, PROFILES,
 } from './config.js';
-export type { DeployStrategy, RuntimeConfig, RuntimeConfigInput, ShardsConfig } from './config.js';
+export type { DeployStrategy, Profile, RuntimeConfig, RuntimeConfigInput, ShardsConfig } from './config.js';
 export { CONFIG_FILE_NAMES, loadConfig, parseConfig } from './config-loader.js';
 export type { LoadedConfig } from './config-loader.js';
 export { BUILD_EXCLUDED_DIRS, BUILD_ID_HEX_CHARS, computeBuild } from './build-id.js';
@@ -37,6 +37,7 @@ export { readSupervisorFile, supervisorFilePath } from './supervisor-file.js';
 export type { SupervisorFile } from './supervisor-file.js';
 export { DEFAULT_RESTART_STABLE_MS } from './restart-backoff.js';
 export { findRedisServer } from './engines/redis-server.js';
+export { compareProcesses, ROLE_ORDER } from './topology.js';
 export type { DbStatus, ProcessRole, ProcessState, ProcessStatus, RuntimeStatus, ShardsStatus, SupervisorState } from './topology.js';
 export { DEFAULT_INSTANCE_HOST, INSTANCE_ENV, instanceEnv } from './instance-env.js';
 export type { EnvSessionKey, InstanceEnv, InstanceEnvOptions, InstanceNeed, InstanceProfile } from './instance-env.js';

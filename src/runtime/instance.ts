@@ -1,10 +1,10 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Clock } from '../internal/clock.js';
 import type { AppProcess } from './app-process.js';
-import { describeExit } from './app-process.js';
 import type { BalancerAdminClient } from './balancer-admin-client.js';
 import type { SupervisorEvent } from './events.js';
-import { RestartBackoff } from './restart-backoff.js';
+import { SupervisedProcess } from './supervised-process.js';
+import type { ProcessRun } from './supervised-process.js';
 import type { ProcessState, ProcessStatus } from './topology.js';
 
 /** Between two looks at a draining server's state. @defaultValue 100 */
@@ -27,27 +27,56 @@ export interface InstanceContext {
   emit(event: SupervisorEvent): void;
 }
 
+/** One run of an instance's process, as its {@link SupervisedProcess} sees it. */
+class AppRun implements ProcessRun {
+  readonly process: AppProcess;
+  readonly #stopGraceMs: number;
+
+  constructor(process: AppProcess, stopGraceMs: number) {
+    this.process = process;
+    this.#stopGraceMs = stopGraceMs;
+  }
+
+  get pid(): number | undefined {
+    return this.process.pid;
+  }
+
+  get exited(): AppProcess['exited'] {
+    return this.process.exited;
+  }
+
+  async stop(): Promise<void> {
+    await this.process.stop(this.#stopGraceMs);
+  }
+
+  kill(): void {
+    this.process.kill();
+  }
+}
+
 /**
- * One app instance under supervision: its process, its membership in a balancer
- * pool, and its restarts. It joins the pool only once its own health check passed;
- * when its process dies it leaves the pool at once and comes back after an
- * exponential backoff. `retire()` takes it out for good: drain, wait, stop.
+ * One app instance: its process (spawned, health-checked and restarted by a
+ * {@link SupervisedProcess}) and its membership in a balancer pool, which is the
+ * instance's own concern. It joins the pool only once its own health check passed;
+ * from then on, when its process dies it leaves the pool at once, and the restarted
+ * process joins again once healthy. `retire()` takes it out for good: drain, wait, stop.
+ *
+ *     start ─healthy─► join ─► up ─exit─► leave the pool ─backoff─► start ─healthy─► join ...
+ *                               └─retire()─► drain ─► remove from the pool ─► stop
  */
 export class Instance {
   readonly id: string;
   readonly buildId: string;
   readonly #ctx: InstanceContext;
-  readonly #backoff: RestartBackoff;
+  readonly #process: SupervisedProcess<AppRun>;
   #pool: string;
-  #state: ProcessState = 'starting';
-  #process: AppProcess | undefined;
-  /** Crashes are restarted only once the instance was accepted into service. */
-  #supervised = false;
+  /** The latest process spawned (also while it is starting). */
+  #latest: AppProcess | undefined;
+  /** Accepted into service once: a restarted process joins the pool by itself. */
+  #joined = false;
   #inPool = false;
-  #restarts = 0;
-  #lastExit: string | undefined;
-  #restartTimer: NodeJS.Timeout | undefined;
-  #restarting: Promise<void> | undefined;
+  /** Set by retire(): what the instance does instead of running. */
+  #phase: 'draining' | 'stopping' | 'stopped' | undefined;
   #abort = new AbortController();
   #retired: Promise<void> | undefined;
 
@@ -56,7 +85,15 @@ export class Instance {
     this.buildId = buildId;
     this.#pool = pool;
     this.#ctx = ctx;
-    this.#backoff = new RestartBackoff({ ...ctx.restart, clock: ctx.clock });
+    this.#process = new SupervisedProcess<AppRun>({
+      name: id,
+      start: () => this.#startRun(),
+      restart: ctx.restart,
+      superviseAtStart: false,
+      onCrash: () => this.#leavePool(),
+      emit: (event) => this.#emitProcessEvent(event),
+      clock: ctx.clock,
+    });
   }
 
   get pool(): string {
@@ -64,7 +101,11 @@ export class Instance {
   }
 
   get state(): ProcessState {
-    return this.#state;
+    if (this.#phase !== undefined) return this.#phase;
+    const state = this.#process.state;
+    if (state === 'running') return this.#inPool ? 'up' : 'starting';
+    // Not started yet, or exited before it was accepted into service.
+    return state === 'stopped' ? 'starting' : state;
   }
 
   get retiring(): boolean {
@@ -76,11 +117,11 @@ export class Instance {
   }
 
   get address(): string | undefined {
-    return this.#process?.address;
+    return this.#latest?.address;
   }
 
   get pid(): number | undefined {
-    return this.#process?.running === true ? this.#process.pid : undefined;
+    return this.#latest?.running === true ? this.#latest.pid : undefined;
   }
 
   /**
@@ -88,73 +129,70 @@ export class Instance {
    * process is gone and an InstanceStartError says why (with its last log lines).
    */
   async start(): Promise<void> {
-    this.#state = 'starting';
+    await this.#process.start();
+  }
+
+  /** One run: spawned, healthy, and back in the pool when it replaces a crashed one. */
+  async #startRun(): Promise<AppRun> {
     const proc = await this.#ctx.spawn(this.id, this.buildId);
-    this.#process = proc;
-    void proc.exited.then((exit) => this.#onExit(proc, describeExit(exit)));
+    this.#latest = proc;
     if (this.retiring) proc.kill();
     await proc.waitHealthy(this.#ctx.healthPath, this.#ctx.healthTimeoutMs, this.#abort.signal);
-    this.#backoff.markHealthy();
+    if (this.#joined && !this.retiring) {
+      try {
+        await this.#addToPool(proc);
+      } catch (err) {
+        proc.kill();
+        throw err;
+      }
+    }
+    return new AppRun(proc, this.#ctx.stopGraceMs);
+  }
+
+  async #addToPool(proc: AppProcess): Promise<void> {
+    await this.#ctx.admin().addServer(this.#pool, { id: this.id, address: proc.address });
+    this.#inPool = true;
   }
 
   /** Adds the healthy instance to its pool; from now on a crash is restarted. */
   async join(): Promise<void> {
-    const proc = this.#process;
-    if (proc === undefined || this.retiring) return;
-    await this.#ctx.admin().addServer(this.#pool, { id: this.id, address: proc.address });
-    this.#inPool = true;
-    this.#supervised = true;
-    this.#state = 'up';
+    const run = this.#process.run;
+    if (run === undefined || this.retiring) return;
+    await this.#addToPool(run.process);
+    this.#joined = true;
     // It may have died while the balancer was being told: it must not stay listed.
-    if (!proc.running) this.#crashed(this.#lastExit ?? 'exited');
+    this.#process.supervise();
   }
 
   /** The instance entered `pool` together with others (a blue-green switch). */
   markJoined(pool: string): void {
     this.#pool = pool;
     this.#inPool = true;
-    this.#supervised = true;
-    this.#state = 'up';
-    if (this.#process?.running !== true) this.#crashed(this.#lastExit ?? 'exited');
+    this.#joined = true;
+    this.#process.supervise();
   }
 
-  #onExit(proc: AppProcess, how: string): void {
-    if (proc !== this.#process) return;
-    this.#lastExit = how;
-    if (this.retiring || !this.#supervised) return;
-    this.#crashed(how);
+  #leavePool(): void {
+    if (!this.#inPool) return;
+    this.#inPool = false;
+    this.#ctx.admin().removeServer(this.#pool, this.id).catch((err: unknown) => {
+      this.#ctx.emit({ level: 'warn', source: this.id, message: `${this.id}: could not take it out of pool ${this.#pool}: ${(err as Error).message}` });
+    });
   }
 
-  #crashed(how: string): void {
-    this.#supervised = false;
-    this.#state = 'backoff';
-    if (this.#inPool) {
-      this.#inPool = false;
-      this.#ctx.admin().removeServer(this.#pool, this.id).catch((err: unknown) => {
-        this.#ctx.emit({ level: 'warn', source: this.id, message: `${this.id}: could not take it out of pool ${this.#pool}: ${(err as Error).message}` });
-      });
-    }
-    const delayMs = this.#backoff.nextDelayMs();
-    this.#ctx.emit({ kind: 'instance-exited', source: this.id, pool: this.#pool, exit: how, restartInMs: delayMs });
-    this.#restartTimer = setTimeout(() => {
-      this.#restartTimer = undefined;
-      this.#restarting = this.#restart().finally(() => (this.#restarting = undefined));
-    }, delayMs);
-  }
-
-  async #restart(): Promise<void> {
-    if (this.retiring) return;
-    this.#restarts++;
-    try {
-      await this.start();
-      await this.join();
-      if (this.#inPool) {
-        this.#ctx.emit({ kind: 'instance-restarted', source: this.id, pool: this.#pool, pid: this.pid ?? null, address: this.address ?? null, restarts: this.#restarts });
-      }
-    } catch (err) {
-      this.#process?.kill();
-      if (this.retiring) return;
-      this.#crashed(`did not come back (${(err as Error).message.split('\n')[0] ?? ''})`);
+  /** Its process's restart events, as an instance's: about its pool, not only its process. */
+  #emitProcessEvent(event: SupervisorEvent): void {
+    if (!('kind' in event)) return this.#ctx.emit(event);
+    switch (event.kind) {
+      case 'process-exited':
+        return this.#ctx.emit({ kind: 'instance-exited', source: this.id, pool: this.#pool, exit: event.exit, restartInMs: event.restartInMs });
+      case 'process-start-failed':
+        return this.#ctx.emit({ kind: 'instance-exited', source: this.id, pool: this.#pool, exit: `did not come back (${event.reason})`, restartInMs: event.restartInMs });
+      case 'process-restarted':
+        if (!this.#inPool) return;
+        return this.#ctx.emit({ kind: 'instance-restarted', source: this.id, pool: this.#pool, pid: event.pid, address: this.address ?? null, restarts: this.#process.restarts });
+      default:
+        return this.#ctx.emit(event);
     }
   }
 
@@ -169,12 +207,10 @@ export class Instance {
   }
 
   async #retire(): Promise<void> {
-    this.#supervised = false;
     this.#abort.abort();
-    if (this.#restartTimer !== undefined) clearTimeout(this.#restartTimer);
-    await this.#restarting;
+    await this.#process.stopRestarts();
     if (this.#inPool) {
-      this.#state = 'draining';
+      this.#phase = 'draining';
       try {
         await this.#ctx.admin().drain(this.#pool, this.id);
         await this.#waitDrained();
@@ -184,9 +220,11 @@ export class Instance {
       this.#inPool = false;
       await this.#ctx.admin().removeServer(this.#pool, this.id).catch(() => undefined);
     }
-    this.#state = 'stopping';
-    await this.#process?.stop(this.#ctx.stopGraceMs);
-    this.#state = 'stopped';
+    this.#phase = 'stopping';
+    await this.#process.stop();
+    // A start cancelled before it was healthy is not the supervised run.
+    await this.#latest?.stop(this.#ctx.stopGraceMs);
+    this.#phase = 'stopped';
   }
 
   async #waitDrained(): Promise<void> {
@@ -204,24 +242,24 @@ export class Instance {
 
   /** SIGKILL now, no draining (a forced stop). */
   kill(): void {
-    this.#supervised = false;
     this.#retired ??= Promise.resolve();
     this.#abort.abort();
-    if (this.#restartTimer !== undefined) clearTimeout(this.#restartTimer);
-    this.#process?.kill();
+    this.#process.kill();
+    this.#latest?.kill();
   }
 
   snapshot(): ProcessStatus {
+    const lastExit = this.#process.lastExit;
     return {
       role: 'app',
       id: this.id,
       pid: this.pid ?? null,
-      address: this.#process?.address ?? null,
+      address: this.#latest?.address ?? null,
       buildId: this.buildId,
-      state: this.#state,
-      restarts: this.#restarts,
+      state: this.state,
+      restarts: this.#process.restarts,
       pool: this.#pool,
-      ...(this.#lastExit === undefined ? {} : { detail: `last exit: ${this.#lastExit}` }),
+      ...(lastExit === undefined ? {} : { detail: `last exit: ${lastExit}` }),
     };
   }
 }

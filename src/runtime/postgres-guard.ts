@@ -4,8 +4,8 @@ import type { Clock } from '../internal/clock.js';
 import { systemClock } from '../internal/clock.js';
 import type { PostgresCluster, PostgresExit, PostgresNode } from './engines/index.js';
 import { DbFailoverError, DbRequestError } from './errors.js';
-import type { SupervisorEvent } from './instance.js';
-import { RestartBackoff } from './restart-backoff.js';
+import type { SupervisorEvent } from './events.js';
+import { RestartTimer } from './restart-timer.js';
 import type { ProcessState } from './topology.js';
 
 /**
@@ -50,8 +50,8 @@ export interface RebuildResult {
 
 interface Watched {
   readonly node: PostgresNode;
-  readonly backoff: RestartBackoff;
-  timer: NodeJS.Timeout | undefined;
+  /** The backoff of its automatic recoveries, and the one pending. */
+  readonly restart: RestartTimer;
   /** A restart or rebuild in progress: the node's exits are expected meanwhile. */
   busy: Promise<void> | undefined;
   activity: 'restarting' | 'rebuilding' | undefined;
@@ -114,7 +114,7 @@ export class PostgresGuard {
     this.#unsubscribe.push(this.database.on('failover', (event) => this.#onFailover(event)));
     this.#watched = cluster.nodes.map((node) => {
       const w: Watched = {
-        node, backoff: new RestartBackoff({ ...options.restart, clock: this.#clock }), timer: undefined, busy: undefined,
+        node, restart: new RestartTimer({ ...options.restart, clock: this.#clock }), busy: undefined,
         activity: undefined, recovery: undefined, rebuild: false, awaitingFailover: false, lastExit: undefined,
       };
       this.#unsubscribe.push(node.onExit((exit) => this.#onExit(w, exit)));
@@ -150,7 +150,7 @@ export class PostgresGuard {
     else if (w?.rebuild === true) detail = 'old primary, to be rebuilt as a replica';
     if (!running && w?.lastExit !== undefined) detail += `, last exit ${w.lastExit}`;
     const state: ProcessState = running ? (w?.activity === 'rebuilding' ? 'starting' : 'running')
-      : w?.timer !== undefined ? 'backoff' : w?.busy !== undefined ? 'starting' : 'stopped';
+      : w?.restart.pending === true ? 'backoff' : w?.busy !== undefined ? 'starting' : 'stopped';
     return { state, detail };
   }
 
@@ -173,13 +173,11 @@ export class PostgresGuard {
   }
 
   #scheduleRecovery(w: Watched, why: string): void {
-    if (this.#stopped || w.timer !== undefined) return;
-    const delayMs = w.backoff.nextDelayMs();
-    this.#emit({ level: 'warn', source: w.node.name, message: `${why}; ${w.rebuild ? 'rebuilding' : 'restarting'} it in ${delayMs} ms` });
-    w.timer = setTimeout(() => {
-      w.timer = undefined;
+    if (this.#stopped || w.restart.pending) return;
+    const delayMs = w.restart.schedule(() => {
       w.recovery = this.#recover(w);
-    }, delayMs);
+    });
+    this.#emit({ level: 'warn', source: w.node.name, message: `${why}; ${w.rebuild ? 'rebuilding' : 'restarting'} it in ${delayMs} ms` });
   }
 
   /** Restarts or rebuilds a node; on failure schedules the next attempt. Never rejects. */
@@ -198,7 +196,7 @@ export class PostgresGuard {
 
   async #restart(w: Watched): Promise<void> {
     await this.#busy(w, 'restarting', () => w.node.start());
-    w.backoff.markHealthy();
+    w.restart.markHealthy();
     w.lastExit = undefined;
     this.#emit({ level: 'step', source: w.node.name, message: `postgres ${w.node.name} restarted (pid ${w.node.pid ?? '?'})` });
   }
@@ -219,7 +217,7 @@ export class PostgresGuard {
     w.rebuild = false;
     w.awaitingFailover = false;
     w.lastExit = undefined;
-    w.backoff.markHealthy();
+    w.restart.markHealthy();
     const durationMs = this.#clock.now() - startedMs;
     report({ level: 'step', message: `postgres ${w.node.name} rebuilt: streams from ${primary!.name} (${durationMs} ms)` });
     return { node: w.node.name, primary: primary!.name, durationMs };
@@ -228,10 +226,7 @@ export class PostgresGuard {
   /** Runs `op` as the node's one activity; its exits are expected meanwhile. */
   async #busy(w: Watched, activity: 'restarting' | 'rebuilding', op: () => Promise<void>): Promise<void> {
     while (w.busy !== undefined) await w.busy;
-    if (w.timer !== undefined) {
-      clearTimeout(w.timer);
-      w.timer = undefined;
-    }
+    w.restart.cancel();
     w.activity = activity;
     const run = op();
     w.busy = run.then(() => undefined, () => undefined).finally(() => {
@@ -261,10 +256,7 @@ export class PostgresGuard {
     }
     w.awaitingFailover = false;
     w.rebuild = true;
-    if (w.timer !== undefined) {
-      clearTimeout(w.timer);
-      w.timer = undefined;
-    }
+    w.restart.cancel();
     w.recovery = this.#recover(w);
   }
 
@@ -404,10 +396,7 @@ export class PostgresGuard {
   }
 
   #unwatch(): void {
-    for (const w of this.#watched) {
-      if (w.timer !== undefined) clearTimeout(w.timer);
-      w.timer = undefined;
-    }
+    for (const w of this.#watched) w.restart.cancel();
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
     for (const waiter of this.#failoverWaiters) this.#failoverWaiters.delete(waiter);
   }

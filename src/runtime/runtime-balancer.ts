@@ -10,6 +10,7 @@ import type { SupervisorEvent } from './instance.js';
 import { ListenSocket } from './listen-socket.js';
 import { assertPortFree } from './port-check.js';
 import { writePrivateFile } from './private-file.js';
+import type { ProcessGroup } from './process-group.js';
 import { SupervisedProcess } from './supervised-process.js';
 import type { ProcessStatus } from './topology.js';
 
@@ -47,7 +48,8 @@ export interface RuntimeBalancerOptions {
  *     bind ─► start ─► running ─crash─► restart in the spare (socket kept) ─► running ...
  *                                             └─► load the next spare
  */
-export class RuntimeBalancer {
+export class RuntimeBalancer implements ProcessGroup {
+  readonly role = 'balancer';
   readonly #options: RuntimeBalancerOptions;
   readonly #logFile: string;
   #socket: ListenSocket | undefined;
@@ -125,6 +127,11 @@ export class RuntimeBalancer {
       });
     }
     return balancer;
+  }
+
+  processes(): ProcessStatus[] {
+    const status = this.status(this.#options.pool().name);
+    return status === undefined ? [] : [status];
   }
 
   /** Its line in `scaleout status`, `pool` named in the detail. */

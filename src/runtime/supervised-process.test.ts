@@ -4,7 +4,7 @@ import type { ExitInfo } from './app-process.js';
 import { eventMessage } from './event-text.js';
 import type { SupervisorEvent } from './events.js';
 import { SupervisedProcess } from './supervised-process.js';
-import type { ProcessRun } from './supervised-process.js';
+import type { ProcessRun, SupervisedProcessOptions } from './supervised-process.js';
 
 /** A run that exits when told to. */
 class FakeRun implements ProcessRun {
@@ -38,10 +38,11 @@ class FakeRun implements ProcessRun {
   }
 }
 
-function supervised(immediate: number): { process: SupervisedProcess<FakeRun>; runs: FakeRun[]; events: SupervisorEvent[] } {
+function supervised(immediate: number, more: Partial<SupervisedProcessOptions<FakeRun>> = {}): { process: SupervisedProcess<FakeRun>; runs: FakeRun[]; events: SupervisorEvent[] } {
   const runs: FakeRun[] = [];
   const events: SupervisorEvent[] = [];
   const process = new SupervisedProcess<FakeRun>({
+    ...more,
     name: 'the thing',
     start: async () => {
       const run = new FakeRun();
@@ -94,5 +95,35 @@ describe('SupervisedProcess', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(runs).toHaveLength(1);
     expect(process.state).toBe('stopped');
+  });
+
+  it('restarts a run that exited before it was supervised once supervise() is called, telling onCrash first', async () => {
+    const crashes: string[] = [];
+    const { process, runs } = supervised(1, { superviseAtStart: false, onCrash: (_run, how) => crashes.push(how) });
+    await process.start();
+    runs[0]!.crash();
+    await waitFor('the exit to be seen', () => process.lastExit !== undefined);
+    expect(process.state).toBe('stopped');
+    expect(runs).toHaveLength(1);
+    expect(crashes).toEqual([]);
+    process.supervise();
+    expect(crashes).toEqual(['exited with code 70']);
+    await waitFor('the restart', () => runs.length === 2 && process.state === 'running');
+    runs[1]!.crash();
+    await waitFor('the second restart', () => runs.length === 3, { timeoutMs: 5_000 });
+    expect(crashes).toHaveLength(2);
+    await process.stop();
+  });
+
+  it('stopRestarts() leaves the run running', async () => {
+    const { process, runs } = supervised(0);
+    await process.start();
+    await process.stopRestarts();
+    expect(runs[0]!.stopped).toBe(false);
+    runs[0]!.crash();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(runs).toHaveLength(1);
+    await process.stop();
+    expect(runs[0]!.stopped).toBe(true);
   });
 });

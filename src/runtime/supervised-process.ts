@@ -3,7 +3,7 @@ import { systemClock } from '../internal/clock.js';
 import type { ExitInfo } from './app-process.js';
 import { describeExit } from './app-process.js';
 import type { SupervisorEvent } from './events.js';
-import { RestartBackoff } from './restart-backoff.js';
+import { RestartTimer } from './restart-timer.js';
 import type { ProcessState } from './topology.js';
 
 /** One run of a supervised process: what {@link SupervisedProcessOptions.start} resolves with. */
@@ -30,9 +30,17 @@ export interface SupervisedProcessOptions<R extends ProcessRun> {
   restart: { initialMs: number; maxMs: number };
   /** The first crashes of a series restart at once. @defaultValue 0 */
   immediate?: number;
-  /** What a restart keeps, for the event: `on the same port, append-only file kept`. */
-  restartNote?: string;
+  /** What a restart keeps, for the event: `on the same port (append-only file kept)`; a function is asked at each crash. */
+  restartNote?: string | (() => string);
+  /**
+   * false: exits are restarted only once {@link SupervisedProcess.supervise} was called
+   * (an app instance: once it is in service); an exit before that is only recorded.
+   * @defaultValue true
+   */
+  superviseAtStart?: boolean;
   emit: (event: SupervisorEvent) => void;
+  /** A supervised run exited without being asked to; called before its restart is scheduled. */
+  onCrash?: (run: R, how: string) => void;
   /** A run replaced a crashed one. */
   onRestarted?: (run: R) => void;
   /** @defaultValue systemClock */
@@ -42,26 +50,30 @@ export interface SupervisedProcessOptions<R extends ProcessRun> {
 /**
  * A process the supervisor keeps running: a run that exits without being asked to is
  * logged (with its crash report) and started again after a backoff; the first crashes
- * of a series may restart at once. One implementation of restarts for every role
- * that is not an app instance.
+ * of a series may restart at once. The one implementation of restarts: app
+ * instances, the balancer and spawned engines each hold one and add only what is
+ * theirs (an instance: its pool membership, through the hooks).
  *
  *     start ─► running ─exit─► backoff ─delay─► starting ─► running ...
  *                  └─stop()─► stopped                  └─fails─► backoff
  */
 export class SupervisedProcess<R extends ProcessRun> {
   readonly #options: SupervisedProcessOptions<R>;
-  readonly #backoff: RestartBackoff;
+  readonly #restartTimer: RestartTimer;
   #run: R | undefined;
   #state: ProcessState = 'stopped';
-  #timer: NodeJS.Timeout | undefined;
   #restarting: Promise<void> | undefined;
   #stopped = false;
   #restarts = 0;
   #lastExit: string | undefined;
+  #supervising: boolean;
+  /** The current run's exit, once it exited. */
+  #runExit: ExitInfo | undefined;
 
   constructor(options: SupervisedProcessOptions<R>) {
     this.#options = options;
-    this.#backoff = new RestartBackoff({ ...options.restart, immediate: options.immediate ?? 0, clock: options.clock ?? systemClock });
+    this.#supervising = options.superviseAtStart ?? true;
+    this.#restartTimer = new RestartTimer({ ...options.restart, immediate: options.immediate ?? 0, clock: options.clock ?? systemClock });
   }
 
   /** The first run; a failure here is the caller's (nothing is retried). */
@@ -91,52 +103,78 @@ export class SupervisedProcess<R extends ProcessRun> {
     return this.#lastExit;
   }
 
+  /** From now on exits are restarted; a run that already exited is restarted now. */
+  supervise(): void {
+    if (this.#supervising) return;
+    this.#supervising = true;
+    const run = this.#run;
+    if (run !== undefined && this.#runExit !== undefined && !this.#stopped) this.#crashed(run, this.#runExit);
+  }
+
   #adopt(run: R): void {
     this.#run = run;
+    this.#runExit = undefined;
     this.#state = 'running';
-    this.#backoff.markHealthy();
+    this.#restartTimer.markHealthy();
     void run.exited.then((exit) => this.#onExit(run, exit));
   }
 
   #onExit(run: R, exit: ExitInfo): void {
     if (run !== this.#run || this.#stopped) return;
+    this.#runExit = exit;
+    this.#lastExit = describeExit(exit);
+    if (!this.#supervising) {
+      this.#state = 'stopped';
+      return;
+    }
+    this.#crashed(run, exit);
+  }
+
+  #crashed(run: R, exit: ExitInfo): void {
     const how = describeExit(exit);
-    this.#lastExit = how;
+    this.#options.onCrash?.(run, how);
     this.#scheduleRestart({ kind: 'process-exited', exit: how, crashReport: run.crashReport?.() ?? null });
   }
 
   #scheduleRestart(what: { kind: 'process-exited'; exit: string; crashReport: string | null } | { kind: 'process-start-failed'; reason: string }): void {
-    const delayMs = this.#backoff.nextDelayMs();
+    const delayMs = this.#restartTimer.schedule(() => this.#restart());
     this.#state = 'backoff';
     const { name, source = name, restartNote } = this.#options;
-    this.#options.emit({ ...what, source, name, restartInMs: delayMs, note: restartNote ?? null, crashesInARow: this.#backoff.crashesInARow });
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
+    const note = typeof restartNote === 'function' ? restartNote() : restartNote ?? null;
+    this.#options.emit({ ...what, source, name, restartInMs: delayMs, note, crashesInARow: this.#restartTimer.crashesInARow });
+  }
+
+  #restart(): void {
+    if (this.#stopped) return;
+    this.#state = 'starting';
+    this.#restarting = this.#options.start().then((run) => {
+      if (this.#stopped) {
+        run.kill();
+        return;
+      }
+      this.#restarts++;
+      this.#adopt(run);
+      const { name, source = name } = this.#options;
+      this.#options.emit({ kind: 'process-restarted', source, name, pid: run.pid ?? null });
+      this.#options.onRestarted?.(run);
+    }, (err: unknown) => {
       if (this.#stopped) return;
-      this.#state = 'starting';
-      this.#restarting = this.#options.start().then((run) => {
-        if (this.#stopped) {
-          run.kill();
-          return;
-        }
-        this.#restarts++;
-        this.#adopt(run);
-        this.#options.emit({ kind: 'process-restarted', source: this.#options.source ?? this.#options.name, name: this.#options.name, pid: run.pid ?? null });
-        this.#options.onRestarted?.(run);
-      }, (err: unknown) => {
-        if (this.#stopped) return;
-        this.#scheduleRestart({ kind: 'process-start-failed', reason: String((err as Error)?.message ?? err).split('\n')[0] ?? '' });
-      }).finally(() => {
-        this.#restarting = undefined;
-      });
-    }, delayMs);
+      this.#scheduleRestart({ kind: 'process-start-failed', reason: String((err as Error)?.message ?? err).split('\n')[0] ?? '' });
+    }).finally(() => {
+      this.#restarting = undefined;
+    });
+  }
+
+  /** No more restarts; resolves once a restart in progress ended. The run keeps running. */
+  async stopRestarts(): Promise<void> {
+    this.#stopped = true;
+    this.#restartTimer.cancel();
+    await this.#restarting;
   }
 
   /** No more restarts; a graceful stop of the current run (after a restart in progress ends). */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    await this.#restarting;
+    await this.stopRestarts();
     await this.#run?.stop();
     this.#state = 'stopped';
   }
@@ -144,7 +182,7 @@ export class SupervisedProcess<R extends ProcessRun> {
   /** No more restarts; SIGKILL now. */
   kill(): void {
     this.#stopped = true;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#restartTimer.cancel();
     this.#run?.kill();
     this.#state = 'stopped';
   }

@@ -5,7 +5,7 @@ import type { PoolOptionsInput } from '../balancer/index.js';
 import type { Clock } from '../internal/clock.js';
 import { systemClock } from '../internal/clock.js';
 import { AppProcess } from './app-process.js';
-import { MAX_INSTANCES } from './config.js';
+import { AppGroup, instanceReady } from './app-group.js';
 import type { DeployStrategy, RuntimeConfig } from './config.js';
 import { reshardApp } from './app-reshard.js';
 import { startControlApi, type DbRequest } from './control-api.js';
@@ -18,20 +18,21 @@ import type { EngineSet } from './engine-set.js';
 import { OperationInProgressError, ScaleRequestError, SupervisorAlreadyRunningError, SupervisorStoppingError } from './errors.js';
 import { buildImage, STATE_DIR_NAME, unpackImage } from './image.js';
 import type { BuildImage } from './image.js';
-import { Instance } from './instance.js';
 import { setOrphanReaper } from './child-registry.js';
 import { OrphanReaper } from './orphan-reaper.js';
-import type { SupervisorEvent } from './instance.js';
 import { EventRing } from './event-ring.js';
-import type { RuntimeEvent } from './events.js';
+import type { RuntimeEvent, SupervisorEvent } from './events.js';
+import { isScalable } from './process-group.js';
+import type { ProcessGroup, ScaleResult } from './process-group.js';
 import { RuntimeBalancer } from './runtime-balancer.js';
 import { formatKeys, loadOrCreateSecrets } from './secrets.js';
 import type { RuntimeSecrets } from './secrets.js';
 import { isAlive, readSupervisorFile, removeSupervisorFile, writeSupervisorFile } from './supervisor-file.js';
+import { compareProcesses } from './topology.js';
 import type { ProcessStatus, RuntimeStatus, SupervisorState } from './topology.js';
 
-/** The balancer pool of the first generation of instances. @defaultValue 'app' */
-export const DEFAULT_POOL_NAME = 'app';
+export { DEFAULT_POOL_NAME } from './app-group.js';
+export type { ScaleResult } from './process-group.js';
 export { BALANCER_IMMEDIATE_RESTARTS, BALANCER_SHUTDOWN_MS } from './runtime-balancer.js';
 
 export interface SupervisorOptions {
@@ -63,23 +64,16 @@ export interface BuildResult {
   fileCount: number;
 }
 
-export interface ScaleResult {
-  role: 'app';
-  from: number;
-  to: number;
-  started: string[];
-  stopped: string[];
-}
-
 /**
  * The `scaleout up` process: owns the topology and starts and stops everything.
  *
  *     start: build ─► control API ─► engines ─► balancer ─► N instances (each joins the pool once healthy)
  *     stop:  drain and stop instances ─► balancer ─► engines ─► control API
  *
- * Deploys, scaling and builds run one at a time; crashed instances are restarted
- * with backoff by their {@link Instance}; a crashed balancer is restarted with its
- * pool as the supervisor knows it.
+ * Its processes are held in groups by role (the engines, the balancer, the app:
+ * see `process-group.ts`), each process a `SupervisedProcess` that restarts it with
+ * backoff; a crashed balancer is restarted with its pool as the supervisor knows it.
+ * Deploys, scaling and builds run one at a time.
  */
 export class Supervisor {
   readonly dir: string;
@@ -93,17 +87,13 @@ export class Supervisor {
   readonly #logDir: string;
   readonly #adminToken = randomBytes(24).toString('base64url');
   readonly #controlToken = randomBytes(24).toString('base64url');
-  readonly #instances = new Map<string, Instance>();
+  readonly #apps: AppGroup;
   #state: SupervisorState = 'starting';
   #secrets: RuntimeSecrets | undefined;
   #engines: EngineSet | undefined;
   readonly #balancer: RuntimeBalancer;
   #reaper: OrphanReaper | undefined;
   #control: ControlApi | undefined;
-  #buildId: string | undefined;
-  #pool = DEFAULT_POOL_NAME;
-  #desired: number;
-  #nextNumber = 1;
   #operation: string | undefined;
   #starting: Promise<UpSummary> | undefined;
   /** The startup steps alone (what a stop waits for), without the cleanup after a failure. */
@@ -119,7 +109,14 @@ export class Supervisor {
     this.events = new EventRing({ clock: this.#clock });
     this.#stateDir = join(this.dir, STATE_DIR_NAME);
     this.#logDir = join(this.#stateDir, 'logs');
-    this.#desired = options.config.app.instances;
+    this.#apps = new AppGroup({
+      config: options.config,
+      admin: () => this.#balancer.admin!,
+      spawn: (id, buildId) => this.#spawn(id, buildId),
+      assertRunning: () => this.#assertRunning(),
+      clock: this.#clock,
+      emit: (event) => this.#emit(event),
+    });
     this.#balancer = new RuntimeBalancer({
       listen: options.config.balancer.listen,
       admin: options.config.balancer.admin,
@@ -127,12 +124,7 @@ export class Supervisor {
       adminToken: this.#adminToken,
       keys: () => this.#secrets!.balancer,
       // After a crash, the instances in service as the supervisor knows them.
-      pool: () => ({
-        name: this.#pool,
-        options: this.#poolOptions([...this.#instances.values()]
-          .filter((i) => i.inPool && i.pool === this.#pool && i.address !== undefined)
-          .map((i) => ({ id: i.id, address: i.address! }))),
-      }),
+      pool: () => ({ name: this.#apps.pool, options: this.#poolOptions(this.#apps.servers()) }),
       restart: options.config.app.restart,
       clock: this.#clock,
       emit: (event) => this.#emit(event),
@@ -141,6 +133,14 @@ export class Supervisor {
 
   get state(): SupervisorState {
     return this.#state;
+  }
+
+  /**
+   * Every role's processes, in start order (stopped in reverse): the engines, the
+   * balancer, the app. A new role is one more group here.
+   */
+  #groups(): ProcessGroup[] {
+    return [...this.#engines?.groups() ?? [], this.#balancer, this.#apps];
   }
 
   /** Starts everything; on failure what was started is stopped again before it throws. */
@@ -174,7 +174,7 @@ export class Supervisor {
 
     const image = await buildImage(this.dir);
     await unpackImage(this.dir, image.buildId);
-    this.#buildId = image.buildId;
+    this.#apps.switchTo(image.buildId, this.#apps.pool);
     this.#step(`build ${image.buildId} (${image.fileCount} files, image .scaleout/images/${image.buildId}.tgz${image.created ? '' : ', unchanged'})`);
     this.#assertRunning();
 
@@ -196,15 +196,7 @@ export class Supervisor {
     this.#step(`balancer on http://${balancer.listeners[0]} (pid ${balancer.pid ?? '?'}, admin http://${balancer.adminAddress})`);
     this.#assertRunning();
 
-    const instances = Array.from({ length: this.#desired }, () => this.#createInstance(image.buildId, this.#pool));
-    const results = await Promise.allSettled(instances.map(async (instance) => {
-      await instance.start();
-      this.#assertRunning();
-      await instance.join();
-      this.#ready(instance, (e) => this.#emit(e));
-    }));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed !== undefined) throw failed.reason;
+    const instances = await this.#apps.start(image.buildId, (instance) => this.#emit(instanceReady(instance)));
 
     this.#state = 'running';
     const summary: UpSummary = {
@@ -238,10 +230,6 @@ export class Supervisor {
     return stamped;
   }
 
-  #ready(instance: Instance, report: (event: SupervisorEvent) => void): void {
-    report({ kind: 'instance-ready', source: instance.id, pool: instance.pool, address: instance.address ?? null, pid: instance.pid ?? null, buildId: instance.buildId });
-  }
-
   #assertRunning(): void {
     if (this.#stopping !== undefined) throw new SupervisorStoppingError();
   }
@@ -273,25 +261,6 @@ export class Supervisor {
 
   // ── instances ────────────────────────────────────────────────────────────────
 
-  #createInstance(buildId: string, pool: string): Instance {
-    this.#assertRunning();
-    const id = `app-${this.#nextNumber++}`;
-    const { app, deploy: deployConfig } = this.config;
-    const instance = new Instance(id, buildId, pool, {
-      admin: () => this.#balancer.admin!,
-      spawn: (instanceId, build) => this.#spawn(instanceId, build),
-      healthPath: app.healthPath,
-      healthTimeoutMs: app.healthTimeoutMs,
-      stopGraceMs: app.stopGraceMs,
-      drainTimeoutMs: deployConfig.drainTimeoutMs,
-      restart: app.restart,
-      clock: this.#clock,
-      emit: (event) => this.#emit(event),
-    });
-    this.#instances.set(id, instance);
-    return instance;
-  }
-
   async #spawn(id: string, buildId: string): Promise<AppProcess> {
     const cwd = await unpackImage(this.dir, buildId);
     const session = this.#secrets!.session;
@@ -310,11 +279,6 @@ export class Supervisor {
         SCALEOUT_SESSION_KEYS: formatKeys(session),
       },
     });
-  }
-
-  /** Instances in service (or coming back from a crash), oldest first. */
-  #active(): Instance[] {
-    return [...this.#instances.values()].filter((i) => !i.retiring);
   }
 
   // ── operations ───────────────────────────────────────────────────────────────
@@ -353,62 +317,36 @@ export class Supervisor {
 
   #deployHost(): DeployHost {
     return {
-      buildId: () => this.#buildId!,
-      pool: () => this.#pool,
-      desired: () => this.#desired,
-      active: () => this.#active(),
-      createInstance: (buildId, pool) => this.#createInstance(buildId, pool),
-      forget: (instance) => {
-        this.#instances.delete(instance.id);
-      },
+      buildId: () => this.#apps.buildId!,
+      pool: () => this.#apps.pool,
+      desired: () => this.#apps.desired,
+      active: () => this.#apps.active(),
+      createInstance: (buildId, pool) => this.#apps.create(buildId, pool),
+      forget: (instance) => this.#apps.forget(instance),
       admin: () => this.#balancer.admin!,
       poolOptions: (servers) => this.#poolOptions(servers),
-      switchTo: (buildId, pool) => {
-        this.#buildId = buildId;
-        this.#pool = pool;
-      },
+      switchTo: (buildId, pool) => this.#apps.switchTo(buildId, pool),
       assertRunning: () => this.#assertRunning(),
     };
   }
 
-  /** Starts or stops instances of the current build until `count` are in service. */
+  /**
+   * Starts or stops processes of `role` until `count` run (stopping drains first).
+   * Only scalable roles (today `app`) may be scaled; the error lists them.
+   */
   scale(role: string, count: number, report: (event: RuntimeEvent) => void = () => {}): Promise<ScaleResult> {
-    if (role !== 'app') {
-      return Promise.reject(new ScaleRequestError(`only app instances can be scaled (workers are not run by scaleout up yet), not "${role}"`));
+    const groups = this.#groups();
+    const group = groups.find((g) => g.role === role);
+    if (group === undefined || !isScalable(group)) {
+      const scalable = groups.filter(isScalable).map((g) => g.role);
+      return Promise.reject(new ScaleRequestError(`"${role}" ${group === undefined ? 'is not a role of this deployment' : 'cannot be scaled'}; scalable roles: ${scalable.join(', ')}`));
     }
-    if (!Number.isInteger(count) || count < 1 || count > MAX_INSTANCES) {
-      return Promise.reject(new ScaleRequestError(`app=${count}: give a whole number from 1 to ${MAX_INSTANCES} (stop everything with Ctrl-C)`));
+    try {
+      group.checkCount(count);
+    } catch (err) {
+      return Promise.reject(err as Error);
     }
-    return this.#exclusive('scale', report, async (tee) => {
-      const active = this.#active();
-      const from = active.length;
-      this.#desired = count;
-      if (count > from) {
-        const added = Array.from({ length: count - from }, () => this.#createInstance(this.#buildId!, this.#pool));
-        const results = await Promise.allSettled(added.map(async (instance) => {
-          await instance.start();
-          this.#assertRunning();
-          await instance.join();
-          this.#ready(instance, tee);
-        }));
-        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-        if (failed !== undefined) {
-          await Promise.all(added.map((i) => i.retire()));
-          added.forEach((i) => this.#instances.delete(i.id));
-          this.#desired = from;
-          throw failed.reason;
-        }
-        return { role: 'app', from, to: count, started: added.map((i) => i.id), stopped: [] };
-      }
-      // The newest go first: the oldest have proven themselves longest.
-      const removed = active.slice(count).reverse();
-      await Promise.all(removed.map(async (instance) => {
-        await instance.retire();
-        this.#instances.delete(instance.id);
-        tee({ kind: 'instance-stopped', source: instance.id, pool: instance.pool, buildId: instance.buildId });
-      }));
-      return { role: 'app', from, to: count, started: [], stopped: removed.map((i) => i.id) };
-    });
+    return this.#exclusive('scale', report, (tee) => group.scale(count, tee));
   }
 
   /** `scaleout db rebuild|failover` and `scaleout reshard`, one operation at a time like deploys. */
@@ -426,20 +364,17 @@ export class Supervisor {
     const balancer = this.#balancer.run;
     const processes: ProcessStatus[] = [
       {
-        role: 'supervisor', id: 'supervisor', pid: process.pid, address: this.#control?.address ?? null, buildId: this.#buildId ?? null,
+        role: 'supervisor', id: 'supervisor', pid: process.pid, address: this.#control?.address ?? null, buildId: this.#apps.buildId ?? null,
         state: this.#state === 'running' ? 'running' : this.#state === 'starting' ? 'starting' : 'stopping',
-        detail: `control API, desired app instances: ${this.#desired}`,
+        detail: `control API, desired app instances: ${this.#apps.desired}`,
       },
+      ...this.#groups().flatMap((group) => group.processes()),
     ];
-    const balancerStatus = this.#balancer.status(this.#pool);
-    if (balancerStatus !== undefined) processes.push(balancerStatus);
-    const byNumber = (a: Instance, b: Instance): number => Number(a.id.slice(4)) - Number(b.id.slice(4));
-    processes.push(...[...this.#instances.values()].sort(byNumber).map((i) => i.snapshot()));
-    processes.push(...this.#engines?.processes() ?? []);
+    processes.sort(compareProcesses);
     return {
       dir: this.dir,
       state: this.#state,
-      buildId: this.#buildId ?? null,
+      buildId: this.#apps.buildId ?? null,
       profile: this.#engines?.profile ?? null,
       appUrl: balancer === undefined ? null : `http://${balancer.listeners[0]}/`,
       adminUrl: balancer === undefined ? null : `http://${balancer.adminAddress}/`,
@@ -460,12 +395,12 @@ export class Supervisor {
 
   async #stop(): Promise<void> {
     this.#state = 'stopping';
-    const instances = [...this.#instances.values()];
-    if (instances.length > 0) this.#emit({ level: 'info', message: `draining and stopping ${instances.length} instance(s)` });
-    await Promise.all(instances.map((i) => i.retire()));
+    const instances = this.#apps.size;
+    if (instances > 0) this.#emit({ level: 'info', message: `draining and stopping ${instances} instance(s)` });
+    await this.#apps.stop();
     // A startup in progress notices the stop at its next step; wait for it to let go.
     await this.#startup?.catch(() => undefined);
-    await Promise.all([...this.#instances.values()].map((i) => i.retire()));
+    await this.#apps.stop();
     const hadBalancer = this.#balancer.run !== undefined;
     await this.#balancer.stop();
     if (hadBalancer) this.#emit({ level: 'info', message: 'balancer stopped' });
@@ -482,7 +417,7 @@ export class Supervisor {
   /** Forced stop: SIGKILL every process now (a second Ctrl-C). Synchronous. */
   kill(): void {
     this.#state = 'stopping';
-    for (const instance of this.#instances.values()) instance.kill();
+    this.#apps.kill();
     this.#balancer.kill();
     this.#engines?.kill();
     this.#closeReaper();

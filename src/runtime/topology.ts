@@ -3,7 +3,25 @@
  * runs or uses. External engines (given by URL) appear with `pid: null`.
  */
 
-export type ProcessRole = 'supervisor' | 'balancer' | 'app' | 'postgres' | 'redis';
+export type ProcessRole = 'supervisor' | 'balancer' | 'app' | 'postgres' | 'redis' | `worker:${string}` | 'dns' | 'static';
+
+/**
+ * The order of roles in `scaleout status`: the front door first, then what serves
+ * requests, then the engines behind them. A `worker:<name>` sorts as `worker`;
+ * a role not listed here sorts after these, by name.
+ */
+export const ROLE_ORDER: readonly string[] = ['supervisor', 'dns', 'balancer', 'static', 'app', 'worker', 'postgres', 'redis'];
+
+const roleRank = (role: string): number => {
+  const rank = ROLE_ORDER.indexOf(role.split(':')[0]!);
+  return rank === -1 ? ROLE_ORDER.length : rank;
+};
+const naturalIds = new Intl.Collator('en', { numeric: true });
+
+/** Role order of {@link ROLE_ORDER}, then by role name, then by id with numbers in order (`app-2` before `app-10`). */
+export function compareProcesses(a: Pick<ProcessStatus, 'role' | 'id'>, b: Pick<ProcessStatus, 'role' | 'id'>): number {
+  return roleRank(a.role) - roleRank(b.role) || naturalIds.compare(a.role, b.role) || naturalIds.compare(a.id, b.id);
+}
 
 /**
  * App instances move through:

@@ -112,6 +112,35 @@ describe('admin API', () => {
   });
 });
 
+describe('the admin option of startBalancer', () => {
+  it('starts the admin API with the balancer and closes it with the balancer', async () => {
+    const own = await startBalancer({
+      listen: '127.0.0.1:0',
+      pools: { web: { servers: [{ id: 'a', address: backends[0]!.address }] } },
+      admin: { address: '127.0.0.1:0', token },
+    });
+    const address = own.adminAddress;
+    expect(address).toMatch(/^127\.0\.0\.1:\d+$/);
+    const res = await request(`http://${address}/servers`, { headers: { authorization: `Bearer ${token}` } });
+    expect(res.statusCode).toBe(200);
+    expect(((await res.body.json()) as { pools: Record<string, unknown> }).pools).toHaveProperty('web');
+    await own.close();
+    await expect(request(`http://${address}/servers`, { headers: { authorization: `Bearer ${token}` } })).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  it('refuses a short admin token before binding anything', async () => {
+    await expect(startBalancer({
+      listen: '127.0.0.1:0',
+      pools: { web: { servers: [{ id: 'a', address: backends[0]!.address }] } },
+      admin: { address: '127.0.0.1:0', token: 'short' },
+    })).rejects.toThrow(/admin token of at least 16 characters/);
+  });
+
+  it('has no admin address without the option', () => {
+    expect(balancer.adminAddress).toBeUndefined();
+  });
+});
+
 describe('scaleout balancer CLI', () => {
   const bin = new URL('../../bin/scaleout.js', import.meta.url).pathname;
   const run = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> => new Promise((resolve) => {

@@ -60,15 +60,18 @@ describe('scaleout scale', () => {
   });
 
   it('refuses what it cannot do with one clear line', async () => {
-    const [zero, workers, garbled] = await Promise.all([
+    const [zero, workers, balancer, garbled] = await Promise.all([
       runCli(['scale', 'app=0', dir]),
       runCli(['scale', 'mailer=2', dir]),
+      runCli(['scale', 'balancer=2', dir]),
       runCli(['scale', 'app=many', dir]),
     ]);
     expect(zero.code).toBe(1);
     expect(zero.stderr).toMatch(/^scaleout: app=0: give a whole number from 1 to 64.*\[SCALEOUT_RUNTIME_SCALE_INVALID\]\n$/);
-    expect(workers.code).toBe(2);
-    expect(workers.stderr).toContain('only app instances can be scaled');
+    expect(workers.code).toBe(1);
+    expect(workers.stderr).toMatch(/^scaleout: "mailer" is not a role of this deployment; scalable roles: app.*\[SCALEOUT_RUNTIME_SCALE_INVALID\]\n$/);
+    expect(balancer.code).toBe(1);
+    expect(balancer.stderr).toMatch(/^scaleout: "balancer" cannot be scaled; scalable roles: app.*\[SCALEOUT_RUNTIME_SCALE_INVALID\]\n$/);
     expect(garbled.code).toBe(2);
     expect(garbled.stderr).toContain('"app=many" must look like app=4');
   });
