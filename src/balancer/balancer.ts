@@ -15,7 +15,7 @@ import { Pool, serverSpecFromAddress } from './pool.js';
 import type { BalancerEvent } from './events.js';
 import { ClientConnection } from './proxy/client-connection.js';
 import type { ProxyContext, ProxyPool } from './proxy/proxy-context.js';
-import { UpstreamPool } from './proxy/upstream.js';
+import { IdleUpstreams } from './proxy/upstream.js';
 import { RouteTable } from './route-table.js';
 import type { RouteRule } from './route-table.js';
 import type { Server, ServerState } from './server.js';
@@ -66,7 +66,7 @@ export class Balancer {
   readonly #listenHandles: ReadonlyArray<object | undefined>;
   readonly #keyring: Keyring;
   readonly #pools = new Map<string, Pool>();
-  readonly #upstreams: UpstreamPool;
+  readonly #upstreams: IdleUpstreams;
   readonly #connections = new Set<ClientConnection>();
   readonly #listeners: net.Server[] = [];
   readonly #ctx: ProxyContext;
@@ -85,7 +85,7 @@ export class Balancer {
     this.#log = deps.log ?? (() => {});
     this.#listenHandles = deps.listenHandles ?? [];
     this.#keyring = options.keys === undefined ? Keyring.random() : new Keyring(options.keys);
-    this.#upstreams = new UpstreamPool({
+    this.#upstreams = new IdleUpstreams({
       maxIdlePerServer: options.limits.maxIdlePerServer,
       idleTimeoutMs: options.timeouts.upstreamIdleMs,
       connectTimeoutMs: options.timeouts.connectMs,

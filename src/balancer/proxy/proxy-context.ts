@@ -1,5 +1,5 @@
 import type { Server } from '../server.js';
-import type { UpstreamPool } from './upstream.js';
+import type { IdleUpstreams } from './upstream.js';
 
 /** What a pool needs to know about a request to pick its server. */
 export interface SelectRequest {
@@ -42,7 +42,7 @@ export interface ProxyTimeouts {
 export interface ProxyContext {
   readonly limits: ProxyLimits;
   readonly timeouts: ProxyTimeouts;
-  readonly upstreams: UpstreamPool;
+  readonly upstreams: IdleUpstreams;
   /** Coarse time, advanced by the balancer's sweep: cheap to read on every chunk. */
   nowMs: number;
   /** Set when the balancer shuts down: finish the current exchange, then close. */

@@ -46,12 +46,12 @@ export class Upstream {
   reused = false;
   closed = false;
   idleSinceMs = 0;
-  readonly #pool: UpstreamPool;
+  readonly #idleUpstreams: IdleUpstreams;
   #error: Error | undefined;
 
-  constructor(server: Server, pool: UpstreamPool, connectTimeoutMs: number) {
+  constructor(server: Server, idleUpstreams: IdleUpstreams, connectTimeoutMs: number) {
     this.server = server;
-    this.#pool = pool;
+    this.#idleUpstreams = idleUpstreams;
     this.socket = net.connect({
       host: server.host,
       port: server.port,
@@ -92,7 +92,7 @@ export class Upstream {
     });
     this.socket.on('close', () => {
       this.closed = true;
-      this.#pool.forget(this);
+      this.#idleUpstreams.forget(this);
       const owner = this.owner;
       this.owner = null;
       owner?.onUpstreamClose(this, this.#error);
@@ -113,12 +113,12 @@ export class Upstream {
 }
 
 /**
- * Keep-alive connections per server, most recently used first (warm sockets, and the
+ * The idle upstreams: keep-alive connections per server, most recently used first (warm sockets, and the
  * rest age out), closed after `idleTimeoutMs` idle: shorter than the servers' own
  * keep-alive timeout (Node's default is 5 s), so the server does not close a socket
  * the balancer is about to use.
  */
-export class UpstreamPool {
+export class IdleUpstreams {
   readonly #idle = new Map<Server, Upstream[]>();
   readonly #maxIdlePerServer: number;
   readonly #idleTimeoutMs: number;
