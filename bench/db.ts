@@ -1,5 +1,5 @@
 /**
- * The data-tier benchmark, in one run against one embedded PostgreSQL cluster
+ * The data-tier benchmark, in one run against one embedded PostgreSQL replica set
  * (a primary and two streaming replicas on this machine):
  *
  * 1. Router overhead: the same point SELECT by primary key, and the same INSERT,
@@ -9,7 +9,7 @@
  * 2. Read scaling: point SELECTs through the router with 0, 1 and 2 replicas.
  * 3. Read-your-writes: an INSERT followed by a read of that row with its token,
  *    through the router with 2 replicas, against raw pg reading from the primary.
- * 4. Durable writes: the INSERTs of 1 and 3 again on a second cluster run the way the
+ * 4. Durable writes: the INSERTs of 1 and 3 again on a second replica set run the way the
  *    shop runs (fsync on, synchronous_commit on, one synchronous replica), where a
  *    commit waits for two flushes and the token's extra statement weighs less.
  *
@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { createDatabase, type Database } from '../src/db/index.js';
-import { startPostgresCluster, type PostgresCluster } from '../src/runtime/engines/index.js';
+import { startPostgresReplicaSet, type PostgresReplicaSet } from '../src/runtime/engines/index.js';
 import { writeSection } from './support/docs-section.js';
 
 /** Seconds each scenario is measured per round. @defaultValue 4 */
@@ -82,14 +82,14 @@ async function main(): Promise<void> {
   const loadAtStart = loadavg().map((l) => l.toFixed(1)).join(' / ');
   const baseDir = join(tmpdir(), `scaleout-bench-db-${process.pid}-${randomBytes(4).toString('hex')}`);
   console.log('starting PostgreSQL: a primary and 2 replicas (fsync off), and a primary with 1 synchronous replica (fsync on) ...');
-  const cluster: PostgresCluster = await startPostgresCluster({ baseDir, replicas: 2, fast: true });
-  const durable: PostgresCluster = await startPostgresCluster({ baseDir: `${baseDir}-durable`, replicas: 1, synchronous: true })
+  const replicaSet: PostgresReplicaSet = await startPostgresReplicaSet({ baseDir, replicas: 2, fast: true });
+  const durable: PostgresReplicaSet = await startPostgresReplicaSet({ baseDir: `${baseDir}-durable`, replicas: 1, synchronous: true })
     .catch(async (err: unknown) => {
-      await cluster.destroy();
+      await replicaSet.destroy();
       throw err;
     });
   const routers: Database[] = [];
-  const raw = new pg.Pool({ connectionString: cluster.primary.url(), max: POOL_MAX });
+  const raw = new pg.Pool({ connectionString: replicaSet.primary.url(), max: POOL_MAX });
   const rawDurable = new pg.Pool({ connectionString: durable.primary.url(), max: POOL_MAX });
   // Servers stopping at the end close idle connections; that is not a failure here.
   raw.on('error', () => {});
@@ -104,12 +104,12 @@ async function main(): Promise<void> {
     const settings = (await rawDurable.query<{ name: string; setting: string }>(
       "SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'synchronous_standby_names') ORDER BY name")).rows;
     const durableSettings = settings.map((r) => `${r.name} = ${r.setting}`).join(', ');
-    if (!/fsync = on/.test(durableSettings) || !/synchronous_commit = on/.test(durableSettings)) throw new Error(`the durable cluster is not durable: ${durableSettings}`);
+    if (!/fsync = on/.test(durableSettings) || !/synchronous_commit = on/.test(durableSettings)) throw new Error(`the durable replica set is not durable: ${durableSettings}`);
 
     const router = (replicas: number) => {
       const db = createDatabase({
-        primary: cluster.primary.url(),
-        replicas: cluster.replicas.slice(0, replicas).map((r) => r.url()),
+        primary: replicaSet.primary.url(),
+        replicas: replicaSet.replicas.slice(0, replicas).map((r) => r.url()),
         pool: { max: POOL_MAX },
       });
       routers.push(db);
@@ -205,7 +205,7 @@ async function main(): Promise<void> {
       `Durable writes, the way the shop runs (${durableSettings}; a primary and one synchronous replica, data on`,
       'the same local disk): a commit returns once it is flushed on the primary and on the replica. A raw INSERT runs at',
       `${ratio(med('durable insert raw pg'), med('insert raw pg'))} of its fast-mode rate. Against raw pg, the router's INSERT with its token: ${pct(overheadInsertDurable)}`,
-      `(fast mode: ${pct(overheadInsert)}); without the token: ${pct(overheadBareDurable)}. Both clusters run during the`,
+      `(fast mode: ${pct(overheadInsert)}); without the token: ${pct(overheadBareDurable)}. Both replica sets run during the`,
       'whole benchmark (the idle one costs little), so the two tables compare as measured together.',
       '',
       `The machine is shared with other work (load average ${loadAtStart} at the start, ${loadavg().map((l) => l.toFixed(1)).join(' / ')} at the end),`,
@@ -232,7 +232,7 @@ async function main(): Promise<void> {
     await Promise.all(routers.map((db) => db.close()));
     await raw.end();
     await rawDurable.end();
-    await cluster.destroy();
+    await replicaSet.destroy();
     await durable.destroy();
   }
 }

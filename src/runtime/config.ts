@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { STRATEGY_NAMES } from '../balancer/index.js';
 import { DEFAULT_HEALTH_PATH } from '../internal/wire.js';
-import { MAX_REPLICAS } from './engines/postgres-cluster-options.js';
+import { MAX_REPLICAS } from './engines/postgres-replica-set-options.js';
 
 /** App instances started by `scaleout up` when the config says nothing. @defaultValue 2 */
 export const DEFAULT_INSTANCES = 2;

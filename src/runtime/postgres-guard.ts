@@ -2,7 +2,7 @@ import { createDatabase, DEFAULT_FAIL_AFTER_CHECKS } from '../db/index.js';
 import type { Database, DatabaseLogger, FailoverEvent } from '../db/index.js';
 import type { Clock } from '../internal/clock.js';
 import { systemClock } from '../internal/clock.js';
-import type { PostgresCluster, PostgresExit, PostgresNode } from './engines/index.js';
+import type { PostgresReplicaSet, PostgresExit, PostgresNode } from './engines/index.js';
 import { DbFailoverError, DbRequestError } from './errors.js';
 import type { SupervisorEvent } from './events.js';
 import { RestartTimer } from './restart-timer.js';
@@ -18,10 +18,10 @@ export const DB_FAILOVER_CHECK_INTERVAL_MS = 500;
 export const SWITCHOVER_TIMEOUT_MS = 30_000;
 
 export interface PostgresGuardOptions {
-  cluster: PostgresCluster;
+  replicaSet: PostgresReplicaSet;
   /** Promote a replica when the primary stays down (needs a replica). */
   failover: boolean;
-  /** The promoted primary waits for a replica on every commit (as the cluster did). */
+  /** The promoted primary waits for a replica on every commit (as the replica set did). */
   synchronous: boolean;
   /** Restart backoff of a crashed node, like an instance's. */
   restart: { initialMs: number; maxMs: number };
@@ -72,7 +72,7 @@ const firstLine = (err: unknown): string => String((err as Error)?.message ?? er
  *     replica exits ──backoff──► restart (a replica that does not start: rebuild)
  *     primary exits ──► the router promotes the most advanced replica after
  *                       failAfterChecks missed checks ──► failover event ──►
- *                       refresh the cluster's roles ──► rebuild the old primary
+ *                       refresh the replica set's roles ──► rebuild the old primary
  *                       as a replica of the new one (its restart)
  *
  * One process, one driver: the supervisor's router is the only one with failover
@@ -85,7 +85,7 @@ const firstLine = (err: unknown): string => String((err as Error)?.message ?? er
 export class PostgresGuard {
   /** The supervisor's router: roles, lag and the failover. */
   readonly database: Database;
-  readonly #cluster: PostgresCluster;
+  readonly #replicaSet: PostgresReplicaSet;
   readonly #failover: boolean;
   readonly #emit: (event: SupervisorEvent) => void;
   readonly #clock: Clock;
@@ -98,21 +98,21 @@ export class PostgresGuard {
   #switchoverReport: ((event: SupervisorEvent) => void) | undefined;
 
   constructor(options: PostgresGuardOptions) {
-    const { cluster } = options;
-    this.#cluster = cluster;
-    this.#failover = options.failover && cluster.nodes.length > 1;
+    const { replicaSet } = options;
+    this.#replicaSet = replicaSet;
+    this.#failover = options.failover && replicaSet.nodes.length > 1;
     this.#emit = options.emit;
     this.#clock = options.clock ?? systemClock;
     this.database = createDatabase({
-      primary: cluster.primary.url(),
-      replicas: cluster.replicas.map((n) => n.url()),
+      primary: replicaSet.primary.url(),
+      replicas: replicaSet.replicas.map((n) => n.url()),
       checkIntervalMs: DB_FAILOVER_CHECK_INTERVAL_MS,
       pool: { max: 1 },
       failover: { enabled: this.#failover, synchronous: options.synchronous },
       logger: this.#logger(),
     });
     this.#unsubscribe.push(this.database.on('failover', (event) => this.#onFailover(event)));
-    this.#watched = cluster.nodes.map((node) => {
+    this.#watched = replicaSet.nodes.map((node) => {
       const w: Watched = {
         node, restart: new RestartTimer({ ...options.restart, clock: this.#clock }), busy: undefined,
         activity: undefined, recovery: undefined, rebuild: false, awaitingFailover: false, lastExit: undefined,
@@ -127,17 +127,17 @@ export class PostgresGuard {
     return this.#failover;
   }
 
-  /** The node that takes writes: the router's answer when it has one, else the cluster's last view. */
+  /** The node that takes writes: the router's answer when it has one, else the replica set's last view. */
   primaryNode(): PostgresNode {
     const name = this.database.topology().primary;
     const viaRouter = name === null ? undefined : this.#byAddress(name);
-    return viaRouter?.isRunning() === true ? viaRouter : this.#cluster.primary;
+    return viaRouter?.isRunning() === true ? viaRouter : this.#replicaSet.primary;
   }
 
   /** Every node, the primary first: instances get all of them, so their routers can follow any promotion. */
   urls(database?: string): { primary: string; replicas: string[] } {
     const primary = this.primaryNode();
-    return { primary: primary.url(database), replicas: this.#cluster.nodes.filter((n) => n !== primary).map((n) => n.url(database)) };
+    return { primary: primary.url(database), replicas: this.#replicaSet.nodes.filter((n) => n !== primary).map((n) => n.url(database)) };
   }
 
   /** A node's line in `scaleout status`. */
@@ -206,13 +206,13 @@ export class PostgresGuard {
     let primary: PostgresNode | undefined;
     await this.#busy(w, 'rebuilding', async () => {
       // With the old primary dead exactly one node is writable; otherwise the router's view decides.
-      await this.#cluster.refreshRoles().catch(() => undefined);
+      await this.#replicaSet.refreshRoles().catch(() => undefined);
       primary = this.primaryNode();
       if (primary === w.node) {
         throw new DbRequestError('INVALID', `${w.node.name} is the primary; rebuild a replica, or run \`scaleout db failover\` first`);
       }
       report({ level: 'step', message: `postgres ${w.node.name}: rebuilding as a replica of ${primary.name} (its data is replaced by a copy of the primary's)` });
-      await this.#cluster.rebuildAsReplica(w.node, primary);
+      await this.#replicaSet.rebuildAsReplica(w.node, primary);
     });
     w.rebuild = false;
     w.awaitingFailover = false;
@@ -251,7 +251,7 @@ export class PostgresGuard {
     });
     const w = from === undefined ? undefined : this.#watch(from);
     if (w === undefined || this.#stopped) {
-      void this.#cluster.refreshRoles().catch(() => undefined);
+      void this.#replicaSet.refreshRoles().catch(() => undefined);
       return;
     }
     w.awaitingFailover = false;
@@ -366,7 +366,7 @@ export class PostgresGuard {
   }
 
   #byAddress(name: string): PostgresNode | undefined {
-    return this.#cluster.nodes.find((n) => `${n.host}:${n.port}` === name);
+    return this.#replicaSet.nodes.find((n) => `${n.host}:${n.port}` === name);
   }
 
   /** The router's warnings as supervisor events, each once in a row (a failing step repeats every check). */

@@ -3,21 +3,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cache, RedisL2Store } from '../../src/cache/index.js';
 import { createDatabase } from '../../src/db/index.js';
 import type { Database } from '../../src/db/index.js';
-import { query, startTestPostgresCluster, type PostgresCluster, type PostgresNode } from '../support/pg-cluster.js';
+import { query, startTestPostgresReplicaSet, type PostgresReplicaSet, type PostgresNode } from '../support/pg-replica-set.js';
 import { waitFor } from '../support/wait-for.js';
 import { deleteRedisKeys, REDIS_URL } from './support/engines.js';
 
 const prefix = `test:qcache-replica:${randomBytes(4).toString('hex')}:`;
-let cluster: PostgresCluster;
+let replicaSet: PostgresReplicaSet;
 let replica: PostgresNode;
 let db: Database;
 let l2: RedisL2Store;
 
 beforeAll(async () => {
-  cluster = await startTestPostgresCluster({ replicas: 1 });
-  replica = cluster.replicas[0]!;
+  replicaSet = await startTestPostgresReplicaSet({ replicas: 1 });
+  replica = replicaSet.replicas[0]!;
   // A lagging replica stays readable for eventual reads: only the table versions' tokens keep it honest.
-  db = createDatabase({ primary: cluster.primary.url(), replicas: [replica.url()], checkIntervalMs: 100, maxLagMs: 60_000, readYourWritesWaitMs: 200 });
+  db = createDatabase({ primary: replicaSet.primary.url(), replicas: [replica.url()], checkIntervalMs: 100, maxLagMs: 60_000, readYourWritesWaitMs: 200 });
   await db.ready();
   await db.query('CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL)');
   await db.query("INSERT INTO items VALUES (1, 'old')");
@@ -29,7 +29,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await l2?.close();
   await db?.close();
-  await cluster?.destroy();
+  await replicaSet?.destroy();
   await deleteRedisKeys(prefix);
 });
 

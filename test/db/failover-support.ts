@@ -1,6 +1,6 @@
 import { isScaleoutError } from '../../src/internal/errors.js';
 import type { Database } from '../../src/db/index.js';
-import type { PostgresNode } from '../support/pg-cluster.js';
+import type { PostgresNode } from '../support/pg-replica-set.js';
 
 /** `host:port`, the router's name for a node. */
 export function nameOf(node: PostgresNode): string {

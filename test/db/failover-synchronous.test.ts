@@ -1,20 +1,20 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createDatabase, type Database, type FailoverEvent } from '../../src/db/index.js';
-import { query, startTestPostgresCluster, type PostgresCluster, type PostgresNode } from '../support/pg-cluster.js';
+import { query, startTestPostgresReplicaSet, type PostgresReplicaSet, type PostgresNode } from '../support/pg-replica-set.js';
 import { waitFor } from '../support/wait-for.js';
 import { nameOf, SteadyWriter } from './failover-support.js';
 
 // Synchronous replication (ANY 1 of the replicas): every acknowledged commit is on a
 // replica's disk, and the router promotes the replica that received the most WAL.
-let cluster: PostgresCluster;
+let replicaSet: PostgresReplicaSet;
 let db: Database;
 const events: FailoverEvent[] = [];
 
 beforeAll(async () => {
-  cluster = await startTestPostgresCluster({ replicas: 2, synchronous: true });
+  replicaSet = await startTestPostgresReplicaSet({ replicas: 2, synchronous: true });
   db = createDatabase({
-    primary: cluster.primary.url(),
-    replicas: cluster.replicas.map((r) => r.url()),
+    primary: replicaSet.primary.url(),
+    replicas: replicaSet.replicas.map((r) => r.url()),
     checkIntervalMs: 200,
     failover: { enabled: true, failAfterChecks: 3, synchronous: true },
   });
@@ -25,11 +25,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await db?.close();
-  await cluster?.destroy();
+  await replicaSet?.destroy();
 });
 
 it('loses no acknowledged write when the primary is killed under steady writes', async () => {
-  const oldPrimary = cluster.primary;
+  const oldPrimary = replicaSet.primary;
   const writer = new SteadyWriter(db, 'acks');
   await waitFor('100 writes before the kill', async () => writer.acknowledged.length >= 100 || undefined, { timeoutMs: 30_000, intervalMs: 50 });
   oldPrimary.kill();
@@ -39,8 +39,8 @@ it('loses no acknowledged write when the primary is killed under steady writes',
   await writer.stop();
 
   expect(event).toMatchObject({ from: nameOf(oldPrimary), timeline: 2, promotedByThisRouter: true });
-  const newPrimary = cluster.nodes.find((n) => nameOf(n) === event.to) as PostgresNode;
-  const other = cluster.nodes.find((n) => n !== oldPrimary && n !== newPrimary) as PostgresNode;
+  const newPrimary = replicaSet.nodes.find((n) => nameOf(n) === event.to) as PostgresNode;
+  const other = replicaSet.nodes.find((n) => n !== oldPrimary && n !== newPrimary) as PostgresNode;
   writer.errorCodes();
 
   const present = new Set((await query<{ id: number }>(newPrimary, 'SELECT id FROM acks')).map((r) => r.id));
@@ -56,7 +56,7 @@ it('loses no acknowledged write when the primary is killed under steady writes',
 
   // The old primary, rebuilt as a replica, counts for the quorum too.
   await oldPrimary.start();
-  await cluster.rebuildAsReplica(oldPrimary, newPrimary);
+  await replicaSet.rebuildAsReplica(oldPrimary, newPrimary);
   await waitFor('the rebuilt node in synchronous_standby_names', async () => {
     const [row] = await query<{ names: string }>(newPrimary, "SELECT current_setting('synchronous_standby_names') AS names");
     return row?.names === `ANY 1 ("${[oldPrimary.name, other.name].sort().join('", "')}")` || undefined;

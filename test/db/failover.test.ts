@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ConsistencyToken, createDatabase, type Database, type FailoverEvent } from '../../src/db/index.js';
-import { query, startTestPostgresCluster, type PostgresCluster, type PostgresNode } from '../support/pg-cluster.js';
+import { query, startTestPostgresReplicaSet, type PostgresReplicaSet, type PostgresNode } from '../support/pg-replica-set.js';
 import { waitFor } from '../support/wait-for.js';
 import { nameOf, SteadyWriter } from './failover-support.js';
 
-// One cluster for the file, asynchronous replication. The tests run in order: the
+// One replica set for the file, asynchronous replication. The tests run in order: the
 // first kills the primary, the next ones work with what the failover left.
-let cluster: PostgresCluster;
+let replicaSet: PostgresReplicaSet;
 let db: Database;
 // A second app instance with its own router: both see the same failure at once.
 let peer: Database;
@@ -17,18 +17,18 @@ let tokenBefore: ConsistencyToken;
 const events: FailoverEvent[] = [];
 
 beforeAll(async () => {
-  cluster = await startTestPostgresCluster({ replicas: 2 });
-  oldPrimary = cluster.primary;
+  replicaSet = await startTestPostgresReplicaSet({ replicas: 2 });
+  oldPrimary = replicaSet.primary;
   db = createDatabase({
-    primary: cluster.primary.url(),
-    replicas: cluster.replicas.map((r) => r.url()),
+    primary: replicaSet.primary.url(),
+    replicas: replicaSet.replicas.map((r) => r.url()),
     checkIntervalMs: 200,
     failover: { enabled: true, failAfterChecks: 3 },
   });
   db.on('failover', (event) => events.push(event));
   peer = createDatabase({
-    primary: cluster.primary.url(),
-    replicas: cluster.replicas.map((r) => r.url()),
+    primary: replicaSet.primary.url(),
+    replicas: replicaSet.replicas.map((r) => r.url()),
     checkIntervalMs: 200,
     failover: { enabled: true, failAfterChecks: 3 },
   });
@@ -38,7 +38,7 @@ beforeAll(async () => {
   await db.query('CREATE TABLE notes (id int PRIMARY KEY, body text)');
   const before = await db.query("INSERT INTO notes VALUES (0, 'written before the failover')");
   tokenBefore = before.token as ConsistencyToken;
-  for (const replica of cluster.replicas) {
+  for (const replica of replicaSet.replicas) {
     await waitFor(`note on ${replica.name}`, async () => (await query(replica, 'SELECT 1 FROM notes WHERE id = 0')).length === 1, { timeoutMs: 30_000, intervalMs: 50 });
   }
 });
@@ -46,7 +46,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await peer?.close();
   await db?.close();
-  await cluster?.destroy();
+  await replicaSet?.destroy();
 });
 
 function roleOf(node: PostgresNode) {
@@ -73,10 +73,10 @@ describe('failover', () => {
     const peerEvent = await waitFor("the peer's failover event", async () => peerEvents[0], { timeoutMs: 10_000 });
     expect(peerEvent).toMatchObject({ from: nameOf(oldPrimary), to: event.to, timeline: 2 });
     expect(event.promotedByThisRouter || peerEvent.promotedByThisRouter).toBe(true);
-    newPrimary = cluster.nodes.find((n) => nameOf(n) === event.to) as PostgresNode;
+    newPrimary = replicaSet.nodes.find((n) => nameOf(n) === event.to) as PostgresNode;
     const { rows: [written] } = await peer.query<{ port: number }>('INSERT INTO acks (id) VALUES (-2) RETURNING inet_server_port() AS port');
     expect(written?.port).toBe(newPrimary.port);
-    expect(cluster.replicas.map(nameOf)).toContain(event.to);
+    expect(replicaSet.replicas.map(nameOf)).toContain(event.to);
     expect(db.topology()).toMatchObject({ primary: event.to, timeline: 2, failoverInProgress: false });
     expect(roleOf(oldPrimary)).toMatchObject({ role: 'fenced', fenced: true, healthy: false });
 
@@ -95,7 +95,7 @@ describe('failover', () => {
   });
 
   it('re-points the other replica at the new primary so it takes reads again', async () => {
-    const other = cluster.nodes.find((n) => n !== oldPrimary && n !== newPrimary) as PostgresNode;
+    const other = replicaSet.nodes.find((n) => n !== oldPrimary && n !== newPrimary) as PostgresNode;
     await waitFor('the other replica to be readable', async () => roleOf(other)?.readable || undefined, { timeoutMs: 20_000, intervalMs: 50 });
     expect(roleOf(other)).toMatchObject({ role: 'replica', timeline: 2 });
     const { rows, token } = await db.query<{ id: number }>('INSERT INTO acks (id) VALUES (1000000) RETURNING id');
@@ -147,7 +147,7 @@ describe('failover', () => {
     expect(ports.has(oldPrimary.port)).toBe(false);
     expect(await countOn(oldPrimary)).toBe(before);
 
-    await cluster.rebuildAsReplica(oldPrimary, newPrimary);
+    await replicaSet.rebuildAsReplica(oldPrimary, newPrimary);
     await waitFor('the rebuilt node to take reads', async () => {
       const node = roleOf(oldPrimary);
       return (node?.role === 'replica' && node.readable && !node.fenced) || undefined;

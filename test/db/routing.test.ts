@@ -1,19 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, createDatabase, type DbResult } from '../../src/db/index.js';
-import { query, startTestPostgresCluster, type PostgresCluster, type PostgresNode } from '../support/pg-cluster.js';
+import { query, startTestPostgresReplicaSet, type PostgresReplicaSet, type PostgresNode } from '../support/pg-replica-set.js';
 import { waitFor } from '../support/wait-for.js';
 
-// One cluster for the whole file: a primary and two asynchronous streaming replicas.
-let cluster: PostgresCluster;
+// One replica set for the whole file: a primary and two asynchronous streaming replicas.
+let replicaSet: PostgresReplicaSet;
 let db: Database;
 let primary: PostgresNode;
 let replicaA: PostgresNode;
 let replicaB: PostgresNode;
 
 beforeAll(async () => {
-  cluster = await startTestPostgresCluster({ replicas: 2 });
-  primary = cluster.primary;
-  [replicaA, replicaB] = cluster.replicas as [PostgresNode, PostgresNode];
+  replicaSet = await startTestPostgresReplicaSet({ replicas: 2 });
+  primary = replicaSet.primary;
+  [replicaA, replicaB] = replicaSet.replicas as [PostgresNode, PostgresNode];
   db = createDatabase({
     primary: primary.url(),
     replicas: [replicaA.url(), replicaB.url()],
@@ -31,7 +31,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await db?.close();
-  await cluster?.destroy();
+  await replicaSet?.destroy();
 });
 
 function waitForReadable(count: number, exclude?: PostgresNode): Promise<true> {
@@ -243,7 +243,7 @@ describe('external failover (runs last: it changes the roles)', () => {
   it('follows a replica promoted by someone else and fences the old primary, without failover enabled', async () => {
     const seen: string[] = [];
     const off = db.on('failover', (event) => seen.push(`${event.from}->${event.to}:${event.timeline}:${event.promotedByThisRouter}`));
-    await cluster.promote(replicaB);
+    await replicaSet.promote(replicaB);
     await waitFor('the router to follow the promotion', async () => db.topology().primary === nameOf(replicaB) || undefined, { timeoutMs: 15_000, intervalMs: 50 });
     off();
     expect(seen).toEqual([`${nameOf(primary)}->${nameOf(replicaB)}:2:false`]);

@@ -10,8 +10,8 @@ import { processesUsing } from '../../src/runtime/engines/data-dir.js';
 import { findPostgresBinaries } from '../../src/runtime/engines/postgres-binaries.js';
 import { PostgresServer } from '../../src/runtime/engines/postgres-node.js';
 import {
-  PostgresDataDirError, PostgresStartError, query, startTestPostgresCluster, type PostgresCluster,
-} from '../support/pg-cluster.js';
+  PostgresDataDirError, PostgresStartError, query, startTestPostgresReplicaSet, type PostgresReplicaSet,
+} from '../support/pg-replica-set.js';
 import { freePort } from '../support/free-port.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -31,17 +31,17 @@ function close(server: Server): Promise<void> {
 }
 
 describe('PostgreSQL nodes', () => {
-  let cluster: PostgresCluster;
+  let replicaSet: PostgresReplicaSet;
 
   beforeAll(async () => {
-    cluster = await startTestPostgresCluster({ replicas: 0 });
+    replicaSet = await startTestPostgresReplicaSet({ replicas: 0 });
   });
   afterAll(async () => {
-    await cluster?.destroy();
+    await replicaSet?.destroy();
   });
 
   it('runs crash recovery after a SIGKILL and starts again on the same port', async () => {
-    const node = cluster.primary;
+    const node = replicaSet.primary;
     await query(node, 'CREATE TABLE crash (id int)');
     await query(node, 'INSERT INTO crash VALUES (1)');
     const port = node.port;
@@ -52,11 +52,11 @@ describe('PostgreSQL nodes', () => {
   });
 
   it('moves to another free port when its picked port was taken before the first start', async () => {
-    await cluster.stop();
-    const taken = cluster.primary.port;
+    await replicaSet.stop();
+    const taken = replicaSet.primary.port;
     const blocker = await occupy(taken);
     const node = new PostgresServer({
-      name: 'pg0', dataDir: cluster.primary.dataDir, host: '127.0.0.1', port: taken, portFixed: false,
+      name: 'pg0', dataDir: replicaSet.primary.dataDir, host: '127.0.0.1', port: taken, portFixed: false,
       binaries: await findPostgresBinaries(), database: 'app',
     });
     try {
@@ -73,7 +73,7 @@ describe('PostgreSQL nodes', () => {
     const port = await freePort();
     const blocker = await occupy(port);
     try {
-      const failure = await startTestPostgresCluster({ replicas: 0, ports: [port] }).then(
+      const failure = await startTestPostgresReplicaSet({ replicas: 0, ports: [port] }).then(
         () => undefined, (err: unknown) => err);
       expect(failure).toBeInstanceOf(PostgresStartError);
       expect((failure as PostgresStartError).code).toBe('SCALEOUT_RUNTIME_POSTGRES_START');
@@ -87,7 +87,7 @@ describe('PostgreSQL nodes', () => {
     const locked = await mkdtemp(join(tmpdir(), 'scaleout-locked-'));
     await chmod(locked, 0o700);
     try {
-      await expect(startTestPostgresCluster({ baseDir: join(locked, 'pg'), replicas: 0 }))
+      await expect(startTestPostgresReplicaSet({ baseDir: join(locked, 'pg'), replicas: 0 }))
         .rejects.toBeInstanceOf(PostgresDataDirError);
     } finally {
       await rm(locked, { recursive: true, force: true });
@@ -95,7 +95,7 @@ describe('PostgreSQL nodes', () => {
   });
 });
 
-describe('a process that exits without stopping its cluster', () => {
+describe('a process that exits without stopping its replica set', () => {
   it('takes its servers down with it', async () => {
     const script = fileURLToPath(new URL('./fixtures/exit-without-stop.ts', import.meta.url));
     const { stdout } = await execFileAsync(process.execPath, ['--import', 'tsx', script], { timeout: 60_000 });

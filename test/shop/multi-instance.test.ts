@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBalancer } from '../../src/balancer/index.js';
 import type { Balancer } from '../../src/balancer/index.js';
 import { freePort } from '../support/free-port.js';
-import { query, startTestPostgresCluster } from '../support/pg-cluster.js';
+import { query, startTestPostgresReplicaSet } from '../support/pg-replica-set.js';
 import { waitFor } from '../support/wait-for.js';
-import type { PostgresCluster } from '../support/pg-cluster.js';
+import type { PostgresReplicaSet } from '../support/pg-replica-set.js';
 import { REDIS_URL, redisScratch, TEST_SESSION_KEYS_ENV } from './support.js';
 import { HttpClient } from '../support/http-client.js';
 
@@ -30,7 +30,7 @@ interface Instance {
 
 const redis = redisScratch();
 const logDir = mkdtempSync(join(tmpdir(), 'scaleout-shop-test-'));
-let cluster: PostgresCluster;
+let replicaSet: PostgresReplicaSet;
 let balancer: Balancer;
 let base: string;
 const instances: Instance[] = [];
@@ -59,10 +59,10 @@ async function healthy(instance: Instance): Promise<boolean> {
 }
 
 beforeAll(async () => {
-  cluster = await startTestPostgresCluster({ replicas: 1 });
-  const replica = cluster.replicas[0]!;
+  replicaSet = await startTestPostgresReplicaSet({ replicas: 1 });
+  const replica = replicaSet.replicas[0]!;
   const env = {
-    DATABASE_URL: cluster.primary.url(),
+    DATABASE_URL: replicaSet.primary.url(),
     DATABASE_REPLICA_URLS: replica.url(),
     REDIS_URL,
     SCALEOUT_PROFILE: 'redis',
@@ -90,7 +90,7 @@ afterAll(async () => {
   for (const i of instances) if (i.child.exitCode === null && i.child.signalCode === null) i.child.kill('SIGTERM');
   await Promise.all(instances.map((i) => Promise.race([i.exited, new Promise((r) => setTimeout(r, 15_000))])));
   for (const i of instances) if (i.child.exitCode === null && i.child.signalCode === null) i.child.kill('SIGKILL');
-  await cluster?.destroy();
+  await replicaSet?.destroy();
   await redis.clean();
   rmSync(logDir, { recursive: true, force: true });
 }, 120_000);
@@ -102,7 +102,7 @@ afterAll(async () => {
 async function replicaOrderScans(): Promise<number> {
   let total = 0;
   for (const shard of ['shop_shard_0', 'shop_shard_1']) {
-    const rows = await query<{ n: string | null }>(cluster.replicas[0]!,
+    const rows = await query<{ n: string | null }>(replicaSet.replicas[0]!,
       "SELECT sum(coalesce(seq_scan, 0) + coalesce(idx_scan, 0)) AS n FROM pg_stat_user_tables WHERE relname = 'orders'", [], shard);
     total += Number(rows[0]?.n ?? 0);
   }

@@ -4,9 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../examples/shop/src/app.js';
 import { SEED_PRODUCTS } from '../../examples/shop/src/data/seed-data.js';
 import { RECENT_VIEWS_KEPT, recentProductIds, viewPatch } from '../../examples/shop/src/recently-viewed.js';
-import { query, startTestPostgresCluster } from '../support/pg-cluster.js';
+import { query, startTestPostgresReplicaSet } from '../support/pg-replica-set.js';
 import { waitFor } from '../support/wait-for.js';
-import type { PostgresCluster } from '../support/pg-cluster.js';
+import type { PostgresReplicaSet } from '../support/pg-replica-set.js';
 import { createShopDatabase, InjectClient, REDIS_URL, redisScratch, TEST_SESSION_KEYS } from './support.js';
 import type { ShopDatabase } from './support.js';
 
@@ -199,15 +199,15 @@ describe('recently viewed products', () => {
 });
 
 describe('with a streaming replica', () => {
-  let cluster: PostgresCluster;
+  let replicaSet: PostgresReplicaSet;
   const apps: FastifyInstance[] = [];
   const scratch = redisScratch();
 
   beforeAll(async () => {
-    cluster = await startTestPostgresCluster({ replicas: 1 });
+    replicaSet = await startTestPostgresReplicaSet({ replicas: 1 });
     const options = {
-      databaseUrl: cluster.primary.url(),
-      replicaUrls: [cluster.replicas[0]!.url()],
+      databaseUrl: replicaSet.primary.url(),
+      replicaUrls: [replicaSet.replicas[0]!.url()],
       redisUrl: REDIS_URL,
       redisKeyPrefix: scratch.prefix,
       sessionKeys: TEST_SESSION_KEYS,
@@ -220,7 +220,7 @@ describe('with a streaming replica', () => {
 
   afterAll(async () => {
     for (const app of apps) await app.close();
-    await cluster?.destroy();
+    await replicaSet?.destroy();
     await scratch.clean();
   }, 60_000);
 
@@ -228,7 +228,7 @@ describe('with a streaming replica', () => {
   async function replicaScans(): Promise<number> {
     let total = 0;
     for (const shard of ['shop_shard_0', 'shop_shard_1']) {
-      const rows = await query<{ n: string | null }>(cluster.replicas[0]!,
+      const rows = await query<{ n: string | null }>(replicaSet.replicas[0]!,
         "SELECT sum(coalesce(seq_scan, 0) + coalesce(idx_scan, 0)) AS n FROM pg_stat_user_tables WHERE relname = 'user_documents'", [], shard);
       total += Number(rows[0]?.n ?? 0);
     }
@@ -254,7 +254,7 @@ describe('with a streaming replica', () => {
     const a = new InjectClient(apps[0]!);
     expect((await a.login('bob', 'builder')).status).toBe(200);
     const clients = [a, new InjectClient(apps[1]!, a.jar)];
-    const replica = cluster.replicas[0]!;
+    const replica = replicaSet.replicas[0]!;
     await view(a, 1);
     await query(replica, 'SELECT pg_wal_replay_pause()');
     try {

@@ -50,8 +50,8 @@ export function replicationConninfo(host: string, port: number, applicationName:
   ].join(' ');
 }
 
-/** Settings shared by every node of a cluster. */
-export interface ClusterConfig {
+/** Settings shared by every node of a replica set. */
+export interface ReplicaSetConfig {
   /** listen_addresses. */
   host: string;
   /** fsync off: faster, and an OS crash loses data. */
@@ -76,10 +76,10 @@ export function synchronousStandbyNames(names: readonly string[]): string {
 }
 
 /** The postgresql.conf of every node. */
-export function renderPostgresqlConf(config: ClusterConfig): string {
+export function renderPostgresqlConf(config: ReplicaSetConfig): string {
   const settings: [string, string | number][] = [
     ['listen_addresses', quoteConfValue(config.host)],
-    // TCP only: a socket in /tmp named after the port would collide across clusters.
+    // TCP only: a socket in /tmp named after the port would collide across replica sets.
     ['unix_socket_directories', "''"],
     ['max_connections', DEFAULT_MAX_CONNECTIONS],
     ['shared_buffers', quoteConfValue(DEFAULT_SHARED_BUFFERS)],

@@ -13,8 +13,8 @@ import { withDatabase } from '../shard-urls.js';
 import type { DbStatus, ProcessStatus } from '../topology.js';
 import type { Engine, EngineContext, EngineSource } from './engine.js';
 import { hostPortOf } from './engine.js';
-import { startPostgresCluster } from './postgres-cluster.js';
-import type { PostgresCluster } from './postgres-cluster.js';
+import { startPostgresReplicaSet } from './postgres-replica-set.js';
+import type { PostgresReplicaSet } from './postgres-replica-set.js';
 import { findPostgresBinaries } from './postgres-binaries.js';
 import { appServiceDir, canReach } from './service-dir.js';
 
@@ -41,7 +41,7 @@ export class PostgresEngine implements Engine {
   #source: EngineSource = 'none';
   #primaryUrl: string | undefined;
   #replicaUrls: string[] = [];
-  #cluster: PostgresCluster | undefined;
+  #replicaSet: PostgresReplicaSet | undefined;
   #guard: PostgresGuard | undefined;
   #database: Database | undefined;
   #shards: ShardStatusReader | undefined;
@@ -70,24 +70,24 @@ export class PostgresEngine implements Engine {
     } else {
       const { replicas, synchronous } = pgConfig;
       const baseDir = await postgresBaseDir(this.#options.dir);
-      const cluster = await startPostgresCluster({ baseDir, replicas, synchronous: synchronous && replicas > 0 });
-      this.#cluster = cluster;
+      const replicaSet = await startPostgresReplicaSet({ baseDir, replicas, synchronous: synchronous && replicas > 0 });
+      this.#replicaSet = replicaSet;
       const shownDir = baseDir.startsWith(this.#options.dir) ? relative(this.#options.dir, baseDir) : baseDir;
-      step(`postgres: embedded primary ${cluster.primary.host}:${cluster.primary.port}` +
-        `${cluster.replicas.length > 0 ? ` + ${cluster.replicas.length} streaming replica(s) on ${cluster.replicas.map((r) => r.port).join(', ')}` : ''}` +
+      step(`postgres: embedded primary ${replicaSet.primary.host}:${replicaSet.primary.port}` +
+        `${replicaSet.replicas.length > 0 ? ` + ${replicaSet.replicas.length} streaming replica(s) on ${replicaSet.replicas.map((r) => r.port).join(', ')}` : ''}` +
         `${synchronous && replicas > 0 ? ', synchronous' : ''} (data in ${shownDir})`);
       this.#source = 'embedded';
-      this.#primaryUrl = cluster.primary.url();
-      this.#replicaUrls = cluster.replicas.map((r) => r.url());
+      this.#primaryUrl = replicaSet.primary.url();
+      this.#replicaUrls = replicaSet.replicas.map((r) => r.url());
       this.#guard = new PostgresGuard({
-        cluster,
+        replicaSet,
         failover: pgConfig.failover,
         synchronous: pgConfig.synchronous,
         restart: config.app.restart,
         emit,
         ...(this.#options.clock === undefined ? {} : { clock: this.#options.clock }),
       });
-      if (this.#guard.failoverEnabled) step(`postgres: failover on (the supervisor promotes a replica when ${cluster.primary.name} stays down, and rebuilds the old primary)`);
+      if (this.#guard.failoverEnabled) step(`postgres: failover on (the supervisor promotes a replica when ${replicaSet.primary.name} stays down, and rebuilds the old primary)`);
     }
     this.#database = this.#guard?.database ?? createDatabase({
       primary: this.#primaryUrl,
@@ -126,10 +126,10 @@ export class PostgresEngine implements Engine {
 
   status(): ProcessStatus[] {
     const out: ProcessStatus[] = [];
-    const cluster = this.#cluster;
-    if (cluster !== undefined) {
-      for (const node of cluster.nodes) {
-        const { state, detail } = this.#guard?.describe(node) ?? { state: node.isRunning() ? 'running' : 'stopped', detail: node === cluster.primary ? 'primary' : 'replica' };
+    const replicaSet = this.#replicaSet;
+    if (replicaSet !== undefined) {
+      for (const node of replicaSet.nodes) {
+        const { state, detail } = this.#guard?.describe(node) ?? { state: node.isRunning() ? 'running' : 'stopped', detail: node === replicaSet.primary ? 'primary' : 'replica' };
         out.push({ role: 'postgres', id: node.name, pid: node.pid ?? null, address: `${node.host}:${node.port}`, buildId: null, state, detail });
       }
     } else if (this.#primaryUrl !== undefined) {
@@ -183,13 +183,13 @@ export class PostgresEngine implements Engine {
     await this.#shards?.stop();
     if (this.#guard === undefined) await this.#database?.close().catch(() => undefined);
     if (this.#guard !== undefined) await this.#guard.stop().catch(() => this.#guard!.kill());
-    if (this.#cluster !== undefined) await this.#cluster.stop().catch(() => this.#cluster!.nodes.forEach((n) => n.kill()));
+    if (this.#replicaSet !== undefined) await this.#replicaSet.stop().catch(() => this.#replicaSet!.nodes.forEach((n) => n.kill()));
   }
 
   kill(): void {
     this.#shards?.kill();
     this.#guard?.kill();
-    this.#cluster?.nodes.forEach((n) => n.kill());
+    this.#replicaSet?.nodes.forEach((n) => n.kill());
   }
 }
 

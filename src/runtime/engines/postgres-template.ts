@@ -68,9 +68,9 @@ async function build(binaries: PostgresBinaries, root: string): Promise<string> 
  * Returns a freshly initdb'ed data directory to copy new nodes from, creating it on
  * first use and caching it on disk, keyed by the binaries and the initdb arguments.
  *
- * Copying is several times faster than initdb. Every cluster made from one template
+ * Copying is several times faster than initdb. Every replica set made from one template
  * shares its database system identifier, so a replica could be pointed at the
- * primary of another scaleout cluster on the same machine without PostgreSQL
+ * primary of another scaleout replica set on the same machine without PostgreSQL
  * noticing; scaleout never does that itself.
  */
 export async function ensureTemplate(binaries: PostgresBinaries, root = DEFAULT_TEMPLATE_ROOT): Promise<string> {

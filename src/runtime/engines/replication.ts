@@ -85,7 +85,7 @@ export async function waitForStreaming(
  * replaying, switches to a new timeline and accepts writes once this resolves.
  *
  * Only the SQL call: fencing the old primary and re-pointing the other replicas
- * are separate steps (see `PostgresCluster.follow` and `rebuildAsReplica`).
+ * are separate steps (see `PostgresReplicaSet.follow` and `rebuildAsReplica`).
  */
 export async function promote(node: ServerAddress & { readonly name: string },
   waitSeconds = DEFAULT_PROMOTE_WAIT_SECONDS): Promise<void> {

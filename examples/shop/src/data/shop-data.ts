@@ -56,7 +56,7 @@ export function shardNames(prefix: string): string[] {
 
 /**
  * Opens the shop's data: creates the shard databases if missing (in production each
- * shard is its own server; here they share the catalogue's, which keeps one cluster
+ * shard is its own server; here they share the catalogue's, which keeps one replica set
  * to run), applies migrations, seeds the catalogue and the users, and connects the
  * replica routers and the shard router. Safe when several instances start at once.
  */

@@ -10,8 +10,8 @@ export const NODE_NAME_PREFIX = 'pg';
 /** Replicas one primary can feed (max_wal_senders leaves room for a base backup). @defaultValue `14` */
 export const MAX_REPLICAS = 14;
 
-/** Options of `startPostgresCluster`. */
-export interface PostgresClusterOptions {
+/** Options of `startPostgresReplicaSet`. */
+export interface PostgresReplicaSetOptions {
   /** Data lives under it, one folder per node: `<baseDir>/<nodeName>/` (`scaleout up` uses `<app>/.scaleout/pg`). */
   baseDir: string;
   /** Streaming replicas, 0 to {@link MAX_REPLICAS}. */
@@ -46,7 +46,7 @@ export interface PostgresClusterOptions {
 }
 
 /** Validated options, with defaults applied. */
-export interface ClusterSettings {
+export interface ReplicaSetSettings {
   baseDir: string;
   host: string;
   database: string;
@@ -59,7 +59,7 @@ export interface ClusterSettings {
 }
 
 /** Checks options once, before anything starts, and applies defaults. */
-export function validateClusterOptions(options: PostgresClusterOptions): ClusterSettings {
+export function validateReplicaSetOptions(options: PostgresReplicaSetOptions): ReplicaSetSettings {
   if (typeof options.baseDir !== 'string' || options.baseDir === '') {
     throw new EngineOptionsError('baseDir must be a folder path; pass where the PostgreSQL data should live');
   }

@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { EngineOptionsError } from './errors.js';
-import { validateClusterOptions, type PostgresClusterOptions } from './postgres-cluster-options.js';
+import { validateReplicaSetOptions, type PostgresReplicaSetOptions } from './postgres-replica-set-options.js';
 
-describe('cluster options', () => {
+describe('replica set options', () => {
   it('applies defaults', () => {
-    const s = validateClusterOptions({ baseDir: 'rel/pg', replicas: 2 });
+    const s = validateReplicaSetOptions({ baseDir: 'rel/pg', replicas: 2 });
     expect(s.baseDir.endsWith('/rel/pg')).toBe(true);
     expect(s).toMatchObject({ host: '127.0.0.1', database: 'app', synchronous: false, fast: false });
   });
 
-  it.each<[string, Partial<PostgresClusterOptions>]>([
+  it.each<[string, Partial<PostgresReplicaSetOptions>]>([
     ['no baseDir', { baseDir: '' }],
     ['negative replicas', { replicas: -1 }],
     ['fractional replicas', { replicas: 1.5 }],
@@ -21,10 +21,10 @@ describe('cluster options', () => {
     ['odd database name', { database: 'app; DROP' }],
     ['quote in host', { host: "127.0.0.1'" }],
   ])('rejects %s with a message that says what to do', (_, bad) => {
-    const options = { baseDir: '/tmp/x', replicas: 1, ...bad } as PostgresClusterOptions;
-    expect(() => validateClusterOptions(options)).toThrow(EngineOptionsError);
+    const options = { baseDir: '/tmp/x', replicas: 1, ...bad } as PostgresReplicaSetOptions;
+    expect(() => validateReplicaSetOptions(options)).toThrow(EngineOptionsError);
     try {
-      validateClusterOptions(options);
+      validateReplicaSetOptions(options);
     } catch (err) {
       expect((err as EngineOptionsError).code).toBe('SCALEOUT_RUNTIME_ENGINE_OPTIONS');
     }

@@ -8,8 +8,8 @@ import {
 } from './data-dir.js';
 import { EngineOptionsError, PostgresDataDirError, PostgresReplicationError } from './errors.js';
 import {
-  MAX_REPLICAS, NODE_NAME_PREFIX, validateClusterOptions, type ClusterSettings, type PostgresClusterOptions,
-} from './postgres-cluster-options.js';
+  MAX_REPLICAS, NODE_NAME_PREFIX, validateReplicaSetOptions, type ReplicaSetSettings, type PostgresReplicaSetOptions,
+} from './postgres-replica-set-options.js';
 import { freePort, freePorts } from './free-port.js';
 import { withClient } from './pg-client.js';
 import { findPostgresBinaries, type PostgresBinaries } from './postgres-binaries.js';
@@ -22,7 +22,7 @@ import { ensureTemplate } from './postgres-template.js';
 import { currentWalLsn, isInRecovery, promote, waitForStreaming } from './replication.js';
 
 /** A primary and its streaming replicas, each a real PostgreSQL server process. */
-export interface PostgresCluster {
+export interface PostgresReplicaSet {
   /** The node scaleout last made or saw as the primary. */
   readonly primary: PostgresNode;
   readonly replicas: PostgresNode[];
@@ -51,15 +51,15 @@ export interface PostgresCluster {
   destroy(): Promise<void>;
 }
 
-class ReplicatedPostgres implements PostgresCluster {
-  readonly #settings: ClusterSettings;
+class ReplicatedPostgres implements PostgresReplicaSet {
+  readonly #settings: ReplicaSetSettings;
   readonly #binaries: PostgresBinaries;
   #nodes: PostgresServer[];
   #primary: PostgresServer;
-  // Cluster operations change shared files and roles: one at a time.
+  // Replica-set operations change shared files and roles: one at a time.
   #queue: Promise<unknown> = Promise.resolve();
 
-  constructor(settings: ClusterSettings, binaries: PostgresBinaries, nodes: PostgresServer[], primary: PostgresServer) {
+  constructor(settings: ReplicaSetSettings, binaries: PostgresBinaries, nodes: PostgresServer[], primary: PostgresServer) {
     this.#settings = settings;
     this.#binaries = binaries;
     this.#nodes = nodes;
@@ -86,7 +86,7 @@ class ReplicatedPostgres implements PostgresCluster {
 
   #own(node: PostgresNode, role: string): PostgresServer {
     const found = this.#nodes.find((n) => n === node);
-    if (found === undefined) throw new EngineOptionsError(`the ${role} "${node.name}" is not a node of this cluster; pass one of cluster.nodes`);
+    if (found === undefined) throw new EngineOptionsError(`the ${role} "${node.name}" is not a node of this replica set; pass one of replicaSet.nodes`);
     return found;
   }
 
@@ -350,7 +350,7 @@ class ReplicatedPostgres implements PostgresCluster {
   }
 }
 
-function makeServer(s: ClusterSettings, binaries: PostgresBinaries, name: string, port: number, portFixed: boolean): PostgresServer {
+function makeServer(s: ReplicaSetSettings, binaries: PostgresBinaries, name: string, port: number, portFixed: boolean): PostgresServer {
   return new PostgresServer({
     name, port, portFixed, host: s.host, binaries, database: s.database,
     dataDir: join(s.baseDir, name), log: s.log, startTimeoutMs: s.startTimeoutMs,
@@ -375,12 +375,12 @@ async function existingNodeNames(baseDir: string): Promise<string[]> {
  * after a failover (see `resume` above); extra nodes found there are kept.
  *
  * @example
- * const pg = await startPostgresCluster({ baseDir: '/tmp/shop-pg', replicas: 2 });
+ * const pg = await startPostgresReplicaSet({ baseDir: '/tmp/shop-pg', replicas: 2 });
  * // pg.primary.url() === 'postgres://postgres@127.0.0.1:<port>/app'
  * await pg.destroy();
  */
-export async function startPostgresCluster(options: PostgresClusterOptions): Promise<PostgresCluster> {
-  const settings = validateClusterOptions(options);
+export async function startPostgresReplicaSet(options: PostgresReplicaSetOptions): Promise<PostgresReplicaSet> {
+  const settings = validateReplicaSetOptions(options);
   const binaries = await findPostgresBinaries(options.binDir === undefined ? {} : { binDir: options.binDir });
   await makeOwnedDir(settings.baseDir, undefined, 0o755);
   const existing = await existingNodeNames(settings.baseDir);
@@ -390,19 +390,19 @@ export async function startPostgresCluster(options: PostgresClusterOptions): Pro
   if (ports.length < names.length) ports.push(...await freePorts(names.length - ports.length, settings.host));
   const nodes = names.map((name, i) => makeServer(settings, binaries, name, ports[i] ?? 0, settings.ports?.[i] !== undefined));
   const first = nodes[0];
-  if (first === undefined) throw new EngineOptionsError('a cluster needs a primary');
+  if (first === undefined) throw new EngineOptionsError('a replica set needs a primary');
   await assertReachable(first.dataDir, binaries.runAs);
-  const cluster = new ReplicatedPostgres(settings, binaries, nodes, first);
+  const replicaSet = new ReplicatedPostgres(settings, binaries, nodes, first);
   try {
-    if (existing.length > 0) await cluster.resume(wanted);
-    else await cluster.startFresh(await ensureTemplate(binaries));
+    if (existing.length > 0) await replicaSet.resume(wanted);
+    else await replicaSet.startFresh(await ensureTemplate(binaries));
   } catch (err) {
-    await cluster.stop().catch(() => undefined);
+    await replicaSet.stop().catch(() => undefined);
     // Half-made fresh nodes hold nothing of value; existing data is left alone.
     if (existing.length === 0) await Promise.all(nodes.map((n) => removeDataDir(n.dataDir).catch(() => undefined)));
     throw err;
   }
-  return cluster;
+  return replicaSet;
 }
 
 export { promote };

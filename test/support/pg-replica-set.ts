@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import {
-  startPostgresCluster, type PostgresCluster, type PostgresClusterOptions, type PostgresNode,
+  startPostgresReplicaSet, type PostgresReplicaSet, type PostgresReplicaSetOptions, type PostgresNode,
 } from '../../src/runtime/engines/index.js';
 
 export * from '../../src/runtime/engines/index.js';
@@ -17,15 +17,15 @@ function scratchRoot(fast: boolean): string {
 }
 
 /**
- * Starts a cluster in a fresh folder (in /dev/shm when it exists and `fast` is on),
+ * Starts a replica set in a fresh folder (in /dev/shm when it exists and `fast` is on),
  * with `fast: true` unless told otherwise. Call `destroy()` after the test.
  */
-export async function startTestPostgresCluster(options: Partial<PostgresClusterOptions> = {}): Promise<PostgresCluster> {
+export async function startTestPostgresReplicaSet(options: Partial<PostgresReplicaSetOptions> = {}): Promise<PostgresReplicaSet> {
   const fast = options.fast ?? true;
   const baseDir = options.baseDir ??
     join(scratchRoot(fast), `scaleout-pg-test-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
-    return await startPostgresCluster({ replicas: 0, ...options, fast, baseDir });
+    return await startPostgresReplicaSet({ replicas: 0, ...options, fast, baseDir });
   } catch (err) {
     if (options.baseDir === undefined) await rm(baseDir, { recursive: true, force: true });
     throw err;
