@@ -4,12 +4,12 @@ import { ControlClient } from '../runtime/index.js';
 import type { RuntimeStatus } from '../runtime/index.js';
 import { formatShards } from './db-command.js';
 
-/** `scaleout status [--json] [dir]`: the topology, from the running supervisor. */
+/** `scaleout status [--json] [dir]`: the runtime status, from the running supervisor. */
 export function registerStatusCommand(program: Command): void {
   program.command('status')
     .description('show every process of a running `scaleout up`: role, id, pid, address, build, state')
     .argument('[dir]', 'the app folder', '.')
-    .option('--json', 'print the topology as JSON')
+    .option('--json', 'print the runtime status as JSON')
     .action(async (dir: string, flags: { json?: boolean }) => {
       const status = await ControlClient.connect(resolve(dir)).status();
       process.stdout.write(flags.json === true ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));

@@ -7,7 +7,7 @@ import { ScaleRequestError } from './errors.js';
 import { Instance } from './instance.js';
 import type { SupervisorEvent } from './events.js';
 import type { ScalableGroup, ScaleResult } from './process-group.js';
-import type { ProcessStatus } from './topology.js';
+import type { ProcessStatus } from './status.js';
 
 /** The balancer pool of the first generation of instances. @defaultValue 'app' */
 export const DEFAULT_POOL_NAME = 'app';

@@ -5,7 +5,7 @@ import { OperationInProgressError } from './errors.js';
 import { EventRing } from './event-ring.js';
 import type { RuntimeEvent } from './events.js';
 import { SseParser } from './sse-parser.js';
-import type { RuntimeStatus } from './topology.js';
+import type { RuntimeStatus } from './status.js';
 
 const TOKEN = 'control-token-for-tests-0123456789';
 

@@ -6,7 +6,7 @@ import type { DeployStrategy } from './config.js';
 import { parseEventId, streamEvents } from './event-stream.js';
 import type { EventFeed } from './event-stream.js';
 import type { RuntimeEvent } from './events.js';
-import type { RuntimeStatus } from './topology.js';
+import type { RuntimeStatus } from './status.js';
 
 /** Largest request body the control API reads. @defaultValue 16384 */
 export const CONTROL_MAX_BODY_BYTES = 16 * 1024;
@@ -53,7 +53,7 @@ export interface ControlApi {
  * The supervisor's control API, on loopback, `Authorization: Bearer <token>` on
  * every request:
  *
- *   GET  /status                          the topology (RuntimeStatus)
+ *   GET  /status                          the runtime status (RuntimeStatus)
  *   GET  /events                          Server-Sent Events: the ring, then live (resume by Last-Event-ID)
  *   GET  /events?since=<id>               JSON { events, lastId }: the events after <id> (polling)
  *   POST /build                           build an image of the app folder

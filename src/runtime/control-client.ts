@@ -9,7 +9,7 @@ import type { RuntimeEvent } from './events.js';
 import { SseParser } from './sse-parser.js';
 import { isAlive, readSupervisorFile } from './supervisor-file.js';
 import type { SupervisorFile } from './supervisor-file.js';
-import type { RuntimeStatus } from './topology.js';
+import type { RuntimeStatus } from './status.js';
 
 /** A status request that takes longer fails. @defaultValue 10000 */
 export const STATUS_TIMEOUT_MS = 10_000;

@@ -8,7 +8,7 @@ import type { SupervisorEvent } from './events.js';
 import { eventMessage } from './event-text.js';
 import type { RebuildResult, SwitchoverResult } from './postgres-guard.js';
 import type { ProcessGroup } from './process-group.js';
-import type { DbStatus } from './topology.js';
+import type { DbStatus } from './status.js';
 
 export type { Profile } from './config.js';
 export type { Engine, EngineSource } from './engines/engine.js';

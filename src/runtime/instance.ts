@@ -5,7 +5,7 @@ import type { BalancerAdminClient } from './balancer-admin-client.js';
 import type { SupervisorEvent } from './events.js';
 import { SupervisedProcess } from './supervised-process.js';
 import type { ProcessRun } from './supervised-process.js';
-import type { ProcessState, ProcessStatus } from './topology.js';
+import type { ProcessState, ProcessStatus } from './status.js';
 
 /** Between two looks at a draining server's state. @defaultValue 100 */
 export const DRAIN_POLL_INTERVAL_MS = 100;

@@ -6,7 +6,7 @@ import type { PostgresReplicaSet, PostgresExit, PostgresNode } from './engines/i
 import { DbFailoverError, DbRequestError } from './errors.js';
 import type { SupervisorEvent } from './events.js';
 import { RestartTimer } from './restart-timer.js';
-import type { ProcessState } from './topology.js';
+import type { ProcessState } from './status.js';
 
 /**
  * Interval of the supervisor's checks of the embedded nodes. A dead primary is

@@ -1,5 +1,5 @@
 import type { SupervisorEvent } from './events.js';
-import type { ProcessRole, ProcessStatus } from './topology.js';
+import type { ProcessRole, ProcessStatus } from './status.js';
 
 /** What `scaleout scale <role>=<n>` did. */
 export interface ScaleResult {

@@ -12,7 +12,7 @@ import { assertPortFree } from './port-check.js';
 import { writePrivateFile } from './private-file.js';
 import type { ProcessGroup } from './process-group.js';
 import { SupervisedProcess } from './supervised-process.js';
-import type { ProcessStatus } from './topology.js';
+import type { ProcessStatus } from './status.js';
 
 /** The balancer gets this long to finish in-flight requests when it stops. @defaultValue 5000 */
 export const BALANCER_SHUTDOWN_MS = 5_000;

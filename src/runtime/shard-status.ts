@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { ShardsConfig } from './config.js';
 import { databaseNameOf, resolveShardUrls } from './shard-urls.js';
-import type { ShardsStatus } from './topology.js';
+import type { ShardsStatus } from './status.js';
 
 /** A read of the shard directory that takes longer fails. @defaultValue 2000 */
 export const SHARD_STATUS_TIMEOUT_MS = 2_000;

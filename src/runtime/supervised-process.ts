@@ -4,7 +4,7 @@ import type { ExitInfo } from './app-process.js';
 import { describeExit } from './app-process.js';
 import type { SupervisorEvent } from './events.js';
 import { RestartTimer } from './restart-timer.js';
-import type { ProcessState } from './topology.js';
+import type { ProcessState } from './status.js';
 
 /** One run of a supervised process: what {@link SupervisedProcessOptions.start} resolves with. */
 export interface ProcessRun {

@@ -28,8 +28,8 @@ import { RuntimeBalancer } from './runtime-balancer.js';
 import { formatKeys, loadOrCreateSecrets } from './secrets.js';
 import type { RuntimeSecrets } from './secrets.js';
 import { isAlive, readSupervisorFile, removeSupervisorFile, writeSupervisorFile } from './supervisor-file.js';
-import { compareProcesses } from './topology.js';
-import type { ProcessStatus, RuntimeStatus, SupervisorState } from './topology.js';
+import { compareProcesses } from './status.js';
+import type { ProcessStatus, RuntimeStatus, SupervisorState } from './status.js';
 
 export { DEFAULT_POOL_NAME } from './app-group.js';
 export type { ScaleResult } from './process-group.js';
@@ -65,7 +65,7 @@ export interface BuildResult {
 }
 
 /**
- * The `scaleout up` process: owns the topology and starts and stops everything.
+ * The `scaleout up` process: owns the deployment and starts and stops everything.
  *
  *     start: build ─► control API ─► engines ─► balancer ─► N instances (each joins the pool once healthy)
  *     stop:  drain and stop instances ─► balancer ─► engines ─► control API

@@ -1,5 +1,5 @@
 import type { ProcessGroup } from '../process-group.js';
-import type { ProcessStatus } from '../topology.js';
+import type { ProcessStatus } from '../status.js';
 
 /** Where an engine comes from. */
 export type EngineSource = 'external' | 'embedded' | 'spawned' | 'none';

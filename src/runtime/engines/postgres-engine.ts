@@ -10,7 +10,7 @@ import { PostgresGuard } from '../postgres-guard.js';
 import type { RebuildResult, SwitchoverResult } from '../postgres-guard.js';
 import { ShardStatusReader } from '../shard-status.js';
 import { withDatabase } from '../shard-urls.js';
-import type { DbStatus, ProcessStatus } from '../topology.js';
+import type { DbStatus, ProcessStatus } from '../status.js';
 import type { Engine, EngineContext, EngineSource } from './engine.js';
 import { hostPortOf } from './engine.js';
 import { startPostgresReplicaSet } from './postgres-replica-set.js';

@@ -4,7 +4,7 @@ import type { Clock } from '../../internal/clock.js';
 import { EngineUnreachableError, redactUrl } from '../errors.js';
 import type { SupervisorEvent } from '../events.js';
 import { SupervisedProcess } from '../supervised-process.js';
-import type { ProcessStatus } from '../topology.js';
+import type { ProcessStatus } from '../status.js';
 import type { Engine, EngineContext, EngineSource } from './engine.js';
 import { hostPortOf } from './engine.js';
 import { answersPing, findRedisServer, startRedisServer } from './redis-server.js';

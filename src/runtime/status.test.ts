@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compareProcesses } from './topology.js';
-import type { ProcessRole } from './topology.js';
+import { compareProcesses } from './status.js';
+import type { ProcessRole } from './status.js';
 
 const p = (role: string, id: string): { role: ProcessRole; id: string } => ({ role: role as ProcessRole, id });
 
