@@ -38,15 +38,15 @@ export interface AppReshardResult {
  * `scaleout/db`, for a given count. Deterministic.
  */
 export function pickBuckets(owned: ReadonlyMap<string, readonly number[]>, target: string, count: number): number[] {
-  const pools = [...owned].filter(([shard]) => shard !== target).map(([, buckets]) => [...buckets].sort((a, b) => a - b));
-  const available = pools.reduce((n, p) => n + p.length, 0);
+  const donors = [...owned].filter(([shard]) => shard !== target).map(([, buckets]) => [...buckets].sort((a, b) => a - b));
+  const available = donors.reduce((n, buckets) => n + buckets.length, 0);
   if (count > available) {
     throw new DbRequestError('INVALID', `${count} buckets asked for, but the other shards own ${available}; ask for at most ${available}`);
   }
   const picked: number[] = [];
   for (let i = 0; i < count; i++) {
-    let donor = pools[0]!;
-    for (const pool of pools) if (pool.length > donor.length) donor = pool;
+    let donor = donors[0]!;
+    for (const buckets of donors) if (buckets.length > donor.length) donor = buckets;
     picked.push(donor.pop()!);
   }
   return picked.sort((a, b) => a - b);

@@ -7,17 +7,17 @@
  */
 export function planRebalance(owned: ReadonlyMap<string, readonly number[]>, target: string): number[] {
   let total = 0;
-  const pools = new Map<string, number[]>();
+  const donors = new Map<string, number[]>();
   for (const [shard, buckets] of owned) {
     total += buckets.length;
-    if (shard !== target) pools.set(shard, [...buckets].sort((a, b) => a - b));
+    if (shard !== target) donors.set(shard, [...buckets].sort((a, b) => a - b));
   }
   const share = Math.floor(total / Math.max(1, owned.size));
   const need = share - (owned.get(target)?.length ?? 0);
   const moves: number[] = [];
   for (let i = 0; i < need; i++) {
     let donor: number[] | undefined;
-    for (const pool of pools.values()) if (donor === undefined || pool.length > donor.length) donor = pool;
+    for (const buckets of donors.values()) if (donor === undefined || buckets.length > donor.length) donor = buckets;
     if (donor === undefined || donor.length <= share) break;
     moves.push(donor.pop()!);
   }
