@@ -77,7 +77,7 @@ export class DbNode {
   readonly host: string;
   readonly port: number;
   readonly config: pg.PoolConfig;
-  readonly pool: pg.Pool;
+  readonly connections: pg.Pool;
   /** Position in the configuration, for stable output. */
   readonly index: number;
 
@@ -110,7 +110,7 @@ export class DbNode {
   #poll: Promise<Lsn | undefined> | undefined;
   #logger: DatabaseLogger;
 
-  constructor(config: pg.PoolConfig, index: number, poolOptions: { max: number; idleTimeoutMillis: number; connectionTimeoutMillis: number }, logger: DatabaseLogger) {
+  constructor(config: pg.PoolConfig, index: number, connectionOptions: { max: number; idleTimeoutMillis: number; connectionTimeoutMillis: number }, logger: DatabaseLogger) {
     // A Client resolves URL, config and PG* environment the way pg does; it is never connected.
     const probe = new pg.Client(config);
     this.host = probe.host;
@@ -119,17 +119,17 @@ export class DbNode {
     this.index = index;
     this.config = config;
     this.#logger = logger;
-    this.positions = new WalPositionReader({ ...config, connectionTimeoutMillis: config.connectionTimeoutMillis ?? poolOptions.connectionTimeoutMillis });
-    this.pool = new pg.Pool({
+    this.positions = new WalPositionReader({ ...config, connectionTimeoutMillis: config.connectionTimeoutMillis ?? connectionOptions.connectionTimeoutMillis });
+    this.connections = new pg.Pool({
       ...config,
-      max: config.max ?? poolOptions.max,
-      idleTimeoutMillis: config.idleTimeoutMillis ?? poolOptions.idleTimeoutMillis,
-      connectionTimeoutMillis: config.connectionTimeoutMillis ?? poolOptions.connectionTimeoutMillis,
+      max: config.max ?? connectionOptions.max,
+      idleTimeoutMillis: config.idleTimeoutMillis ?? connectionOptions.idleTimeoutMillis,
+      connectionTimeoutMillis: config.connectionTimeoutMillis ?? connectionOptions.connectionTimeoutMillis,
       // Writes send the statement and the WAL-position query in one round trip.
       pipeline: true,
     });
     // An idle connection dying (node killed) must not crash the process.
-    this.pool.on('error', (err) => this.#logger.warn({ node: this.name, err: err.message }, 'idle database connection failed'));
+    this.connections.on('error', (err) => this.#logger.warn({ node: this.name, err: err.message }, 'idle database connection failed'));
   }
 
   /** Runs one check with a deadline; throws when the node does not answer in time. */
@@ -208,7 +208,7 @@ export class DbNode {
     if (this.#poll) return this.#poll;
     this.#poll = (async () => {
       try {
-        const result = await this.pool.query<{ lsn: string | null }>(REPLAY_LSN_QUERY);
+        const result = await this.connections.query<{ lsn: string | null }>(REPLAY_LSN_QUERY);
         const lsn = parseLsn(result.rows[0]?.lsn);
         this.noteReplay(lsn);
         return lsn;
@@ -228,7 +228,7 @@ export class DbNode {
 
   /** Takes a connection out of the pool for statements that must share it. */
   async checkout(): Promise<Checkout> {
-    const client = await this.pool.connect();
+    const client = await this.connections.connect();
     let failed: Error | undefined;
     // pg-pool leaves a checked-out client without an 'error' listener: a server dying
     // between two statements would otherwise crash the process.
@@ -249,12 +249,12 @@ export class DbNode {
 
   /** Runs an administrative statement (promotion, fencing, re-pointing) on this node. */
   async admin<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, params?: unknown[]): Promise<R[]> {
-    return (await this.pool.query<R>(text, params)).rows;
+    return (await this.connections.query<R>(text, params)).rows;
   }
 
   async close(): Promise<void> {
     this.#dropCheckClient();
     this.positions.close();
-    await this.pool.end().catch(() => {});
+    await this.connections.end().catch(() => {});
   }
 }

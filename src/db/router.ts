@@ -215,7 +215,7 @@ class ReplicaRouter implements Database {
     let lastError: unknown = new NoPrimaryError();
     for (const node of targets) {
       try {
-        return (await node.pool.query<{ schema: string; name: string; volatility: string }>(sql, params)).rows;
+        return (await node.connections.query<{ schema: string; name: string; volatility: string }>(sql, params)).rows;
       } catch (err) {
         lastError = err;
       }
@@ -269,7 +269,7 @@ class ReplicaRouter implements Database {
 
   #readOn<R extends QueryResultRow>(node: DbNode, text: string, params: unknown[] | undefined): Promise<DbResult<R>> {
     node.outstanding++;
-    return node.pool.query<R>(text, params).then(
+    return node.connections.query<R>(text, params).then(
       (result) => { node.outstanding--; return last(result); },
       (err: unknown) => { node.outstanding--; return this.#afterReplicaFailure<R>(err, node, text, params); },
     );
@@ -302,7 +302,7 @@ class ReplicaRouter implements Database {
       return Promise.reject(err);
     }
     node.outstanding++;
-    return node.pool.query<R>(text, params).then(
+    return node.connections.query<R>(text, params).then(
       (result) => { node.outstanding--; return last(result); },
       (err: unknown) => { node.outstanding--; throw this.#mapError(err, node); },
     );

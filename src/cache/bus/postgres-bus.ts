@@ -27,7 +27,7 @@ export class PostgresBus implements Bus {
   readonly name = 'postgres';
   readonly #connectionString: string;
   readonly #timeoutMs: number;
-  readonly #pool: pg.Pool;
+  readonly #connections: pg.Pool;
   // Several caches may share one bus (and one channel).
   readonly #handlers = new Map<string, Set<(message: string) => void>>();
   readonly #listeners: ((connected: boolean) => void)[] = [];
@@ -41,11 +41,11 @@ export class PostgresBus implements Bus {
   constructor(options: PostgresBusOptions = {}) {
     this.#connectionString = options.connectionString ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
     this.#timeoutMs = options.timeoutMs ?? 1_000;
-    this.#pool = new pg.Pool({
+    this.#connections = new pg.Pool({
       connectionString: this.#connectionString, max: 2,
       connectionTimeoutMillis: this.#timeoutMs, query_timeout: this.#timeoutMs,
     });
-    this.#pool.on('error', () => undefined);
+    this.#connections.on('error', () => undefined);
   }
 
   get connected(): boolean {
@@ -59,7 +59,7 @@ export class PostgresBus implements Bus {
       throw new CacheOptionsError(`a PostgreSQL bus message must be shorter than 8000 bytes, got ${Buffer.byteLength(message)}`);
     }
     try {
-      await this.#pool.query('SELECT pg_notify($1, $2)', [channel, message]);
+      await this.#connections.query('SELECT pg_notify($1, $2)', [channel, message]);
     } catch (err) {
       throw new CacheBusUnavailableError('postgres', { cause: err });
     }
@@ -88,7 +88,7 @@ export class PostgresBus implements Bus {
     this.#connected = false;
     if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
     await this.#listener?.end().catch(() => undefined);
-    await this.#pool.end().catch(() => undefined);
+    await this.#connections.end().catch(() => undefined);
   }
 
   #connect(): Promise<void> {

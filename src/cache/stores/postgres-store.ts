@@ -51,8 +51,8 @@ const MAX_CLEANUP_BATCHES = 20;
  */
 export class PostgresL2Store implements L2Store {
   readonly name = 'postgres';
-  readonly #pool: pg.Pool;
-  readonly #ownsPool: boolean;
+  readonly #connections: pg.Pool;
+  readonly #ownsConnections: boolean;
   readonly #table: string;
   readonly #cleanupBatchSize: number;
   #schema: Promise<void> | undefined;
@@ -73,19 +73,19 @@ export class PostgresL2Store implements L2Store {
       throw new CacheOptionsError(`cleanupIntervalMs must be 0 (off) or a positive integer, got ${String(cleanupIntervalMs)}`);
     }
     if (options.pool !== undefined) {
-      this.#pool = options.pool;
-      this.#ownsPool = false;
+      this.#connections = options.pool;
+      this.#ownsConnections = false;
     } else {
-      this.#pool = new pg.Pool({
+      this.#connections = new pg.Pool({
         connectionString: options.connectionString ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
         connectionTimeoutMillis: connectTimeoutMs,
         query_timeout: queryTimeoutMs,
         keepAlive: true,
       });
-      this.#ownsPool = true;
+      this.#ownsConnections = true;
     }
     // A broken idle connection emits 'error' on the pool; unhandled it would end the process.
-    this.#pool.on('error', () => undefined);
+    this.#connections.on('error', () => undefined);
     if (cleanupIntervalMs > 0) {
       this.#cleanupTimer = setInterval(() => { this.cleanup().catch(() => undefined); }, cleanupIntervalMs);
       this.#cleanupTimer.unref();
@@ -148,14 +148,14 @@ export class PostgresL2Store implements L2Store {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#cleanupTimer !== undefined) clearInterval(this.#cleanupTimer);
-    if (this.#ownsPool) await this.#pool.end().catch(() => undefined);
+    if (this.#ownsConnections) await this.#connections.end().catch(() => undefined);
   }
 
   async #query<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<pg.QueryResult<R>> {
     if (this.#closed) throw new CacheClosedError('PostgreSQL cache store');
     try {
       await this.#ensureSchema();
-      return await this.#pool.query<R>(sql, params);
+      return await this.#connections.query<R>(sql, params);
     } catch (err) {
       throw classify(err);
     }
@@ -172,7 +172,7 @@ export class PostgresL2Store implements L2Store {
   // Instances starting together would race in the catalog (CREATE ... IF NOT EXISTS
   // is not safe against concurrent creators): one advisory lock per table serialises them.
   async #createSchema(): Promise<void> {
-    const client = await this.#pool.connect();
+    const client = await this.#connections.connect();
     try {
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`scaleout_cache:${this.#table}`]);

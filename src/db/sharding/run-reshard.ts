@@ -40,11 +40,11 @@ export async function runReshard(options: RunReshardOptions, progress?: ReshardP
   const urls = Object.entries(options.shardUrls ?? {});
   if (urls.length === 0) throw new ShardConfigError('shardUrls is empty; give every shard as name=url');
   const max = options.poolSize ?? DEFAULT_RESHARD_POOL_SIZE;
-  const pools: pg.Pool[] = [];
+  const opened: pg.Pool[] = [];
   const open = (connectionString: string) => {
-    const pool = new pg.Pool({ connectionString, max, application_name: 'scaleout-reshard' });
-    pools.push(pool);
-    return fromPool(pool);
+    const connections = new pg.Pool({ connectionString, max, application_name: 'scaleout-reshard' });
+    opened.push(connections);
+    return fromPool(connections);
   };
   try {
     const directory = open(options.directoryUrl);
@@ -59,6 +59,6 @@ export async function runReshard(options: RunReshardOptions, progress?: ReshardP
       await db.close();
     }
   } finally {
-    await Promise.all(pools.map((p) => p.end().catch(() => undefined)));
+    await Promise.all(opened.map((connections) => connections.end().catch(() => undefined)));
   }
 }

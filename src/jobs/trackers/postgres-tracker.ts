@@ -37,7 +37,7 @@ export interface PostgresJobTrackerOptions {
  */
 export class PostgresJobTracker implements JobTracker {
   readonly name = 'postgres';
-  readonly #pool: pg.Pool;
+  readonly #connections: pg.Pool;
   readonly #connectionString: string;
   readonly #schema: string;
   readonly #channel: string;
@@ -54,8 +54,8 @@ export class PostgresJobTracker implements JobTracker {
     if (!Number.isInteger(this.#eventsKept) || this.#eventsKept < 1) throw new JobsOptionsError('eventsKept must be a positive integer');
     this.#connectionString = options.connectionString ?? process.env.DATABASE_URL ?? 'postgres://127.0.0.1:5432/postgres';
     this.#channel = `scaleout_jobs_${createHash('sha256').update(this.#schema).digest('hex').slice(0, 16)}`;
-    this.#pool = new pg.Pool({ connectionString: this.#connectionString, max: options.poolSize ?? DEFAULT_POSTGRES_POOL_SIZE });
-    this.#pool.on('error', () => { /* a dropped idle connection is replaced on the next query */ });
+    this.#connections = new pg.Pool({ connectionString: this.#connectionString, max: options.poolSize ?? DEFAULT_POSTGRES_POOL_SIZE });
+    this.#connections.on('error', () => { /* a dropped idle connection is replaced on the next query */ });
     this.#ttlMs = options.recordTtlMs ?? DEFAULT_RECORD_TTL_MS;
     if (!Number.isInteger(this.#ttlMs) || this.#ttlMs < 1) throw new JobsOptionsError('recordTtlMs must be a positive integer');
     const pruneMs = options.pruneIntervalMs ?? DEFAULT_POSTGRES_PRUNE_INTERVAL_MS;
@@ -86,7 +86,7 @@ export class PostgresJobTracker implements JobTracker {
   ready(): Promise<void> {
     this.#ready ??= (async () => {
       const s = this.#schema;
-      const client = await this.#pool.connect();
+      const client = await this.#connections.connect();
       try {
         await client.query('BEGIN');
         await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`scaleout_jobs:${s}`]);
@@ -116,7 +116,7 @@ export class PostgresJobTracker implements JobTracker {
 
   async #query(text: string, values: unknown[] = []): Promise<pg.QueryResult> {
     await this.ready();
-    return this.#pool.query(text, values);
+    return this.#connections.query(text, values);
   }
 
   async create(info: { id: string; queue: string; name: string }, db?: SqlExecutor): Promise<boolean> {
@@ -124,7 +124,7 @@ export class PostgresJobTracker implements JobTracker {
     const sql = `INSERT INTO ${this.#schema}.job_record AS r (id, queue, name, state) VALUES ($1, $2, $3, 'waiting')
       ON CONFLICT (id) DO UPDATE SET queue = coalesce(r.queue, excluded.queue), name = coalesce(r.name, excluded.name)
       RETURNING (xmax = 0) AS inserted`;
-    const { rows } = await (db ?? this.#pool).query(sql, [info.id, info.queue, info.name]);
+    const { rows } = await (db ?? this.#connections).query(sql, [info.id, info.queue, info.name]);
     return (rows[0] as { inserted: boolean } | undefined)?.inserted === true;
   }
 
@@ -215,7 +215,7 @@ export class PostgresJobTracker implements JobTracker {
           }
         }
         const notified = new Promise<void>((resolve) => { wake = resolve; });
-        const { rows } = await this.#pool.query(`SELECT seq::text AS id, type, data, at_ms FROM ${this.#schema}.job_event
+        const { rows } = await this.#connections.query(`SELECT seq::text AS id, type, data, at_ms FROM ${this.#schema}.job_event
           WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT 100`, [jobId, after]);
         for (const r of rows as { id: string; type: JobEventType; data: unknown; at_ms: string }[]) {
           after = r.id;
@@ -276,7 +276,7 @@ export class PostgresJobTracker implements JobTracker {
     clearInterval(this.#pruneTimer);
     for (const c of this.#readers) await c.end().catch(() => undefined);
     this.#readers.clear();
-    await this.#pool.end();
+    await this.#connections.end();
   }
 }
 

@@ -74,8 +74,8 @@ const TTL = `now() + $TTL::float8 * interval '1 millisecond'`;
  */
 export class PostgresSessionStore implements SessionStore {
   readonly name = 'postgres';
-  readonly #pool: pg.Pool;
-  readonly #ownsPool: boolean;
+  readonly #connections: pg.Pool;
+  readonly #ownsConnections: boolean;
   readonly #table: string;
   readonly #createTable: boolean;
   readonly #cleanupBatchSize: number;
@@ -105,10 +105,10 @@ export class PostgresSessionStore implements SessionStore {
     }
 
     if (options.pool !== undefined) {
-      this.#pool = options.pool;
-      this.#ownsPool = false;
+      this.#connections = options.pool;
+      this.#ownsConnections = false;
     } else {
-      this.#pool = new pg.Pool({
+      this.#connections = new pg.Pool({
         connectionString: options.connectionString ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
         ...options.poolOptions,
         // Fail fast while PostgreSQL is away: the pool opens a new connection per
@@ -117,11 +117,11 @@ export class PostgresSessionStore implements SessionStore {
         query_timeout: queryTimeoutMs,
         keepAlive: true,
       });
-      this.#ownsPool = true;
+      this.#ownsConnections = true;
     }
     // An idle connection that breaks emits 'error' on the pool; unhandled, it would
     // end the process. The next query gets a fresh connection.
-    this.#pool.on('error', () => undefined);
+    this.#connections.on('error', () => undefined);
 
     const t = this.#table;
     const live = 'id = $1 AND expires_at > now()';
@@ -254,14 +254,14 @@ export class PostgresSessionStore implements SessionStore {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#cleanupTimer !== undefined) clearInterval(this.#cleanupTimer);
-    if (this.#ownsPool) await this.#pool.end().catch(() => undefined);
+    if (this.#ownsConnections) await this.#connections.end().catch(() => undefined);
   }
 
   async #query(text: string, values: unknown[]): Promise<pg.QueryResult> {
     if (this.#closed) throw new SessionStoreUnavailableError('postgres', { cause: new Error('the store was closed') });
     try {
       if (this.#createTable) await this.#ensureSchema();
-      return await this.#pool.query(text, values);
+      return await this.#connections.query(text, values);
     } catch (err) {
       if (err instanceof SessionStoreUnavailableError || err instanceof SessionStoreError) throw err;
       throw classifyPgError(err);
@@ -278,7 +278,7 @@ export class PostgresSessionStore implements SessionStore {
   }
 
   async #createSchema(): Promise<void> {
-    const client = await this.#pool.connect();
+    const client = await this.#connections.connect();
     try {
       // Instances starting together would race on CREATE ... IF NOT EXISTS (it is not
       // atomic against a concurrent create); one lock per table serialises them.
