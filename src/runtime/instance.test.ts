@@ -38,7 +38,7 @@ class FakeProcess {
   }
 }
 
-function instance(failSpawns: number[] = []): { instance: Instance; procs: FakeProcess[]; pool: Set<string>; events: SupervisorEvent[] } {
+function instance(failSpawns: number[] = [], drain: () => Promise<void> = async () => {}): { instance: Instance; procs: FakeProcess[]; pool: Set<string>; events: SupervisorEvent[] } {
   const procs: FakeProcess[] = [];
   const pool = new Set<string>();
   const events: SupervisorEvent[] = [];
@@ -48,7 +48,7 @@ function instance(failSpawns: number[] = []): { instance: Instance; procs: FakeP
     removeServer: async () => {
       pool.clear();
     },
-    drain: async () => {},
+    drain,
     serverState: async () => undefined,
   } as unknown as BalancerAdminClient;
   const created = new Instance('app-1', 'build', 'app', {
@@ -76,10 +76,10 @@ describe('Instance', () => {
     await app.start();
     expect(app.state).toBe('starting');
     await app.join();
-    expect(app.state).toBe('up');
+    expect(app.state).toBe('running');
     expect([...pool]).toEqual([procs[0]!.address]);
     procs[0]!.crash();
-    await waitFor('the restart', () => procs.length === 2 && app.state === 'up');
+    await waitFor('the restart', () => procs.length === 2 && app.state === 'running');
     expect([...pool]).toEqual([procs[1]!.address]);
     expect(app.snapshot()).toMatchObject({ restarts: 1, detail: 'last exit: exited with code 1', address: procs[1]!.address });
     expect(events).toEqual([
@@ -100,7 +100,7 @@ describe('Instance', () => {
     await app.start();
     await app.join();
     procs[0]!.crash();
-    await waitFor('the second restart', () => procs.length === 2 && app.state === 'up', { timeoutMs: 5_000 });
+    await waitFor('the second restart', () => procs.length === 2 && app.state === 'running', { timeoutMs: 5_000 });
     expect([...pool]).toEqual([procs[1]!.address]);
     expect(events).toEqual([
       expect.objectContaining({ kind: 'instance-exited', source: 'app-1', exit: 'exited with code 1' }),
@@ -117,7 +117,7 @@ describe('Instance', () => {
     await new Promise((resolve) => setTimeout(resolve, 60));
     expect(procs).toHaveLength(1);
     await app.join();
-    await waitFor('the restart', () => procs.length === 2 && app.state === 'up');
+    await waitFor('the restart', () => procs.length === 2 && app.state === 'running');
     expect([...pool]).toEqual([procs[1]!.address]);
     await app.retire();
   });
@@ -130,5 +130,21 @@ describe('Instance', () => {
     await new Promise((resolve) => setTimeout(resolve, 60));
     expect(procs).toHaveLength(1);
     expect(procs[0]!.running).toBe(false);
+  });
+
+  it('reports a draining instance as stopping, with detail draining, in the process vocabulary', async () => {
+    let release: () => void = () => {};
+    const drained = new Promise<void>((resolve) => (release = resolve));
+    const { instance: app } = instance([], () => drained);
+    await app.start();
+    await app.join();
+    expect(app.snapshot()).toMatchObject({ state: 'running' });
+    const retired = app.retire();
+    await waitFor('the drain', () => app.snapshot().detail === 'draining' || undefined);
+    expect(app.snapshot()).toMatchObject({ state: 'stopping', detail: 'draining' });
+    release();
+    await retired;
+    expect(app.snapshot()).toMatchObject({ state: 'stopped' });
+    expect(app.snapshot().detail ?? '').not.toContain('draining');
   });
 });

@@ -61,7 +61,7 @@ class AppRun implements ProcessRun {
  * from then on, when its process dies it leaves the pool at once, and the restarted
  * process joins again once healthy. `retire()` takes it out for good: drain, wait, stop.
  *
- *     start ─healthy─► join ─► up ─exit─► leave the pool ─backoff─► start ─healthy─► join ...
+ *     start ─healthy─► join ─► running ─exit─► leave the pool ─backoff─► start ─healthy─► join ...
  *                               └─retire()─► drain ─► remove from the pool ─► stop
  */
 export class Instance {
@@ -101,9 +101,10 @@ export class Instance {
   }
 
   get state(): ProcessState {
-    if (this.#phase !== undefined) return this.#phase;
+    // Draining is the first step of stopping; the detail of the snapshot says which.
+    if (this.#phase !== undefined) return this.#phase === 'draining' ? 'stopping' : this.#phase;
     const state = this.#process.state;
-    if (state === 'running') return this.#inPool ? 'up' : 'starting';
+    if (state === 'running') return this.#inPool ? 'running' : 'starting';
     // Not started yet, or exited before it was accepted into service.
     return state === 'stopped' ? 'starting' : state;
   }
@@ -250,6 +251,8 @@ export class Instance {
 
   snapshot(): ProcessStatus {
     const lastExit = this.#process.lastExit;
+    const details = [this.#phase === 'draining' ? 'draining' : undefined, lastExit === undefined ? undefined : `last exit: ${lastExit}`]
+      .filter((d) => d !== undefined);
     return {
       role: 'app',
       id: this.id,
@@ -259,7 +262,7 @@ export class Instance {
       state: this.state,
       restarts: this.#process.restarts,
       pool: this.#pool,
-      ...(lastExit === undefined ? {} : { detail: `last exit: ${lastExit}` }),
+      ...(details.length === 0 ? {} : { detail: details.join(', ') }),
     };
   }
 }

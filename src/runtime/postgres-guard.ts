@@ -150,7 +150,7 @@ export class PostgresGuard {
     else if (w?.rebuild === true) detail = 'old primary, to be rebuilt as a replica';
     if (!running && w?.lastExit !== undefined) detail += `, last exit ${w.lastExit}`;
     const state: ProcessState = running ? (w?.activity === 'rebuilding' ? 'starting' : 'running')
-      : w?.restart.pending === true ? 'backoff' : w?.busy !== undefined ? 'starting' : 'stopped';
+      : w?.restart.pending === true ? 'restarting' : w?.busy !== undefined ? 'starting' : 'stopped';
     return { state, detail };
   }
 

@@ -24,15 +24,20 @@ export function compareProcesses(a: Pick<ProcessStatus, 'role' | 'id'>, b: Pick<
 }
 
 /**
- * App instances move through:
+ * One vocabulary for every process the supervisor runs (app instances, the balancer,
+ * spawned engines, PostgreSQL nodes):
  *
- *     starting ─healthy─► up ─retire─► draining ─drained─► stopping ─► stopped
- *        │                 │
- *        └──exit/timeout───┴──exit──► backoff ─delay─► starting
+ *     starting ─healthy─► running ─stop─► stopping ─► stopped
+ *        ▲                   │
+ *        └──delay── restarting ◄──exit (or a failed start)
  *
- * Engines and the balancer are `running`, `stopped` or `external`.
+ * An app instance is `running` once its health check passed and it joined its pool;
+ * while it drains before it stops it is `stopping`, with detail `draining`. Engines
+ * given by URL are `external`: the supervisor uses them but does not run them.
+ * Servers in a balancer pool have states of their own (`up`, `down`, `ejected`,
+ * `draining`); those belong to the balancer, not to processes.
  */
-export type ProcessState = 'starting' | 'up' | 'draining' | 'stopping' | 'backoff' | 'stopped' | 'running' | 'external';
+export type ProcessState = 'starting' | 'running' | 'restarting' | 'stopping' | 'stopped' | 'external';
 
 export interface ProcessStatus {
   role: ProcessRole;

@@ -76,7 +76,7 @@ describe('SupervisedProcess', () => {
     ]);
     runs.at(-1)!.crash();
     expect(process.state).toBe('running');
-    await waitFor('the backoff', () => process.state === 'backoff');
+    await waitFor('the backoff', () => process.state === 'restarting');
     expect(eventMessage(events.at(-1)!)).toContain('restarting it in 200 ms');
     await waitFor('the third restart', () => runs.length === 4 && process.state === 'running', { timeoutMs: 5_000 });
     expect(process.lastExit).toBe('exited with code 70');
@@ -89,7 +89,7 @@ describe('SupervisedProcess', () => {
     const { process, runs } = supervised(0);
     await process.start();
     runs[0]!.crash();
-    await waitFor('the backoff', () => process.state === 'backoff');
+    await waitFor('the backoff', () => process.state === 'restarting');
     await process.stop();
     // Past the 200 ms the restart was due after: nothing may start.
     await new Promise((resolve) => setTimeout(resolve, 300));

@@ -54,8 +54,8 @@ export interface SupervisedProcessOptions<R extends ProcessRun> {
  * instances, the balancer and spawned engines each hold one and add only what is
  * theirs (an instance: its pool membership, through the hooks).
  *
- *     start ─► running ─exit─► backoff ─delay─► starting ─► running ...
- *                  └─stop()─► stopped                  └─fails─► backoff
+ *     start ─► running ─exit─► restarting ─delay─► starting ─► running ...
+ *                  └─stop()─► stopped                     └─fails─► restarting
  */
 export class SupervisedProcess<R extends ProcessRun> {
   readonly #options: SupervisedProcessOptions<R>;
@@ -138,7 +138,7 @@ export class SupervisedProcess<R extends ProcessRun> {
 
   #scheduleRestart(what: { kind: 'process-exited'; exit: string; crashReport: string | null } | { kind: 'process-start-failed'; reason: string }): void {
     const delayMs = this.#restartTimer.schedule(() => this.#restart());
-    this.#state = 'backoff';
+    this.#state = 'restarting';
     const { name, source = name, restartNote } = this.#options;
     const note = typeof restartNote === 'function' ? restartNote() : restartNote ?? null;
     this.#options.emit({ ...what, source, name, restartInMs: delayMs, note, crashesInARow: this.#restartTimer.crashesInARow });

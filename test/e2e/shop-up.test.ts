@@ -115,7 +115,7 @@ describe('scaleout up examples/shop, end to end', () => {
     // The supervisor starts it again under the same id with a new pid, and the balancer takes it back.
     const back = await waitFor(`${victimId} to be restarted`, async () => {
       const app = apps(await up.status()).find((p) => p.id === victimId);
-      return app?.state === 'up' && app.pid !== victim!.pid ? app : undefined;
+      return app?.state === 'running' && app.pid !== victim!.pid ? app : undefined;
     }, { timeoutMs: 60_000, intervalMs: 50 });
     expect(back.restarts).toBeGreaterThanOrEqual(1);
     expect(back.buildId).toBe(victim!.buildId);
@@ -176,7 +176,7 @@ describe('scaleout up examples/shop, end to end', () => {
     expect(byRole('supervisor')[0]!.pid).toBe(up.child.pid);
     expect(byRole('balancer')).toEqual([expect.objectContaining({ state: 'running' })]);
     expect(byRole('app')).toHaveLength(INSTANCES);
-    for (const app of byRole('app')) expect(app).toMatchObject({ state: 'up', buildId: status.buildId });
+    for (const app of byRole('app')) expect(app).toMatchObject({ state: 'running', buildId: status.buildId });
     expect(byRole('postgres').map((p) => [p.id, p.detail, p.state])).toEqual([['pg0', 'primary', 'running'], ['pg1', 'replica', 'running']]);
     expect(byRole('redis')).toHaveLength(hasRedis ? 1 : 0);
     for (const p of status.processes) {
@@ -216,7 +216,7 @@ describe('scaleout up examples/shop, end to end', () => {
     expect(after.buildId).not.toBe(before.buildId);
     expect(apps(after)).toHaveLength(INSTANCES);
     for (const app of apps(after)) {
-      expect(app).toMatchObject({ state: 'up', buildId: after.buildId });
+      expect(app).toMatchObject({ state: 'running', buildId: after.buildId });
       // Asked directly, not through the balancer: each instance says which build it runs.
       const health = await fetch(`http://${app.address}/healthz`);
       expect(health.status).toBe(200);

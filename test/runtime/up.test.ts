@@ -42,7 +42,7 @@ describe('scaleout up', () => {
   it('starts every instance from the unpacked image, healthy and in the pool', async () => {
     expect(apps(status)).toHaveLength(3);
     for (const app of apps(status)) {
-      expect(app).toMatchObject({ state: 'up', buildId: status.buildId, pool: 'app' });
+      expect(app).toMatchObject({ state: 'running', buildId: status.buildId, pool: 'app' });
       // Instances run the immutable image, not the working tree.
       expect(readlinkSync(`/proc/${app.pid}/cwd`)).toBe(join(dir, '.scaleout', 'run', status.buildId!));
     }
@@ -115,7 +115,7 @@ describe('scaleout up', () => {
     const back = await waitFor('app-2 to be restarted', async () => {
       const s = await up.status();
       const app = apps(s).find((p) => p.id === 'app-2');
-      return app?.state === 'up' && app.pid !== victim.pid ? app : undefined;
+      return app?.state === 'running' && app.pid !== victim.pid ? app : undefined;
     }, { timeoutMs: 30_000, intervalMs: 50 });
     expect(back.restarts).toBe(1);
     expect(back.detail).toContain('SIGKILL');
