@@ -37,10 +37,14 @@ export interface EnvSessionKey {
   secret: string;
 }
 
-/** What the runtime tells one instance; every field it leaves out is not set. */
+/**
+ * What the runtime tells one instance; every field it leaves out is not set. The
+ * runtime writes it in parts (the engines their URLs, the instance its port), so even
+ * `port` and `host` may be left out of one part.
+ */
 export interface InstanceEnvValues {
-  port: number;
-  host: string;
+  port?: number;
+  host?: string;
   instanceId?: string;
   buildId?: string;
   sessionKeys?: readonly EnvSessionKey[];
@@ -82,10 +86,9 @@ export function parseSessionKeys(text: string, name: string = INSTANCE_ENV.sessi
 
 /** The variables for `values`, named as {@link INSTANCE_ENV} says; what is unset is left out. */
 export function formatInstanceEnv(values: InstanceEnvValues): Record<string, string> {
-  const env: Record<string, string> = {
-    [INSTANCE_ENV.port]: String(values.port),
-    [INSTANCE_ENV.host]: values.host,
-  };
+  const env: Record<string, string> = {};
+  if (values.port !== undefined) env[INSTANCE_ENV.port] = String(values.port);
+  if (values.host !== undefined) env[INSTANCE_ENV.host] = values.host;
   if (values.instanceId !== undefined) env[INSTANCE_ENV.instanceId] = values.instanceId;
   if (values.buildId !== undefined) env[INSTANCE_ENV.buildId] = values.buildId;
   if (values.sessionKeys !== undefined) env[INSTANCE_ENV.sessionKeys] = formatSessionKeys(values.sessionKeys);

@@ -1,4 +1,5 @@
 import type { Clock } from '../internal/clock.js';
+import { formatInstanceEnv, INSTANCE_ENV } from '../internal/instance-env.js';
 import type { Profile, RuntimeConfig } from './config.js';
 import type { Engine } from './engines/engine.js';
 import { noPostgresError, PostgresEngine } from './engines/postgres-engine.js';
@@ -88,7 +89,7 @@ export async function startEngines(options: StartEnginesOptions): Promise<Engine
   if (profile === 'redis' && (config.engines.redis === false || !RedisEngine.available(env))) {
     throw new RuntimeConfigError(config.engines.redis === false
       ? 'profile "redis" needs Redis, but engines.redis is false; remove one of the two'
-      : 'profile "redis" needs Redis: set REDIS_URL, put redis-server on the PATH, or use profile "postgres"');
+      : `profile "redis" needs Redis: set ${INSTANCE_ENV.redisUrl}, put redis-server on the PATH, or use profile "postgres"`);
   }
   if (profile === 'postgres' && config.engines.postgres === false) {
     throw new RuntimeConfigError('profile "postgres" needs PostgreSQL, but engines.postgres is false; remove one of the two');
@@ -109,7 +110,7 @@ export async function startEngines(options: StartEnginesOptions): Promise<Engine
     throw err;
   }
   if (redis === undefined && config.engines.redis !== false && config.profile === undefined) {
-    step('redis: none (no REDIS_URL and no redis-server on the PATH)');
+    step(`redis: none (no ${INSTANCE_ENV.redisUrl} and no redis-server on the PATH)`);
   }
   if (profile !== null) step(PROFILE_STEPS[profile]);
   return new StartedEngines(profile, engines, postgres);
@@ -127,9 +128,8 @@ class StartedEngines implements EngineSet {
   }
 
   env(): Record<string, string> {
-    const env: Record<string, string> = Object.assign({}, ...this.#engines.map((e) => e.env())) as Record<string, string>;
-    if (this.profile !== null) env.SCALEOUT_PROFILE = this.profile;
-    return env;
+    const profile = this.profile === null ? {} : formatInstanceEnv({ profile: this.profile });
+    return Object.assign({}, ...this.#engines.map((e) => e.env()), profile) as Record<string, string>;
   }
 
   groups(): ProcessGroup[] {

@@ -67,6 +67,14 @@ describe('instanceEnv', () => {
     expect(parseSessionKeys(formatSessionKeys([KEY]))).toEqual([KEY]);
   });
 
+  it('writes only the parts it is given, so engines and the supervisor each write their own', () => {
+    expect(formatInstanceEnv({ redisUrl: 'redis://r' })).toEqual({ [INSTANCE_ENV.redisUrl]: 'redis://r' });
+    expect(formatInstanceEnv({ databaseUrl: 'postgres://d', replicaUrls: ['postgres://r1', 'postgres://r2'] }))
+      .toEqual({ DATABASE_URL: 'postgres://d', DATABASE_REPLICA_URLS: 'postgres://r1,postgres://r2' });
+    expect(formatInstanceEnv({ sessionKeys: [KEY] })).toEqual({ SCALEOUT_SESSION_KEYS: formatSessionKeys([KEY]) });
+    expect(formatInstanceEnv({})).toEqual({});
+  });
+
   it('takes every name from one table', () => {
     expect(Object.keys(formatInstanceEnv({
       port: 1, host: 'h', instanceId: 'i', buildId: 'b', sessionKeys: [KEY], databaseUrl: 'postgres://d', replicaUrls: [], redisUrl: 'redis://r', profile: 'redis',

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { formatSessionKeys } from '../internal/instance-env.js';
 import { RuntimeConfigError } from './errors.js';
 import { writePrivateFile } from './private-file.js';
 
@@ -46,6 +45,3 @@ function validKeys(keys: unknown): keys is SigningKey[] {
   return Array.isArray(keys) && keys.length > 0 &&
     keys.every((k) => typeof k?.id === 'string' && typeof k?.secret === 'string' && k.secret.length >= 16 && !k.id.includes(':') && !k.id.includes(','));
 }
-
-/** `id:secret,id:secret` (the first signs), as SCALEOUT_SESSION_KEYS carries them. */
-export const formatKeys: (keys: SigningKey[]) => string = formatSessionKeys;

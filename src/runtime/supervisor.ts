@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PoolOptionsInput } from '../balancer/index.js';
 import type { Clock } from '../internal/clock.js';
+import { formatInstanceEnv } from '../internal/instance-env.js';
 import { systemClock } from '../internal/clock.js';
 import { AppProcess } from './app-process.js';
 import { AppGroup, instanceReady } from './app-group.js';
@@ -25,7 +26,7 @@ import type { RuntimeEvent, SupervisorEvent } from './events.js';
 import { isScalable } from './process-group.js';
 import type { ProcessGroup, ScaleResult } from './process-group.js';
 import { RuntimeBalancer } from './runtime-balancer.js';
-import { formatKeys, loadOrCreateSecrets } from './secrets.js';
+import { loadOrCreateSecrets } from './secrets.js';
 import type { RuntimeSecrets } from './secrets.js';
 import { isAlive, readSupervisorFile, removeSupervisorFile, writeSupervisorFile } from './supervisor-file.js';
 import { compareProcesses } from './status.js';
@@ -274,9 +275,8 @@ export class Supervisor {
         ...this.#env,
         ...this.config.app.env,
         ...this.#engines?.env(),
-        INSTANCE_ID: id,
-        SCALEOUT_BUILD_ID: buildId,
-        SCALEOUT_SESSION_KEYS: formatKeys(session),
+        // The instance's id, build, port and host are added by AppProcess.
+        ...formatInstanceEnv({ sessionKeys: session }),
       },
     });
   }

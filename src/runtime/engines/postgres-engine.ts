@@ -3,6 +3,7 @@ import pg from 'pg';
 import { createDatabase } from '../../db/index.js';
 import type { Database } from '../../db/index.js';
 import type { Clock } from '../../internal/clock.js';
+import { formatInstanceEnv, INSTANCE_ENV } from '../../internal/instance-env.js';
 import type { RuntimeConfig } from '../config.js';
 import { DbRequestError, EngineUnreachableError, redactUrl } from '../errors.js';
 import type { SupervisorEvent } from '../events.js';
@@ -59,13 +60,14 @@ export class PostgresEngine implements Engine {
     const { config, env, step, emit } = this.#options;
     const pgConfig = config.engines.postgres;
     if (pgConfig === false) return;
-    if (env.DATABASE_URL !== undefined && env.DATABASE_URL !== '') {
-      const replicaUrls = (env.DATABASE_REPLICA_URLS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-      await checkPostgres('DATABASE_URL', env.DATABASE_URL);
-      for (const url of replicaUrls) await checkPostgres('DATABASE_REPLICA_URLS', url);
-      step(`postgres: ${redactUrl(env.DATABASE_URL)} (DATABASE_URL)${replicaUrls.length > 0 ? ` + ${replicaUrls.length} replica(s)` : ''}`);
+    const databaseUrl = env[INSTANCE_ENV.databaseUrl];
+    if (databaseUrl !== undefined && databaseUrl !== '') {
+      const replicaUrls = (env[INSTANCE_ENV.databaseReplicaUrls] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+      await checkPostgres(INSTANCE_ENV.databaseUrl, databaseUrl);
+      for (const url of replicaUrls) await checkPostgres(INSTANCE_ENV.databaseReplicaUrls, url);
+      step(`postgres: ${redactUrl(databaseUrl)} (${INSTANCE_ENV.databaseUrl})${replicaUrls.length > 0 ? ` + ${replicaUrls.length} replica(s)` : ''}`);
       this.#source = 'external';
-      this.#primaryUrl = env.DATABASE_URL;
+      this.#primaryUrl = databaseUrl;
       this.#replicaUrls = replicaUrls;
     } else {
       const { replicas, synchronous } = pgConfig;
@@ -115,13 +117,13 @@ export class PostgresEngine implements Engine {
   /** DATABASE_URL (the primary as the supervisor sees it now) and DATABASE_REPLICA_URLS (every other node). */
   env(): Record<string, string> {
     const urls = this.#guard?.urls() ?? (this.#primaryUrl === undefined ? undefined : { primary: this.#primaryUrl, replicas: this.#replicaUrls });
-    return urls === undefined ? {} : { DATABASE_URL: urls.primary, DATABASE_REPLICA_URLS: urls.replicas.join(',') };
+    return urls === undefined ? {} : formatInstanceEnv({ databaseUrl: urls.primary, replicaUrls: urls.replicas });
   }
 
   async health(): Promise<boolean> {
     const url = this.url();
     if (url === undefined) return false;
-    return checkPostgres('DATABASE_URL', url).then(() => true, () => false);
+    return checkPostgres(INSTANCE_ENV.databaseUrl, url).then(() => true, () => false);
   }
 
   status(): ProcessStatus[] {
@@ -133,9 +135,9 @@ export class PostgresEngine implements Engine {
         out.push({ role: 'postgres', id: node.name, pid: node.pid ?? null, address: `${node.host}:${node.port}`, buildId: null, state, detail });
       }
     } else if (this.#primaryUrl !== undefined) {
-      out.push({ role: 'postgres', id: 'primary', pid: null, address: hostPortOf(this.#primaryUrl), buildId: null, state: 'external', detail: 'DATABASE_URL' });
+      out.push({ role: 'postgres', id: 'primary', pid: null, address: hostPortOf(this.#primaryUrl), buildId: null, state: 'external', detail: INSTANCE_ENV.databaseUrl });
       this.#replicaUrls.forEach((url, i) => out.push({
-        role: 'postgres', id: `replica-${i + 1}`, pid: null, address: hostPortOf(url), buildId: null, state: 'external', detail: 'DATABASE_REPLICA_URLS',
+        role: 'postgres', id: `replica-${i + 1}`, pid: null, address: hostPortOf(url), buildId: null, state: 'external', detail: INSTANCE_ENV.databaseReplicaUrls,
       }));
     }
     return out;
@@ -173,7 +175,7 @@ export class PostgresEngine implements Engine {
 
   #notEmbedded(): DbRequestError {
     return this.#source === 'external'
-      ? new DbRequestError('NOT_EMBEDDED', 'the database is given by DATABASE_URL, so its nodes are not run by scaleout; rebuild and fail over with the tools that run them')
+      ? new DbRequestError('NOT_EMBEDDED', `the database is given by ${INSTANCE_ENV.databaseUrl}, so its nodes are not run by scaleout; rebuild and fail over with the tools that run them`)
       : noPostgresError();
   }
 

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Clock } from '../../internal/clock.js';
+import { formatInstanceEnv, INSTANCE_ENV } from '../../internal/instance-env.js';
 import { EngineUnreachableError, redactUrl } from '../errors.js';
 import type { SupervisorEvent } from '../events.js';
 import { SupervisedProcess } from '../supervised-process.js';
@@ -44,7 +45,8 @@ export class RedisEngine implements Engine {
 
   /** Whether a Redis can be had here: REDIS_URL, or a redis-server on the PATH. */
   static available(env: NodeJS.ProcessEnv): boolean {
-    return (env.REDIS_URL !== undefined && env.REDIS_URL !== '') || findRedisServer(env.PATH) !== undefined;
+    const url = env[INSTANCE_ENV.redisUrl];
+    return (url !== undefined && url !== '') || findRedisServer(env.PATH) !== undefined;
   }
 
   get source(): EngineSource {
@@ -53,16 +55,17 @@ export class RedisEngine implements Engine {
 
   async start(): Promise<void> {
     const { env, step } = this.#options;
-    if (env.REDIS_URL !== undefined && env.REDIS_URL !== '') {
-      await checkRedis(env.REDIS_URL);
-      this.#url = env.REDIS_URL;
+    const url = env[INSTANCE_ENV.redisUrl];
+    if (url !== undefined && url !== '') {
+      await checkRedis(url);
+      this.#url = url;
       this.#source = 'external';
-      step(`redis: ${redactUrl(this.#url)} (REDIS_URL)`);
+      step(`redis: ${redactUrl(this.#url)} (${INSTANCE_ENV.redisUrl})`);
       return;
     }
     const binary = findRedisServer(env.PATH);
     if (binary === undefined) {
-      step('redis: none (no REDIS_URL and no redis-server on the PATH)');
+      step(`redis: none (no ${INSTANCE_ENV.redisUrl} and no redis-server on the PATH)`);
       return;
     }
     const { appendonly, emit } = this.#options;
@@ -98,7 +101,7 @@ export class RedisEngine implements Engine {
   }
 
   env(): Record<string, string> {
-    return this.#url === undefined ? {} : { REDIS_URL: this.#url };
+    return this.#url === undefined ? {} : formatInstanceEnv({ redisUrl: this.#url });
   }
 
   async health(): Promise<boolean> {
@@ -119,7 +122,7 @@ export class RedisEngine implements Engine {
       }];
     }
     if (this.#url !== undefined && this.#source === 'external') {
-      return [{ role: 'redis', id: 'redis', pid: null, address: hostPortOf(this.#url), buildId: null, state: 'external', detail: 'REDIS_URL' }];
+      return [{ role: 'redis', id: 'redis', pid: null, address: hostPortOf(this.#url), buildId: null, state: 'external', detail: INSTANCE_ENV.redisUrl }];
     }
     return [];
   }
@@ -144,7 +147,7 @@ async function checkRedis(url: string): Promise<void> {
     await client.connect();
     await client.ping();
   } catch (err) {
-    throw new EngineUnreachableError('REDIS_URL', url, (err as Error).message, { cause: err });
+    throw new EngineUnreachableError(INSTANCE_ENV.redisUrl, url, (err as Error).message, { cause: err });
   } finally {
     client.disconnect();
   }
