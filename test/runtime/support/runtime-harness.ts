@@ -62,9 +62,12 @@ export async function bumpVersion(dir: string, version: string): Promise<void> {
 }
 
 export async function removeApp(dir: string): Promise<void> {
-  await rm(dir, { recursive: true, force: true });
+  // After a SIGKILL of the supervisor, its reaper may still be stopping PostgreSQL, which
+  // writes into its data folder until it exits: retry a folder that filled up meanwhile.
+  const retry = { recursive: true, force: true, maxRetries: 20, retryDelay: 100 };
+  await rm(dir, retry);
   // As root with the app in a folder the server's user cannot enter, the embedded data lives there.
-  await rm(join(DEFAULT_SERVICE_BASE_DIR, appServiceKey(dir)), { recursive: true, force: true });
+  await rm(join(DEFAULT_SERVICE_BASE_DIR, appServiceKey(dir)), retry);
 }
 
 export interface CliResult {
