@@ -172,7 +172,7 @@ export class DnsServer {
   }
 }
 
-/** Validates `input`, binds UDP and TCP, starts the health checks; rejects with a `SCALEOUT_DNS_*` error. */
+/** Validates `input`, binds UDP and TCP, starts the health checks; rejects with a DnsConfigError or DnsListenError. */
 export async function startDnsServer(input: unknown, deps: DnsServerDeps = {}): Promise<DnsServer> {
   const server = new DnsServer(parseDnsOptions(input), deps);
   await server.start();
