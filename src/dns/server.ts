@@ -59,6 +59,11 @@ export class DnsServer {
     return this.#port;
   }
 
+  /** The balancers that pass their health checks. */
+  live(): string[] {
+    return this.#health.live().map((t) => t.address);
+  }
+
   /** The balancers currently in answers (all of them when none is live). */
   answered(): string[] {
     const live = this.#health.live();
