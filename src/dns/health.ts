@@ -118,7 +118,7 @@ function probeTcp(target: BalancerTarget, timeoutMs: number): Promise<string | u
       resolve(problem);
     }
     socket.once('connect', () => finish(undefined));
-    socket.once('error', (err) => finish(`TCP connect failed: ${err.message}`));
+    socket.on('error', (err) => finish(`TCP connect failed: ${err.message}`));
   });
 }
 
@@ -141,7 +141,8 @@ function probeHttp(target: BalancerTarget, path: string, timeoutMs: number): Pro
       finish(status >= 200 && status < 400 ? undefined : `GET ${path} answered ${status}`);
     });
     const timer = setTimeout(() => finish(`GET ${path} did not answer within ${timeoutMs} ms`), timeoutMs);
-    req.once('error', (err) => finish(`GET ${path} failed: ${err.message}`));
+    // `on`, not `once`: destroying a pending request emits one more error after we are done.
+    req.on('error', (err) => finish(`GET ${path} failed: ${err.message}`));
     req.end();
   });
 }

@@ -88,6 +88,22 @@ describe('scaleout dns, asked with dig', () => {
     await waitFor('the healed balancer to come back', async () => ips((await dig(server.port, 'shop.test', 'A')).answers).length === 2);
   });
 
+  it('takes out a balancer that accepts but never answers its health check', async () => {
+    const a = await balancer('127.0.0.2');
+    const hung = createServer(() => {});
+    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.3', resolve));
+    cleanups.push(() => new Promise((resolve) => {
+      hung.closeAllConnections();
+      hung.close(() => resolve());
+    }));
+    const server = await dns({ balancers: [a.address, `127.0.0.3:${(hung.address() as AddressInfo).port}`] });
+    await waitFor('the hung balancer to leave the answers', async () => {
+      const r = await dig(server.port, 'shop.test', 'A');
+      return r.answers.length === 1 && r.answers[0]!.data === '127.0.0.2';
+    });
+    expect(server.live()).toEqual([a.address]);
+  });
+
   it('answers with every balancer when all of them fail their checks', async () => {
     const [a, b] = await Promise.all([balancer('127.0.0.2'), balancer('127.0.0.3')]);
     const server = await dns({ balancers: [a!.address, b!.address] });
