@@ -28,3 +28,21 @@ if (!existsSync('/usr/bin/memcached')) {
     }
   }
 }
+
+// The DNS tests ask the DNS server with a real resolver client, `dig` from Debian's
+// dnsutils. Same rule as memcached: root installs it, anyone else gets the command.
+if (!existsSync('/usr/bin/dig')) {
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!root) {
+    console.warn('dig is missing (/usr/bin/dig), and only root can install it: ' +
+      'run `sudo apt-get update && sudo apt-get install -y dnsutils` for the DNS server\'s tests');
+  } else {
+    console.log('installing dig (apt-get update && apt-get install -y dnsutils)…');
+    try {
+      execSync('apt-get update', { stdio: 'inherit' });
+      execSync('apt-get install -y dnsutils', { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    } catch (err) {
+      console.warn(`installing dnsutils failed (${err.message}); the DNS server's tests need dig`);
+    }
+  }
+}

@@ -7,6 +7,7 @@ import { AFFINITY_ERRORS } from '../src/balancer/affinity/errors.js';
 import { BALANCER_ERRORS } from '../src/balancer/errors.js';
 import { CACHE_ERRORS } from '../src/cache/errors.js';
 import { CLI_ERRORS } from '../src/cli/cli-error.js';
+import { DNS_ERRORS } from '../src/dns/errors.js';
 import { DOCUMENT_ERRORS } from '../src/db/documents/errors.js';
 import { DB_ERRORS } from '../src/db/errors.js';
 import { SHARDING_ERRORS } from '../src/db/sharding/errors.js';
@@ -28,6 +29,7 @@ export const ERROR_DOMAINS: ReadonlyArray<{ readonly file: string; readonly entr
   { file: 'src/db/errors.ts', entries: DB_ERRORS },
   { file: 'src/db/sharding/errors.ts', entries: SHARDING_ERRORS },
   { file: 'src/db/documents/errors.ts', entries: DOCUMENT_ERRORS },
+  { file: 'src/dns/errors.ts', entries: DNS_ERRORS },
   { file: 'src/fastify/errors.ts', entries: FASTIFY_ERRORS },
   { file: 'src/runtime/errors.ts', entries: RUNTIME_ERRORS },
   { file: 'src/runtime/engines/errors.ts', entries: ENGINE_ERRORS },

@@ -6,6 +6,7 @@ import { UsageError } from './cli-error.js';
 import { registerDbCommand } from './db-command.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerDeployCommand } from './deploy-command.js';
+import { registerDnsCommand } from './dns-command.js';
 import { registerLogsCommand } from './logs-command.js';
 import { registerReshardCommand } from './reshard-command.js';
 import { registerScaleCommand } from './scale-command.js';
@@ -32,6 +33,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
   registerScaleCommand(program);
   registerDbCommand(program);
   registerReshardCommand(program);
+  registerDnsCommand(program);
   for (const command of program.commands) command.exitOverride().configureOutput({ writeErr: () => {} });
   try {
     await program.parseAsync(argv, { from: 'user' });

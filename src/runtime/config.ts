@@ -114,6 +114,19 @@ const workerSchema = z.object({
   queues: z.array(z.string().min(1)).optional(),
 }).strict();
 
+/**
+ * `scaleout dns` run by the supervisor: an authoritative name server for `name` that
+ * answers with the balancer while it passes its health check (docs/dns.md). The rest
+ * is checked by the DNS server's own options when it starts.
+ */
+const dnsSchema = z.object({
+  name: z.string(),
+  /** UDP and TCP; port 53 needs root. @defaultValue 127.0.0.1:5353 */
+  listen: z.string().default('127.0.0.1:5353'),
+  /** @defaultValue 5 */
+  ttlSec: z.number().optional(),
+}).strict();
+
 /** Which engines back sessions, cache L2, bus and queue. */
 export const PROFILES = ['redis', 'postgres'] as const;
 
@@ -129,6 +142,7 @@ export const runtimeConfigSchema = z.object({
   engines: enginesSchema.default(enginesSchema.parse({})),
   deploy: deploySchema.default(deploySchema.parse({})),
   db: dbSchema.default({}),
+  dns: dnsSchema.optional(),
   workers: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'use a short lowercase name such as "mailer"'), workerSchema).default({}),
 }).strict();
 

@@ -26,6 +26,8 @@ import type { RuntimeEvent, SupervisorEvent } from './events.js';
 import { isScalable } from './process-group.js';
 import type { ProcessGroup, ScaleResult } from './process-group.js';
 import { RuntimeBalancer } from './runtime-balancer.js';
+import { formatDnsEvent, startDnsServer } from '../dns/index.js';
+import type { DnsServer } from '../dns/index.js';
 import { loadOrCreateSecrets } from './secrets.js';
 import type { RuntimeSecrets } from './secrets.js';
 import { isAlive, readSupervisorFile, removeSupervisorFile, writeSupervisorFile } from './supervisor-file.js';
@@ -93,6 +95,7 @@ export class Supervisor {
   #secrets: RuntimeSecrets | undefined;
   #engines: EngineSet | undefined;
   readonly #balancer: RuntimeBalancer;
+  #dns: DnsServer | undefined;
   #reaper: OrphanReaper | undefined;
   #control: ControlApi | undefined;
   #operation: string | undefined;
@@ -196,6 +199,18 @@ export class Supervisor {
     const balancer = await this.#balancer.start();
     this.#step(`balancer on http://${balancer.listeners[0]} (pid ${balancer.pid ?? '?'}, admin http://${balancer.adminAddress})`);
     this.#assertRunning();
+
+    if (config.dns !== undefined) {
+      // In this process: it only probes the balancer and answers packets. The check is an
+      // HTTP GET through the balancer, since the listen socket held here accepts even
+      // while the balancer process is down.
+      this.#dns = await startDnsServer({
+        zone: config.dns.name, listen: config.dns.listen, balancers: balancer.listeners,
+        health: { path: config.app.healthPath },
+        ...(config.dns.ttlSec === undefined ? {} : { ttlSec: config.dns.ttlSec }),
+      }, { log: (event) => this.#emit({ level: event.kind === 'balancer-down' ? 'warn' : 'info', message: formatDnsEvent(event) }) });
+      this.#step(`dns for ${config.dns.name} on ${this.#dns.address} (UDP and TCP)`);
+    }
 
     const instances = await this.#apps.start(image.buildId, (instance) => this.#emit(instanceReady(instance)));
 
@@ -401,6 +416,8 @@ export class Supervisor {
     // A startup in progress notices the stop at its next step; wait for it to let go.
     await this.#startup?.catch(() => undefined);
     await this.#apps.stop();
+    await this.#dns?.close();
+    this.#dns = undefined;
     const hadBalancer = this.#balancer.run !== undefined;
     await this.#balancer.stop();
     if (hadBalancer) this.#emit({ level: 'info', message: 'balancer stopped' });
@@ -419,6 +436,7 @@ export class Supervisor {
     this.#state = 'stopping';
     this.#apps.kill();
     this.#balancer.kill();
+    void this.#dns?.close();
     this.#engines?.kill();
     this.#closeReaper();
     removeSupervisorFile(this.dir);
