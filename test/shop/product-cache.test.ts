@@ -4,36 +4,42 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase } from '../../src/db/index.js';
 import type { Database } from '../../src/db/index.js';
 import { buildApp } from '../../examples/shop/src/app.js';
+import { MemcachedServer } from '../support/memcached-server.js';
 import { waitFor } from '../support/wait-for.js';
 import { createShopDatabase, InjectClient, REDIS_URL, TEST_SESSION_KEYS } from './support.js';
 import type { ShopDatabase } from './support.js';
 
 // Two instances of the shop sharing one catalogue and one cache L2: the cache Redis that
 // `scaleout up` gives them through SCALEOUT_CACHE_REDIS_URL, or, under the postgres
-// profile, PostgreSQL (an UNLOGGED table, LISTEN/NOTIFY for the bus).
-describe.each(['redis', 'postgres'] as const)('the shop caches product pages (L2 in %s)', (l2) => {
-let db: ShopDatabase;
-let apps: FastifyInstance[] = [];
-let writer: Database;
-const keyPrefix = `shoptest:cache:${randomBytes(5).toString('hex')}:`;
+// profile, PostgreSQL (an UNLOGGED table, LISTEN/NOTIFY for the bus); Memcached when
+// the config has engines.memcached.
+describe.each(['redis', 'memcached', 'postgres'] as const)('the shop caches product pages (L2 in %s)', (l2) => {
+  let db: ShopDatabase;
+  let apps: FastifyInstance[] = [];
+  let writer: Database;
+  let memcached: MemcachedServer | undefined;
+  const keyPrefix = `shoptest:cache:${randomBytes(5).toString('hex')}:`;
 
-const html = { headers: { accept: 'text/html' } };
-const sourceOf = (answer: { headers: Record<string, unknown> }): unknown => answer.headers['x-shop-cache'];
+  const html = { headers: { accept: 'text/html' } };
+  const sourceOf = (answer: { headers: Record<string, unknown> }): unknown => answer.headers['x-shop-cache'];
 
-beforeAll(async () => {
-  db = await createShopDatabase();
-  apps = await Promise.all(['cache-a', 'cache-b'].map((instanceId) => buildApp({
-    databaseUrl: db.url, sessionKeys: TEST_SESSION_KEYS, shardPrefix: db.shardPrefix, instanceId, poolMax: 2,
-    ...(l2 === 'redis' ? { cacheRedisUrl: REDIS_URL } : {}), cacheKeyPrefix: keyPrefix,
-  })));
-  writer = createDatabase({ primary: db.url });
-});
+  beforeAll(async () => {
+    db = await createShopDatabase();
+    if (l2 === 'memcached') memcached = await MemcachedServer.start();
+    apps = await Promise.all(['cache-a', 'cache-b'].map((instanceId) => buildApp({
+      databaseUrl: db.url, sessionKeys: TEST_SESSION_KEYS, shardPrefix: db.shardPrefix, instanceId, poolMax: 2,
+      ...(l2 === 'redis' ? { cacheRedisUrl: REDIS_URL } : {}), ...(memcached === undefined ? {} : { memcachedUrl: memcached.servers }),
+      cacheKeyPrefix: keyPrefix,
+    })));
+    writer = createDatabase({ primary: db.url });
+  });
 
-afterAll(async () => {
-  await writer?.close();
-  await Promise.all(apps.map((app) => app.close()));
-  await db?.drop();
-});
+  afterAll(async () => {
+    await writer?.close();
+    await Promise.all(apps.map((app) => app.close()));
+    await db?.drop();
+    await memcached?.kill();
+  });
 
   it('builds a product page once: from the database, then L1 on that instance, L2 on the other; the footer says which', async () => {
     const [a, b] = apps.map((app) => new InjectClient(app)) as [InjectClient, InjectClient];
