@@ -90,4 +90,24 @@ describe.each(['redis', 'memcached', 'postgres'] as const)('the shop caches prod
       { timeoutMs: 5_000, intervalMs: 20 });
     expect(sourceOf(await b.request('GET', '/products/5'))).toBe('l2');
   });
+
+  it('takes an order\'s quantities off the stock and rebuilds that product\'s page on both instances', async () => {
+    const [a, b] = apps.map((app) => new InjectClient(app)) as [InjectClient, InjectClient];
+    const before = (await a.request('GET', '/products/7')).body.stock as number;
+    expect((await b.request('GET', '/products/7')).body.stock).toBe(before);
+    expect(sourceOf(await b.request('GET', '/products/7'))).toBe('l1');
+
+    const buyer = new InjectClient(apps[0]!);
+    expect((await buyer.login('bob', 'builder')).status).toBe(200);
+    expect((await buyer.request('POST', '/cart/items', { json: { productId: 7, qty: 2 } })).status).toBe(200);
+    expect((await buyer.request('POST', '/orders')).status).toBe(201);
+
+    for (const [name, client] of [['B', b], ['A', a]] as const) {
+      const page = await waitFor(`instance ${name} to show the new stock`, async () => {
+        const answer = await client.request('GET', '/products/7', html);
+        return answer.text.includes(`${before - 2} in stock`) ? answer : undefined;
+      }, { timeoutMs: 5_000, intervalMs: 20 });
+      expect(['loader', 'l2']).toContain(sourceOf(page));
+    }
+  });
 });

@@ -26,6 +26,8 @@ export interface ShopCacheOptions {
 export interface ProductPage {
   product: Product;
   related: Product[];
+  /** Units in stock when the page was built. */
+  stock: number;
 }
 
 /** A cache and what it was built on, closed together. */
@@ -77,7 +79,7 @@ export async function openShopCache(options: ShopCacheOptions): Promise<ShopCach
 
 /**
  * The product page object of `id` and where it came from (`l1`, `l2` or `loader`, the
- * database). Tagged with the product and with the `products` table, so a write to
+ * database). An order invalidates it by tag after its commit ({@link forgetProductPages}). Tagged with the product and with the `products` table, so a write to
  * `products` through the catalogue database (any instance, raw SQL included) makes
  * every instance rebuild it on the next request.
  */
@@ -87,4 +89,9 @@ Promise<{ value: ProductPage | null; source: CacheSource }> {
   return cache.getOrSetWithSource(cacheKey('product_page', id), load, {
     ttlMs: PRODUCT_PAGE_TTL_MS, graceMs: PRODUCT_PAGE_GRACE_MS, tags: [`product:${id}`, `${TABLE_TAG_PREFIX}products`],
   });
+}
+
+/** After a change to these products (an order took stock): every instance rebuilds their pages on the next request. */
+export async function forgetProductPages(cache: Cache, productIds: readonly number[]): Promise<void> {
+  await cache.deleteByTags(productIds.map((id) => `product:${id}`));
 }

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { listProducts, productLoader } from '../data/products.js';
+import { listProducts, productLoader, productStock } from '../data/products.js';
 import type { Product } from '../data/products.js';
 import { productPage as cachedProductPage, RELATED_PRODUCTS } from '../shop-cache.js';
 import type { ProductPage } from '../shop-cache.js';
@@ -25,7 +25,8 @@ export function productRoutes(app: FastifyInstance, ctx: ShopContext): void {
     const others = (await catalogue()).filter((p) => p.id !== id);
     // The neighbours in the catalogue, wrapping around: cheap, stable, and enough for a page.
     const after = others.filter((p) => p.id > id);
-    return { product, related: [...after, ...others.filter((p) => p.id < id)].slice(0, RELATED_PRODUCTS) };
+    const stock = await productStock(ctx.data.catalogue, id);
+    return { product, related: [...after, ...others.filter((p) => p.id < id)].slice(0, RELATED_PRODUCTS), stock };
   };
 
   app.get('/', async (_request, reply) => redirect(reply, '/products'));
@@ -57,10 +58,10 @@ export function productRoutes(app: FastifyInstance, ctx: ShopContext): void {
     const { product } = page;
     if (wantsJson(request)) {
       await noteView(request, ctx, product.id);
-      return product;
+      return { ...product, stock: page.stock };
     }
     const v = await visitor(request);
     await noteView(request, ctx, product.id, v);
-    return sendHtml(reply, productPage({ ...pageContext(app, request, v), cacheSource: SOURCE_TEXT[found.source] }, product, page.related));
+    return sendHtml(reply, productPage({ ...pageContext(app, request, v), cacheSource: SOURCE_TEXT[found.source] }, product, page.related, page.stock));
   });
 }
