@@ -75,7 +75,7 @@ async function shopReqPerSec(cache: boolean, options: ShopBenchOptions): Promise
   const port = await freePort();
   const dir = await shopCopy(port, cache);
   const env = { ...process.env };
-  for (const name of ['REDIS_URL', 'DATABASE_URL', 'DATABASE_REPLICA_URLS', 'NODE_OPTIONS']) delete env[name];
+  for (const name of ['REDIS_URL', 'DATABASE_URL', 'DATABASE_REPLICA_URLS', 'NODE_OPTIONS', 'CACHE_REDIS_URL', 'MEMCACHED_URL']) delete env[name];
   const up = spawn(process.execPath, [join(REPO, 'bin', 'scaleout.js'), 'up', dir], { cwd: REPO, env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   up.stderr?.on('data', (c: Buffer) => { stderr = (stderr + c.toString()).slice(-4000); });

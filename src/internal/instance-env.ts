@@ -24,7 +24,7 @@ export const INSTANCE_ENV = {
   /** Redis, when the deployment has one (sessions, jobs, bus: it never evicts). */
   redisUrl: 'REDIS_URL',
   /** The cache's Redis (`allkeys-lru`), when the deployment has one. */
-  cacheRedisUrl: 'SCALEOUT_CACHE_REDIS_URL',
+  cacheRedisUrl: 'CACHE_REDIS_URL',
   /** Memcached as `host:port`, when the config asks for it. */
   memcachedUrl: 'MEMCACHED_URL',
   /** Which engines back sessions (and later cache, bus, queue): `redis` or `postgres`. */

@@ -22,7 +22,7 @@ export interface EngineSet {
   /**
    * Variables an instance started now gets: DATABASE_URL (the primary as the
    * supervisor sees it now), DATABASE_REPLICA_URLS (every other node), REDIS_URL,
-   * SCALEOUT_CACHE_REDIS_URL, MEMCACHED_URL, SCALEOUT_PROFILE.
+   * CACHE_REDIS_URL, MEMCACHED_URL, SCALEOUT_PROFILE.
    */
   env(): Record<string, string>;
   /** One group per engine that exists, in start order. */

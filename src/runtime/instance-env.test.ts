@@ -20,11 +20,11 @@ describe('instanceEnv', () => {
   });
 
   it('gives the cache its own Redis and Memcached, and refuses what is not an address', () => {
-    const env = instanceEnv({ PORT: '1', REDIS_URL: 'redis://h:1', SCALEOUT_CACHE_REDIS_URL: 'redis://h:2', MEMCACHED_URL: '127.0.0.1:11211' });
+    const env = instanceEnv({ PORT: '1', REDIS_URL: 'redis://h:1', CACHE_REDIS_URL: 'redis://h:2', MEMCACHED_URL: '127.0.0.1:11211' });
     expect(env).toMatchObject({ redisUrl: 'redis://h:1', cacheRedisUrl: 'redis://h:2', memcachedUrl: '127.0.0.1:11211' });
-    expect(instanceEnv({ PORT: '1', SCALEOUT_CACHE_REDIS_URL: 'redis://h:2', SCALEOUT_PROFILE: 'postgres' }).cacheRedisUrl).toBeUndefined();
+    expect(instanceEnv({ PORT: '1', CACHE_REDIS_URL: 'redis://h:2', SCALEOUT_PROFILE: 'postgres' }).cacheRedisUrl).toBeUndefined();
     expect(() => instanceEnv({ PORT: '1', MEMCACHED_URL: 'memcached' })).toThrow(/MEMCACHED_URL: expected host:port/);
-    expect(() => instanceEnv({ PORT: '1', SCALEOUT_CACHE_REDIS_URL: 'http://x' })).toThrow(/SCALEOUT_CACHE_REDIS_URL: expected a redis:\/\/ URL/);
+    expect(() => instanceEnv({ PORT: '1', CACHE_REDIS_URL: 'http://x' })).toThrow(/CACHE_REDIS_URL: expected a redis:\/\/ URL/);
   });
 
   it('chooses the profile as the runtime does when SCALEOUT_PROFILE is not set', () => {

@@ -82,7 +82,7 @@ describe.skipIf(findRedisServer() === undefined || findMemcached() === undefined
     for (const app of apps) {
       const env = environOf(app.pid!);
       expect(env.REDIS_URL).toBe(`redis://${sessions!.address}`);
-      expect(env.SCALEOUT_CACHE_REDIS_URL).toBe(`redis://${cache!.address}`);
+      expect(env.CACHE_REDIS_URL).toBe(`redis://${cache!.address}`);
       expect(env.MEMCACHED_URL).toBe(byRole(status, 'memcached')!.address);
     }
   }, 60_000);

@@ -10,7 +10,7 @@ import { createShopDatabase, InjectClient, REDIS_URL, TEST_SESSION_KEYS } from '
 import type { ShopDatabase } from './support.js';
 
 // Two instances of the shop sharing one catalogue and one cache L2: the cache Redis that
-// `scaleout up` gives them through SCALEOUT_CACHE_REDIS_URL, or, under the postgres
+// `scaleout up` gives them through CACHE_REDIS_URL, or, under the postgres
 // profile, PostgreSQL (an UNLOGGED table, LISTEN/NOTIFY for the bus); Memcached when
 // the config has engines.memcached.
 describe.each(['redis', 'memcached', 'postgres'] as const)('the shop caches product pages (L2 in %s)', (l2) => {

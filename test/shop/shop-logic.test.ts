@@ -17,7 +17,7 @@ describe('env', () => {
       ...BASE_ENV, INSTANCE_ID: 'app-2', SCALEOUT_BUILD_ID: 'abc123', HOST: '0.0.0.0',
       DATABASE_REPLICA_URLS: 'postgres://127.0.0.1:5433/app, postgres://127.0.0.1:5434/app',
       REDIS_URL: 'redis://127.0.0.1:6379', SCALEOUT_PROFILE: 'redis', SCALEOUT_SESSION_KEYS: 'k2:0123456789abcdef0123,k1:fedcba9876543210fedc',
-      SCALEOUT_CACHE_REDIS_URL: 'redis://127.0.0.1:6380', MEMCACHED_URL: '127.0.0.1:11211',
+      CACHE_REDIS_URL: 'redis://127.0.0.1:6380', MEMCACHED_URL: '127.0.0.1:11211',
     });
     expect(env).toEqual({
       port: 8081, host: '0.0.0.0', instanceId: 'app-2', buildId: 'abc123',

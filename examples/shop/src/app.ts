@@ -53,7 +53,7 @@ export interface ShopOptions {
   poolMax?: number;
   /** Unix milliseconds. @defaultValue Date.now */
   now?: () => number;
-  /** The cache's own Redis (`SCALEOUT_CACHE_REDIS_URL`): the cache's L2 and bus. */
+  /** The cache's own Redis (`CACHE_REDIS_URL`): the cache's L2 and bus. */
   cacheRedisUrl?: string;
   /** Memcached (`MEMCACHED_URL`): the cache's L2 when there is no cache Redis. */
   memcachedUrl?: string;

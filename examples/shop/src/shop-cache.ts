@@ -12,7 +12,7 @@ export const RELATED_PRODUCTS = 3;
 
 /** Where the shop's cache keeps its L2, chosen from what the runtime gave the instance. */
 export interface ShopCacheOptions {
-  /** The cache's own Redis (`SCALEOUT_CACHE_REDIS_URL`): first choice. */
+  /** The cache's own Redis (`CACHE_REDIS_URL`): first choice. */
   cacheRedisUrl?: string;
   /** Memcached (`MEMCACHED_URL`), when the deployment has one and no cache Redis. */
   memcachedUrl?: string;

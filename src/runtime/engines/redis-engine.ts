@@ -48,7 +48,7 @@ export interface RedisEngineOptions extends EngineContext {
 /**
  * Redis: `REDIS_URL` when set, else a `redis-server` from the PATH on a free port
  * (data under `.scaleout/redis`), restarted on the same port when it crashes. The
- * cache's Redis (`use: 'cache'`) is a second one: `SCALEOUT_CACHE_REDIS_URL`, else a
+ * cache's Redis (`use: 'cache'`) is a second one: `CACHE_REDIS_URL`, else a
  * spawned `redis-server` under `.scaleout/redis-cache` with `allkeys-lru`.
  */
 export class RedisEngine implements Engine {
