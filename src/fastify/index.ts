@@ -6,6 +6,7 @@ import { DEFAULT_HEALTH_PATH, INSTANCE_HEADER, LOAD_HEADER } from '../internal/w
 import type { HealthReport } from '../internal/wire.js';
 import { SessionManager, SessionOptionsError } from '../session/index.js';
 import type { Session, SessionOptions } from '../session/index.js';
+import type { Cache } from '../cache/index.js';
 import type { Database } from '../db/index.js';
 import { crossOriginCheck } from './cross-origin.js';
 import type { CrossOriginOptions } from './cross-origin.js';
@@ -17,6 +18,8 @@ import type { ShutdownOptions } from './graceful-shutdown.js';
 import { DEFAULT_LOAD_SAMPLE_INTERVAL_MS, LoadSampler } from './load-sampler.js';
 import { dbTier } from './tiers/db-tier.js';
 import type { ScaleoutDbOptions } from './tiers/db-tier.js';
+import { cacheTier } from './tiers/cache-tier.js';
+import type { ScaleoutCacheOptions } from './tiers/cache-tier.js';
 import type { Tier } from './tiers/tier.js';
 
 export { crossOriginCheck, ownOrigin } from './cross-origin.js';
@@ -29,6 +32,7 @@ export type { ShutdownOptions } from './graceful-shutdown.js';
 export { DEFAULT_LOAD_SAMPLE_INTERVAL_MS } from './load-sampler.js';
 export { DEFAULT_DB_NAME } from './tiers/db-tier.js';
 export type { RequestDb, ScaleoutDbOptions } from './tiers/db-tier.js';
+export type { ScaleoutCacheOptions } from './tiers/cache-tier.js';
 
 /** The health path, the instance and load headers and the health body: the wire contract. */
 export { DEFAULT_HEALTH_PATH, INSTANCE_HEADER, LOAD_HEADER };
@@ -47,10 +51,15 @@ export interface ScaleoutTierOptions {
    * `request.db.query()` runs on it), or `{ database?, name? }`.
    */
   db?: Database | ScaleoutDbOptions;
+  /**
+   * The cache on `app.cache` and `request.cache`, closed when the app closes: a
+   * `Cache` of `scaleout/cache`, or `{ cache, close }` with what else to close then.
+   */
+  cache?: Cache | ScaleoutCacheOptions;
 }
 
 /** Every tier, in the order they are installed. */
-const TIERS: readonly Tier<unknown>[] = [dbTier];
+const TIERS: readonly Tier<unknown>[] = [dbTier, cacheTier];
 
 export interface ScaleoutPluginOptions extends ScaleoutTierOptions {
   /**

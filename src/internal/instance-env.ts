@@ -21,8 +21,12 @@ export const INSTANCE_ENV = {
   databaseUrl: 'DATABASE_URL',
   /** The PostgreSQL replicas, comma-separated. */
   databaseReplicaUrls: 'DATABASE_REPLICA_URLS',
-  /** Redis, when the deployment has one. */
+  /** Redis, when the deployment has one (sessions, jobs, bus: it never evicts). */
   redisUrl: 'REDIS_URL',
+  /** The cache's Redis (`allkeys-lru`), when the deployment has one. */
+  cacheRedisUrl: 'CACHE_REDIS_URL',
+  /** Memcached as `host:port`, when the config asks for it. */
+  memcachedUrl: 'MEMCACHED_URL',
   /** Which engines back sessions (and later cache, bus, queue): `redis` or `postgres`. */
   profile: 'SCALEOUT_PROFILE',
 } as const;
@@ -51,6 +55,8 @@ export interface InstanceEnvValues {
   databaseUrl?: string;
   replicaUrls?: readonly string[];
   redisUrl?: string;
+  cacheRedisUrl?: string;
+  memcachedUrl?: string;
   profile?: InstanceProfile;
 }
 
@@ -95,6 +101,8 @@ export function formatInstanceEnv(values: InstanceEnvValues): Record<string, str
   if (values.databaseUrl !== undefined) env[INSTANCE_ENV.databaseUrl] = values.databaseUrl;
   if (values.replicaUrls !== undefined) env[INSTANCE_ENV.databaseReplicaUrls] = values.replicaUrls.join(',');
   if (values.redisUrl !== undefined) env[INSTANCE_ENV.redisUrl] = values.redisUrl;
+  if (values.cacheRedisUrl !== undefined) env[INSTANCE_ENV.cacheRedisUrl] = values.cacheRedisUrl;
+  if (values.memcachedUrl !== undefined) env[INSTANCE_ENV.memcachedUrl] = values.memcachedUrl;
   if (values.profile !== undefined) env[INSTANCE_ENV.profile] = values.profile;
   return env;
 }

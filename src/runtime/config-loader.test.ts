@@ -11,7 +11,8 @@ describe('parseConfig', () => {
     const config = parseConfig({ app: { entry: 'server.ts' } });
     expect(config.app).toMatchObject({ entry: 'server.ts', instances: DEFAULT_INSTANCES, healthPath: '/healthz', env: {} });
     expect(config.balancer).toMatchObject({ listen: DEFAULT_BALANCER_LISTEN, strategy: 'round-robin', affinity: 'none' });
-    expect(config.engines).toEqual({ postgres: { replicas: 1, synchronous: false, failover: true }, redis: { appendonly: true } });
+    expect(config.engines).toEqual({ postgres: { replicas: 1, synchronous: false, failover: true }, redis: { appendonly: true, cache: { maxmemoryMb: 128 } }, memcached: false,
+    });
     expect(config.deploy.strategy).toBe('rolling');
     expect(config.workers).toEqual({});
     expect(config.db).toEqual({});
@@ -40,7 +41,10 @@ describe('parseConfig', () => {
 
   it('accepts engines turned off and validates the workers seam without running it', () => {
     const config = parseConfig({ app: { entry: 'a.ts' }, engines: { postgres: false, redis: false }, workers: { mailer: { entry: 'worker.ts' } } });
-    expect(config.engines).toEqual({ postgres: false, redis: false });
+    expect(config.engines).toEqual({ postgres: false, redis: false, memcached: false });
+    expect(parseConfig({ app: { entry: 'a.ts' }, engines: { memcached: {}, redis: { cache: false } } }).engines)
+      .toMatchObject({ memcached: { memoryMb: 64 }, redis: { appendonly: true, cache: false } });
+    expect(() => parseConfig({ app: { entry: 'a.ts' }, engines: { memcached: { memoryMb: 0 } } })).toThrow(/memcached/);
     expect(config.workers.mailer).toEqual({ entry: 'worker.ts', instances: 1 });
     expect(() => parseConfig({ app: { entry: 'a.ts' }, workers: { Mailer: { entry: 'w.ts' } } })).toThrow('workers.Mailer');
   });

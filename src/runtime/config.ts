@@ -90,16 +90,38 @@ const dbSchema = z.object({
   shards: shardsSchema.optional(),
 }).strict();
 
+/** @defaultValue 128 */
+export const DEFAULT_CACHE_REDIS_MAXMEMORY_MB = 128;
+/** @defaultValue 64 */
+export const DEFAULT_MEMCACHED_MEMORY_MB = 64;
+
+const cacheRedisSchema = z.object({
+  /** `maxmemory` of the cache's redis-server, which evicts least recently used keys beyond it. */
+  maxmemoryMb: z.number().int().min(1).default(DEFAULT_CACHE_REDIS_MAXMEMORY_MB),
+}).strict();
+
 const redisSchema = z.object({
   /** Append-only file on: writes survive a restart of the spawned redis-server. */
   appendonly: z.boolean().default(true),
+  /**
+   * A second redis-server for the cache L2 (`allkeys-lru`), so the sessions' Redis never
+   * evicts; false: none (the cache then has no Redis L2 from the runtime).
+   */
+  cache: z.union([z.literal(false), cacheRedisSchema]).default({ maxmemoryMb: DEFAULT_CACHE_REDIS_MAXMEMORY_MB }),
+}).strict();
+
+const memcachedSchema = z.object({
+  /** memcached's `-m`: the memory its items may use. */
+  memoryMb: z.number().int().min(1).default(DEFAULT_MEMCACHED_MEMORY_MB),
 }).strict();
 
 const enginesSchema = z.object({
   /** false: no PostgreSQL at all. `DATABASE_URL` in the environment wins over the embedded default. */
   postgres: z.union([z.literal(false), postgresSchema]).default({ replicas: DEFAULT_POSTGRES_REPLICAS, synchronous: false, failover: true }),
   /** false: no Redis (the postgres profile). `REDIS_URL` in the environment wins over a spawned redis-server. */
-  redis: z.union([z.literal(false), redisSchema]).default({ appendonly: true }),
+  redis: z.union([z.literal(false), redisSchema]).default({ appendonly: true, cache: { maxmemoryMb: DEFAULT_CACHE_REDIS_MAXMEMORY_MB } }),
+  /** A memcached for the cache L2; off unless given. `MEMCACHED_URL` in the environment wins over a spawned one. */
+  memcached: z.union([z.literal(false), memcachedSchema]).default(false),
 }).strict();
 
 const deploySchema = z.object({

@@ -2,6 +2,7 @@ import type { Clock } from '../internal/clock.js';
 import { formatInstanceEnv, INSTANCE_ENV } from '../internal/instance-env.js';
 import type { Profile, RuntimeConfig } from './config.js';
 import type { Engine } from './engines/engine.js';
+import { MemcachedEngine } from './engines/memcached-engine.js';
 import { noPostgresError, PostgresEngine } from './engines/postgres-engine.js';
 import { RedisEngine } from './engines/redis-engine.js';
 import { RuntimeConfigError } from './errors.js';
@@ -22,7 +23,7 @@ export interface EngineSet {
   /**
    * Variables an instance started now gets: DATABASE_URL (the primary as the
    * supervisor sees it now), DATABASE_REPLICA_URLS (every other node), REDIS_URL,
-   * SCALEOUT_PROFILE.
+   * CACHE_REDIS_URL, MEMCACHED_URL, SCALEOUT_PROFILE.
    */
   env(): Record<string, string>;
   /** One group per engine that exists, in start order. */
@@ -98,7 +99,13 @@ export async function startEngines(options: StartEnginesOptions): Promise<Engine
   // The postgres profile keeps everything in PostgreSQL: a Redis would only be one more process.
   const redis = config.engines.redis === false || profile === 'postgres' ? undefined
     : new RedisEngine({ dir, env, step, appendonly: config.engines.redis.appendonly, restart: config.app.restart, emit, ...clock });
-  const engines: Engine[] = [postgres, redis].filter((e): e is PostgresEngine | RedisEngine => e !== undefined);
+  // The cache's own Redis evicts (allkeys-lru); the sessions' Redis above never does.
+  const redisConfig = config.engines.redis;
+  const cacheRedis = redis === undefined || redisConfig === false || redisConfig.cache === false ? undefined
+    : new RedisEngine({ dir, env, step, use: 'cache', appendonly: false, maxmemoryMb: redisConfig.cache.maxmemoryMb, restart: config.app.restart, emit, ...clock });
+  const memcached = config.engines.memcached === false ? undefined
+    : new MemcachedEngine({ dir, env, step, memoryMb: config.engines.memcached.memoryMb, restart: config.app.restart, emit, ...clock });
+  const engines: Engine[] = [postgres, redis, cacheRedis, memcached].filter((e): e is PostgresEngine | RedisEngine | MemcachedEngine => e !== undefined);
   const started: Engine[] = [];
   try {
     for (const engine of engines) {

@@ -131,6 +131,13 @@ export class RedisStartError extends ScaleoutError {
   }
 }
 
+/** A `memcached` the config asks for could not be started. */
+export class MemcachedStartError extends ScaleoutError {
+  constructor(detail: string, options: { cause?: unknown } = {}) {
+    super('SCALEOUT_RUNTIME_MEMCACHED_START', `memcached did not start (${detail})`, options);
+  }
+}
+
 /** An engine given by URL (DATABASE_URL, REDIS_URL) does not answer. */
 export class EngineUnreachableError extends ScaleoutError {
   constructor(variable: string, url: string, detail: string, options: { cause?: unknown } = {}) {
@@ -253,6 +260,9 @@ export const RUNTIME_ERRORS = defineErrorCatalogue('runtime', [
   { code: 'SCALEOUT_RUNTIME_REDIS_START', errorClass: RedisStartError,
     meaning: 'A `redis-server` could not be started.',
     action: 'Read the detail; check that `redis-server` on the PATH runs, or set `REDIS_URL` to an existing server.' },
+  { code: 'SCALEOUT_RUNTIME_MEMCACHED_START', errorClass: MemcachedStartError,
+    meaning: 'A `memcached` (asked for by `engines.memcached`) could not be started.',
+    action: 'Read the detail; install memcached (`apt-get install memcached`), set `MEMCACHED_URL` to an existing server, or remove `engines.memcached`.' },
   { code: 'SCALEOUT_RUNTIME_ENGINE_UNREACHABLE', errorClass: EngineUnreachableError,
     meaning: 'An engine given by URL (`DATABASE_URL`, `REDIS_URL`) does not answer.',
     action: 'Start that server, or unset the variable to let scaleout start one.' },

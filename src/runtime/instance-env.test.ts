@@ -10,11 +10,21 @@ describe('instanceEnv', () => {
     const written = formatInstanceEnv({
       port: 4100, host: '127.0.0.1', instanceId: 'app-3', buildId: 'b0c1', sessionKeys: [KEY, { id: 'old', secret: 'x'.repeat(16) }],
       databaseUrl: 'postgres://u@127.0.0.1:5432/app', replicaUrls: ['postgres://u@127.0.0.1:5433/app'], redisUrl: 'redis://127.0.0.1:6379', profile: 'redis',
+      cacheRedisUrl: 'redis://127.0.0.1:6380', memcachedUrl: '127.0.0.1:11211',
     });
     expect(instanceEnv(written)).toEqual({
       port: 4100, host: '127.0.0.1', instanceId: 'app-3', buildId: 'b0c1', sessionKeys: [KEY, { id: 'old', secret: 'x'.repeat(16) }],
       databaseUrl: 'postgres://u@127.0.0.1:5432/app', replicaUrls: ['postgres://u@127.0.0.1:5433/app'], redisUrl: 'redis://127.0.0.1:6379', profile: 'redis',
+      cacheRedisUrl: 'redis://127.0.0.1:6380', memcachedUrl: '127.0.0.1:11211',
     });
+  });
+
+  it('gives the cache its own Redis and Memcached, and refuses what is not an address', () => {
+    const env = instanceEnv({ PORT: '1', REDIS_URL: 'redis://h:1', CACHE_REDIS_URL: 'redis://h:2', MEMCACHED_URL: '127.0.0.1:11211' });
+    expect(env).toMatchObject({ redisUrl: 'redis://h:1', cacheRedisUrl: 'redis://h:2', memcachedUrl: '127.0.0.1:11211' });
+    expect(instanceEnv({ PORT: '1', CACHE_REDIS_URL: 'redis://h:2', SCALEOUT_PROFILE: 'postgres' }).cacheRedisUrl).toBeUndefined();
+    expect(() => instanceEnv({ PORT: '1', MEMCACHED_URL: 'memcached' })).toThrow(/MEMCACHED_URL: expected host:port/);
+    expect(() => instanceEnv({ PORT: '1', CACHE_REDIS_URL: 'http://x' })).toThrow(/CACHE_REDIS_URL: expected a redis:\/\/ URL/);
   });
 
   it('chooses the profile as the runtime does when SCALEOUT_PROFILE is not set', () => {
@@ -28,7 +38,7 @@ describe('instanceEnv', () => {
   it('defaults what may be left out', () => {
     expect(instanceEnv({ PORT: '0' })).toEqual({
       port: 0, host: '127.0.0.1', instanceId: undefined, buildId: undefined, sessionKeys: undefined,
-      databaseUrl: undefined, replicaUrls: [], redisUrl: undefined, profile: 'postgres',
+      databaseUrl: undefined, replicaUrls: [], redisUrl: undefined, cacheRedisUrl: undefined, memcachedUrl: undefined, profile: 'postgres',
     });
   });
 
@@ -78,6 +88,7 @@ describe('instanceEnv', () => {
   it('takes every name from one table', () => {
     expect(Object.keys(formatInstanceEnv({
       port: 1, host: 'h', instanceId: 'i', buildId: 'b', sessionKeys: [KEY], databaseUrl: 'postgres://d', replicaUrls: [], redisUrl: 'redis://r', profile: 'redis',
+      cacheRedisUrl: 'redis://c', memcachedUrl: 'm:1',
     })).sort()).toEqual(Object.values(INSTANCE_ENV).sort());
   });
 });

@@ -25,6 +25,10 @@ export interface InstanceEnv {
   replicaUrls: string[];
   /** Redis; undefined under the `postgres` profile, even when `REDIS_URL` is set. */
   redisUrl: string | undefined;
+  /** The cache's Redis (evicts, `allkeys-lru`); undefined under the `postgres` profile. */
+  cacheRedisUrl: string | undefined;
+  /** Memcached (`host:port`), when the deployment has one. */
+  memcachedUrl: string | undefined;
   /**
    * Where sessions (and later cache, bus, queue) live: `SCALEOUT_PROFILE` when set,
    * else `redis` when `REDIS_URL` is set, else `postgres`.
@@ -58,6 +62,8 @@ const schema = z.object({
     .transform((s) => (s ?? '').split(',').map((u) => u.trim()).filter((u) => u !== ''))
     .pipe(z.array(pgUrl)),
   [E.redisUrl]: optional(redisUrl),
+  [E.cacheRedisUrl]: optional(redisUrl),
+  [E.memcachedUrl]: optional(z.string().regex(/^[A-Za-z0-9.[\]:-]+:\d{1,5}(,[A-Za-z0-9.[\]:-]+:\d{1,5})*$/, 'expected host:port (comma-separated for several)')),
   [E.profile]: optional(z.enum(INSTANCE_PROFILES)),
   [E.sessionKeys]: optional(z.string()),
 });
@@ -115,6 +121,8 @@ export function instanceEnv(env: NodeJS.ProcessEnv = process.env, options: Insta
     databaseUrl: data[E.databaseUrl],
     replicaUrls: data[E.databaseReplicaUrls],
     redisUrl: profile === 'redis' ? data[E.redisUrl] : undefined,
+    cacheRedisUrl: profile === 'redis' ? data[E.cacheRedisUrl] : undefined,
+    memcachedUrl: data[E.memcachedUrl],
     profile,
   };
 }

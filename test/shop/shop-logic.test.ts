@@ -17,15 +17,19 @@ describe('env', () => {
       ...BASE_ENV, INSTANCE_ID: 'app-2', SCALEOUT_BUILD_ID: 'abc123', HOST: '0.0.0.0',
       DATABASE_REPLICA_URLS: 'postgres://127.0.0.1:5433/app, postgres://127.0.0.1:5434/app',
       REDIS_URL: 'redis://127.0.0.1:6379', SCALEOUT_PROFILE: 'redis', SCALEOUT_SESSION_KEYS: 'k2:0123456789abcdef0123,k1:fedcba9876543210fedc',
+      CACHE_REDIS_URL: 'redis://127.0.0.1:6380', MEMCACHED_URL: '127.0.0.1:11211',
     });
     expect(env).toEqual({
       port: 8081, host: '0.0.0.0', instanceId: 'app-2', buildId: 'abc123',
       databaseUrl: 'postgres://postgres@127.0.0.1:5432/app',
       replicaUrls: ['postgres://127.0.0.1:5433/app', 'postgres://127.0.0.1:5434/app'],
       redisUrl: 'redis://127.0.0.1:6379', profile: 'redis',
+      cacheRedisUrl: 'redis://127.0.0.1:6380', memcachedUrl: '127.0.0.1:11211', cache: true,
       sessionKeys: [{ id: 'k2', secret: '0123456789abcdef0123' }, { id: 'k1', secret: 'fedcba9876543210fedc' }],
       devSessionKey: false, shardPrefix: DEFAULT_SHARD_PREFIX, sessionPrefix: undefined,
     });
+    expect(readEnv({ ...BASE_ENV, SHOP_CACHE: 'off' }).cache).toBe(false);
+    expect(() => readEnv({ ...BASE_ENV, SHOP_CACHE: 'maybe' })).toThrow(/SHOP_CACHE/);
   });
 
   it('falls back to the postgres profile, the development key and no replicas', () => {

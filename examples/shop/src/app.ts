@@ -9,6 +9,8 @@ import type { ShutdownOptions } from 'scaleout/fastify';
 import { PostgresSessionStore, RedisSessionStore } from 'scaleout/session';
 import type { SessionKey, SessionStore } from 'scaleout/session';
 import { openShopData } from './data/shop-data.js';
+import { openShopCache } from './shop-cache.js';
+import type { ShopCache } from './shop-cache.js';
 import type { ShopData } from './data/shop-data.js';
 import { userDocuments } from './data/user-documents.js';
 import { DEFAULT_SHARD_PREFIX } from './env.js';
@@ -51,6 +53,14 @@ export interface ShopOptions {
   poolMax?: number;
   /** Unix milliseconds. @defaultValue Date.now */
   now?: () => number;
+  /** The cache's own Redis (`CACHE_REDIS_URL`): the cache's L2 and bus. */
+  cacheRedisUrl?: string;
+  /** Memcached (`MEMCACHED_URL`): the cache's L2 when there is no cache Redis. */
+  memcachedUrl?: string;
+  /** Prefix of the cache's keys and channel. @defaultValue 'shop:cache:' */
+  cacheKeyPrefix?: string;
+  /** false: no cache (every product page from the database). @defaultValue true */
+  cache?: boolean;
 }
 
 /**
@@ -76,6 +86,7 @@ export async function buildApp(options: ShopOptions): Promise<FastifyInstance> {
   };
   let data: ShopData | undefined;
   let store: SessionStore | undefined;
+  let shopCache: ShopCache | undefined;
   try {
     data = await openShopData({
       databaseUrl: options.databaseUrl,
@@ -87,6 +98,14 @@ export async function buildApp(options: ShopOptions): Promise<FastifyInstance> {
     store = options.redisUrl !== undefined
       ? new RedisSessionStore({ url: options.redisUrl, ...(options.redisKeyPrefix === undefined ? {} : { keyPrefix: options.redisKeyPrefix }) })
       : new PostgresSessionStore({ connectionString: options.databaseUrl });
+    if (options.cache !== false) {
+      shopCache = await openShopCache({
+        databaseUrl: options.databaseUrl,
+        ...(options.cacheRedisUrl === undefined ? {} : { cacheRedisUrl: options.cacheRedisUrl }),
+        ...(options.memcachedUrl === undefined ? {} : { memcachedUrl: options.memcachedUrl }),
+        ...(options.cacheKeyPrefix === undefined ? {} : { keyPrefix: options.cacheKeyPrefix }),
+      });
+    }
     await app.register(formbody);
     // A POST without a body but with a JSON content type (what many clients send for
     // POST /orders or /logout) means "no fields", not a malformed request.
@@ -102,17 +121,22 @@ export async function buildApp(options: ShopOptions): Promise<FastifyInstance> {
       // request.db: the session's consistency tokens reach every shard (replicatedShard)
       // called inside request.db.run(), and request.db.query() reads the catalogue.
       db: { database: data.catalogue, name: 'catalogue' },
+      // app.cache: product page objects and the catalogue query (see shop-cache.ts).
+      ...(shopCache === undefined ? {} : { cache: { cache: shopCache.cache, close: shopCache.close } }),
       shutdown: options.shutdown ?? false,
       ...(options.instanceId === undefined ? {} : { instanceId: options.instanceId }),
       ...(options.buildId === undefined ? {} : { buildId: options.buildId }),
     });
   } catch (err) {
     await store?.close().catch(() => undefined);
+    await shopCache?.close().catch(() => undefined);
     await data?.close().catch(() => undefined);
     await app.close().catch(() => undefined);
     throw err;
   }
-  const ctx: ShopContext = { data, now: options.now ?? Date.now, userDocuments: userDocuments(data.shards) };
+  const ctx: ShopContext = {
+    data, now: options.now ?? Date.now, userDocuments: userDocuments(data.shards), ...(shopCache === undefined ? {} : { cache: shopCache.cache }),
+  };
   const opened = data;
   app.addHook('onClose', async () => {
     await opened.close();

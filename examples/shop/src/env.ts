@@ -24,6 +24,8 @@ export interface ShopEnv extends Omit<InstanceEnv, 'databaseUrl' | 'sessionKeys'
   shardPrefix: string;
   /** Prefix of the session keys in Redis (`SHOP_SESSION_PREFIX`); the store's default when unset. */
   sessionPrefix: string | undefined;
+  /** `SHOP_CACHE=off`: no cache (to measure what it saves). */
+  cache: boolean;
 }
 
 const blankToUndefined = (value: unknown): unknown => (typeof value === 'string' && value.trim() === '' ? undefined : value);
@@ -31,6 +33,7 @@ const blankToUndefined = (value: unknown): unknown => (typeof value === 'string'
 const shopSchema = z.object({
   SHOP_SHARD_PREFIX: z.preprocess(blankToUndefined, z.string()
     .regex(/^[a-z_][a-z0-9_]{0,40}$/, 'use lower-case letters, digits and _ (at most 41)').default(DEFAULT_SHARD_PREFIX)),
+  SHOP_CACHE: z.preprocess(blankToUndefined, z.enum(['on', 'off'], { error: 'use "on" or "off"' }).default('on')),
   SHOP_SESSION_PREFIX: z.preprocess(blankToUndefined, z.string().regex(/^[\x21-\x7E]{1,64}$/, 'use 1-64 visible ASCII characters').optional()),
 });
 
@@ -62,5 +65,6 @@ export function readEnv(env: NodeJS.ProcessEnv): ShopEnv {
     devSessionKey: instance.sessionKeys === undefined,
     shardPrefix: shop.data.SHOP_SHARD_PREFIX,
     sessionPrefix: shop.data.SHOP_SESSION_PREFIX,
+    cache: shop.data.SHOP_CACHE === 'on',
   };
 }

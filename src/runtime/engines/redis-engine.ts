@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Clock } from '../../internal/clock.js';
-import { formatInstanceEnv, INSTANCE_ENV } from '../../internal/instance-env.js';
+import { INSTANCE_ENV } from '../../internal/instance-env.js';
+import { DEFAULT_CACHE_REDIS_MAXMEMORY_MB } from '../config.js';
 import { EngineUnreachableError, redactUrl } from '../errors.js';
 import type { SupervisorEvent } from '../events.js';
 import { SupervisedProcess } from '../supervised-process.js';
@@ -19,9 +20,25 @@ export const REDIS_CHECK_TIMEOUT_MS = 5_000;
  */
 export const REDIS_IMMEDIATE_RESTARTS = 3;
 
+/**
+ * What a spawned Redis is for. `sessions` (sessions, jobs, the bus) never evicts: a full
+ * Redis refuses writes rather than drop a session or a job. `cache` (the cache L2) is
+ * bounded by `maxmemory` and evicts the least recently used keys, never refusing a set.
+ */
+export type RedisUse = 'sessions' | 'cache';
+
+const USES = {
+  sessions: { role: 'redis', variable: INSTANCE_ENV.redisUrl, name: 'redis-server', folder: 'redis' },
+  cache: { role: 'redis-cache', variable: INSTANCE_ENV.cacheRedisUrl, name: 'cache redis-server', folder: 'redis-cache' },
+} as const;
+
 export interface RedisEngineOptions extends EngineContext {
-  /** `engines.redis` of the config. */
+  /** @defaultValue 'sessions' */
+  use?: RedisUse;
+  /** `engines.redis` of the config (a cache Redis never has one: its data may go). */
   appendonly: boolean;
+  /** The cache Redis's `maxmemory`. @defaultValue {@link DEFAULT_CACHE_REDIS_MAXMEMORY_MB} */
+  maxmemoryMb?: number;
   /** `app.restart` of the config. */
   restart: { initialMs: number; maxMs: number };
   emit: (event: SupervisorEvent) => void;
@@ -30,17 +47,22 @@ export interface RedisEngineOptions extends EngineContext {
 
 /**
  * Redis: `REDIS_URL` when set, else a `redis-server` from the PATH on a free port
- * (data under `.scaleout/redis`), restarted on the same port when it crashes.
+ * (data under `.scaleout/redis`), restarted on the same port when it crashes. The
+ * cache's Redis (`use: 'cache'`) is a second one: `CACHE_REDIS_URL`, else a
+ * spawned `redis-server` under `.scaleout/redis-cache` with `allkeys-lru`.
  */
 export class RedisEngine implements Engine {
-  readonly role = 'redis';
+  readonly role: 'redis' | 'redis-cache';
   readonly #options: RedisEngineOptions;
+  readonly #use: (typeof USES)[RedisUse];
   #source: EngineSource = 'none';
   #url: string | undefined;
   #server: SupervisedProcess<RedisServer> | undefined;
 
   constructor(options: RedisEngineOptions) {
     this.#options = options;
+    this.#use = USES[options.use ?? 'sessions'];
+    this.role = this.#use.role;
   }
 
   /** Whether a Redis can be had here: REDIS_URL, or a redis-server on the PATH. */
@@ -55,37 +77,43 @@ export class RedisEngine implements Engine {
 
   async start(): Promise<void> {
     const { env, step } = this.#options;
-    const url = env[INSTANCE_ENV.redisUrl];
-    if (url !== undefined && url !== '') {
-      await checkRedis(url);
-      this.#url = url;
+    const { role, variable, name, folder } = this.#use;
+    const given = env[variable];
+    if (given !== undefined && given !== '') {
+      await checkRedis(given, variable);
+      this.#url = given;
       this.#source = 'external';
-      step(`redis: ${redactUrl(this.#url)} (${INSTANCE_ENV.redisUrl})`);
+      step(`${role}: ${redactUrl(given)} (${variable})`);
       return;
     }
     const binary = findRedisServer(env.PATH);
     if (binary === undefined) {
-      step(`redis: none (no ${INSTANCE_ENV.redisUrl} and no redis-server on the PATH)`);
+      step(`${role}: none (no ${variable} and no redis-server on the PATH)`);
       return;
     }
-    const { appendonly, emit } = this.#options;
-    const dataDir = join(this.#options.dir, '.scaleout', 'redis');
+    const { emit } = this.#options;
+    const cache = this.#use.role === 'redis-cache';
+    const appendonly = cache ? false : this.#options.appendonly;
+    const maxmemoryMb = this.#options.maxmemoryMb ?? DEFAULT_CACHE_REDIS_MAXMEMORY_MB;
+    // Said explicitly, so a redis.conf default can never make the sessions' Redis evict.
+    const extraArgs = cache ? ['--maxmemory', `${maxmemoryMb}mb`, '--maxmemory-policy', 'allkeys-lru'] : ['--maxmemory-policy', 'noeviction'];
+    const dataDir = join(this.#options.dir, '.scaleout', folder);
     // A restart keeps the port: instances hold REDIS_URL, and their clients reconnect to it.
     let port: number | undefined;
     const supervised = new SupervisedProcess<RedisServer>({
-      name: 'redis-server',
-      source: 'redis',
+      name,
+      source: role,
       start: async () => {
         const server = await startRedisServer({
-          dataDir, appendonly, binary, ...(port === undefined ? {} : { port }),
-          onLeftover: (pid) => emit({ level: 'warn', source: 'redis', message: `stopped redis-server pid ${pid}, left running in ${dataDir} by an earlier run` }),
+          dataDir, appendonly, binary, extraArgs, ...(port === undefined ? {} : { port }),
+          onLeftover: (pid) => emit({ level: 'warn', source: role, message: `stopped redis-server pid ${pid}, left running in ${dataDir} by an earlier run` }),
         });
         port = server.port;
         return server;
       },
       restart: this.#options.restart,
       immediate: REDIS_IMMEDIATE_RESTARTS,
-      restartNote: `on the same port${appendonly ? ' (append-only file kept)' : ' (append-only file off: its data is lost)'}`,
+      restartNote: `on the same port${cache ? ' (cache data is lost)' : appendonly ? ' (append-only file kept)' : ' (append-only file off: its data is lost)'}`,
       emit,
       ...(this.#options.clock === undefined ? {} : { clock: this.#options.clock }),
     });
@@ -93,7 +121,9 @@ export class RedisEngine implements Engine {
     this.#server = supervised;
     this.#url = server.url;
     this.#source = 'spawned';
-    step(`redis: redis-server on ${server.host}:${server.port} (pid ${server.pid ?? '?'}, append-only file ${appendonly ? 'on' : 'off'})`);
+    step(cache
+      ? `${role}: redis-server on ${server.host}:${server.port} (pid ${server.pid ?? '?'}, maxmemory ${maxmemoryMb} MB, allkeys-lru)`
+      : `${role}: redis-server on ${server.host}:${server.port} (pid ${server.pid ?? '?'}, append-only file ${appendonly ? 'on' : 'off'})`);
   }
 
   url(): string | undefined {
@@ -101,14 +131,14 @@ export class RedisEngine implements Engine {
   }
 
   env(): Record<string, string> {
-    return this.#url === undefined ? {} : formatInstanceEnv({ redisUrl: this.#url });
+    return this.#url === undefined ? {} : { [this.#use.variable]: this.#url };
   }
 
   async health(): Promise<boolean> {
     const run = this.#server?.run;
     if (run !== undefined) return answersPing(run.host, run.port);
     if (this.#url === undefined) return false;
-    return checkRedis(this.#url).then(() => true, () => false);
+    return checkRedis(this.#url, this.#use.variable).then(() => true, () => false);
   }
 
   status(): ProcessStatus[] {
@@ -117,12 +147,12 @@ export class RedisEngine implements Engine {
     if (supervised !== undefined && run !== undefined) {
       const lastExit = supervised.lastExit;
       return [{
-        role: 'redis', id: 'redis', pid: run.isRunning() ? run.pid ?? null : null, address: `${run.host}:${run.port}`, buildId: null,
-        state: supervised.state, detail: `redis-server${lastExit === undefined ? '' : `, last exit: ${lastExit}`}`, restarts: supervised.restarts,
+        role: this.role, id: this.role, pid: run.isRunning() ? run.pid ?? null : null, address: `${run.host}:${run.port}`, buildId: null,
+        state: supervised.state, detail: `redis-server${this.role === 'redis-cache' ? ', allkeys-lru' : ''}${lastExit === undefined ? '' : `, last exit: ${lastExit}`}`, restarts: supervised.restarts,
       }];
     }
     if (this.#url !== undefined && this.#source === 'external') {
-      return [{ role: 'redis', id: 'redis', pid: null, address: hostPortOf(this.#url), buildId: null, state: 'external', detail: INSTANCE_ENV.redisUrl }];
+      return [{ role: this.role, id: this.role, pid: null, address: hostPortOf(this.#url), buildId: null, state: 'external', detail: this.#use.variable }];
     }
     return [];
   }
@@ -140,14 +170,14 @@ export class RedisEngine implements Engine {
   }
 }
 
-async function checkRedis(url: string): Promise<void> {
+async function checkRedis(url: string, variable = 'REDIS_URL'): Promise<void> {
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: REDIS_CHECK_TIMEOUT_MS, retryStrategy: () => null, enableOfflineQueue: false });
   client.on('error', () => {});
   try {
     await client.connect();
     await client.ping();
   } catch (err) {
-    throw new EngineUnreachableError(INSTANCE_ENV.redisUrl, url, (err as Error).message, { cause: err });
+    throw new EngineUnreachableError(variable, url, (err as Error).message, { cause: err });
   } finally {
     client.disconnect();
   }

@@ -36,6 +36,8 @@ export interface RedisServerOptions {
   startTimeoutMs?: number;
   /** A redis-server left running in `dataDir` by an earlier run was stopped (its pid). */
   onLeftover?: (pid: number) => void;
+  /** More arguments, after the runtime's own: `--maxmemory 128mb --maxmemory-policy allkeys-lru`. */
+  extraArgs?: readonly string[];
 }
 
 /** A redis-server process started by the runtime. */
@@ -100,7 +102,7 @@ async function startOnce(binary: string, host: string, port: number, options: Re
   const args = [
     '--port', String(port), '--bind', host, '--dir', options.dataDir, '--daemonize', 'no',
     '--save', '', '--appendonly', options.appendonly === false ? 'no' : 'yes', '--appendfsync', 'everysec',
-    '--logfile', '',
+    '--logfile', '', ...options.extraArgs ?? [],
   ];
   const fd = openSync(logFile, 'a');
   let child: ChildProcess;
@@ -188,7 +190,7 @@ export async function stopLeftovers(dataDir: string, timeoutMs = DEFAULT_REDIS_S
 }
 
 /** The process's name (`comm`), or undefined once it is gone (a zombie counts as gone). */
-function commandOf(pid: number): string | undefined {
+export function commandOf(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z') return undefined;

@@ -28,7 +28,7 @@ export const EXTERNAL_ENGINES = {
 /** The environment without engine URLs, so nothing leaks in from the shell. */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  for (const name of ['REDIS_URL', 'DATABASE_URL', 'DATABASE_REPLICA_URLS', 'NODE_OPTIONS']) delete env[name];
+  for (const name of ['REDIS_URL', 'DATABASE_URL', 'DATABASE_REPLICA_URLS', 'NODE_OPTIONS', 'CACHE_REDIS_URL', 'MEMCACHED_URL']) delete env[name];
   return { ...env, ...extra };
 }
 

@@ -20,6 +20,11 @@ export const CATALOGUE_MIGRATIONS: readonly Migration[] = [
       created_at timestamptz NOT NULL DEFAULT now()
     )`,
   },
+  {
+    // Units in stock: an order takes its quantities off (never below 0), after it is stored.
+    name: '002-product-stock',
+    sql: 'ALTER TABLE products ADD COLUMN stock int NOT NULL DEFAULT 100 CHECK (stock >= 0)',
+  },
 ];
 
 /**

@@ -1,4 +1,5 @@
-import { tableLoader } from 'scaleout/db';
+import { tableLoader, withPrimaryReads } from 'scaleout/db';
+import type { Cache } from 'scaleout/cache';
 import type { Database } from 'scaleout/db';
 
 /** A product as the API shows it. Prices are integer cents. */
@@ -24,9 +25,14 @@ function toProduct(row: ProductRow): Product {
   return { id: Number(row.id), name: row.name, description: row.description, price: Number(row.price), icon: row.icon };
 }
 
-/** The catalogue, read through the replicas (eventual: a product added a moment ago may be missing for a moment). */
-export async function listProducts(db: Database): Promise<Product[]> {
-  const { rows } = await db.query<ProductRow>(`SELECT ${COLUMNS.join(', ')} FROM products ORDER BY id`);
+/**
+ * The catalogue, read through the replicas (eventual: a product added a moment ago may
+ * be missing for a moment), through the query cache when given one: any write to
+ * `products` through `db`, on any instance, makes it miss at once.
+ */
+export async function listProducts(db: Database, cache?: Cache): Promise<Product[]> {
+  const sql = `SELECT ${COLUMNS.join(', ')} FROM products ORDER BY id`;
+  const { rows } = cache === undefined ? await db.query<ProductRow>(sql) : await cache.query<ProductRow>(db, sql);
   return rows.map(toProduct);
 }
 
@@ -42,4 +48,20 @@ export function productLoader(db: Database): { load(id: number): Promise<Product
       return row === undefined ? undefined : toProduct(row);
     },
   };
+}
+
+/** Units of `id` in stock, read from the primary: a page built now must not show a replica's older count. */
+export async function productStock(db: Database, id: number): Promise<number> {
+  const { rows } = await withPrimaryReads(() => db.query<{ stock: number }>('SELECT stock FROM products WHERE id = $1', [id]));
+  return rows.length === 0 ? 0 : Number(rows[0]!.stock);
+}
+
+/**
+ * Takes ordered quantities off the stock (never below 0). A write to `products` through
+ * `db`: with a cache attached, every product page and the catalogue query miss at once.
+ */
+export async function takeFromStock(db: Database, items: ReadonlyArray<{ productId: number; qty: number }>): Promise<void> {
+  for (const item of items) {
+    await db.query('UPDATE products SET stock = GREATEST(stock - $2, 0) WHERE id = $1', [item.productId, item.qty]);
+  }
 }

@@ -1,3 +1,4 @@
+import type { Cache } from 'scaleout/cache';
 import type { ShopData } from '../data/shop-data.js';
 import type { UserDocumentStore } from '../data/user-documents.js';
 
@@ -8,4 +9,6 @@ export interface ShopContext {
   now(): number;
   /** One JSONB document per user (recently viewed products), on the user's shard. */
   userDocuments: UserDocumentStore;
+  /** Product page objects and the catalogue query; undefined when the shop runs without a cache. */
+  cache?: Cache;
 }

@@ -3,7 +3,8 @@ import { cartQuantities, takeFromCart } from '../cart.js';
 import { isOrderId } from '../data/order-id.js';
 import { getOrder, listOrders, placeOrder } from '../data/orders.js';
 import type { Order, OrderItem } from '../data/orders.js';
-import { productLoader } from '../data/products.js';
+import { productLoader, takeFromStock } from '../data/products.js';
+import { forgetProductPages } from '../shop-cache.js';
 import { EmptyCartError, NotFoundError } from '../errors.js';
 import { loggedIn, pageContext, redirect, sendHtml, wantsJson } from '../http.js';
 import { ordersQuery, parse } from '../input.js';
@@ -43,6 +44,11 @@ export function orderRoutes(app: FastifyInstance, ctx: ShopContext): void {
     const order = await request.db.run(() => placeOrder(ctx.data.shards, v.user.id, items, ctx.now()));
     // The order is stored first: a failure from here on leaves the items in the cart, never an order lost.
     await takeFromCart(request.session, items);
+    // After the commit: the stock moves, and the product pages showing it are rebuilt on every instance.
+    // The order stands either way: a failure here is logged, never answered as a failed order (a retry would order twice).
+    await takeFromStock(ctx.data.catalogue, items)
+      .then(() => (ctx.cache === undefined ? undefined : forgetProductPages(ctx.cache, items.map((item) => item.productId))))
+      .catch((err: unknown) => request.log.warn({ err }, 'the stock of an order was not taken off'));
     if (wantsJson(request)) return reply.code(201).send(order);
     return redirect(reply, `/orders/${order.id}?placed=1`);
   });

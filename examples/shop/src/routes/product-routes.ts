@@ -1,5 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import { listProducts, productLoader } from '../data/products.js';
+import { listProducts, productLoader, productStock } from '../data/products.js';
+import type { Product } from '../data/products.js';
+import { productPage as cachedProductPage, RELATED_PRODUCTS } from '../shop-cache.js';
+import type { ProductPage } from '../shop-cache.js';
 import { NotFoundError } from '../errors.js';
 import { pageContext, redirect, sendHtml, visitor, wantsJson } from '../http.js';
 import { productId } from '../input.js';
@@ -7,12 +10,29 @@ import { productPage, productsPage } from '../views/pages.js';
 import type { ShopContext } from './context.js';
 import { noteView, recentlyViewed } from './recent-views.js';
 
-/** The catalogue, read from the replicas. */
+/** Where a product page object came from: `x-shop-cache` on the answer, and the page footer. */
+export const CACHE_SOURCE_HEADER = 'x-shop-cache';
+const SOURCE_TEXT = { l1: 'L1 (this instance)', l2: 'L2 (shared)', loader: 'the database' } as const;
+
+/** The catalogue, read from the replicas (and through the cache when there is one). */
 export function productRoutes(app: FastifyInstance, ctx: ShopContext): void {
+  // The query cache: keyed by the SQL, invalidated by any write to products.
+  const catalogue = (): Promise<Product[]> => listProducts(ctx.data.catalogue, ctx.cache);
+
+  const loadPage = async (id: number): Promise<ProductPage | null> => {
+    const product = await productLoader(ctx.data.catalogue).load(id);
+    if (product === undefined) return null;
+    const others = (await catalogue()).filter((p) => p.id !== id);
+    // The neighbours in the catalogue, wrapping around: cheap, stable, and enough for a page.
+    const after = others.filter((p) => p.id > id);
+    const stock = await productStock(ctx.data.catalogue, id);
+    return { product, related: [...after, ...others.filter((p) => p.id < id)].slice(0, RELATED_PRODUCTS), stock };
+  };
+
   app.get('/', async (_request, reply) => redirect(reply, '/products'));
 
   app.get('/products', async (request, reply) => {
-    const products = await listProducts(ctx.data.catalogue);
+    const products = await catalogue();
     if (wantsJson(request)) return { products };
     const v = await visitor(request);
     const byId = new Map(products.map((p) => [p.id, p]));
@@ -25,14 +45,23 @@ export function productRoutes(app: FastifyInstance, ctx: ShopContext): void {
 
   app.get<{ Params: { id: string } }>('/products/:id', async (request, reply) => {
     const id = productId.safeParse(request.params.id);
-    const product = id.success ? await productLoader(ctx.data.catalogue).load(id.data) : undefined;
-    if (product === undefined) throw new NotFoundError(`product ${JSON.stringify(request.params.id.slice(0, 40))}`);
+    let found: { value: ProductPage | null; source: 'l1' | 'l2' | 'loader' } | undefined;
+    if (id.success) {
+      const productId = id.data;
+      found = ctx.cache === undefined
+        ? { value: await loadPage(productId), source: 'loader' }
+        : await cachedProductPage(ctx.cache, ctx.data.catalogue, productId, () => loadPage(productId));
+    }
+    const page = found?.value ?? null;
+    if (found === undefined || page === null) throw new NotFoundError(`product ${JSON.stringify(request.params.id.slice(0, 40))}`);
+    reply.header(CACHE_SOURCE_HEADER, found.source);
+    const { product } = page;
     if (wantsJson(request)) {
       await noteView(request, ctx, product.id);
-      return product;
+      return { ...product, stock: page.stock };
     }
     const v = await visitor(request);
     await noteView(request, ctx, product.id, v);
-    return sendHtml(reply, productPage(pageContext(app, request, v), product));
+    return sendHtml(reply, productPage({ ...pageContext(app, request, v), cacheSource: SOURCE_TEXT[found.source] }, product, page.related, page.stock));
   });
 }

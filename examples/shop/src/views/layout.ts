@@ -9,6 +9,8 @@ export interface PageContext {
   buildId: string;
   /** The path being shown, to come back to after logging in. */
   path: string;
+  /** Where the page's cached object came from (`L1 (this instance)`, `L2 (shared)`, `the database`), when it has one. */
+  cacheSource?: string;
 }
 
 const STYLE = new Html(`
@@ -68,7 +70,7 @@ ${account}
 <main>
 ${content}
 </main>
-<footer>Served by instance <code>${ctx.instanceId}</code> · build <code>${ctx.buildId}</code></footer>
+<footer>Served by instance <code>${ctx.instanceId}</code> · build <code>${ctx.buildId}</code>${ctx.cacheSource === undefined ? '' : html` · page object from <code>${ctx.cacheSource}</code>`}</footer>
 </body>
 </html>
 `.text;

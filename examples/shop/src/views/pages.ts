@@ -37,15 +37,18 @@ ${addForm(p.id, false)}
   return page(ctx, 'Products', html`${recentlyViewedSection(recent)}<h1>Products</h1><div class="grid">${cards}</div>`);
 }
 
-export function productPage(ctx: PageContext, p: Product): string {
+export function productPage(ctx: PageContext, p: Product, related: readonly Product[] = [], stock?: number): string {
   return page(ctx, p.name, html`<p><a href="/products">← All products</a></p>
 <div class="card">
 <div class="icon">${p.icon}</div>
 <h1>${p.name}</h1>
 <p>${p.description}</p>
 <p class="price">${money(p.price)}</p>
+${stock === undefined ? '' : html`<p class="muted">${stock} in stock</p>`}
 ${addForm(p.id, true)}
-</div>`);
+</div>
+${related.length === 0 ? '' : html`<h2>Related</h2>
+<ul>${related.map((r) => html`<li><a href="/products/${r.id}">${r.icon} ${r.name}</a> ${money(r.price)}</li>`)}</ul>`}`);
 }
 
 export function loginPage(ctx: PageContext, next: string, error?: string, username = ''): string {
