@@ -23,6 +23,7 @@ import { OrphanReaper } from './orphan-reaper.js';
 import { EventRing } from './event-ring.js';
 import type { RuntimeEvent, SupervisorEvent } from './events.js';
 import { isScalable } from './process-group.js';
+import { WorkerGroup } from './worker-group.js';
 import type { ProcessGroup, ScaleResult } from './process-group.js';
 import { RuntimeBalancer } from './runtime-balancer.js';
 import { formatKeys, loadOrCreateSecrets } from './secrets.js';
@@ -88,6 +89,8 @@ export class Supervisor {
   readonly #adminToken = randomBytes(24).toString('base64url');
   readonly #controlToken = randomBytes(24).toString('base64url');
   readonly #apps: AppGroup;
+  /** One group per `workers` entry, in config order. */
+  readonly #workers: WorkerGroup[];
   #state: SupervisorState = 'starting';
   #secrets: RuntimeSecrets | undefined;
   #engines: EngineSet | undefined;
@@ -117,6 +120,15 @@ export class Supervisor {
       clock: this.#clock,
       emit: (event) => this.#emit(event),
     });
+    this.#workers = Object.entries(options.config.workers).map(([name, worker]) => new WorkerGroup({
+      name,
+      worker,
+      app: options.config.app,
+      spawn: (id, buildId, entry, env) => this.#spawn(id, buildId, entry, env),
+      assertRunning: () => this.#assertRunning(),
+      clock: this.#clock,
+      emit: (event) => this.#emit(event),
+    }));
     this.#balancer = new RuntimeBalancer({
       listen: options.config.balancer.listen,
       admin: options.config.balancer.admin,
@@ -140,7 +152,7 @@ export class Supervisor {
    * balancer, the app. A new role is one more group here.
    */
   #groups(): ProcessGroup[] {
-    return [...this.#engines?.groups() ?? [], this.#balancer, this.#apps];
+    return [...this.#engines?.groups() ?? [], this.#balancer, this.#apps, ...this.#workers];
   }
 
   /** Starts everything; on failure what was started is stopped again before it throws. */
@@ -197,6 +209,7 @@ export class Supervisor {
     this.#assertRunning();
 
     const instances = await this.#apps.start(image.buildId, (instance) => this.#emit(instanceReady(instance)));
+    for (const workers of this.#workers) await workers.start(image.buildId);
 
     this.#state = 'running';
     const summary: UpSummary = {
@@ -261,14 +274,15 @@ export class Supervisor {
 
   // ── instances ────────────────────────────────────────────────────────────────
 
-  async #spawn(id: string, buildId: string): Promise<AppProcess> {
+  /** An app instance, or a worker (`entry`, `extraEnv`) of the same build and environment. */
+  async #spawn(id: string, buildId: string, entry = this.config.app.entry, extraEnv: Record<string, string> = {}): Promise<AppProcess> {
     const cwd = await unpackImage(this.dir, buildId);
     const session = this.#secrets!.session;
     return AppProcess.spawn({
       id,
       buildId,
       cwd,
-      entry: this.config.app.entry,
+      entry,
       logFile: join(this.#logDir, `${id}.log`),
       env: {
         ...this.#env,
@@ -277,6 +291,7 @@ export class Supervisor {
         INSTANCE_ID: id,
         SCALEOUT_BUILD_ID: buildId,
         SCALEOUT_SESSION_KEYS: formatKeys(session),
+        ...extraEnv,
       },
     });
   }
@@ -311,7 +326,15 @@ export class Supervisor {
   deploy(strategy: DeployStrategy | undefined, report: (event: RuntimeEvent) => void = () => {}): Promise<DeployResult> {
     return this.#exclusive('deploy', report, async (tee) => {
       const image = await this.#build(tee);
-      return deploy(this.#deployHost(), strategy ?? this.config.deploy.strategy, image.buildId, tee);
+      const result = await deploy(this.#deployHost(), strategy ?? this.config.deploy.strategy, image.buildId, tee);
+      // Workers run the build the instances now run; old workers finish or return their jobs.
+      for (const workers of this.#workers) {
+        if (workers.buildId === image.buildId) continue;
+        const rolled = await workers.roll(image.buildId, tee);
+        result.started.push(...rolled.started);
+        result.stopped.push(...rolled.stopped);
+      }
+      return result;
     });
   }
 
@@ -332,7 +355,7 @@ export class Supervisor {
 
   /**
    * Starts or stops processes of `role` until `count` run (stopping drains first).
-   * Only scalable roles (today `app`) may be scaled; the error lists them.
+   * Only scalable roles (`app`, `worker:<name>`) may be scaled; the error lists them.
    */
   scale(role: string, count: number, report: (event: RuntimeEvent) => void = () => {}): Promise<ScaleResult> {
     const groups = this.#groups();
@@ -401,6 +424,7 @@ export class Supervisor {
     // A startup in progress notices the stop at its next step; wait for it to let go.
     await this.#startup?.catch(() => undefined);
     await this.#apps.stop();
+    await Promise.all(this.#workers.map((w) => w.stop()));
     const hadBalancer = this.#balancer.run !== undefined;
     await this.#balancer.stop();
     if (hadBalancer) this.#emit({ level: 'info', message: 'balancer stopped' });
@@ -418,6 +442,7 @@ export class Supervisor {
   kill(): void {
     this.#state = 'stopping';
     this.#apps.kill();
+    for (const workers of this.#workers) workers.kill();
     this.#balancer.kill();
     this.#engines?.kill();
     this.#closeReaper();
