@@ -61,9 +61,14 @@ describe('workers under scaleout up', () => {
     expect(logs.stdout).toMatch(/worker-exports-1 \(worker:exports\) killed by SIGKILL; restarting it/);
     expect(logs.stdout).toMatch(/worker-exports-1 \(worker:exports\) restarted \(pid \d+\)/);
 
+    const text = await runCli(['status', dir]);
+    expect(text.stdout).toMatch(/worker:exports\s+worker-exports-1\s+\d+/);
     const three = await runCli(['scale', 'worker:exports=3', dir]);
     expect(three.code, three.stderr).toBe(0);
     expect(workers(await up.status()).map((w) => w.id)).toEqual(['worker-exports-1', 'worker-exports-2', 'worker-exports-3']);
+    const tooMany = await runCli(['scale', 'worker:exports=65', dir]);
+    expect(tooMany.code).toBe(1);
+    expect(tooMany.stderr).toContain('worker:exports=65: give a whole number from 0 to 64');
     const one = await runCli(['scale', 'worker:exports=1', dir]);
     expect(one.code, one.stderr).toBe(0);
     const after = await up.status();
