@@ -1,3 +1,4 @@
+import http from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../examples/shop/src/app.js';
@@ -62,6 +63,19 @@ describe('order exports', () => {
     expect(progress).toEqual([2, 4, 5]);
     expect(new Set(seen.map((e) => e.id)).size).toBe(seen.length);
     expect(seen.at(-1)!.type).toBe('completed');
+
+    // The same events as SSE (what the progress bar reads), resumed after the first one.
+    const url = await second.listen({ port: 0, host: '127.0.0.1' });
+    const sse = await new Promise<{ type: string | undefined; text: string }>((resolve, reject) => {
+      http.get(`${url}/exports/${id}/events`, { headers: { cookie: alice.jar.header!, 'last-event-id': seen[0]!.id } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ type: res.headers['content-type'], text }));
+      }).on('error', reject);
+    });
+    expect(sse.type).toContain('text/event-stream');
+    expect([...sse.text.matchAll(/^id: (.+)$/gm)].map((m) => m[1])).toEqual(seen.slice(1).map((e) => e.id));
 
     const csv = await onSecond.request('GET', `/exports/${id}/download`);
     expect(csv.status).toBe(200);
