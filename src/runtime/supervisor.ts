@@ -68,8 +68,8 @@ export interface BuildResult {
 /**
  * The `scaleout up` process: owns the topology and starts and stops everything.
  *
- *     start: build ─► control API ─► engines ─► balancer ─► N instances (each joins the pool once healthy)
- *     stop:  drain and stop instances ─► balancer ─► engines ─► control API
+ *     start: build ─► control API ─► engines ─► balancer ─► N instances (each joins the pool once healthy) ─► workers
+ *     stop:  drain and stop instances ─► workers (finish or return their jobs) ─► balancer ─► engines ─► control API
  *
  * Its processes are held in groups by role (the engines, the balancer, the app:
  * see `process-group.ts`), each process a `SupervisedProcess` that restarts it with
@@ -148,8 +148,8 @@ export class Supervisor {
   }
 
   /**
-   * Every role's processes, in start order (stopped in reverse): the engines, the
-   * balancer, the app. A new role is one more group here.
+   * Every role's processes, in start order: the engines, the balancer, the app, the
+   * workers. A new role is one more group here.
    */
   #groups(): ProcessGroup[] {
     return [...this.#engines?.groups() ?? [], this.#balancer, this.#apps, ...this.#workers];
