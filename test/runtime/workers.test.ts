@@ -83,8 +83,8 @@ describe('workers under scaleout up', () => {
     expect(scaled.code, scaled.stderr).toBe(0);
     const oldWorkers = workers(await up.status());
     await redis.del(`${prefix}:done`, `${prefix}:effects`);
-    // 40 jobs of 300 ms on 2 workers × 2 slots: about 3 s of work, in flight during the deploy.
-    await enqueue(before.appUrl!, 40, 100, 300);
+    // 80 jobs of 300 ms on 2 workers × 2 slots: about 6 s of work, in flight during the deploy.
+    await enqueue(before.appUrl!, 80, 100, 300);
     await waitFor('some jobs done', async () => (await done()) >= 2, { timeoutMs: 20_000 });
 
     await writeFile(join(dir, 'jobs.ts'), (await readFile(join(dir, 'jobs.ts'), 'utf8')).replace("VERSION = 'v1'", "VERSION = 'v2'"));
@@ -98,13 +98,16 @@ describe('workers under scaleout up', () => {
     expect(fresh.every((w) => w.buildId === after.buildId)).toBe(true);
     for (const old of oldWorkers) expect(isAlive(old.pid!)).toBe(false);
 
-    await waitFor('all 40 jobs done', async () => (await done()) === 40, { timeoutMs: 30_000 });
+    await waitFor('all 80 jobs done', async () => (await done()) === 80, { timeoutMs: 40_000 });
     const effects = Object.values(await redis.hgetall(`${prefix}:effects`)).map(Number);
-    expect(effects).toHaveLength(40);
+    expect(effects).toHaveLength(80);
+    // The batch straddled the deploy: both builds ran some of it.
+    const batchBy = await redis.hmget(`${prefix}:by`, ...Array.from({ length: 80 }, (_, i) => String(100 + i)));
+    expect(new Set(batchBy.map((who) => who?.split(':')[1]))).toEqual(new Set(['v1', 'v2']));
     expect(effects.every((n) => n === 1)).toBe(true);
     // Jobs enqueued now are run by the new build's workers.
     await enqueue(after.appUrl!, 4, 200, 0);
-    await waitFor('4 more jobs done', async () => (await done()) === 44, { timeoutMs: 20_000 });
+    await waitFor('4 more jobs done', async () => (await done()) === 84, { timeoutMs: 20_000 });
     const by = await redis.hgetall(`${prefix}:by`);
     expect([200, 201, 202, 203].map((i) => by[String(i)]?.split(':')[1])).toEqual(['v2', 'v2', 'v2', 'v2']);
   });
