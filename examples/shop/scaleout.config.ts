@@ -9,6 +9,8 @@ export default defineConfig({
     postgres: { replicas: 1, synchronous: true },
     redis: { appendonly: true },
   },
+  // Order exports (POST /exports) run in their own processes, the same build as the app.
+  workers: { exports: { entry: 'src/worker.ts', instances: 1, queues: ['exports'] } },
   // Where the shop's shards are (SHOP_SHARD_PREFIX unset), for `scaleout status` and `scaleout reshard`.
   // The directory is the catalogue: DATABASE_URL's database.
   db: {

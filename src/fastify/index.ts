@@ -20,6 +20,8 @@ import { dbTier } from './tiers/db-tier.js';
 import type { ScaleoutDbOptions } from './tiers/db-tier.js';
 import { cacheTier } from './tiers/cache-tier.js';
 import type { ScaleoutCacheOptions } from './tiers/cache-tier.js';
+import { jobsTier } from './tiers/jobs-tier.js';
+import type { ScaleoutJobsOptions } from './tiers/jobs-tier.js';
 import type { Tier } from './tiers/tier.js';
 
 export { crossOriginCheck, ownOrigin } from './cross-origin.js';
@@ -33,6 +35,8 @@ export { DEFAULT_LOAD_SAMPLE_INTERVAL_MS } from './load-sampler.js';
 export { DEFAULT_DB_NAME } from './tiers/db-tier.js';
 export type { RequestDb, ScaleoutDbOptions } from './tiers/db-tier.js';
 export type { ScaleoutCacheOptions } from './tiers/cache-tier.js';
+export { DEFAULT_POLL_WAIT_MS, DEFAULT_SSE_KEEP_ALIVE_MS, MAX_POLL_WAIT_MS, sseFrame } from './tiers/jobs-tier.js';
+export type { AppJobs, JobEventsPage, ScaleoutJobsOptions } from './tiers/jobs-tier.js';
 
 /** The health path, the instance and load headers and the health body: the wire contract. */
 export { DEFAULT_HEALTH_PATH, INSTANCE_HEADER, LOAD_HEADER };
@@ -56,10 +60,15 @@ export interface ScaleoutTierOptions {
    * `Cache` of `scaleout/cache`, or `{ cache, close }` with what else to close then.
    */
   cache?: Cache | ScaleoutCacheOptions;
+  /**
+   * The async tier on `app.jobs` and `request.jobs`: the queues by name, an SSE
+   * stream of a job's events that resumes by `Last-Event-ID`, and polling.
+   */
+  jobs?: ScaleoutJobsOptions;
 }
 
 /** Every tier, in the order they are installed. */
-const TIERS: readonly Tier<unknown>[] = [dbTier, cacheTier];
+const TIERS: readonly Tier<unknown>[] = [dbTier, cacheTier, jobsTier as Tier<unknown>];
 
 export interface ScaleoutPluginOptions extends ScaleoutTierOptions {
   /**

@@ -39,14 +39,19 @@ describe('parseConfig', () => {
     expect(() => parseConfig(null)).toThrow(RuntimeConfigError);
   });
 
-  it('accepts engines turned off and validates the workers seam without running it', () => {
+  it('accepts engines turned off and validates the workers with clear errors', () => {
     const config = parseConfig({ app: { entry: 'a.ts' }, engines: { postgres: false, redis: false }, workers: { mailer: { entry: 'worker.ts' } } });
     expect(config.engines).toEqual({ postgres: false, redis: false, memcached: false });
     expect(parseConfig({ app: { entry: 'a.ts' }, engines: { memcached: {}, redis: { cache: false } } }).engines)
       .toMatchObject({ memcached: { memoryMb: 64 }, redis: { appendonly: true, cache: false } });
     expect(() => parseConfig({ app: { entry: 'a.ts' }, engines: { memcached: { memoryMb: 0 } } })).toThrow(/memcached/);
     expect(config.workers.mailer).toEqual({ entry: 'worker.ts', instances: 1 });
+    expect(parseConfig({ app: { entry: 'a.ts' }, workers: { exports: { entry: 'src/w.ts', instances: 0, queues: ['exports'], stopGraceMs: 2000 } } }).workers.exports)
+      .toEqual({ entry: 'src/w.ts', instances: 0, queues: ['exports'], stopGraceMs: 2000 });
     expect(() => parseConfig({ app: { entry: 'a.ts' }, workers: { Mailer: { entry: 'w.ts' } } })).toThrow('workers.Mailer');
+    expect(() => parseConfig({ app: { entry: 'a.ts' }, workers: { mailer: { entry: '../w.ts' } } })).toThrow('use a path inside the app folder, e.g. "src/worker.ts"');
+    expect(() => parseConfig({ app: { entry: 'a.ts' }, workers: { mailer: { entry: '' } } })).toThrow('name the file that runs the workers');
+    expect(() => parseConfig({ app: { entry: 'a.ts' }, workers: { mailer: { entry: 'w.ts', instances: 65 } } })).toThrow('workers.mailer.instances');
   });
 
   it('defineConfig only gives types', () => {

@@ -129,11 +129,21 @@ const deploySchema = z.object({
   drainTimeoutMs: ms.default(DEFAULT_DRAIN_TIMEOUT_MS),
 }).strict();
 
-/** The async tier's workers: validated now, not started yet (see docs/runtime.md). */
+/** Worker processes of one name started by `scaleout up` when the config says nothing. @defaultValue 1 */
+export const DEFAULT_WORKER_INSTANCES = 1;
+
+/**
+ * The async tier's workers: processes of the app's build running `entry` (it opens
+ * its queues and runs `Worker`s; on SIGTERM it calls `worker.close({ graceMs })`).
+ */
 const workerSchema = z.object({
-  entry: z.string().min(1),
-  instances: z.number().int().min(0).max(MAX_INSTANCES).default(1),
+  entry: z.string().min(1, 'name the file that runs the workers, e.g. "src/worker.ts"')
+    .refine((s) => !s.startsWith('/') && !s.split(/[\\/]/).includes('..'), 'use a path inside the app folder, e.g. "src/worker.ts"'),
+  instances: z.number().int().min(0).max(MAX_INSTANCES).default(DEFAULT_WORKER_INSTANCES),
+  /** The queues it serves, given to the process as `WORKER_QUEUES` (comma-separated). */
   queues: z.array(z.string().min(1)).optional(),
+  /** After SIGTERM, a worker gets this long to finish or return its job. @defaultValue `app.stopGraceMs` */
+  stopGraceMs: ms.optional(),
 }).strict();
 
 /**

@@ -256,7 +256,7 @@ export const RUNTIME_ERRORS = defineErrorCatalogue('runtime', [
     action: 'Look at the supervisor\'s output for the cause; the request may be retried.' },
   { code: 'SCALEOUT_RUNTIME_SCALE_INVALID', errorClass: ScaleRequestError,
     meaning: 'A scale request asks for something the runtime cannot do: a role it does not run, or a count out of range.',
-    action: 'Scale `app` to a whole number within the range the message gives.' },
+    action: 'Scale a role the message lists (`app`, `worker:<name>`) to a whole number within the range it gives.' },
   { code: 'SCALEOUT_RUNTIME_REDIS_START', errorClass: RedisStartError,
     meaning: 'A `redis-server` could not be started.',
     action: 'Read the detail; check that `redis-server` on the PATH runs, or set `REDIS_URL` to an existing server.' },

@@ -26,6 +26,14 @@ export function describeEvent(event: RuntimeEvent): EventText {
       return { level: 'step', text: `${event.source} restarted (pid ${event.pid ?? '?'}, ${event.address ?? '?'}) and rejoined pool ${event.pool}` };
     case 'instance-stopped':
       return { level: 'step', text: `${event.source} (build ${event.buildId}) drained and stopped` };
+    case 'worker-started':
+      return { level: 'step', text: `${event.source} (${event.role}, build ${event.buildId}) started (pid ${event.pid ?? '?'})` };
+    case 'worker-exited':
+      return { level: 'warn', text: `${event.source} (${event.role}) ${event.exit}; restarting it ${event.restartInMs === 0 ? 'now' : `in ${event.restartInMs} ms`} (crash ${event.crashesInARow} in a row)` };
+    case 'worker-restarted':
+      return { level: 'step', text: `${event.source} (${event.role}) restarted (pid ${event.pid ?? '?'})` };
+    case 'worker-stopped':
+      return { level: 'step', text: `${event.source} (${event.role}, build ${event.buildId}) stopped (${event.exit})` };
     case 'process-exited':
       return { level: 'warn', text: `${event.name} ${event.exit}${event.crashReport === null ? '' : ` after an uncaught error:\n${event.crashReport}\n`}${restarting(event)}` };
     case 'process-start-failed':

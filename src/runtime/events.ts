@@ -24,6 +24,14 @@ export type RuntimeEventBody =
   | { kind: 'instance-restarted'; pool: string; address: string | null; pid: number | null; restarts: number }
   /** An instance was drained and stopped for good (scale down, deploy). */
   | { kind: 'instance-stopped'; pool: string; buildId: string }
+  /** A worker process (`source` `exports-1`, role `worker:exports`) of `buildId` started. */
+  | { kind: 'worker-started'; role: string; pid: number | null; buildId: string }
+  /** A worker exited without being asked to; it is restarted after `restartInMs`. */
+  | { kind: 'worker-exited'; role: string; exit: string; restartInMs: number; crashesInARow: number }
+  /** A crashed worker runs again. */
+  | { kind: 'worker-restarted'; role: string; pid: number | null }
+  /** A worker was stopped for good (scale down, deploy): it finished or returned its jobs. */
+  | { kind: 'worker-stopped'; role: string; buildId: string; exit: string }
   /** A supervised process that is not an app instance (the balancer, redis-server) exited. */
   | { kind: 'process-exited'; name: string; exit: string; crashReport: string | null; restartInMs: number; note: string | null; crashesInARow: number }
   /** Its restart failed; the next attempt is in `restartInMs`. */

@@ -12,7 +12,7 @@ export interface ScaleResult {
 
 /**
  * Every process of one role, as the supervisor holds them: the balancer, the app
- * instances, each engine. A new role (workers, DNS, a static file server) is one
+ * instances, the workers (`worker:<name>`), each engine. A new role (DNS, a static file server) is one
  * more group, registered in the supervisor's start order; status, scaling and
  * stopping go through this interface.
  */

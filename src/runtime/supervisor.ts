@@ -24,6 +24,7 @@ import { OrphanReaper } from './orphan-reaper.js';
 import { EventRing } from './event-ring.js';
 import type { RuntimeEvent, SupervisorEvent } from './events.js';
 import { isScalable } from './process-group.js';
+import { WorkerGroup } from './worker-group.js';
 import type { ProcessGroup, ScaleResult } from './process-group.js';
 import { RuntimeBalancer } from './runtime-balancer.js';
 import { formatDnsEvent, startDnsServer } from '../dns/index.js';
@@ -70,8 +71,8 @@ export interface BuildResult {
 /**
  * The `scaleout up` process: owns the deployment and starts and stops everything.
  *
- *     start: build ─► control API ─► engines ─► balancer ─► N instances (each joins the pool once healthy)
- *     stop:  drain and stop instances ─► balancer ─► engines ─► control API
+ *     start: build ─► control API ─► engines ─► balancer ─► N instances (each joins the pool once healthy) ─► workers
+ *     stop:  drain and stop instances ─► workers (finish or return their jobs) ─► balancer ─► engines ─► control API
  *
  * Its processes are held in groups by role (the engines, the balancer, the app:
  * see `process-group.ts`), each process a `SupervisedProcess` that restarts it with
@@ -91,6 +92,8 @@ export class Supervisor {
   readonly #adminToken = randomBytes(24).toString('base64url');
   readonly #controlToken = randomBytes(24).toString('base64url');
   readonly #apps: AppGroup;
+  /** One group per `workers` entry, in config order. */
+  readonly #workers: WorkerGroup[];
   #state: SupervisorState = 'starting';
   #secrets: RuntimeSecrets | undefined;
   #engines: EngineSet | undefined;
@@ -121,6 +124,15 @@ export class Supervisor {
       clock: this.#clock,
       emit: (event) => this.#emit(event),
     });
+    this.#workers = Object.entries(options.config.workers).map(([name, worker]) => new WorkerGroup({
+      name,
+      worker,
+      app: options.config.app,
+      spawn: (id, buildId, entry, env) => this.#spawn(id, buildId, entry, env),
+      assertRunning: () => this.#assertRunning(),
+      clock: this.#clock,
+      emit: (event) => this.#emit(event),
+    }));
     this.#balancer = new RuntimeBalancer({
       listen: options.config.balancer.listen,
       admin: options.config.balancer.admin,
@@ -140,11 +152,11 @@ export class Supervisor {
   }
 
   /**
-   * Every role's processes, in start order (stopped in reverse): the engines, the
-   * balancer, the app. A new role is one more group here.
+   * Every role's processes, in start order: the engines, the balancer, the app, the
+   * workers. A new role is one more group here.
    */
   #groups(): ProcessGroup[] {
-    return [...this.#engines?.groups() ?? [], this.#balancer, this.#apps];
+    return [...this.#engines?.groups() ?? [], this.#balancer, this.#apps, ...this.#workers];
   }
 
   /** Starts everything; on failure what was started is stopped again before it throws. */
@@ -213,6 +225,7 @@ export class Supervisor {
     }
 
     const instances = await this.#apps.start(image.buildId, (instance) => this.#emit(instanceReady(instance)));
+    for (const workers of this.#workers) await workers.start(image.buildId);
 
     this.#state = 'running';
     const summary: UpSummary = {
@@ -277,14 +290,15 @@ export class Supervisor {
 
   // ── instances ────────────────────────────────────────────────────────────────
 
-  async #spawn(id: string, buildId: string): Promise<AppProcess> {
+  /** An app instance, or a worker (`entry`, `extraEnv`) of the same build and environment. */
+  async #spawn(id: string, buildId: string, entry = this.config.app.entry, extraEnv: Record<string, string> = {}): Promise<AppProcess> {
     const cwd = await unpackImage(this.dir, buildId);
     const session = this.#secrets!.session;
     return AppProcess.spawn({
       id,
       buildId,
       cwd,
-      entry: this.config.app.entry,
+      entry,
       logFile: join(this.#logDir, `${id}.log`),
       env: {
         ...this.#env,
@@ -292,6 +306,7 @@ export class Supervisor {
         ...this.#engines?.env(),
         // The instance's id, build, port and host are added by AppProcess.
         ...formatInstanceEnv({ sessionKeys: session }),
+        ...extraEnv,
       },
     });
   }
@@ -326,7 +341,15 @@ export class Supervisor {
   deploy(strategy: DeployStrategy | undefined, report: (event: RuntimeEvent) => void = () => {}): Promise<DeployResult> {
     return this.#exclusive('deploy', report, async (tee) => {
       const image = await this.#build(tee);
-      return deploy(this.#deployHost(), strategy ?? this.config.deploy.strategy, image.buildId, tee);
+      const result = await deploy(this.#deployHost(), strategy ?? this.config.deploy.strategy, image.buildId, tee);
+      // Workers run the build the instances now run; old workers finish or return their jobs.
+      for (const workers of this.#workers) {
+        if (workers.buildId === image.buildId) continue;
+        const rolled = await workers.roll(image.buildId, tee);
+        result.started.push(...rolled.started);
+        result.stopped.push(...rolled.stopped);
+      }
+      return result;
     });
   }
 
@@ -347,7 +370,7 @@ export class Supervisor {
 
   /**
    * Starts or stops processes of `role` until `count` run (stopping drains first).
-   * Only scalable roles (today `app`) may be scaled; the error lists them.
+   * Only scalable roles (`app`, `worker:<name>`) may be scaled; the error lists them.
    */
   scale(role: string, count: number, report: (event: RuntimeEvent) => void = () => {}): Promise<ScaleResult> {
     const groups = this.#groups();
@@ -418,6 +441,7 @@ export class Supervisor {
     await this.#apps.stop();
     await this.#dns?.close();
     this.#dns = undefined;
+    await Promise.all(this.#workers.map((w) => w.stop()));
     const hadBalancer = this.#balancer.run !== undefined;
     await this.#balancer.stop();
     if (hadBalancer) this.#emit({ level: 'info', message: 'balancer stopped' });
@@ -435,6 +459,7 @@ export class Supervisor {
   kill(): void {
     this.#state = 'stopping';
     this.#apps.kill();
+    for (const workers of this.#workers) workers.kill();
     this.#balancer.kill();
     void this.#dns?.close();
     this.#engines?.kill();

@@ -179,11 +179,13 @@ describe('scaleout up examples/shop, end to end', () => {
     for (const app of byRole('app')) expect(app).toMatchObject({ state: 'running', buildId: status.buildId });
     expect(byRole('postgres').map((p) => [p.id, p.detail, p.state])).toEqual([['pg0', 'primary', 'running'], ['pg1', 'replica', 'running']]);
     expect(byRole('redis')).toHaveLength(hasRedis ? 1 : 0);
+    expect(byRole('worker:exports')).toEqual([expect.objectContaining({ id: 'worker-exports-1', state: 'running', buildId: status.buildId, address: null })]);
     for (const p of status.processes) {
       expect(Object.keys(p)).toEqual(expect.arrayContaining(['role', 'id', 'pid', 'address', 'buildId', 'state']));
       expect(p.pid, `${p.role} ${p.id}`).not.toBeNull();
       expect(isAlive(p.pid!), `${p.role} ${p.id} pid ${p.pid}`).toBe(true);
-      if (p.role !== 'supervisor') expect(p.address, `${p.role} ${p.id}`).toMatch(/^127\.0\.0\.1:\d+$/);
+      // Workers listen nowhere.
+      if (p.role !== 'supervisor' && !p.role.startsWith('worker:')) expect(p.address, `${p.role} ${p.id}`).toMatch(/^127\.0\.0\.1:\d+$/);
     }
 
     // The leftover check of the shutdown test sees every one of them.

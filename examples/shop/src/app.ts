@@ -20,6 +20,8 @@ import { authRoutes } from './routes/auth-routes.js';
 import { cartRoutes } from './routes/cart-routes.js';
 import type { ShopContext } from './routes/context.js';
 import { orderRoutes } from './routes/order-routes.js';
+import { exportRoutes } from './routes/export-routes.js';
+import { OrderExports } from './exports/order-export.js';
 import { productRoutes } from './routes/product-routes.js';
 import { addSecurityHeaders } from './security-headers.js';
 import { errorPage } from './views/pages.js';
@@ -61,6 +63,12 @@ export interface ShopOptions {
   cacheKeyPrefix?: string;
   /** false: no cache (every product page from the database). @defaultValue true */
   cache?: boolean;
+  /**
+   * Order exports (they need Redis: without `redisUrl` there are none). `worker: true`
+   * runs them in this process too (tests, one-process development); under
+   * `scaleout up` the `exports` workers (src/worker.ts) run them.
+   */
+  exports?: { worker?: boolean; batchDelayMs?: number; batchSize?: number };
 }
 
 /**
@@ -87,6 +95,7 @@ export async function buildApp(options: ShopOptions): Promise<FastifyInstance> {
   let data: ShopData | undefined;
   let store: SessionStore | undefined;
   let shopCache: ShopCache | undefined;
+  let orderExports: OrderExports | undefined;
   try {
     data = await openShopData({
       databaseUrl: options.databaseUrl,
@@ -116,8 +125,12 @@ export async function buildApp(options: ShopOptions): Promise<FastifyInstance> {
       if (text.trim() === '') done(null, undefined);
       else json(request, text, done);
     });
+    if (options.redisUrl !== undefined) {
+      orderExports = new OrderExports({ redisUrl: options.redisUrl, ...(options.redisKeyPrefix === undefined ? {} : { prefix: options.redisKeyPrefix }) });
+    }
     await app.register(scaleout, {
       session: { store, keys: options.sessionKeys },
+      ...(orderExports === undefined ? {} : { jobs: { queues: { exports: orderExports.queue } } }),
       // request.db: the session's consistency tokens reach every shard (replicatedShard)
       // called inside request.db.run(), and request.db.query() reads the catalogue.
       db: { database: data.catalogue, name: 'catalogue' },
@@ -130,6 +143,7 @@ export async function buildApp(options: ShopOptions): Promise<FastifyInstance> {
   } catch (err) {
     await store?.close().catch(() => undefined);
     await shopCache?.close().catch(() => undefined);
+    await orderExports?.close().catch(() => undefined);
     await data?.close().catch(() => undefined);
     await app.close().catch(() => undefined);
     throw err;
@@ -138,7 +152,13 @@ export async function buildApp(options: ShopOptions): Promise<FastifyInstance> {
     data, now: options.now ?? Date.now, userDocuments: userDocuments(data.shards), ...(shopCache === undefined ? {} : { cache: shopCache.cache }),
   };
   const opened = data;
+  const exporting = orderExports;
+  const worker = exporting !== undefined && options.exports?.worker === true
+    ? exporting.work(data, { ...(options.exports.batchDelayMs === undefined ? {} : { batchDelayMs: options.exports.batchDelayMs }), ...(options.exports.batchSize === undefined ? {} : { batchSize: options.exports.batchSize }) })
+    : undefined;
   app.addHook('onClose', async () => {
+    await worker?.close({ graceMs: 1000 });
+    await exporting?.close();
     await opened.close();
   });
 
@@ -150,6 +170,7 @@ export async function buildApp(options: ShopOptions): Promise<FastifyInstance> {
   productRoutes(app, ctx);
   cartRoutes(app, ctx);
   orderRoutes(app, ctx);
+  if (exporting !== undefined) exportRoutes(app, exporting);
   return app;
 }
 

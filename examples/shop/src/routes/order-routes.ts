@@ -59,7 +59,8 @@ export function orderRoutes(app: FastifyInstance, ctx: ShopContext): void {
     const page = await request.db.run(() => listOrders(ctx.data.shards, v.user.id, query.limit, query.before));
     const orders = await withCurrentProducts(page.orders);
     if (wantsJson(request)) return { orders, next: page.next };
-    return sendHtml(reply, ordersPage(pageContext(app, request, v), orders, page.next, query.limit));
+    const exportId = typeof (request.query as { export?: unknown }).export === 'string' ? (request.query as { export: string }).export : undefined;
+    return sendHtml(reply, ordersPage(pageContext(app, request, v), orders, page.next, query.limit, exportId));
   });
 
   app.get<{ Params: { id: string }; Querystring: { placed?: string } }>('/orders/:id', async (request, reply) => {

@@ -92,7 +92,16 @@ ${rows}
 ${checkout}`);
 }
 
-export function ordersPage(ctx: PageContext, orders: readonly ShownOrder[], next: string | null, limit: number): string {
+/** The export box of the orders page: a button, or the progress of a running export (driven by export-progress.js). */
+function exportBox(exportId: string | undefined): Html {
+  if (exportId === undefined) {
+    return html`<form method="post" action="/exports"><button type="submit">Export my orders as CSV</button></form>`;
+  }
+  return html`<div id="export" data-job="${exportId}"><progress></progress> <span class="status">Export starting…</span></div>
+<script src="/assets/export-progress.js" defer></script>`;
+}
+
+export function ordersPage(ctx: PageContext, orders: readonly ShownOrder[], next: string | null, limit: number, exportId?: string): string {
   if (orders.length === 0) {
     return page(ctx, 'Orders', html`<h1>Orders</h1><p>No orders yet. <a href="/products">Find something you like</a>.</p>`);
   }
@@ -105,6 +114,7 @@ export function ordersPage(ctx: PageContext, orders: readonly ShownOrder[], next
 </tr>`);
   const older = next === null ? '' : html`<p><a href="/orders?before=${next}&limit=${limit}">Older orders →</a></p>`;
   return page(ctx, 'Orders', html`<h1>Orders</h1>
+${exportBox(exportId)}
 <table>
 <tr><th>Order</th><th>Placed</th><th></th><th class="num">Items</th><th class="num">Total</th></tr>
 ${rows}
