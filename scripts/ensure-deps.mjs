@@ -28,3 +28,21 @@ if (!existsSync('/usr/bin/memcached')) {
     }
   }
 }
+
+// The dashboard's browser test drives Debian's chromium (playwright-core, no bundled
+// browser). Like memcached: root installs it, anyone else gets the command.
+if (!existsSync('/usr/bin/chromium')) {
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!root) {
+    console.warn('chromium is missing (/usr/bin/chromium), and only root can install it: ' +
+      'run `sudo apt-get update && sudo apt-get install -y chromium` for the dashboard\'s browser test');
+  } else {
+    console.log('installing chromium (apt-get update && apt-get install -y chromium)…');
+    try {
+      execSync('apt-get update', { stdio: 'inherit' });
+      execSync('apt-get install -y chromium', { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    } catch (err) {
+      console.warn(`installing chromium failed (${err.message}); the dashboard's browser test needs it`);
+    }
+  }
+}

@@ -55,6 +55,7 @@ export function registerUpCommand(program: Command): void {
       process.stdout.write([
         `ready: build ${summary.buildId} on ${summary.instances} instance(s), profile ${summary.profile ?? 'none (no engines)'}`,
         `  app      ${summary.appUrl}`,
+        `  dashboard ${summary.dashboardUrl} (log in with token in .scaleout/supervisor.json)`,
         `  admin    ${summary.adminUrl} (bearer token: adminToken in .scaleout/supervisor.json)`,
         `  status   scaleout status${cmd}`,
         `  deploy   scaleout deploy${cmd} [--strategy rolling|blue-green]`,
