@@ -26,6 +26,8 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard', () => {
   let profileDir: string;
   let context: BrowserContext;
   let page: Page;
+  /** What the browser complained about: a CSP violation or a script error shows here. */
+  const browserErrors: string[] = [];
 
   beforeAll(async () => {
     dir = await copyApp('hello', { app: { instances: 2, restart: { initialMs: 1000, maxMs: 2000 } } });
@@ -39,6 +41,10 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard', () => {
     // A fresh profile each run: launchPersistentContext takes the user-data-dir itself.
     context = await chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, viewport: { width: 1400, height: 900 } });
     page = context.pages()[0] ?? await context.newPage();
+    page.on('console', (message) => {
+      if (message.type() === 'error' && !/401/.test(message.text())) browserErrors.push(message.text());
+    });
+    page.on('pageerror', (err) => browserErrors.push(err.message));
   });
 
   afterAll(async () => {
@@ -88,6 +94,8 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard', () => {
     // No script reads the cookie.
     expect(await page.evaluate('document.cookie')).toBe('');
     await page.screenshot({ path: join(ARTIFACTS, 'topology.png'), fullPage: true });
+    // The script and stylesheet came from this origin under the CSP, with nothing refused.
+    expect(browserErrors).toEqual([]);
   });
 
   it('kill turns the node red within 2 s, and green again once supervision restarted it', async () => {
@@ -110,11 +118,29 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'restarted.png'), fullPage: true });
   });
 
+  it('kills through the control API as well, and refuses the supervisor and unknown ids with a code', async () => {
+    const before = (await up.status()).processes.find((p) => p.id === 'app-2')!;
+    const call = (path: string): Promise<Response> => fetch(`${base}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    const answer = await (await call('/processes/app-2/kill')).text();
+    expect(answer).toContain(`"pid":${before.pid}`);
+    const after = await waitFor('app-2 restarted', async () => (await up.status()).processes.find((p) => p.id === 'app-2' && p.state === 'up' && p.pid !== before.pid), { timeoutMs: 20_000 });
+    expect(after.restarts).toBe((before.restarts ?? 0) + 1);
+    expect(await (await call('/processes/supervisor/kill')).text()).toContain('SCALEOUT_RUNTIME_PROCESS_ACTION_INVALID');
+    expect(await (await call('/processes/app-99/restart')).text()).toContain('SCALEOUT_RUNTIME_PROCESS_ACTION_INVALID');
+    expect(await (await call('/processes/balancer/drain')).text()).toContain('SCALEOUT_RUNTIME_PROCESS_ACTION_INVALID');
+  });
+
   it('scales the app from the page', async () => {
     await page.selectOption('#scale-role', 'app');
     await page.fill('#scale-count', '3');
     await page.click('#scale');
     await page.waitForSelector('#topology [data-id="app-3"][data-colour="green"]', { timeout: 30_000 });
     await page.waitForSelector('#action-result.ok');
+    expect(browserErrors).toEqual([]);
+  });
+
+  it('is named with its URL in what scaleout up prints when ready', async () => {
+    const result = await up.stop('SIGTERM');
+    expect(result.stdout).toContain(`dashboard ${base}/dashboard`);
   });
 });
