@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSupervisorFile } from '../../src/runtime/index.js';
 import type { RuntimeStatus } from '../../src/runtime/index.js';
 import { DASHBOARD_CSP } from '../../src/dashboard/server.js';
-import { cleanEnv, copyApp, REPO_DIR, removeApp, UpProcess } from '../runtime/support/runtime-harness.js';
+import { cleanEnv, copyApp, REPO_DIR, removeApp, startLoad, UpProcess } from '../runtime/support/runtime-harness.js';
 import { waitFor } from '../support/wait-for.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -89,11 +89,20 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard', () => {
     await page.waitForSelector('#topology [data-id="app-1"][data-colour="green"]');
     await page.waitForSelector('#live.on');
     expect(await page.locator('#events li').count()).toBeGreaterThan(0);
+    // Under a steady load, each instance shows the req/s the balancer counted for it.
+    const load = startLoad(status.appUrl!, { connections: 2, overallRate: 40 });
+    try {
+      for (const id of ['app-1', 'app-2']) {
+        await page.waitForSelector(`#topology [data-id="${id}"] text.metric >> text=/[1-9][0-9.]* req\\/s/`, { timeout: 10_000 });
+      }
+      await page.screenshot({ path: join(ARTIFACTS, 'topology.png'), fullPage: true });
+    } finally {
+      expect((await load.stop()).errors).toBe(0);
+    }
     const cookies = await context.cookies();
     expect(cookies.find((c) => c.name === 'scaleout_dashboard')).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
     // No script reads the cookie.
     expect(await page.evaluate('document.cookie')).toBe('');
-    await page.screenshot({ path: join(ARTIFACTS, 'topology.png'), fullPage: true });
     // The script and stylesheet came from this origin under the CSP, with nothing refused.
     expect(browserErrors).toEqual([]);
   });
