@@ -148,6 +148,21 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard', () => {
     expect(browserErrors).toEqual([]);
   });
 
+  it('drains an instance (amber) and brings it back with restart (green)', async () => {
+    const before = (await up.status()).processes.find((p) => p.id === 'app-3')!;
+    await page.click('#topology [data-id="app-3"]');
+    await page.waitForSelector('#drain:not([disabled])');
+    await page.click('#drain');
+    await page.waitForSelector('#topology [data-id="app-3"][data-colour="amber"]', { timeout: 5000 });
+    await page.screenshot({ path: join(ARTIFACTS, 'drained.png'), fullPage: true });
+    await page.click('#restart');
+    await page.waitForSelector('#events li[data-kind="instance-restarted"] >> text=app-3', { timeout: 20_000 });
+    await page.waitForSelector('#topology [data-id="app-3"][data-colour="green"]', { timeout: 20_000 });
+    const after = (await up.status()).processes.find((p) => p.id === 'app-3')!;
+    expect(after.pid).not.toBe(before.pid);
+    expect(browserErrors).toEqual([]);
+  });
+
   it('is named with its URL in what scaleout up prints when ready', async () => {
     const result = await up.stop('SIGTERM');
     expect(result.stdout).toContain(`dashboard ${base}/dashboard`);

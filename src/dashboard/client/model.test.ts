@@ -25,6 +25,7 @@ describe('dashboard model', () => {
     expect(colourOf('up', 'ejected')).toBe('red');
     expect(colourOf('up', 'down')).toBe('red');
     expect(colourOf('up', 'draining')).toBe('amber');
+    expect(colourOf('up', 'drained')).toBe('amber');
     expect(colourOf('up', 'up')).toBe('green');
   });
 

@@ -39,7 +39,7 @@ export type Colour = 'green' | 'red' | 'amber' | 'grey';
 
 const GREEN = new Set(['running', 'up', 'healthy']);
 const RED = new Set(['exited', 'down', 'ejected', 'stopped', 'backoff', 'crashed', 'failed', 'dead']);
-const AMBER = new Set(['restarting', 'draining', 'starting', 'stopping', 'slow-start', 'joining']);
+const AMBER = new Set(['restarting', 'draining', 'drained', 'starting', 'stopping', 'slow-start', 'joining']);
 
 /** A state's colour; the balancer's view of an instance wins when it says the instance is out. */
 export function colourOf(state: string, serverState?: string): Colour {

@@ -2,7 +2,7 @@ import { colourOf, columnOf } from './model.js';
 import type { ProcessView, ServerView } from './model.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
-const NODE_W = 190;
+const NODE_W = 215;
 const NODE_H = 58;
 const COL_GAP = 70;
 const ROW_GAP = 16;
@@ -87,7 +87,7 @@ function metricLine(n: NodeInfo): string {
     parts.push(`${n.rate === undefined ? '–' : n.rate.toFixed(1)} req/s`, `${n.server.inFlight} in flight`);
   }
   if (n.lag !== undefined) parts.push(n.lag);
-  if ((n.process.restarts ?? 0) > 0) parts.push(`${n.process.restarts} restarts`);
-  if (parts.length === 0 && n.process.detail !== undefined) parts.push(n.process.detail.length > 28 ? `${n.process.detail.slice(0, 27)}…` : n.process.detail);
+  if ((n.process.restarts ?? 0) > 0) parts.push(`${n.process.restarts} restart${n.process.restarts === 1 ? '' : 's'}`);
+  if (parts.length === 0 && n.process.detail !== undefined) parts.push(n.process.detail.length > 32 ? `${n.process.detail.slice(0, 31)}…` : n.process.detail);
   return parts.join(' · ');
 }
