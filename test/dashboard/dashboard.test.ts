@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSupervisorFile } from '../../src/runtime/index.js';
 import type { RuntimeStatus } from '../../src/runtime/index.js';
 import { DASHBOARD_CSP } from '../../src/dashboard/server.js';
-import { cleanEnv, copyApp, REPO_DIR, removeApp, startLoad, UpProcess } from '../runtime/support/runtime-harness.js';
+import { cleanEnv, copyApp, EXTERNAL_ENGINES, REPO_DIR, removeApp, startLoad, UpProcess } from '../runtime/support/runtime-harness.js';
 import { waitFor } from '../support/wait-for.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -166,5 +166,45 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard', () => {
   it('is named with its URL in what scaleout up prints when ready', async () => {
     const result = await up.stop('SIGTERM');
     expect(result.stdout).toContain(`dashboard ${base}/dashboard`);
+  });
+});
+
+// With engines: they are drawn in their own column, linked from the instances, and the
+// data tier's nodes are listed with their lag.
+describe.skipIf(!existsSync(CHROMIUM))('dashboard with engines', () => {
+  let dir: string;
+  let up: UpProcess;
+  let profileDir: string;
+  let context: BrowserContext;
+
+  beforeAll(async () => {
+    dir = await copyApp('hello', { app: { instances: 2 }, engines: { postgres: {}, redis: {} } });
+    up = UpProcess.start(dir, cleanEnv(EXTERNAL_ENGINES));
+    await up.waitRunning();
+    profileDir = await mkdtemp(join(tmpdir(), 'scaleout-chromium-'));
+    context = await chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, viewport: { width: 1400, height: 900 } });
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    await up?.stop('SIGKILL');
+    if (profileDir !== undefined) await rm(profileDir, { recursive: true, force: true });
+    if (dir !== undefined) await removeApp(dir);
+  });
+
+  it('draws the engines and the replication table', async () => {
+    const file = readSupervisorFile(dir)!;
+    const page = context.pages()[0] ?? await context.newPage();
+    await page.goto(`http://${file.control}/dashboard`);
+    await page.fill('#token', file.token);
+    await page.click('#login');
+    const status = await up.status();
+    const engines = status.processes.filter((p) => p.role === 'postgres' || p.role === 'redis');
+    expect(engines.length).toBeGreaterThan(0);
+    for (const p of status.processes) await page.waitForSelector(`#topology [data-id="${p.id}"]`);
+    // Two instances, each linked to every engine, plus the balancer's links to them.
+    expect(await page.locator('#topology path.edge').count()).toBe(2 + 2 * engines.length);
+    await page.waitForSelector('#db table');
+    await page.screenshot({ path: join(ARTIFACTS, 'engines.png'), fullPage: true });
   });
 });

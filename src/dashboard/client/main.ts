@@ -64,7 +64,7 @@ function renderDb(): void {
     return;
   }
   const table = document.createElement('table');
-  table.append(row('th', ['node', 'role', 'healthy', 'lag bytes', 'lag ms']));
+  table.append(row('th', ['node', 'role', 'healthy', 'lag B', 'lag ms']));
   for (const n of db.nodes) table.append(row('td', [n.name, n.role, n.healthy ? 'yes' : 'no', String(n.lagBytes ?? '–'), String(n.lagMs ?? '–')]));
   const title = document.createElement('h3');
   title.textContent = `Replication (primary ${db.primary ?? '–'})`;

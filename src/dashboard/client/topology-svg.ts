@@ -4,7 +4,7 @@ import type { ProcessView, ServerView } from './model.js';
 const SVG = 'http://www.w3.org/2000/svg';
 const NODE_W = 215;
 const NODE_H = 58;
-const COL_GAP = 70;
+const COL_GAP = 56;
 const ROW_GAP = 16;
 const PAD = 12;
 
@@ -33,7 +33,9 @@ export function drawTopology(nodes: NodeInfo[], selected: string | undefined, on
   const rows = Math.max(1, ...columns.map((c) => c.length));
   const width = PAD * 2 + 4 * NODE_W + 3 * COL_GAP;
   const height = PAD * 2 + rows * NODE_H + (rows - 1) * ROW_GAP;
-  const svg = el('svg', { viewBox: `0 0 ${width} ${height}`, width, height, role: 'img', 'aria-label': 'deployment topology' });
+  // Scales down to the panel's width (never up): the whole deployment stays in view.
+  const svg = el('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': 'deployment topology' });
+  svg.style.maxWidth = `${width}px`;
   const position = new Map<string, { x: number; y: number }>();
   columns.forEach((column, c) => {
     const offset = (height - (column.length * NODE_H + Math.max(0, column.length - 1) * ROW_GAP)) / 2;
@@ -88,6 +90,6 @@ function metricLine(n: NodeInfo): string {
   }
   if (n.lag !== undefined) parts.push(n.lag);
   if ((n.process.restarts ?? 0) > 0) parts.push(`${n.process.restarts} restart${n.process.restarts === 1 ? '' : 's'}`);
-  if (parts.length === 0 && n.process.detail !== undefined) parts.push(n.process.detail.length > 32 ? `${n.process.detail.slice(0, 31)}…` : n.process.detail);
+  if (parts.length === 0 && n.process.detail !== undefined) parts.push(n.process.detail.length > 30 ? `${n.process.detail.slice(0, 29)}…` : n.process.detail);
   return parts.join(' · ');
 }
