@@ -121,7 +121,8 @@ async function runAction(host: DashboardHost, path: string, req: http.IncomingMe
   let run: (() => Promise<unknown>) | undefined;
   const processAction = PROCESS_ACTION.exec(path);
   if (processAction !== null) {
-    const id = decodeURIComponent(processAction[1]!);
+    const id = safeDecode(processAction[1]!);
+    if (id === undefined) return sendJson(res, 400, { error: { code: 'SCALEOUT_RUNTIME_CONTROL_BAD_REQUEST', message: 'the process id is not valid percent-encoding' } });
     const action = processAction[2] as 'kill' | 'restart' | 'drain';
     run = () => host.processAction(id, action);
   } else if (path === '/api/scale') {
@@ -137,6 +138,14 @@ async function runAction(host: DashboardHost, path: string, req: http.IncomingMe
   } catch (err) {
     const code = isScaleoutError(err) ? err.code : 'SCALEOUT_RUNTIME_INTERNAL';
     sendJson(res, isScaleoutError(err) ? 409 : 500, { error: { code, message: (err as Error)?.message ?? String(err) } });
+  }
+}
+
+function safeDecode(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
   }
 }
 
