@@ -10,39 +10,28 @@ if (stale) {
   execSync('npm install --no-audit --no-fund', { stdio: 'inherit' });
 }
 
-// The cache tests (and the Memcached cache L2) start their own memcached: install
-// Debian's package when it is missing. Only root may run apt-get; anyone else gets the
-// command to run, and everything that does not need memcached still works.
-if (!existsSync('/usr/bin/memcached')) {
+// Debian packages the tests (and some optional features) need. Only root may run
+// apt-get; anyone else gets the command to run, and everything that does not need the
+// package still works: a missing one never stops `npm start`.
+const debianPackages = [
+  { binary: '/usr/bin/memcached', pkg: 'memcached', neededBy: 'the Memcached cache L2 and its tests' },
+  { binary: '/usr/bin/dig', pkg: 'dnsutils', neededBy: 'the DNS server\'s tests (dig)' },
+  { binary: '/usr/bin/chromium', pkg: 'chromium', neededBy: 'the dashboard\'s browser test' },
+];
+const missing = debianPackages.filter((p) => !existsSync(p.binary));
+if (missing.length > 0) {
+  const names = missing.map((p) => p.pkg).join(' ');
   const root = typeof process.getuid === 'function' && process.getuid() === 0;
   if (!root) {
-    console.warn('memcached is missing (/usr/bin/memcached), and only root can install it: ' +
-      'run `sudo apt-get update && sudo apt-get install -y memcached` for the Memcached cache L2 and its tests');
+    for (const p of missing) console.warn(`${p.binary} is missing; ${p.neededBy} need it.`);
+    console.warn(`Only root can install them: run \`sudo apt-get update && sudo apt-get install -y ${names}\``);
   } else {
-    console.log('installing memcached (apt-get update && apt-get install -y memcached)…');
+    console.log(`installing ${names} (apt-get update && apt-get install -y ${names})…`);
     try {
       execSync('apt-get update', { stdio: 'inherit' });
-      execSync('apt-get install -y memcached', { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+      execSync(`apt-get install -y ${names}`, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
     } catch (err) {
-      console.warn(`installing memcached failed (${err.message}); the Memcached cache L2 and its tests need it`);
-    }
-  }
-}
-
-// The DNS tests ask the DNS server with a real resolver client, `dig` from Debian's
-// dnsutils. Same rule as memcached: root installs it, anyone else gets the command.
-if (!existsSync('/usr/bin/dig')) {
-  const root = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (!root) {
-    console.warn('dig is missing (/usr/bin/dig), and only root can install it: ' +
-      'run `sudo apt-get update && sudo apt-get install -y dnsutils` for the DNS server\'s tests');
-  } else {
-    console.log('installing dig (apt-get update && apt-get install -y dnsutils)…');
-    try {
-      execSync('apt-get update', { stdio: 'inherit' });
-      execSync('apt-get install -y dnsutils', { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-    } catch (err) {
-      console.warn(`installing dnsutils failed (${err.message}); the DNS server's tests need dig`);
+      console.warn(`installing ${names} failed (${err.message}); ${missing.map((p) => p.neededBy).join(', ')} need them`);
     }
   }
 }

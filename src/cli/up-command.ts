@@ -54,12 +54,13 @@ export function registerUpCommand(program: Command): void {
       const cmd = dirArgument(appDir);
       process.stdout.write([
         `ready: build ${summary.buildId} on ${summary.instances} instance(s), profile ${summary.profile ?? 'none (no engines)'}`,
-        `  app      ${summary.appUrl}`,
-        `  admin    ${summary.adminUrl} (bearer token: adminToken in .scaleout/supervisor.json)`,
-        `  status   scaleout status${cmd}`,
-        `  deploy   scaleout deploy${cmd} [--strategy rolling|blue-green]`,
-        `  scale    scaleout scale app=<n>${cmd}`,
-        '  stop     Ctrl-C (twice to force)',
+        `  app       ${summary.appUrl}`,
+        `  dashboard ${summary.dashboardUrl} (log in with token in .scaleout/supervisor.json)`,
+        `  admin     ${summary.adminUrl} (bearer token: adminToken in .scaleout/supervisor.json)`,
+        `  status    scaleout status${cmd}`,
+        `  deploy    scaleout deploy${cmd} [--strategy rolling|blue-green]`,
+        `  scale     scaleout scale app=<n>${cmd}`,
+        '  stop      Ctrl-C (twice to force)',
         '',
       ].join('\n'));
       process.exit(await stopped);

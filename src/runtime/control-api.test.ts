@@ -28,6 +28,10 @@ describe('control API', () => {
       report(ring.push({ level: 'step', message: `db ${request.action}` }));
       return request;
     },
+    processAction: async (id, action, report) => {
+      report(ring.push({ level: 'warn', message: `${action} ${id}` }));
+      return { id, action };
+    },
     events: ring,
   };
   const call = (path: string, init: RequestInit = {}, token = TOKEN): Promise<Response> =>
@@ -76,6 +80,16 @@ describe('control API', () => {
     expect(await bad('/scale', '{"role":"app","count":"4"}')).toEqual({ status: 400, code: 'SCALEOUT_RUNTIME_CONTROL_BAD_REQUEST' });
     expect(await bad('/nope', undefined, 'GET')).toEqual({ status: 404, code: 'SCALEOUT_RUNTIME_CONTROL_NOT_FOUND' });
     expect((await call('/status')).status).toBe(200);
+  });
+
+  it('hands POST /processes/<id>/kill|restart|drain to the supervisor, and 404s other actions', async () => {
+    expect(await lines(await call('/processes/app-2/kill', { method: 'POST' }))).toEqual([
+      { event: expect.objectContaining({ kind: 'notice', message: 'kill app-2' }) },
+      { result: { id: 'app-2', action: 'kill' } },
+    ]);
+    expect(await lines(await call('/processes/app-1/drain', { method: 'POST' }))).toContainEqual({ result: { id: 'app-1', action: 'drain' } });
+    expect((await call('/processes/app-1/explode', { method: 'POST' })).status).toBe(404);
+    expect((await call('/processes/app-1/kill', { method: 'POST' }, 'not-the-token')).status).toBe(401);
   });
 
   it('takes data-tier requests and checks their fields', async () => {

@@ -20,6 +20,8 @@ export interface ControlHandlers {
   scale(role: string, count: number, report: (event: RuntimeEvent) => void): Promise<unknown>;
   /** Data-tier operations: `scaleout db rebuild|failover`, `scaleout reshard`. */
   db(request: DbRequest, report: (event: RuntimeEvent) => void): Promise<unknown>;
+  /** `POST /processes/<id>/kill|restart|drain`: one process, through supervision. */
+  processAction?(id: string, action: 'kill' | 'restart' | 'drain', report: (event: RuntimeEvent) => void): Promise<unknown>;
   /** The supervisor's event ring, for `GET /events`. */
   events: EventFeed;
 }
@@ -44,6 +46,15 @@ export type ControlStreamLine =
   | { result: unknown }
   | { error: { code: string; message: string } };
 
+/**
+ * Routes served next to the API that do their own authentication (the dashboard,
+ * whose browser cannot send a bearer header on an EventSource).
+ */
+export interface ExtraRoutes {
+  matches(req: http.IncomingMessage): boolean;
+  handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void>;
+}
+
 export interface ControlApi {
   readonly address: string;
   close(): Promise<void>;
@@ -62,15 +73,18 @@ export interface ControlApi {
  *   POST /db/rebuild  { node }             rebuild an embedded node as a replica
  *   POST /db/failover                     planned failover of the embedded primary
  *   POST /reshard { to, buckets?, fraction? }  move shard buckets to `to`
+ *   POST /processes/<id>/kill|restart|drain   SIGKILL / SIGTERM one process (supervision restarts it), or drain an instance
  *
  * Operations answer 200 with newline-delimited JSON: progress lines `{ event }`, then
  * one `{ result }` or `{ error: { code, message } }`. A deploy can take minutes; the
  * stream shows where it is.
  */
-export async function startControlApi(handlers: ControlHandlers, options: { token: string; host?: string }): Promise<ControlApi> {
+export async function startControlApi(handlers: ControlHandlers, options: { token: string; host?: string; extraRoutes?: ExtraRoutes }): Promise<ControlApi> {
   const expected = Buffer.from(`Bearer ${options.token}`);
   const server = http.createServer((req, res) => {
-    handle(handlers, expected, req, res).catch((err: unknown) => {
+    const extra = options.extraRoutes;
+    const done = extra?.matches(req) === true ? extra.handle(req, res) : handle(handlers, expected, req, res);
+    done.catch((err: unknown) => {
       if (res.headersSent) res.destroy();
       else sendJson(res, 500, errorBody(err));
     });
@@ -119,14 +133,23 @@ async function handle(handlers: ControlHandlers, expected: Buffer, req: http.Inc
     else streamEvents(handlers.events, afterId, res);
     return;
   }
-  if (method === 'POST' && OPERATIONS.has(path)) {
+  if (method === 'POST' && (OPERATIONS.has(path) || PROCESS_ACTION.test(path))) {
     const body = await readBody(req);
     if (body instanceof Error) {
       sendJson(res, 400, { error: { code: BAD_REQUEST, message: body.message } });
       return;
     }
     let run: (report: (event: RuntimeEvent) => void) => Promise<unknown>;
-    if (path === '/build') run = (report) => handlers.build(report);
+    const processAction = PROCESS_ACTION.exec(path);
+    if (processAction !== null) {
+      const act = handlers.processAction;
+      if (act === undefined) {
+        sendJson(res, 404, { error: { code: 'SCALEOUT_RUNTIME_CONTROL_NOT_FOUND', message: 'this control API has no process actions' } });
+        return;
+      }
+      const [, id, action] = processAction as unknown as [string, string, 'kill' | 'restart' | 'drain'];
+      run = (report) => act(decodeURIComponent(id), action, report);
+    } else if (path === '/build') run = (report) => handlers.build(report);
     else if (path === '/deploy') {
       const strategy = body.strategy;
       if (strategy !== undefined && strategy !== 'rolling' && strategy !== 'blue-green') {
@@ -163,9 +186,10 @@ async function handle(handlers: ControlHandlers, expected: Buffer, req: http.Inc
     return;
   }
   req.resume();
-  sendJson(res, 404, { error: { code: 'SCALEOUT_RUNTIME_CONTROL_NOT_FOUND', message: `no ${method} ${path}; see GET /status, GET /events, POST /build, /deploy, /scale, /db/rebuild, /db/failover, /reshard` } });
+  sendJson(res, 404, { error: { code: 'SCALEOUT_RUNTIME_CONTROL_NOT_FOUND', message: `no ${method} ${path}; see GET /status, GET /events, POST /build, /deploy, /scale, /db/rebuild, /db/failover, /reshard, /processes/<id>/kill|restart|drain` } });
 }
 
+const PROCESS_ACTION = /^\/processes\/([^/]{1,200})\/(kill|restart|drain)$/;
 const OPERATIONS = new Set(['/build', '/deploy', '/scale', '/db/rebuild', '/db/failover', '/reshard']);
 const NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 

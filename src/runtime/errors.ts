@@ -124,6 +124,13 @@ export class ScaleRequestError extends ScaleoutError {
   }
 }
 
+/** A process action (kill, restart, drain) names no such process, or one it cannot act on. */
+export class ProcessActionError extends ScaleoutError {
+  constructor(message: string) {
+    super('SCALEOUT_RUNTIME_PROCESS_ACTION_INVALID', message);
+  }
+}
+
 /** A redis-server could not be started. */
 export class RedisStartError extends ScaleoutError {
   constructor(detail: string, options: { cause?: unknown } = {}) {
@@ -257,6 +264,9 @@ export const RUNTIME_ERRORS = defineErrorCatalogue('runtime', [
   { code: 'SCALEOUT_RUNTIME_SCALE_INVALID', errorClass: ScaleRequestError,
     meaning: 'A scale request asks for something the runtime cannot do: a role it does not run, or a count out of range.',
     action: 'Scale a role the message lists (`app`, `worker:<name>`) to a whole number within the range it gives.' },
+  { code: 'SCALEOUT_RUNTIME_PROCESS_ACTION_INVALID', errorClass: ProcessActionError,
+    meaning: 'A kill, restart or drain names a process the supervisor does not run, or one that action does not apply to (the supervisor itself, a process without a pid, draining anything but an app instance).',
+    action: 'Use an id from `scaleout status`; drain only app instances.' },
   { code: 'SCALEOUT_RUNTIME_REDIS_START', errorClass: RedisStartError,
     meaning: 'A `redis-server` could not be started.',
     action: 'Read the detail; check that `redis-server` on the PATH runs, or set `REDIS_URL` to an existing server.' },

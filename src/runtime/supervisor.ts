@@ -16,7 +16,7 @@ import { deploy } from './deploy.js';
 import type { DeployHost, DeployResult } from './deploy.js';
 import { startEngines } from './engine-set.js';
 import type { EngineSet } from './engine-set.js';
-import { OperationInProgressError, ScaleRequestError, SupervisorAlreadyRunningError, SupervisorStoppingError } from './errors.js';
+import { OperationInProgressError, ProcessActionError, ScaleRequestError, SupervisorAlreadyRunningError, SupervisorStoppingError } from './errors.js';
 import { buildImage, STATE_DIR_NAME, unpackImage } from './image.js';
 import type { BuildImage } from './image.js';
 import { setOrphanReaper } from './child-registry.js';
@@ -25,6 +25,9 @@ import { EventRing } from './event-ring.js';
 import type { RuntimeEvent, SupervisorEvent } from './events.js';
 import { isScalable } from './process-group.js';
 import { WorkerGroup } from './worker-group.js';
+import { createDashboard } from '../dashboard/server.js';
+import type { DashboardRoutes } from '../dashboard/server.js';
+import { DASHBOARD_PATH } from '../dashboard/session-cookie.js';
 import type { ProcessGroup, ScaleResult } from './process-group.js';
 import { RuntimeBalancer } from './runtime-balancer.js';
 import { formatDnsEvent, startDnsServer } from '../dns/index.js';
@@ -38,6 +41,9 @@ import type { ProcessStatus, RuntimeStatus, SupervisorState } from './status.js'
 export { DEFAULT_POOL_NAME } from './app-group.js';
 export type { ScaleResult } from './process-group.js';
 export { BALANCER_IMMEDIATE_RESTARTS, BALANCER_SHUTDOWN_MS } from './runtime-balancer.js';
+
+/** What the control API's `POST /processes/<id>/<action>` does to one process. */
+export type ProcessAction = 'kill' | 'restart' | 'drain';
 
 export interface SupervisorOptions {
   /** Absolute app folder. */
@@ -55,6 +61,8 @@ export interface SupervisorOptions {
 export interface UpSummary {
   appUrl: string;
   adminUrl: string;
+  /** The dashboard on the control listener (log in with the control token). */
+  dashboardUrl: string;
   controlAddress: string;
   buildId: string;
   profile: RuntimeStatus['profile'];
@@ -200,8 +208,9 @@ export class Supervisor {
       deploy: (strategy, report) => this.deploy(strategy, report),
       scale: (role, count, report) => this.scale(role, count, report),
       db: (request, report) => this.db(request, report),
+      processAction: (id, action, report) => this.processAction(id, action, report),
       events: this.events,
-    }, { token: this.#controlToken });
+    }, { token: this.#controlToken, extraRoutes: this.#dashboard() });
     await this.#writeFile(null, null);
     this.#step(`control API on ${this.#control.address} (token in .scaleout/supervisor.json)`);
 
@@ -231,6 +240,7 @@ export class Supervisor {
     const summary: UpSummary = {
       appUrl: `http://${balancer.listeners[0]}/`,
       adminUrl: `http://${balancer.adminAddress}/`,
+      dashboardUrl: `http://${this.#control.address}${DASHBOARD_PATH}`,
       controlAddress: this.#control.address,
       buildId: image.buildId,
       profile: this.#engines.profile,
@@ -393,6 +403,45 @@ export class Supervisor {
       if (request.action === 'rebuild') return this.#engines!.rebuild(request.node, tee);
       if (request.action === 'failover') return this.#engines!.switchover(tee);
       return reshardApp(this.config.db.shards, this.#engines!.primaryUrl(), request, tee);
+    });
+  }
+
+  /**
+   * Acts on one process by id: `kill` sends SIGKILL and `restart` SIGTERM, and
+   * supervision restarts it as after any crash (so both show as exit and restart
+   * events); `drain` takes an app instance out of its balancer pool until it restarts.
+   */
+  async processAction(id: string, action: ProcessAction, report: (event: RuntimeEvent) => void = () => {}): Promise<{ id: string; action: ProcessAction; pid: number | null }> {
+    const target = this.status().processes.find((p) => p.id === id);
+    if (target === undefined) throw new ProcessActionError(`no process "${id}"; \`scaleout status\` lists the ids`);
+    if (target.role === 'supervisor') throw new ProcessActionError('the supervisor cannot act on itself; stop it with Ctrl-C');
+    if (action === 'drain') {
+      if (target.role !== 'app' || this.#balancer.admin === undefined) throw new ProcessActionError(`only app instances can be drained, not ${target.role} "${id}"`);
+      report(this.#emit({ source: id, level: 'info', message: `draining ${id} (out of pool ${target.pool ?? this.#apps.pool} until it restarts)` }));
+      await this.#balancer.admin.drain(target.pool ?? this.#apps.pool, id);
+      return { id, action, pid: target.pid };
+    }
+    if (target.pid === null) throw new ProcessActionError(`${id} has no running process (state ${target.state})`);
+    const signal = action === 'kill' ? 'SIGKILL' : 'SIGTERM';
+    report(this.#emit({ source: id, level: 'warn', message: `${action} ${id}: ${signal} to pid ${target.pid} (supervision restarts it)` }));
+    try {
+      process.kill(target.pid, signal);
+    } catch (err) {
+      throw new ProcessActionError(`${id} (pid ${target.pid}) could not be signalled: ${(err as Error).message}`);
+    }
+    return { id, action, pid: target.pid };
+  }
+
+  /** The dashboard's routes on the control listener, behind the same token. */
+  #dashboard(): DashboardRoutes {
+    return createDashboard({
+      token: this.#controlToken,
+      status: () => this.status(),
+      events: this.events,
+      balancerSnapshot: async () => this.#balancer.admin?.snapshot(),
+      scale: (role, count) => this.scale(role, count),
+      deploy: () => this.deploy(undefined),
+      processAction: (id, action) => this.processAction(id, action),
     });
   }
 

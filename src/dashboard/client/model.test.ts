@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { colourOf, columnOf, requestRates } from './model.js';
+import type { StatusView } from './model.js';
+
+function view(at: number, requests: Record<string, number>): StatusView {
+  return {
+    status: { state: 'running', buildId: 'b', profile: null, appUrl: null, operation: null, processes: [], db: null },
+    balancer: { pools: { app: { servers: Object.entries(requests).map(([id, n]) => ({ id, state: 'up', inFlight: 0, counters: { requests: n } })) } } },
+    at,
+  };
+}
+
+describe('dashboard model', () => {
+  it('colours states green, red and amber, and unknown ones grey', () => {
+    expect(colourOf('up')).toBe('green');
+    expect(colourOf('running')).toBe('green');
+    expect(colourOf('backoff')).toBe('red');
+    expect(colourOf('restarting')).toBe('red');
+    expect(colourOf('draining')).toBe('amber');
+    expect(colourOf('some-new-state')).toBe('grey');
+  });
+
+  it('lets the balancer say an instance that runs is out', () => {
+    expect(colourOf('up', 'ejected')).toBe('red');
+    expect(colourOf('up', 'down')).toBe('red');
+    expect(colourOf('up', 'draining')).toBe('amber');
+    expect(colourOf('up', 'drained')).toBe('amber');
+    expect(colourOf('up', 'up')).toBe('green');
+  });
+
+  it('places roles in columns, new worker and engine roles included', () => {
+    expect(columnOf('balancer')).toBe(1);
+    expect(columnOf('worker:mail')).toBe(2);
+    expect(columnOf('memcached')).toBe(3);
+  });
+
+  it('computes req/s from counter deltas and skips counters that went back to 0', () => {
+    const rates = requestRates(view(1000, { 'app-1': 10, 'app-2': 50 }), view(3000, { 'app-1': 30, 'app-2': 0 }));
+    expect(rates.get('app-1')).toBe(10);
+    expect(rates.has('app-2')).toBe(false);
+    expect(requestRates(undefined, view(1, {})).size).toBe(0);
+  });
+});

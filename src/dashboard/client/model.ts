@@ -1,0 +1,79 @@
+/**
+ * The dashboard's view of the status JSON. Read generically: process states and
+ * roles are strings here, so a new state or role shows (grey) instead of breaking the page.
+ */
+export interface ProcessView {
+  role: string;
+  id: string;
+  pid: number | null;
+  address: string | null;
+  buildId: string | null;
+  state: string;
+  detail?: string;
+  restarts?: number;
+  pool?: string;
+}
+
+export interface ServerView {
+  id: string;
+  state: string;
+  inFlight: number;
+  counters: { requests: number; [name: string]: number };
+}
+
+export interface StatusView {
+  status: {
+    state: string;
+    buildId: string | null;
+    profile: string | null;
+    appUrl: string | null;
+    operation: string | null;
+    processes: ProcessView[];
+    db: { primary: string | null; nodes: Array<{ name: string; role: string; healthy: boolean; lagBytes: number | null; lagMs: number | null }> } | null;
+  };
+  balancer: { pools: Record<string, { servers: ServerView[] }> } | null;
+  at: number;
+}
+
+export type Colour = 'green' | 'red' | 'amber' | 'grey';
+
+const GREEN = new Set(['running', 'up', 'healthy']);
+// A process `restarting` has crashed and waits for its restart: it serves nothing.
+const RED = new Set(['exited', 'down', 'ejected', 'stopped', 'restarting', 'backoff', 'crashed', 'failed', 'dead']);
+const AMBER = new Set(['draining', 'drained', 'starting', 'stopping', 'slow-start', 'joining']);
+
+/** A state's colour; the balancer's view of an instance wins when it says the instance is out. */
+export function colourOf(state: string, serverState?: string): Colour {
+  if (serverState !== undefined && RED.has(serverState)) return 'red';
+  if (RED.has(state)) return 'red';
+  if (serverState !== undefined && AMBER.has(serverState)) return 'amber';
+  if (AMBER.has(state)) return 'amber';
+  if (GREEN.has(state)) return 'green';
+  return 'grey';
+}
+
+/** The column a role is drawn in: front doors, balancers, instances and workers, engines. */
+export function columnOf(role: string): number {
+  if (role === 'supervisor' || role === 'dns') return 0;
+  if (role === 'balancer') return 1;
+  if (role === 'app' || role === 'static' || role.startsWith('worker')) return 2;
+  return 3;
+}
+
+/** Requests per second per server from two snapshots of the balancer's counters. */
+export function requestRates(previous: StatusView | undefined, current: StatusView): Map<string, number> {
+  const rates = new Map<string, number>();
+  if (previous?.balancer == null || current.balancer == null) return rates;
+  const seconds = (current.at - previous.at) / 1000;
+  if (seconds <= 0) return rates;
+  const before = new Map<string, number>();
+  for (const pool of Object.values(previous.balancer.pools)) for (const s of pool.servers) before.set(s.id, s.counters.requests);
+  for (const pool of Object.values(current.balancer.pools)) {
+    for (const s of pool.servers) {
+      const then = before.get(s.id);
+      // A restarted balancer starts its counters again from 0: no rate for that interval.
+      if (then !== undefined && s.counters.requests >= then) rates.set(s.id, (s.counters.requests - then) / seconds);
+    }
+  }
+  return rates;
+}

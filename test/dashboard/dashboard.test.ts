@@ -1,0 +1,210 @@
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readSupervisorFile } from '../../src/runtime/index.js';
+import type { RuntimeStatus } from '../../src/runtime/index.js';
+import { DASHBOARD_CSP } from '../../src/dashboard/server.js';
+import { cleanEnv, copyApp, EXTERNAL_ENGINES, REPO_DIR, removeApp, startLoad, UpProcess } from '../runtime/support/runtime-harness.js';
+import { waitFor } from '../support/wait-for.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = join(REPO_DIR, '.artifacts', 'dashboard');
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+// A real `scaleout up` of the hello fixture (no engines), driven by Debian's chromium.
+// The dashboard's script comes from dist/: the build must be fresh (npm test builds first).
+describe.skipIf(!existsSync(CHROMIUM))('dashboard', () => {
+  let dir: string;
+  let up: UpProcess;
+  let status: RuntimeStatus;
+  let base: string;
+  let token: string;
+  let profileDir: string;
+  let context: BrowserContext;
+  let page: Page;
+  /** What the browser complained about: a CSP violation or a script error shows here. */
+  const browserErrors: string[] = [];
+
+  beforeAll(async () => {
+    dir = await copyApp('hello', { app: { instances: 2, restart: { initialMs: 1000, maxMs: 2000 } } });
+    up = UpProcess.start(dir, cleanEnv());
+    status = await up.waitRunning();
+    const file = readSupervisorFile(dir)!;
+    base = `http://${file.control}`;
+    token = file.token;
+    await mkdir(ARTIFACTS, { recursive: true });
+    profileDir = await mkdtemp(join(tmpdir(), 'scaleout-chromium-'));
+    // A fresh profile each run: launchPersistentContext takes the user-data-dir itself.
+    context = await chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, viewport: { width: 1400, height: 900 } });
+    page = context.pages()[0] ?? await context.newPage();
+    page.on('console', (message) => {
+      if (message.type() === 'error' && !/401/.test(message.text())) browserErrors.push(message.text());
+    });
+    page.on('pageerror', (err) => browserErrors.push(err.message));
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    await up?.stop('SIGKILL');
+    if (profileDir !== undefined) await rm(profileDir, { recursive: true, force: true });
+    if (dir !== undefined) await removeApp(dir);
+  });
+
+  it('refuses the page data, the actions and the event stream without the token', async () => {
+    for (const path of ['/dashboard/api/status', '/dashboard/api/events', '/dashboard/app.js']) {
+      const res = await fetch(`${base}${path}`);
+      expect(res.status, path).toBe(401);
+      await res.body?.cancel();
+    }
+    const kill = await fetch(`${base}/dashboard/api/processes/app-1/kill`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(kill.status).toBe(401);
+    // A forged cookie and a wrong token are refused too.
+    const forged = await fetch(`${base}/dashboard/api/status`, { headers: { cookie: `scaleout_dashboard=${token}` } });
+    expect(forged.status).toBe(401);
+    const wrong = await fetch(`${base}/dashboard/login`, { method: 'POST', body: new URLSearchParams({ token: 'nope' }), redirect: 'manual' });
+    expect(wrong.status).toBe(401);
+    expect(wrong.headers.get('set-cookie')).toBeNull();
+
+    await page.goto(`${base}/dashboard`);
+    expect(await page.locator('#topology').count()).toBe(0);
+    await page.screenshot({ path: join(ARTIFACTS, 'login.png') });
+  });
+
+  it('logs in with the token into an HttpOnly, SameSite=Strict cookie and renders every process', async () => {
+    const res = await fetch(`${base}/dashboard/login`, { method: 'POST', body: new URLSearchParams({ token }), redirect: 'manual' });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('set-cookie')).toMatch(/HttpOnly; SameSite=Strict/);
+    expect(res.headers.get('content-security-policy')).toBe(DASHBOARD_CSP);
+
+    await page.fill('#token', token);
+    await page.click('#login');
+    await page.waitForSelector('#topology svg');
+    for (const p of status.processes) {
+      await page.waitForSelector(`#topology [data-id="${p.id}"]`, { timeout: 5000 });
+    }
+    await page.waitForSelector('#topology [data-id="app-1"][data-colour="green"]');
+    await page.waitForSelector('#live.on');
+    expect(await page.locator('#events li').count()).toBeGreaterThan(0);
+    // Under a steady load, each instance shows the req/s the balancer counted for it.
+    const load = startLoad(status.appUrl!, { connections: 2, overallRate: 40 });
+    try {
+      for (const id of ['app-1', 'app-2']) {
+        await page.waitForSelector(`#topology [data-id="${id}"] text.metric >> text=/[1-9][0-9.]* req\\/s/`, { timeout: 10_000 });
+      }
+      await page.screenshot({ path: join(ARTIFACTS, 'topology.png'), fullPage: true });
+    } finally {
+      expect((await load.stop()).errors).toBe(0);
+    }
+    const cookies = await context.cookies();
+    expect(cookies.find((c) => c.name === 'scaleout_dashboard')).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+    // No script reads the cookie.
+    expect(await page.evaluate('document.cookie')).toBe('');
+    // The script and stylesheet came from this origin under the CSP, with nothing refused.
+    expect(browserErrors).toEqual([]);
+  });
+
+  it('kill turns the node red within 2 s, and green again once supervision restarted it', async () => {
+    const before = (await up.status()).processes.find((p) => p.id === 'app-1')!;
+    await page.click('#topology [data-id="app-1"]');
+    await page.waitForSelector('#kill:not([disabled])');
+    const clickedAt = performance.now();
+    await page.click('#kill');
+    await page.waitForSelector('#topology [data-id="app-1"][data-colour="red"]', { timeout: 2000 });
+    expect(performance.now() - clickedAt).toBeLessThan(2000);
+    await page.screenshot({ path: join(ARTIFACTS, 'killed.png'), fullPage: true });
+    // The kill and the restart are events in the log.
+    await page.waitForSelector('#events li[data-kind="instance-exited"]', { timeout: 5000 });
+
+    await page.waitForSelector('#topology [data-id="app-1"][data-colour="green"]', { timeout: 20_000 });
+    await page.waitForSelector('#events li[data-kind="instance-restarted"]', { timeout: 5000 });
+    const after = await waitFor('app-1 up again', async () => (await up.status()).processes.find((p) => p.id === 'app-1' && p.state === 'running'));
+    expect(after.pid).not.toBe(before.pid);
+    expect(after.restarts).toBe((before.restarts ?? 0) + 1);
+    await page.screenshot({ path: join(ARTIFACTS, 'restarted.png'), fullPage: true });
+  });
+
+  it('kills through the control API as well, and refuses the supervisor and unknown ids with a code', async () => {
+    const before = (await up.status()).processes.find((p) => p.id === 'app-2')!;
+    const call = (path: string): Promise<Response> => fetch(`${base}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    const answer = await (await call('/processes/app-2/kill')).text();
+    expect(answer).toContain(`"pid":${before.pid}`);
+    const after = await waitFor('app-2 restarted', async () => (await up.status()).processes.find((p) => p.id === 'app-2' && p.state === 'running' && p.pid !== before.pid), { timeoutMs: 20_000 });
+    expect(after.restarts).toBe((before.restarts ?? 0) + 1);
+    expect(await (await call('/processes/supervisor/kill')).text()).toContain('SCALEOUT_RUNTIME_PROCESS_ACTION_INVALID');
+    expect(await (await call('/processes/app-99/restart')).text()).toContain('SCALEOUT_RUNTIME_PROCESS_ACTION_INVALID');
+    expect(await (await call('/processes/balancer/drain')).text()).toContain('SCALEOUT_RUNTIME_PROCESS_ACTION_INVALID');
+  });
+
+  it('scales the app from the page', async () => {
+    await page.selectOption('#scale-role', 'app');
+    await page.fill('#scale-count', '3');
+    await page.click('#scale');
+    await page.waitForSelector('#topology [data-id="app-3"][data-colour="green"]', { timeout: 30_000 });
+    await page.waitForSelector('#action-result.ok');
+    expect(browserErrors).toEqual([]);
+  });
+
+  it('drains an instance (amber) and brings it back with restart (green)', async () => {
+    const before = (await up.status()).processes.find((p) => p.id === 'app-3')!;
+    await page.click('#topology [data-id="app-3"]');
+    await page.waitForSelector('#drain:not([disabled])');
+    await page.click('#drain');
+    await page.waitForSelector('#topology [data-id="app-3"][data-colour="amber"]', { timeout: 5000 });
+    await page.screenshot({ path: join(ARTIFACTS, 'drained.png'), fullPage: true });
+    await page.click('#restart');
+    await page.waitForSelector('#events li[data-kind="instance-restarted"] >> text=app-3', { timeout: 20_000 });
+    await page.waitForSelector('#topology [data-id="app-3"][data-colour="green"]', { timeout: 20_000 });
+    const after = (await up.status()).processes.find((p) => p.id === 'app-3')!;
+    expect(after.pid).not.toBe(before.pid);
+    expect(browserErrors).toEqual([]);
+  });
+
+  it('is named with its URL in what scaleout up prints when ready', async () => {
+    const result = await up.stop('SIGTERM');
+    expect(result.stdout).toContain(`dashboard ${base}/dashboard`);
+  });
+});
+
+// With engines: they are drawn in their own column, linked from the instances, and the
+// data tier's nodes are listed with their lag.
+describe.skipIf(!existsSync(CHROMIUM))('dashboard with engines', () => {
+  let dir: string;
+  let up: UpProcess;
+  let profileDir: string;
+  let context: BrowserContext;
+
+  beforeAll(async () => {
+    dir = await copyApp('hello', { app: { instances: 2 }, engines: { postgres: {}, redis: {} } });
+    up = UpProcess.start(dir, cleanEnv(EXTERNAL_ENGINES));
+    await up.waitRunning();
+    profileDir = await mkdtemp(join(tmpdir(), 'scaleout-chromium-'));
+    context = await chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, viewport: { width: 1400, height: 900 } });
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    await up?.stop('SIGKILL');
+    if (profileDir !== undefined) await rm(profileDir, { recursive: true, force: true });
+    if (dir !== undefined) await removeApp(dir);
+  });
+
+  it('draws the engines and the replication table', async () => {
+    const file = readSupervisorFile(dir)!;
+    const page = context.pages()[0] ?? await context.newPage();
+    await page.goto(`http://${file.control}/dashboard`);
+    await page.fill('#token', file.token);
+    await page.click('#login');
+    const status = await up.status();
+    const engines = status.processes.filter((p) => p.role === 'postgres' || p.role === 'redis');
+    expect(engines.length).toBeGreaterThan(0);
+    for (const p of status.processes) await page.waitForSelector(`#topology [data-id="${p.id}"]`);
+    // Two instances, each linked to every engine, plus the balancer's links to them.
+    expect(await page.locator('#topology path.edge').count()).toBe(2 + 2 * engines.length);
+    await page.waitForSelector('#db table');
+    await page.screenshot({ path: join(ARTIFACTS, 'engines.png'), fullPage: true });
+  });
+});
