@@ -199,7 +199,7 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard with engines', () => {
     await page.fill('#token', file.token);
     await page.click('#login');
     const status = await up.status();
-    const engines = status.processes.filter((p) => p.role === 'postgres' || p.role === 'redis');
+    const engines = status.processes.filter((p) => p.role === 'postgres' || p.role === 'redis' || p.role === 'redis-cache' || p.role === 'memcached');
     expect(engines.length).toBeGreaterThan(0);
     for (const p of status.processes) await page.waitForSelector(`#topology [data-id="${p.id}"]`);
     // Two instances, each linked to every engine, plus the balancer's links to them.
