@@ -80,7 +80,11 @@ export class StallDetector {
     for (const s of samples) {
       const w = this.#watches.get(s.id);
       if (w === undefined) {
-        this.#watches.set(s.id, { requests: s.requests, answers: s.answers, silentSinceMs: 0, lastAnswerMs: 0, reported: false, heard: false });
+        // Answers before the first look count as of now: a quick burst of traffic that
+        // ends before the first sample still proves the server answers, so it can stand
+        // in for a silent one.
+        const lastAnswerMs = s.answers > 0 ? nowMs : 0;
+        this.#watches.set(s.id, { requests: s.requests, answers: s.answers, silentSinceMs: 0, lastAnswerMs, reported: false, heard: false });
         continue;
       }
       if (s.answers !== w.answers) {
@@ -122,6 +126,12 @@ export class StallDetector {
   answeredSince(id: string, sinceMs: number): boolean {
     const w = this.#watches.get(id);
     return w !== undefined && w.lastAnswerMs !== 0 && w.lastAnswerMs >= sinceMs;
+  }
+
+  /** The pool did not act on `id`'s silence: report it again at the next look while it lasts. */
+  reconsider(id: string): void {
+    const w = this.#watches.get(id);
+    if (w !== undefined) w.reported = false;
   }
 
   /** Forgets a server that left the pool. */
