@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { accessSync, closeSync, constants, mkdirSync, openSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import net from 'node:net';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Clock } from '../../internal/clock.js';
 import { INSTANCE_ENV } from '../../internal/instance-env.js';
@@ -18,6 +18,7 @@ import { processesUsing } from './data-dir.js';
 import type { Engine, EngineContext, EngineSource } from './engine.js';
 import { freePort } from './free-port.js';
 import { commandOf } from './redis-server.js';
+import { findExecutable } from './find-executable.js';
 
 /** @defaultValue 10000 */
 export const MEMCACHED_START_TIMEOUT_MS = 10_000;
@@ -157,17 +158,7 @@ export class MemcachedEngine implements Engine {
 
 /** The `memcached` executable on the PATH, if any. */
 export function findMemcached(path = process.env.PATH ?? ''): string | undefined {
-  for (const dir of path.split(delimiter)) {
-    if (dir === '') continue;
-    const candidate = join(dir, 'memcached');
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // Not here.
-    }
-  }
-  return undefined;
+  return findExecutable('memcached', path);
 }
 
 function splitHostPort(hostPort: string): [string, number] {

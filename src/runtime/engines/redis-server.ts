@@ -1,14 +1,15 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { accessSync, closeSync, constants, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import net from 'node:net';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { trackChild } from '../child-registry.js';
 import { RedisStartError } from '../errors.js';
 import { readLogTail } from '../log-tail.js';
 import { processesUsing } from './data-dir.js';
 import { freePort } from './free-port.js';
+import { findExecutable } from './find-executable.js';
 
 /** @defaultValue 15000 */
 export const DEFAULT_REDIS_START_TIMEOUT_MS = 15_000;
@@ -58,17 +59,7 @@ export interface RedisServer {
 
 /** The `redis-server` executable on the PATH, if any. */
 export function findRedisServer(path = process.env.PATH ?? ''): string | undefined {
-  for (const dir of path.split(delimiter)) {
-    if (dir === '') continue;
-    const candidate = join(dir, 'redis-server');
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // Not here.
-    }
-  }
-  return undefined;
+  return findExecutable('redis-server', path);
 }
 
 /**
