@@ -232,16 +232,9 @@ export class Pool implements ProxyPool {
       if (this.#checker === undefined) {
         const others = this.servers().some((s) => s !== server && s.isEligible(now) && this.#stalls.answering(s.id));
         if (others) this.recordFailure(server, 'stall');
-        // Not now: the others may be slow at this very look (or every client waits on
-        // this server, so nobody else gets requests). Look again, or it stays in until
-        // the response timeout.
-        else this.#stalls.reconsider(id);
         continue;
       }
-      if (this.#othersEligible(server, now) === 0) {
-        this.#stalls.reconsider(id);
-        continue;
-      }
+      if (this.#othersEligible(server, now) === 0) continue;
       this.#confirming.add(id);
       const checker = this.#checker;
       void checker.probe(id, this.#stalls.stallMs).then((result) => {

@@ -30,18 +30,6 @@ describe('StallDetector', () => {
     expect(detector.answering('b')).toBe(false);
   });
 
-  it('reports a silence again at the next look when the pool could not act on it (reconsider)', () => {
-    const detector = new StallDetector({ stallMs: 500 });
-    const a = server('a');
-    detector.observe([a], 0);
-    a.requests = 3; a.awaiting = 3;
-    detector.observe([a], 100);
-    expect(detector.observe([a], 600)).toEqual(['a']);
-    detector.reconsider('a');
-    expect(detector.observe([a], 700)).toEqual(['a']);
-    expect(detector.observe([a], 800)).toEqual([]);
-  });
-
   it('notices the silence even when the last requests went out with the last answers', () => {
     const detector = new StallDetector({ stallMs: 500 });
     const a = server('a');

@@ -128,12 +128,6 @@ export class StallDetector {
     return w !== undefined && w.lastAnswerMs !== 0 && w.lastAnswerMs >= sinceMs;
   }
 
-  /** The pool did not act on `id`'s silence: report it again at the next look while it lasts. */
-  reconsider(id: string): void {
-    const w = this.#watches.get(id);
-    if (w !== undefined) w.reported = false;
-  }
-
   /** Forgets a server that left the pool. */
   forget(id: string): void {
     this.#watches.delete(id);
