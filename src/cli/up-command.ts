@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { describeEvent, isEcho, loadConfig, RuntimeConfigError, Supervisor, SupervisorStoppingError } from '../runtime/index.js';
 import type { LoadedConfig, RuntimeEvent } from '../runtime/index.js';
 import { UsageError } from './cli-error.js';
+import { createDashboard } from '../dashboard/index.js';
 
 /** One progress line: `✓` for a finished step, `!` (on stderr) for a warning. */
 export function printEvent(event: RuntimeEvent): void {
@@ -42,7 +43,7 @@ export function registerUpCommand(program: Command): void {
     .action(async (dir: string) => {
       const { dir: appDir, file, config } = await loadConfigForCli(dir);
       process.stdout.write(`scaleout up ${appDir} (${relative(appDir, file)})\n`);
-      const supervisor = new Supervisor({ dir: appDir, config, onEvent: printUpEvent });
+      const supervisor = new Supervisor({ dir: appDir, config, onEvent: printUpEvent, controlPages: createDashboard });
       const stopped = stopOnSignals(supervisor);
       let summary;
       try {
@@ -55,7 +56,7 @@ export function registerUpCommand(program: Command): void {
       process.stdout.write([
         `ready: build ${summary.buildId} on ${summary.instances} instance(s), profile ${summary.profile ?? 'none (no engines)'}`,
         `  app       ${summary.appUrl}`,
-        `  dashboard ${summary.dashboardUrl} (log in with token in .scaleout/supervisor.json)`,
+        ...(summary.dashboardUrl === undefined ? [] : [`  dashboard ${summary.dashboardUrl} (log in with token in .scaleout/supervisor.json)`]),
         `  admin     ${summary.adminUrl} (bearer token: adminToken in .scaleout/supervisor.json)`,
         `  status    scaleout status${cmd}`,
         `  deploy    scaleout deploy${cmd} [--strategy rolling|blue-green]`,

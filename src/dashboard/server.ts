@@ -1,11 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import type http from 'node:http';
 import { fileURLToPath } from 'node:url';
-import type { BalancerSnapshot } from '../balancer/index.js';
 import { isScaleoutError } from '../internal/errors.js';
-import { parseEventId, streamEvents } from '../runtime/event-stream.js';
-import type { EventFeed } from '../runtime/event-stream.js';
-import type { RuntimeStatus } from '../runtime/status.js';
+import { parseEventId, streamEvents } from '../runtime/index.js';
+import type { ControlHost, ControlPages } from '../runtime/index.js';
 import { loginPage, appPage } from './pages.js';
 import { DASHBOARD_COOKIE, DASHBOARD_PATH, loginCookie, logoutCookie, readCookie, sameSecret, sessionValue } from './session-cookie.js';
 
@@ -20,22 +18,10 @@ const ASSET_DIR = fileURLToPath(new URL('../../dist/dashboard/', import.meta.url
 const ASSETS: Record<string, string> = { '/app.js': 'text/javascript; charset=utf-8', '/app.css': 'text/css; charset=utf-8' };
 
 /** What the dashboard reads and drives: the supervisor, as the control API sees it. */
-export interface DashboardHost {
-  token: string;
-  status(): RuntimeStatus;
-  events: EventFeed;
-  /** The balancer's servers and counters; undefined while there is no balancer. */
-  balancerSnapshot(): Promise<BalancerSnapshot | undefined>;
-  scale(role: string, count: number): Promise<unknown>;
-  deploy(): Promise<unknown>;
-  processAction(id: string, action: 'kill' | 'restart' | 'drain'): Promise<unknown>;
-}
+export type DashboardHost = ControlHost;
 
 /** The dashboard's routes, mounted on the control listener under `/dashboard`. */
-export interface DashboardRoutes {
-  matches(req: http.IncomingMessage): boolean;
-  handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void>;
-}
+export type DashboardRoutes = ControlPages;
 
 /**
  * The dashboard: a login form that trades the control token for an HttpOnly,
@@ -46,6 +32,7 @@ export interface DashboardRoutes {
 export function createDashboard(host: DashboardHost): DashboardRoutes {
   const session = sessionValue(host.token);
   return {
+    path: DASHBOARD_PATH,
     matches: (req) => {
       const path = pathOf(req);
       return path === DASHBOARD_PATH || path.startsWith(`${DASHBOARD_PATH}/`);

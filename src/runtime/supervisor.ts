@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { PoolOptionsInput } from '../balancer/index.js';
+import type { BalancerSnapshot, PoolOptionsInput } from '../balancer/index.js';
 import type { Clock } from '../internal/clock.js';
 import { formatInstanceEnv } from '../internal/instance-env.js';
 import { systemClock } from '../internal/clock.js';
@@ -11,7 +11,8 @@ import type { DeployStrategy, RuntimeConfig } from './config.js';
 import { reshardApp } from './app-reshard.js';
 import { startControlApi, type DbRequest } from './control-api.js';
 import { ControlClient } from './control-client.js';
-import type { ControlApi } from './control-api.js';
+import type { ControlApi, ExtraRoutes } from './control-api.js';
+import type { EventFeed } from './event-stream.js';
 import { deploy } from './deploy.js';
 import type { DeployHost, DeployResult } from './deploy.js';
 import { startEngines } from './engine-set.js';
@@ -25,9 +26,6 @@ import { EventRing } from './event-ring.js';
 import type { RuntimeEvent, SupervisorEvent } from './events.js';
 import { isScalable } from './process-group.js';
 import { WorkerGroup } from './worker-group.js';
-import { createDashboard } from '../dashboard/server.js';
-import type { DashboardRoutes } from '../dashboard/server.js';
-import { DASHBOARD_PATH } from '../dashboard/session-cookie.js';
 import type { ProcessGroup, ScaleResult } from './process-group.js';
 import { RuntimeBalancer } from './runtime-balancer.js';
 import { formatDnsEvent, startDnsServer } from '../dns/index.js';
@@ -55,14 +53,37 @@ export interface SupervisorOptions {
   onEvent?: (event: RuntimeEvent) => void;
   /** @defaultValue systemClock */
   clock?: Clock;
+  /**
+   * Web pages served on the control listener next to the API (the dashboard, which
+   * `scaleout up` passes here: the runtime does not import the layers above it).
+   */
+  controlPages?: (host: ControlHost) => ControlPages;
+}
+
+/** What pages on the control listener may read and do, behind their own login. */
+export interface ControlHost {
+  /** The control token: the pages' login checks it. */
+  token: string;
+  status(): RuntimeStatus;
+  events: EventFeed;
+  /** The balancer's servers and counters; undefined while there is no balancer. */
+  balancerSnapshot(): Promise<BalancerSnapshot | undefined>;
+  scale(role: string, count: number): Promise<unknown>;
+  deploy(): Promise<unknown>;
+  processAction(id: string, action: ProcessAction): Promise<unknown>;
+}
+
+/** Pages mounted on the control listener under `path`. */
+export interface ControlPages extends ExtraRoutes {
+  path: string;
 }
 
 /** What `scaleout up` prints once everything runs. */
 export interface UpSummary {
   appUrl: string;
   adminUrl: string;
-  /** The dashboard on the control listener (log in with the control token). */
-  dashboardUrl: string;
+  /** The pages of `controlPages` (the dashboard), when given: log in with the control token. */
+  dashboardUrl?: string;
   controlAddress: string;
   buildId: string;
   profile: RuntimeStatus['profile'];
@@ -99,6 +120,7 @@ export class Supervisor {
   readonly #logDir: string;
   readonly #adminToken = randomBytes(24).toString('base64url');
   readonly #controlToken = randomBytes(24).toString('base64url');
+  readonly #controlPages: ControlPages | undefined;
   readonly #apps: AppGroup;
   /** One group per `workers` entry, in config order. */
   readonly #workers: WorkerGroup[];
@@ -122,6 +144,7 @@ export class Supervisor {
     this.#onEvent = options.onEvent ?? (() => {});
     this.#clock = options.clock ?? systemClock;
     this.events = new EventRing({ clock: this.#clock });
+    this.#controlPages = options.controlPages?.(this.#controlHost());
     this.#stateDir = join(this.dir, STATE_DIR_NAME);
     this.#logDir = join(this.#stateDir, 'logs');
     this.#apps = new AppGroup({
@@ -210,7 +233,7 @@ export class Supervisor {
       db: (request, report) => this.db(request, report),
       processAction: (id, action, report) => this.processAction(id, action, report),
       events: this.events,
-    }, { token: this.#controlToken, extraRoutes: this.#dashboard() });
+    }, { token: this.#controlToken, ...(this.#controlPages === undefined ? {} : { extraRoutes: this.#controlPages }) });
     await this.#writeFile(null, null);
     this.#step(`control API on ${this.#control.address} (token in .scaleout/supervisor.json)`);
 
@@ -240,7 +263,7 @@ export class Supervisor {
     const summary: UpSummary = {
       appUrl: `http://${balancer.listeners[0]}/`,
       adminUrl: `http://${balancer.adminAddress}/`,
-      dashboardUrl: `http://${this.#control.address}${DASHBOARD_PATH}`,
+      ...(this.#controlPages === undefined ? {} : { dashboardUrl: `http://${this.#control.address}${this.#controlPages.path}` }),
       controlAddress: this.#control.address,
       buildId: image.buildId,
       profile: this.#engines.profile,
@@ -432,9 +455,9 @@ export class Supervisor {
     return { id, action, pid: target.pid };
   }
 
-  /** The dashboard's routes on the control listener, behind the same token. */
-  #dashboard(): DashboardRoutes {
-    return createDashboard({
+  /** What the pages on the control listener (the dashboard) may read and do. */
+  #controlHost(): ControlHost {
+    return {
       token: this.#controlToken,
       status: () => this.status(),
       events: this.events,
@@ -442,7 +465,7 @@ export class Supervisor {
       scale: (role, count) => this.scale(role, count),
       deploy: () => this.deploy(undefined),
       processAction: (id, action) => this.processAction(id, action),
-    });
+    };
   }
 
   // ── status and stopping ──────────────────────────────────────────────────────
