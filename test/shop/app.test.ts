@@ -1,35 +1,10 @@
-import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../examples/shop/src/app.js';
-import { createShopDatabase, InjectClient, REDIS_URL, redisScratch, TEST_SESSION_KEYS } from './support.js';
-import type { ShopDatabase } from './support.js';
+import { describe, expect, it } from 'vitest';
+import { InjectClient, shopForTests } from './support.js';
 
-let db: ShopDatabase;
-let app: FastifyInstance;
-const redis = redisScratch();
-
-beforeAll(async () => {
-  db = await createShopDatabase();
-  app = await buildApp({
-    databaseUrl: db.url,
-    redisUrl: REDIS_URL,
-    redisKeyPrefix: redis.prefix,
-    sessionKeys: TEST_SESSION_KEYS,
-    shardPrefix: db.shardPrefix,
-    instanceId: 'shop-test-1',
-    buildId: 'build-test',
-    poolMax: 2,
-  });
-});
-
-afterAll(async () => {
-  await app?.close();
-  await redis.clean();
-  await db?.drop();
-});
+const shop = shopForTests('shop-test-1');
 
 async function loggedIn(username = 'alice', password = 'wonderland'): Promise<InjectClient> {
-  const client = new InjectClient(app);
+  const client = new InjectClient(shop.app);
   const res = await client.login(username, password);
   expect(res.status).toBe(200);
   return client;
@@ -37,7 +12,7 @@ async function loggedIn(username = 'alice', password = 'wonderland'): Promise<In
 
 describe('log in and out', () => {
   it('logs a seeded user in and says who they are', async () => {
-    const client = new InjectClient(app);
+    const client = new InjectClient(shop.app);
     const res = await client.login('alice', 'wonderland');
     expect(res.status).toBe(200);
     expect(res.body.user).toMatchObject({ username: 'alice', name: 'Alice' });
@@ -50,7 +25,7 @@ describe('log in and out', () => {
   });
 
   it('refuses a wrong password and an unknown user alike', async () => {
-    const client = new InjectClient(app);
+    const client = new InjectClient(shop.app);
     const wrong = await client.login('alice', 'looking-glass');
     const unknown = await client.login('mallory', 'wonderland');
     for (const res of [wrong, unknown]) {
@@ -62,7 +37,7 @@ describe('log in and out', () => {
   });
 
   it('answers 400 with a code for a malformed login', async () => {
-    const client = new InjectClient(app);
+    const client = new InjectClient(shop.app);
     for (const json of [{ username: 'alice' }, { username: '', password: 'x' }, { username: 42, password: 'x' }, ['alice'], 'alice']) {
       const res = await client.request('POST', '/login', { json });
       expect(res.status, JSON.stringify(json)).toBe(400);
@@ -70,7 +45,7 @@ describe('log in and out', () => {
     }
     const broken = await client.request('POST', '/login', { headers: { 'content-type': 'application/json' }, form: undefined, json: undefined });
     expect(broken.status).toBe(400);
-    const garbled = await app.inject({ method: 'POST', url: '/login', headers: { 'content-type': 'application/json', accept: 'application/json' }, payload: '{"username": "alice", "pass' });
+    const garbled = await shop.app.inject({ method: 'POST', url: '/login', headers: { 'content-type': 'application/json', accept: 'application/json' }, payload: '{"username": "alice", "pass' });
     expect(garbled.statusCode).toBe(400);
     expect(garbled.json().error.code).toBe('SHOP_BAD_INPUT');
   });
@@ -85,13 +60,13 @@ describe('log in and out', () => {
 
   it('treats a forged or garbled session cookie as no session', async () => {
     for (const cookie of ['scaleout_sid=forged.value', 'scaleout_sid=%%%', 'scaleout_sid=' + 'x'.repeat(4000), '=;=;']) {
-      const res = await app.inject({ method: 'GET', url: '/me', headers: { cookie, accept: 'application/json' } });
+      const res = await shop.app.inject({ method: 'GET', url: '/me', headers: { cookie, accept: 'application/json' } });
       expect(res.statusCode, cookie.slice(0, 30)).toBe(401);
     }
   });
 
   it('logs in from an HTML form and redirects to where the visitor was going', async () => {
-    const client = new InjectClient(app);
+    const client = new InjectClient(shop.app);
     const ok = await client.request('POST', '/login', { html: true, form: { username: 'carol', password: 'cheshire', next: '/orders' } });
     expect(ok.status).toBe(303);
     expect(ok.headers.location).toBe('/orders');
@@ -99,17 +74,17 @@ describe('log in and out', () => {
     expect(orders.status).toBe(200);
     expect(orders.text).toContain('Carol');
 
-    const offsite = await new InjectClient(app).request('POST', '/login', { html: true, form: { username: 'carol', password: 'cheshire', next: '//evil.example/' } });
+    const offsite = await new InjectClient(shop.app).request('POST', '/login', { html: true, form: { username: 'carol', password: 'cheshire', next: '//evil.example/' } });
     expect(offsite.headers.location).toBe('/products');
 
-    const bad = await new InjectClient(app).request('POST', '/login', { html: true, form: { username: 'carol', password: 'nope' } });
+    const bad = await new InjectClient(shop.app).request('POST', '/login', { html: true, form: { username: 'carol', password: 'nope' } });
     expect(bad.status).toBe(401);
     expect(bad.headers['content-type']).toMatch(/text\/html/);
     expect(bad.text).toContain('Unknown username or wrong password');
   });
 
   it('sends a visitor who is not logged in from an HTML page to the login form', async () => {
-    const res = await new InjectClient(app).request('GET', '/orders?limit=5', { html: true });
+    const res = await new InjectClient(shop.app).request('GET', '/orders?limit=5', { html: true });
     expect(res.status).toBe(303);
     expect(res.headers.location).toBe('/login?next=%2Forders%3Flimit%3D5');
   });
@@ -117,7 +92,7 @@ describe('log in and out', () => {
 
 describe('products', () => {
   it('lists the catalogue as JSON and as HTML with the serving instance in the footer', async () => {
-    const client = new InjectClient(app);
+    const client = new InjectClient(shop.app);
     const json = await client.request('GET', '/products');
     expect(json.status).toBe(200);
     expect(json.body.products).toHaveLength(12);
@@ -132,7 +107,7 @@ describe('products', () => {
   });
 
   it('shows one product, and 404 with a code for one that does not exist', async () => {
-    const client = new InjectClient(app);
+    const client = new InjectClient(shop.app);
     const one = await client.request('GET', '/products/3');
     expect(one.body).toMatchObject({ id: 3, name: 'Pour-over kettle', price: 4500 });
     for (const id of ['999', '0', 'abc', '99999999999999999999', '-1']) {
@@ -150,21 +125,21 @@ describe('products', () => {
   it('answers odd requests with a code and stays up', async () => {
     const client = await loggedIn();
     const odd = [
-      app.inject({ method: 'POST', url: '/cart/items', headers: { accept: 'application/json', 'content-type': 'text/plain' }, payload: 'productId=1' }),
-      app.inject({ method: 'POST', url: '/cart/items', headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded', cookie: client.jar.header! }, payload: 'productId[]=1&qty=1' }),
-      app.inject({ method: 'POST', url: '/cart/items', headers: { accept: 'application/json', 'content-type': 'application/json', cookie: client.jar.header! }, payload: '{"__proto__":{"qty":5},"productId":1}' }),
-      app.inject({ method: 'GET', url: '/orders?before=a&before=b', headers: { accept: 'application/json', cookie: client.jar.header! } }),
-      app.inject({ method: 'POST', url: '/login', headers: { accept: 'application/json', 'content-type': 'application/json' }, payload: '\u0000' }),
+      shop.app.inject({ method: 'POST', url: '/cart/items', headers: { accept: 'application/json', 'content-type': 'text/plain' }, payload: 'productId=1' }),
+      shop.app.inject({ method: 'POST', url: '/cart/items', headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded', cookie: client.jar.header! }, payload: 'productId[]=1&qty=1' }),
+      shop.app.inject({ method: 'POST', url: '/cart/items', headers: { accept: 'application/json', 'content-type': 'application/json', cookie: client.jar.header! }, payload: '{"__proto__":{"qty":5},"productId":1}' }),
+      shop.app.inject({ method: 'GET', url: '/orders?before=a&before=b', headers: { accept: 'application/json', cookie: client.jar.header! } }),
+      shop.app.inject({ method: 'POST', url: '/login', headers: { accept: 'application/json', 'content-type': 'application/json' }, payload: '\u0000' }),
     ];
     for (const res of await Promise.all(odd)) {
       expect(res.statusCode, res.body).toBe(400);
       expect(res.json().error.code).toBe('SHOP_BAD_INPUT');
     }
-    expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+    expect((await shop.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
   });
 
   it('answers unknown paths with 404 and a code', async () => {
-    const res = await new InjectClient(app).request('GET', '/nowhere');
+    const res = await new InjectClient(shop.app).request('GET', '/nowhere');
     expect(res.status).toBe(404);
     expect(res.body.error.code).toBe('SHOP_NOT_FOUND');
   });
@@ -222,7 +197,7 @@ describe('cart', () => {
   });
 
   it('works from HTML forms, and keeps an anonymous cart across login', async () => {
-    const client = new InjectClient(app);
+    const client = new InjectClient(shop.app);
     const add = await client.request('POST', '/cart/items', { html: true, form: { productId: '9', qty: '2' } });
     expect(add.status).toBe(303);
     expect(add.headers.location).toBe('/cart');
@@ -244,7 +219,7 @@ describe('orders', () => {
     const empty = await client.request('POST', '/orders');
     expect(empty.status).toBe(409);
     expect(empty.body.error.code).toBe('SHOP_EMPTY_CART');
-    const anonymous = await new InjectClient(app).request('POST', '/orders');
+    const anonymous = await new InjectClient(shop.app).request('POST', '/orders');
     expect(anonymous.status).toBe(401);
     expect(anonymous.body.error.code).toBe('SHOP_NOT_LOGGED_IN');
   });
@@ -330,7 +305,7 @@ describe('orders', () => {
   });
 
   it('places an order from the HTML cart page and lands on it', async () => {
-    const client = new InjectClient(app);
+    const client = new InjectClient(shop.app);
     await client.request('POST', '/login', { html: true, form: { username: 'alice', password: 'wonderland' } });
     await client.request('POST', '/cart/items', { html: true, form: { productId: '4', qty: '1' } });
     const res = await client.request('POST', '/orders', { html: true });

@@ -1,37 +1,12 @@
 import { createHash } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../examples/shop/src/app.js';
+import { describe, expect, it } from 'vitest';
 import { MAX_LINE_QTY } from '../../examples/shop/src/input.js';
-import { createShopDatabase, InjectClient, REDIS_URL, redisScratch, TEST_SESSION_KEYS } from './support.js';
-import type { ShopDatabase } from './support.js';
+import { InjectClient, shopForTests } from './support.js';
 import type { Answer } from '../support/http-client.js';
 
-let db: ShopDatabase;
-let app: FastifyInstance;
-const redis = redisScratch();
+const shop = shopForTests('shop-cross-site');
 
-beforeAll(async () => {
-  db = await createShopDatabase();
-  app = await buildApp({
-    databaseUrl: db.url,
-    redisUrl: REDIS_URL,
-    redisKeyPrefix: redis.prefix,
-    sessionKeys: TEST_SESSION_KEYS,
-    shardPrefix: db.shardPrefix,
-    instanceId: 'shop-cross-site',
-    buildId: 'build-test',
-    poolMax: 2,
-  });
-});
-
-afterAll(async () => {
-  await app?.close();
-  await redis.clean();
-  await db?.drop();
-});
-
-// app.inject sends Host: localhost:80, so a page of the shop has this origin.
+// shop.app.inject sends Host: localhost:80, so a page of the shop has this origin.
 const SHOP = 'http://localhost';
 const EVIL = { origin: 'http://evil.example', 'sec-fetch-site': 'cross-site' };
 
@@ -47,7 +22,7 @@ function expectRefused(res: Answer): void {
 
 describe('the shop refuses changes sent from another site', () => {
   it('a form post from http://evil.example adds nothing to the cart', async () => {
-    const client = new InjectClient(app);
+    const client = new InjectClient(shop.app);
     await client.request('POST', '/cart/items', { json: { productId: 3, qty: 1 } });
     const html = await client.request('POST', '/cart/items', { html: true, form: { productId: '3', qty: '5' }, headers: EVIL });
     expectRefused(html);
@@ -60,7 +35,7 @@ describe('the shop refuses changes sent from another site', () => {
   });
 
   it('Origin: null does not place an order', async () => {
-    const client = new InjectClient(app);
+    const client = new InjectClient(shop.app);
     expect((await client.login('alice', 'wonderland')).status).toBe(200);
     await client.request('POST', '/cart/items', { json: { productId: 4, qty: 1 } });
     const before = (await client.request('GET', '/orders')).body.orders.length as number;
@@ -73,7 +48,7 @@ describe('the shop refuses changes sent from another site', () => {
 
   it('a same-origin form post still works: log in, add, order', async () => {
     const own = { origin: SHOP, 'sec-fetch-site': 'same-origin' };
-    const client = new InjectClient(app);
+    const client = new InjectClient(shop.app);
     const login = await client.request('POST', '/login', { html: true, form: { username: 'carol', password: 'cheshire' }, headers: own });
     expect(login.status).toBe(303);
     const add = await client.request('POST', '/cart/items', { html: true, form: { productId: '6', qty: '2' }, headers: own });
@@ -85,7 +60,7 @@ describe('the shop refuses changes sent from another site', () => {
   });
 
   it('knows its own origin behind the balancer (x-forwarded-proto, x-forwarded-host)', async () => {
-    const client = new InjectClient(app);
+    const client = new InjectClient(shop.app);
     const behind = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'shop.example' };
     const add = await client.request('POST', '/cart/items', { html: true, form: { productId: '7', qty: '1' }, headers: { ...behind, origin: 'https://shop.example' } });
     expect(add.status).toBe(303);
@@ -96,7 +71,7 @@ describe('the shop refuses changes sent from another site', () => {
 
 describe('the cart caps a line', () => {
   it(`refuses more than ${MAX_LINE_QTY} units of one product in one request, saying the cap`, async () => {
-    const client = new InjectClient(app);
+    const client = new InjectClient(shop.app);
     const res = await client.request('POST', '/cart/items', { json: { productId: 8, qty: MAX_LINE_QTY + 1 } });
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('SHOP_BAD_INPUT');
@@ -105,7 +80,7 @@ describe('the cart caps a line', () => {
   });
 
   it('refuses an add that would take a line over the cap, and keeps the line as it was', async () => {
-    const client = new InjectClient(app);
+    const client = new InjectClient(shop.app);
     expect((await client.request('POST', '/cart/items', { json: { productId: 8, qty: MAX_LINE_QTY - 1 } })).status).toBe(200);
     const over = await client.request('POST', '/cart/items', { json: { productId: 8, qty: 2 } });
     expect(over.status).toBe(400);
@@ -115,7 +90,7 @@ describe('the cart caps a line', () => {
   });
 
   it('never goes over the cap under concurrent adds', async () => {
-    const client = new InjectClient(app);
+    const client = new InjectClient(shop.app);
     await client.request('POST', '/cart/items', { json: { productId: 10, qty: MAX_LINE_QTY - 10 } });
     const answers = await Promise.all(Array.from({ length: 30 }, () => client.request('POST', '/cart/items', { json: { productId: 10, qty: 1 } })));
     expect(answers.every((a) => a.status === 200 || a.status === 400)).toBe(true);
@@ -128,7 +103,7 @@ describe('the cart caps a line', () => {
 
 describe('the shop sends security headers, and its pages work under them', () => {
   it('on pages, JSON answers and errors', async () => {
-    const client = new InjectClient(app);
+    const client = new InjectClient(shop.app);
     for (const res of [
       await client.request('GET', '/products', { html: true }),
       await client.request('GET', '/products'),
@@ -144,7 +119,7 @@ describe('the shop sends security headers, and its pages work under them', () =>
   });
 
   it('allows the inline stylesheet by its hash, and the pages need nothing else', async () => {
-    const client = new InjectClient(app);
+    const client = new InjectClient(shop.app);
     await client.login('alice', 'wonderland');
     await client.request('POST', '/cart/items', { json: { productId: 2, qty: 1 } });
     for (const path of ['/products', '/products/2', '/cart', '/orders', '/login']) {

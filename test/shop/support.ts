@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
+import { buildApp } from '../../examples/shop/src/app.js';
 import { answerOf, CookieJar, requestBody, requestHeaders } from '../support/http-client.js';
 import type { Answer, RequestOptions } from '../support/http-client.js';
 
@@ -99,4 +101,33 @@ export class InjectClient {
   login(username: string, password: string): Promise<Answer> {
     return this.request('POST', '/login', { json: { username, password } });
   }
+}
+
+/**
+ * One shop app for a test file, on databases and a Redis prefix of its own: built
+ * before the file's tests, closed and dropped after them. Read `app` inside tests.
+ */
+export function shopForTests(instanceId: string): { readonly app: FastifyInstance } {
+  let db: ShopDatabase | undefined;
+  let app: FastifyInstance | undefined;
+  const redis = redisScratch();
+  beforeAll(async () => {
+    db = await createShopDatabase();
+    app = await buildApp({
+      databaseUrl: db.url,
+      redisUrl: REDIS_URL,
+      redisKeyPrefix: redis.prefix,
+      sessionKeys: TEST_SESSION_KEYS,
+      shardPrefix: db.shardPrefix,
+      instanceId,
+      buildId: 'build-test',
+      poolMax: 2,
+    });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await redis.clean();
+    await db?.drop();
+  });
+  return { get app(): FastifyInstance { return app!; } };
 }
