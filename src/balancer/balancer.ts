@@ -57,6 +57,12 @@ export interface PoolSnapshot {
   affinity: string;
   /** p50/p99 of every exchange of the pool over the last `windowMs`. */
   latency: LatencySummary;
+  /**
+   * Client exchanges that ended in this pool, whatever their end (the balancer's own
+   * 502/503/504 and clients that left included): what a load generator's count is
+   * checked against.
+   */
+  exchanges: number;
   servers: ServerSnapshot[];
 }
 
@@ -252,6 +258,7 @@ export class Balancer {
         strategy: pool.strategy,
         affinity: pool.options.affinity?.type ?? 'none',
         latency: pool.latency.summary(latencyNow),
+        exchanges: (this.exchanges.get(pool.name) ?? []).reduce((a, b) => a + b, 0),
         servers: pool.servers().map((s) => ({
           id: s.id,
           address: s.address,

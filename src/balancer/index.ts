@@ -4,7 +4,7 @@
  */
 export { Balancer, startBalancer } from './balancer.js';
 export type { BalancerDeps, BalancerSnapshot, PoolSnapshot, ServerSnapshot } from './balancer.js';
-export { DEFAULT_LATENCY_WINDOW_MS, LatencyWindow } from './latency-window.js';
+export { bucketOf, bucketUpperUs, DEFAULT_LATENCY_WINDOW_MS, LATENCY_BUCKETS, LatencyWindow, quantileMs } from './latency-window.js';
 export type { LatencySummary } from './latency-window.js';
 export { startAdminApi } from './admin-api.js';
 export type { AdminApi } from './admin-api.js';

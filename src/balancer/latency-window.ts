@@ -107,7 +107,8 @@ export class LatencyWindow {
   }
 }
 
-function quantileMs(totals: Float64Array, count: number, q: number): number {
+/** The `q` quantile (0..1) in ms of bucket counts summing to `count`: the upper bound of its bucket. */
+export function quantileMs(totals: ArrayLike<number>, count: number, q: number): number {
   if (count === 0) return 0;
   const rank = Math.ceil(q * count);
   let seen = 0;
