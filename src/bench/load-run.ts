@@ -194,9 +194,9 @@ export function startBench(target: BenchTarget, options: BenchOptions = {}, onPr
       totals: { responses, errors, timeouts: result.timeouts, byClass, throughputRps: round(responses / Math.max(elapsedS, 0.001), 1) },
       // A quantile is its bucket's upper bound: never above the largest value seen.
       latency: {
-        p50Ms: Math.min(maxMs, quantileMs(overall, responses, 0.5)),
-        p90Ms: Math.min(maxMs, quantileMs(overall, responses, 0.9)),
-        p99Ms: Math.min(maxMs, quantileMs(overall, responses, 0.99)),
+        p50Ms: round(Math.min(maxMs, quantileMs(overall, responses, 0.5)), 3),
+        p90Ms: round(Math.min(maxMs, quantileMs(overall, responses, 0.9)), 3),
+        p99Ms: round(Math.min(maxMs, quantileMs(overall, responses, 0.99)), 3),
         maxMs: round(maxMs, 3),
         meanMs: round(responses === 0 ? 0 : latencySumMs / responses, 3),
       },

@@ -14,11 +14,33 @@ export interface ProcessView {
   pool?: string;
 }
 
+export interface LatencyView {
+  p50Ms: number;
+  p99Ms: number;
+  count: number;
+}
+
 export interface ServerView {
   id: string;
   state: string;
   inFlight: number;
   counters: { requests: number; [name: string]: number };
+  /** Absent from a balancer older than the latency windows. */
+  latency?: LatencyView;
+}
+
+export interface UsageView {
+  cpuPercent: number | null;
+  rssBytes: number;
+}
+
+export interface LoadStateView {
+  running: boolean;
+  scenario: string | null;
+  rps: number | null;
+  progress: { elapsedS: number; durationS: number; responses: number; errors: number; currentRps: number } | null;
+  last: { responses: number; errors: number; throughputRps: number; p50Ms: number; p99Ms: number; balancerExchanges: number } | null;
+  error: string | null;
 }
 
 export interface StatusView {
@@ -29,10 +51,27 @@ export interface StatusView {
     appUrl: string | null;
     operation: string | null;
     processes: ProcessView[];
-    db: { primary: string | null; nodes: Array<{ name: string; role: string; healthy: boolean; lagBytes: number | null; lagMs: number | null }> } | null;
+    db: { primary: string | null; failoverInProgress?: boolean; failover?: boolean; nodes: Array<{ name: string; role: string; healthy: boolean; lagBytes: number | null; lagMs: number | null }> } | null;
   };
-  balancer: { pools: Record<string, { servers: ServerView[] }> } | null;
+  balancer: { pools: Record<string, { servers: ServerView[]; latency?: LatencyView }> } | null;
   at: number;
+  /** CPU and memory by process id. */
+  usage?: Record<string, UsageView>;
+  load?: LoadStateView;
+}
+
+/** Bytes as the panels show them: `12.3 MB`. */
+export function formatBytes(bytes: number): string {
+  if (bytes >= 1024 ** 3) return `${(bytes / 1024 ** 3).toFixed(2)} GB`;
+  if (bytes >= 1024 ** 2) return `${(bytes / 1024 ** 2).toFixed(1)} MB`;
+  return `${Math.round(bytes / 1024)} kB`;
+}
+
+/** A latency as the panels show it: `–` when nothing was measured in the window. */
+export function formatMs(latency: LatencyView | undefined, key: 'p50Ms' | 'p99Ms'): string {
+  if (latency === undefined || latency.count === 0) return '–';
+  const v = latency[key];
+  return v >= 100 ? `${Math.round(v)} ms` : `${v.toFixed(1)} ms`;
 }
 
 export type Colour = 'green' | 'red' | 'amber' | 'grey';
