@@ -1,5 +1,8 @@
 import type http from 'node:http';
 import type { BalancerSnapshot } from '../balancer/index.js';
+import { parseHealthBody } from '../internal/wire.js';
+import type { CacheCounts } from '../internal/wire.js';
+import { DEFAULT_HEALTH_PATH } from '../runtime/index.js';
 import type { ControlHost, RuntimeStatus } from '../runtime/index.js';
 import type { LoadRunner, LoadView } from './load-runner.js';
 import { ProcessUsageSampler } from './process-usage.js';
@@ -9,6 +12,8 @@ import type { ProcessUsage } from './process-usage.js';
 export const STATS_INTERVAL_MS = 1000;
 /** A client that lets this much pile up unread is cut off (it reconnects and starts afresh). @defaultValue 1048576 */
 export const STATS_MAX_BUFFERED_BYTES = 1024 * 1024;
+/** An instance's health answer (for its cache counts) is waited for this long per frame. @defaultValue 500 */
+export const INSTANCE_READ_TIMEOUT_MS = 500;
 
 /** One frame of `/dashboard/api/stats`: everything the panels draw, at one instant. */
 export interface StatsFrame {
@@ -18,6 +23,8 @@ export interface StatsFrame {
   balancer: BalancerSnapshot | null;
   /** CPU and memory by process id (the supervisor's ids: `app-1`, `balancer`, ...). */
   usage: Record<string, ProcessUsage>;
+  /** Cache lookups since start by instance id, from each instance's health body (apps with a cache only). */
+  cache: Record<string, CacheCounts>;
   load: LoadView;
 }
 
@@ -42,12 +49,13 @@ export class StatsStream {
   /** One frame now (also what `GET /dashboard/api/status` answers). */
   async frame(): Promise<StatsFrame> {
     const status = this.#host.status();
-    const balancer = await this.#host.balancerSnapshot().catch(() => undefined) ?? null;
+    const [snapshot, cache] = await Promise.all([this.#host.balancerSnapshot().catch(() => undefined), readCacheCounts(status)]);
+    const balancer = snapshot ?? null;
     const byPid = new Map<number, string>();
     for (const p of status.processes) if (p.pid !== null) byPid.set(p.pid, p.id);
     const usage: Record<string, ProcessUsage> = {};
     for (const [pid, u] of this.#usage.sample(byPid.keys())) usage[byPid.get(pid)!] = u;
-    return { at: Date.now(), status, balancer, usage, load: this.#load.view };
+    return { at: Date.now(), status, balancer, usage, cache, load: this.#load.view };
   }
 
   attach(res: http.ServerResponse): void {
@@ -84,4 +92,24 @@ export class StatsStream {
     clearInterval(this.#timer);
     this.#timer = undefined;
   }
+}
+
+/**
+ * Each running instance's cache counts, from its health body (the scaleout plugin adds
+ * them when it has a cache): one small GET per instance per frame. An instance that is
+ * slow or has no cache is left out of this frame.
+ */
+async function readCacheCounts(status: RuntimeStatus): Promise<Record<string, CacheCounts>> {
+  const out: Record<string, CacheCounts> = {};
+  await Promise.all(status.processes.filter((p) => p.role === 'app' && p.state === 'running' && p.address !== null).map(async (p) => {
+    try {
+      const res = await fetch(`http://${p.address}${DEFAULT_HEALTH_PATH}`, { signal: AbortSignal.timeout(INSTANCE_READ_TIMEOUT_MS) });
+      const text = await res.text();
+      const counts = text.length > 64 * 1024 ? undefined : parseHealthBody(text).cache;
+      if (counts !== undefined) out[p.id] = counts;
+    } catch {
+      // Gone or slow: nothing for it in this frame.
+    }
+  }));
+  return out;
 }

@@ -141,6 +141,9 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard', () => {
     expect(match, text ?? '').not.toBeNull();
     expect(Number(match![1])).toBe(80);
     expect(Number(match![2])).toBe(80);
+    // The load browsed product pages, which the fixture serves from its little cache: the
+    // instances' cache counts (from their health bodies) show as a hit ratio.
+    for (const id of ['app-1', 'app-2']) await page.waitForSelector(`#nodes tr[data-id="${id}"] td.cache >> text=/[0-9]+ %/`, { timeout: 10_000 });
     await page.screenshot({ path: join(ARTIFACTS, 'load.png'), fullPage: true });
     expect(browserErrors).toEqual([]);
   });

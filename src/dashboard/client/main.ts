@@ -1,4 +1,4 @@
-import { formatBytes, formatMs, requestRates } from './model.js';
+import { cacheRatios, formatBytes, formatMs, requestRates } from './model.js';
 import type { LatencyView, StatusView } from './model.js';
 import { drawTopology } from './topology-svg.js';
 import type { NodeInfo } from './topology-svg.js';
@@ -19,6 +19,7 @@ interface EventView {
 let lastStreamed: StatusView | undefined;
 let current: StatusView | undefined;
 let rates = new Map<string, number>();
+let cacheHits = new Map<string, { ratio: number | undefined; recent: boolean }>();
 let selected: string | undefined;
 let refreshTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -36,6 +37,7 @@ async function refresh(): Promise<void> {
 
 function onFrame(view: StatusView): void {
   const fresh = requestRates(lastStreamed, view);
+  cacheHits = cacheRatios(lastStreamed, view);
   lastStreamed = view;
   current = view;
   if (fresh.size > 0 || view.balancer === null) rates = fresh;
@@ -68,7 +70,7 @@ function render(): void {
 function renderNodes(servers: Map<string, NonNullable<StatusView['balancer']>['pools'][string]['servers'][number]>): void {
   if (current === undefined) return;
   const table = document.createElement('table');
-  table.append(row('th', ['role', 'id', 'state', 'req/s', 'in flight', 'p50', 'p99', 'CPU', 'memory']));
+  table.append(row('th', ['role', 'id', 'state', 'req/s', 'in flight', 'p50', 'p99', 'CPU', 'memory', 'cache hits']));
   for (const p of current.status.processes) {
     const server = servers.get(p.id);
     const usage = current.usage?.[p.id];
@@ -81,12 +83,21 @@ function renderNodes(servers: Map<string, NonNullable<StatusView['balancer']>['p
       server === undefined ? '' : formatMs(server.latency, 'p99Ms'),
       usage === undefined ? '' : usage.cpuPercent === null ? '…' : `${usage.cpuPercent.toFixed(1)} %`,
       usage === undefined ? '' : formatBytes(usage.rssBytes),
+      cacheCell(cacheHits.get(p.id)),
     ]);
     tr.dataset.id = p.id;
-    ['role', 'id', 'state', 'rate', 'in-flight', 'p50', 'p99', 'cpu', 'mem'].forEach((name, i) => tr.children[i]!.classList.add(name));
+    ['role', 'id', 'state', 'rate', 'in-flight', 'p50', 'p99', 'cpu', 'mem', 'cache'].forEach((name, i) => tr.children[i]!.classList.add(name));
     table.append(tr);
   }
   $('nodes').replaceChildren(table);
+}
+
+/** `93 %` over the last second, `(93 %)` since start when nothing was looked up in that second. */
+function cacheCell(hits: { ratio: number | undefined; recent: boolean } | undefined): string {
+  if (hits === undefined) return '';
+  if (hits.ratio === undefined) return '–';
+  const text = `${Math.round(hits.ratio * 100)} %`;
+  return hits.recent ? text : `(${text})`;
 }
 
 function renderLoad(): void {

@@ -57,7 +57,25 @@ export interface StatusView {
   at: number;
   /** CPU and memory by process id. */
   usage?: Record<string, UsageView>;
+  /** Cache lookups since start by instance id (instances with a cache only). */
+  cache?: Record<string, { hits: number; misses: number }>;
   load?: LoadStateView;
+}
+
+/**
+ * Cache hit ratio per instance between two frames (lookups in that second), or since the
+ * instance started when there were none in between; undefined without a cache.
+ */
+export function cacheRatios(previous: StatusView | undefined, current: StatusView): Map<string, { ratio: number | undefined; recent: boolean }> {
+  const out = new Map<string, { ratio: number | undefined; recent: boolean }>();
+  for (const [id, now] of Object.entries(current.cache ?? {})) {
+    const then = previous?.cache?.[id];
+    const hits = then === undefined ? 0 : now.hits - then.hits;
+    const misses = then === undefined ? 0 : now.misses - then.misses;
+    if (hits >= 0 && misses >= 0 && hits + misses > 0) out.set(id, { ratio: hits / (hits + misses), recent: true });
+    else out.set(id, { ratio: now.hits + now.misses === 0 ? undefined : now.hits / (now.hits + now.misses), recent: false });
+  }
+  return out;
 }
 
 /** Bytes as the panels show them: `12.3 MB`. */
