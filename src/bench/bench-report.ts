@@ -30,7 +30,13 @@ export interface BenchServer {
  */
 export interface BenchReport {
   scenario: ScenarioName;
-  tool: 'autocannon';
+  tool: 'autocannon' | 'wrk';
+  /**
+   * Where the per-second timeline comes from: `client` (every response autocannon saw), or
+   * `balancer` (wrk reports only at the end: the balancer's exchanges each second and its
+   * p50/p99 over its 10 s window then).
+   */
+  timelineSource: 'client' | 'balancer';
   /** The rate asked for; null: as fast as the connections go. */
   rps: number | null;
   connections: number;

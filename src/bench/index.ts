@@ -7,10 +7,12 @@ export { adminSnapshotReader, ADMIN_READ_TIMEOUT_MS } from './admin-source.js';
 export type { BenchReport, BenchSecond, BenchServer } from './bench-report.js';
 export { BENCH_ERRORS, BenchBusyError, BenchOptionsError, BenchRunError, BenchTargetError } from './errors.js';
 export {
-  BALANCER_SAMPLE_MS, BENCH_TIMEOUT_S, DEFAULT_BENCH_CONNECTIONS, DEFAULT_BENCH_DURATION_S, MAX_BENCH_CONNECTIONS, MAX_BENCH_DURATION_S,
+  BALANCER_SAMPLE_MS, BENCH_TIMEOUT_S, BENCH_TOOLS, DEFAULT_BENCH_CONNECTIONS, DEFAULT_BENCH_DURATION_S, MAX_BENCH_CONNECTIONS, MAX_BENCH_DURATION_S,
   MAX_BENCH_RPS, PROGRESS_INTERVAL_MS, startBench, validateBenchOptions,
 } from './load-run.js';
-export type { BenchOptions, BenchProgress, BenchRun, BenchTarget } from './load-run.js';
+export type { BenchOptions, BenchProgress, BenchRun, BenchTarget, BenchTool } from './load-run.js';
+export { findWrk, parseWrkOutput } from './wrk-driver.js';
+export type { WrkResult } from './wrk-driver.js';
 export { formatProgress, progressPrinter } from './progress-bar.js';
 export { benchReportHtml } from './report-html.js';
 export { formatBenchTable } from './report-table.js';

@@ -3,7 +3,9 @@ import { bucketOf, LATENCY_BUCKETS, quantileMs } from '../balancer/index.js';
 import type { BalancerSnapshot } from '../balancer/index.js';
 import type { BenchReport, BenchSecond, BenchServer } from './bench-report.js';
 import { BenchOptionsError, BenchRunError, BenchTargetError } from './errors.js';
-import { SCENARIOS, scenarioRequests } from './scenarios.js';
+import { DEFAULT_BENCH_PRODUCTS, SCENARIOS, scenarioRequests } from './scenarios.js';
+import { findWrk, runWrk } from './wrk-driver.js';
+import type { WrkResult } from './wrk-driver.js';
 import type { ScenarioName, ScenarioOptions } from './scenarios.js';
 
 /** Seconds of load when no duration is given. @defaultValue 10 */
@@ -23,9 +25,18 @@ export const BALANCER_SAMPLE_MS = 1000;
 /** How often `onProgress` is called. @defaultValue 250 */
 export const PROGRESS_INTERVAL_MS = 250;
 
+/** The load generators `scaleout bench` drives. */
+export const BENCH_TOOLS = ['autocannon', 'wrk'] as const;
+export type BenchTool = typeof BENCH_TOOLS[number];
+
 export interface BenchOptions extends ScenarioOptions {
   /** @defaultValue 'browse' */
   scenario?: ScenarioName;
+  /**
+   * `wrk` (when on the PATH) pushes harder from its own process, but has no fixed rate
+   * and runs `browse` only. @defaultValue 'autocannon'
+   */
+  tool?: BenchTool;
   /** Requests per second in all; undefined: as fast as the connections go. */
   rps?: number;
   /** @defaultValue {@link DEFAULT_BENCH_DURATION_S} */
@@ -56,7 +67,7 @@ export interface BenchRun {
   stop(): void;
 }
 
-interface Validated { scenario: ScenarioName; rps: number | undefined; durationS: number; connections: number }
+interface Validated { scenario: ScenarioName; rps: number | undefined; durationS: number; connections: number; tool: BenchTool; wrk: string | undefined }
 
 /** Checks the options once; a {@link BenchOptionsError} names the option, the value and what is allowed. */
 export function validateBenchOptions(options: BenchOptions): Validated {
@@ -72,9 +83,18 @@ export function validateBenchOptions(options: BenchOptions): Validated {
   whole('connections', options.connections, MAX_BENCH_CONNECTIONS);
   whole('products', options.products, 1_000_000);
   const durationS = options.durationS ?? DEFAULT_BENCH_DURATION_S;
+  const tool = options.tool ?? 'autocannon';
+  if (!BENCH_TOOLS.includes(tool)) throw new BenchOptionsError(`tool "${String(tool)}" is unknown; use one of ${BENCH_TOOLS.join(', ')}`);
+  let wrk: string | undefined;
+  if (tool === 'wrk') {
+    if (options.rps !== undefined) throw new BenchOptionsError('wrk keeps no fixed rate: leave out rps, or use the autocannon tool');
+    if (scenario !== 'browse') throw new BenchOptionsError(`wrk runs the browse scenario only (${scenario} carries a session cookie from request to request); use the autocannon tool`);
+    wrk = findWrk();
+    if (wrk === undefined) throw new BenchOptionsError('wrk is not on the PATH; install it (Debian: apt-get install wrk) or use the autocannon tool');
+  }
   // autocannon splits the rate over the connections: a connection with a share of 0 would run unlimited.
   const connections = Math.min(options.connections ?? DEFAULT_BENCH_CONNECTIONS, options.rps ?? Infinity);
-  return { scenario, rps: options.rps, durationS, connections };
+  return { scenario, rps: options.rps, durationS, connections, tool, wrk };
 }
 
 /**
@@ -91,6 +111,7 @@ export function startBench(target: BenchTarget, options: BenchOptions = {}, onPr
   const v = validateBenchOptions(options);
   let instance: autocannon.Instance | undefined;
   let stopped = false;
+  const abort = new AbortController();
   const done = (async (): Promise<BenchReport> => {
     const before = await readSnapshot(target);
     const startedAt = new Date();
@@ -107,8 +128,10 @@ export function startBench(target: BenchTarget, options: BenchOptions = {}, onPr
     let latencySumMs = 0;
     let maxMs = 0;
 
-    // Per server, requests in each second, from the balancer's counters.
+    // Per server, requests in each second, from the balancer's counters; and the
+    // balancer's exchanges and p50/p99 each second (the timeline when the client keeps none).
     const perSecond = new Map<string, number[]>();
+    const balancerSeconds: BenchSecond[] = [];
     let last = before;
     const sample = async (): Promise<void> => {
       const now = await target.snapshot().catch(() => undefined);
@@ -121,41 +144,59 @@ export function startBench(target: BenchTarget, options: BenchOptions = {}, onPr
         series[t] = (series[t] ?? 0) + requests - (previous.get(key) ?? 0);
         perSecond.set(key, series);
       }
+      const latency = Object.values(now.pools)[0]?.latency;
+      balancerSeconds.push({ t, responses: totalExchanges(now) - totalExchanges(last), errors: 0, p50Ms: latency?.p50Ms ?? 0, p99Ms: latency?.p99Ms ?? 0 });
       last = now;
     };
     const sampler = setInterval(() => void sample(), BALANCER_SAMPLE_MS);
     const progress = onProgress === undefined ? undefined : setInterval(() => {
       const elapsedS = (performance.now() - t0) / 1000;
       const previous = seconds[Math.floor(elapsedS) - 1];
+      if (v.tool === 'wrk') {
+        // wrk says nothing until it ends: the balancer's counts stand in.
+        const counted = totalExchanges(last) - totalExchanges(before);
+        onProgress({ elapsedS, durationS: v.durationS, responses: counted, errors: 0, currentRps: balancerSeconds.at(-1)?.responses ?? 0 });
+        return;
+      }
       onProgress({ elapsedS, durationS: v.durationS, responses, errors, currentRps: previous?.responses ?? secondAt().responses });
     }, PROGRESS_INTERVAL_MS);
 
-    let result: autocannon.Result;
+    let result: Pick<autocannon.Result, '1xx' | '2xx' | '3xx' | '4xx' | '5xx' | 'timeouts'>;
+    let wrkResult: WrkResult | undefined;
     try {
-      result = await new Promise<autocannon.Result>((resolve, reject) => {
-        instance = autocannon({
-          url: target.appUrl,
-          connections: v.connections,
-          requests: scenarioRequests(v.scenario, options),
-          timeout: BENCH_TIMEOUT_S,
-          ...(v.rps === undefined ? { duration: v.durationS } : { overallRate: v.rps, amount: v.rps * v.durationS }),
-        }, (err, res) => (err ? reject(new BenchRunError(`autocannon failed: ${(err as Error).message}`, { cause: err })) : resolve(res)));
-        instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTimeMs: number) => {
-          const second = secondAt();
-          const b = bucketOf(responseTimeMs * 1000);
-          second.counts[b]!++;
-          second.responses++;
-          overall[b]!++;
-          responses++;
-          latencySumMs += responseTimeMs;
-          if (responseTimeMs > maxMs) maxMs = responseTimeMs;
+      if (v.tool === 'wrk') {
+        wrkResult = await runWrk(v.wrk!, target.appUrl, { durationS: v.durationS, connections: v.connections, products: options.products ?? DEFAULT_BENCH_PRODUCTS, timeoutS: BENCH_TIMEOUT_S }, abort.signal);
+        responses = wrkResult.responses;
+        errors = wrkResult.errors + wrkResult.timeouts;
+        maxMs = wrkResult.latency.maxMs;
+        // wrk tells "not 2xx or 3xx" apart, no more: those are counted as 5xx, the rest as 2xx.
+        result = { '1xx': 0, '2xx': responses - wrkResult.non2xx3xx, '3xx': 0, '4xx': 0, '5xx': wrkResult.non2xx3xx, timeouts: wrkResult.timeouts };
+      } else {
+        result = await new Promise<autocannon.Result>((resolve, reject) => {
+          instance = autocannon({
+            url: target.appUrl,
+            connections: v.connections,
+            requests: scenarioRequests(v.scenario, options),
+            timeout: BENCH_TIMEOUT_S,
+            ...(v.rps === undefined ? { duration: v.durationS } : { overallRate: v.rps, amount: v.rps * v.durationS }),
+          }, (err, res) => (err ? reject(new BenchRunError(`autocannon failed: ${(err as Error).message}`, { cause: err })) : resolve(res)));
+          instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTimeMs: number) => {
+            const second = secondAt();
+            const b = bucketOf(responseTimeMs * 1000);
+            second.counts[b]!++;
+            second.responses++;
+            overall[b]!++;
+            responses++;
+            latencySumMs += responseTimeMs;
+            if (responseTimeMs > maxMs) maxMs = responseTimeMs;
+          });
+          instance.on('reqError', () => {
+            secondAt().errors++;
+            errors++;
+          });
+          if (stopped) instance.stop();
         });
-        instance.on('reqError', () => {
-          secondAt().errors++;
-          errors++;
-        });
-        if (stopped) instance.stop();
-      });
+      }
     } finally {
       clearInterval(sampler);
       if (progress !== undefined) clearInterval(progress);
@@ -164,7 +205,7 @@ export function startBench(target: BenchTarget, options: BenchOptions = {}, onPr
     const after = await readSnapshot(target);
     await sample().catch(() => undefined);
 
-    const timeline: BenchSecond[] = seconds.map((s, t) => ({
+    const timeline: BenchSecond[] = wrkResult !== undefined ? balancerSeconds : seconds.map((s, t) => ({
       t, responses: s.responses, errors: s.errors, p50Ms: quantileMs(s.counts, s.responses, 0.5), p99Ms: quantileMs(s.counts, s.responses, 0.99),
     }));
     const beforeRequests = serverRequests(before);
@@ -184,7 +225,8 @@ export function startBench(target: BenchTarget, options: BenchOptions = {}, onPr
     const byClass = { '1xx': result['1xx'], '2xx': result['2xx'], '3xx': result['3xx'], '4xx': result['4xx'], '5xx': result['5xx'] };
     return {
       scenario: v.scenario,
-      tool: 'autocannon',
+      tool: v.tool,
+      timelineSource: wrkResult === undefined ? 'client' : 'balancer',
       rps: v.rps ?? null,
       connections: v.connections,
       durationS: v.durationS,
@@ -193,7 +235,7 @@ export function startBench(target: BenchTarget, options: BenchOptions = {}, onPr
       startedAt: startedAt.toISOString(),
       totals: { responses, errors, timeouts: result.timeouts, byClass, throughputRps: round(responses / Math.max(elapsedS, 0.001), 1) },
       // A quantile is its bucket's upper bound: never above the largest value seen.
-      latency: {
+      latency: wrkResult !== undefined ? wrkResult.latency : {
         p50Ms: round(Math.min(maxMs, quantileMs(overall, responses, 0.5)), 3),
         p90Ms: round(Math.min(maxMs, quantileMs(overall, responses, 0.9)), 3),
         p99Ms: round(Math.min(maxMs, quantileMs(overall, responses, 0.99)), 3),
@@ -213,6 +255,7 @@ export function startBench(target: BenchTarget, options: BenchOptions = {}, onPr
     stop: () => {
       stopped = true;
       instance?.stop();
+      abort.abort();
     },
   };
 }

@@ -9,14 +9,14 @@ export function benchReportHtml(report: BenchReport): string {
   const t = report.totals;
   const timeline = report.timeline;
   const latency = lineChart({
-    title: 'Latency over time (client side, per second)', yUnit: 'ms',
+    title: report.timelineSource === 'client' ? 'Latency over time (client side, per second)' : 'Latency over time (the balancer\'s p50/p99 over its last 10 s, read each second)', yUnit: 'ms',
     series: [
       { name: 'p50', values: timeline.map((s) => (s.responses === 0 ? null : s.p50Ms)) },
       { name: 'p99', values: timeline.map((s) => (s.responses === 0 ? null : s.p99Ms)) },
     ],
   });
   const throughput = lineChart({
-    title: 'Throughput (responses per second)', yUnit: 'req/s',
+    title: report.timelineSource === 'client' ? 'Throughput (responses per second)' : 'Throughput (exchanges per second, balancer counters)', yUnit: 'req/s',
     series: [{ name: 'responses', values: timeline.map((s) => s.responses) }, { name: 'errors', values: timeline.map((s) => s.errors) }],
   });
   const perInstance = lineChart({

@@ -1,8 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { adminSnapshotReader, BenchTargetError, benchReportHtml, DEFAULT_BENCH_CONNECTIONS, DEFAULT_BENCH_DURATION_S, DEFAULT_BENCH_PRODUCTS, formatBenchTable, progressPrinter, SCENARIOS, startBench } from '../bench/index.js';
-import type { ScenarioName } from '../bench/index.js';
+import { adminSnapshotReader, BENCH_TOOLS, BenchTargetError, benchReportHtml, DEFAULT_BENCH_CONNECTIONS, DEFAULT_BENCH_DURATION_S, DEFAULT_BENCH_PRODUCTS, formatBenchTable, progressPrinter, SCENARIOS, startBench } from '../bench/index.js';
+import type { BenchTool, ScenarioName } from '../bench/index.js';
 import { ControlClient, STATE_DIR_NAME } from '../runtime/index.js';
 import { UsageError } from './cli-error.js';
 
@@ -12,6 +12,7 @@ interface BenchFlags {
   scenario: string;
   connections: string;
   products: string;
+  tool: string;
   out?: string;
   json?: boolean;
 }
@@ -30,11 +31,14 @@ export function registerBenchCommand(program: Command): void {
     .option('--scenario <name>', `what the load does: ${SCENARIOS.join(' | ')}`, 'browse')
     .option('--connections <n>', 'connections kept open', String(DEFAULT_BENCH_CONNECTIONS))
     .option('--products <n>', 'product ids browse picks from (1..n)', String(DEFAULT_BENCH_PRODUCTS))
+    .option('--tool <name>', `load generator: ${BENCH_TOOLS.join(' | ')} (wrk: browse only, no --rps, must be on the PATH)`, 'autocannon')
     .option('--out <file>', 'where the HTML report goes (default: .scaleout/bench/<time>.html in the app folder)')
     .option('--json', 'print the report as JSON instead of the table')
     .action(async (dir: string, flags: BenchFlags) => {
       const scenario = flags.scenario as ScenarioName;
       if (!SCENARIOS.includes(scenario)) throw new UsageError(`--scenario must be one of ${SCENARIOS.join(', ')}, not "${flags.scenario}"`);
+      const tool = flags.tool as BenchTool;
+      if (!BENCH_TOOLS.includes(tool)) throw new UsageError(`--tool must be one of ${BENCH_TOOLS.join(', ')}, not "${flags.tool}"`);
       const appDir = resolve(dir);
       const client = ControlClient.connect(appDir);
       const status = await client.status();
@@ -45,6 +49,7 @@ export function registerBenchCommand(program: Command): void {
       const progress = progressPrinter(process.stderr);
       const run = startBench({ appUrl: status.appUrl, snapshot: adminSnapshotReader(status.adminUrl, token) }, {
         scenario,
+        tool,
         rps: flags.rps === undefined ? undefined : whole('--rps', flags.rps),
         durationS: whole('--duration', flags.duration),
         connections: whole('--connections', flags.connections),

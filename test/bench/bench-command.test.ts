@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { findWrk } from '../../src/bench/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BalancerSnapshot } from '../../src/balancer/index.js';
 import type { BenchReport } from '../../src/bench/index.js';
@@ -80,5 +81,27 @@ describe('scaleout bench', () => {
     expect(bad.stderr).toMatch(/scenario/);
     const badRate = await runCli(['bench', dir, '--rps', 'lots']);
     expect(badRate.code).toBe(2);
+  });
+
+  it.skipIf(findWrk() === undefined)('drives wrk for browse, with the timeline from the balancer, and refuses a rate for it', async () => {
+    const before = await balancerCounts();
+    const result = await runCli(['bench', dir, '--tool', 'wrk', '--duration', '2', '--connections', '4', '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    const after = await balancerCounts();
+    const report = JSON.parse(result.stdout) as BenchReport;
+    expect(report.tool).toBe('wrk');
+    expect(report.timelineSource).toBe('balancer');
+    expect(report.totals.responses).toBeGreaterThan(0);
+    expect(report.totals.byClass['5xx']).toBe(0);
+    expect(report.latency.p99Ms).toBeGreaterThan(0);
+    // wrk stops at the deadline: what was in flight then (one per connection at most) the balancer counted alone.
+    const counted = after.exchanges - before.exchanges;
+    expect(counted).toBeGreaterThanOrEqual(report.totals.responses);
+    expect(counted).toBeLessThanOrEqual(report.totals.responses + 4);
+    expect(report.balancer.exchanges).toBe(counted);
+
+    const rated = await runCli(['bench', dir, '--tool', 'wrk', '--rps', '10']);
+    expect(rated.code).toBe(1);
+    expect(rated.stderr).toMatch(/no fixed rate/);
   });
 });
