@@ -195,6 +195,12 @@ export function startBench(target: BenchTarget, options: BenchOptions = {}, onPr
             errors++;
           });
           if (stopped) instance.stop();
+          // A rated run ends when every request was answered: if the app goes away, some
+          // never are. Past the planned time plus one request timeout, it ends anyway.
+          if (v.rps !== undefined) {
+            const deadline = setTimeout(() => instance?.stop(), (v.durationS + BENCH_TIMEOUT_S + 5) * 1000);
+            instance.on('done', () => clearTimeout(deadline));
+          }
         });
       }
     } finally {

@@ -45,7 +45,7 @@ export class LoadRunner {
     return this.#view;
   }
 
-  /** Starts a load; resolves once it started (not when it ends). */
+  /** Starts a load and returns at once; its progress and end show in `view`. */
   start(input: { scenario?: unknown; rps?: unknown; durationS?: unknown }): LoadView {
     if (this.#view.running) throw new BenchBusyError();
     const scenario = (input.scenario ?? 'browse') as ScenarioName;
