@@ -1,4 +1,4 @@
-import autocannon from 'autocannon';
+import type autocannon from 'autocannon';
 import { bucketOf, LATENCY_BUCKETS, quantileMs } from '../balancer/index.js';
 import type { BalancerSnapshot } from '../balancer/index.js';
 import type { BenchReport, BenchSecond, BenchServer } from './bench-report.js';
@@ -172,8 +172,15 @@ export function startBench(target: BenchTarget, options: BenchOptions = {}, onPr
         // wrk tells "not 2xx or 3xx" apart, no more: those are counted as 5xx, the rest as 2xx.
         result = { '1xx': 0, '2xx': responses - wrkResult.non2xx3xx, '3xx': 0, '4xx': 0, '5xx': wrkResult.non2xx3xx, timeouts: wrkResult.timeouts };
       } else {
+        // Loaded here, not at import: it takes a good part of a second, and every `scaleout`
+        // command (and the supervisor, through the dashboard) imports this module.
+        const { default: run } = await import('autocannon');
         result = await new Promise<autocannon.Result>((resolve, reject) => {
-          instance = autocannon({
+          if (stopped) {
+            reject(new BenchRunError('the run was stopped before it started'));
+            return;
+          }
+          instance = run({
             url: target.appUrl,
             connections: v.connections,
             requests: scenarioRequests(v.scenario, options),
