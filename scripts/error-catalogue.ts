@@ -5,6 +5,7 @@
  */
 import { AFFINITY_ERRORS } from '../src/balancer/affinity/errors.js';
 import { BALANCER_ERRORS } from '../src/balancer/errors.js';
+import { BENCH_ERRORS } from '../src/bench/errors.js';
 import { CACHE_ERRORS } from '../src/cache/errors.js';
 import { CLI_ERRORS } from '../src/cli/cli-error.js';
 import { DNS_ERRORS } from '../src/dns/errors.js';
@@ -33,6 +34,7 @@ export const ERROR_DOMAINS: ReadonlyArray<{ readonly file: string; readonly entr
   { file: 'src/fastify/errors.ts', entries: FASTIFY_ERRORS },
   { file: 'src/runtime/errors.ts', entries: RUNTIME_ERRORS },
   { file: 'src/runtime/engines/errors.ts', entries: ENGINE_ERRORS },
+  { file: 'src/bench/errors.ts', entries: BENCH_ERRORS },
   { file: 'src/cli/cli-error.ts', entries: CLI_ERRORS },
   { file: 'src/internal/errors.ts', entries: INTERNAL_ERRORS },
 ];

@@ -17,7 +17,8 @@ import type { ServerOptionsInput } from './options.js';
  * The balancer's admin API: its own listener, `Authorization: Bearer <token>` on every
  * path (401 without it), JSON in and out, Prometheus text on `/metrics`.
  *
- *   GET    /servers                               pools, servers, state, in-flight, load, counters
+ *   GET    /servers                               pools, servers, state, in-flight, load, counters, latency
+ *   GET    /pools/:pool                           one pool: latency {p50Ms, p99Ms, count, windowMs}, servers[] (each with its latency)
  *   POST   /pools/:pool/servers                   {id, address, weight?}       add a server
  *   DELETE /pools/:pool/servers/:id                                            remove a server
  *   POST   /pools/:pool/servers/:id/drain         {stickyMs?}                  drain
@@ -99,6 +100,10 @@ async function handle(balancer: Balancer, registry: Registry, token: Buffer, req
     if (!named.success) throw new AdminInvalidInputError(describeIssues(named.error.issues.map((i) => ({ ...i, path: ['name'] })), body));
     asInvalidInput(() => balancer.addPool(name, rest));
     return sendJson(res, 201, balancer.snapshot().pools[name]);
+  }
+  if (parts[0] === 'pools' && parts.length === 2 && method === 'GET') {
+    balancer.pool(parts[1]!);
+    return sendJson(res, 200, balancer.snapshot().pools[parts[1]!]);
   }
   if (parts[0] === 'pools' && parts.length === 2 && method === 'DELETE') {
     await balancer.removePool(parts[1]!);
@@ -278,6 +283,26 @@ function metricsRegistry(balancer: Balancer): Registry {
     collect() {
       this.reset();
       for (const { pool, s } of snapshotServers()) this.set({ pool, server: s.id }, s.state === 'up' ? 1 : 0);
+    },
+  });
+  const quantiles = [['0.5', 'p50Ms'], ['0.99', 'p99Ms']] as const;
+  new Gauge({
+    name: 'scaleout_balancer_server_latency_seconds', help: 'Exchange time per server over the last 10 s (request sent to response end), by quantile',
+    labelNames: [...labels, 'quantile'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const { pool, s } of snapshotServers()) {
+        for (const [quantile, key] of quantiles) this.set({ pool, server: s.id, quantile }, s.latency[key] / 1000);
+      }
+    },
+  });
+  new Gauge({
+    name: 'scaleout_balancer_pool_latency_seconds', help: 'Exchange time per pool over the last 10 s, by quantile', labelNames: ['pool', 'quantile'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const [pool, p] of Object.entries(balancer.snapshot().pools)) {
+        for (const [quantile, key] of quantiles) this.set({ pool, quantile }, p.latency[key] / 1000);
+      }
     },
   });
   new Counter({

@@ -16,6 +16,7 @@ import type { BalancerEvent } from './events.js';
 import { ClientConnection } from './proxy/client-connection.js';
 import type { ProxyContext, ProxyPool } from './proxy/proxy-context.js';
 import { IdleUpstreams } from './proxy/upstream.js';
+import type { LatencySummary } from './latency-window.js';
 import { RouteTable } from './route-table.js';
 import type { RouteRule } from './route-table.js';
 import type { Server, ServerState } from './server.js';
@@ -46,12 +47,29 @@ export interface ServerSnapshot {
   slowStart: boolean;
   ejectedUntil: string | undefined;
   counters: Server['counters'];
+  /** p50/p99 of its exchanges over the last `windowMs` (about 10 s): what autoscaling reads. */
+  latency: LatencySummary;
+}
+
+/** One pool in the admin API (`GET /pools/:name`) and `scaleout status`. */
+export interface PoolSnapshot {
+  strategy: string;
+  affinity: string;
+  /** p50/p99 of every exchange of the pool over the last `windowMs`. */
+  latency: LatencySummary;
+  /**
+   * Client exchanges that ended in this pool, whatever their end (the balancer's own
+   * 502/503/504 and clients that left included): what a load generator's count is
+   * checked against.
+   */
+  exchanges: number;
+  servers: ServerSnapshot[];
 }
 
 export interface BalancerSnapshot {
   listeners: string[];
   routes: RouteRule[];
-  pools: Record<string, { strategy: string; affinity: string; servers: ServerSnapshot[] }>;
+  pools: Record<string, PoolSnapshot>;
   connections: number;
 }
 
@@ -232,11 +250,15 @@ export class Balancer {
 
   snapshot(): BalancerSnapshot {
     const now = this.#clock.now();
+    // The latency windows run on the clock the proxy records with, not the injected one.
+    const latencyNow = performance.now();
     const pools: BalancerSnapshot['pools'] = {};
     for (const pool of this.#pools.values()) {
       pools[pool.name] = {
         strategy: pool.strategy,
         affinity: pool.options.affinity?.type ?? 'none',
+        latency: pool.latency.summary(latencyNow),
+        exchanges: (this.exchanges.get(pool.name) ?? []).reduce((a, b) => a + b, 0),
         servers: pool.servers().map((s) => ({
           id: s.id,
           address: s.address,
@@ -248,6 +270,7 @@ export class Balancer {
           slowStart: s.inSlowStart,
           ejectedUntil: s.ejectedUntilMs > now ? new Date(s.ejectedUntilMs).toISOString() : undefined,
           counters: { ...s.counters },
+          latency: s.latency.summary(latencyNow),
         })),
       };
     }

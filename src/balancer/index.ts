@@ -3,7 +3,9 @@
  * signed-cookie and stick-table affinity, active and passive health, drain, admin API).
  */
 export { Balancer, startBalancer } from './balancer.js';
-export type { BalancerDeps, BalancerSnapshot, ServerSnapshot } from './balancer.js';
+export type { BalancerDeps, BalancerSnapshot, PoolSnapshot, ServerSnapshot } from './balancer.js';
+export { bucketOf, bucketUpperUs, DEFAULT_LATENCY_WINDOW_MS, LATENCY_BUCKETS, LatencyWindow, quantileMs } from './latency-window.js';
+export type { LatencySummary } from './latency-window.js';
 export { startAdminApi } from './admin-api.js';
 export type { AdminApi } from './admin-api.js';
 export {

@@ -6,6 +6,7 @@ import { AdminRequestError } from './errors.js';
 import { ActiveChecker, OutlierEjector, StallDetector } from './health/index.js';
 import type { FailureKind } from './health/index.js';
 import type { PoolOptions } from './options.js';
+import { LatencyWindow } from './latency-window.js';
 import type { ProxyPool, SelectRequest } from './proxy/proxy-context.js';
 import { Server } from './server.js';
 import type { ServerSpec, ServerState } from './server.js';
@@ -52,6 +53,8 @@ export interface PoolDeps {
  */
 export class Pool implements ProxyPool {
   readonly name: string;
+  /** Every exchange of the pool, whichever server had it (see LatencyWindow). */
+  readonly latency = new LatencyWindow();
   readonly #options: PoolOptions;
   readonly #deps: PoolDeps;
   readonly #servers = new Map<string, Server>();

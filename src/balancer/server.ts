@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../internal/clock.js';
 import { slowStartWeight } from './health/slow-start.js';
+import { LatencyWindow } from './latency-window.js';
 import type { StrategyServer } from './strategies/strategy.js';
 
 /**
@@ -57,6 +58,8 @@ export class Server implements StrategyServer {
     requests: 0, responses2xx: 0, responses3xx: 0, responses4xx: 0, responses5xx: 0,
     failures: 0, retries: 0, timeouts: 0,
   };
+  /** Its exchanges' times, from the request sent to it to the response's end (see LatencyWindow). */
+  readonly latency = new LatencyWindow();
   inFlight = 0;
   /**
    * Of those in flight, the ones whose request the server has whole and that wait for

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { isScaleoutError } from '../internal/errors.js';
 import { registerBalancerCommand } from './balancer-command.js';
+import { registerBenchCommand } from './bench-command.js';
 import { registerBuildCommand } from './build-command.js';
 import { UsageError } from './cli-error.js';
 import { registerDbCommand } from './db-command.js';
@@ -34,6 +35,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
   registerDbCommand(program);
   registerReshardCommand(program);
   registerDnsCommand(program);
+  registerBenchCommand(program);
   for (const command of program.commands) command.exitOverride().configureOutput({ writeErr: () => {} });
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -27,7 +27,8 @@ export function appPage(): string {
 <span id="live" class="live">connecting…</span>
 <form method="post" action="/dashboard/logout"><button type="submit">Log out</button></form></header>
 <main>
-<section id="topology-panel"><h2>Topology</h2><div id="topology"></div><div id="db"></div></section>
+<section id="topology-panel"><h2>Topology</h2><div id="topology"></div>
+<h3>Nodes</h3><div id="nodes"></div><div id="db"></div></section>
 <section id="controls"><h2>Operations</h2>
 <p><label>Scale role <select id="scale-role"><option value="app">app</option></select></label>
 <input id="scale-count" type="number" min="0" max="64" value="2"> <button id="scale">Scale</button>
@@ -35,6 +36,12 @@ export function appPage(): string {
 <p id="selected">Select a node to kill, restart or drain it.</p>
 <p><button id="kill" disabled>Kill (SIGKILL)</button> <button id="restart" disabled>Restart</button> <button id="drain" disabled>Drain</button></p>
 <p id="action-result" role="status"></p>
+<h3>Load</h3>
+<p><label>Scenario <select id="load-scenario"><option>browse</option><option>buy</option><option>mixed</option></select></label>
+<label><input id="load-rps" type="number" min="1" max="200" value="50"> req/s</label>
+<label><input id="load-duration" type="number" min="1" max="60" value="10"> s</label>
+<button id="load-start">Start a load</button></p>
+<p id="load-status" role="status">no load run yet</p>
 </section>
 <section id="events-panel"><h2>Events</h2><ol id="events" reversed></ol></section>
 </main>

@@ -4,7 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { isScaleoutError } from '../internal/errors.js';
 import { parseEventId, streamEvents } from '../runtime/index.js';
 import type { ControlHost, ControlPages } from '../runtime/index.js';
+import { LoadRunner } from './load-runner.js';
 import { loginPage, appPage } from './pages.js';
+import { StatsStream } from './stats-stream.js';
 import { DASHBOARD_COOKIE, DASHBOARD_PATH, loginCookie, logoutCookie, readCookie, sameSecret, sessionValue } from './session-cookie.js';
 
 /** Largest form or JSON body the dashboard reads. @defaultValue 4096 */
@@ -31,17 +33,25 @@ export type DashboardRoutes = ControlPages;
  */
 export function createDashboard(host: DashboardHost): DashboardRoutes {
   const session = sessionValue(host.token);
+  const load = new LoadRunner(host);
+  const live: Live = { load, stats: new StatsStream(host, load) };
   return {
     path: DASHBOARD_PATH,
     matches: (req) => {
       const path = pathOf(req);
       return path === DASHBOARD_PATH || path.startsWith(`${DASHBOARD_PATH}/`);
     },
-    handle: (req, res) => handle(host, session, req, res),
+    handle: (req, res) => handle(host, live, session, req, res),
   };
 }
 
-async function handle(host: DashboardHost, session: string, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+/** The dashboard's own live parts: the load button's runner and the panels' feed. */
+interface Live {
+  load: LoadRunner;
+  stats: StatsStream;
+}
+
+async function handle(host: DashboardHost, live: Live, session: string, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const path = pathOf(req).slice(DASHBOARD_PATH.length) || '/';
   const method = req.method ?? 'GET';
   if (path === '/login' && method === 'POST') {
@@ -65,7 +75,12 @@ async function handle(host: DashboardHost, session: string, req: http.IncomingMe
     req.resume();
     if (path === '/') return sendHtml(res, 200, appPage());
     if (path in ASSETS) return sendAsset(res, path);
-    if (path === '/api/status') return sendJson(res, 200, { status: host.status(), balancer: await host.balancerSnapshot().catch(() => null) ?? null, at: Date.now() });
+    if (path === '/api/status') return sendJson(res, 200, await live.stats.frame());
+    if (path === '/api/stats') {
+      res.setHeader('content-security-policy', DASHBOARD_CSP);
+      live.stats.attach(res);
+      return;
+    }
     if (path === '/api/events') {
       const afterId = parseEventId(req.headers['last-event-id'] as string | undefined);
       if (afterId instanceof Error) return sendJson(res, 400, { error: { code: 'SCALEOUT_RUNTIME_CONTROL_BAD_REQUEST', message: afterId.message } });
@@ -81,7 +96,7 @@ async function handle(host: DashboardHost, session: string, req: http.IncomingMe
       res.end();
       return;
     }
-    return runAction(host, path, req, res);
+    return runAction(host, live, path, req, res);
   }
   req.resume();
   sendJson(res, 404, { error: { code: 'SCALEOUT_RUNTIME_CONTROL_NOT_FOUND', message: `no dashboard route ${method} ${path}` } });
@@ -93,7 +108,7 @@ const PROCESS_ACTION = /^\/api\/processes\/([^/]{1,200})\/(kill|restart|drain)$/
  * The buttons. Besides the SameSite=Strict cookie, a JSON content type is required:
  * a cross-site form cannot send one without a CORS preflight, which this never grants.
  */
-async function runAction(host: DashboardHost, path: string, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+async function runAction(host: DashboardHost, live: Live, path: string, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   if (!(req.headers['content-type'] ?? '').startsWith('application/json')) {
     req.resume();
     return sendJson(res, 415, { error: { code: 'SCALEOUT_RUNTIME_CONTROL_BAD_REQUEST', message: 'send application/json' } });
@@ -118,6 +133,8 @@ async function runAction(host: DashboardHost, path: string, req: http.IncomingMe
     run = () => host.scale(role, count);
   } else if (path === '/api/deploy') {
     run = () => host.deploy();
+  } else if (path === '/api/load') {
+    run = async () => live.load.start(body);
   }
   if (run === undefined) return sendJson(res, 404, { error: { code: 'SCALEOUT_RUNTIME_CONTROL_NOT_FOUND', message: `no dashboard action ${path}` } });
   try {

@@ -179,9 +179,15 @@ async function scaleoutPlugin(app: FastifyInstance, options: ScaleoutPluginOptio
   const sampler = new LoadSampler(settings.loadSampleIntervalMs);
   const shutdown = new GracefulShutdown(app, settings.shutdown);
 
-  const health = (): HealthReport => ({
-    status: shutdown.draining ? 'draining' : 'ok', instance: settings.instanceId, buildId: settings.buildId, load: sampler.load,
-  });
+  const cache = (settings.tiers.find(([tier]) => tier === cacheTier)?.[1] as ScaleoutCacheOptions | undefined)?.cache;
+  const health = (): HealthReport => {
+    const report: HealthReport = { status: shutdown.draining ? 'draining' : 'ok', instance: settings.instanceId, buildId: settings.buildId, load: sampler.load };
+    if (cache !== undefined) {
+      const stats = cache.stats();
+      report.cache = { hits: stats.l1Hits + stats.l2Hits, misses: stats.misses };
+    }
+    return report;
+  };
   const runtime: ScaleoutApp = {
     instanceId: settings.instanceId,
     buildId: settings.buildId,

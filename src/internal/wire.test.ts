@@ -14,6 +14,13 @@ describe('parseHealthBody', () => {
       .toEqual({ status: 'ok', instance: 'app-1', buildId: 'b1', load: 0.25 });
   });
 
+  it('reads the cache counts when both are whole numbers, and drops them otherwise', () => {
+    expect(parseHealthBody('{"status":"ok","cache":{"hits":9,"misses":1}}')).toEqual({ status: 'ok', cache: { hits: 9, misses: 1 } });
+    for (const cache of ['{"hits":9}', '{"hits":-1,"misses":1}', '{"hits":1.5,"misses":1}', '[1,2]', 'null', '"x"']) {
+      expect(parseHealthBody(`{"cache":${cache}}`), cache).toEqual({});
+    }
+  });
+
   it('drops fields of the wrong type and reads garbage as no fields', () => {
     expect(parseHealthBody('{"status":1,"instance":null,"buildId":["b"],"load":-1}')).toEqual({});
     for (const text of ['', 'ok', '[1]', 'null', '{"load":', '"text"']) expect(parseHealthBody(text), text).toEqual({});

@@ -39,6 +39,17 @@ export interface HealthReport {
   buildId: string;
   /** 0 idle .. 1 saturated: see {@link LOAD_HEADER}. */
   load: number;
+  /**
+   * With a cache (the plugin's `cache` option): its lookups since the instance started,
+   * found (L1 or L2) and not, so a watcher (the dashboard) takes a hit ratio from two reads.
+   */
+  cache?: CacheCounts;
+}
+
+/** Cache lookups since the instance started. */
+export interface CacheCounts {
+  hits: number;
+  misses: number;
 }
 
 /**
@@ -61,6 +72,7 @@ export interface HealthBodyFields {
   instance?: string;
   buildId?: string;
   load?: number;
+  cache?: CacheCounts;
 }
 
 /**
@@ -82,5 +94,11 @@ export function parseHealthBody(text: string): HealthBodyFields {
   if (typeof doc.instance === 'string') out.instance = doc.instance;
   if (typeof doc.buildId === 'string') out.buildId = doc.buildId;
   if (typeof doc.load === 'number' && Number.isFinite(doc.load) && doc.load >= 0) out.load = doc.load;
+  const cache = doc.cache as Record<string, unknown> | null | undefined;
+  if (typeof cache === 'object' && cache !== null && isCount(cache.hits) && isCount(cache.misses)) out.cache = { hits: cache.hits, misses: cache.misses };
   return out;
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }

@@ -103,6 +103,31 @@ describe('admin API', () => {
     expect((await call('POST', '/pools', { name: 'bad', strategy: 'nope' })).status).toBe(400);
   });
 
+  it('shows p50/p99 per pool and per server over the window, in JSON and in /metrics', async () => {
+    // Fast answers, then a few slow ones: p99 sits among the slow, p50 among the fast.
+    for (let i = 0; i < 40; i++) await (await request(`http://${balancer.addresses[0]}/`)).body.text();
+    await Promise.all([1, 2, 3].map(async () => (await request(`http://${balancer.addresses[0]}/slow?ms=120`)).body.text()));
+    const res = await call('GET', '/pools/web');
+    expect(res.status).toBe(200);
+    const pool = res.json as { latency: { p50Ms: number; p99Ms: number; count: number; windowMs: number }; servers: Array<{ id: string; latency: { p99Ms: number; count: number } }> };
+    expect(pool.latency.count).toBeGreaterThanOrEqual(43);
+    expect(pool.latency.windowMs).toBe(10_000);
+    expect(pool.latency.p99Ms).toBeGreaterThanOrEqual(120);
+    expect(pool.latency.p50Ms).toBeGreaterThan(0);
+    expect(pool.latency.p50Ms).toBeLessThan(120);
+    const perServer = pool.servers.map((s) => s.latency);
+    // The pool also keeps what servers removed since (c, above) recorded.
+    const serverTotal = perServer.reduce((sum, l) => sum + l.count, 0);
+    expect(serverTotal).toBeGreaterThanOrEqual(43);
+    expect(serverTotal).toBeLessThanOrEqual(pool.latency.count);
+    expect(Math.max(...perServer.map((l) => l.p99Ms))).toBeGreaterThanOrEqual(120);
+    expect((await call('GET', '/pools/nope')).status).toBe(404);
+    const metrics = (await call('GET', '/metrics')).text;
+    const p99 = /scaleout_balancer_pool_latency_seconds\{pool="web",quantile="0.99"\} ([\d.e-]+)/.exec(metrics);
+    expect(Number(p99?.[1])).toBeGreaterThanOrEqual(0.12);
+    expect(metrics).toMatch(/scaleout_balancer_server_latency_seconds\{pool="web",server="a",quantile="0.5"\} [\d.e-]+/);
+  });
+
   it('exposes Prometheus metrics', async () => {
     const res = await call('GET', '/metrics');
     expect(res.status).toBe(200);

@@ -96,6 +96,18 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard', () => {
         await page.waitForSelector(`#topology [data-id="${id}"] text.metric >> text=/[1-9][0-9.]* req\\/s/`, { timeout: 10_000 });
       }
       await page.screenshot({ path: join(ARTIFACTS, 'topology.png'), fullPage: true });
+      // The nodes panel: the balancer's p50/p99 per instance (over its window, so > 0 once
+      // traffic went through), and CPU and memory from /proc for every process with a pid.
+      for (const id of ['app-1', 'app-2']) {
+        await page.waitForSelector(`#nodes tr[data-id="${id}"] td.p99 >> text=/^(0\\.[1-9]|0\\.0[1-9]|[1-9])[0-9.]* ms$/`, { timeout: 10_000 });
+        await page.waitForSelector(`#nodes tr[data-id="${id}"] td.p50 >> text=/ms$/`);
+      }
+      for (const id of ['app-1', 'balancer', 'supervisor']) {
+        await page.waitForSelector(`#nodes tr[data-id="${id}"] td.cpu >> text=/^[0-9.]+ %$/`, { timeout: 10_000 });
+        await page.waitForSelector(`#nodes tr[data-id="${id}"] td.mem >> text=/^[0-9.]+ MB$/`);
+      }
+      await page.waitForSelector('#summary >> text=/p99 [0-9.]+ ms/');
+      await page.locator('#nodes').screenshot({ path: join(ARTIFACTS, 'nodes.png') });
     } finally {
       expect((await load.stop()).errors).toBe(0);
     }
@@ -104,6 +116,35 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard', () => {
     // No script reads the cookie.
     expect(await page.evaluate('document.cookie')).toBe('');
     // The script and stylesheet came from this origin under the CSP, with nothing refused.
+    expect(browserErrors).toEqual([]);
+  });
+
+  it('starts a bounded load from the page, one at a time, and shows its result next to the balancer\'s count', async () => {
+    await page.selectOption('#load-scenario', 'mixed');
+    await page.fill('#load-rps', '40');
+    await page.fill('#load-duration', '2');
+    await page.click('#load-start');
+    await page.waitForSelector('#load-status[data-running="true"]', { timeout: 3000 });
+    // A second load while one runs is refused.
+    const second = await page.evaluate(async () => (await fetch('/dashboard/api/load', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"rps":10,"durationS":1}' })).text());
+    expect(second).toContain('SCALEOUT_BENCH_BUSY');
+    // Out of bounds is refused too.
+    const tooMuch = await page.evaluate(async () => (await fetch('/dashboard/api/load', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"rps":100000,"durationS":1}' })).text());
+    expect(tooMuch).toMatch(/SCALEOUT_BENCH_(OPTIONS|BUSY)/);
+    // The browser logs those two refusals (409) as failed loads: they were asked for.
+    const refusals = browserErrors.filter((e) => /status of 409/.test(e));
+    expect(refusals).toHaveLength(2);
+    browserErrors.splice(0, browserErrors.length, ...browserErrors.filter((e) => !/status of 409/.test(e)));
+    await page.waitForSelector('#load-status[data-running="false"]', { timeout: 15_000 });
+    const text = await page.locator('#load-status').textContent();
+    const match = /last load: (\d+) responses \(balancer: (\d+)\)/.exec(text ?? '');
+    expect(match, text ?? '').not.toBeNull();
+    expect(Number(match![1])).toBe(80);
+    expect(Number(match![2])).toBe(80);
+    // The load browsed product pages, which the fixture serves from its little cache: the
+    // instances' cache counts (from their health bodies) show as a hit ratio.
+    for (const id of ['app-1', 'app-2']) await page.waitForSelector(`#nodes tr[data-id="${id}"] td.cache >> text=/[0-9]+ %/`, { timeout: 10_000 });
+    await page.screenshot({ path: join(ARTIFACTS, 'load.png'), fullPage: true });
     expect(browserErrors).toEqual([]);
   });
 
@@ -205,6 +246,8 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard with engines', () => {
     // Two instances, each linked to every engine, plus the balancer's links to them.
     expect(await page.locator('#topology path.edge').count()).toBe(2 + 2 * engines.length);
     await page.waitForSelector('#db table');
+    // Engines have a pid too: their memory is shown.
+    for (const p of engines.filter((e) => e.pid !== null)) await page.waitForSelector(`#nodes tr[data-id="${p.id}"] td.mem >> text=/B$/`, { timeout: 10_000 });
     await page.screenshot({ path: join(ARTIFACTS, 'engines.png'), fullPage: true });
   });
 });

@@ -27,6 +27,23 @@ describe('the plugin wires the cache in: cache', () => {
     expect(cache.stats().l1Entries).toBe(0);
   });
 
+  it('reports the cache\'s hits and misses in the health body, for hit ratios', async () => {
+    const cache = new Cache();
+    const app = Fastify({ logger: false });
+    await app.register(scaleout, { shutdown: false, cache });
+    app.get('/page', async (request) => request.cache.getOrSet('page:1', () => ({ n: 1 }), { ttlMs: 60_000 }));
+    await app.ready();
+    expect((await app.inject('/healthz')).json().cache).toEqual({ hits: 0, misses: 0 });
+    for (let i = 0; i < 4; i++) await app.inject('/page');
+    expect((await app.inject('/healthz')).json()).toMatchObject({ status: 'ok', cache: { hits: 3, misses: 1 } });
+    await app.close();
+
+    const without = Fastify({ logger: false });
+    await without.register(scaleout, { shutdown: false });
+    expect((await without.inject('/healthz')).json()).not.toHaveProperty('cache');
+    await without.close();
+  });
+
   it('takes a bare Cache, and refuses anything else at registration', async () => {
     const cache = new Cache();
     const app = Fastify({ logger: false });

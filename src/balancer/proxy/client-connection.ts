@@ -102,6 +102,8 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
   #awaitingOn: Server | null = null;
   #discardedBytes = 0;
   #deadlineMs: number;
+  /** When the request went to its current server (performance.now()), for the latency windows. */
+  #sentAtMs = 0;
   /** The forwarding fields of a request that brought none of its own: the same on every request. */
   readonly #forwardedFields: string;
 
@@ -418,6 +420,7 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     this.#attempts++;
     server.inFlight++;
     server.counters.requests++;
+    this.#sentAtMs = performance.now();
     this.#respPhase = RESP_HEAD;
     this.#respBuf = null;
     const upstream = this.#ctx.upstreams.acquire(server, this);
@@ -706,6 +709,13 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     this.#upstreamReusable = true;
     this.#releaseServer(server);
     this.#ctx.countExchange(this.#pool!, server, status);
+    // A client that left (499) says nothing about the server's speed; a timeout (504) does.
+    if (status !== 499) {
+      const now = performance.now();
+      const us = (now - this.#sentAtMs) * 1000;
+      server.latency.record(us, now);
+      this.#pool!.latency.record(us, now);
+    }
   }
 
   #releaseServer(server: Server): void {

@@ -1,3 +1,4 @@
+import type { LatencyWindow } from '../latency-window.js';
 import type { Server } from '../server.js';
 import type { IdleUpstreams } from './upstream.js';
 
@@ -19,6 +20,8 @@ export type FailureKind = 'connect' | 'server-error' | 'timeout';
 /** The pool as the proxy sees it. */
 export interface ProxyPool {
   readonly name: string;
+  /** Every exchange's time, from the request sent to the response's end. */
+  readonly latency: LatencyWindow;
   select(request: SelectRequest, exclude: Server | undefined): Server | undefined;
   recordResponse(server: Server, status: number, load: number | undefined): void;
   recordFailure(server: Server, kind: FailureKind): void;

@@ -1,10 +1,9 @@
-import { requestRates } from './model.js';
-import type { StatusView } from './model.js';
+import { cacheRatios, formatBytes, formatMs, requestRates } from './model.js';
+import type { LatencyView, StatusView } from './model.js';
 import { drawTopology } from './topology-svg.js';
 import type { NodeInfo } from './topology-svg.js';
 
-/** The status is read again this often (for req/s) and soon after every event. */
-const STATUS_POLL_MS = 1000;
+/** Besides the stats stream (a frame a second), the status is read again soon after every event and action. */
 const EVENT_REFRESH_DELAY_MS = 50;
 const EVENTS_KEPT = 300;
 
@@ -16,9 +15,11 @@ interface EventView {
   [field: string]: unknown;
 }
 
-let previous: StatusView | undefined;
+/** The last frame of the stats stream: rates are measured between stream frames only (a second apart). */
+let lastStreamed: StatusView | undefined;
 let current: StatusView | undefined;
 let rates = new Map<string, number>();
+let cacheHits = new Map<string, { ratio: number | undefined; recent: boolean }>();
 let selected: string | undefined;
 let refreshTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -30,11 +31,16 @@ async function refresh(): Promise<void> {
     location.reload();
     return;
   }
-  const view = await res.json() as StatusView;
-  previous = current;
+  current = await res.json() as StatusView;
+  render();
+}
+
+function onFrame(view: StatusView): void {
+  const fresh = requestRates(lastStreamed, view);
+  cacheHits = cacheRatios(lastStreamed, view);
+  lastStreamed = view;
   current = view;
-  const fresh = requestRates(previous, current);
-  if (fresh.size > 0 || current.balancer === null) rates = fresh;
+  if (fresh.size > 0 || view.balancer === null) rates = fresh;
   render();
 }
 
@@ -47,13 +53,70 @@ function render(): void {
   if (current === undefined) return;
   const { status, balancer } = current;
   const servers = new Map(Object.values(balancer?.pools ?? {}).flatMap((p) => p.servers.map((s) => [s.id, s] as const)));
+  const pools = Object.values(balancer?.pools ?? {});
+  const poolLatency: LatencyView | undefined = pools.length === 1 ? pools[0]!.latency : undefined;
   const lags = new Map((status.db?.nodes ?? []).map((n) => [n.name, n.role === 'primary' ? 'primary' : `lag ${n.lagBytes ?? '?'} B / ${n.lagMs ?? '?'} ms`]));
   const nodes: NodeInfo[] = status.processes.map((p) => ({ process: p, server: servers.get(p.id), rate: rates.get(p.id), lag: lags.get(p.id) }));
   $('topology').replaceChildren(drawTopology(nodes, selected, select));
   const total = [...rates.values()].reduce((a, b) => a + b, 0);
-  $('summary').textContent = `${status.state} · build ${status.buildId ?? '–'} · ${status.profile ?? 'no engines'} · ${total.toFixed(1)} req/s${status.operation === null ? '' : ` · ${status.operation} in progress`} · p50/p99: not measured by the balancer`;
+  $('summary').textContent = `${status.state} · build ${status.buildId ?? '–'} · ${status.profile ?? 'no engines'} · ${total.toFixed(1)} req/s · p50 ${formatMs(poolLatency, 'p50Ms')} · p99 ${formatMs(poolLatency, 'p99Ms')}${status.operation === null ? '' : ` · ${status.operation} in progress`}`;
+  renderNodes(servers);
   renderDb();
+  renderLoad();
   renderControls();
+}
+
+/** One row per process: what the balancer measures of it, and what /proc says it costs. */
+function renderNodes(servers: Map<string, NonNullable<StatusView['balancer']>['pools'][string]['servers'][number]>): void {
+  if (current === undefined) return;
+  const table = document.createElement('table');
+  table.append(row('th', ['role', 'id', 'state', 'req/s', 'in flight', 'p50', 'p99', 'CPU', 'memory', 'cache hits']));
+  for (const p of current.status.processes) {
+    const server = servers.get(p.id);
+    const usage = current.usage?.[p.id];
+    const rate = rates.get(p.id);
+    const tr = row('td', [
+      p.role, p.id, server === undefined ? p.state : `${p.state} / ${server.state}`,
+      server === undefined ? '' : rate === undefined ? '–' : rate.toFixed(1),
+      server === undefined ? '' : String(server.inFlight),
+      server === undefined ? '' : formatMs(server.latency, 'p50Ms'),
+      server === undefined ? '' : formatMs(server.latency, 'p99Ms'),
+      usage === undefined ? '' : usage.cpuPercent === null ? '…' : `${usage.cpuPercent.toFixed(1)} %`,
+      usage === undefined ? '' : formatBytes(usage.rssBytes),
+      cacheCell(cacheHits.get(p.id)),
+    ]);
+    tr.dataset.id = p.id;
+    ['role', 'id', 'state', 'rate', 'in-flight', 'p50', 'p99', 'cpu', 'mem', 'cache'].forEach((name, i) => tr.children[i]!.classList.add(name));
+    table.append(tr);
+  }
+  $('nodes').replaceChildren(table);
+}
+
+/** `93 %` over the last second, `(93 %)` since start when nothing was looked up in that second. */
+function cacheCell(hits: { ratio: number | undefined; recent: boolean } | undefined): string {
+  if (hits === undefined) return '';
+  if (hits.ratio === undefined) return '–';
+  const text = `${Math.round(hits.ratio * 100)} %`;
+  return hits.recent ? text : `(${text})`;
+}
+
+function renderLoad(): void {
+  const load = current?.load;
+  if (load === undefined) return;
+  $<HTMLButtonElement>('load-start').disabled = load.running;
+  const out = $('load-status');
+  out.dataset.running = String(load.running);
+  if (load.running) {
+    const p = load.progress;
+    out.textContent = p === null ? `starting ${load.scenario} at ${load.rps} req/s…` : `${load.scenario} at ${load.rps} req/s: ${p.elapsedS.toFixed(0)}/${p.durationS} s, ${p.responses} responses, ${p.currentRps} req/s, ${p.errors} errors`;
+  } else if (load.error !== null) {
+    out.textContent = `the load failed: ${load.error}`;
+  } else if (load.last !== null) {
+    const l = load.last;
+    out.textContent = `last load: ${l.responses} responses (balancer: ${l.balancerExchanges}), ${l.throughputRps} req/s, p50 ${l.p50Ms} ms, p99 ${l.p99Ms} ms, ${l.errors} errors`;
+  } else {
+    out.textContent = 'no load run yet';
+  }
 }
 
 function renderDb(): void {
@@ -67,7 +130,7 @@ function renderDb(): void {
   table.append(row('th', ['node', 'role', 'healthy', 'lag B', 'lag ms']));
   for (const n of db.nodes) table.append(row('td', [n.name, n.role, n.healthy ? 'yes' : 'no', String(n.lagBytes ?? '–'), String(n.lagMs ?? '–')]));
   const title = document.createElement('h3');
-  title.textContent = `Replication (primary ${db.primary ?? '–'})`;
+  title.textContent = `Replication (primary ${db.primary ?? '–'})${db.failoverInProgress === true ? ' · failover in progress' : db.failover === true ? ' · automatic failover on, none active' : ''}`;
   box.replaceChildren(title, table);
 }
 
@@ -134,6 +197,12 @@ function addEvent(e: EventView): void {
   while (list.children.length > EVENTS_KEPT) list.lastElementChild?.remove();
 }
 
+function connectStats(): void {
+  // One frame a second while the page is open; EventSource reconnects on its own.
+  const source = new EventSource('/dashboard/api/stats');
+  source.addEventListener('stats', (message) => onFrame(JSON.parse((message as MessageEvent<string>).data) as StatusView));
+}
+
 function connectEvents(): void {
   // EventSource resumes by Last-Event-ID on its own after a dropped connection.
   const source = new EventSource('/dashboard/api/events');
@@ -162,9 +231,15 @@ function main(): void {
     void act('scale', { role, count }, `scale ${role}=${count}`);
   });
   $('deploy').addEventListener('click', () => void act('deploy', {}, 'deploy'));
+  $('load-start').addEventListener('click', () => {
+    const scenario = $<HTMLSelectElement>('load-scenario').value;
+    const rps = Number($<HTMLInputElement>('load-rps').value);
+    const durationS = Number($<HTMLInputElement>('load-duration').value);
+    void act('load', { scenario, rps, durationS }, `load ${scenario}`);
+  });
   connectEvents();
+  connectStats();
   void refresh().catch(() => undefined);
-  setInterval(() => void refresh().catch(() => undefined), STATUS_POLL_MS);
 }
 
 main();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { colourOf, columnOf, requestRates } from './model.js';
+import { cacheRatios, colourOf, columnOf, requestRates } from './model.js';
 import type { StatusView } from './model.js';
 
 function view(at: number, requests: Record<string, number>): StatusView {
@@ -39,5 +39,15 @@ describe('dashboard model', () => {
     expect(rates.get('app-1')).toBe(10);
     expect(rates.has('app-2')).toBe(false);
     expect(requestRates(undefined, view(1, {})).size).toBe(0);
+  });
+
+  it('takes the cache hit ratio over the last second, or since start when nothing was looked up in it', () => {
+    const a = { ...view(0, {}), cache: { 'app-1': { hits: 10, misses: 10 }, 'app-2': { hits: 5, misses: 5 } } };
+    const b = { ...view(1000, {}), cache: { 'app-1': { hits: 19, misses: 11 }, 'app-2': { hits: 5, misses: 5 }, 'app-3': { hits: 0, misses: 0 } } };
+    const ratios = cacheRatios(a, b);
+    expect(ratios.get('app-1')).toEqual({ ratio: 0.9, recent: true });
+    expect(ratios.get('app-2')).toEqual({ ratio: 0.5, recent: false });
+    expect(ratios.get('app-3')).toEqual({ ratio: undefined, recent: false });
+    expect(cacheRatios(undefined, b).get('app-1')).toEqual({ ratio: 19 / 30, recent: false });
   });
 });

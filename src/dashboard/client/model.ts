@@ -14,11 +14,33 @@ export interface ProcessView {
   pool?: string;
 }
 
+export interface LatencyView {
+  p50Ms: number;
+  p99Ms: number;
+  count: number;
+}
+
 export interface ServerView {
   id: string;
   state: string;
   inFlight: number;
   counters: { requests: number; [name: string]: number };
+  /** Absent from a balancer older than the latency windows. */
+  latency?: LatencyView;
+}
+
+export interface UsageView {
+  cpuPercent: number | null;
+  rssBytes: number;
+}
+
+export interface LoadStateView {
+  running: boolean;
+  scenario: string | null;
+  rps: number | null;
+  progress: { elapsedS: number; durationS: number; responses: number; errors: number; currentRps: number } | null;
+  last: { responses: number; errors: number; throughputRps: number; p50Ms: number; p99Ms: number; balancerExchanges: number } | null;
+  error: string | null;
 }
 
 export interface StatusView {
@@ -29,10 +51,45 @@ export interface StatusView {
     appUrl: string | null;
     operation: string | null;
     processes: ProcessView[];
-    db: { primary: string | null; nodes: Array<{ name: string; role: string; healthy: boolean; lagBytes: number | null; lagMs: number | null }> } | null;
+    db: { primary: string | null; failoverInProgress?: boolean; failover?: boolean; nodes: Array<{ name: string; role: string; healthy: boolean; lagBytes: number | null; lagMs: number | null }> } | null;
   };
-  balancer: { pools: Record<string, { servers: ServerView[] }> } | null;
+  balancer: { pools: Record<string, { servers: ServerView[]; latency?: LatencyView }> } | null;
   at: number;
+  /** CPU and memory by process id. */
+  usage?: Record<string, UsageView>;
+  /** Cache lookups since start by instance id (instances with a cache only). */
+  cache?: Record<string, { hits: number; misses: number }>;
+  load?: LoadStateView;
+}
+
+/**
+ * Cache hit ratio per instance between two frames (lookups in that second), or since the
+ * instance started when there were none in between; undefined without a cache.
+ */
+export function cacheRatios(previous: StatusView | undefined, current: StatusView): Map<string, { ratio: number | undefined; recent: boolean }> {
+  const out = new Map<string, { ratio: number | undefined; recent: boolean }>();
+  for (const [id, now] of Object.entries(current.cache ?? {})) {
+    const then = previous?.cache?.[id];
+    const hits = then === undefined ? 0 : now.hits - then.hits;
+    const misses = then === undefined ? 0 : now.misses - then.misses;
+    if (hits >= 0 && misses >= 0 && hits + misses > 0) out.set(id, { ratio: hits / (hits + misses), recent: true });
+    else out.set(id, { ratio: now.hits + now.misses === 0 ? undefined : now.hits / (now.hits + now.misses), recent: false });
+  }
+  return out;
+}
+
+/** Bytes as the panels show them: `12.3 MB`. */
+export function formatBytes(bytes: number): string {
+  if (bytes >= 1024 ** 3) return `${(bytes / 1024 ** 3).toFixed(2)} GB`;
+  if (bytes >= 1024 ** 2) return `${(bytes / 1024 ** 2).toFixed(1)} MB`;
+  return `${Math.round(bytes / 1024)} kB`;
+}
+
+/** A latency as the panels show it: `–` when nothing was measured in the window. */
+export function formatMs(latency: LatencyView | undefined, key: 'p50Ms' | 'p99Ms'): string {
+  if (latency === undefined || latency.count === 0) return '–';
+  const v = latency[key];
+  return v >= 100 ? `${Math.round(v)} ms` : `${v.toFixed(1)} ms`;
 }
 
 export type Colour = 'green' | 'red' | 'amber' | 'grey';
