@@ -10,13 +10,14 @@ import type { AdminApi } from './admin-api.js';
 import { AdminRequestError, BalancerConfigError } from './errors.js';
 import { splitAddress } from './address.js';
 import { parseBalancerOptions, parsePoolOptions, parseServerOptions } from './options.js';
-import type { BalancerOptions, BalancerOptionsInput, PoolOptionsInput, RouteOptions, ServerOptionsInput } from './options.js';
+import type { BalancerOptions, BalancerOptionsInput, BalancerWorkersOptionsInput, PoolOptionsInput, RouteOptions, ServerOptionsInput } from './options.js';
 import { Pool, serverSpecFromAddress } from './pool.js';
 import type { BalancerEvent } from './events.js';
 import { ClientConnection } from './proxy/client-connection.js';
 import type { ProxyContext, ProxyPool } from './proxy/proxy-context.js';
 import { IdleUpstreams } from './proxy/upstream.js';
 import { RouteTable } from './route-table.js';
+import { BalancerWorkers } from './workers/balancer-workers.js';
 import type { RouteRule } from './route-table.js';
 import type { Server, ServerState } from './server.js';
 
@@ -32,6 +33,8 @@ export interface BalancerDeps {
    * takes: a handle received over IPC, a `net.Server`, `{ fd }`.
    */
   listenHandles?: ReadonlyArray<object | undefined>;
+  /** A stick table placed a client on a server (balancer workers share placements). */
+  onStick?: (pool: string, key: string, serverId: string) => void;
 }
 
 /** What the admin API and `scaleout status` show of one server. */
@@ -46,6 +49,17 @@ export interface ServerSnapshot {
   slowStart: boolean;
   ejectedUntil: string | undefined;
   counters: Server['counters'];
+}
+
+/**
+ * What a balancer started now needs to serve as this one does: its pools with the
+ * servers they have now (admin changes included), the routes, and the drains. Balancer
+ * workers start from it, so a worker that replaces a crashed one knows every change.
+ */
+export interface BalancerLiveConfig {
+  pools: Record<string, PoolOptionsInput>;
+  routes: RouteOptions[];
+  drains: Array<{ pool: string; id: string; stickyMs: number }>;
 }
 
 export interface BalancerSnapshot {
@@ -64,6 +78,7 @@ export class Balancer {
   readonly #clock: Clock;
   readonly #log: NonNullable<BalancerDeps['log']>;
   readonly #listenHandles: ReadonlyArray<object | undefined>;
+  readonly #onStick: BalancerDeps['onStick'];
   readonly #keyring: Keyring;
   readonly #pools = new Map<string, Pool>();
   readonly #upstreams: IdleUpstreams;
@@ -84,6 +99,7 @@ export class Balancer {
     this.#clock = deps.clock ?? systemClock;
     this.#log = deps.log ?? (() => {});
     this.#listenHandles = deps.listenHandles ?? [];
+    this.#onStick = deps.onStick;
     this.#keyring = options.keys === undefined ? Keyring.random() : new Keyring(options.keys);
     this.#upstreams = new IdleUpstreams({
       maxIdlePerServer: options.limits.maxIdlePerServer,
@@ -115,7 +131,9 @@ export class Balancer {
   }
 
   #makePool(name: string, options: BalancerOptions['pools'][string]): Pool {
+    const onStick = this.#onStick;
     return new Pool(name, options, {
+      ...(onStick === undefined ? {} : { onStick: (key: string, serverId: string) => onStick(name, key, serverId) }),
       clock: this.#clock,
       keyring: this.#keyring,
       closeIdle: (server) => this.#upstreams.closeServer(server),
@@ -230,6 +248,32 @@ export class Balancer {
     this.#routes = new RouteTable(rules);
   }
 
+  liveConfig(): BalancerLiveConfig {
+    const now = this.#clock.now();
+    const pools: BalancerLiveConfig['pools'] = {};
+    const drains: BalancerLiveConfig['drains'] = [];
+    for (const pool of this.#pools.values()) {
+      pools[pool.name] = {
+        ...pool.options,
+        servers: pool.servers().map((s) => ({ id: s.id, address: s.address, weight: s.configuredWeight })),
+      };
+      for (const s of pool.servers()) {
+        if (s.draining) drains.push({ pool: pool.name, id: s.id, stickyMs: Math.max(0, s.drainStickyUntilMs - now) });
+      }
+    }
+    return { pools, routes: this.#routes.rules, drains };
+  }
+
+  /** Applies the drains of a {@link liveConfig} (its pools and routes are options). */
+  applyDrains(drains: BalancerLiveConfig['drains']): void {
+    for (const { pool, id, stickyMs } of drains) this.pool(pool).drain(id, stickyMs);
+  }
+
+  /** A stick-table placement made elsewhere (another worker); see `BalancerDeps.onStick`. */
+  learnStick(pool: string, key: string, serverId: string): void {
+    this.#pools.get(pool)?.learnStick(key, serverId);
+  }
+
   snapshot(): BalancerSnapshot {
     const now = this.#clock.now();
     const pools: BalancerSnapshot['pools'] = {};
@@ -286,7 +330,8 @@ export class Balancer {
 /**
  * Start a balancer: validate the options (a BalancerConfigError names the field, the
  * value and what is allowed), bind the listeners, start health checks, and start the
- * admin API when `admin: { address, token }` is given (closed by `close()`).
+ * admin API when `admin: { address, token }` is given (closed by `close()`). With
+ * `workers: N | 'auto'`, N processes share the listeners (see {@link BalancerWorkers}).
  *
  * @example
  * const balancer = await startBalancer({
@@ -295,8 +340,13 @@ export class Balancer {
  *                   affinity: { type: 'cookie' }, health: { path: '/healthz' } } },
  * });
  */
-export async function startBalancer(input: BalancerOptionsInput, deps: BalancerDeps = {}): Promise<Balancer> {
-  const balancer = new Balancer(parseBalancerOptions(input), deps);
+export async function startBalancer(input: BalancerWorkersOptionsInput, deps?: BalancerDeps): Promise<BalancerWorkers>;
+export async function startBalancer(input: BalancerOptionsInput & { workers?: undefined }, deps?: BalancerDeps): Promise<Balancer>;
+export async function startBalancer(input: BalancerOptionsInput & { workers?: number | 'auto' | undefined }, deps?: BalancerDeps): Promise<Balancer | BalancerWorkers>;
+export async function startBalancer(input: BalancerOptionsInput & { workers?: number | 'auto' | undefined }, deps: BalancerDeps = {}): Promise<Balancer | BalancerWorkers> {
+  const options = parseBalancerOptions(input);
+  if (options.workers !== undefined) return BalancerWorkers.start(options, deps);
+  const balancer = new Balancer(options, deps);
   try {
     await balancer.listen();
   } catch (err) {

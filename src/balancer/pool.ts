@@ -40,6 +40,11 @@ export interface PoolDeps {
    */
   retryInFlight(server: Server): void;
   onEvent(event: PoolEvent | PoolWarning): void;
+  /**
+   * The stick table placed a client (`key`) on a server: balancer workers pass it to
+   * the others, so the client's next connection finds it whichever worker accepts it.
+   */
+  onStick?(key: string, serverId: string): void;
 }
 
 /**
@@ -166,10 +171,19 @@ export class Pool implements ProxyPool {
         if (server !== undefined && server !== exclude && server.acceptsSticky(now)) return server;
       }
       const server = this.#pickFor(request, exclude);
-      if (server !== undefined && key !== undefined) this.#table.set(key, server.id, now);
+      if (server !== undefined && key !== undefined) {
+        this.#table.set(key, server.id, now);
+        this.#deps.onStick?.(key, server.id);
+      }
       return server;
     }
     return this.#pickFor(request, exclude);
+  }
+
+  /** A placement another worker made (see `PoolDeps.onStick`); ignored for a server this pool lacks. */
+  learnStick(key: string, serverId: string): void {
+    if (this.#table === undefined || !this.#servers.has(serverId)) return;
+    this.#table.set(key, serverId, this.#deps.clock.now());
   }
 
   #pickFor(request: SelectRequest, exclude: Server | undefined): Server | undefined {

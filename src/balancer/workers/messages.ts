@@ -1,0 +1,42 @@
+import type { BalancerLiveConfig } from '../balancer.js';
+import type { BalancerEvent } from '../events.js';
+import type { BalancerOptionsInput } from '../options.js';
+
+/**
+ * What a balancer's primary and its workers say over IPC:
+ *
+ *     worker ── loaded ───────────────────────────────► primary
+ *            ◄─ listener {index} + socket handle ─────   (one per listener)
+ *            ◄─ start {options, live, sticks} ────────
+ *            ── ready {addresses, admin} ─────────────►  or failed {message}
+ *            ── event / stick ────────────────────────►  (any time)
+ *            ◄─ stick ────────────────────────────────   (another worker's placement)
+ *
+ * The handshake exists because a message that arrives before the worker listens for
+ * messages is lost.
+ */
+export type PrimaryMessage =
+  | { type: 'listener'; index: number }
+  | {
+    type: 'start';
+    /** Balancer options without `workers`; `admin` is the worker's own, on a loopback port. */
+    options: BalancerOptionsInput;
+    live: BalancerLiveConfig;
+    /** Stick-table placements to start with, by pool: `[key, serverId]`. */
+    sticks: Record<string, Array<[string, string]>>;
+  }
+  | StickMessage;
+
+export type WorkerMessage =
+  | { type: 'loaded' }
+  | { type: 'ready'; addresses: string[]; admin: string }
+  | { type: 'failed'; code: string; message: string }
+  | { type: 'event'; event: BalancerEvent }
+  | StickMessage;
+
+export interface StickMessage {
+  type: 'stick';
+  pool: string;
+  key: string;
+  server: string;
+}
