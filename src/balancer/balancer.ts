@@ -35,6 +35,13 @@ export interface BalancerDeps {
   listenHandles?: ReadonlyArray<object | undefined>;
   /** A stick table placed a client on a server (balancer workers share placements). */
   onStick?: (pool: string, key: string, serverId: string) => void;
+  /** Health checked once for all balancer workers (see `PoolDeps.sharedHealth`), per pool. */
+  sharedHealth?: {
+    probe: boolean;
+    onHealth?(pool: string, serverId: string, healthy: boolean, reason: string, answered: boolean): void;
+    onLoad?(pool: string, serverId: string, load: number): void;
+    markDown?(pool: string, serverId: string, reason: string): void;
+  };
 }
 
 /** What the admin API and `scaleout status` show of one server. */
@@ -79,6 +86,7 @@ export class Balancer {
   readonly #log: NonNullable<BalancerDeps['log']>;
   readonly #listenHandles: ReadonlyArray<object | undefined>;
   readonly #onStick: BalancerDeps['onStick'];
+  readonly #sharedHealth: BalancerDeps['sharedHealth'];
   readonly #keyring: Keyring;
   readonly #pools = new Map<string, Pool>();
   readonly #upstreams: IdleUpstreams;
@@ -100,6 +108,7 @@ export class Balancer {
     this.#log = deps.log ?? (() => {});
     this.#listenHandles = deps.listenHandles ?? [];
     this.#onStick = deps.onStick;
+    this.#sharedHealth = deps.sharedHealth;
     this.#keyring = options.keys === undefined ? Keyring.random() : new Keyring(options.keys);
     this.#upstreams = new IdleUpstreams({
       maxIdlePerServer: options.limits.maxIdlePerServer,
@@ -132,8 +141,17 @@ export class Balancer {
 
   #makePool(name: string, options: BalancerOptions['pools'][string]): Pool {
     const onStick = this.#onStick;
+    const shared = this.#sharedHealth;
     return new Pool(name, options, {
       ...(onStick === undefined ? {} : { onStick: (key: string, serverId: string) => onStick(name, key, serverId) }),
+      ...(shared === undefined ? {} : {
+        sharedHealth: {
+          probe: shared.probe,
+          onHealth: (id, healthy, reason, answered) => shared.onHealth?.(name, id, healthy, reason, answered),
+          onLoad: (id, load) => shared.onLoad?.(name, id, load),
+          markDown: (id, reason) => shared.markDown?.(name, id, reason),
+        },
+      }),
       clock: this.#clock,
       keyring: this.#keyring,
       closeIdle: (server) => this.#upstreams.closeServer(server),
@@ -267,6 +285,20 @@ export class Balancer {
   /** Applies the drains of a {@link liveConfig} (its pools and routes are options). */
   applyDrains(drains: BalancerLiveConfig['drains']): void {
     for (const { pool, id, stickyMs } of drains) this.pool(pool).drain(id, stickyMs);
+  }
+
+  /** A server state the probing worker saw; see `BalancerDeps.sharedHealth`. */
+  applyHealth(pool: string, serverId: string, healthy: boolean, reason: string, answered: boolean): void {
+    this.#pools.get(pool)?.applyHealth(serverId, healthy, reason, answered);
+  }
+
+  applyLoad(pool: string, serverId: string, load: number): void {
+    this.#pools.get(pool)?.applyLoad(serverId, load);
+  }
+
+  /** Takes a server down now in the probing worker, for a worker that found it silent. */
+  markDown(pool: string, serverId: string, reason: string): void {
+    this.#pools.get(pool)?.markDown(serverId, reason);
   }
 
   /** A stick-table placement made elsewhere (another worker); see `BalancerDeps.onStick`. */

@@ -61,7 +61,7 @@ const balancerSchema = z.object({
   healthIntervalMs: ms.min(50).default(DEFAULT_BALANCER_HEALTH_INTERVAL_MS),
   /**
    * Balancer processes sharing the client socket: a number, or `'auto'` (one per core).
-   * Unset: one process. Each worker checks the instances' health itself (docs/balancing.md).
+   * Unset: one process. One worker checks the instances' health for all (docs/balancing.md).
    */
   workers: z.union([z.number().int().min(1).max(MAX_WORKERS), z.literal('auto')], { error: `use a whole number from 1 to ${MAX_WORKERS}, or "auto" (one per core)` }).optional(),
 }).strict();

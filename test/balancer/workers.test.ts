@@ -261,3 +261,58 @@ describe('affinity with balancer workers', () => {
     expect(after).toBeGreaterThan(before);
   }, 60_000);
 });
+
+describe('health with balancer workers', () => {
+  let balancer: BalancerWorkers;
+  let server: http.Server;
+  let probes = 0;
+  let healthy = true;
+
+  beforeAll(async () => {
+    // A server that counts the health probes it gets.
+    server = http.createServer((req, res) => {
+      if (req.url === '/healthz') {
+        probes++;
+        res.writeHead(healthy ? 200 : 503).end();
+        return;
+      }
+      res.writeHead(200, { 'x-backend': 'counted' }).end('ok');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    balancer = await startBalancer({
+      listen: '127.0.0.1:0',
+      workers: 2,
+      admin: { address: '127.0.0.1:0', token },
+      pools: {
+        web: {
+          servers: [{ id: 'counted', address: `127.0.0.1:${port}` }, { id: 'a', address: backends[0]!.address }],
+          health: { path: '/healthz', intervalMs: 100, timeoutMs: 500 },
+        },
+      },
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await balancer?.close();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('one worker probes for all: the servers get the probes of one balancer, and every worker follows its view', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    probes = 0;
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    // One prober every 100 ms: about 20 in 2 s (fewer on a busy machine); two probers would send about 40.
+    expect(probes).toBeGreaterThan(5);
+    expect(probes).toBeLessThanOrEqual(30);
+
+    healthy = false;
+    await waitFor('every worker to see the server down', async () => (await perWorker(balancer))
+      .every((s) => s.pools.web!.servers.find((x) => x.id === 'counted')!.state === 'down'), { timeoutMs: 15_000 });
+    const replies = await many(`http://${balancer.addresses[0]}/`, 40, 8);
+    expect(replies.filter((r) => r.backend === 'counted')).toEqual([]);
+
+    healthy = true;
+    await waitFor('every worker to see it up again', async () => (await perWorker(balancer))
+      .every((s) => s.pools.web!.servers.find((x) => x.id === 'counted')!.state === 'up'), { timeoutMs: 15_000 });
+  }, 60_000);
+});

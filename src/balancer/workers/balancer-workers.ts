@@ -19,6 +19,8 @@ import { bindWithoutListening } from './bound-socket.js';
 import type { TcpHandle } from './bound-socket.js';
 import type { PrimaryMessage, WorkerMessage } from './messages.js';
 
+/** The worker that checks the servers' health for all (see `PoolDeps.sharedHealth`). */
+const PROBER_SLOT = 0;
 /** A worker must be serving within this time of its fork. @defaultValue 30000 */
 export const WORKER_START_TIMEOUT_MS = 30_000;
 /** A worker that crashes again within this time of its start is restarted after a growing pause. @defaultValue 10000 */
@@ -62,7 +64,8 @@ function workerEntry(): { file: string; execArgv: string[] } {
  *    all applied it. `GET /servers` and `/metrics` sum the workers.
  *  - A worker that exits is started again from the live config (admin changes included)
  *    and the stick-table copy; the others keep accepting meanwhile.
- *  - Health: each worker checks the servers itself (N probers; see docs/balancing.md).
+ *  - Health: worker 0 checks the servers for all and the primary passes what it sees to
+ *    the others (one prober, as with one balancer; see docs/balancing.md).
  */
 export class BalancerWorkers {
   readonly #options: BalancerOptions;
@@ -76,6 +79,8 @@ export class BalancerWorkers {
   readonly #sticks = new Map<string, StickTable>();
   readonly #stopSaves: Array<() => Promise<void>> = [];
   readonly #recentEvents = new Map<string, number>();
+  /** Servers the prober last reported down, by `pool\0server`: what a worker started now begins with. */
+  readonly #down = new Map<string, { pool: string; server: string; reason: string }>();
   #live: BalancerLiveConfig;
   #addresses: string[] = [];
   #admin: WorkersAdmin | undefined;
@@ -192,6 +197,9 @@ export class BalancerWorkers {
   /** After an admin change all workers applied: what a worker started from now on gets. */
   setLiveConfig(live: BalancerLiveConfig): void {
     this.#live = live;
+    for (const [key, { pool, server }] of this.#down) {
+      if (live.pools[pool]?.servers?.some((s) => s.id === server) !== true) this.#down.delete(key);
+    }
     for (const [pool, table] of this.#sticks) {
       const members = new Set(live.pools[pool]?.servers?.map((s) => s.id) ?? []);
       for (const entry of [...table.entries()]) if (!members.has(entry.serverId)) table.deleteServer(entry.serverId);
@@ -222,7 +230,9 @@ export class BalancerWorkers {
             this.#handles.forEach((handle, index) => child.send({ type: 'listener', index } satisfies PrimaryMessage, handle as net.Server));
             const sticks: Record<string, Array<[string, string]>> = {};
             for (const [pool, table] of this.#sticks) sticks[pool] = [...table.entries()].map((e) => [e.key, e.serverId]);
-            child.send({ type: 'start', options: this.#workerOptions, live: this.#live, sticks } satisfies PrimaryMessage);
+            child.send({
+              type: 'start', options: this.#workerOptions, live: this.#live, sticks, probe: slot.index === PROBER_SLOT, down: [...this.#down.values()],
+            } satisfies PrimaryMessage);
             break;
           }
           case 'ready':
@@ -241,6 +251,13 @@ export class BalancerWorkers {
             break;
           case 'stick':
             this.#onStick(slot, message);
+            break;
+          case 'health':
+          case 'load':
+            if (slot.index === PROBER_SLOT) this.#onHealth(message);
+            break;
+          case 'mark-down':
+            this.#toSlot(PROBER_SLOT, message);
             break;
           default:
             break;
@@ -280,7 +297,23 @@ export class BalancerWorkers {
     }
   }
 
-  /** Every worker sees a server go down; the operator is told once. */
+  /** The prober's view goes to every other worker, and is kept for workers started later. */
+  #onHealth(message: Extract<WorkerMessage, { type: 'health' | 'load' }>): void {
+    if (typeof message.pool !== 'string' || typeof message.server !== 'string') return;
+    if (message.type === 'health') {
+      const key = `${message.pool}\u0000${message.server}`;
+      if (message.healthy) this.#down.delete(key);
+      else this.#down.set(key, { pool: message.pool, server: message.server, reason: String(message.reason) });
+    }
+    for (const slot of this.#slots) if (slot.index !== PROBER_SLOT) this.#toSlot(slot.index, message);
+  }
+
+  #toSlot(index: number, message: PrimaryMessage): void {
+    const child = this.#slots[index]?.child;
+    if (child?.connected === true) child.send(message);
+  }
+
+  /** Every worker logs a server's state change; the operator is told once. */
   #onEvent(event: BalancerEvent): void {
     // The primary says once that the balancer stopped.
     if (event.kind === 'balancer-stopped') return;

@@ -30,24 +30,35 @@ async function run(): Promise<void> {
     process.on('message', (message: PrimaryMessage, handle: unknown) => {
       if (message?.type === 'listener' && handle !== undefined && handle !== null) handles[message.index] = handle as object;
       else if (message?.type === 'start') resolve(message);
-      else if (message?.type === 'stick') {
+      else if (message?.type === 'stick' || message?.type === 'health' || message?.type === 'load' || message?.type === 'mark-down') {
         if (ready.balancer === undefined) pending.push(message);
-        else ready.balancer.learnStick(message.pool, message.key, message.server);
+        else apply(ready.balancer, message);
       }
     });
   });
   send({ type: 'loaded' });
-  const { options: input, live, sticks } = await start;
+  const { options: input, live, sticks, probe, down } = await start;
   const options = parseBalancerOptions({ ...input, pools: live.pools, routes: live.routes });
   const balancer = new Balancer(options, {
     listenHandles: handles,
     log: (event) => send({ type: 'event', event }),
     onStick: (pool, key, server) => send({ type: 'stick', pool, key, server }),
+    sharedHealth: {
+      probe,
+      onHealth: (pool, server, healthy, reason, answered) => send({ type: 'health', pool, server, healthy, reason, answered }),
+      onLoad: (pool, server, load) => send({ type: 'load', pool, server, load }),
+      markDown: (pool, server, reason) => send({ type: 'mark-down', pool, server, reason }),
+    },
   });
-  // Before the first client: a drained server must not take one from a new worker.
+  // Before the first client: a drained server must not take one from a new worker, nor a server known down.
   balancer.applyDrains(live.drains);
+  for (const { pool, server, reason } of down) {
+    // The prober takes it down and brings it back after `rise` passed probes (then tells the others).
+    if (probe) balancer.markDown(pool, server, reason);
+    else balancer.applyHealth(pool, server, false, reason, true);
+  }
   for (const [pool, entries] of Object.entries(sticks)) for (const [key, server] of entries) balancer.learnStick(pool, key, server);
-  for (const message of pending.splice(0)) if (message.type === 'stick') balancer.learnStick(message.pool, message.key, message.server);
+  for (const message of pending.splice(0)) apply(balancer, message);
   ready.balancer = balancer;
   try {
     await balancer.listen();
@@ -66,6 +77,13 @@ async function run(): Promise<void> {
   process.off('disconnect', orphaned);
   process.on('disconnect', stop);
   send({ type: 'ready', addresses: balancer.addresses, admin: balancer.adminAddress! });
+}
+
+function apply(balancer: Balancer, message: PrimaryMessage): void {
+  if (message.type === 'stick') balancer.learnStick(message.pool, message.key, message.server);
+  else if (message.type === 'health') balancer.applyHealth(message.pool, message.server, message.healthy, message.reason, message.answered);
+  else if (message.type === 'load') balancer.applyLoad(message.pool, message.server, message.load);
+  else if (message.type === 'mark-down') balancer.markDown(message.pool, message.server, message.reason);
 }
 
 process.on('uncaughtException', (err) => {
