@@ -322,9 +322,9 @@ async function main(): Promise<void> {
     ...(busyMachine ? [
       '',
       `This run's machine was busy with other work (load average ${loads[0]} at the start, on ${cpus().length} CPUs), so each proxy got a ` +
-        'fraction of a core (*proxy CPU*). The scheduler shares CPU time per runnable thread, so a proxy with two threads or processes ' +
-        'gets about twice the share of a one-threaded one against the same competing work: the 2-to-1 req/s ratios then say more about ' +
-        'that share than about the proxy. *req per CPU-s* is the figure that holds up under contention, since it divides by the CPU time ' +
+        'fraction of a core (*proxy CPU*). The scheduler shares CPU time per runnable thread, so a proxy with two busy threads or processes ' +
+        'can get up to twice the share of a one-threaded one against the same competing work (compare *proxy CPU* of the 1 and 2 rows): ' +
+        'the 2-to-1 req/s ratios then say more about that share than about the proxy, and they swing from run to run. *req per CPU-s* is the figure that holds up under contention, since it divides by the CPU time ' +
         'the proxy did get; it still drops when a proxy gets so little CPU that each wake-up finds fewer requests to batch, and for the ' +
         'scaleout workers when each process\'s JIT warms up on only its share of the warm-up traffic.',
     ] : []),

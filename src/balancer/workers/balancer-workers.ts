@@ -216,6 +216,8 @@ export class BalancerWorkers {
     child.on('error', () => {});
     return new Promise<void>((resolve, reject) => {
       let settled = false;
+      /** It served: its exit is a crash to restart from here; before that, the caller of this start decides. */
+      let served = false;
       const timer = setTimeout(() => fail(new BalancerWorkersError(503, `a balancer worker did not start within ${WORKER_START_TIMEOUT_MS} ms`)), WORKER_START_TIMEOUT_MS);
       const fail = (err: Error): void => {
         if (settled) return;
@@ -238,6 +240,7 @@ export class BalancerWorkers {
           case 'ready':
             if (settled) break;
             settled = true;
+            served = true;
             clearTimeout(timer);
             slot.admin = message.admin;
             if (this.#addresses.length === 0) this.#addresses = message.addresses;
@@ -269,7 +272,7 @@ export class BalancerWorkers {
           fail(new BalancerWorkersError(503, `a balancer worker exited while starting (${signal ?? `code ${code}`})`));
           return;
         }
-        if (this.#closing !== undefined || slot.child !== child) return;
+        if (!served || this.#closing !== undefined || slot.child !== child) return;
         this.#restartLater(slot, `balancer worker ${child.pid} exited (${signal ?? `code ${code}`}); starting another`);
       });
     });
