@@ -152,6 +152,10 @@ describe('balancer workers', () => {
     expect(unknown.status).toBe(404);
     expect(unknown.text).toContain('SCALEOUT_BALANCER_ADMIN_REQUEST');
     expect((await admin(balancer.adminAddress!, 'GET', '/servers', undefined, 'wrong')).status).toBe(401);
+    // One writer per stick-table file: a pool with one cannot be added to running workers.
+    const tableFile = await admin(balancer.adminAddress!, 'POST', '/pools', { name: 'sticky', affinity: { type: 'table', file: '/tmp/never-written.json' } });
+    expect(tableFile.status).toBe(400);
+    expect(tableFile.text).toContain('SCALEOUT_BALANCER_ADMIN_INVALID_INPUT');
   });
 
   it('replace a killed worker while the other serves: a client that retries once sees no error, and the new worker has the admin changes', async () => {

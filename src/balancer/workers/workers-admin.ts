@@ -5,7 +5,7 @@ import { AggregatorRegistry, Gauge } from 'prom-client';
 import { splitAddress } from '../address.js';
 import type { BalancerLiveConfig, BalancerSnapshot } from '../balancer.js';
 import { MAX_ADMIN_BODY_BYTES } from '../admin-api.js';
-import { AdminBodyTooLargeError, AdminRequestError, BALANCER_RESPONSES, BalancerError, BalancerWorkersError } from '../errors.js';
+import { AdminBodyTooLargeError, AdminInvalidInputError, AdminRequestError, BALANCER_RESPONSES, BalancerError, BalancerWorkersError } from '../errors.js';
 import type { BalancerWorkers } from './balancer-workers.js';
 
 /** A worker's admin API must answer the primary within this time. @defaultValue 10000 */
@@ -106,6 +106,10 @@ async function handle(workers: BalancerWorkers, agent: http.Agent, token: Buffer
     send(res, answer);
     return;
   }
+  if (method === 'POST' && path === '/pools' && hasTableFile(body)) {
+    // Every worker would write it: the primary is the one writer, for the tables of the config.
+    throw new AdminInvalidInputError('with balancer workers, a stick table with a file is set in the config, not added over the admin API; remove affinity.file');
+  }
   // A change: one at a time, and never while a worker starts (it gets the live config or the change, never neither).
   const answer = await workers.serially(async () => {
     const admins = running(workers);
@@ -122,6 +126,16 @@ async function handle(workers: BalancerWorkers, agent: http.Agent, token: Buffer
     return first;
   });
   send(res, answer);
+}
+
+function hasTableFile(body: Buffer): boolean {
+  try {
+    const pool = JSON.parse(body.toString('utf8')) as { affinity?: { type?: unknown; file?: unknown } } | null;
+    return pool?.affinity?.type === 'table' && pool.affinity.file !== undefined;
+  } catch {
+    // Not JSON: the workers refuse it with their own answer.
+    return false;
+  }
 }
 
 function running(workers: BalancerWorkers): string[] {
