@@ -1,4 +1,7 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBalancer } from '../../src/balancer/index.js';
 import type { BalancerSnapshot, BalancerWorkers, WorkerSnapshot } from '../../src/balancer/index.js';
@@ -263,6 +266,44 @@ describe('affinity with balancer workers', () => {
     const after = ((await admin(own.admin!, 'GET', '/servers', undefined, balancer.token)).json as BalancerSnapshot).pools.table!.servers
       .reduce((n, s) => n + s.counters.requests, 0);
     expect(after).toBeGreaterThan(before);
+  }, 60_000);
+});
+
+describe('a saved stick table with balancer workers', () => {
+  it('is written by the primary from every worker\'s placements and read back by the next start', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'scaleout-workers-table-'));
+    const file = join(dir, 'table.json');
+    const options = {
+      listen: '127.0.0.1:0',
+      workers: 2,
+      pools: { web: { servers: backends.map((b) => ({ id: b.id, address: b.address })), affinity: { type: 'table' as const, key: { on: 'header' as const, name: 'x-user' }, file } } },
+    };
+    try {
+      const first = await startBalancer(options);
+      const placed = new Map<string, string>();
+      try {
+        const base = `http://${first.addresses[0]}`;
+        for (let user = 0; user < 9; user++) placed.set(`user-${user}`, (await once(`${base}/`, { 'x-user': `user-${user}` })).backend!);
+        // Spread over the servers, as round-robin places new clients.
+        expect(new Set(placed.values()).size).toBeGreaterThan(1);
+      } finally {
+        await first.close();
+      }
+      expect(existsSync(file)).toBe(true);
+      const second = await startBalancer(options);
+      try {
+        const base = `http://${second.addresses[0]}`;
+        // In the other order: placing them afresh would put most of them elsewhere.
+        for (const [user, backend] of [...placed].reverse()) {
+          const replies = await many(`${base}/`, 6, 3, { 'x-user': user });
+          expect(replies.map((r) => r.backend), user).toEqual(replies.map(() => backend));
+        }
+      } finally {
+        await second.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 });
 
