@@ -75,8 +75,8 @@ export function tempPaths(dir: string): string {
     .map((kind) => `${kind}_temp_path ${join(dir, kind)};`).join('\n  ');
 }
 
-/** Starts the backends pinned to `cpu` and waits until both answer `/healthz`. */
-export async function startBackends(group: ProcessGroup, workDir: string, cpu: number): Promise<Backends> {
+/** Starts the backends (pinned to `cpu` when given) and waits until both answer `/healthz`. */
+export async function startBackends(group: ProcessGroup, workDir: string, cpu?: number): Promise<Backends> {
   const ports = [await freePort(), await freePort()];
   const statusPort = await freePort();
   const config = join(workDir, 'backends.conf');
@@ -85,7 +85,7 @@ export async function startBackends(group: ProcessGroup, workDir: string, cpu: n
     name: 'backends',
     command: 'nginx',
     args: ['-c', config, '-g', 'daemon off;'],
-    cpu,
+    ...(cpu === undefined ? {} : { cpu }),
     logFile: join(workDir, 'backends.log'),
   });
   for (const port of ports) {

@@ -26,8 +26,10 @@ import type { ServerOptionsInput } from './options.js';
  *   PUT    /pools/:pool/servers/:id/weight        {weight}                     change weight
  *   POST   /pools                                 {name, ...pool options}      add a pool
  *   DELETE /pools/:pool                                                        remove a pool
+ *   GET    /config                                                             pools with their servers now, routes, drains
  *   GET    /routes, PUT /routes                   [{host?, pathPrefix?, pool}] read, replace routes
  *   GET    /metrics                                                            Prometheus text format
+ *                                                                             (JSON with Accept: application/json)
  */
 export interface AdminApi {
   readonly address: string;
@@ -82,11 +84,14 @@ async function handle(balancer: Balancer, registry: Registry, token: Buffer, req
   const method = req.method ?? 'GET';
 
   if (method === 'GET' && url.pathname === '/metrics') {
+    // JSON for a balancer's primary, which sums its workers' metrics (prom-client's AggregatorRegistry).
+    if (req.headers.accept === 'application/json') return sendJson(res, 200, await registry.getMetricsAsJSON());
     res.writeHead(200, { 'content-type': registry.contentType });
     res.end(await registry.metrics());
     return;
   }
   if (method === 'GET' && url.pathname === '/servers') return sendJson(res, 200, balancer.snapshot());
+  if (method === 'GET' && url.pathname === '/config') return sendJson(res, 200, balancer.liveConfig());
   if (method === 'GET' && url.pathname === '/routes') return sendJson(res, 200, balancer.snapshot().routes);
   if (method === 'PUT' && url.pathname === '/routes') {
     const rules = validate(routesBody, await readJson(req));
@@ -272,23 +277,25 @@ function metricsRegistry(balancer: Balancer): Registry {
     },
   });
   new Gauge({
-    name: 'scaleout_balancer_server_load', help: 'Last load reported by the server (0..1)', labelNames: labels, registers: [registry],
+    name: 'scaleout_balancer_server_load', help: 'Last load reported by the server (0..1)', labelNames: labels, registers: [registry], aggregator: 'max',
     collect() {
       this.reset();
       for (const { pool, s } of snapshotServers()) this.set({ pool, server: s.id }, s.load);
     },
   });
   new Gauge({
-    name: 'scaleout_balancer_server_up', help: '1 when the server takes new clients', labelNames: labels, registers: [registry],
+    name: 'scaleout_balancer_server_up', help: '1 when the server takes new clients', labelNames: labels, registers: [registry], aggregator: 'min',
     collect() {
       this.reset();
       for (const { pool, s } of snapshotServers()) this.set({ pool, server: s.id }, s.state === 'up' ? 1 : 0);
     },
   });
   const quantiles = [['0.5', 'p50Ms'], ['0.99', 'p99Ms']] as const;
+  // Quantiles cannot be summed: with workers, the primary reports the slowest worker's
+  // (an upper bound of the merged quantile, never below the truth).
   new Gauge({
     name: 'scaleout_balancer_server_latency_seconds', help: 'Exchange time per server over the last 10 s (request sent to response end), by quantile',
-    labelNames: [...labels, 'quantile'], registers: [registry],
+    labelNames: [...labels, 'quantile'], registers: [registry], aggregator: 'max',
     collect() {
       this.reset();
       for (const { pool, s } of snapshotServers()) {
@@ -297,7 +304,7 @@ function metricsRegistry(balancer: Balancer): Registry {
     },
   });
   new Gauge({
-    name: 'scaleout_balancer_pool_latency_seconds', help: 'Exchange time per pool over the last 10 s, by quantile', labelNames: ['pool', 'quantile'], registers: [registry],
+    name: 'scaleout_balancer_pool_latency_seconds', help: 'Exchange time per pool over the last 10 s, by quantile', labelNames: ['pool', 'quantile'], registers: [registry], aggregator: 'max',
     collect() {
       this.reset();
       for (const [pool, p] of Object.entries(balancer.snapshot().pools)) {

@@ -10,7 +10,7 @@ import type { AdminApi } from './admin-api.js';
 import { AdminRequestError, BalancerConfigError } from './errors.js';
 import { splitAddress } from './address.js';
 import { parseBalancerOptions, parsePoolOptions, parseServerOptions } from './options.js';
-import type { BalancerOptions, BalancerOptionsInput, PoolOptionsInput, RouteOptions, ServerOptionsInput } from './options.js';
+import type { BalancerOptions, BalancerOptionsInput, BalancerWorkersOptionsInput, PoolOptionsInput, RouteOptions, ServerOptionsInput } from './options.js';
 import { Pool, serverSpecFromAddress } from './pool.js';
 import type { BalancerEvent } from './events.js';
 import { ClientConnection } from './proxy/client-connection.js';
@@ -18,6 +18,7 @@ import type { ProxyContext, ProxyPool } from './proxy/proxy-context.js';
 import { IdleUpstreams } from './proxy/upstream.js';
 import type { LatencySummary } from './latency-window.js';
 import { RouteTable } from './route-table.js';
+import { BalancerWorkers } from './workers/balancer-workers.js';
 import type { RouteRule } from './route-table.js';
 import type { Server, ServerState } from './server.js';
 
@@ -33,6 +34,15 @@ export interface BalancerDeps {
    * takes: a handle received over IPC, a `net.Server`, `{ fd }`.
    */
   listenHandles?: ReadonlyArray<object | undefined>;
+  /** A stick table placed a client on a server (balancer workers share placements). */
+  onStick?: (pool: string, key: string, serverId: string) => void;
+  /** Health checked once for all balancer workers (see `PoolDeps.sharedHealth`), per pool. */
+  sharedHealth?: {
+    probe: boolean;
+    onHealth?(pool: string, serverId: string, healthy: boolean, reason: string, answered: boolean): void;
+    onLoad?(pool: string, serverId: string, load: number): void;
+    markDown?(pool: string, serverId: string, reason: string): void;
+  };
 }
 
 /** What the admin API and `scaleout status` show of one server. */
@@ -66,6 +76,17 @@ export interface PoolSnapshot {
   servers: ServerSnapshot[];
 }
 
+/**
+ * What a balancer started now needs to serve as this one does: its pools with the
+ * servers they have now (admin changes included), the routes, and the drains. Balancer
+ * workers start from it, so a worker that replaces a crashed one knows every change.
+ */
+export interface BalancerLiveConfig {
+  pools: Record<string, PoolOptionsInput>;
+  routes: RouteOptions[];
+  drains: Array<{ pool: string; id: string; stickyMs: number }>;
+}
+
 export interface BalancerSnapshot {
   listeners: string[];
   routes: RouteRule[];
@@ -82,6 +103,8 @@ export class Balancer {
   readonly #clock: Clock;
   readonly #log: NonNullable<BalancerDeps['log']>;
   readonly #listenHandles: ReadonlyArray<object | undefined>;
+  readonly #onStick: BalancerDeps['onStick'];
+  readonly #sharedHealth: BalancerDeps['sharedHealth'];
   readonly #keyring: Keyring;
   readonly #pools = new Map<string, Pool>();
   readonly #upstreams: IdleUpstreams;
@@ -102,6 +125,8 @@ export class Balancer {
     this.#clock = deps.clock ?? systemClock;
     this.#log = deps.log ?? (() => {});
     this.#listenHandles = deps.listenHandles ?? [];
+    this.#onStick = deps.onStick;
+    this.#sharedHealth = deps.sharedHealth;
     this.#keyring = options.keys === undefined ? Keyring.random() : new Keyring(options.keys);
     this.#upstreams = new IdleUpstreams({
       maxIdlePerServer: options.limits.maxIdlePerServer,
@@ -133,7 +158,18 @@ export class Balancer {
   }
 
   #makePool(name: string, options: BalancerOptions['pools'][string]): Pool {
+    const onStick = this.#onStick;
+    const shared = this.#sharedHealth;
     return new Pool(name, options, {
+      ...(onStick === undefined ? {} : { onStick: (key: string, serverId: string) => onStick(name, key, serverId) }),
+      ...(shared === undefined ? {} : {
+        sharedHealth: {
+          probe: shared.probe,
+          onHealth: (id, healthy, reason, answered) => shared.onHealth?.(name, id, healthy, reason, answered),
+          onLoad: (id, load) => shared.onLoad?.(name, id, load),
+          markDown: (id, reason) => shared.markDown?.(name, id, reason),
+        },
+      }),
       clock: this.#clock,
       keyring: this.#keyring,
       closeIdle: (server) => this.#upstreams.closeServer(server),
@@ -248,6 +284,46 @@ export class Balancer {
     this.#routes = new RouteTable(rules);
   }
 
+  liveConfig(): BalancerLiveConfig {
+    const now = this.#clock.now();
+    const pools: BalancerLiveConfig['pools'] = {};
+    const drains: BalancerLiveConfig['drains'] = [];
+    for (const pool of this.#pools.values()) {
+      pools[pool.name] = {
+        ...pool.options,
+        servers: pool.servers().map((s) => ({ id: s.id, address: s.address, weight: s.configuredWeight })),
+      };
+      for (const s of pool.servers()) {
+        if (s.draining) drains.push({ pool: pool.name, id: s.id, stickyMs: Math.max(0, s.drainStickyUntilMs - now) });
+      }
+    }
+    return { pools, routes: this.#routes.rules, drains };
+  }
+
+  /** Applies the drains of a {@link liveConfig} (its pools and routes are options). */
+  applyDrains(drains: BalancerLiveConfig['drains']): void {
+    for (const { pool, id, stickyMs } of drains) this.pool(pool).drain(id, stickyMs);
+  }
+
+  /** A server state the probing worker saw; see `BalancerDeps.sharedHealth`. */
+  applyHealth(pool: string, serverId: string, healthy: boolean, reason: string, answered: boolean): void {
+    this.#pools.get(pool)?.applyHealth(serverId, healthy, reason, answered);
+  }
+
+  applyLoad(pool: string, serverId: string, load: number): void {
+    this.#pools.get(pool)?.applyLoad(serverId, load);
+  }
+
+  /** Takes a server down now in the probing worker, for a worker that found it silent. */
+  markDown(pool: string, serverId: string, reason: string): void {
+    this.#pools.get(pool)?.markDown(serverId, reason);
+  }
+
+  /** A stick-table placement made elsewhere (another worker); see `BalancerDeps.onStick`. */
+  learnStick(pool: string, key: string, serverId: string): void {
+    this.#pools.get(pool)?.learnStick(key, serverId);
+  }
+
   snapshot(): BalancerSnapshot {
     const now = this.#clock.now();
     // The latency windows run on the clock the proxy records with, not the injected one.
@@ -309,7 +385,8 @@ export class Balancer {
 /**
  * Start a balancer: validate the options (a BalancerConfigError names the field, the
  * value and what is allowed), bind the listeners, start health checks, and start the
- * admin API when `admin: { address, token }` is given (closed by `close()`).
+ * admin API when `admin: { address, token }` is given (closed by `close()`). With
+ * `workers: N | 'auto'`, N processes share the listeners (see {@link BalancerWorkers}).
  *
  * @example
  * const balancer = await startBalancer({
@@ -318,8 +395,13 @@ export class Balancer {
  *                   affinity: { type: 'cookie' }, health: { path: '/healthz' } } },
  * });
  */
-export async function startBalancer(input: BalancerOptionsInput, deps: BalancerDeps = {}): Promise<Balancer> {
-  const balancer = new Balancer(parseBalancerOptions(input), deps);
+export async function startBalancer(input: BalancerWorkersOptionsInput, deps?: BalancerDeps): Promise<BalancerWorkers>;
+export async function startBalancer(input: BalancerOptionsInput & { workers?: undefined }, deps?: BalancerDeps): Promise<Balancer>;
+export async function startBalancer(input: BalancerOptionsInput & { workers?: number | 'auto' | undefined }, deps?: BalancerDeps): Promise<Balancer | BalancerWorkers>;
+export async function startBalancer(input: BalancerOptionsInput & { workers?: number | 'auto' | undefined }, deps: BalancerDeps = {}): Promise<Balancer | BalancerWorkers> {
+  const options = parseBalancerOptions(input);
+  if (options.workers !== undefined) return BalancerWorkers.start(options, deps);
+  const balancer = new Balancer(options, deps);
   try {
     await balancer.listen();
   } catch (err) {

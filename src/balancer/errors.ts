@@ -71,6 +71,17 @@ export class AdminBodyTooLargeError extends BalancerError {
   }
 }
 
+/**
+ * The balancer's workers could not all apply an admin change (503: no worker is
+ * running; 500: they answered differently), or a worker could not start.
+ */
+export class BalancerWorkersError extends BalancerError {
+  static readonly code: string = 'SCALEOUT_BALANCER_WORKERS';
+  constructor(status: number, message: string, options: { cause?: unknown } = {}) {
+    super(BalancerWorkersError.code, status, message, options);
+  }
+}
+
 /** 415: an admin request body that is not JSON. */
 export class AdminUnsupportedMediaTypeError extends BalancerError {
   static readonly code: string = 'SCALEOUT_BALANCER_ADMIN_UNSUPPORTED_MEDIA_TYPE';
@@ -175,6 +186,9 @@ export const BALANCER_ERRORS = defineErrorCatalogue('balancer', [
   { errorClass: AdminUnsupportedMediaTypeError, status: 415,
     meaning: 'An admin request body has a content-type other than JSON.',
     action: 'Send `content-type: application/json` (or no content-type).' },
+  { errorClass: BalancerWorkersError, status: 503,
+    meaning: 'With `workers`, the primary could not do what was asked with its worker processes: no worker runs right now (503, one is being restarted), the workers answered an admin change differently (500), or a worker could not start.',
+    action: 'Retry the admin call in a moment; `GET /servers` shows the state every worker agrees on. If workers keep failing to start, read the balancer\'s log for their error.' },
   { code: R.adminInternal.code, status: R.adminInternal.status,
     meaning: 'The admin API failed on an error it did not expect.',
     action: 'Look at the balancer\'s log for the cause; the request may be retried.' },

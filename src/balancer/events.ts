@@ -20,7 +20,9 @@ export type BalancerEvent =
     reason: string;
   }
   | { at: number; source: string; kind: 'pool-warning'; pool: string; message: string }
-  | { at: number; source: 'balancer'; kind: 'balancer-stopped'; message: string };
+  | { at: number; source: 'balancer'; kind: 'balancer-stopped'; message: string }
+  /** A balancer worker process ended on its own; its primary starts another. */
+  | { at: number; source: 'balancer'; kind: 'worker-exit'; pid: number; message: string };
 
 export type BalancerEventKind = BalancerEvent['kind'];
 

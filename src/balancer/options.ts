@@ -146,6 +146,10 @@ export const listenerSchema = z.object({
   tls: z.object({ cert: z.string(), key: z.string() }).strict().optional(),
 }).strict();
 
+/** The most balancer worker processes. */
+export const MAX_WORKERS = 64;
+const WORKERS_HELP = `use a whole number from 1 to ${MAX_WORKERS}, or "auto" (one per core)`;
+
 /** Where the admin API listens and the bearer token it requires. */
 export const adminOptionsSchema = z.object({
   address: hostPort,
@@ -176,6 +180,12 @@ export const balancerOptionsSchema = z.object({
     maxIdlePerServer: z.number().int().nonnegative().default(DEFAULT_LIMITS.maxIdlePerServer),
   }).strict().default({ ...DEFAULT_LIMITS }),
   admin: adminOptionsSchema.optional(),
+  /**
+   * Processes that share the listening socket (`'auto'`: one per core). Without it the
+   * balancer is the calling process; with it, a primary holds the socket, the admin API
+   * and the shared state, and each worker is a whole balancer (docs/balancing.md).
+   */
+  workers: z.union([z.number({ error: WORKERS_HELP }).int(WORKERS_HELP).min(1, WORKERS_HELP).max(MAX_WORKERS, WORKERS_HELP), z.literal('auto')], { error: WORKERS_HELP }).optional(),
 }).strict().superRefine((opts, ctx) => {
   const pools = Object.keys(opts.pools);
   if (pools.length === 0) ctx.addIssue({ code: 'custom', path: ['pools'], message: 'define at least one pool' });
@@ -187,7 +197,10 @@ export const balancerOptionsSchema = z.object({
   });
 });
 
-export type BalancerOptionsInput = z.input<typeof balancerOptionsSchema>;
+/** Options of one balancer process; see {@link BalancerWorkersOptionsInput} for several. */
+export type BalancerOptionsInput = Omit<z.input<typeof balancerOptionsSchema>, 'workers'>;
+/** Options of a balancer whose worker processes share its listeners. */
+export type BalancerWorkersOptionsInput = BalancerOptionsInput & { workers: number | 'auto' };
 export type BalancerOptions = z.output<typeof balancerOptionsSchema>;
 export type PoolOptions = z.output<typeof poolSchema>;
 export type PoolOptionsInput = z.input<typeof poolSchema>;

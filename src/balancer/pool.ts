@@ -41,6 +41,23 @@ export interface PoolDeps {
    */
   retryInFlight(server: Server): void;
   onEvent(event: PoolEvent | PoolWarning): void;
+  /**
+   * The stick table placed a client (`key`) on a server: balancer workers pass it to
+   * the others, so the client's next connection finds it whichever worker accepts it.
+   */
+  onStick?(key: string, serverId: string): void;
+  /**
+   * Balancer workers check health once for all: one worker probes (`probe: true`) and
+   * reports every state change and load it sees; the others (`probe: false`) run no
+   * checks, take states through `applyHealth` / `applyLoad`, and ask the prober to take
+   * a server they found silent down (`markDown`). Unset: this pool probes on its own.
+   */
+  sharedHealth?: {
+    probe: boolean;
+    onHealth?(serverId: string, healthy: boolean, reason: string, answered: boolean): void;
+    onLoad?(serverId: string, load: number): void;
+    markDown?(serverId: string, reason: string): void;
+  };
 }
 
 /**
@@ -102,6 +119,7 @@ export class Pool implements ProxyPool {
         onLoad: (id, load) => {
           const server = this.#servers.get(id);
           if (server !== undefined) server.load = load;
+          deps.sharedHealth?.onLoad?.(id, load);
         },
       });
     }
@@ -109,7 +127,7 @@ export class Pool implements ProxyPool {
   }
 
   start(): void {
-    this.#checker?.start();
+    if (this.#deps.sharedHealth?.probe !== false) this.#checker?.start();
     if (this.#stalls.stallMs > 0 && this.#stallTimer === undefined) {
       this.#stallTimer = setInterval(() => this.#watchStalls(), this.#stalls.sampleIntervalMs);
       this.#stallTimer.unref();
@@ -169,10 +187,19 @@ export class Pool implements ProxyPool {
         if (server !== undefined && server !== exclude && server.acceptsSticky(now)) return server;
       }
       const server = this.#pickFor(request, exclude);
-      if (server !== undefined && key !== undefined) this.#table.set(key, server.id, now);
+      if (server !== undefined && key !== undefined) {
+        this.#table.set(key, server.id, now);
+        this.#deps.onStick?.(key, server.id);
+      }
       return server;
     }
     return this.#pickFor(request, exclude);
+  }
+
+  /** A placement another worker made (see `PoolDeps.onStick`); ignored for a server this pool lacks. */
+  learnStick(key: string, serverId: string): void {
+    if (this.#table === undefined || !this.#servers.has(serverId)) return;
+    this.#table.set(key, serverId, this.#deps.clock.now());
   }
 
   #pickFor(request: SelectRequest, exclude: Server | undefined): Server | undefined {
@@ -246,7 +273,11 @@ export class Pool implements ProxyPool {
         const at = this.#deps.clock.now();
         if (result.ok) this.#stalls.heard(id, at);
         else if (server.isEligible(at) && this.#othersEligible(server, at) > 0) {
-          checker.markDown(id, `silent for ${this.#stalls.stallMs} ms with requests awaiting an answer, then ${result.reason}`);
+          const reason = `silent for ${this.#stalls.stallMs} ms with requests awaiting an answer, then ${result.reason}`;
+          const shared = this.#deps.sharedHealth;
+          // A worker that does not probe could take the server down but never see it come back.
+          if (shared?.probe === false) shared.markDown?.(id, reason);
+          else checker.markDown(id, reason);
         }
       });
     }
@@ -319,7 +350,23 @@ export class Pool implements ProxyPool {
   /** Probe a server now (after it was restarted, say) instead of waiting for the interval. */
   checkNow(id: string): void {
     this.#require(id);
-    this.#checker?.checkNow(id);
+    if (this.#deps.sharedHealth?.probe !== false) void this.#checker?.checkNow(id);
+  }
+
+  /** A state change the probing worker saw (see `PoolDeps.sharedHealth`). */
+  applyHealth(id: string, healthy: boolean, reason: string, answered: boolean): void {
+    this.#onHealth(id, healthy, reason, answered);
+  }
+
+  /** A load the probing worker's checks reported. */
+  applyLoad(id: string, load: number): void {
+    const server = this.#servers.get(id);
+    if (server !== undefined) server.load = load;
+  }
+
+  /** Takes a server down now (it comes back after `rise` passed probes); false when it was not up or is not checked. */
+  markDown(id: string, reason: string): boolean {
+    return this.#checker?.markDown(id, reason) ?? false;
   }
 
   #require(id: string): Server {
@@ -336,6 +383,7 @@ export class Pool implements ProxyPool {
     if (healthy) server.beginSlowStart(this.#options.slowStartMs);
     this.#refresh();
     this.#deps.onEvent({ pool: this.name, server: id, state: server.state(this.#deps.clock.now()), reason });
+    if (this.#deps.sharedHealth?.probe === true) this.#deps.sharedHealth.onHealth?.(id, healthy, reason, answered);
     // A server that answers its probe with a 503 is alive: what it has in flight may finish.
     if (!healthy && !answered) this.#retryInFlight(server);
   }

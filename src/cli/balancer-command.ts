@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { formatBalancerEvent, startBalancer, STRATEGY_NAMES } from '../balancer/index.js';
+import { formatBalancerEvent, MAX_WORKERS, startBalancer, STRATEGY_NAMES } from '../balancer/index.js';
 import type { BalancerOptionsInput, PoolOptionsInput } from '../balancer/index.js';
 import { UsageError } from './cli-error.js';
 import { readSecretFile } from './secret-file.js';
@@ -21,6 +21,7 @@ interface BalancerFlags {
   adminTokenFile?: string;
   key: string[];
   config?: string;
+  workers?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -41,6 +42,7 @@ export function registerBalancerCommand(program: Command): void {
     .option('--admin-token-file <path>', 'file holding the admin API bearer token (mode 0600; refused if other users may read it)')
     .option('--admin-token <token>', 'the token itself: avoid, other users see command lines in `ps`; use --admin-token-file or SCALEOUT_ADMIN_TOKEN')
     .option('--key <id:secret>', 'affinity cookie key; the first signs (repeat to rotate; or SCALEOUT_BALANCER_KEYS=id:secret,...)', collect, [])
+    .option('--workers <n>', 'processes sharing the listening socket: a number, or auto (one per core); default: one process')
     .option('--config <file.json>', 'balancer config file (routes, several pools); flags override its listen and admin')
     .addHelpText('after', `
 The admin token: --admin-token-file <path> or the SCALEOUT_ADMIN_TOKEN environment variable.
@@ -51,7 +53,8 @@ Both keep it out of the command line, which every user of the machine can read w
       const balancer = await startBalancer(options, {
         log: (event) => process.stderr.write(`${formatBalancerEvent(event)}\n`),
       });
-      process.stdout.write(`scaleout balancer listening on ${balancer.addresses.map((a) => `http://${a}`).join(', ')}\n`);
+      const processes = 'workers' in balancer ? ` (${balancer.workers().length} worker processes)` : '';
+      process.stdout.write(`scaleout balancer listening on ${balancer.addresses.map((a) => `http://${a}`).join(', ')}${processes}\n`);
       if (balancer.adminAddress !== undefined) process.stdout.write(`admin API on http://${balancer.adminAddress} (Authorization: Bearer <token>)\n`);
       await new Promise<void>((resolve) => {
         onShutdownSignal(async () => {
@@ -64,7 +67,7 @@ Both keep it out of the command line, which every user of the machine can read w
 }
 
 /** Turn flags (and an optional config file) into balancer options; usage errors say what to fix. */
-export function balancerOptionsFromFlags(flags: BalancerFlags, env: NodeJS.ProcessEnv, warn: (warning: string) => void = () => {}): BalancerOptionsInput {
+export function balancerOptionsFromFlags(flags: BalancerFlags, env: NodeJS.ProcessEnv, warn: (warning: string) => void = () => {}): BalancerOptionsInput & { workers?: number | 'auto' } {
   let options: Record<string, unknown> = {};
   if (flags.config !== undefined) {
     let text: string;
@@ -101,6 +104,7 @@ export function balancerOptionsFromFlags(flags: BalancerFlags, env: NodeJS.Proce
   options.pools = pools;
   if (flags.listen !== undefined) options.listen = flags.listen;
   options.listen ??= '127.0.0.1:8080';
+  if (flags.workers !== undefined) options.workers = parseWorkers(flags.workers);
   const keys = flags.key.length > 0 ? flags.key : (env.SCALEOUT_BALANCER_KEYS?.split(',').filter(Boolean) ?? []);
   if (keys.length > 0) options.keys = keys.map(parseKeyPair);
   const configAdmin = typeof options.admin === 'object' && options.admin !== null ? options.admin as Record<string, unknown> : undefined;
@@ -111,7 +115,14 @@ export function balancerOptionsFromFlags(flags: BalancerFlags, env: NodeJS.Proce
   } else if (flags.adminTokenFile !== undefined || flags.adminToken !== undefined) {
     throw new UsageError('an admin token needs --admin <host:port> to say where the admin API listens');
   }
-  return options as BalancerOptionsInput;
+  return options as BalancerOptionsInput & { workers?: number | 'auto' };
+}
+
+function parseWorkers(value: string): number | 'auto' {
+  if (value === 'auto') return 'auto';
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_WORKERS) throw new UsageError(`--workers must be a whole number from 1 to ${MAX_WORKERS} or auto, not "${value}"`);
+  return n;
 }
 
 /**

@@ -60,7 +60,8 @@ async function run(): Promise<void> {
   }
   const token = process.env.SCALEOUT_ADMIN_TOKEN;
   if (file === undefined || token === undefined) throw new Error('usage: balancer-child <config.json> with SCALEOUT_ADMIN_TOKEN set');
-  const { admin: adminAddress, ...options } = JSON.parse(readFileSync(file, 'utf8')) as BalancerOptionsInput & { admin: string };
+  // With `workers`, this process is their primary: it hands the socket on and serves the admin API.
+  const { admin: adminAddress, ...options } = JSON.parse(readFileSync(file, 'utf8')) as BalancerOptionsInput & { admin: string; workers?: number | 'auto' };
   const balancer = await startBalancer({ ...options, admin: { address: adminAddress, token } }, {
     ...(handle === undefined ? {} : { listenHandles: [handle] }),
     log: (event) => {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { STRATEGY_NAMES } from '../balancer/index.js';
+import { MAX_WORKERS, STRATEGY_NAMES } from '../balancer/index.js';
 import { DEFAULT_HEALTH_PATH } from '../internal/wire.js';
 import { MAX_REPLICAS } from './engines/postgres-replica-set-options.js';
 
@@ -59,6 +59,11 @@ const balancerSchema = z.object({
   /** `cookie`: a signed server-id cookie keeps a client on one instance; `none`: every request is balanced. */
   affinity: z.enum(['none', 'cookie']).default('none'),
   healthIntervalMs: ms.min(50).default(DEFAULT_BALANCER_HEALTH_INTERVAL_MS),
+  /**
+   * Balancer processes sharing the client socket: a number, or `'auto'` (one per core).
+   * Unset: one process. One worker checks the instances' health for all (docs/balancing.md).
+   */
+  workers: z.union([z.number().int().min(1).max(MAX_WORKERS), z.literal('auto')], { error: `use a whole number from 1 to ${MAX_WORKERS}, or "auto" (one per core)` }).optional(),
 }).strict();
 
 const postgresSchema = z.object({

@@ -26,6 +26,8 @@ export interface RuntimeBalancerOptions {
   /** `balancer.listen` and `balancer.admin` of the config. */
   listen: string;
   admin: string;
+  /** `balancer.workers`: processes sharing the client socket, under the balancer child; unset: the child serves alone. */
+  workers?: number | 'auto' | undefined;
   /** `.scaleout/`: where `balancer.json` is written, and `logs/balancer.log`. */
   stateDir: string;
   adminToken: string;
@@ -106,6 +108,7 @@ export class RuntimeBalancer implements ProcessGroup {
       admin: last?.adminAddress ?? this.#options.admin,
       keys: this.#options.keys(),
       timeouts: { shutdownMs: BALANCER_SHUTDOWN_MS },
+      ...(this.#options.workers === undefined ? {} : { workers: this.#options.workers }),
       pools: { [pool.name]: pool.options },
     }, null, 2)}\n`);
     const spare = await this.#spare;
@@ -143,7 +146,7 @@ export class RuntimeBalancer implements ProcessGroup {
     return {
       role: 'balancer', id: 'balancer', pid: balancer.running ? balancer.pid ?? null : null, address: balancer.listeners[0] ?? null, buildId: null,
       state: supervised.state,
-      detail: `admin ${balancer.adminAddress}, pool ${pool}${this.#spareLoaded ? ', spare loaded' : ''}${lastExit === undefined ? '' : `, last exit: ${lastExit}`}`,
+      detail: `admin ${balancer.adminAddress}, pool ${pool}${this.#options.workers === undefined ? '' : `, ${this.#options.workers} workers`}${this.#spareLoaded ? ', spare loaded' : ''}${lastExit === undefined ? '' : `, last exit: ${lastExit}`}`,
       restarts: supervised.restarts,
     };
   }

@@ -167,6 +167,7 @@ export class Supervisor {
     this.#balancer = new RuntimeBalancer({
       listen: options.config.balancer.listen,
       admin: options.config.balancer.admin,
+      workers: options.config.balancer.workers,
       stateDir: this.#stateDir,
       adminToken: this.#adminToken,
       keys: () => this.#secrets!.balancer,

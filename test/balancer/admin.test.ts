@@ -185,6 +185,9 @@ describe('scaleout balancer CLI', () => {
     }
     expect((await run(['balancer', '--bogus'])).code).toBe(2);
     expect((await run(['balancer', '--server', 'nonsense'])).code).toBe(2);
+    const workers = await run(['balancer', '--server', 'a=127.0.0.1:1', '--workers', '0']);
+    expect(workers.code).toBe(2);
+    expect(workers.stderr).toMatch(/^scaleout: --workers must be a whole number from 1 to 64 or auto, not "0"/);
   });
 
   it('runs a balancer from flags and stops gracefully on SIGTERM', async () => {
