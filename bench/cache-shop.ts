@@ -22,6 +22,8 @@ const REPO = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const STAMPEDE_PROCESSES = 3;
 const STAMPEDE_CALLERS = 1000;
 const STAMPEDE_LOADER_MS = 200;
+/** The shop's order history (SHOP_DEMO_ORDERS): what "bought together" on a product page counts over. */
+export const DEMO_ORDERS = 5_000;
 
 export interface ShopBenchOptions {
   durationMs: number;
@@ -53,7 +55,7 @@ async function shopCopy(port: number, cache: boolean): Promise<string> {
   const config = await readFile(file, 'utf8');
   const patched = config
     .replace(/listen: '127\.0\.0\.1:\d+'/, `listen: '127.0.0.1:${port}'`)
-    .replace("app: { entry: 'src/server.ts',", `app: { env: { SHOP_CACHE: '${cache ? 'on' : 'off'}' }, entry: 'src/server.ts',`);
+    .replace("app: { entry: 'src/server.ts',", `app: { env: { SHOP_CACHE: '${cache ? 'on' : 'off'}', SHOP_DEMO_ORDERS: '${DEMO_ORDERS}' }, entry: 'src/server.ts',`);
   if (!patched.includes(`127.0.0.1:${port}`) || !patched.includes('SHOP_CACHE')) throw new Error(`cannot patch ${file}; update bench/cache-shop.ts`);
   await writeFile(file, patched);
   return dir;
