@@ -52,3 +52,11 @@ export {
   DEFAULT_WRITE_BEHIND_BLOCK_MS, DEFAULT_WRITE_BEHIND_OFFSETS_TABLE,
 } from './write-behind/write-behind-flusher.js';
 export type { CoalescedWrite, WriteBehindFlusherOptions, WriteBehindFlusherStats } from './write-behind/write-behind-flusher.js';
+export type { WriteBehindLog, LoggedWrite, AppliedBatch } from './write-behind/write-behind-log.js';
+export { RedisStreamLog } from './write-behind/redis-stream-log.js';
+export type { RedisStreamLogOptions } from './write-behind/redis-stream-log.js';
+export {
+  PostgresTableLog, DEFAULT_WRITE_BEHIND_LOG_TABLE, DEFAULT_WRITE_BEHIND_POLL_MS, DEFAULT_WRITE_BEHIND_CONNECT_TIMEOUT_MS,
+  DEFAULT_WRITE_BEHIND_QUERY_TIMEOUT_MS,
+} from './write-behind/postgres-table-log.js';
+export type { PostgresTableLogOptions } from './write-behind/postgres-table-log.js';
