@@ -6,6 +6,7 @@
  */
 export { Cache } from './cache.js';
 export type { CacheResult, CacheSource, Loader, WarmHandle, WarmOptions } from './cache.js';
+export type { WarmRunner, WarmTask } from './warm-runner.js';
 export {
   DEFAULT_CACHE_TTL_MS, DEFAULT_CACHE_GRACE_MS, DEFAULT_L1_MAX_ENTRIES, DEFAULT_L1_MAX_BYTES, DEFAULT_L1_MAX_STALE_MS,
   DEFAULT_LEASE_MS, DEFAULT_LEASE_WAIT_MS, DEFAULT_L2_TIMEOUT_MS, DEFAULT_CACHE_CHANNEL,
