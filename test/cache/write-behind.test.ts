@@ -234,6 +234,16 @@ describe('write-behind over a redis log', () => {
     await flusher.stop();
   }, 60_000);
 
+  it('a flusher that opens its own connection can flush at once', async () => {
+    const stream = `wb:${suffix}:fresh`;
+    const writer = new WriteBehind({ stream, url: redis.url });
+    await writer.write(`${suffix}:fresh:x`, { seqs: [1] });
+    const flusher = new WriteBehindFlusher<Seqs>({ stream, url: redis.url, db, offsetsTable: offsets, apply: async (tx, k, v) => { await appendSeqs(tx, k, v.seqs); } });
+    expect(await flusher.flushOnce()).toBe(1);
+    await flusher.close();
+    await writer.close();
+  });
+
   it('skips a batch read again after a crash between its commit and its removal from the log, and coalesces writes to one key', async () => {
     const stream = `wb:${suffix}:again`;
     const key = `${suffix}:again:x`;

@@ -71,24 +71,21 @@ export class RedisStreamLog implements WriteBehindLog {
   }
 
   async append(key: string, text: string): Promise<{ id: string; version: bigint }> {
-    const client = this.#client;
-    if (client.status === 'wait') client.connect().catch(() => undefined);
-    if (client.status === 'connecting' || client.status === 'connect') {
-      await new Promise((resolve) => { client.once('ready', resolve); client.once('close', resolve); });
-    }
+    const client = await this.#connected();
     const id = await client.xadd(this.#stream, '*', 'k', key, 'v', text);
     if (id === null) throw new Error('XADD returned no id');
     return { id, version: streamIdVersion(id) };
   }
 
   async pending(): Promise<number> {
-    return this.#client.xlen(this.#stream);
+    return (await this.#connected()).xlen(this.#stream);
   }
 
   async applyOldest(db: Pick<Queryable, 'transaction'>, max: number,
     apply: (tx: TransactionClient, entries: readonly LoggedWrite[]) => Promise<void>,
     committed?: (batch: AppliedBatch) => void): Promise<AppliedBatch> {
     await this.#ensureSchema(db);
+    await this.#connected();
     const reply = await this.#client.xrange(this.#stream, '-', '+', 'COUNT', max);
     if (reply.length === 0) return { read: 0, applied: 0 };
     const entries = reply.map(([id, fields]) => parseEntry(id, fields));
@@ -115,7 +112,19 @@ export class RedisStreamLog implements WriteBehindLog {
 
   async waitForEntries(ms: number): Promise<void> {
     // Wakes as soon as an entry arrives (applied ones were removed, so any entry is new).
-    await this.#client.xread('COUNT', 1, 'BLOCK', ms, 'STREAMS', this.#stream, '0-0');
+    await (await this.#connected()).xread('COUNT', 1, 'BLOCK', ms, 'STREAMS', this.#stream, '0-0');
+  }
+
+  // Without an offline queue a command sent while the first connection is still being
+  // made fails at once: wait for that attempt to end, either way (then the command
+  // fails fast if it failed).
+  async #connected(): Promise<Redis> {
+    const client = this.#client;
+    if (client.status === 'wait') client.connect().catch(() => undefined);
+    if (client.status === 'connecting' || client.status === 'connect') {
+      await new Promise((resolve) => { client.once('ready', resolve); client.once('close', resolve); });
+    }
+    return client;
   }
 
   async close(): Promise<void> {
