@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Queryable, TransactionClient } from '../../db/index.js';
+import { openStorePool } from '../../internal/store-connections.js';
 import { CacheOptionsError } from '../errors.js';
 import { positiveMs } from '../validate.js';
 import type { AppliedBatch, LoggedWrite, WriteBehindLog } from './write-behind-log.js';
@@ -74,12 +75,7 @@ export class PostgresTableLog implements WriteBehindLog {
       this.#pool = options.pool;
       this.#ownsPool = false;
     } else {
-      this.#pool = new pg.Pool({
-        connectionString: options.connectionString ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
-        connectionTimeoutMillis: connectTimeoutMs,
-        query_timeout: queryTimeoutMs,
-        keepAlive: true,
-      });
+      this.#pool = openStorePool(options.connectionString, { connectTimeoutMs, queryTimeoutMs });
       this.#ownsPool = true;
     }
     // A broken idle connection emits 'error' on the pool; unhandled it would end the process.
