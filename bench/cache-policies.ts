@@ -92,7 +92,9 @@ export async function runPolicyBench(o: PolicyBenchOptions): Promise<PolicyBench
   const wbCache = new Cache({ l2, defaultTtlMs: 3_600_000 });
   const log = new WriteBehind({ stream: `bench:${run}`, url: logUrl, cache: wbCache });
   // The postgres profile's log: a table in the database the flusher writes to.
-  const pgLog = new PostgresTableLog({ table: logTable, connectionString: DATABASE_URL });
+  // As many connections as the raw writes get, so both can group their commits alike.
+  const pgLogPool = new pg.Pool({ connectionString: DATABASE_URL, max: o.concurrency });
+  const pgLog = new PostgresTableLog({ table: logTable, pool: pgLogPool });
   const pgLogWriter = new WriteBehind({ log: pgLog, cache: wbCache });
 
   const scenarios: { name: string; op: (i: number) => Promise<unknown> }[] = [
@@ -147,6 +149,7 @@ export async function runPolicyBench(o: PolicyBenchOptions): Promise<PolicyBench
   await log.close();
   await pgLogWriter.close();
   await pgLog.close();
+  await pgLogPool.end();
   probe.disconnect();
   aofRedis.kill('SIGTERM');
   await new Promise((r) => aofRedis.once('exit', r));
