@@ -62,7 +62,7 @@ export const SHARD_MIGRATIONS: readonly Migration[] = [
     // "Bought together" on a product page looks up the orders holding a product:
     // `doc->'items' @> '[{"productId": 3}]'` uses this index instead of reading every order.
     name: '004-order-items-index',
-    sql: "CREATE INDEX orders_items_idx ON orders USING gin ((doc->'items') jsonb_path_ops)",
+    sql: "CREATE INDEX IF NOT EXISTS orders_items_idx ON orders USING gin ((doc->'items') jsonb_path_ops)",
   },
 ];
 
