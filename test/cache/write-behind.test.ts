@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cache, PostgresTableLog, RedisL2Store, RedisStreamLog, WriteBehind, WriteBehindFlusher } from '../../src/cache/index.js';
 import { createDatabase } from '../../src/db/index.js';
@@ -192,7 +193,31 @@ describe.each(['redis', 'postgres'] as const)('write-behind over a %s log', (kin
 });
 
 describe('write-behind over a postgres log, two instances writing one key', () => {
-  it('applies their writes in the order the cache saw them: the database ends with the value the cache holds', async () => {
+  it('an append waits while another transaction holds its key: ids of one key follow commit order', async () => {
+    const name = `wb_log_${suffix}_keylock`;
+    logTables.push(name);
+    const key = `${suffix}:keylock:x`;
+    const log = new PostgresTableLog({ table: name, connectionString: DATABASE_URL });
+    await log.append('other', '1');
+    // Another writer of the key, between its id and its commit: what the key's lock stands for.
+    const holder = new pg.Client({ connectionString: DATABASE_URL });
+    await holder.connect();
+    await holder.query('BEGIN');
+    await holder.query('SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', [`scaleout_write_behind_log:${name}`, key]);
+    let done = false;
+    const appending = log.append(key, '2').then((r) => { done = true; return r; });
+    // Another key is not held up.
+    await log.append('another', '3');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(done).toBe(false);
+    await holder.query('COMMIT');
+    const { version } = await appending;
+    expect(version).toBeGreaterThan(0n);
+    await holder.end();
+    await log.close();
+  });
+
+  it('two writers of one key: the database ends with the value the cache holds', async () => {
     const name = `wb_log_${suffix}_race`;
     logTables.push(name);
     const key = `${suffix}:race:x`;
