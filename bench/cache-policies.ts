@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { Cache, RedisL2Store, WriteBehind, WriteBehindFlusher } from '../dist/cache/index.js';
+import { Cache, PostgresTableLog, RedisL2Store, WriteBehind, WriteBehindFlusher } from '../dist/cache/index.js';
 import { createDatabase } from '../dist/db/index.js';
 
 export interface PolicyBenchOptions { durationMs: number; rounds: number; concurrency: number; redisUrl: string }
@@ -62,6 +62,7 @@ export async function runPolicyBench(o: PolicyBenchOptions): Promise<PolicyBench
   const categories = `bench_qc_categories_${run}`;
   const kv = `bench_wb_kv_${run}`;
   const offsets = `bench_wb_offsets_${run}`;
+  const logTable = `bench_wb_log_${run}`;
   const pool = new pg.Pool({ connectionString: DATABASE_URL, max: o.concurrency });
   const db = createDatabase({ primary: DATABASE_URL, pool: { max: o.concurrency } });
   await db.ready();
@@ -90,6 +91,11 @@ export async function runPolicyBench(o: PolicyBenchOptions): Promise<PolicyBench
   for (let i = 0; i < 100 && probe.status !== 'ready'; i++) await delay(50);
   const wbCache = new Cache({ l2, defaultTtlMs: 3_600_000 });
   const log = new WriteBehind({ stream: `bench:${run}`, url: logUrl, cache: wbCache });
+  // The postgres profile's log: a table in the database the flusher writes to.
+  // As many connections as the raw writes get, so both can group their commits alike.
+  const pgLogPool = new pg.Pool({ connectionString: DATABASE_URL, max: o.concurrency });
+  const pgLog = new PostgresTableLog({ table: logTable, pool: pgLogPool });
+  const pgLogWriter = new WriteBehind({ log: pgLog, cache: wbCache });
 
   const scenarios: { name: string; op: (i: number) => Promise<unknown> }[] = [
     { name: 'raw pg query (join by primary key)', op: (i) => pool.query(sql, [1 + (i % ROWS)]) },
@@ -97,6 +103,7 @@ export async function runPolicyBench(o: PolicyBenchOptions): Promise<PolicyBench
     { name: 'scaleout cache.query, L2 hit (L1 off)', op: (i) => l2Cache.query(db, sql, [1 + (i % ROWS)]) },
     { name: 'raw pg UPDATE (autocommit, synchronous_commit on)', op: (i) => pool.query(`UPDATE ${kv} SET value = $2 WHERE key = $1`, [`k${i % ROWS}`, { n: i }]) },
     { name: 'scaleout write-behind write (XADD, AOF everysec, + cache set)', op: (i) => log.write(`k${i % ROWS}`, { n: i }) },
+    { name: 'scaleout write-behind write (PostgreSQL table log INSERT, + cache set)', op: (i) => pgLogWriter.write(`k${i % ROWS}`, { n: i }) },
   ];
   const samples = new Map(scenarios.map((s) => [s.name, [] as number[]]));
   for (const s of scenarios) await measure(o.concurrency, Math.min(500, o.durationMs), s.op);
@@ -125,20 +132,24 @@ export async function runPolicyBench(o: PolicyBenchOptions): Promise<PolicyBench
   const stats = flusher.stats();
 
   const med = (name: string): number => median(samples.get(name)!);
-  const [rawQuery, l1Hit, l2Hit, rawUpdate, wbWrite] = scenarios.map((s) => s.name) as [string, string, string, string, string];
+  const [rawQuery, l1Hit, l2Hit, rawUpdate, wbWrite, wbPgWrite] = scenarios.map((s) => s.name) as [string, string, string, string, string, string];
   const rows: string[][] = [['contender', 'ops/s (median)', 'vs raw']];
   for (const name of [rawQuery, l1Hit, l2Hit]) rows.push([name, Math.round(med(name)).toLocaleString('en-US'), `${(med(name) / med(rawQuery)).toFixed(2)}x`]);
-  for (const name of [rawUpdate, wbWrite]) rows.push([name, Math.round(med(name)).toLocaleString('en-US'), `${(med(name) / med(rawUpdate)).toFixed(2)}x`]);
+  for (const name of [rawUpdate, wbWrite, wbPgWrite]) rows.push([name, Math.round(med(name)).toLocaleString('en-US'), `${(med(name) / med(rawUpdate)).toFixed(2)}x`]);
   const ratios = [
     `cached query L1 hit vs raw PostgreSQL query: ${(med(l1Hit) / med(rawQuery)).toFixed(2)}x`,
     `cached query L2 hit vs raw PostgreSQL query: ${(med(l2Hit) / med(rawQuery)).toFixed(2)}x`,
-    `write-behind acknowledged writes vs direct PostgreSQL writes: ${(med(wbWrite) / med(rawUpdate)).toFixed(2)}x`,
+    `write-behind acknowledged writes vs direct PostgreSQL writes: ${(med(wbWrite) / med(rawUpdate)).toFixed(2)}x (Redis stream log), ` +
+      `${(med(wbPgWrite) / med(rawUpdate)).toFixed(2)}x (PostgreSQL table log)`,
     `flusher applied ${stats.applied.toLocaleString('en-US')} of ${pending.toLocaleString('en-US')} logged entries in ${drainS.toFixed(1)} s: ${Math.round(stats.applied / drainS).toLocaleString('en-US')} entries/s ` +
       `(${stats.batches} transactions of up to 500 entries, coalesced per key, one set-based UPDATE each)`,
   ];
 
   await flusher.close();
   await log.close();
+  await pgLogWriter.close();
+  await pgLog.close();
+  await pgLogPool.end();
   probe.disconnect();
   aofRedis.kill('SIGTERM');
   await new Promise((r) => aofRedis.once('exit', r));
@@ -153,7 +164,7 @@ export async function runPolicyBench(o: PolicyBenchOptions): Promise<PolicyBench
   } while (cursor !== '0');
   await cleanup.quit();
   await l2.close();
-  for (const t of [products, categories, kv, offsets]) await pool.query(`DROP TABLE IF EXISTS ${t}`);
+  for (const t of [products, categories, kv, offsets, logTable]) await pool.query(`DROP TABLE IF EXISTS ${t}`);
   await pool.end();
   await db.close();
   return { rows, ratios };

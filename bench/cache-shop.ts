@@ -1,9 +1,11 @@
 /**
  * The cache in a deployment (`npm run bench:cache -- --part shop`):
  *
- *  1. Product page req/s through the balancer of a `scaleout up` of the shop, with the
- *     cache (the page object from L1/L2) and without (`SHOP_CACHE=off`: every request
- *     reads the product and the catalogue from PostgreSQL), measured with autocannon.
+ *  1. Product page req/s through the balancer of a `scaleout up` of the shop with an
+ *     order history ({@link DEMO_ORDERS}), with the cache (the page object, rendered,
+ *     from L1/L2) and without (`SHOP_CACHE=off`: every request reads the product, its
+ *     stock, counts "bought together" over both shards' orders and reads the related
+ *     products), measured with autocannon.
  *  2. The cross-process stampede: 3 processes, each with its own `Cache` on one Redis
  *     L2, miss one key 1000 times at once in total; the loader counts its calls in Redis.
  */
@@ -22,6 +24,8 @@ const REPO = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const STAMPEDE_PROCESSES = 3;
 const STAMPEDE_CALLERS = 1000;
 const STAMPEDE_LOADER_MS = 200;
+/** The shop's order history (SHOP_DEMO_ORDERS): what "bought together" on a product page counts over. */
+export const DEMO_ORDERS = 5_000;
 
 export interface ShopBenchOptions {
   durationMs: number;
@@ -32,6 +36,8 @@ export interface ShopBenchOptions {
 export interface ShopBenchResult {
   rows: string[][];
   ratios: string[];
+  /** How long one product page takes alone (sequential requests), without and with the cache. */
+  pageDbMs: string;
 }
 
 function freePort(): Promise<number> {
@@ -53,7 +59,7 @@ async function shopCopy(port: number, cache: boolean): Promise<string> {
   const config = await readFile(file, 'utf8');
   const patched = config
     .replace(/listen: '127\.0\.0\.1:\d+'/, `listen: '127.0.0.1:${port}'`)
-    .replace("app: { entry: 'src/server.ts',", `app: { env: { SHOP_CACHE: '${cache ? 'on' : 'off'}' }, entry: 'src/server.ts',`);
+    .replace("app: { entry: 'src/server.ts',", `app: { env: { SHOP_CACHE: '${cache ? 'on' : 'off'}', SHOP_DEMO_ORDERS: '${DEMO_ORDERS}' }, entry: 'src/server.ts',`);
   if (!patched.includes(`127.0.0.1:${port}`) || !patched.includes('SHOP_CACHE')) throw new Error(`cannot patch ${file}; update bench/cache-shop.ts`);
   await writeFile(file, patched);
   return dir;
@@ -71,7 +77,7 @@ async function waitForPage(url: string, up: ChildProcess, timeoutMs = 240_000): 
 }
 
 /** req/s of GET /products/3 (HTML) through the balancer of a fresh `scaleout up`. */
-async function shopReqPerSec(cache: boolean, options: ShopBenchOptions): Promise<{ rps: number; p99Ms: number; errors: number; sources: string }> {
+async function shopReqPerSec(cache: boolean, options: ShopBenchOptions): Promise<{ rps: number; p99Ms: number; errors: number; sources: string; aloneMs: number }> {
   const port = await freePort();
   const dir = await shopCopy(port, cache);
   const env = { ...process.env };
@@ -83,16 +89,23 @@ async function shopReqPerSec(cache: boolean, options: ShopBenchOptions): Promise
   try {
     await waitForPage(url, up);
     const seen = new Map<string, number>();
+    const alone: number[] = [];
     for (let i = 0; i < 20; i++) {
-      const source = (await fetch(url, { headers: { accept: 'text/html' } })).headers.get('x-shop-cache') ?? '?';
+      const started = performance.now();
+      const answer = await fetch(url, { headers: { accept: 'text/html' } });
+      await answer.text();
+      alone.push(performance.now() - started);
+      const source = answer.headers.get('x-shop-cache') ?? '?';
       seen.set(source, (seen.get(source) ?? 0) + 1);
     }
+    alone.sort((a, b) => a - b);
     // A short warm-up: connections, JIT, the first loads.
     await autocannon({ url, connections: options.connections, duration: 2, headers: { accept: 'text/html' } });
     const result = await autocannon({ url, connections: options.connections, duration: options.durationMs / 1000, headers: { accept: 'text/html' } });
     return {
       rps: result.requests.average, p99Ms: result.latency.p99, errors: result.errors + result.non2xx,
       sources: [...seen].map(([s, n]) => `${s} ${n}`).join(', '),
+      aloneMs: alone[Math.floor(alone.length / 2)]!,
     };
   } catch (err) {
     throw new Error(`${(err as Error).message}\n${stderr}`, { cause: err });
@@ -175,5 +188,6 @@ export async function runShopBench(options: ShopBenchOptions): Promise<ShopBench
     `stampede: ${STAMPEDE_CALLERS} concurrent misses of one key in ${STAMPEDE_PROCESSES} processes -> ${storm.loaderCalls} loader call(s) ` +
       `(target exactly 1), ${storm.failed} failed, all answered in ${storm.ms.toFixed(0)} ms (loader takes ${STAMPEDE_LOADER_MS} ms)`,
   ];
-  return { rows, ratios };
+  const pageDbMs = `one request alone, through the balancer: median ${without.aloneMs.toFixed(1)} ms without the cache, ${withCache.aloneMs.toFixed(1)} ms with it`;
+  return { rows, ratios, pageDbMs };
 }

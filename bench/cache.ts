@@ -32,7 +32,7 @@ import { LRUCache } from 'lru-cache';
 import { Cache, RedisL2Store } from '../dist/cache/index.js';
 import { writeSection } from './support/docs-section.js';
 import { runPolicyBench } from './cache-policies.js';
-import { runShopBench } from './cache-shop.js';
+import { DEMO_ORDERS, runShopBench } from './cache-shop.js';
 
 /** Seconds each scenario is measured per round. @defaultValue 2 */
 export const DEFAULT_DURATION_S = 2;
@@ -65,6 +65,10 @@ if (!(durationMs > 0) || !(rounds >= 1) || !(concurrency >= 1) || !['objects', '
 }
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+// Every section written by one run carries the same start time, so the docs show which figures belong together.
+const RUN_AT = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+/** The ratios the cache's targets name, collected from every part of the run and printed together at the end. */
+const summary: string[] = [];
 const run = randomBytes(4).toString('hex');
 const keys = Array.from({ length: KEYS }, (_, i) => `product_page:${i}`);
 // A small cached object, the size of a product card.
@@ -179,6 +183,7 @@ async function main(): Promise<void> {
     `L2 hit vs raw ioredis GET with auto-pipelining (as the store runs it): ${l2VsPipelined.toFixed(2)}x`,
     `L2 hit vs bentocache (redis): ${l2VsBento.toFixed(2)}x`,
   ];
+  summary.push(ratios[0]!, ratios[1]!, ratios[2]!, ratios[5]!);
   const machine = `${cpus()[0]?.model ?? 'unknown'}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Linux ${release()}; Node ${process.version}; Redis at ${REDIS_URL.replace(/\/\/[^@]*@/, '//')}`;
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   console.log(`\n${rows.map((r) => r.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n')}\n\n${ratios.join('\n')}\n\nmachine: ${machine}`);
@@ -188,7 +193,7 @@ async function main(): Promise<void> {
     const table = [header!, header!.map((_, i) => (i < 2 ? '---' : '---:')), ...body].map((r) => `| ${r.join(' | ')} |`).join('\n');
     const docs = resolve(fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url)));
     writeSection(docs, 'Cache', [
-      `Measured by \`npm run bench:cache\` (${rounds} rounds x ${durationMs / 1000} s per scenario, interleaved, median; ${KEYS} keys;`,
+      `Measured by \`npm run bench:cache\` (run of ${RUN_AT}; ${rounds} rounds x ${durationMs / 1000} s per scenario, interleaved, median; ${KEYS} keys;`,
       `L1 hits from 1 caller, L2 hits from ${concurrency} concurrent callers; values are ~300-byte JSON objects).`,
       'CPU is this process\'s user + system time per operation (Redis\'s own time not included); on a machine shared with',
       'other work it is steadier than ops/s.',
@@ -221,6 +226,7 @@ async function main(): Promise<void> {
 async function policies(): Promise<void> {
   const loadAtStart = loadavg().map((l) => l.toFixed(1)).join(' / ');
   const { rows, ratios } = await runPolicyBench({ durationMs, rounds, concurrency, redisUrl: REDIS_URL });
+  summary.push(...ratios.slice(0, 3));
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   console.log(`\n${rows.map((r) => r.map((c, i) => (i < 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n')}\n\n${ratios.join('\n')}`);
   if (args['no-docs']) return;
@@ -229,14 +235,17 @@ async function policies(): Promise<void> {
   const machine = `${cpus()[0]?.model ?? 'unknown'}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Linux ${release()}; Node ${process.version}`;
   const docs = resolve(fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url)));
   writeSection(docs, 'Cache: queries and write-behind', [
-    `Measured by \`npm run bench:cache -- --part policies\` (${rounds} rounds x ${durationMs / 1000} s per contender, interleaved, median;`,
+    `Measured by \`npm run bench:cache\` (run of ${RUN_AT}; part \`policies\`; ${rounds} rounds x ${durationMs / 1000} s per contender, interleaved, median;`,
     `${concurrency} concurrent callers; PostgreSQL on 127.0.0.1:5432 with synchronous_commit on; the write-behind log is a`,
-    'redis-server started for the run with `appendonly yes`, `appendfsync everysec`; the cache L2 is the Redis on 6379).',
+    'redis-server started for the run with `appendonly yes`, `appendfsync everysec`, or a PostgreSQL table in the same database;',
+    'the cache L2 is the Redis on 6379).',
     '', `Machine: ${machine}.`, '', table, '', ...ratios.map((r) => `- ${r}`), '',
     `The machine is shared with other work (load average ${loadAtStart} at the start, ${loadavg().map((l) => l.toFixed(1)).join(' / ')} at the end).`,
     'The cached query is a two-table join by primary key over 1 000 products, the cheapest kind of query for PostgreSQL, so',
     'the ratio is a floor: a heavier query gains more. A direct write waits for the WAL flush of its commit; a write-behind write',
-    'waits for Redis to take it (and the cache set), and reaches the database later, in batches.',
+    'waits for Redis to take it, or for the commit of one INSERT into the log table (one WAL flush, like the direct write, but',
+    'no row lock on the product: writes to one key do not queue behind each other), plus the cache set; it reaches the database',
+    'later, in batches.',
   ].join('\n'), '# Benchmarks\n\nEach section is written by its benchmark in `bench/`.');
   console.log(`\nwrote ${docs} (## Cache: queries and write-behind)`);
 }
@@ -248,7 +257,8 @@ export const SHOP_CONNECTIONS = 32;
 
 async function shop(): Promise<void> {
   const loadAtStart = loadavg().map((l) => l.toFixed(1)).join(' / ');
-  const { rows, ratios } = await runShopBench({ durationMs: SHOP_DURATION_S * 1000, connections: SHOP_CONNECTIONS, redisUrl: REDIS_URL });
+  const { rows, ratios, pageDbMs } = await runShopBench({ durationMs: SHOP_DURATION_S * 1000, connections: SHOP_CONNECTIONS, redisUrl: REDIS_URL });
+  summary.push(...ratios);
   console.log(`\n${rows.map((r) => r.join(' | ')).join('\n')}\n\n${ratios.join('\n')}`);
   if (args['no-docs']) return;
   const [header, ...body] = rows;
@@ -256,17 +266,24 @@ async function shop(): Promise<void> {
   const machine = `${cpus()[0]?.model ?? 'unknown'}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Linux ${release()}; Node ${process.version}`;
   const docs = resolve(fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url)));
   writeSection(docs, 'Cache: the shop and the stampede', [
-    `Measured by \`npm run bench:cache -- --part shop\`: a \`scaleout up\` of the shop (3 instances, embedded PostgreSQL with a`,
-    `synchronous replica, the sessions' Redis and the cache's own Redis), GET /products/3 as HTML through the balancer, autocannon`,
-    `${SHOP_CONNECTIONS} connections for ${SHOP_DURATION_S} s after a 2 s warm-up, once with \`SHOP_CACHE=off\` and once with the cache.`,
+    `Measured by \`npm run bench:cache\` (run of ${RUN_AT}; part \`shop\`): a \`scaleout up\` of the shop (3 instances, embedded PostgreSQL with a`,
+    `synchronous replica, 2 shard databases, the sessions' Redis and the cache's own Redis; ${DEMO_ORDERS.toLocaleString('en-US')} orders of demo`,
+    `customers seeded with SHOP_DEMO_ORDERS), GET /products/3 as HTML, anonymous, through the balancer, autocannon ${SHOP_CONNECTIONS} connections`,
+    `for ${SHOP_DURATION_S} s after a 2 s warm-up, once with \`SHOP_CACHE=off\` and once with the cache.`,
     'The stampede: 3 node processes, each with its own `Cache` (L1 off) on the Redis at 6379, start their share of 1000',
     '`getOrSet` calls of one missing key at once; the loader takes 200 ms and counts its calls with INCR in Redis.',
     '', `Machine: ${machine}.`, '', table, '', ...ratios.map((r) => `- ${r}`), '',
     `Load average ${loadAtStart} at the start, ${loadavg().map((l) => l.toFixed(1)).join(' / ')} at the end; everything (load generator,`,
-    'balancer, instances, engines) shares the 2 cores, so the absolute numbers are low and the ratio is what to read.',
-    'The uncached page costs two cheap reads (a product by primary key, the 12-row catalogue); with the cache what is left is',
-    'the balancer hop, Fastify, the session check and the HTML, so the ratio is bounded by those, not by the cache: a page built',
-    'from heavier queries gains more.',
+    'balancer, instances, engines) shares the 2 cores with other jobs on the machine, so the absolute numbers are low and the',
+    'ratio is what to read.',
+    '',
+    'What a request does. Both: the balancer hop, Fastify, the session lookup (none for an anonymous visitor: no cookie),',
+    'the security headers, the page layout (header with the visitor\'s login and cart, footer with the instance and the',
+    'object\'s source). Without the cache, the product page object is built on every request: the product by primary key',
+    '(replica), its stock (primary), "bought together" (for each of the 2 shards, every order holding the product through a',
+    'GIN index, its other items counted per product; the counts summed), the related products by primary key, and the',
+    `product's part of the page rendered (${pageDbMs}). With the cache, the object comes from L1 (checked against L2`,
+    'every 5 s), already rendered: only the layout around it is built per request.',
   ].join('\n'), '# Benchmarks\n\nEach section is written by its benchmark in `bench/`.');
   console.log(`\nwrote ${docs} (## Cache: the shop and the stampede)`);
 }
@@ -274,3 +291,4 @@ async function shop(): Promise<void> {
 if (args.part === 'objects' || args.part === 'all') await main();
 if (args.part === 'policies' || args.part === 'all') await policies();
 if (args.part === 'shop' || args.part === 'all') await shop();
+console.log(`\nThe ratios of this run (${RUN_AT}):\n${summary.map((r) => `- ${r}`).join('\n')}`);

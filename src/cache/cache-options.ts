@@ -7,6 +7,7 @@ import { DEFAULT_BREAKER_COOLDOWN_MS, DEFAULT_BREAKER_FAILURE_THRESHOLD } from '
 import { DEFAULT_TTL_JITTER_PERCENT } from './entry.js';
 import { CacheOptionsError } from './errors.js';
 import type { L2Store } from './l2-store.js';
+import type { WarmRunner } from './warm-runner.js';
 
 /** @defaultValue */
 export const DEFAULT_CACHE_TTL_MS = 60_000;
@@ -64,6 +65,8 @@ export interface CacheOptions {
   register?: Registry;
   /** @defaultValue the system clock */
   clock?: Clock;
+  /** Who runs `warm` rounds, e.g. a worker of the jobs tier. @defaultValue a timer in this process */
+  warmRunner?: WarmRunner;
 }
 
 const ms = z.number().int().positive();
@@ -89,6 +92,8 @@ const schema = z.strictObject({
   register: z.custom<Registry>((v) => typeof v === 'object' && v !== null && typeof (v as Registry).registerMetric === 'function',
     'expected a prom-client Registry').optional(),
   clock: z.custom<Clock>((v) => typeof v === 'object' && v !== null && typeof (v as Clock).now === 'function', 'expected { now(): number }').optional(),
+  warmRunner: z.custom<WarmRunner>((v) => typeof v === 'object' && v !== null && typeof (v as WarmRunner).every === 'function',
+    'expected { every(name, intervalMs, round) }, e.g. ScheduledRounds of scaleout/jobs').optional(),
 });
 
 export type ResolvedCacheOptions = z.output<typeof schema>;

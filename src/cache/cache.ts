@@ -94,7 +94,7 @@ export class Cache {
   readonly #metrics: CacheMetrics;
   readonly #inflight = new Map<string, Promise<CacheResult<unknown>>>();
   readonly #refreshing = new Set<string>();
-  readonly #warmers = new Set<NodeJS.Timeout>();
+  readonly #warmers = new Set<() => void | Promise<void>>();
   readonly #ready: Promise<void>;
   #busUp: boolean;
   #closed = false;
@@ -296,7 +296,8 @@ export class Cache {
    * Build `key` ahead of time: now, then every `intervalMs`. An instance rebuilds only
    * when L2's entry is missing, invalidated, or would turn stale before the next round,
    * and only while it holds the lease, so N instances warming one key build it about
-   * once per TTL, not N times.
+   * once per TTL, not N times. With a `warmRunner` (the jobs tier) the rounds run there,
+   * one process per tick, named `warm:<key>`; without one, on a timer in this process.
    */
   warm<T>(key: string, loader: Loader<T>, options: WarmOptions): WarmHandle {
     assertKey(key);
@@ -311,11 +312,23 @@ export class Cache {
       running = true;
       this.#warmOnce(key, loader, entryOptions, intervalMs).catch(() => undefined).finally(() => { running = false; });
     };
-    const timer = setInterval(round, intervalMs);
-    timer.unref();
-    this.#warmers.add(timer);
+    // The first build happens now either way: the object is there before the first tick.
     round();
-    return { stop: () => { clearInterval(timer); this.#warmers.delete(timer); } };
+    let stop: () => void | Promise<void>;
+    const runner = this.#o.warmRunner;
+    if (runner !== undefined) {
+      const task = runner.every(`warm:${key}`, intervalMs, async () => {
+        if (this.#closed) return;
+        await this.#warmOnce(key, loader, entryOptions, intervalMs);
+      });
+      stop = () => task.stop();
+    } else {
+      const timer = setInterval(round, intervalMs);
+      timer.unref();
+      stop = () => clearInterval(timer);
+    }
+    this.#warmers.add(stop);
+    return { stop: () => { this.#warmers.delete(stop); void Promise.resolve(stop()).catch(() => undefined); } };
   }
 
   stats(): CacheStats {
@@ -334,7 +347,7 @@ export class Cache {
   async close(): Promise<void> {
     this.#closed = true;
     this.#queries?.detachAll();
-    for (const t of this.#warmers) clearInterval(t);
+    for (const stop of this.#warmers) await Promise.resolve(stop()).catch(() => undefined);
     this.#warmers.clear();
     this.#l1?.clear();
   }

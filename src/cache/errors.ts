@@ -114,7 +114,7 @@ export const CACHE_ERRORS = defineErrorCatalogue('cache', [
     meaning: 'The L2 store cannot do what was asked: a versioned set (write-through) on Memcached, whose client has no compare-and-set.',
     action: 'Use Redis or PostgreSQL as L2 for versioned writes, or invalidate on write instead.' },
   { code: 'SCALEOUT_CACHE_WRITE_BEHIND_UNAVAILABLE', errorClass: WriteBehindUnavailableError,
-    meaning: 'A write-behind entry could not be made durable in its log (the Redis stream); the write was not acknowledged and did not happen.',
+    meaning: 'A write-behind entry could not be made durable in its log (the Redis stream or the PostgreSQL table); the write was not acknowledged and did not happen.',
     action: 'Retry the write, or write to the database directly; check the log\'s engine.' },
   { code: 'SCALEOUT_CACHE_CLOSED', errorClass: CacheClosedError,
     meaning: 'An operation on a cache, store or bus after `close()`.',

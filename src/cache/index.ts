@@ -6,6 +6,7 @@
  */
 export { Cache } from './cache.js';
 export type { CacheResult, CacheSource, Loader, WarmHandle, WarmOptions } from './cache.js';
+export type { WarmRunner, WarmTask } from './warm-runner.js';
 export {
   DEFAULT_CACHE_TTL_MS, DEFAULT_CACHE_GRACE_MS, DEFAULT_L1_MAX_ENTRIES, DEFAULT_L1_MAX_BYTES, DEFAULT_L1_MAX_STALE_MS,
   DEFAULT_LEASE_MS, DEFAULT_LEASE_WAIT_MS, DEFAULT_L2_TIMEOUT_MS, DEFAULT_CACHE_CHANNEL,
@@ -52,3 +53,11 @@ export {
   DEFAULT_WRITE_BEHIND_BLOCK_MS, DEFAULT_WRITE_BEHIND_OFFSETS_TABLE,
 } from './write-behind/write-behind-flusher.js';
 export type { CoalescedWrite, WriteBehindFlusherOptions, WriteBehindFlusherStats } from './write-behind/write-behind-flusher.js';
+export type { WriteBehindLog, LoggedWrite, AppliedBatch } from './write-behind/write-behind-log.js';
+export { RedisStreamLog } from './write-behind/redis-stream-log.js';
+export type { RedisStreamLogOptions } from './write-behind/redis-stream-log.js';
+export {
+  PostgresTableLog, DEFAULT_WRITE_BEHIND_LOG_TABLE, DEFAULT_WRITE_BEHIND_POLL_MS, DEFAULT_WRITE_BEHIND_CONNECT_TIMEOUT_MS,
+  DEFAULT_WRITE_BEHIND_QUERY_TIMEOUT_MS,
+} from './write-behind/postgres-table-log.js';
+export type { PostgresTableLogOptions } from './write-behind/postgres-table-log.js';

@@ -42,4 +42,6 @@ export {
   Scheduler, DEFAULT_SCHEDULER_LEASE_MS, DEFAULT_SCHEDULER_INTERVAL_MS, DEFAULT_MAX_CATCH_UP, DEFAULT_SCHEDULER_GROUP,
 } from './schedule.js';
 export type { ScheduleDefinition, SchedulerOptions } from './schedule.js';
+export { ScheduledRounds, everyCron } from './scheduled-rounds.js';
+export type { ScheduledRoundsOptions } from './scheduled-rounds.js';
 export { formatSseEvent, jobEventStream, SSE_HEADERS } from './notify.js';

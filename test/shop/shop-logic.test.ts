@@ -24,12 +24,14 @@ describe('env', () => {
       databaseUrl: 'postgres://postgres@127.0.0.1:5432/app',
       replicaUrls: ['postgres://127.0.0.1:5433/app', 'postgres://127.0.0.1:5434/app'],
       redisUrl: 'redis://127.0.0.1:6379', profile: 'redis',
-      cacheRedisUrl: 'redis://127.0.0.1:6380', memcachedUrl: '127.0.0.1:11211', cache: true,
+      cacheRedisUrl: 'redis://127.0.0.1:6380', memcachedUrl: '127.0.0.1:11211', cache: true, demoOrders: 0,
       sessionKeys: [{ id: 'k2', secret: '0123456789abcdef0123' }, { id: 'k1', secret: 'fedcba9876543210fedc' }],
       devSessionKey: false, shardPrefix: DEFAULT_SHARD_PREFIX, sessionPrefix: undefined,
     });
     expect(readEnv({ ...BASE_ENV, SHOP_CACHE: 'off' }).cache).toBe(false);
     expect(() => readEnv({ ...BASE_ENV, SHOP_CACHE: 'maybe' })).toThrow(/SHOP_CACHE/);
+    expect(readEnv({ ...BASE_ENV, SHOP_DEMO_ORDERS: '5000' }).demoOrders).toBe(5000);
+    for (const bad of ['-1', '1.5', 'many', '1000001']) expect(() => readEnv({ ...BASE_ENV, SHOP_DEMO_ORDERS: bad })).toThrow(/SHOP_DEMO_ORDERS/);
   });
 
   it('falls back to the postgres profile, the development key and no replicas', () => {

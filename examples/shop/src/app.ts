@@ -63,6 +63,8 @@ export interface ShopOptions {
   cacheKeyPrefix?: string;
   /** false: no cache (every product page from the database). @defaultValue true */
   cache?: boolean;
+  /** Orders of demo customers seeded on a fresh start, for "bought together". @defaultValue 0 */
+  demoOrders?: number;
   /**
    * Order exports (they need Redis: without `redisUrl` there are none). `worker: true`
    * runs them in this process too (tests, one-process development); under
@@ -103,6 +105,7 @@ export async function buildApp(options: ShopOptions): Promise<FastifyInstance> {
       shardPrefix: options.shardPrefix ?? DEFAULT_SHARD_PREFIX,
       logger: dbLogger,
       ...(options.poolMax === undefined ? {} : { poolMax: options.poolMax }),
+      ...(options.demoOrders === undefined ? {} : { demoOrders: options.demoOrders }),
     });
     store = options.redisUrl !== undefined
       ? new RedisSessionStore({ url: options.redisUrl, ...(options.redisKeyPrefix === undefined ? {} : { keyPrefix: options.redisKeyPrefix }) })

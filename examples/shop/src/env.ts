@@ -26,7 +26,12 @@ export interface ShopEnv extends Omit<InstanceEnv, 'databaseUrl' | 'sessionKeys'
   sessionPrefix: string | undefined;
   /** `SHOP_CACHE=off`: no cache (to measure what it saves). */
   cache: boolean;
+  /** `SHOP_DEMO_ORDERS`: orders of demo customers seeded on a fresh start (0: none). */
+  demoOrders: number;
 }
+
+/** The most demo orders `SHOP_DEMO_ORDERS` may ask for (they are generated at start). @defaultValue 1000000 */
+export const MAX_DEMO_ORDERS = 1_000_000;
 
 const blankToUndefined = (value: unknown): unknown => (typeof value === 'string' && value.trim() === '' ? undefined : value);
 
@@ -34,6 +39,8 @@ const shopSchema = z.object({
   SHOP_SHARD_PREFIX: z.preprocess(blankToUndefined, z.string()
     .regex(/^[a-z_][a-z0-9_]{0,40}$/, 'use lower-case letters, digits and _ (at most 41)').default(DEFAULT_SHARD_PREFIX)),
   SHOP_CACHE: z.preprocess(blankToUndefined, z.enum(['on', 'off'], { error: 'use "on" or "off"' }).default('on')),
+  SHOP_DEMO_ORDERS: z.preprocess(blankToUndefined, z.coerce.number({ error: 'use a whole number' })
+    .int('use a whole number').min(0, 'use 0 or more').max(MAX_DEMO_ORDERS, `use at most ${MAX_DEMO_ORDERS}`).default(0)),
   SHOP_SESSION_PREFIX: z.preprocess(blankToUndefined, z.string().regex(/^[\x21-\x7E]{1,64}$/, 'use 1-64 visible ASCII characters').optional()),
 });
 
@@ -66,5 +73,6 @@ export function readEnv(env: NodeJS.ProcessEnv): ShopEnv {
     shardPrefix: shop.data.SHOP_SHARD_PREFIX,
     sessionPrefix: shop.data.SHOP_SESSION_PREFIX,
     cache: shop.data.SHOP_CACHE === 'on',
+    demoOrders: shop.data.SHOP_DEMO_ORDERS,
   };
 }

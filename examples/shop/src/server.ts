@@ -20,6 +20,7 @@ async function main(): Promise<void> {
     ...(env.cacheRedisUrl === undefined ? {} : { cacheRedisUrl: env.cacheRedisUrl }),
     ...(env.memcachedUrl === undefined ? {} : { memcachedUrl: env.memcachedUrl }),
     cache: env.cache,
+    demoOrders: env.demoOrders,
     shardPrefix: env.shardPrefix,
     ...(env.instanceId === undefined ? {} : { instanceId: env.instanceId }),
     ...(env.buildId === undefined ? {} : { buildId: env.buildId }),

@@ -2,6 +2,7 @@ import { Cache, MemcachedL2Store, PostgresBus, PostgresL2Store, RedisBus, RedisL
 import type { CacheSource, L2Store, Bus } from 'scaleout/cache';
 import type { Database } from 'scaleout/db';
 import type { Product } from './data/products.js';
+import type { RelatedProduct } from './views/pages.js';
 
 /** How long a product page object is fresh; any write to `products` invalidates it before that. @defaultValue 60000 */
 export const PRODUCT_PAGE_TTL_MS = 60_000;
@@ -22,12 +23,18 @@ export interface ShopCacheOptions {
   keyPrefix?: string;
 }
 
-/** The product page object: what `/products/:id` shows, built from the catalogue once per TTL for all instances. */
+/**
+ * The product page object: what `/products/:id` shows, built from the catalogue and the
+ * order history once per TTL (or change) for all instances.
+ */
 export interface ProductPage {
   product: Product;
-  related: Product[];
+  /** Most often bought together with the product, then its neighbours in the catalogue. */
+  related: RelatedProduct[];
   /** Units in stock when the page was built. */
   stock: number;
+  /** The product's part of the page, rendered ({@link productSection}): only the visitor's header and the footer are left per request. */
+  html: string;
 }
 
 /** A cache and what it was built on, closed together. */

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { openStorePool } from '../../internal/store-connections.js';
 import { CacheClosedError, CacheL2Error, CacheL2UnavailableError, CacheOptionsError } from '../errors.js';
 import type { L2Store } from '../l2-store.js';
 import { positiveMs } from '../validate.js';
@@ -76,12 +77,7 @@ export class PostgresL2Store implements L2Store {
       this.#connections = options.pool;
       this.#ownsConnections = false;
     } else {
-      this.#connections = new pg.Pool({
-        connectionString: options.connectionString ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
-        connectionTimeoutMillis: connectTimeoutMs,
-        query_timeout: queryTimeoutMs,
-        keepAlive: true,
-      });
+      this.#connections = openStorePool(options.connectionString, { connectTimeoutMs, queryTimeoutMs });
       this.#ownsConnections = true;
     }
     // A broken idle connection emits 'error' on the pool; unhandled it would end the process.

@@ -1,6 +1,7 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import { CacheClosedError, CacheL2Error, CacheL2UnavailableError, CacheOptionsError } from '../errors.js';
+import { openStoreRedis } from '../../internal/store-connections.js';
 import type { L2Store } from '../l2-store.js';
 import { positiveMs } from '../validate.js';
 
@@ -54,18 +55,13 @@ export class RedisL2Store implements L2Store {
       this.#client = options.client;
       this.#ownsClient = false;
     } else {
-      this.#client = new Redis(options.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', {
+      // Failing fast while Redis is away, the cache serves from the loader instead of
+      // queueing requests behind a reconnect loop.
+      this.#client = openStoreRedis(options.url, {
+        connectTimeoutMs, commandTimeoutMs,
         // Concurrent requests' GETs share one write to the socket: under load an L2 hit
         // then costs less CPU than a lone GET.
-        enableAutoPipelining: true,
-        ...options.redisOptions,
-        // Fail fast while Redis is away: the cache then serves from the loader
-        // instead of queueing requests behind a reconnect loop.
-        enableOfflineQueue: false,
-        maxRetriesPerRequest: 1,
-        connectTimeout: connectTimeoutMs,
-        commandTimeout: commandTimeoutMs,
-        retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 10), 1_000),
+        redisOptions: { enableAutoPipelining: true, ...options.redisOptions },
       });
       this.#ownsClient = true;
     }

@@ -1,8 +1,11 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Queryable, TransactionClient } from '../../db/index.js';
 import { CacheOptionsError } from '../errors.js';
-import { STREAM_NAME } from './write-behind.js';
+import { DEFAULT_WRITE_BEHIND_OFFSETS_TABLE, RedisStreamLog } from './redis-stream-log.js';
+import type { LoggedWrite, WriteBehindLog } from './write-behind-log.js';
+
+export { DEFAULT_WRITE_BEHIND_OFFSETS_TABLE } from './redis-stream-log.js';
 
 /** Entries applied per database transaction. */
 export const DEFAULT_WRITE_BEHIND_BATCH_SIZE = 100;
@@ -12,11 +15,15 @@ export const DEFAULT_WRITE_BEHIND_MIN_BACKOFF_MS = 50;
 export const DEFAULT_WRITE_BEHIND_MAX_BACKOFF_MS = 5_000;
 /** How long one wait for new entries blocks (also how long `stop()` may wait for it). */
 export const DEFAULT_WRITE_BEHIND_BLOCK_MS = 1_000;
-/** @defaultValue */
-export const DEFAULT_WRITE_BEHIND_OFFSETS_TABLE = 'scaleout_write_behind_offsets';
 
 export interface WriteBehindFlusherOptions<T> {
-  stream: string;
+  /**
+   * The log to apply (it stays open on `close()`); a `PostgresTableLog` must be in
+   * `db`'s database. Without it, `stream` names a Redis stream log opened here.
+   */
+  log?: WriteBehindLog;
+  /** The Redis stream that is the log (without `log`). */
+  stream?: string;
   /** The database (a `scaleout/db` Database: its writes then invalidate cached queries too). */
   db: Pick<Queryable, 'query' | 'transaction'>;
   /**
@@ -32,6 +39,7 @@ export interface WriteBehindFlusherOptions<T> {
   applyBatch?: (tx: TransactionClient, writes: readonly CoalescedWrite<T>[]) => Promise<void>;
   /** Turn several values of one key in one batch into one, oldest first. @defaultValue the last one */
   coalesce?: (values: T[]) => T;
+  /** The Redis connection of the stream (without `log`); it stays open on `close()`. */
   client?: Redis;
   /** @defaultValue `process.env.REDIS_URL`, else `redis://127.0.0.1:6379` */
   url?: string;
@@ -43,7 +51,7 @@ export interface WriteBehindFlusherOptions<T> {
   maxBackoffMs?: number;
   /** @defaultValue {@link DEFAULT_WRITE_BEHIND_BLOCK_MS} */
   blockMs?: number;
-  /** @defaultValue {@link DEFAULT_WRITE_BEHIND_OFFSETS_TABLE} */
+  /** The Redis stream's offsets table (without `log`). @defaultValue {@link DEFAULT_WRITE_BEHIND_OFFSETS_TABLE} */
   offsetsTable?: string;
   /** Told of every failed batch before the pause (the batch is retried). */
   onError?: (err: unknown) => void;
@@ -69,36 +77,24 @@ export interface WriteBehindFlusherStats {
   lastError: string | undefined;
 }
 
-interface LogEntry { id: string; ms: bigint; seq: bigint; key: string; value: unknown }
-
 /**
- * Applies a write-behind log to the database, in log order, one transaction per
- * batch. Exactly once: the batch's newest entry id is recorded in the offsets table
- * in the same transaction as its writes, and entries at or below it are skipped, so
- * an entry read again after a crash (between the commit and the removal from the
- * stream) or by a second flusher does nothing. Several writes to one key in a batch
- * are coalesced into one. A failed batch is retried with a growing pause.
- *
- * ```text
- *   XRANGE batch ─► BEGIN; lock offset row; skip ids ≤ offset; apply per key; offset := last id; COMMIT ─► XDEL batch
- * ```
+ * Applies a write-behind log to the database, in log order per key, one transaction
+ * per batch, exactly once (how depends on the log: an offsets row for a Redis stream,
+ * deleting the batch in the applying transaction for a PostgreSQL table). Several
+ * writes to one key in a batch are coalesced into one. A failed batch is retried
+ * whole, with a growing pause.
  */
 export class WriteBehindFlusher<T = unknown> {
-  readonly #o: Required<Omit<WriteBehindFlusherOptions<T>, 'client' | 'url' | 'onError' | 'apply' | 'applyBatch'>> &
+  readonly #o: Required<Omit<WriteBehindFlusherOptions<T>, 'client' | 'url' | 'onError' | 'apply' | 'applyBatch' | 'log' | 'stream' | 'offsetsTable'>> &
     Pick<WriteBehindFlusherOptions<T>, 'onError'> & { applyBatch: NonNullable<WriteBehindFlusherOptions<T>['applyBatch']> };
-  readonly #client: Redis;
-  readonly #ownsClient: boolean;
-  readonly #table: string;
-  #schema: Promise<void> | undefined;
+  readonly #log: WriteBehindLog;
+  readonly #ownsLog: boolean;
   #running: Promise<void> | undefined;
   #stopping = false;
   readonly #stats: WriteBehindFlusherStats = { applied: 0, skipped: 0, batches: 0, failures: 0, lastError: undefined };
 
   constructor(options: WriteBehindFlusherOptions<T>) {
-    if (typeof options?.stream !== 'string' || !STREAM_NAME.test(options.stream)) {
-      throw new CacheOptionsError(`write-behind stream must be 1 to 200 letters, digits or _ : . -, got ${String(options?.stream)}`);
-    }
-    if ((typeof options.apply === 'function') === (typeof options.applyBatch === 'function')) {
+    if ((typeof options?.apply === 'function') === (typeof options?.applyBatch === 'function')) {
       throw new CacheOptionsError('write-behind flusher needs one of apply(tx, key, value, ids) or applyBatch(tx, writes)');
     }
     const apply = options.apply;
@@ -106,30 +102,34 @@ export class WriteBehindFlusher<T = unknown> {
       for (const w of writes) await apply!(tx, w.key, w.value, w.ids);
     });
     if (typeof options.db?.transaction !== 'function') throw new CacheOptionsError('write-behind flusher needs db: a scaleout/db Database');
-    const table = options.offsetsTable ?? DEFAULT_WRITE_BEHIND_OFFSETS_TABLE;
-    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(table)) throw new CacheOptionsError(`offsetsTable must be lower-case letters, digits and _, got ${table}`);
-    this.#table = `"${table}"`;
     const positive = (name: string, v: number | undefined, d: number): number => {
       const value = v ?? d;
       if (!Number.isSafeInteger(value) || value <= 0) throw new CacheOptionsError(`${name} must be a positive integer, got ${String(v)}`);
       return value;
     };
     this.#o = {
-      stream: options.stream, db: options.db, applyBatch, coalesce: options.coalesce ?? ((values) => values[values.length - 1]!),
+      db: options.db, applyBatch, coalesce: options.coalesce ?? ((values) => values[values.length - 1]!),
       batchSize: positive('batchSize', options.batchSize, DEFAULT_WRITE_BEHIND_BATCH_SIZE),
       minBackoffMs: positive('minBackoffMs', options.minBackoffMs, DEFAULT_WRITE_BEHIND_MIN_BACKOFF_MS),
       maxBackoffMs: positive('maxBackoffMs', options.maxBackoffMs, DEFAULT_WRITE_BEHIND_MAX_BACKOFF_MS),
       blockMs: positive('blockMs', options.blockMs, DEFAULT_WRITE_BEHIND_BLOCK_MS),
-      offsetsTable: table, onError: options.onError,
+      onError: options.onError,
     };
-    if (options.client !== undefined) {
-      this.#client = options.client;
-      this.#ownsClient = false;
+    if (options.log !== undefined) {
+      if (options.stream !== undefined || options.client !== undefined || options.url !== undefined || options.offsetsTable !== undefined) {
+        throw new CacheOptionsError('write-behind flusher takes a log, or a Redis stream (stream, client, url, offsetsTable), not both');
+      }
+      this.#log = options.log;
+      this.#ownsLog = false;
     } else {
-      this.#client = new Redis(options.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 1, connectTimeout: 1_000 });
-      this.#ownsClient = true;
+      this.#log = new RedisStreamLog({
+        stream: options.stream as string,
+        offsetsTable: options.offsetsTable ?? DEFAULT_WRITE_BEHIND_OFFSETS_TABLE,
+        ...(options.client === undefined ? {} : { client: options.client }),
+        ...(options.url === undefined ? {} : { url: options.url }),
+      });
+      this.#ownsLog = true;
     }
-    this.#client.on('error', () => undefined);
   }
 
   /** Run until `stop()`: apply batches while there are entries, wait for more otherwise. */
@@ -148,7 +148,7 @@ export class WriteBehindFlusher<T = unknown> {
 
   async close(): Promise<void> {
     await this.stop();
-    if (this.#ownsClient) await this.#client.quit().catch(() => { this.#client.disconnect(); });
+    if (this.#ownsLog) await this.#log.close();
   }
 
   stats(): WriteBehindFlusherStats {
@@ -157,37 +157,21 @@ export class WriteBehindFlusher<T = unknown> {
 
   /** Apply one batch now; returns how many entries it read (0: the log is empty). */
   async flushOnce(): Promise<number> {
-    await this.#ensureSchema();
-    const reply = await this.#client.xrange(this.#o.stream, '-', '+', 'COUNT', this.#o.batchSize);
-    if (reply.length === 0) return 0;
-    const entries = reply.map(([id, fields]) => parseEntry(id, fields));
-    await this.#o.db.transaction(async (tx) => {
-      await tx.query(`INSERT INTO ${this.#table} (stream) VALUES ($1) ON CONFLICT DO NOTHING`, [this.#o.stream]);
-      const { rows } = await tx.query<{ ms: string; seq: string }>(
-        `SELECT last_ms::text AS ms, last_seq::text AS seq FROM ${this.#table} WHERE stream = $1 FOR UPDATE`, [this.#o.stream]);
-      const doneMs = BigInt(rows[0]!.ms);
-      const doneSeq = BigInt(rows[0]!.seq);
-      const fresh = entries.filter((e) => e.ms > doneMs || (e.ms === doneMs && e.seq > doneSeq));
-      const byKey = new Map<string, LogEntry[]>();
-      for (const e of fresh) {
+    const batch = await this.#log.applyOldest(this.#o.db, this.#o.batchSize, async (tx, entries) => {
+      const byKey = new Map<string, LoggedWrite[]>();
+      for (const e of entries) {
         const list = byKey.get(e.key);
         if (list === undefined) byKey.set(e.key, [e]);
         else list.push(e);
       }
       const writes = [...byKey].map(([key, list]) => ({ key, value: this.#o.coalesce(list.map((e) => e.value as T)), ids: list.map((e) => e.id) }));
-      if (writes.length > 0) await this.#o.applyBatch(tx, writes);
-      const newest = entries[entries.length - 1]!;
-      if (fresh.length > 0) {
-        await tx.query(`UPDATE ${this.#table} SET last_ms = $2, last_seq = $3 WHERE stream = $1`,
-          [this.#o.stream, newest.ms.toString(), newest.seq.toString()]);
-      }
-      this.#stats.skipped += entries.length - fresh.length;
-      this.#stats.applied += fresh.length;
+      await this.#o.applyBatch(tx, writes);
+    }, (committed) => {
+      this.#stats.batches++;
+      this.#stats.applied += committed.applied;
+      this.#stats.skipped += committed.read - committed.applied;
     });
-    this.#stats.batches++;
-    // After the commit: a crash before this line only means the entries are read and skipped again.
-    await this.#client.xdel(this.#o.stream, ...entries.map((e) => e.id));
-    return entries.length;
+    return batch.read;
   }
 
   async #loop(): Promise<void> {
@@ -196,10 +180,7 @@ export class WriteBehindFlusher<T = unknown> {
       try {
         const count = await this.flushOnce();
         backoffMs = this.#o.minBackoffMs;
-        if (count === 0 && !this.#stopping) {
-          // Wakes as soon as an entry arrives (applied ones were removed, so any entry is new).
-          await this.#client.xread('COUNT', 1, 'BLOCK', this.#o.blockMs, 'STREAMS', this.#o.stream, '0-0');
-        }
+        if (count === 0 && !this.#stopping) await this.#log.waitForEntries(this.#o.blockMs);
       } catch (err) {
         this.#stats.failures++;
         this.#stats.lastError = (err as Error)?.message ?? String(err);
@@ -213,28 +194,4 @@ export class WriteBehindFlusher<T = unknown> {
       }
     }
   }
-
-  #ensureSchema(): Promise<void> {
-    this.#schema ??= this.#o.db.transaction(async (tx) => {
-      // Concurrent CREATE ... IF NOT EXISTS can still collide in the catalog.
-      await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`scaleout_write_behind:${this.#table}`]);
-      await tx.query(`CREATE TABLE IF NOT EXISTS ${this.#table} (
-        stream text PRIMARY KEY, last_ms bigint NOT NULL DEFAULT 0, last_seq bigint NOT NULL DEFAULT 0)`);
-    }).then(() => undefined, (err: unknown) => {
-      this.#schema = undefined;
-      throw err;
-    });
-    return this.#schema;
-  }
-}
-
-function parseEntry(id: string, fields: string[]): LogEntry {
-  const [ms, seq] = id.split('-');
-  let key = '';
-  let value: unknown = null;
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    if (fields[i] === 'k') key = fields[i + 1]!;
-    else if (fields[i] === 'v') value = JSON.parse(fields[i + 1]!);
-  }
-  return { id, ms: BigInt(ms!), seq: BigInt(seq!), key, value };
 }

@@ -1,17 +1,22 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Cache } from '../cache.js';
 import type { EntryOptions } from '../cache-options.js';
 import { CacheClosedError, CacheOptionsError, CacheValueError, WriteBehindUnavailableError } from '../errors.js';
 import { assertKey } from '../validate.js';
-import { streamIdVersion } from '../version.js';
+import { RedisStreamLog } from './redis-stream-log.js';
+import type { WriteBehindLog } from './write-behind-log.js';
 
-/** A stream name: letters, digits and `_ : . -`. */
-export const STREAM_NAME = /^[A-Za-z0-9_:.-]{1,200}$/;
+export { STREAM_NAME } from './redis-stream-log.js';
 
 export interface WriteBehindOptions {
-  /** The Redis stream that is the log. One per kind of write (one flusher applies it). */
-  stream: string;
-  /** A connection to use; it stays open on `close()`. Give it `appendonly yes` (see docs/caching.md). */
+  /**
+   * The durable log: a `RedisStreamLog` or a `PostgresTableLog`; it stays open on
+   * `close()`. Without it, `stream` names a Redis stream log opened here.
+   */
+  log?: WriteBehindLog;
+  /** The Redis stream that is the log (without `log`). One per kind of write (one flusher applies it). */
+  stream?: string;
+  /** A connection to use (without `log`); it stays open on `close()`. Give it `appendonly yes` (see docs/caching.md). */
   client?: Redis;
   /** @defaultValue `process.env.REDIS_URL`, else `redis://127.0.0.1:6379` */
   url?: string;
@@ -28,49 +33,44 @@ export interface WriteBehindAck {
 
 /**
  * Write-behind: a write is acknowledged once it is in a durable log (a Redis stream
- * `XADD`, in Redis's append-only file), and is visible in the cache at once; a
- * `WriteBehindFlusher` applies the log to the database later, in order.
+ * `XADD`, in Redis's append-only file, or a committed row of a PostgreSQL table), and
+ * is visible in the cache at once; a `WriteBehindFlusher` applies the log to the
+ * database later, in order per key.
  *
  * Only the log makes a write durable: the cache is best effort (a cache write that
  * fails drops the key, so readers load from the database, which may be behind the
  * log by the flusher's lag).
  */
 export class WriteBehind {
-  readonly #stream: string;
-  readonly #client: Redis;
-  readonly #ownsClient: boolean;
+  readonly #log: WriteBehindLog;
+  readonly #ownsLog: boolean;
   readonly #cache: Cache | undefined;
   readonly #cacheOptions: EntryOptions | undefined;
   #closed = false;
 
   constructor(options: WriteBehindOptions) {
-    if (typeof options?.stream !== 'string' || !STREAM_NAME.test(options.stream)) {
-      throw new CacheOptionsError(`write-behind stream must be 1 to 200 letters, digits or _ : . -, got ${String(options?.stream)}`);
+    if (options?.log !== undefined) {
+      if (options.stream !== undefined || options.client !== undefined || options.url !== undefined) {
+        throw new CacheOptionsError('write-behind takes a log, or a Redis stream (stream, client, url), not both');
+      }
+      this.#log = options.log;
+      this.#ownsLog = false;
+    } else {
+      this.#log = new RedisStreamLog({
+        stream: options?.stream as string,
+        ...(options.client === undefined ? {} : { client: options.client }),
+        ...(options.url === undefined ? {} : { url: options.url }),
+      });
+      this.#ownsLog = true;
     }
-    this.#stream = options.stream;
     this.#cache = options.cache;
     this.#cacheOptions = options.cacheOptions;
-    if (options.client !== undefined) {
-      this.#client = options.client;
-      this.#ownsClient = false;
-    } else {
-      this.#client = new Redis(options.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', {
-        // A command is sent once: resent after a reconnect it could land twice in the log.
-        enableOfflineQueue: false,
-        autoResendUnfulfilledCommands: false,
-        maxRetriesPerRequest: 0,
-        connectTimeout: 1_000,
-        lazyConnect: false,
-      });
-      this.#ownsClient = true;
-    }
-    this.#client.on('error', () => undefined);
   }
 
   /**
    * Log `value` as the new value of `key`, then put it in the cache. Resolves once the
    * log holds it (acknowledged); throws `WriteBehindUnavailableError` when it does not
-   * (an error after Redis took the entry but before its answer arrived leaves the
+   * (an error after the log took the entry but before its answer arrived leaves the
    * write in the log though unacknowledged: make values idempotent to retry safely).
    */
   async write<T>(key: string, value: T): Promise<WriteBehindAck> {
@@ -83,35 +83,29 @@ export class WriteBehind {
       throw new CacheValueError(key, { cause: err });
     }
     if (text === undefined) throw new CacheValueError(key, { cause: new Error(`a ${typeof value} is not JSON`) });
-    if (this.#client.status === 'wait') this.#client.connect().catch(() => undefined);
-    if (this.#client.status === 'connecting' || this.#client.status === 'connect') {
-      await new Promise((resolve) => { this.#client.once('ready', resolve); this.#client.once('close', resolve); });
-    }
-    let id: string | null;
+    let logged: { id: string; version: bigint };
     try {
-      id = await this.#client.xadd(this.#stream, '*', 'k', key, 'v', text);
+      logged = await this.#log.append(key, text);
     } catch (err) {
-      throw new WriteBehindUnavailableError(`redis stream ${this.#stream}`, { cause: err });
+      throw new WriteBehindUnavailableError(this.#log.description, { cause: err });
     }
-    if (id === null) throw new WriteBehindUnavailableError(`redis stream ${this.#stream}`, { cause: new Error('XADD returned no id') });
     if (this.#cache !== undefined) {
-      // The stream id orders writes: of two instances writing one key, the later log entry wins in the cache too.
-      await this.#cache.setVersioned(key, value, streamIdVersion(id), this.#cacheOptions)
+      // The log orders the writes of a key: of two instances writing one key, the later entry wins in the cache too.
+      await this.#cache.setVersioned(key, value, logged.version, this.#cacheOptions)
         .catch(() => this.#cache!.delete(key))
         .catch(() => undefined);
     }
-    return { id };
+    return { id: logged.id };
   }
 
-  /** Entries not yet applied and removed by a flusher. */
+  /** Entries not yet applied by a flusher. */
   async pending(): Promise<number> {
-    return this.#client.xlen(this.#stream);
+    return this.#log.pending();
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (!this.#ownsClient) return;
-    await this.#client.quit().catch(() => { this.#client.disconnect(); });
+    if (this.#ownsLog) await this.#log.close();
   }
 }

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { openStorePool } from '../../internal/store-connections.js';
 import {
   SessionFieldNotIntegerError, SessionOptionsError, SessionStoreError, SessionStoreUnavailableError,
 } from '../errors.js';
@@ -108,14 +109,8 @@ export class PostgresSessionStore implements SessionStore {
       this.#connections = options.pool;
       this.#ownsConnections = false;
     } else {
-      this.#connections = new pg.Pool({
-        connectionString: options.connectionString ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
-        ...options.poolOptions,
-        // Fail fast while PostgreSQL is away: the pool opens a new connection per
-        // attempt, so it recovers by itself once the server answers again.
-        connectionTimeoutMillis: connectTimeoutMs,
-        query_timeout: queryTimeoutMs,
-        keepAlive: true,
+      this.#connections = openStorePool(options.connectionString, {
+        connectTimeoutMs, queryTimeoutMs, ...(options.poolOptions === undefined ? {} : { poolOptions: options.poolOptions }),
       });
       this.#ownsConnections = true;
     }

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
+import { openStoreRedis } from '../../internal/store-connections.js';
 import {
   SessionFieldNotIntegerError, SessionOptionsError, SessionStoreError, SessionStoreUnavailableError,
 } from '../errors.js';
@@ -86,19 +87,13 @@ export class RedisSessionStore implements SessionStore {
       this.#client = options.client;
       this.#ownsClient = false;
     } else {
-      const url = options.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-      this.#client = new Redis(url, {
-        ...options.redisOptions,
-        // Fail fast while Redis is away instead of queueing requests behind a
-        // reconnect loop: a session request waits at most one timeout, then gets a 503.
-        enableOfflineQueue: false,
-        maxRetriesPerRequest: 1,
-        connectTimeout: this.#connectTimeoutMs,
-        commandTimeout: commandTimeoutMs,
+      // Failing fast while Redis is away, a session request waits at most one timeout, then gets a 503.
+      this.#client = openStoreRedis(options.url, {
+        connectTimeoutMs: this.#connectTimeoutMs, commandTimeoutMs, reconnectMaxDelayMs,
         // A connection that stops answering while commands wait is dropped and
         // reopened, instead of timing out every command until TCP keepalive notices.
-        socketTimeout: commandTimeoutMs,
-        retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 10), reconnectMaxDelayMs),
+        socketTimeout: true,
+        ...(options.redisOptions === undefined ? {} : { redisOptions: options.redisOptions }),
       });
       this.#ownsClient = true;
     }

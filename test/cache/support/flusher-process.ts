@@ -3,14 +3,15 @@
 // appended to the key's row, slowly, so a kill is likely to land inside a transaction.
 import { WriteBehindFlusher } from '../../../src/cache/index.js';
 import { createDatabase } from '../../../src/db/index.js';
+import { openLog } from './write-behind-logs.js';
+import type { LogKind } from './write-behind-logs.js';
 
-const [redisUrl, databaseUrl, stream, table, offsetsTable] = process.argv.slice(2);
+const [kind, redisUrl, databaseUrl, name, table, offsetsTable] = process.argv.slice(2);
 const db = createDatabase({ primary: databaseUrl! });
+const log = openLog(kind as LogKind, name!, { redisUrl: redisUrl!, databaseUrl: databaseUrl! }, offsetsTable);
 const flusher = new WriteBehindFlusher<{ seqs: number[] }>({
-  stream: stream!,
-  url: redisUrl,
+  log,
   db,
-  offsetsTable,
   batchSize: 25,
   minBackoffMs: 10,
   maxBackoffMs: 200,
@@ -24,7 +25,7 @@ const flusher = new WriteBehindFlusher<{ seqs: number[] }>({
 // Listening keeps the IPC channel, and so the process, alive.
 process.on('message', (m: { id: number; op: string }) => {
   if (m.op === 'stats') process.send!({ id: m.id, result: flusher.stats() });
-  if (m.op === 'close') void flusher.close().then(() => db.close()).then(() => process.send!({ id: m.id, result: 'closed' }));
+  if (m.op === 'close') void flusher.close().then(() => log.close()).then(() => db.close()).then(() => process.send!({ id: m.id, result: 'closed' }));
 });
 await db.ready();
 flusher.start();

@@ -58,6 +58,12 @@ export const SHARD_MIGRATIONS: readonly Migration[] = [
     CREATE INDEX orders_user_newest_idx ON orders (user_id, id DESC)`,
   },
   { name: '003-user-documents', sql: USER_DOCUMENTS_SQL },
+  {
+    // "Bought together" on a product page looks up the orders holding a product:
+    // `doc->'items' @> '[{"productId": 3}]'` uses this index instead of reading every order.
+    name: '004-order-items-index',
+    sql: "CREATE INDEX IF NOT EXISTS orders_items_idx ON orders USING gin ((doc->'items') jsonb_path_ops)",
+  },
 ];
 
 /**

@@ -4,6 +4,7 @@ import { createDatabase, createShardedDatabase, primaryShard, replicatedShard } 
 import type { Database, DatabaseLogger, ShardedDatabase } from 'scaleout/db';
 import { hashPassword } from '../passwords.js';
 import { CATALOGUE_MIGRATIONS, migrate, SHARD_MIGRATIONS } from './migrations.js';
+import { seedDemoOrders } from './demo-orders.js';
 import { SEED_PRODUCTS, SEED_USERS } from './seed-data.js';
 
 /** Users and orders are spread over this many shard databases. @defaultValue 2 */
@@ -30,6 +31,8 @@ export interface ShopDataOptions {
   shardPrefix: string;
   /** @defaultValue {@link DEFAULT_POOL_MAX} */
   poolMax?: number;
+  /** Orders of demo customers seeded on a fresh start (see `seedDemoOrders`). @defaultValue 0 */
+  demoOrders?: number;
   logger?: DatabaseLogger;
 }
 
@@ -104,6 +107,7 @@ export async function openShopData(options: ShopDataOptions): Promise<ShopData> 
         onRefreshError: (err) => options.logger?.warn({ err: (err as Error).message }, 'shard directory refresh failed'),
       });
       await seedUsers(shards, shardClients);
+      await seedDemoOrders(shards, options.demoOrders ?? 0, Date.now());
       return {
         catalogue,
         shards,

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { boughtTogether } from '../data/bought-together.js';
 import { listProducts, productLoader, productStock } from '../data/products.js';
 import type { Product } from '../data/products.js';
 import { productPage as cachedProductPage, RELATED_PRODUCTS } from '../shop-cache.js';
@@ -6,7 +7,9 @@ import type { ProductPage } from '../shop-cache.js';
 import { NotFoundError } from '../errors.js';
 import { pageContext, redirect, sendHtml, visitor, wantsJson } from '../http.js';
 import { productId } from '../input.js';
-import { productPage, productsPage } from '../views/pages.js';
+import { Html } from '../views/html.js';
+import { productPage, productSection, productsPage } from '../views/pages.js';
+import type { RelatedProduct } from '../views/pages.js';
 import type { ShopContext } from './context.js';
 import { noteView, recentlyViewed } from './recent-views.js';
 
@@ -19,14 +22,29 @@ export function productRoutes(app: FastifyInstance, ctx: ShopContext): void {
   // The query cache: keyed by the SQL, invalidated by any write to products.
   const catalogue = (): Promise<Product[]> => listProducts(ctx.data.catalogue, ctx.cache);
 
+  /**
+   * What a product page shows, from the database: the product, the products bought
+   * with it most often (a count over every shard's orders), their details, and the
+   * stock read from the primary, then the product's part of the page rendered once.
+   */
   const loadPage = async (id: number): Promise<ProductPage | null> => {
-    const product = await productLoader(ctx.data.catalogue).load(id);
+    const products = productLoader(ctx.data.catalogue);
+    const [product, together, stock] = await Promise.all([
+      products.load(id), boughtTogether(ctx.data.shards, id, RELATED_PRODUCTS), productStock(ctx.data.catalogue, id),
+    ]);
     if (product === undefined) return null;
-    const others = (await catalogue()).filter((p) => p.id !== id);
-    // The neighbours in the catalogue, wrapping around: cheap, stable, and enough for a page.
-    const after = others.filter((p) => p.id > id);
-    const stock = await productStock(ctx.data.catalogue, id);
-    return { product, related: [...after, ...others.filter((p) => p.id < id)].slice(0, RELATED_PRODUCTS), stock };
+    const found = await Promise.all(together.map(async (t) => {
+      const p = await products.load(t.productId);
+      return p === undefined ? undefined : { ...p, boughtWith: t.orders };
+    }));
+    const related: RelatedProduct[] = found.filter((p) => p !== undefined);
+    if (related.length < RELATED_PRODUCTS) {
+      // Too few orders yet: the neighbours in the catalogue, wrapping around.
+      const taken = new Set([id, ...related.map((r) => r.id)]);
+      const others = (await catalogue()).filter((p) => !taken.has(p.id));
+      related.push(...[...others.filter((p) => p.id > id), ...others.filter((p) => p.id < id)].slice(0, RELATED_PRODUCTS - related.length));
+    }
+    return { product, related, stock, html: productSection(product, related, stock).text };
   };
 
   app.get('/', async (_request, reply) => redirect(reply, '/products'));
@@ -62,6 +80,8 @@ export function productRoutes(app: FastifyInstance, ctx: ShopContext): void {
     }
     const v = await visitor(request);
     await noteView(request, ctx, product.id, v);
-    return sendHtml(reply, productPage({ ...pageContext(app, request, v), cacheSource: SOURCE_TEXT[found.source] }, product, page.related, page.stock));
+    return sendHtml(reply, productPage({ ...pageContext(app, request, v), cacheSource: SOURCE_TEXT[found.source] }, product,
+      // An object cached by an older build has no rendered part yet.
+      typeof page.html === 'string' ? new Html(page.html) : productSection(product, page.related, page.stock)));
   });
 }

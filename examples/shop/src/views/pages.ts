@@ -37,8 +37,17 @@ ${addForm(p.id, false)}
   return page(ctx, 'Products', html`${recentlyViewedSection(recent)}<h1>Products</h1><div class="grid">${cards}</div>`);
 }
 
-export function productPage(ctx: PageContext, p: Product, related: readonly Product[] = [], stock?: number): string {
-  return page(ctx, p.name, html`<p><a href="/products">← All products</a></p>
+/** A product shown as related, and in how many orders it was bought with the product (when it was). */
+export interface RelatedProduct extends Product {
+  boughtWith?: number;
+}
+
+/**
+ * The product's part of its page (card, stock, related products): the same for every
+ * visitor, so the product page object keeps it rendered.
+ */
+export function productSection(p: Product, related: readonly RelatedProduct[] = [], stock?: number): Html {
+  return html`<p><a href="/products">← All products</a></p>
 <div class="card">
 <div class="icon">${p.icon}</div>
 <h1>${p.name}</h1>
@@ -48,7 +57,13 @@ ${stock === undefined ? '' : html`<p class="muted">${stock} in stock</p>`}
 ${addForm(p.id, true)}
 </div>
 ${related.length === 0 ? '' : html`<h2>Related</h2>
-<ul>${related.map((r) => html`<li><a href="/products/${r.id}">${r.icon} ${r.name}</a> ${money(r.price)}</li>`)}</ul>`}`);
+<ul>${related.map((r) => html`<li><a href="/products/${r.id}">${r.icon} ${r.name}</a> ${money(r.price)}${
+  r.boughtWith === undefined ? '' : html` <span class="muted">bought together in ${r.boughtWith} orders</span>`}</li>`)}</ul>`}`;
+}
+
+/** A whole product page around its {@link productSection}. */
+export function productPage(ctx: PageContext, p: Product, section: Html): string {
+  return page(ctx, p.name, section);
 }
 
 export function loginPage(ctx: PageContext, next: string, error?: string, username = ''): string {
