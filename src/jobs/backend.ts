@@ -58,6 +58,11 @@ export interface QueueBackend {
    * Hands each job to `handle`. When `handle` resolves the job is acknowledged; when it
    * rejects (the engine or tracker failed) the engine hands it again later.
    */
+  /**
+   * Optional: enqueues a new job (`first`) and writes its first record (the tracker's
+   * `create`) in one step of the engine; false for a duplicate, which writes nothing.
+   */
+  enqueueWithRecord?(queue: string, envelope: JobEnvelope, options: EnqueueOptions, info: { id: string; queue: string; name: string }): Promise<boolean>;
   consume(queue: string, options: ConsumeOptions, handle: (raw: unknown) => Promise<void>): BackendConsumer;
   /** Takes up to `max` waiting jobs, each to be acknowledged once handled. */
   take(queue: string, max: number): Promise<TakenJob[]>;

@@ -5,6 +5,7 @@ import { describeCause, JobsCancelledError, JobsShutdownError, JobsUnknownVersio
 import { parseEnvelope } from './job.js';
 import type { JobEnvelope } from './job.js';
 import { parseOptions, workerOptionsSchema } from './options.js';
+import { ProgressWriter } from './progress-writer.js';
 import type { ResolvedWorkerOptions, WorkerOptions } from './options.js';
 import type { Queue } from './queue.js';
 
@@ -21,7 +22,10 @@ export interface JobContext<T = unknown> {
   readonly key: string | undefined;
   /** Aborts when the job is cancelled or the worker's grace time runs out; the handler should return. */
   readonly signal: AbortSignal;
-  /** Stores the job's progress (readable by id) and sends a `progress` event. */
+  /**
+   * Stores the job's progress (readable by id) and sends a `progress` event. Calls made
+   * while an earlier one is being written coalesce: only the last of them is written.
+   */
   progress(value: unknown): Promise<void>;
   /**
    * Runs `fn` once per job and key, across retries and redeliveries: a job re-run after
@@ -137,10 +141,11 @@ export class Worker<T = unknown> {
         if (now?.cancelRequested === true) controller.abort(new JobsCancelledError(env.id));
       }, (err: unknown) => this.#report(err));
     }, this.#options.cancelPollMs);
+    const progress = new ProgressWriter((value) => tracker.record(env.id, { progress: value }, { type: 'progress', data: value }));
     const ctx: JobContext<T> = {
       id: env.id, queue: this.queue, name: env.name, v: env.v, data: env.data, attempt: env.attempt, key: env.key,
       signal: controller.signal,
-      progress: (value) => tracker.record(env.id, { progress: value }, { type: 'progress', data: value }),
+      progress: (value) => progress.set(value),
       once: (key, fn) => tracker.once(`${this.queue}:${env.key ?? env.id}:${key}`, fn),
     };
     let outcome: Outcome;
@@ -152,6 +157,8 @@ export class Worker<T = unknown> {
     } finally {
       clearInterval(poll);
     }
+    // The last progress is stored before the end is.
+    await progress.flush();
 
     if ('shutdown' in outcome) {
       controller.abort(new JobsShutdownError(env.id));

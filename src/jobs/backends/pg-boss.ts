@@ -34,6 +34,7 @@ export class PgBossBackend implements QueueBackend {
   readonly name = 'pg-boss';
   readonly capabilities: BackendCapabilities = { rateLimit: 'worker', atomicDedupe: true, transactionalAdd: true };
   readonly tracker: JobTracker;
+  readonly enqueueWithRecord?: QueueBackend['enqueueWithRecord'];
   readonly #boss: PgBoss;
   readonly #ownsTracker: boolean;
   readonly #visibilitySeconds: number;
@@ -56,7 +57,18 @@ export class PgBossBackend implements QueueBackend {
     });
     this.#boss.on('error', () => { /* pg-boss retries maintenance by itself */ });
     this.#ownsTracker = options.tracker === undefined;
-    this.tracker = options.tracker ?? new PostgresJobTracker({ connectionString, schema: `${schema}_t` });
+    const tracker = options.tracker ?? new PostgresJobTracker({ connectionString, schema: `${schema}_t` });
+    this.tracker = tracker;
+    if (tracker instanceof PostgresJobTracker && options.tracker === undefined) {
+      // Its tables are in the same database as pg-boss's: the job and its record go in one statement.
+      this.enqueueWithRecord = async (queue, envelope, enqueue, info) => {
+        const db = enqueue.db;
+        const run = db !== undefined
+          ? (text: string, values: unknown[]) => db.query(text, values)
+          : (text: string, values: unknown[]) => this.#boss.getDb().executeSql(text, values);
+        return this.#send(queue, envelope, enqueue, { executeSql: (text: string, values: unknown[]) => tracker.createAlong(text, values, info, run) });
+      };
+    }
   }
 
   #start(): Promise<unknown> {
@@ -71,14 +83,19 @@ export class PgBossBackend implements QueueBackend {
   }
 
   async enqueue(queue: string, envelope: JobEnvelope, options: EnqueueOptions): Promise<boolean> {
-    await this.#start();
     const db = options.db;
+    return this.#send(queue, envelope, options,
+      db !== undefined ? { executeSql: (text: string, values: unknown[]) => db.query(text, values) } : undefined);
+  }
+
+  async #send(queue: string, envelope: JobEnvelope, options: EnqueueOptions, db: { executeSql(text: string, values: unknown[]): Promise<{ rows: unknown[] }> } | undefined): Promise<boolean> {
+    await this.#start();
     const id = await this.#boss.send(queue, envelope as unknown as object, {
       ...(options.first ? { id: envelope.id } : {}),
       priority: envelope.priority,
       // Seconds relative to the database's clock, not this host's.
       ...(options.delayMs > 0 ? { startAfter: options.delayMs / 1_000 } : {}),
-      ...(db !== undefined ? { db: { executeSql: (text: string, values: unknown[]) => db.query(text, values) } } : {}),
+      ...(db !== undefined ? { db } : {}),
     } as PgBoss.SendOptions);
     return id !== null;
   }

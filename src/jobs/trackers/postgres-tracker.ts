@@ -128,6 +128,31 @@ export class PostgresJobTracker implements JobTracker {
     return (rows[0] as { inserted: boolean } | undefined)?.inserted === true;
   }
 
+  /**
+   * Runs `insert` (one `INSERT ... RETURNING id` statement of a queue engine, with
+   * `values`) and, in the same statement, creates the record of the job it inserted:
+   * one round trip and one commit for both, and no record for a duplicate the engine
+   * refused. Returns the rows of `insert`.
+   */
+  async createAlong(
+    insert: string, values: unknown[], info: { queue: string; name: string },
+    run: (text: string, values: unknown[]) => Promise<{ rows: unknown[] }>,
+  ): Promise<{ rows: unknown[] }> {
+    await this.ready();
+    if (!/^\s*INSERT\b[\s\S]*\bRETURNING\s+id\s*$/i.test(insert)) {
+      // Not the shape this wraps: two statements.
+      const result = await run(insert, values);
+      const row = result.rows[0] as { id: string } | undefined;
+      if (row !== undefined) await this.create({ id: String(row.id), ...info });
+      return result;
+    }
+    const n = values.length;
+    return run(`WITH ins AS (${insert}),
+      rec AS (INSERT INTO ${this.#schema}.job_record AS r (id, queue, name, state) SELECT id::text, $${n + 1}, $${n + 2}, 'waiting' FROM ins
+        ON CONFLICT (id) DO UPDATE SET queue = coalesce(r.queue, excluded.queue), name = coalesce(r.name, excluded.name))
+      SELECT id FROM ins`, [...values, info.queue, info.name]);
+  }
+
   async record(jobId: string, patch: JobRecordPatch, event?: { type: JobEventType; data?: unknown }): Promise<void> {
     const s = this.#schema;
     await this.#query(`
