@@ -1,5 +1,12 @@
-import type { JobEnvelope } from './job.js';
-import type { JobTracker, SqlExecutor } from './tracker.js';
+import type { JobEnvelope, JobEventType } from './job.js';
+import type { JobRecordPatch, JobTracker, SqlExecutor } from './tracker.js';
+
+/** A job's last record and event, for a backend to write in the same step as its acknowledgement. */
+export interface AckRecord {
+  jobId: string;
+  patch: JobRecordPatch;
+  event: { type: JobEventType; data?: unknown };
+}
 
 /**
  * What a backend does natively and what the queue layer does for it; the contract
@@ -55,15 +62,21 @@ export interface QueueBackend {
   /** False when `first` and a job with this id exists already. */
   enqueue(queue: string, envelope: JobEnvelope, options: EnqueueOptions): Promise<boolean>;
   /**
-   * Hands each job to `handle`. When `handle` resolves the job is acknowledged; when it
-   * rejects (the engine or tracker failed) the engine hands it again later.
-   */
-  /**
    * Optional: enqueues a new job (`first`) and writes its first record (the tracker's
    * `create`) in one step of the engine; false for a duplicate, which writes nothing.
    */
   enqueueWithRecord?(queue: string, envelope: JobEnvelope, options: EnqueueOptions, info: { id: string; queue: string; name: string }): Promise<boolean>;
-  consume(queue: string, options: ConsumeOptions, handle: (raw: unknown) => Promise<void>): BackendConsumer;
+  /**
+   * True when `consume` writes the {@link AckRecord} that `handle` resolves with in the
+   * same step as the acknowledgement (one statement, one commit); others never get one.
+   */
+  readonly recordsOnAck?: boolean;
+  /**
+   * Hands each job to `handle`. When `handle` resolves the job is acknowledged (with its
+   * record, see `recordsOnAck`); when it rejects (the engine or tracker failed) the
+   * engine hands it again later.
+   */
+  consume(queue: string, options: ConsumeOptions, handle: (raw: unknown) => Promise<AckRecord | void>): BackendConsumer;
   /** Takes up to `max` waiting jobs, each to be acknowledged once handled. */
   take(queue: string, max: number): Promise<TakenJob[]>;
   close(): Promise<void>;

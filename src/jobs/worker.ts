@@ -1,5 +1,5 @@
 import { retryDelayMs } from './backoff.js';
-import type { BackendConsumer, QueueBackend } from './backend.js';
+import type { AckRecord, BackendConsumer, QueueBackend } from './backend.js';
 import { deadLetterQueueName } from './backend.js';
 import { describeCause, JobsCancelledError, JobsShutdownError, JobsUnknownVersionError } from './errors.js';
 import { parseEnvelope } from './job.js';
@@ -56,7 +56,7 @@ export class Worker<T = unknown> {
   readonly #handler: JobHandler<T>;
   readonly #options: ResolvedWorkerOptions;
   readonly #consumer: BackendConsumer;
-  readonly #running = new Set<Promise<void>>();
+  readonly #running = new Set<Promise<AckRecord | void>>();
   #stopping = false;
   #releaseRunning: (() => void) | undefined;
   readonly #graceOver: Promise<void>;
@@ -101,7 +101,7 @@ export class Worker<T = unknown> {
     return this.#closing;
   }
 
-  #track(raw: unknown): Promise<void> {
+  #track(raw: unknown): Promise<AckRecord | void> {
     const run = this.#handle(raw);
     this.#running.add(run);
     const done = (): void => { this.#running.delete(run); };
@@ -109,7 +109,7 @@ export class Worker<T = unknown> {
     return run;
   }
 
-  async #handle(raw: unknown): Promise<void> {
+  async #handle(raw: unknown): Promise<AckRecord | void> {
     let env: JobEnvelope<T>;
     try {
       env = parseEnvelope(this.queue, raw) as JobEnvelope<T>;
@@ -164,7 +164,10 @@ export class Worker<T = unknown> {
       controller.abort(new JobsShutdownError(env.id));
       await this.#handBack(env);
     } else if (outcome.ok) {
-      await tracker.record(env.id, { state: 'completed', result: outcome.value ?? null }, { type: 'completed', data: outcome.value ?? null });
+      const end: AckRecord = { jobId: env.id, patch: { state: 'completed', result: outcome.value ?? null }, event: { type: 'completed', data: outcome.value ?? null } };
+      // Written with the acknowledgement where the backend can (one step), else before it.
+      if (this.#backend.recordsOnAck === true) return end;
+      await tracker.record(end.jobId, end.patch, end.event);
     } else if (controller.signal.reason instanceof JobsCancelledError) {
       await tracker.record(env.id, { state: 'cancelled' }, { type: 'cancelled' });
     } else if (env.attempt < env.maxAttempts) {

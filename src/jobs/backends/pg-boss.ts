@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import PgBoss from 'pg-boss';
-import type { BackendCapabilities, BackendConsumer, ConsumeOptions, EnqueueOptions, QueueBackend, TakenJob } from '../backend.js';
+import type { AckRecord, BackendCapabilities, BackendConsumer, ConsumeOptions, EnqueueOptions, QueueBackend, TakenJob } from '../backend.js';
 import { JobsOptionsError } from '../errors.js';
 import type { JobEnvelope } from '../job.js';
 import { LocalRateLimiter } from '../rate-limiter.js';
@@ -35,6 +35,8 @@ export class PgBossBackend implements QueueBackend {
   readonly capabilities: BackendCapabilities = { rateLimit: 'worker', atomicDedupe: true, transactionalAdd: true };
   readonly tracker: JobTracker;
   readonly enqueueWithRecord?: QueueBackend['enqueueWithRecord'];
+  readonly recordsOnAck: boolean;
+  readonly #ackWithRecord: ((queue: string, jobId: string, end: AckRecord) => Promise<unknown>) | undefined;
   readonly #boss: PgBoss;
   readonly #ownsTracker: boolean;
   readonly #visibilitySeconds: number;
@@ -68,7 +70,14 @@ export class PgBossBackend implements QueueBackend {
           : (text: string, values: unknown[]) => this.#boss.getDb().executeSql(text, values);
         return this.#send(queue, envelope, enqueue, { executeSql: (text: string, values: unknown[]) => tracker.createAlong(text, values, info, run) });
       };
+      // The job's end and pg-boss's completion in one statement: one commit, and no
+      // window where the end is recorded but the job not yet acknowledged.
+      const run = (text: string, values: unknown[]) => this.#boss.getDb().executeSql(text, values);
+      this.#ackWithRecord = (queue, jobId, end) => this.#boss.complete(queue, jobId, undefined as unknown as object, {
+        db: { executeSql: (text: string, values: unknown[]) => tracker.recordAlong(text, values, end.jobId, end.patch, end.event, run) },
+      } as PgBoss.ConnectionOptions);
     }
+    this.recordsOnAck = this.#ackWithRecord !== undefined;
   }
 
   #start(): Promise<unknown> {
@@ -100,7 +109,7 @@ export class PgBossBackend implements QueueBackend {
     return id !== null;
   }
 
-  consume(queue: string, options: ConsumeOptions, handle: (raw: unknown) => Promise<void>): BackendConsumer {
+  consume(queue: string, options: ConsumeOptions, handle: (raw: unknown) => Promise<AckRecord | void>): BackendConsumer {
     const limiter = options.rateLimit === undefined ? undefined : new LocalRateLimiter(options.rateLimit.max, options.rateLimit.intervalMs);
     const stopper = new AbortController();
     const running = new Set<Promise<void>>();
@@ -130,7 +139,7 @@ export class PgBossBackend implements QueueBackend {
         }
         for (const job of jobs) {
           const run = handle(job.data).then(
-            () => this.#boss.complete(queue, job.id),
+            (end) => (end !== undefined && this.#ackWithRecord !== undefined ? this.#ackWithRecord(queue, job.id, end) : this.#boss.complete(queue, job.id)),
             (err: unknown) => this.#boss.fail(queue, job.id, { message: err instanceof Error ? err.message : String(err) }),
           ).then(() => undefined, () => undefined);
           running.add(run);
