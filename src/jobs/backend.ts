@@ -33,6 +33,18 @@ export interface ConsumeOptions {
   rateLimit?: { max: number; intervalMs: number };
 }
 
+/** How the engine hands a job over. */
+export interface Delivery {
+  /**
+   * The engine's first hand-over of the job's first enqueue: no earlier run of it can
+   * exist, and (with `removeWaiting`) a cancel before now took it out of the engine.
+   */
+  first: boolean;
+}
+
+/** What `removeWaiting` found: the job taken out, held by a worker, or not in the engine under its id. */
+export type RemoveWaitingResult = 'removed' | 'running' | 'unknown';
+
 /** A running consumer of one queue. */
 export interface BackendConsumer {
   /** Stops taking new jobs; jobs already handed over keep running. */
@@ -76,7 +88,13 @@ export interface QueueBackend {
    * record, see `recordsOnAck`); when it rejects (the engine or tracker failed) the
    * engine hands it again later.
    */
-  consume(queue: string, options: ConsumeOptions, handle: (raw: unknown) => Promise<AckRecord | void>): BackendConsumer;
+  consume(queue: string, options: ConsumeOptions, handle: (raw: unknown, delivery?: Delivery) => Promise<AckRecord | void>): BackendConsumer;
+  /**
+   * Optional: takes the first enqueue of job `jobId` out of the engine unless a worker
+   * holds it, atomically, so a cancelled waiting job is never handed over. A worker
+   * may then start a `first` delivery without asking the tracker first.
+   */
+  removeWaiting?(queue: string, jobId: string): Promise<RemoveWaitingResult>;
   /** Takes up to `max` waiting jobs, each to be acknowledged once handled. */
   take(queue: string, max: number): Promise<TakenJob[]>;
   close(): Promise<void>;

@@ -110,6 +110,10 @@ export class Queue<T = unknown> {
   async cancel(id: string): Promise<boolean> {
     const tracker = this.backend.tracker;
     if (!await tracker.requestCancel(id)) return false;
+    // Where the engine can, the job leaves it first: a worker may start a first delivery
+    // before its tracker step, so only a job the engine no longer has is 'cancelled' here.
+    const engine = await this.backend.removeWaiting?.(this.name, id);
+    if (engine === 'running') return true;
     const info = await tracker.get(id);
     if (info?.state === 'waiting') await tracker.record(id, { state: 'cancelled' }, { type: 'cancelled' });
     return true;

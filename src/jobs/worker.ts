@@ -1,5 +1,5 @@
 import { retryDelayMs } from './backoff.js';
-import type { AckRecord, BackendConsumer, QueueBackend } from './backend.js';
+import type { AckRecord, BackendConsumer, Delivery, QueueBackend } from './backend.js';
 import { deadLetterQueueName } from './backend.js';
 import { describeCause, JobsCancelledError, JobsShutdownError, JobsUnknownVersionError } from './errors.js';
 import { parseEnvelope } from './job.js';
@@ -71,7 +71,7 @@ export class Worker<T = unknown> {
     this.#consumer = this.#backend.consume(this.queue, {
       concurrency: this.#options.concurrency,
       ...(this.#options.rateLimit !== undefined ? { rateLimit: this.#options.rateLimit } : {}),
-    }, (raw) => this.#track(raw));
+    }, (raw, delivery) => this.#track(raw, delivery));
   }
 
   /** How many jobs this worker runs right now. */
@@ -101,15 +101,15 @@ export class Worker<T = unknown> {
     return this.#closing;
   }
 
-  #track(raw: unknown): Promise<AckRecord | void> {
-    const run = this.#handle(raw);
+  #track(raw: unknown, delivery: Delivery | undefined): Promise<AckRecord | void> {
+    const run = this.#handle(raw, delivery);
     this.#running.add(run);
     const done = (): void => { this.#running.delete(run); };
     run.then(done, done);
     return run;
   }
 
-  async #handle(raw: unknown): Promise<AckRecord | void> {
+  async #handle(raw: unknown, delivery: Delivery | undefined): Promise<AckRecord | void> {
     let env: JobEnvelope<T>;
     try {
       env = parseEnvelope(this.queue, raw) as JobEnvelope<T>;
@@ -127,15 +127,28 @@ export class Worker<T = unknown> {
       await this.#deadLetter(env, new JobsUnknownVersionError(this.queue, env.v, this.#options.versions));
       return;
     }
-    const before = await tracker.begin(env.id, env.attempt);
-    // A redelivery of a job whose end was recorded but not acknowledged.
-    if (before?.state === 'completed' || before?.state === 'cancelled') return;
-    if (before?.cancelRequested === true) {
-      await tracker.record(env.id, { state: 'cancelled' }, { type: 'cancelled' });
-      return;
+    const controller = new AbortController();
+    // A first delivery where a cancel takes the job out of the engine has nothing to
+    // learn from the tracker before it runs (no earlier run, no cancel of a waiting
+    // job): it starts at once, and its 'active' step goes out with its first writes
+    // (the same connection, in order). Any other delivery asks first.
+    let begun: Promise<unknown> | undefined;
+    if (delivery?.first === true && this.#backend.removeWaiting !== undefined) {
+      begun = tracker.begin(env.id, env.attempt).then((before) => {
+        // A cancel that came while the job was being handed over.
+        if (before?.cancelRequested === true) controller.abort(new JobsCancelledError(env.id));
+      });
+      begun.catch(() => undefined);
+    } else {
+      const before = await tracker.begin(env.id, env.attempt);
+      // A redelivery of a job whose end was recorded but not acknowledged.
+      if (before?.state === 'completed' || before?.state === 'cancelled') return;
+      if (before?.cancelRequested === true) {
+        await tracker.record(env.id, { state: 'cancelled' }, { type: 'cancelled' });
+        return;
+      }
     }
 
-    const controller = new AbortController();
     const poll = setInterval(() => {
       tracker.get(env.id).then((now) => {
         if (now?.cancelRequested === true) controller.abort(new JobsCancelledError(env.id));
@@ -159,7 +172,16 @@ export class Worker<T = unknown> {
     }
     // The last progress is stored before the end is.
     await progress.flush();
+    const finishing = this.#finish(env, outcome, controller);
+    if (begun === undefined) return finishing;
+    // The end is already on its way behind the 'active' step; a failed 'active' step
+    // fails the delivery, which the engine hands again (then asking the tracker first).
+    const [end] = await Promise.all([finishing, begun]);
+    return end;
+  }
 
+  async #finish(env: JobEnvelope<T>, outcome: Outcome, controller: AbortController): Promise<AckRecord | void> {
+    const tracker = this.#backend.tracker;
     if ('shutdown' in outcome) {
       controller.abort(new JobsShutdownError(env.id));
       await this.#handBack(env);
