@@ -137,8 +137,10 @@ export class BullMQBackend implements QueueBackend {
     try {
       await job.remove();
       return 'removed';
-    } catch {
-      return 'running';
+    } catch (err) {
+      // Taken by a worker since the look above; anything else is the caller's error.
+      if (err instanceof Error && err.message.includes('locked')) return 'running';
+      throw err;
     }
   }
 
