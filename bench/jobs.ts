@@ -30,6 +30,8 @@ const { values: args } = parseArgs({
     jobs: { type: 'string', default: '2000' },
     rounds: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '16' },
+    // Comma-separated scenario names (rawBullmq, scaleoutBullmq, rawPgBoss, scaleoutPgBoss), e.g. to profile one.
+    only: { type: 'string' },
   },
 });
 const jobs = Number(args.jobs);
@@ -148,6 +150,7 @@ const results: Record<keyof typeof scenarios, number[]> = { rawBullmq: [], scale
 try {
   for (let round = 0; round < rounds; round += 1) {
     for (const [name, run] of Object.entries(scenarios) as [keyof typeof scenarios, (r: number) => Promise<number>][]) {
+      if (args.only !== undefined && !args.only.split(',').includes(name)) continue;
       results[name].push(await run(round));
     }
   }

@@ -1,5 +1,12 @@
-import type { JobEnvelope } from './job.js';
-import type { JobTracker, SqlExecutor } from './tracker.js';
+import type { JobEnvelope, JobEventType } from './job.js';
+import type { JobRecordPatch, JobTracker, SqlExecutor } from './tracker.js';
+
+/** A job's last record and event, for a backend to write in the same step as its acknowledgement. */
+export interface AckRecord {
+  jobId: string;
+  patch: JobRecordPatch;
+  event: { type: JobEventType; data?: unknown };
+}
 
 /**
  * What a backend does natively and what the queue layer does for it; the contract
@@ -25,6 +32,18 @@ export interface ConsumeOptions {
   concurrency: number;
   rateLimit?: { max: number; intervalMs: number };
 }
+
+/** How the engine hands a job over. */
+export interface Delivery {
+  /**
+   * The engine's first hand-over of the job's first enqueue: no earlier run of it can
+   * exist, and (with `removeWaiting`) a cancel before now took it out of the engine.
+   */
+  first: boolean;
+}
+
+/** What `removeWaiting` found: the job taken out, held by a worker, or not in the engine under its id. */
+export type RemoveWaitingResult = 'removed' | 'running' | 'unknown';
 
 /** A running consumer of one queue. */
 export interface BackendConsumer {
@@ -55,10 +74,27 @@ export interface QueueBackend {
   /** False when `first` and a job with this id exists already. */
   enqueue(queue: string, envelope: JobEnvelope, options: EnqueueOptions): Promise<boolean>;
   /**
-   * Hands each job to `handle`. When `handle` resolves the job is acknowledged; when it
-   * rejects (the engine or tracker failed) the engine hands it again later.
+   * Optional: enqueues a new job (`first`) and writes its first record (the tracker's
+   * `create`) in one step of the engine; false for a duplicate, which writes nothing.
    */
-  consume(queue: string, options: ConsumeOptions, handle: (raw: unknown) => Promise<void>): BackendConsumer;
+  enqueueWithRecord?(queue: string, envelope: JobEnvelope, options: EnqueueOptions, info: { id: string; queue: string; name: string }): Promise<boolean>;
+  /**
+   * True when `consume` writes the {@link AckRecord} that `handle` resolves with in the
+   * same step as the acknowledgement (one statement, one commit); others never get one.
+   */
+  readonly recordsOnAck?: boolean;
+  /**
+   * Hands each job to `handle`. When `handle` resolves the job is acknowledged (with its
+   * record, see `recordsOnAck`); when it rejects (the engine or tracker failed) the
+   * engine hands it again later.
+   */
+  consume(queue: string, options: ConsumeOptions, handle: (raw: unknown, delivery?: Delivery) => Promise<AckRecord | void>): BackendConsumer;
+  /**
+   * Optional: takes the first enqueue of job `jobId` out of the engine unless a worker
+   * holds it, atomically, so a cancelled waiting job is never handed over. A worker
+   * may then start a `first` delivery without asking the tracker first.
+   */
+  removeWaiting?(queue: string, jobId: string): Promise<RemoveWaitingResult>;
   /** Takes up to `max` waiting jobs, each to be acknowledged once handled. */
   take(queue: string, max: number): Promise<TakenJob[]>;
   close(): Promise<void>;

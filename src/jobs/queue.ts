@@ -78,12 +78,18 @@ export class Queue<T = unknown> {
     const info = { id, queue: this.name, name };
     const enqueue = { delayMs: o.delayMs ?? 0, first: true, ...(db !== undefined ? { db } : {}) };
     const tracker = this.backend.tracker;
+    if (this.backend.enqueueWithRecord !== undefined) {
+      // The job and its record in one statement of the engine.
+      return { id, added: await this.backend.enqueueWithRecord(this.name, envelope, enqueue, info) };
+    }
     if (this.backend.capabilities.atomicDedupe) {
-      // The engine refuses a second job with this id by itself; the record follows
-      // (a worker may already have started it, which the record tolerates).
-      if (!await this.backend.enqueue(this.name, envelope, enqueue)) return { id, added: false };
-      await tracker.create(info, db);
-      return { id, added: true };
+      // The engine refuses a second job with this id by itself, so the record can be
+      // written at the same time (one round trip instead of two): creating it never
+      // overwrites a record a worker already moved on ('active'), and a duplicate's
+      // create changes nothing. If the enqueue fails, the caller gets the error and
+      // the record stays 'waiting' until it expires or an add with the key succeeds.
+      const [added] = await Promise.all([this.backend.enqueue(this.name, envelope, enqueue), tracker.create(info, db)]);
+      return { id, added };
     }
     // No dedupe in the engine: the record is the claim on the key. A crash between the
     // two steps loses this add (see docs/async.md).
@@ -104,6 +110,10 @@ export class Queue<T = unknown> {
   async cancel(id: string): Promise<boolean> {
     const tracker = this.backend.tracker;
     if (!await tracker.requestCancel(id)) return false;
+    // Where the engine can, the job leaves it first: a worker may start a first delivery
+    // before its tracker step, so only a job the engine no longer has is 'cancelled' here.
+    const engine = await this.backend.removeWaiting?.(this.name, id);
+    if (engine === 'running') return true;
     const info = await tracker.get(id);
     if (info?.state === 'waiting') await tracker.record(id, { state: 'cancelled' }, { type: 'cancelled' });
     return true;

@@ -1,10 +1,11 @@
 import { retryDelayMs } from './backoff.js';
-import type { BackendConsumer, QueueBackend } from './backend.js';
+import type { AckRecord, BackendConsumer, Delivery, QueueBackend } from './backend.js';
 import { deadLetterQueueName } from './backend.js';
 import { describeCause, JobsCancelledError, JobsShutdownError, JobsUnknownVersionError } from './errors.js';
 import { parseEnvelope } from './job.js';
 import type { JobEnvelope } from './job.js';
 import { parseOptions, workerOptionsSchema } from './options.js';
+import { ProgressWriter } from './progress-writer.js';
 import type { ResolvedWorkerOptions, WorkerOptions } from './options.js';
 import type { Queue } from './queue.js';
 
@@ -21,7 +22,10 @@ export interface JobContext<T = unknown> {
   readonly key: string | undefined;
   /** Aborts when the job is cancelled or the worker's grace time runs out; the handler should return. */
   readonly signal: AbortSignal;
-  /** Stores the job's progress (readable by id) and sends a `progress` event. */
+  /**
+   * Stores the job's progress (readable by id) and sends a `progress` event. Calls made
+   * while an earlier one is being written coalesce: only the last of them is written.
+   */
   progress(value: unknown): Promise<void>;
   /**
    * Runs `fn` once per job and key, across retries and redeliveries: a job re-run after
@@ -52,7 +56,7 @@ export class Worker<T = unknown> {
   readonly #handler: JobHandler<T>;
   readonly #options: ResolvedWorkerOptions;
   readonly #consumer: BackendConsumer;
-  readonly #running = new Set<Promise<void>>();
+  readonly #running = new Set<Promise<AckRecord | void>>();
   #stopping = false;
   #releaseRunning: (() => void) | undefined;
   readonly #graceOver: Promise<void>;
@@ -67,7 +71,7 @@ export class Worker<T = unknown> {
     this.#consumer = this.#backend.consume(this.queue, {
       concurrency: this.#options.concurrency,
       ...(this.#options.rateLimit !== undefined ? { rateLimit: this.#options.rateLimit } : {}),
-    }, (raw) => this.#track(raw));
+    }, (raw, delivery) => this.#track(raw, delivery));
   }
 
   /** How many jobs this worker runs right now. */
@@ -97,15 +101,15 @@ export class Worker<T = unknown> {
     return this.#closing;
   }
 
-  #track(raw: unknown): Promise<void> {
-    const run = this.#handle(raw);
+  #track(raw: unknown, delivery: Delivery | undefined): Promise<AckRecord | void> {
+    const run = this.#handle(raw, delivery);
     this.#running.add(run);
     const done = (): void => { this.#running.delete(run); };
     run.then(done, done);
     return run;
   }
 
-  async #handle(raw: unknown): Promise<void> {
+  async #handle(raw: unknown, delivery: Delivery | undefined): Promise<AckRecord | void> {
     let env: JobEnvelope<T>;
     try {
       env = parseEnvelope(this.queue, raw) as JobEnvelope<T>;
@@ -123,24 +127,38 @@ export class Worker<T = unknown> {
       await this.#deadLetter(env, new JobsUnknownVersionError(this.queue, env.v, this.#options.versions));
       return;
     }
-    const before = await tracker.begin(env.id, env.attempt);
-    // A redelivery of a job whose end was recorded but not acknowledged.
-    if (before?.state === 'completed' || before?.state === 'cancelled') return;
-    if (before?.cancelRequested === true) {
-      await tracker.record(env.id, { state: 'cancelled' }, { type: 'cancelled' });
-      return;
+    const controller = new AbortController();
+    // A first delivery where a cancel takes the job out of the engine has nothing to
+    // learn from the tracker before it runs (no earlier run, no cancel of a waiting
+    // job): it starts at once, and its 'active' step goes out with its first writes
+    // (the same connection, in order). Any other delivery asks first.
+    let begun: Promise<unknown> | undefined;
+    if (delivery?.first === true && this.#backend.removeWaiting !== undefined) {
+      begun = tracker.begin(env.id, env.attempt).then((before) => {
+        // A cancel that came while the job was being handed over.
+        if (before?.cancelRequested === true) controller.abort(new JobsCancelledError(env.id));
+      });
+      begun.catch(() => undefined);
+    } else {
+      const before = await tracker.begin(env.id, env.attempt);
+      // A redelivery of a job whose end was recorded but not acknowledged.
+      if (before?.state === 'completed' || before?.state === 'cancelled') return;
+      if (before?.cancelRequested === true) {
+        await tracker.record(env.id, { state: 'cancelled' }, { type: 'cancelled' });
+        return;
+      }
     }
 
-    const controller = new AbortController();
     const poll = setInterval(() => {
       tracker.get(env.id).then((now) => {
         if (now?.cancelRequested === true) controller.abort(new JobsCancelledError(env.id));
       }, (err: unknown) => this.#report(err));
     }, this.#options.cancelPollMs);
+    const progress = new ProgressWriter((value) => tracker.record(env.id, { progress: value }, { type: 'progress', data: value }));
     const ctx: JobContext<T> = {
       id: env.id, queue: this.queue, name: env.name, v: env.v, data: env.data, attempt: env.attempt, key: env.key,
       signal: controller.signal,
-      progress: (value) => tracker.record(env.id, { progress: value }, { type: 'progress', data: value }),
+      progress: (value) => progress.set(value),
       once: (key, fn) => tracker.once(`${this.queue}:${env.key ?? env.id}:${key}`, fn),
     };
     let outcome: Outcome;
@@ -152,12 +170,26 @@ export class Worker<T = unknown> {
     } finally {
       clearInterval(poll);
     }
+    // The last progress is stored before the end is.
+    await progress.flush();
+    const finishing = this.#finish(env, outcome, controller);
+    if (begun === undefined) return finishing;
+    // The end is already on its way behind the 'active' step; a failed 'active' step
+    // fails the delivery, which the engine hands again (then asking the tracker first).
+    const [end] = await Promise.all([finishing, begun]);
+    return end;
+  }
 
+  async #finish(env: JobEnvelope<T>, outcome: Outcome, controller: AbortController): Promise<AckRecord | void> {
+    const tracker = this.#backend.tracker;
     if ('shutdown' in outcome) {
       controller.abort(new JobsShutdownError(env.id));
       await this.#handBack(env);
     } else if (outcome.ok) {
-      await tracker.record(env.id, { state: 'completed', result: outcome.value ?? null }, { type: 'completed', data: outcome.value ?? null });
+      const end: AckRecord = { jobId: env.id, patch: { state: 'completed', result: outcome.value ?? null }, event: { type: 'completed', data: outcome.value ?? null } };
+      // Written with the acknowledgement where the backend can (one step), else before it.
+      if (this.#backend.recordsOnAck === true) return end;
+      await tracker.record(end.jobId, end.patch, end.event);
     } else if (controller.signal.reason instanceof JobsCancelledError) {
       await tracker.record(env.id, { state: 'cancelled' }, { type: 'cancelled' });
     } else if (env.attempt < env.maxAttempts) {

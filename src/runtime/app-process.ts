@@ -15,13 +15,23 @@ import { trackChild } from './child-registry.js';
 export const HEALTH_POLL_INTERVAL_MS = 100;
 
 /**
+ * The variable asking a process to send a heartbeat over IPC every so many ms (workers:
+ * they have no health endpoint, so the supervisor learns of a hang from the silence).
+ */
+export const HEARTBEAT_ENV = 'HEARTBEAT_MS';
+
+/**
  * Loaded into every instance before the app: when the supervisor's IPC pipe closes
  * (the supervisor died, even by SIGKILL), the instance stops itself the way a
  * deploy would stop it, instead of living on as an orphan. The channel is unref'd so
- * it never keeps an app alive that wants to exit.
+ * it never keeps an app alive that wants to exit. With {@link HEARTBEAT_ENV}, it sends
+ * `{ heartbeat: 1 }` from a timer of the main thread: a process stopped (SIGSTOP) or
+ * stuck in a loop that never yields falls silent. The timer is unref'd too.
  */
 const ORPHAN_GUARD = 'data:text/javascript,' + encodeURIComponent(
-  "if (process.channel) { process.channel.unref(); process.once('disconnect', () => process.kill(process.pid, 'SIGTERM')); }",
+  "if (process.channel) { process.channel.unref(); process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));"
+  + ` const hb = Number(process.env.${HEARTBEAT_ENV});`
+  + " if (hb > 0) setInterval(() => { if (process.connected) process.send({ heartbeat: 1 }, () => {}); }, hb).unref(); }",
 );
 
 let tsxLoader: string | undefined;
@@ -71,6 +81,7 @@ export class AppProcess {
   readonly exited: Promise<ExitInfo>;
   readonly #child: ChildProcess;
   #exit: ExitInfo | undefined;
+  #heartbeatAt = performance.now();
 
   private constructor(options: AppProcessOptions, port: number, child: ChildProcess) {
     this.id = options.id;
@@ -87,9 +98,19 @@ export class AppProcess {
       child.once('exit', done);
       child.once('error', () => done(null, null));
     });
-    // The IPC pipe is only the orphan guard's tripwire; nothing is sent over it.
+    // The IPC pipe is the orphan guard's tripwire, and carries heartbeats when asked for.
     child.on('error', () => {});
     child.channel?.unref();
+    if (options.env[HEARTBEAT_ENV] !== undefined) {
+      child.on('message', (message: unknown) => {
+        if (typeof message === 'object' && message !== null && 'heartbeat' in message) this.#heartbeatAt = performance.now();
+      });
+    }
+  }
+
+  /** Milliseconds since the last heartbeat (or since the spawn, before the first). */
+  get silentMs(): number {
+    return performance.now() - this.#heartbeatAt;
   }
 
   /** Spawns the app on a free port; it is not healthy yet (see {@link waitHealthy}). */

@@ -52,6 +52,9 @@ describe('parseConfig', () => {
     expect(() => parseConfig({ app: { entry: 'a.ts' }, workers: { mailer: { entry: '../w.ts' } } })).toThrow('use a path inside the app folder, e.g. "src/worker.ts"');
     expect(() => parseConfig({ app: { entry: 'a.ts' }, workers: { mailer: { entry: '' } } })).toThrow('name the file that runs the workers');
     expect(() => parseConfig({ app: { entry: 'a.ts' }, workers: { mailer: { entry: 'w.ts', instances: 65 } } })).toThrow('workers.mailer.instances');
+    expect(parseConfig({ app: { entry: 'a.ts' }, workers: { mailer: { entry: 'w.ts', hangTimeoutMs: 0 } } }).workers.mailer?.hangTimeoutMs).toBe(0);
+    expect(() => parseConfig({ app: { entry: 'a.ts' }, workers: { mailer: { entry: 'w.ts', hangTimeoutMs: 500 } } }))
+      .toThrow('give at least 1000 ms, or 0 to turn the check off');
   });
 
   it('defineConfig only gives types', () => {

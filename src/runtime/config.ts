@@ -149,6 +149,11 @@ const workerSchema = z.object({
   queues: z.array(z.string().min(1)).optional(),
   /** After SIGTERM, a worker gets this long to finish or return its job. @defaultValue `app.stopGraceMs` */
   stopGraceMs: ms.optional(),
+  /**
+   * A worker whose heartbeat is silent this long (stopped, or a loop that never yields)
+   * is killed and restarted; 0 turns the check off. @defaultValue 10000
+   */
+  hangTimeoutMs: z.union([z.literal(0), z.number().int().min(1000, 'give at least 1000 ms, or 0 to turn the check off')]).optional(),
 }).strict();
 
 /**

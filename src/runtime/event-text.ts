@@ -30,6 +30,8 @@ export function describeEvent(event: RuntimeEvent): EventText {
       return { level: 'step', text: `${event.source} (${event.role}, build ${event.buildId}) started (pid ${event.pid ?? '?'})` };
     case 'worker-exited':
       return { level: 'warn', text: `${event.source} (${event.role}) ${event.exit}; restarting it ${event.restartInMs === 0 ? 'now' : `in ${event.restartInMs} ms`} (crash ${event.crashesInARow} in a row)` };
+    case 'worker-hung':
+      return { level: 'warn', text: `${event.source} (${event.role}) sent no heartbeat for ${event.silentMs} ms; killing it` };
     case 'worker-restarted':
       return { level: 'step', text: `${event.source} (${event.role}) restarted (pid ${event.pid ?? '?'})` };
     case 'worker-stopped':

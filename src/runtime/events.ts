@@ -28,6 +28,8 @@ export type RuntimeEventBody =
   | { kind: 'worker-started'; role: string; pid: number | null; buildId: string }
   /** A worker exited without being asked to; it is restarted after `restartInMs`. */
   | { kind: 'worker-exited'; role: string; exit: string; restartInMs: number; crashesInARow: number }
+  /** A worker's heartbeat was silent for `silentMs` (stopped, or stuck): it is killed, then restarted as a crash. */
+  | { kind: 'worker-hung'; role: string; silentMs: number }
   /** A crashed worker runs again. */
   | { kind: 'worker-restarted'; role: string; pid: number | null }
   /** A worker was stopped for good (scale down, deploy): it finished or returned its jobs. */

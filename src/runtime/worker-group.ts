@@ -1,6 +1,6 @@
 import type { Clock } from '../internal/clock.js';
 import type { AppProcess, ExitInfo } from './app-process.js';
-import { describeExit } from './app-process.js';
+import { describeExit, HEARTBEAT_ENV } from './app-process.js';
 import { MAX_INSTANCES } from './config.js';
 import type { RuntimeConfig } from './config.js';
 import { ScaleRequestError } from './errors.js';
@@ -20,6 +20,13 @@ export const WORKER_GRACE_ENV = 'WORKER_GRACE_MS';
 /** Part of the stop grace kept back for the worker to close its connections after its jobs. @defaultValue 1000 */
 export const WORKER_CLOSE_MARGIN_MS = 1000;
 
+/** A worker silent this long is taken for hung, killed and restarted (`workers.<name>.hangTimeoutMs`). @defaultValue 10000 */
+export const DEFAULT_WORKER_HANG_TIMEOUT_MS = 10_000;
+/** How often a worker sends its heartbeat: a fifth of the hang timeout, at most once a second. */
+export function heartbeatIntervalMs(hangTimeoutMs: number): number {
+  return Math.min(1000, Math.max(100, Math.floor(hangTimeoutMs / 5)));
+}
+
 export type WorkerConfig = RuntimeConfig['workers'][string];
 
 export interface WorkerGroupOptions {
@@ -34,9 +41,29 @@ export interface WorkerGroupOptions {
   emit: (event: SupervisorEvent) => void;
 }
 
-/** One run of a worker process: a graceful stop is SIGTERM, then SIGKILL after the grace. */
+/**
+ * One run of a worker process: a graceful stop is SIGTERM, then SIGKILL after the
+ * grace. A watchdog kills it when its heartbeat is silent for `hangTimeoutMs` (a
+ * worker has no health endpoint and no pool to leave): its supervisor then restarts
+ * it like any crash, and the job it held goes back to the queue when its lock or
+ * lease runs out (`visibilityTimeoutMs`), to run on another worker.
+ */
 class WorkerRun implements ProcessRun {
-  constructor(readonly process: AppProcess, readonly graceMs: number) {}
+  readonly #watchdog: NodeJS.Timeout | undefined;
+
+  constructor(readonly process: AppProcess, readonly graceMs: number, hangTimeoutMs: number, onHang: (silentMs: number) => void) {
+    if (hangTimeoutMs > 0) {
+      this.#watchdog = setInterval(() => {
+        const silentMs = process.silentMs;
+        if (silentMs < hangTimeoutMs || !process.running) return;
+        clearInterval(this.#watchdog);
+        onHang(Math.round(silentMs));
+        process.kill();
+      }, heartbeatIntervalMs(hangTimeoutMs));
+      this.#watchdog.unref();
+      void process.exited.then(() => clearInterval(this.#watchdog));
+    }
+  }
 
   get pid(): number | undefined {
     return this.process.pid;
@@ -47,6 +74,8 @@ class WorkerRun implements ProcessRun {
   }
 
   async stop(): Promise<void> {
+    // A worker finishing its jobs after SIGTERM is watched by the stop's own grace.
+    clearInterval(this.#watchdog);
     await this.process.stop(this.graceMs);
   }
 
@@ -108,13 +137,16 @@ export class WorkerGroup implements ScalableGroup {
       [WORKER_QUEUES_ENV]: (worker.queues ?? []).join(','),
       [WORKER_GRACE_ENV]: String(Math.max(0, grace - Math.min(WORKER_CLOSE_MARGIN_MS, Math.floor(grace / 5)))),
     };
+    const hangTimeoutMs = worker.hangTimeoutMs ?? DEFAULT_WORKER_HANG_TIMEOUT_MS;
+    if (hangTimeoutMs > 0) env[HEARTBEAT_ENV] = String(heartbeatIntervalMs(hangTimeoutMs));
     const role = this.role;
     const process = new WorkerProcess(id, buildId, (self) => new SupervisedProcess<WorkerRun>({
       name: id,
       source: id,
       restart: app.restart,
       clock,
-      start: async () => new WorkerRun(await this.#options.spawn(id, buildId, worker.entry, env), grace),
+      start: async () => new WorkerRun(await this.#options.spawn(id, buildId, worker.entry, env), grace, hangTimeoutMs,
+        (silentMs) => emit({ kind: 'worker-hung', source: id, role, silentMs })),
       // Worker events instead of the generic process ones.
       emit: (event) => {
         if (!('kind' in event)) return emit(event);

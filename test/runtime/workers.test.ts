@@ -15,6 +15,7 @@ describe('workers under scaleout up', () => {
   const redis = new Redis(EXTERNAL_ENGINES.REDIS_URL);
   let dir: string;
   let up: UpProcess;
+  let stoppedPid: number | undefined;
 
   const enqueue = async (appUrl: string, n: number, from: number, ms: number): Promise<string[]> => {
     const answer = await request('POST', new URL(`/enqueue?n=${n}&from=${from}&ms=${ms}`, appUrl).href);
@@ -30,6 +31,9 @@ describe('workers under scaleout up', () => {
   });
 
   afterAll(async () => {
+    if (stoppedPid !== undefined) {
+      try { process.kill(stoppedPid, 'SIGCONT'); } catch { /* already gone */ }
+    }
     await up?.stop('SIGKILL');
     await removeApp(dir);
     const keys = await redis.keys(`${prefix}*`);
@@ -110,5 +114,36 @@ describe('workers under scaleout up', () => {
     await waitFor('4 more jobs done', async () => (await done()) === 84, { timeoutMs: 20_000 });
     const by = await redis.hgetall(`${prefix}:by`);
     expect([200, 201, 202, 203].map((i) => by[String(i)]?.split(':')[1])).toEqual(['v2', 'v2', 'v2', 'v2']);
+  });
+
+  it('a hung worker (SIGSTOP) is killed and restarted; the job it held runs on, its effect once', async () => {
+    const scaled = await runCli(['scale', 'worker:exports=2', dir]);
+    expect(scaled.code, scaled.stderr).toBe(0);
+    await redis.del(`${prefix}:done`, `${prefix}:effects`);
+    const status = await up.status();
+    // One long job: it is running when its worker stops.
+    await enqueue(status.appUrl!, 1, 300, 3000);
+    const holder = await waitFor('the job started', async () => (await redis.hget(`${prefix}:started`, '300')) ?? undefined, { timeoutMs: 20_000 });
+    const victim = workers(status).find((w) => w.id === holder)!;
+    expect(victim.pid).not.toBeNull();
+    stoppedPid = victim.pid!;
+    process.kill(stoppedPid, 'SIGSTOP');
+    const stoppedAt = performance.now();
+
+    const back = await waitFor(`${victim.id} restarted`, async () => {
+      const w = workers(await up.status()).find((p) => p.id === victim.id);
+      return w !== undefined && w.state === 'running' && w.pid !== victim.pid ? w : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 100 });
+    const restartedMs = performance.now() - stoppedAt;
+    expect(isAlive(stoppedPid)).toBe(false);
+    expect(back.detail).toContain('killed by SIGKILL');
+    const logs = await runCli(['logs', dir]);
+    expect(logs.stdout).toMatch(new RegExp(`${victim.id} \\(worker:exports\\) sent no heartbeat for \\d+ ms; killing it`));
+
+    await waitFor('the held job done', async () => (await redis.sismember(`${prefix}:done`, '300')) === 1, { timeoutMs: 30_000 });
+    console.log(`scaleout up, worker SIGSTOP: restarted after ${Math.round(restartedMs)} ms`);
+    expect(await redis.hget(`${prefix}:effects`, '300')).toBe('1');
+    // The hang timeout is 3 s; generous bound for a loaded machine.
+    expect(restartedMs).toBeLessThan(20_000);
   });
 });

@@ -66,7 +66,7 @@ export interface ShopOptions {
   /** Orders of demo customers seeded on a fresh start, for "bought together". @defaultValue 0 */
   demoOrders?: number;
   /**
-   * Order exports (they need Redis: without `redisUrl` there are none). `worker: true`
+   * Order exports (BullMQ with `redisUrl`, else pg-boss in the catalogue database). `worker: true`
    * runs them in this process too (tests, one-process development); under
    * `scaleout up` the `exports` workers (src/worker.ts) run them.
    */
@@ -128,9 +128,11 @@ export async function buildApp(options: ShopOptions): Promise<FastifyInstance> {
       if (text.trim() === '') done(null, undefined);
       else json(request, text, done);
     });
-    if (options.redisUrl !== undefined) {
-      orderExports = new OrderExports({ redisUrl: options.redisUrl, ...(options.redisKeyPrefix === undefined ? {} : { prefix: options.redisKeyPrefix }) });
-    }
+    // The redis profile's queue when there is a Redis, else the postgres profile's.
+    orderExports = new OrderExports({
+      ...(options.redisUrl !== undefined ? { redisUrl: options.redisUrl } : { databaseUrl: options.databaseUrl }),
+      ...(options.redisKeyPrefix === undefined ? {} : { prefix: options.redisKeyPrefix }),
+    });
     await app.register(scaleout, {
       session: { store, keys: options.sessionKeys },
       ...(orderExports === undefined ? {} : { jobs: { queues: { exports: orderExports.queue } } }),

@@ -10,23 +10,17 @@ const log = pino({ base: { instance: process.env.INSTANCE_ID } });
 
 async function main(): Promise<void> {
   const env = readEnv(process.env);
-  if (env.redisUrl === undefined) {
-    // Exiting would be read as a crash and restarted: idle until stopped instead.
-    log.warn('order exports need Redis (the redis profile); this worker idles');
-    const idle = setInterval(() => undefined, 60_000);
-    process.once('SIGTERM', () => {
-      clearInterval(idle);
-      process.exit(0);
-    });
-    return;
-  }
   const data = await openShopData({
     databaseUrl: env.databaseUrl, replicaUrls: env.replicaUrls, shardPrefix: env.shardPrefix ?? DEFAULT_SHARD_PREFIX,
     logger: { info: (o, m) => log.info(o, m), warn: (o, m) => log.warn(o, m), error: (o, m) => log.error(o, m) },
   });
-  const exports = new OrderExports({ redisUrl: env.redisUrl, ...(env.sessionPrefix === undefined ? {} : { prefix: env.sessionPrefix }) });
+  // Redis under the redis profile, else pg-boss in the catalogue database (the postgres profile).
+  const exports = new OrderExports({
+    ...(env.redisUrl !== undefined ? { redisUrl: env.redisUrl } : { databaseUrl: env.databaseUrl }),
+    ...(env.sessionPrefix === undefined ? {} : { prefix: env.sessionPrefix }),
+  });
   const worker = exports.work(data);
-  log.info('export worker running');
+  log.info({ backend: exports.backendName }, 'export worker running');
   process.once('SIGTERM', () => {
     void (async () => {
       await worker.close({ graceMs: Number(process.env.WORKER_GRACE_MS ?? 5000) });

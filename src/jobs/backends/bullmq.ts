@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
-import type { BackendCapabilities, BackendConsumer, ConsumeOptions, EnqueueOptions, QueueBackend, TakenJob } from '../backend.js';
+import type {
+  BackendCapabilities, BackendConsumer, ConsumeOptions, Delivery, EnqueueOptions, QueueBackend, RemoveWaitingResult, TakenJob,
+} from '../backend.js';
 import { JobsOptionsError } from '../errors.js';
 import type { JobEnvelope } from '../job.js';
 import { MAX_PRIORITY } from '../options.js';
@@ -100,8 +102,14 @@ export class BullMQBackend implements QueueBackend {
     return true;
   }
 
-  consume(queue: string, options: ConsumeOptions, handle: (raw: unknown) => Promise<void>): BackendConsumer {
-    const worker = new BullWorker(queue, async (job) => { await handle(job.data); }, {
+  consume(queue: string, options: ConsumeOptions, handle: (raw: unknown, delivery: Delivery) => Promise<void>): BackendConsumer {
+    const worker = new BullWorker(queue, async (job) => {
+      const data = job.data as { id?: unknown } | null;
+      // The first enqueue's engine id is the job's id (retries and redrives get others);
+      // a stalled job handed again has been started before.
+      const first = typeof data === 'object' && data !== null && job.id === data.id && job.attemptsStarted <= 1 && !(job.stalledCounter > 0);
+      await handle(job.data, { first });
+    }, {
       connection: this.#connection,
       prefix: this.#prefix,
       concurrency: options.concurrency,
@@ -119,6 +127,21 @@ export class BullMQBackend implements QueueBackend {
         await worker.close();
       },
     };
+  }
+
+  async removeWaiting(queue: string, jobId: string): Promise<RemoveWaitingResult> {
+    const job = await this.#queue(queue).getJob(jobId);
+    if (job === undefined) return 'unknown';
+    // BullMQ refuses to remove a job whose lock a worker holds, in the same script.
+    if (await job.isActive()) return 'running';
+    try {
+      await job.remove();
+      return 'removed';
+    } catch (err) {
+      // Taken by a worker since the look above; anything else is the caller's error.
+      if (err instanceof Error && err.message.includes('locked')) return 'running';
+      throw err;
+    }
   }
 
   async take(queue: string, max: number): Promise<TakenJob[]> {

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import PgBoss from 'pg-boss';
-import type { BackendCapabilities, BackendConsumer, ConsumeOptions, EnqueueOptions, QueueBackend, TakenJob } from '../backend.js';
+import type { AckRecord, BackendCapabilities, BackendConsumer, ConsumeOptions, EnqueueOptions, QueueBackend, TakenJob } from '../backend.js';
 import { JobsOptionsError } from '../errors.js';
 import type { JobEnvelope } from '../job.js';
 import { LocalRateLimiter } from '../rate-limiter.js';
@@ -34,6 +34,9 @@ export class PgBossBackend implements QueueBackend {
   readonly name = 'pg-boss';
   readonly capabilities: BackendCapabilities = { rateLimit: 'worker', atomicDedupe: true, transactionalAdd: true };
   readonly tracker: JobTracker;
+  readonly enqueueWithRecord?: QueueBackend['enqueueWithRecord'];
+  readonly recordsOnAck: boolean;
+  readonly #ackWithRecord: ((queue: string, jobId: string, end: AckRecord) => Promise<unknown>) | undefined;
   readonly #boss: PgBoss;
   readonly #ownsTracker: boolean;
   readonly #visibilitySeconds: number;
@@ -56,7 +59,25 @@ export class PgBossBackend implements QueueBackend {
     });
     this.#boss.on('error', () => { /* pg-boss retries maintenance by itself */ });
     this.#ownsTracker = options.tracker === undefined;
-    this.tracker = options.tracker ?? new PostgresJobTracker({ connectionString, schema: `${schema}_t` });
+    const tracker = options.tracker ?? new PostgresJobTracker({ connectionString, schema: `${schema}_t` });
+    this.tracker = tracker;
+    if (tracker instanceof PostgresJobTracker && options.tracker === undefined) {
+      // Its tables are in the same database as pg-boss's: the job and its record go in one statement.
+      this.enqueueWithRecord = async (queue, envelope, enqueue, info) => {
+        const db = enqueue.db;
+        const run = db !== undefined
+          ? (text: string, values: unknown[]) => db.query(text, values)
+          : (text: string, values: unknown[]) => this.#boss.getDb().executeSql(text, values);
+        return this.#send(queue, envelope, enqueue, { executeSql: (text: string, values: unknown[]) => tracker.createAlong(text, values, info, run) });
+      };
+      // The job's end and pg-boss's completion in one statement: one commit, and no
+      // window where the end is recorded but the job not yet acknowledged.
+      const run = (text: string, values: unknown[]) => this.#boss.getDb().executeSql(text, values);
+      this.#ackWithRecord = (queue, jobId, end) => this.#boss.complete(queue, jobId, undefined as unknown as object, {
+        db: { executeSql: (text: string, values: unknown[]) => tracker.recordAlong(text, values, end.jobId, end.patch, end.event, run) },
+      } as PgBoss.ConnectionOptions);
+    }
+    this.recordsOnAck = this.#ackWithRecord !== undefined;
   }
 
   #start(): Promise<unknown> {
@@ -71,19 +92,24 @@ export class PgBossBackend implements QueueBackend {
   }
 
   async enqueue(queue: string, envelope: JobEnvelope, options: EnqueueOptions): Promise<boolean> {
-    await this.#start();
     const db = options.db;
+    return this.#send(queue, envelope, options,
+      db !== undefined ? { executeSql: (text: string, values: unknown[]) => db.query(text, values) } : undefined);
+  }
+
+  async #send(queue: string, envelope: JobEnvelope, options: EnqueueOptions, db: { executeSql(text: string, values: unknown[]): Promise<{ rows: unknown[] }> } | undefined): Promise<boolean> {
+    await this.#start();
     const id = await this.#boss.send(queue, envelope as unknown as object, {
       ...(options.first ? { id: envelope.id } : {}),
       priority: envelope.priority,
       // Seconds relative to the database's clock, not this host's.
       ...(options.delayMs > 0 ? { startAfter: options.delayMs / 1_000 } : {}),
-      ...(db !== undefined ? { db: { executeSql: (text: string, values: unknown[]) => db.query(text, values) } } : {}),
+      ...(db !== undefined ? { db } : {}),
     } as PgBoss.SendOptions);
     return id !== null;
   }
 
-  consume(queue: string, options: ConsumeOptions, handle: (raw: unknown) => Promise<void>): BackendConsumer {
+  consume(queue: string, options: ConsumeOptions, handle: (raw: unknown) => Promise<AckRecord | void>): BackendConsumer {
     const limiter = options.rateLimit === undefined ? undefined : new LocalRateLimiter(options.rateLimit.max, options.rateLimit.intervalMs);
     const stopper = new AbortController();
     const running = new Set<Promise<void>>();
@@ -113,7 +139,7 @@ export class PgBossBackend implements QueueBackend {
         }
         for (const job of jobs) {
           const run = handle(job.data).then(
-            () => this.#boss.complete(queue, job.id),
+            (end) => (end !== undefined && this.#ackWithRecord !== undefined ? this.#ackWithRecord(queue, job.id, end) : this.#boss.complete(queue, job.id)),
             (err: unknown) => this.#boss.fail(queue, job.id, { message: err instanceof Error ? err.message : String(err) }),
           ).then(() => undefined, () => undefined);
           running.add(run);

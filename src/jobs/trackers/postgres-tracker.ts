@@ -41,6 +41,9 @@ export class PostgresJobTracker implements JobTracker {
   readonly #connectionString: string;
   readonly #schema: string;
   readonly #channel: string;
+  readonly #toNotify = new Set<string>();
+  #notifying: Promise<void> = Promise.resolve();
+  #notifyScheduled = false;
   readonly #eventsKept: number;
   readonly #readers = new Set<pg.Client>();
   #ready: Promise<void> | undefined;
@@ -128,23 +131,104 @@ export class PostgresJobTracker implements JobTracker {
     return (rows[0] as { inserted: boolean } | undefined)?.inserted === true;
   }
 
+  /**
+   * Runs `insert` (one `INSERT ... RETURNING id` statement of a queue engine, with
+   * `values`) and, in the same statement, creates the record of the job it inserted:
+   * one round trip and one commit for both, and no record for a duplicate the engine
+   * refused. Returns the rows of `insert`.
+   */
+  async createAlong(
+    insert: string, values: unknown[], info: { queue: string; name: string },
+    run: (text: string, values: unknown[]) => Promise<{ rows: unknown[] }>,
+  ): Promise<{ rows: unknown[] }> {
+    await this.ready();
+    if (!/^\s*INSERT\b[\s\S]*\bRETURNING\s+id\s*$/i.test(insert)) {
+      // Not the shape this wraps: two statements.
+      const result = await run(insert, values);
+      const row = result.rows[0] as { id: string } | undefined;
+      if (row !== undefined) await this.create({ id: String(row.id), ...info });
+      return result;
+    }
+    const n = values.length;
+    return run(`WITH ins AS (${insert}),
+      rec AS (INSERT INTO ${this.#schema}.job_record AS r (id, queue, name, state) SELECT id::text, $${n + 1}, $${n + 2}, 'waiting' FROM ins
+        ON CONFLICT (id) DO UPDATE SET queue = coalesce(r.queue, excluded.queue), name = coalesce(r.name, excluded.name))
+      SELECT id FROM ins`, [...values, info.queue, info.name]);
+  }
+
   async record(jobId: string, patch: JobRecordPatch, event?: { type: JobEventType; data?: unknown }): Promise<void> {
+    await this.#query(`WITH ${this.#recordSteps(1)} SELECT 1`, this.#recordValues(jobId, patch, event));
+    if (event !== undefined) this.#notify(jobId);
+  }
+
+  /**
+   * Wakes the readers of `jobId`'s events, after the event is committed. A NOTIFY
+   * inside the writing transaction would hold PostgreSQL's global notify lock through
+   * that commit's WAL flush, so every job's commits would queue behind each other;
+   * sent afterwards, the notifications of one tick go in one statement that writes
+   * nothing. One lost (a crash in between) costs a reader its poll interval, never an event.
+   */
+  #notify(jobId: string): void {
+    this.#toNotify.add(jobId);
+    if (this.#notifyScheduled) return;
+    this.#notifyScheduled = true;
+    setImmediate(() => {
+      this.#notifyScheduled = false;
+      const ids = [...this.#toNotify];
+      this.#toNotify.clear();
+      this.#notifying = this.#connections.query('SELECT pg_notify($1, id) FROM unnest($2::text[]) AS id', [this.#channel, ids])
+        .then(() => undefined, () => undefined);
+    });
+  }
+
+  /**
+   * Runs `statement` (one `WITH ...` statement of a queue engine, e.g. its
+   * acknowledgement, with `values`) and, in the same statement and commit, writes the
+   * job's record and event as {@link record} does. Returns the rows of `statement`.
+   */
+  async recordAlong(
+    statement: string, values: unknown[], jobId: string, patch: JobRecordPatch, event: { type: JobEventType; data?: unknown },
+    run: (text: string, values: unknown[]) => Promise<{ rows: unknown[] }>,
+  ): Promise<{ rows: unknown[] }> {
+    await this.ready();
+    const head = /^\s*WITH\s+/i.exec(statement);
+    if (head === null) {
+      // Not the shape this joins: the record first, then the statement.
+      await this.record(jobId, patch, event);
+      return run(statement, values);
+    }
+    const result = await run(`WITH ${this.#recordSteps(values.length + 1)}, ${statement.slice(head[0].length)}`,
+      [...values, ...this.#recordValues(jobId, patch, event)]);
+    this.#notify(jobId);
+    return result;
+  }
+
+  /**
+   * The record's steps as data-modifying CTEs (run whether or not the rest of the
+   * statement reads them), with parameters from `$first` on (see #recordValues).
+   */
+  #recordSteps(first: number): string {
     const s = this.#schema;
-    await this.#query(`
-      WITH up AS (
+    const p = (n: number): string => `$${first + n - 1}`;
+    return `
+      rec_up AS (
         INSERT INTO ${s}.job_record AS r (id, state, attempt, progress, result, error)
-        VALUES ($1, coalesce($2, 'waiting'), coalesce($3, 1), $4, $5, $6)
-        ON CONFLICT (id) DO UPDATE SET state = coalesce($2, r.state), attempt = coalesce($3, r.attempt),
-          progress = coalesce($4, r.progress), result = coalesce($5, r.result), error = coalesce($6, r.error), updated_at = now()
+        VALUES (${p(1)}, coalesce(${p(2)}, 'waiting'), coalesce(${p(3)}::int, 1), ${p(4)}::jsonb, ${p(5)}::jsonb, ${p(6)})
+        ON CONFLICT (id) DO UPDATE SET state = coalesce(${p(2)}, r.state), attempt = coalesce(${p(3)}::int, r.attempt),
+          progress = coalesce(${p(4)}::jsonb, r.progress), result = coalesce(${p(5)}::jsonb, r.result), error = coalesce(${p(6)}, r.error), updated_at = now()
         RETURNING 1),
-      ev AS (
-        INSERT INTO ${s}.job_event (job_id, type, data, at_ms) SELECT $1, $7, $8, $9 WHERE $7::text IS NOT NULL RETURNING seq),
-      trim AS (
-        DELETE FROM ${s}.job_event WHERE job_id = $1 AND $7::text IS NOT NULL AND seq <= (
-          SELECT seq FROM ${s}.job_event WHERE job_id = $1 ORDER BY seq DESC OFFSET $11 LIMIT 1))
-      SELECT pg_notify($10, $1) FROM ev`,
-    [jobId, patch.state ?? null, patch.attempt ?? null, json(patch.progress), json(patch.result), patch.error ?? null,
-      event?.type ?? null, json(event?.data), Date.now(), this.#channel, this.#eventsKept - 1]);
+      rec_ev AS (
+        INSERT INTO ${s}.job_event (job_id, type, data, at_ms) SELECT ${p(1)}, ${p(7)}, ${p(8)}::jsonb, ${p(9)} WHERE ${p(7)}::text IS NOT NULL
+        RETURNING seq),
+      rec_trim AS (
+        DELETE FROM ${s}.job_event WHERE job_id = ${p(1)} AND ${p(7)}::text IS NOT NULL AND seq <= (
+          SELECT seq FROM ${s}.job_event WHERE job_id = ${p(1)} ORDER BY seq DESC OFFSET ${p(10)} LIMIT 1)
+        RETURNING 1)`;
+  }
+
+  #recordValues(jobId: string, patch: JobRecordPatch, event?: { type: JobEventType; data?: unknown }): unknown[] {
+    return [jobId, patch.state ?? null, patch.attempt ?? null, json(patch.progress), json(patch.result), patch.error ?? null,
+      event?.type ?? null, json(event?.data), Date.now(), this.#eventsKept - 1];
   }
 
   async get(jobId: string): Promise<JobInfo | undefined> {
@@ -175,10 +259,10 @@ export class PostgresJobTracker implements JobTracker {
         RETURNING 1),
       ev AS (
         INSERT INTO ${s}.job_event (job_id, type, data, at_ms) SELECT $1, 'active', $3, $4 FROM go WHERE ok RETURNING seq)
-      SELECT (SELECT state FROM before) AS state, (SELECT cancel FROM before) AS cancel,
-        (SELECT pg_notify($5, $1) FROM ev) AS notified`,
-    [jobId, attempt, JSON.stringify({ attempt }), Date.now(), this.#channel]);
-    const r = rows[0] as { state: JobState | null; cancel: boolean | null } | undefined;
+      SELECT (SELECT state FROM before) AS state, (SELECT cancel FROM before) AS cancel, (SELECT count(*) FROM ev) AS events`,
+    [jobId, attempt, JSON.stringify({ attempt }), Date.now()]);
+    const r = rows[0] as { state: JobState | null; cancel: boolean | null; events: string } | undefined;
+    if (Number(r?.events ?? 0) > 0) this.#notify(jobId);
     return r?.state == null ? undefined : { state: r.state, cancelRequested: r.cancel === true };
   }
 
@@ -274,6 +358,8 @@ export class PostgresJobTracker implements JobTracker {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#pruneTimer);
+    await new Promise((resolve) => setImmediate(resolve));
+    await this.#notifying;
     for (const c of this.#readers) await c.end().catch(() => undefined);
     this.#readers.clear();
     await this.#connections.end();

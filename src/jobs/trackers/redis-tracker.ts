@@ -38,6 +38,25 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'e', ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 return {state or '', cancel or '0'}`;
+// KEYS: record; ARGV: queue, name, ttl ms. 1 when this call made the record's queue field.
+const CREATE = `
+local created = redis.call('HSETNX', KEYS[1], 'queue', ARGV[1])
+if created == 1 then redis.call('HSET', KEYS[1], 'name', ARGV[2]) end
+redis.call('HSETNX', KEYS[1], 'state', 'waiting')
+redis.call('HSETNX', KEYS[1], 'attempt', '1')
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return created`;
+// KEYS: record, events; ARGV: ttl ms, events kept, event body ('' for none), then field, value pairs.
+const RECORD = `
+if #ARGV > 3 then
+  redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+if ARGV[3] ~= '' then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'e', ARGV[3])
+  redis.call('PEXPIRE', KEYS[2], ARGV[1])
+end
+return 0`;
 const LEASE = `
 local cur = redis.call('GET', KEYS[1])
 if cur == false or cur == ARGV[1] then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
@@ -47,6 +66,18 @@ const SET_MARK = `
 local cur = redis.call('GET', KEYS[1])
 if cur == false or tonumber(cur) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
 return 0`;
+
+/** The tracker's scripts, loaded once per connection and then run by their SHA (EVALSHA). */
+const SCRIPTS = {
+  jobsCreate: { numberOfKeys: 1, lua: CREATE },
+  jobsRecord: { numberOfKeys: 2, lua: RECORD },
+  jobsBegin: { numberOfKeys: 2, lua: BEGIN },
+  jobsRequestCancel: { numberOfKeys: 1, lua: REQUEST_CANCEL },
+  jobsLease: { numberOfKeys: 1, lua: LEASE },
+  jobsRelease: { numberOfKeys: 1, lua: RELEASE },
+  jobsSetMark: { numberOfKeys: 1, lua: SET_MARK },
+} as const;
+type ScriptName = keyof typeof SCRIPTS;
 
 /**
  * Job records in Redis: a hash per job, a capped stream of events per job (the stream
@@ -78,21 +109,20 @@ export class RedisJobTracker implements JobTracker {
     };
     this.#client = new Redis(this.#url, this.#redisOptions);
     this.#client.on('error', () => { /* reconnects by itself; commands report failures */ });
+    // One command per step (instead of a MULTI of several), sent by SHA: with
+    // auto-pipelining, the steps of many jobs in one tick share a round trip.
+    for (const [name, script] of Object.entries(SCRIPTS)) this.#client.defineCommand(name, script);
+  }
+
+  #script(name: ScriptName, ...keysAndArgs: string[]): Promise<unknown> {
+    return (this.#client as unknown as Record<ScriptName, (...a: string[]) => Promise<unknown>>)[name](...keysAndArgs);
   }
 
   #job(id: string): string { return `${this.#prefix}j:${id}`; }
   #events(id: string): string { return `${this.#prefix}e:${id}`; }
 
   async create(info: { id: string; queue: string; name: string }): Promise<boolean> {
-    const key = this.#job(info.id);
-    const [[, created] = []] = (await this.#client.multi()
-      .hsetnx(key, 'queue', info.queue)
-      .hset(key, 'name', info.name)
-      .hsetnx(key, 'state', 'waiting')
-      .hsetnx(key, 'attempt', '1')
-      .pexpire(key, this.#ttlMs)
-      .exec()) ?? [];
-    return created === 1;
+    return (await this.#script('jobsCreate', this.#job(info.id), info.queue, info.name, String(this.#ttlMs))) === 1;
   }
 
   async record(jobId: string, patch: JobRecordPatch, event?: { type: JobEventType; data?: unknown }): Promise<void> {
@@ -102,14 +132,8 @@ export class RedisJobTracker implements JobTracker {
     if (patch.progress !== undefined) fields.push('progress', JSON.stringify(patch.progress));
     if (patch.result !== undefined) fields.push('result', JSON.stringify(patch.result));
     if (patch.error !== undefined) fields.push('error', patch.error);
-    const multi = this.#client.multi();
-    if (fields.length > 0) multi.hset(this.#job(jobId), ...fields).pexpire(this.#job(jobId), this.#ttlMs);
-    if (event !== undefined) {
-      const body = JSON.stringify({ type: event.type, data: event.data, atMs: Date.now() });
-      multi.xadd(this.#events(jobId), 'MAXLEN', '~', String(this.#eventsKept), '*', 'e', body)
-        .pexpire(this.#events(jobId), this.#ttlMs);
-    }
-    await multi.exec();
+    const body = event === undefined ? '' : JSON.stringify({ type: event.type, data: event.data, atMs: Date.now() });
+    await this.#script('jobsRecord', this.#job(jobId), this.#events(jobId), String(this.#ttlMs), String(this.#eventsKept), body, ...fields);
   }
 
   async get(jobId: string): Promise<JobInfo | undefined> {
@@ -126,13 +150,13 @@ export class RedisJobTracker implements JobTracker {
 
   async begin(jobId: string, attempt: number): Promise<{ state: JobState; cancelRequested: boolean } | undefined> {
     const body = JSON.stringify({ type: 'active', data: { attempt }, atMs: Date.now() });
-    const [state, cancel] = await this.#client.eval(BEGIN, 2, this.#job(jobId), this.#events(jobId),
+    const [state, cancel] = await this.#script('jobsBegin', this.#job(jobId), this.#events(jobId),
       String(attempt), body, String(this.#eventsKept), String(this.#ttlMs)) as [string, string];
     return state === '' ? undefined : { state: state as JobState, cancelRequested: cancel === '1' };
   }
 
   async requestCancel(jobId: string): Promise<boolean> {
-    return (await this.#client.eval(REQUEST_CANCEL, 1, this.#job(jobId))) === 1;
+    return (await this.#script('jobsRequestCancel', this.#job(jobId))) === 1;
   }
 
   async *events(jobId: string, options: EventsOptions = {}): AsyncIterable<JobEvent> {
@@ -178,11 +202,11 @@ export class RedisJobTracker implements JobTracker {
   }
 
   async lease(name: string, owner: string, ttlMs: number): Promise<boolean> {
-    return (await this.#client.eval(LEASE, 1, `${this.#prefix}l:${name}`, owner, String(ttlMs))) === 1;
+    return (await this.#script('jobsLease', `${this.#prefix}l:${name}`, owner, String(ttlMs))) === 1;
   }
 
   async releaseLease(name: string, owner: string): Promise<void> {
-    await this.#client.eval(RELEASE, 1, `${this.#prefix}l:${name}`, owner);
+    await this.#script('jobsRelease', `${this.#prefix}l:${name}`, owner);
   }
 
   async getMark(name: string): Promise<number | undefined> {
@@ -191,7 +215,7 @@ export class RedisJobTracker implements JobTracker {
   }
 
   async setMark(name: string, value: number): Promise<void> {
-    await this.#client.eval(SET_MARK, 1, `${this.#prefix}m:${name}`, String(value));
+    await this.#script('jobsSetMark', `${this.#prefix}m:${name}`, String(value));
   }
 
   #closed = false;

@@ -25,6 +25,18 @@ export const CATALOGUE_MIGRATIONS: readonly Migration[] = [
     name: '002-product-stock',
     sql: 'ALTER TABLE products ADD COLUMN stock int NOT NULL DEFAULT 100 CHECK (stock >= 0)',
   },
+  {
+    // Order exports under the postgres profile (with Redis they live in Redis): who
+    // started each one, and its CSV once done; rows past expires_at are gone.
+    name: '003-order-exports',
+    sql: `CREATE TABLE order_exports (
+      id text PRIMARY KEY,
+      owner text NOT NULL,
+      csv text,
+      expires_at timestamptz NOT NULL
+    );
+    CREATE INDEX order_exports_expires_idx ON order_exports (expires_at)`,
+  },
 ];
 
 /**

@@ -1,9 +1,12 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { Redis } from 'ioredis';
-import { BullMQBackend, Queue, Worker } from 'scaleout/jobs';
-import type { JobContext } from 'scaleout/jobs';
+import { BullMQBackend, PgBossBackend, Queue, Worker } from 'scaleout/jobs';
+import type { JobContext, QueueBackend } from 'scaleout/jobs';
 import type { ShopData } from '../data/shop-data.js';
 import { listOrders } from '../data/orders.js';
+import { PostgresExportStore, RedisExportStore } from './export-store.js';
+import type { ExportStore } from './export-store.js';
+
+export { EXPORT_TTL_SECONDS } from './export-store.js';
 
 /** Orders read and written per step of an export (one progress event each). @defaultValue 50 */
 export const EXPORT_BATCH_SIZE = 50;
@@ -12,10 +15,10 @@ export const EXPORT_BATCH_SIZE = 50;
  * progress bar (the work a real export does: render, compress, upload). @defaultValue 200
  */
 export const DEFAULT_EXPORT_BATCH_DELAY_MS = 200;
-/** How long a finished CSV stays downloadable. @defaultValue 86400 */
-export const EXPORT_TTL_SECONDS = 24 * 60 * 60;
 /** The queue of order exports. */
 export const EXPORTS_QUEUE = 'exports';
+/** pg-boss's schema in the catalogue database under the postgres profile (its records go to `<schema>_t`). */
+export const EXPORTS_PG_SCHEMA = 'shop_jobs';
 
 export interface ExportPayload {
   userId: string;
@@ -29,39 +32,61 @@ export interface ExportProgress {
 }
 
 /**
- * The order exports of the shop: a BullMQ queue on the deployment's Redis, and the
- * finished CSVs in Redis too (any instance serves the download), each with its owner:
- * only that user may watch or download it.
+ * The order exports of the shop, on the deployment's profile: under `redis`, a BullMQ
+ * queue and the finished CSVs in Redis; under `postgres`, a pg-boss queue and the CSVs
+ * in the catalogue database, the job enqueued in the same transaction as its owner
+ * row. Either way any instance serves the progress and the download, and each export
+ * has its owner: only that user may watch or download it.
  */
 export class OrderExports {
   readonly queue: Queue<ExportPayload>;
-  readonly #backend: BullMQBackend;
-  readonly #redis: Redis;
-  readonly #prefix: string;
+  readonly #backend: QueueBackend;
+  readonly #store: ExportStore;
 
-  constructor(options: { redisUrl: string; prefix?: string }) {
-    this.#prefix = options.prefix ?? 'shop';
-    this.#backend = new BullMQBackend({ url: options.redisUrl, prefix: `${this.#prefix}:jobs` });
+  constructor(options: { redisUrl?: string; databaseUrl?: string; prefix?: string }) {
+    const prefix = options.prefix ?? 'shop';
+    if (options.redisUrl !== undefined) {
+      this.#backend = new BullMQBackend({ url: options.redisUrl, prefix: `${prefix}:jobs` });
+      this.#store = new RedisExportStore(options.redisUrl, prefix);
+    } else if (options.databaseUrl !== undefined) {
+      this.#backend = new PgBossBackend({ connectionString: options.databaseUrl, schema: EXPORTS_PG_SCHEMA });
+      this.#store = new PostgresExportStore(options.databaseUrl);
+    } else {
+      throw new Error('order exports need redisUrl (the redis profile) or databaseUrl (the postgres profile)');
+    }
     this.queue = new Queue<ExportPayload>(this.#backend, EXPORTS_QUEUE, { attempts: 3 });
-    this.#redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 2 });
-    this.#redis.on('error', () => undefined);
+  }
+
+  /** Which engine runs the queue: `bullmq` or `pg-boss`. */
+  get backendName(): string {
+    return this.#backend.name;
   }
 
   /** Enqueues an export of `userId`'s orders; returns the job id. */
   async start(userId: string): Promise<string> {
+    const store = this.#store;
+    if (store instanceof PostgresExportStore) {
+      await this.queue.ready();
+      // The job and its owner row commit together: no job nobody may watch, no owner of no job.
+      return store.transaction(async (db) => {
+        const { id } = await this.queue.add('orders-csv', { userId }, { db });
+        await store.setOwner(id, userId, db);
+        return id;
+      });
+    }
     const { id } = await this.queue.add('orders-csv', { userId });
-    await this.#redis.set(this.#key('owner', id), userId, 'EX', EXPORT_TTL_SECONDS);
+    await store.setOwner(id, userId);
     return id;
   }
 
   /** True when `userId` started export `id` (an unknown id is nobody's). */
   async owns(userId: string, id: string): Promise<boolean> {
-    return (await this.#redis.get(this.#key('owner', id))) === userId;
+    return (await this.#store.owner(id)) === userId;
   }
 
   /** The finished CSV, or undefined while it runs (or after it expired). */
   csv(id: string): Promise<string | null> {
-    return this.#redis.get(this.#key('csv', id));
+    return this.#store.csv(id);
   }
 
   /** Runs exports in this process until `close({ graceMs })` (the worker entry, or tests). */
@@ -87,17 +112,13 @@ export class OrderExports {
       await delay(batchDelayMs, undefined, { signal: ctx.signal });
     }
     // The CSV is written once per job: a re-run after a crash overwrites it with the same rows.
-    await this.#redis.set(this.#key('csv', ctx.id), `${lines.join('\n')}\n`, 'EX', EXPORT_TTL_SECONDS);
+    await this.#store.setCsv(ctx.id, `${lines.join('\n')}\n`);
     return progress;
-  }
-
-  #key(kind: 'owner' | 'csv', id: string): string {
-    return `${this.#prefix}:export:${kind}:${id}`;
   }
 
   async close(): Promise<void> {
     this.queue.close();
     await this.#backend.close();
-    this.#redis.disconnect();
+    await this.#store.close();
   }
 }
