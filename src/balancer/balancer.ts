@@ -5,6 +5,8 @@ import tls from 'node:tls';
 import type { Clock } from '../internal/clock.js';
 import { systemClock } from '../internal/clock.js';
 import { Keyring } from '../internal/keyring.js';
+import { StickPeers } from './affinity/stick-peers.js';
+import type { PeerPush, PeerPushAnswer, PeerSnapshot } from './affinity/stick-peers.js';
 import { startAdminApi } from './admin-api.js';
 import type { AdminApi } from './admin-api.js';
 import { AdminRequestError, BalancerConfigError } from './errors.js';
@@ -53,6 +55,8 @@ export interface BalancerSnapshot {
   routes: RouteRule[];
   pools: Record<string, { strategy: string; affinity: string; servers: ServerSnapshot[] }>;
   connections: number;
+  /** Stick table peers (option `peers`), how far each is in sync. */
+  peers?: PeerSnapshot[];
 }
 
 /**
@@ -75,6 +79,7 @@ export class Balancer {
   #routes: RouteTable;
   #sweepTimer: NodeJS.Timeout | undefined;
   #admin: AdminApi | undefined;
+  readonly #peers: StickPeers | undefined;
   #closing: Promise<void> | undefined;
   /** Exchanges that ended, per pool, by status class (index 0: no status / 1xx, 1: 2xx ... 4: 5xx), for /metrics. */
   readonly exchanges = new Map<string, number[]>();
@@ -90,6 +95,16 @@ export class Balancer {
       idleTimeoutMs: options.timeouts.upstreamIdleMs,
       connectTimeoutMs: options.timeouts.connectMs,
     });
+    if (options.peers !== undefined && options.admin !== undefined) {
+      this.#peers = new StickPeers({
+        peers: options.peers.addresses,
+        token: options.admin.token,
+        syncIntervalMs: options.peers.syncIntervalMs,
+        tables: () => this.#stickTables(),
+        now: () => this.#clock.now(),
+        log: (message) => this.#log({ at: this.#clock.now(), source: 'balancer', kind: 'peer-state', message }),
+      });
+    }
     for (const [name, pool] of Object.entries(options.pools)) this.#pools.set(name, this.#makePool(name, pool));
     this.#routes = new RouteTable(options.routes ?? [{ pool: Object.keys(options.pools)[0]! }]);
     const routes = (): RouteTable => this.#routes;
@@ -122,6 +137,7 @@ export class Balancer {
       retryInFlight: (server) => {
         for (const conn of this.#connections) conn.serverLost(server);
       },
+      ...(this.#peers === undefined ? {} : { onStick: this.#peers.record.bind(this.#peers) }),
       onEvent: (event) => {
         const at = this.#clock.now();
         this.#log('message' in event
@@ -162,6 +178,28 @@ export class Balancer {
     this.#sweepTimer.unref();
     // Last: an admin API that answers means the balancer it manages serves.
     if (this.#options.admin !== undefined) this.#admin = await startAdminApi(this, this.#options.admin);
+    this.#peers?.start();
+  }
+
+  *#stickTables(): Generator<[string, NonNullable<Pool['stickTable']>]> {
+    for (const pool of this.#pools.values()) if (pool.stickTable !== undefined) yield [pool.name, pool.stickTable];
+  }
+
+  /**
+   * Stick table entries from a peer balancer (`POST /peers/stick`, checked by
+   * `parsePeerPush`). Entries of a pool this balancer does not have, or that has no
+   * stick table, are ignored: membership reaches every balancer separately.
+   */
+  applyPeerPush(push: PeerPush): PeerPushAnswer {
+    const now = this.#clock.now();
+    let applied = 0;
+    let ignored = 0;
+    for (const [poolName, key, serverId, ttlMs] of push.updates) {
+      const table = this.#pools.get(poolName)?.stickTable;
+      if (table !== undefined && table.merge(key, serverId, now + ttlMs, now)) applied++;
+      else ignored++;
+    }
+    return { bootId: this.#peers?.bootId ?? this.#requestIdPrefix, applied, ignored };
   }
 
   #sweep(): void {
@@ -251,7 +289,10 @@ export class Balancer {
         })),
       };
     }
-    return { listeners: this.addresses, routes: this.#routes.rules, pools, connections: this.#connections.size };
+    return {
+      listeners: this.addresses, routes: this.#routes.rules, pools, connections: this.#connections.size,
+      ...(this.#peers === undefined ? {} : { peers: this.#peers.snapshot() }),
+    };
   }
 
   /**
@@ -267,6 +308,7 @@ export class Balancer {
     this.#ctx.closing = true;
     // First: nothing may add servers to a balancer that is going away.
     await this.#admin?.close();
+    await this.#peers?.close();
     const closed = this.#listeners.map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
     for (const conn of this.#connections) conn.closeWhenIdle();
     const deadline = Date.now() + this.#options.timeouts.shutdownMs;

@@ -20,7 +20,9 @@ export type BalancerEvent =
     reason: string;
   }
   | { at: number; source: string; kind: 'pool-warning'; pool: string; message: string }
-  | { at: number; source: 'balancer'; kind: 'balancer-stopped'; message: string };
+  | { at: number; source: 'balancer'; kind: 'balancer-stopped'; message: string }
+  /** A stick table peer fell behind or caught up again. */
+  | { at: number; source: 'balancer'; kind: 'peer-state'; message: string };
 
 export type BalancerEventKind = BalancerEvent['kind'];
 

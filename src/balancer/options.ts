@@ -176,7 +176,19 @@ export const balancerOptionsSchema = z.object({
     maxIdlePerServer: z.number().int().nonnegative().default(DEFAULT_LIMITS.maxIdlePerServer),
   }).strict().default({ ...DEFAULT_LIMITS }),
   admin: adminOptionsSchema.optional(),
+  /**
+   * The other balancers that serve the same clients, by admin address: new stick table
+   * entries are pushed to them, with a full resync whenever one (re)appears. They share
+   * this balancer's `admin.token` (see affinity/stick-peers.ts).
+   */
+  peers: z.object({
+    addresses: z.array(hostPort).min(1, 'list the admin address of at least one other balancer'),
+    syncIntervalMs: duration.min(50).default(1000),
+  }).strict().optional(),
 }).strict().superRefine((opts, ctx) => {
+  if (opts.peers !== undefined && opts.admin === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['peers'], message: 'peers push to each other\'s admin API: set admin { address, token } too' });
+  }
   const pools = Object.keys(opts.pools);
   if (pools.length === 0) ctx.addIssue({ code: 'custom', path: ['pools'], message: 'define at least one pool' });
   if (opts.routes === undefined && pools.length > 1) {

@@ -40,6 +40,8 @@ export interface PoolDeps {
    */
   retryInFlight(server: Server): void;
   onEvent(event: PoolEvent | PoolWarning): void;
+  /** The stick table gave `key` a server (a new client, or its server left): what peers replicate. */
+  onStick?(pool: string, key: string, serverId: string, expiresAtMs: number): void;
 }
 
 /**
@@ -133,6 +135,11 @@ export class Pool implements ProxyPool {
     return this.#options;
   }
 
+  /** The stick table of `affinity: { type: 'table' }`, undefined for other affinities. */
+  get stickTable(): StickTable | undefined {
+    return this.#table;
+  }
+
   servers(): Server[] {
     return [...this.#servers.values()];
   }
@@ -166,7 +173,9 @@ export class Pool implements ProxyPool {
         if (server !== undefined && server !== exclude && server.acceptsSticky(now)) return server;
       }
       const server = this.#pickFor(request, exclude);
-      if (server !== undefined && key !== undefined) this.#table.set(key, server.id, now);
+      if (server !== undefined && key !== undefined && this.#table.set(key, server.id, now)) {
+        this.#deps.onStick?.(this.name, key, server.id, now + (this.#options.affinity as { idleTimeoutMs: number }).idleTimeoutMs);
+      }
       return server;
     }
     return this.#pickFor(request, exclude);
