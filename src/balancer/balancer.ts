@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import { join } from 'node:path';
 import tls from 'node:tls';
 import type { Clock } from '../internal/clock.js';
 import { systemClock } from '../internal/clock.js';
@@ -129,7 +130,11 @@ export class Balancer {
     };
   }
 
-  #makePool(name: string, options: BalancerOptions['pools'][string]): Pool {
+  #makePool(name: string, given: BalancerOptions['pools'][string]): Pool {
+    const dir = this.#options.stickTableDir;
+    const options = given.affinity?.type === 'table' && given.affinity.file === undefined && dir !== undefined
+      ? { ...given, affinity: { ...given.affinity, file: join(dir, `stick-${name}.json`) } }
+      : given;
     return new Pool(name, options, {
       clock: this.#clock,
       keyring: this.#keyring,

@@ -176,6 +176,8 @@ export const balancerOptionsSchema = z.object({
     maxIdlePerServer: z.number().int().nonnegative().default(DEFAULT_LIMITS.maxIdlePerServer),
   }).strict().default({ ...DEFAULT_LIMITS }),
   admin: adminOptionsSchema.optional(),
+  /** Pools with a stick table and no `file` of their own save it here, as `stick-<pool>.json`. */
+  stickTableDir: z.string().min(1).optional(),
   /**
    * The other balancers that serve the same clients, by admin address: new stick table
    * entries are pushed to them, with a full resync whenever one (re)appears. They share
