@@ -238,11 +238,12 @@ describe('a balancer pair with a stick table', () => {
   it('replicates every assignment to the other balancer', async () => {
     for (const user of USERS) assigned.set(user, await via(addresses[0]!, user));
     expect(new Set(assigned.values()).size).toBeGreaterThan(1);
-    await waitFor('the assignments on balancer-2', async () => {
-      // In the other order: a fresh round robin in the same order would give the same answers by chance.
-      for (const user of [...USERS].reverse()) if (await via(addresses[1]!, user) !== assigned.get(user)) return false;
-      return true;
-    }, { timeoutMs: 10_000, intervalMs: 200 });
+    // Asynchronous, as HAProxy's peers: a client that reached balancer-2 before its entry
+    // did would get a server of balancer-2's choosing (which then wins on both).
+    const first = balancersOf(await up.status())[0]!;
+    await waitFor('the assignments pushed to balancer-2', async () => (await snapshotOf(dir, first)).peers?.[0]?.pushed === USERS.length, { timeoutMs: 10_000, intervalMs: 100 });
+    // In the other order: a fresh round robin in the same order would give the same answers by chance.
+    for (const user of [...USERS].reverse()) expect(await via(addresses[1]!, user)).toBe(assigned.get(user));
   });
 
   it('keeps every client on its instance when the balancer it used is killed', async () => {
