@@ -100,6 +100,7 @@ export class Balancer {
       this.#peers = new StickPeers({
         peers: options.peers.addresses,
         token: options.admin.token,
+        self: () => this.adminAddress,
         syncIntervalMs: options.peers.syncIntervalMs,
         tables: () => this.#stickTables(),
         now: () => this.#clock.now(),
@@ -196,6 +197,7 @@ export class Balancer {
    * stick table, are ignored: membership reaches every balancer separately.
    */
   applyPeerPush(push: PeerPush): PeerPushAnswer {
+    if (push.hello !== undefined) this.#peers?.greeted(push.hello);
     const now = this.#clock.now();
     let applied = 0;
     let ignored = 0;

@@ -9,6 +9,9 @@ import { RuntimeBalancer } from './runtime-balancer.js';
 import type { RuntimeBalancerOptions } from './runtime-balancer.js';
 import type { ProcessStatus } from './status.js';
 
+/** A restarted replica's pool is compared with the supervisor's again after this. @defaultValue 1000 */
+const RECONCILE_AGAIN_MS = 1_000;
+
 export interface BalancerGroupOptions extends Omit<RuntimeBalancerOptions, 'id' | 'listen' | 'admin' | 'peers'> {
   /** One client address per replica (`balancer.listen` once the config is validated). */
   listen: string[];
@@ -47,6 +50,7 @@ export class BalancerGroup implements ProcessGroup {
     const admins = listen.length === 1 ? [this.#options.admin] : await replicaAdminAddresses(this.#options.admin, listen.length);
     this.#replicas = listen.map((address, i) => new RuntimeBalancer({
       ...this.#options,
+      emit: listen.length === 1 ? this.#options.emit : (event) => this.#onReplicaEvent(event),
       id: listen.length === 1 ? 'balancer' : `balancer-${i + 1}`,
       listen: address,
       admin: admins[i]!,
@@ -61,6 +65,43 @@ export class BalancerGroup implements ProcessGroup {
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
     return started.map((s) => (s as PromiseFulfilledResult<BalancerProcess>).value);
+  }
+
+  #onReplicaEvent(event: SupervisorEvent): void {
+    this.#options.emit(event);
+    if (!('kind' in event) || event.kind !== 'process-restarted') return;
+    const replica = this.#replicas.find((r) => r.id === event.source);
+    // Once now and once a little later: an instance that joined while the replica was down
+    // may have been missing from the pool it was started with, and may still be in flight now.
+    for (const delayMs of [0, RECONCILE_AGAIN_MS]) {
+      setTimeout(() => {
+        if (replica !== undefined) void this.#reconcile(replica);
+      }, delayMs).unref();
+    }
+  }
+
+  /**
+   * Adds to a restarted replica the servers the supervisor has in the pool and the
+   * replica lacks (it missed their join while it was down). Never removes: a server
+   * joining right now is on some replicas before the supervisor counts it in.
+   */
+  async #reconcile(replica: RuntimeBalancer): Promise<void> {
+    const admin = replica.admin;
+    if (admin === undefined) return;
+    const pool = this.#options.pool();
+    try {
+      const have = new Set((await admin.snapshot()).pools[pool.name]?.servers.map((s) => s.id) ?? []);
+      for (const server of pool.options.servers ?? []) {
+        if (have.has(server.id)) continue;
+        await admin.addServer(pool.name, { id: server.id, address: String(server.address) });
+        this.#options.emit({ level: 'info', source: replica.id, message: `${server.id} added to ${replica.id}, which missed its join while it was down` });
+      }
+    } catch (err) {
+      // 409: it arrived meanwhile. Anything else: the next restart tries again.
+      if (!(err instanceof BalancerAdminError && err.status === 409)) {
+        this.#options.emit({ level: 'warn', source: replica.id, message: `could not bring ${replica.id}'s pool up to date: ${(err as Error).message}` });
+      }
+    }
   }
 
   replicas(): readonly RuntimeBalancer[] {

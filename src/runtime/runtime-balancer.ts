@@ -81,7 +81,7 @@ export class RuntimeBalancer implements ProcessGroup {
   /** Starts the balancer under supervision. */
   start(): Promise<BalancerProcess> {
     this.#supervised = new SupervisedProcess<BalancerProcess>({
-      name: this.id === 'balancer' ? 'the balancer' : `balancer ${this.id}`,
+      name: this.id === 'balancer' ? 'the balancer' : this.id,
       source: this.id,
       start: () => this.#spawn(),
       restart: this.#options.restart,

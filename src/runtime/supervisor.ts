@@ -246,7 +246,7 @@ export class Supervisor {
     const replicas = await this.#balancer.start();
     const balancer = replicas[0]!;
     for (const [i, replica] of replicas.entries()) {
-      const name = replicas.length === 1 ? 'balancer' : `balancer-${i + 1}`;
+      const name = this.#balancer.replicas()[i]!.id;
       this.#step(`${name} on http://${replica.listeners[0]} (pid ${replica.pid ?? '?'}, admin http://${replica.adminAddress})`);
     }
     this.#assertRunning();

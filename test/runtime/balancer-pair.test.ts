@@ -247,11 +247,17 @@ describe('a balancer pair with a stick table', () => {
   });
 
   it('keeps every client on its instance when the balancer it used is killed', async () => {
-    const killed = balancersOf(await up.status())[0]!;
+    const [killed, peer] = balancersOf(await up.status()) as [ProcessStatus, ProcessStatus];
+    const resyncsBefore = (await snapshotOf(dir, peer)).peers![0]!.resyncs;
     process.kill(killed.pid!, 'SIGKILL');
     for (const user of [...USERS].reverse()) expect(await via(addresses[1]!, user)).toBe(assigned.get(user));
     await replicaRestarted(up, killed);
-    // Back with its saved table and a full resync from balancer-2.
+    // Back with its saved table, and balancer-2's resync, asked for as it started: the
+    // entries not yet saved when it was killed (it saves every second) come from there.
+    await waitFor('balancer-2 to resync the restarted balancer-1', async () => {
+      const view = (await snapshotOf(dir, peer)).peers![0]!;
+      return view.state === 'synced' && view.resyncs > resyncsBefore;
+    }, { timeoutMs: 5_000, intervalMs: 20 });
     for (const user of [...USERS].reverse()) expect(await via(addresses[0]!, user)).toBe(assigned.get(user));
   }, 60_000);
 

@@ -28,6 +28,12 @@ export interface PeerPush {
   /** The sender's boot id. */
   from: string;
   updates: PeerUpdate[];
+  /**
+   * The sender's admin address, on its first push to this peer after it started: the
+   * receiver resyncs it at once instead of at its next heartbeat, so a restarted
+   * balancer has its peers' entries within milliseconds.
+   */
+  hello?: string;
 }
 
 /** What `POST /peers/stick` answers: the receiver's boot id tells the sender when it restarted. */
@@ -55,6 +61,8 @@ export interface StickPeersOptions {
   peers: string[];
   /** The admin token, shared by every balancer of the group. */
   token: string;
+  /** This balancer's own admin address, sent with the first push to each peer. */
+  self: () => string | undefined;
   syncIntervalMs?: number;
   /** Every pool's stick table, for a full resync. */
   tables: () => Iterable<[pool: string, table: StickTable]>;
@@ -71,6 +79,8 @@ interface Peer {
   /** Pushes to one peer go one after the other, so updates arrive in order. */
   chain: Promise<void>;
   busy: boolean;
+  /** It has had our first push since we started (with `hello`). */
+  greeted: boolean;
   pushed: number;
   resyncs: number;
   lastError: string | undefined;
@@ -104,7 +114,7 @@ export class StickPeers {
     this.#options = options;
     this.#auth = `Bearer ${options.token}`;
     this.#peers = options.peers.map((address) => ({
-      address, state: 'unsynced', bootId: undefined, chain: Promise.resolve(), busy: false, pushed: 0, resyncs: 0, lastError: undefined,
+      address, state: 'unsynced', bootId: undefined, chain: Promise.resolve(), busy: false, greeted: false, pushed: 0, resyncs: 0, lastError: undefined,
     }));
   }
 
@@ -128,6 +138,15 @@ export class StickPeers {
       this.#flushTimer = setTimeout(() => this.#flush(), PEER_FLUSH_DELAY_MS);
       this.#flushTimer.unref();
     }
+  }
+
+  /** A peer at `address` said hello: it (re)started and has only its file; resync it now. */
+  greeted(address: string): void {
+    const peer = this.#peers.find((p) => p.address === address);
+    if (peer === undefined || this.#closed || peer.state === 'syncing') return;
+    peer.state = 'unsynced';
+    peer.bootId = undefined;
+    this.#enqueue(peer, () => this.#resync(peer));
   }
 
   snapshot(): PeerSnapshot[] {
@@ -207,7 +226,8 @@ export class StickPeers {
   }
 
   async #push(peer: Peer, updates: PeerUpdate[]): Promise<void> {
-    const body: PeerPush = { from: this.bootId, updates };
+    const self = peer.greeted ? undefined : this.#options.self();
+    const body: PeerPush = { from: this.bootId, updates, ...(self === undefined ? {} : { hello: self }) };
     const res = await fetch(`http://${peer.address}/peers/stick`, {
       method: 'POST',
       headers: { authorization: this.#auth, 'content-type': 'application/json' },
@@ -219,6 +239,7 @@ export class StickPeers {
     const answer = JSON.parse(text) as Partial<PeerPushAnswer>;
     if (typeof answer.bootId !== 'string') throw new Error('POST /peers/stick answered without a boot id');
     peer.pushed += updates.length;
+    if (self !== undefined) peer.greeted = true;
     if (peer.bootId === undefined) peer.bootId = answer.bootId;
     else if (peer.bootId !== answer.bootId) throw new Error('it restarted');
   }
@@ -255,7 +276,8 @@ function* chunks(updates: PeerUpdate[]): Generator<PeerUpdate[]> {
  */
 export function parsePeerPush(body: unknown): PeerPush | string {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'send {"from": "<boot id>", "updates": [[pool, key, serverId, ttlMs], ...]}';
-  const { from, updates } = body as { from?: unknown; updates?: unknown };
+  const { from, updates, hello } = body as { from?: unknown; updates?: unknown; hello?: unknown };
+  if (hello !== undefined && (typeof hello !== 'string' || hello.length === 0 || hello.length > MAX_POOL_NAME * 2)) return '"hello" must be the sender\'s admin address (host:port)';
   if (typeof from !== 'string' || from.length === 0 || from.length > MAX_BOOT_ID) return `"from" must be the sender's boot id (a string of 1 to ${MAX_BOOT_ID} characters)`;
   if (!Array.isArray(updates)) return '"updates" must be a list of [pool, key, serverId, ttlMs]';
   if (updates.length > MAX_PEER_UPDATES) return `"updates" has ${updates.length} entries; send at most ${MAX_PEER_UPDATES} per request`;
@@ -268,5 +290,5 @@ export function parsePeerPush(body: unknown): PeerPush | string {
     if (typeof serverId !== 'string' || serverId.length === 0 || serverId.length > MAX_SERVER_ID) return `updates[${i}][2] must be a server id (1 to ${MAX_SERVER_ID} characters)`;
     if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs <= 0) return `updates[${i}][3] must be the milliseconds the entry has left, a number above 0`;
   }
-  return { from, updates: updates as PeerUpdate[] };
+  return { from, updates: updates as PeerUpdate[], ...(hello === undefined ? {} : { hello }) };
 }
