@@ -116,6 +116,20 @@ describe('a balancer pair with DNS and cookie affinity', () => {
     expect(answer.answers.map((a) => a.data).sort()).toEqual(['127.0.0.2', '127.0.0.3']);
   });
 
+  it('gives the dashboard every replica, and the servers\' counters of all of them added up', async () => {
+    const file = readSupervisorFile(dir)!;
+    const login = await fetch(`http://${file.control}/dashboard/login`, { method: 'POST', body: new URLSearchParams({ token: file.token }), redirect: 'manual' });
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    const before = await (await fetch(`http://${file.control}/dashboard/api/status`, { headers: { cookie } })).json() as { status: RuntimeStatus; balancer: BalancerSnapshot };
+    expect(before.status.processes.filter((p) => p.role === 'balancer').map((p) => p.id)).toEqual(['balancer-1', 'balancer-2']);
+    const total = (snapshot: BalancerSnapshot): number => snapshot.pools.app!.servers.reduce((n, s) => n + s.counters.requests, 0);
+    for (let i = 0; i < 10; i++) expect((await get(addresses[i % 2]!)).status).toBe(200);
+    const after = await (await fetch(`http://${file.control}/dashboard/api/status`, { headers: { cookie } })).json() as { balancer: BalancerSnapshot };
+    expect(after.balancer.listeners.sort()).toEqual([...addresses].sort());
+    // At least the 10 (DNS's health checks go through the balancers too); one replica alone saw about 5.
+    expect(total(after.balancer) - total(before.balancer)).toBeGreaterThanOrEqual(10);
+  });
+
   it('tells every balancer about a scale, and waits for all to drain', async () => {
     const client = ControlClient.connect(dir);
     await client.scale('app', 3);
