@@ -84,6 +84,10 @@ export interface ControlPages extends ExtraRoutes {
 /** What `scaleout up` prints once everything runs. */
 export interface UpSummary {
   appUrl: string;
+  /** Every balancer replica's URL (one with a single balancer). */
+  appUrls: string[];
+  /** Where `dns:` answers for the app's name, when configured. */
+  dns?: { name: string; address: string };
   adminUrl: string;
   /** The pages of `controlPages` (the dashboard), when given: log in with the control token. */
   dashboardUrl?: string;
@@ -269,6 +273,8 @@ export class Supervisor {
     this.#state = 'running';
     const summary: UpSummary = {
       appUrl: `http://${balancer.listeners[0]}/`,
+      appUrls: replicas.map((r) => `http://${r.listeners[0]}/`),
+      ...(this.#dns === undefined || config.dns === undefined ? {} : { dns: { name: config.dns.name, address: this.#dns.address } }),
       adminUrl: `http://${balancer.adminAddress}/`,
       ...(this.#controlPages === undefined ? {} : { dashboardUrl: `http://${this.#control.address}${this.#controlPages.path}` }),
       controlAddress: this.#control.address,
