@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent, request } from 'undici';
 import { startBalancer } from '../../src/balancer/index.js';
@@ -116,4 +118,50 @@ describe('stick table peers', () => {
     expect(['a', 'b', 'c']).toContain(await serverFor(b, 'ghost-user'));
     for (const user of USERS.slice(0, 5)) expect(await serverFor(b, user)).toBe(assigned.get(user));
   });
+});
+
+describe('a peer that hangs', () => {
+  it('costs a few queued pushes at most, is marked behind, and does not hold up shutdown', async () => {
+    // Speaks the peer protocol until `hang`, then holds every request without an answer.
+    let hang = false;
+    const held: http.ServerResponse[] = [];
+    const peer = http.createServer((req, res) => {
+      if (hang) {
+        held.push(res);
+        return;
+      }
+      req.resume();
+      req.once('end', () => res.end(JSON.stringify({ bootId: 'fake-peer', applied: 0, ignored: 0 })));
+    });
+    await new Promise<void>((resolve) => peer.listen(0, '127.0.0.1', resolve));
+    const [adminPort] = await freePorts(1);
+    const a = await startBalancer({
+      listen: '127.0.0.1:0',
+      admin: { address: `127.0.0.1:${adminPort}`, token: TOKEN },
+      peers: { addresses: [`127.0.0.1:${(peer.address() as AddressInfo).port}`], syncIntervalMs: 100 },
+      pools: { web: { servers: backends.map((b) => ({ id: b.id, address: b.address })), affinity: { type: 'table', key: { on: 'header', name: 'x-user' } } } },
+    });
+    try {
+      await waitFor('the peer in sync', () => a.snapshot().peers![0]!.state === 'synced');
+      hang = true;
+      let most = 0;
+      for (let i = 0; i < 150; i++) {
+        await serverFor(a, `hung-${i}`);
+        most = Math.max(most, a.snapshot().peers![0]!.queued);
+        // New assignments in many flushes, not one.
+        if (i % 5 === 0) await new Promise((resolve) => setTimeout(resolve, 30));
+      }
+      expect(a.snapshot().peers![0]!.state).toBe('unsynced');
+      expect(a.snapshot().peers![0]!.lastError).toMatch(/pushes waited|aborted|timeout/i);
+      expect(most).toBeLessThanOrEqual(5);
+      // It keeps serving, table and all.
+      expect(await serverFor(a, 'hung-0')).toBe(await serverFor(a, 'hung-0'));
+    } finally {
+      const closing = performance.now();
+      await a.close();
+      expect(performance.now() - closing).toBeLessThan(5_000);
+      for (const res of held) res.destroy();
+      peer.close();
+    }
+  }, 30_000);
 });

@@ -7,6 +7,8 @@ export const DEFAULT_PEER_SYNC_INTERVAL_MS = 1_000;
 export const PEER_FLUSH_DELAY_MS = 20;
 /** One push to a peer that takes longer fails (the peer is then resynced). @defaultValue 2000 */
 export const PEER_REQUEST_TIMEOUT_MS = 2_000;
+/** A closing balancer waits this long for pushes under way, then abandons them. @defaultValue 1000 */
+export const PEER_CLOSE_WAIT_MS = 1_000;
 /** Most updates in one push: a peer refuses more. @defaultValue 1000 */
 export const MAX_PEER_UPDATES = 1_000;
 /** A push's body stays under this, well inside the admin API's 64 KiB. @defaultValue 49152 */
@@ -16,6 +18,12 @@ const MAX_PUSH_BYTES = 48 * 1024;
  * resynced in full instead, so a slow peer cannot make the sender's memory grow.
  */
 const MAX_PENDING = 10_000;
+/**
+ * Pushes waiting for one peer beyond this mean it does not keep up (it is slow, or hung
+ * and every push waits for the timeout): it is marked behind and resynced once it answers,
+ * so the queue for it stays short.
+ */
+const MAX_QUEUED_PUSHES = 4;
 const MAX_POOL_NAME = 128;
 const MAX_SERVER_ID = 256;
 const MAX_BOOT_ID = 64;
@@ -53,6 +61,8 @@ export interface PeerSnapshot {
   pushed: number;
   /** Full resyncs sent to it. */
   resyncs: number;
+  /** Pushes waiting for it (at most a few: see MAX_QUEUED_PUSHES). */
+  queued: number;
   lastError: string | undefined;
 }
 
@@ -78,7 +88,8 @@ interface Peer {
   bootId: string | undefined;
   /** Pushes to one peer go one after the other, so updates arrive in order. */
   chain: Promise<void>;
-  busy: boolean;
+  /** Jobs in `chain` not finished yet. */
+  queued: number;
   /** It has had our first push since we started (with `hello`). */
   greeted: boolean;
   pushed: number;
@@ -109,12 +120,14 @@ export class StickPeers {
   #flushTimer: NodeJS.Timeout | undefined;
   #syncTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  /** Aborts the pushes still under way once a closing balancer stops waiting for them. */
+  readonly #abort = new AbortController();
 
   constructor(options: StickPeersOptions) {
     this.#options = options;
     this.#auth = `Bearer ${options.token}`;
     this.#peers = options.peers.map((address) => ({
-      address, state: 'unsynced', bootId: undefined, chain: Promise.resolve(), busy: false, greeted: false, pushed: 0, resyncs: 0, lastError: undefined,
+      address, state: 'unsynced', bootId: undefined, chain: Promise.resolve(), queued: 0, greeted: false, pushed: 0, resyncs: 0, lastError: undefined,
     }));
   }
 
@@ -150,16 +163,25 @@ export class StickPeers {
   }
 
   snapshot(): PeerSnapshot[] {
-    return this.#peers.map((p) => ({ address: p.address, state: p.state, pushed: p.pushed, resyncs: p.resyncs, lastError: p.lastError }));
+    return this.#peers.map((p) => ({ address: p.address, state: p.state, pushed: p.pushed, resyncs: p.resyncs, queued: p.queued, lastError: p.lastError }));
   }
 
-  /** Stops the timers and waits (bounded by the request timeout) for pushes under way. */
+  /**
+   * Stops the timers, sends what is pending, and waits for the pushes under way for at
+   * most {@link PEER_CLOSE_WAIT_MS}: a hung peer must not hold up a balancer's shutdown.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#flushTimer);
     clearInterval(this.#syncTimer);
     this.#flush();
-    await Promise.all(this.#peers.map((p) => p.chain));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(this.#peers.map((p) => p.chain)),
+      new Promise((resolve) => { timer = setTimeout(resolve, PEER_CLOSE_WAIT_MS); }),
+    ]);
+    clearTimeout(timer);
+    this.#abort.abort();
   }
 
   #flush(): void {
@@ -172,8 +194,16 @@ export class StickPeers {
     for (const peer of this.#peers) {
       // A peer that is behind gets everything with its next resync.
       if (peer.state === 'unsynced') continue;
+      if (peer.queued >= MAX_QUEUED_PUSHES) {
+        this.#fallBehind(peer, `more than ${MAX_QUEUED_PUSHES} pushes waited for it`);
+        continue;
+      }
       this.#enqueue(peer, async () => {
-        for (const chunk of chunks(updates)) await this.#push(peer, chunk);
+        for (const chunk of chunks(updates)) {
+          // It fell behind meanwhile: the resync carries these too.
+          if (peer.state === 'unsynced') return;
+          await this.#push(peer, chunk);
+        }
       });
     }
   }
@@ -181,7 +211,7 @@ export class StickPeers {
   #tick(): void {
     if (this.#closed) return;
     for (const peer of this.#peers) {
-      if (peer.busy) continue;
+      if (peer.queued > 0) continue;
       if (peer.state === 'unsynced') this.#enqueue(peer, () => this.#resync(peer));
       else if (peer.state === 'synced') this.#enqueue(peer, () => this.#push(peer, []));
     }
@@ -219,9 +249,9 @@ export class StickPeers {
   }
 
   #enqueue(peer: Peer, job: () => Promise<void>): void {
-    peer.busy = true;
+    peer.queued++;
     peer.chain = peer.chain.then(job).catch((err: unknown) => this.#fallBehind(peer, (err as Error).message)).finally(() => {
-      peer.busy = false;
+      peer.queued--;
     });
   }
 
@@ -232,7 +262,7 @@ export class StickPeers {
       method: 'POST',
       headers: { authorization: this.#auth, 'content-type': 'application/json' },
       body: JSON.stringify(body),
-      signal: AbortSignal.timeout(PEER_REQUEST_TIMEOUT_MS),
+      signal: AbortSignal.any([AbortSignal.timeout(PEER_REQUEST_TIMEOUT_MS), this.#abort.signal]),
     });
     const text = await res.text();
     if (!res.ok) throw new Error(`POST /peers/stick answered ${res.status}: ${text.slice(0, 200)}`);
