@@ -50,7 +50,7 @@ export class BalancerGroup implements ProcessGroup {
     const admins = listen.length === 1 ? [this.#options.admin] : await replicaAdminAddresses(this.#options.admin, listen.length);
     this.#replicas = listen.map((address, i) => new RuntimeBalancer({
       ...this.#options,
-      emit: listen.length === 1 ? this.#options.emit : (event) => this.#onReplicaEvent(event),
+      emit: listen.length === 1 ? this.#options.emit : (event) => this.#onReplicaEvent(`balancer-${i + 1}`, event),
       id: listen.length === 1 ? 'balancer' : `balancer-${i + 1}`,
       listen: address,
       admin: admins[i]!,
@@ -67,8 +67,9 @@ export class BalancerGroup implements ProcessGroup {
     return started.map((s) => (s as PromiseFulfilledResult<BalancerProcess>).value);
   }
 
-  #onReplicaEvent(event: SupervisorEvent): void {
-    this.#options.emit(event);
+  #onReplicaEvent(id: string, event: SupervisorEvent): void {
+    // Each replica checks the servers itself: say whose view a server's new state is.
+    this.#options.emit('kind' in event && event.kind === 'server-state' ? { ...event, reason: `${event.reason}, seen by ${id}` } : event);
     if (!('kind' in event) || event.kind !== 'process-restarted') return;
     const replica = this.#replicas.find((r) => r.id === event.source);
     // Once now and once a little later: an instance that joined while the replica was down
