@@ -9,7 +9,7 @@ import { dig } from '../support/dig.js';
 import { freePorts } from '../support/free-port.js';
 import { waitFor } from '../support/wait-for.js';
 import { ControlClient } from '../../src/runtime/index.js';
-import { cleanEnv, copyApp, removeApp, UpProcess } from './support/runtime-harness.js';
+import { bumpVersion, cleanEnv, copyApp, removeApp, UpProcess } from './support/runtime-harness.js';
 
 // `balancer: { replicas: 2 }`: two balancer processes on 127.0.0.2 and 127.0.0.3, the
 // same pools and membership, DNS answering with the live ones, affinity that survives
@@ -141,6 +141,51 @@ describe('a balancer pair with DNS and cookie affinity', () => {
       expect((await snapshotOf(dir, b)).pools.app!.servers.map((s) => s.id).sort()).toEqual(['app-1', 'app-2']);
     }
   }, 60_000);
+
+  it('deploys through both balancers without an error: rolling, then blue-green', async () => {
+    const client = ControlClient.connect(dir);
+    let running = true;
+    let ok = 0;
+    const failures: string[] = [];
+    const load = [0, 1, 0, 1].map(async (c) => {
+      while (running) {
+        try {
+          const answer = await get(addresses[c]!, '/slow?ms=20');
+          if (answer.status === 200) ok++;
+          else failures.push(`status ${answer.status} from ${addresses[c]}`);
+        } catch (err) {
+          failures.push(`${(err as Error).message} from ${addresses[c]}`);
+        }
+      }
+    });
+    try {
+      for (const [version, strategy] of [['v2', 'rolling'], ['v3', 'blue-green']] as const) {
+        await bumpVersion(dir, version);
+        await client.deploy(strategy);
+        const after = await up.status();
+        const instances = after.processes.filter((p) => p.role === 'app').map((p) => p.id).sort();
+        expect(instances).toHaveLength(2);
+        for (const b of balancersOf(after)) {
+          const snapshot = await snapshotOf(dir, b);
+          const pool = snapshot.routes[0]!.pool;
+          // Every replica routes to the new instances only, in the same pool.
+          expect(snapshot.pools[pool]!.servers.map((s) => s.id).sort(), `${b.id} after the ${strategy} deploy`).toEqual(instances);
+        }
+      }
+    } finally {
+      running = false;
+      await Promise.all(load);
+    }
+    expect(failures).toEqual([]);
+    expect(ok).toBeGreaterThan(20);
+    for (const address of addresses) expect(JSON.parse(await new Promise<string>((resolve, reject) => {
+      http.get(`http://${address}/`, { agent: false }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.once('end', () => resolve(body));
+      }).once('error', reject);
+    })) as { version: string }).toMatchObject({ version: 'v3' });
+  }, 120_000);
 
   it('keeps a cookie client on its instance whichever balancer it reaches', async () => {
     const seen = new Set<string>();
