@@ -48,13 +48,15 @@ export class BalancerGroup implements ProcessGroup {
   async bind(): Promise<void> {
     const { listen } = this.#options;
     const admins = listen.length === 1 ? [this.#options.admin] : await replicaAdminAddresses(this.#options.admin, listen.length);
+    // Peers replicate stick tables: without one there is nothing to send.
+    const peers = this.#options.pool().options.affinity?.type === 'table';
     this.#replicas = listen.map((address, i) => new RuntimeBalancer({
       ...this.#options,
       emit: listen.length === 1 ? this.#options.emit : (event) => this.#onReplicaEvent(`balancer-${i + 1}`, event),
       id: listen.length === 1 ? 'balancer' : `balancer-${i + 1}`,
       listen: address,
       admin: admins[i]!,
-      peers: admins.filter((_, j) => j !== i),
+      peers: peers ? admins.filter((_, j) => j !== i) : [],
     }));
     for (const replica of this.#replicas) await replica.bind();
   }

@@ -244,8 +244,9 @@ export class StickPeers {
     if (peer.state !== 'syncing') return;
     peer.state = 'synced';
     peer.resyncs++;
+    // Worth a line when it had fallen behind or needed entries, not at every quiet start.
+    if (sent > 0 || peer.lastError !== undefined) this.#options.log(`stick table peer ${peer.address} in sync (${sent} entries sent)`);
     peer.lastError = undefined;
-    this.#options.log(`stick table peer ${peer.address} in sync (${sent} entries sent)`);
   }
 
   #enqueue(peer: Peer, job: () => Promise<void>): void {
