@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import tls from 'node:tls';
@@ -264,6 +265,10 @@ export class Balancer {
     }
     this.#pools.delete(name);
     await pool.stop();
+    // A table file this balancer named itself goes with its pool (blue-green deploys make a pool per build).
+    const dir = this.#options.stickTableDir;
+    const affinity = pool.options.affinity;
+    if (dir !== undefined && affinity?.type === 'table' && affinity.file === join(dir, `stick-${name}.json`)) await rm(affinity.file, { force: true });
     for (const server of pool.servers()) this.#upstreams.closeServer(server);
   }
 
