@@ -8,6 +8,7 @@ import type { Clock } from '../internal/clock.js';
 import { systemClock } from '../internal/clock.js';
 import { Keyring } from '../internal/keyring.js';
 import { StickPeers } from './affinity/stick-peers.js';
+import { DEFAULT_STICK_IDLE_TIMEOUT_MS } from './affinity/stick-table.js';
 import type { PeerPush, PeerPushAnswer, PeerSnapshot } from './affinity/stick-peers.js';
 import { startAdminApi } from './admin-api.js';
 import type { AdminApi } from './admin-api.js';
@@ -104,6 +105,11 @@ export class Balancer {
         self: () => this.adminAddress,
         syncIntervalMs: options.peers.syncIntervalMs,
         tables: () => this.#stickTables(),
+        refreshMs: () => {
+          let shortest = DEFAULT_STICK_IDLE_TIMEOUT_MS;
+          for (const pool of this.#pools.values()) if (pool.options.affinity?.type === 'table') shortest = Math.min(shortest, pool.options.affinity.idleTimeoutMs);
+          return shortest / 2;
+        },
         now: () => this.#clock.now(),
         log: (message) => this.#log({ at: this.#clock.now(), source: 'balancer', kind: 'peer-state', message }),
       });

@@ -76,6 +76,12 @@ export interface StickPeersOptions {
   syncIntervalMs?: number;
   /** Every pool's stick table, for a full resync. */
   tables: () => Iterable<[pool: string, table: StickTable]>;
+  /**
+   * A peer in sync is resynced in full this often anyway: hits refresh an entry's expiry
+   * only where they happen, and this carries the new expiries to the peers before their
+   * copies run out (the balancer passes half the shortest idle timeout of its tables).
+   */
+  refreshMs: () => number;
   now: () => number;
   /** A peer fell behind or caught up. */
   log: (message: string) => void;
@@ -92,6 +98,8 @@ interface Peer {
   queued: number;
   /** It has had our first push since we started (with `hello`). */
   greeted: boolean;
+  /** When its last full resync began (epoch ms of `now()`). */
+  resyncedAt: number;
   pushed: number;
   resyncs: number;
   lastError: string | undefined;
@@ -127,7 +135,7 @@ export class StickPeers {
     this.#options = options;
     this.#auth = `Bearer ${options.token}`;
     this.#peers = options.peers.map((address) => ({
-      address, state: 'unsynced', bootId: undefined, chain: Promise.resolve(), queued: 0, greeted: false, pushed: 0, resyncs: 0, lastError: undefined,
+      address, state: 'unsynced', bootId: undefined, chain: Promise.resolve(), queued: 0, greeted: false, resyncedAt: 0, pushed: 0, resyncs: 0, lastError: undefined,
     }));
   }
 
@@ -213,15 +221,20 @@ export class StickPeers {
     for (const peer of this.#peers) {
       if (peer.queued > 0) continue;
       if (peer.state === 'unsynced') this.#enqueue(peer, () => this.#resync(peer));
+      else if (peer.state === 'synced' && this.#options.now() - peer.resyncedAt >= this.#options.refreshMs()) this.#enqueue(peer, () => this.#resync(peer, true));
       else if (peer.state === 'synced') this.#enqueue(peer, () => this.#push(peer, []));
     }
   }
 
-  async #resync(peer: Peer): Promise<void> {
-    peer.state = 'syncing';
-    // A boot id seen during the resync is the one the peer has once it is complete.
-    peer.bootId = undefined;
+  async #resync(peer: Peer, refresh = false): Promise<void> {
     const now = this.#options.now();
+    peer.resyncedAt = now;
+    // A refresh of a peer in sync keeps its boot id: another one means it restarted meanwhile.
+    if (!refresh) {
+      peer.state = 'syncing';
+      // A boot id seen during the resync is the one the peer has once it is complete.
+      peer.bootId = undefined;
+    }
     let updates: PeerUpdate[] = [];
     let bytes = 0;
     let sent = 0;
@@ -241,7 +254,7 @@ export class StickPeers {
     }
     await this.#push(peer, updates);
     sent += updates.length;
-    if (peer.state !== 'syncing') return;
+    if (refresh || peer.state !== 'syncing') return;
     peer.state = 'synced';
     peer.resyncs++;
     // Worth a line when it had fallen behind or needed entries, not at every quiet start.
