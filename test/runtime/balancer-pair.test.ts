@@ -334,7 +334,11 @@ describe('a balancer pair with a stick table', () => {
     try {
       for (const user of late) assigned.set(user, await via(addresses[1]!, user));
       // Its pushes time out: balancer-2 gives up on it until it answers again.
-      await waitFor('balancer-2 to see its peer behind', async () => (await peerView()).state === 'unsynced', { timeoutMs: 15_000, intervalMs: 200 });
+      // (behind: waiting for a resync, or in one that waits for its timeout)
+      await waitFor('balancer-2 to see its peer behind', async () => {
+        const view = await peerView();
+        return view.state !== 'synced' && view.lastError !== undefined;
+      }, { timeoutMs: 15_000, intervalMs: 100 });
     } finally {
       process.kill(hung.pid!, 'SIGCONT');
     }
