@@ -1,9 +1,17 @@
 import { defineConfig } from 'scaleout/runtime';
 
+// `SHOP_BALANCERS=2 npm start`: two balancers, on 127.0.0.2:8080 and 127.0.0.3:8080, and
+// DNS for shop.test on 127.0.0.1:5353 answering with the live ones
+// (`dig @127.0.0.1 -p 5353 shop.test`). One balancer by default: it starts faster.
+const balancers = Math.max(1, Math.min(8, Number(process.env.SHOP_BALANCERS ?? 1) || 1));
+
 export default defineConfig({
   app: { entry: 'src/server.ts', instances: 3, healthPath: '/healthz' },
   // No affinity: every request may land on any instance, which is the point of the shop.
-  balancer: { listen: '127.0.0.1:8080', strategy: 'round-robin', affinity: 'none' },
+  balancer: balancers === 1
+    ? { listen: '127.0.0.1:8080', strategy: 'round-robin', affinity: 'none' }
+    : { replicas: balancers, listen: '127.0.0.2:8080', strategy: 'round-robin', affinity: 'none' },
+  ...(balancers === 1 ? {} : { dns: { name: 'shop.test', listen: '127.0.0.1:5353' } }),
   engines: {
     // A commit returns once a replica has it too, so a failover loses no acknowledged order.
     postgres: { replicas: 1, synchronous: true },

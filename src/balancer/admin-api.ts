@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { isScaleoutError } from '../internal/errors.js';
 import { describeIssues } from '../internal/zod-issues.js';
 import { splitAddress } from './address.js';
+import { parsePeerPush } from './affinity/stick-peers.js';
 import type { Balancer } from './balancer.js';
 import {
   AdminBodyTooLargeError, AdminInvalidInputError, AdminRequestError, AdminUnsupportedMediaTypeError, BALANCER_RESPONSES, BalancerConfigError, BalancerError,
@@ -30,6 +31,7 @@ import type { ServerOptionsInput } from './options.js';
  *   GET    /routes, PUT /routes                   [{host?, pathPrefix?, pool}] read, replace routes
  *   GET    /metrics                                                            Prometheus text format
  *                                                                             (JSON with Accept: application/json)
+ *   POST   /peers/stick                           {from, updates}              stick table entries from a peer balancer
  */
 export interface AdminApi {
   readonly address: string;
@@ -92,6 +94,11 @@ async function handle(balancer: Balancer, registry: Registry, token: Buffer, req
   }
   if (method === 'GET' && url.pathname === '/servers') return sendJson(res, 200, balancer.snapshot());
   if (method === 'GET' && url.pathname === '/config') return sendJson(res, 200, balancer.liveConfig());
+  if (method === 'POST' && url.pathname === '/peers/stick') {
+    const push = parsePeerPush(await readJson(req));
+    if (typeof push === 'string') throw new AdminInvalidInputError(push);
+    return sendJson(res, 200, balancer.applyPeerPush(push));
+  }
   if (method === 'GET' && url.pathname === '/routes') return sendJson(res, 200, balancer.snapshot().routes);
   if (method === 'PUT' && url.pathname === '/routes') {
     const rules = validate(routesBody, await readJson(req));

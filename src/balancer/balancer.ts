@@ -1,10 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import net from 'node:net';
+import { join } from 'node:path';
 import tls from 'node:tls';
 import type { Clock } from '../internal/clock.js';
 import { systemClock } from '../internal/clock.js';
 import { Keyring } from '../internal/keyring.js';
+import { StickPeers } from './affinity/stick-peers.js';
+import { DEFAULT_STICK_IDLE_TIMEOUT_MS } from './affinity/stick-table.js';
+import type { PeerPush, PeerPushAnswer, PeerSnapshot } from './affinity/stick-peers.js';
 import { startAdminApi } from './admin-api.js';
 import type { AdminApi } from './admin-api.js';
 import { AdminRequestError, BalancerConfigError } from './errors.js';
@@ -92,6 +97,8 @@ export interface BalancerSnapshot {
   routes: RouteRule[];
   pools: Record<string, PoolSnapshot>;
   connections: number;
+  /** Stick table peers (option `peers`), how far each is in sync. */
+  peers?: PeerSnapshot[];
 }
 
 /**
@@ -116,6 +123,7 @@ export class Balancer {
   #routes: RouteTable;
   #sweepTimer: NodeJS.Timeout | undefined;
   #admin: AdminApi | undefined;
+  readonly #peers: StickPeers | undefined;
   #closing: Promise<void> | undefined;
   /** Exchanges that ended, per pool, by status class (index 0: no status / 1xx, 1: 2xx ... 4: 5xx), for /metrics. */
   readonly exchanges = new Map<string, number[]>();
@@ -133,6 +141,22 @@ export class Balancer {
       idleTimeoutMs: options.timeouts.upstreamIdleMs,
       connectTimeoutMs: options.timeouts.connectMs,
     });
+    if (options.peers !== undefined && options.admin !== undefined) {
+      this.#peers = new StickPeers({
+        peers: options.peers.addresses,
+        token: options.admin.token,
+        self: () => this.adminAddress,
+        syncIntervalMs: options.peers.syncIntervalMs,
+        tables: () => this.#stickTables(),
+        refreshMs: () => {
+          let shortest = DEFAULT_STICK_IDLE_TIMEOUT_MS;
+          for (const pool of this.#pools.values()) if (pool.options.affinity?.type === 'table') shortest = Math.min(shortest, pool.options.affinity.idleTimeoutMs);
+          return shortest / 2;
+        },
+        now: () => this.#clock.now(),
+        log: (message) => this.#log({ at: this.#clock.now(), source: 'balancer', kind: 'peer-state', message }),
+      });
+    }
     for (const [name, pool] of Object.entries(options.pools)) this.#pools.set(name, this.#makePool(name, pool));
     this.#routes = new RouteTable(options.routes ?? [{ pool: Object.keys(options.pools)[0]! }]);
     const routes = (): RouteTable => this.#routes;
@@ -157,11 +181,23 @@ export class Balancer {
     };
   }
 
-  #makePool(name: string, options: BalancerOptions['pools'][string]): Pool {
-    const onStick = this.#onStick;
+  #makePool(name: string, given: BalancerOptions['pools'][string]): Pool {
+    const dir = this.#options.stickTableDir;
+    const options = given.affinity?.type === 'table' && given.affinity.file === undefined && dir !== undefined
+      ? { ...given, affinity: { ...given.affinity, file: join(dir, `stick-${name}.json`) } }
+      : given;
     const shared = this.#sharedHealth;
+    // A placement goes to the other workers of this balancer (through the primary) and to
+    // the peer balancers; either may be absent.
+    const toWorkers = this.#onStick;
+    const peers = this.#peers;
+    const onStick = toWorkers === undefined && peers === undefined ? undefined
+      : (pool: string, key: string, serverId: string, expiresAtMs: number): void => {
+          toWorkers?.(pool, key, serverId);
+          peers?.record(pool, key, serverId, expiresAtMs);
+        };
     return new Pool(name, options, {
-      ...(onStick === undefined ? {} : { onStick: (key: string, serverId: string) => onStick(name, key, serverId) }),
+      ...(onStick === undefined ? {} : { onStick }),
       ...(shared === undefined ? {} : {
         sharedHealth: {
           probe: shared.probe,
@@ -216,6 +252,29 @@ export class Balancer {
     this.#sweepTimer.unref();
     // Last: an admin API that answers means the balancer it manages serves.
     if (this.#options.admin !== undefined) this.#admin = await startAdminApi(this, this.#options.admin);
+    this.#peers?.start();
+  }
+
+  *#stickTables(): Generator<[string, NonNullable<Pool['stickTable']>]> {
+    for (const pool of this.#pools.values()) if (pool.stickTable !== undefined) yield [pool.name, pool.stickTable];
+  }
+
+  /**
+   * Stick table entries from a peer balancer (`POST /peers/stick`, checked by
+   * `parsePeerPush`). Entries of a pool this balancer does not have, or that has no
+   * stick table, are ignored: membership reaches every balancer separately.
+   */
+  applyPeerPush(push: PeerPush): PeerPushAnswer {
+    if (push.hello !== undefined) this.#peers?.greeted(push.hello);
+    const now = this.#clock.now();
+    let applied = 0;
+    let ignored = 0;
+    for (const [poolName, key, serverId, ttlMs] of push.updates) {
+      const table = this.#pools.get(poolName)?.stickTable;
+      if (table !== undefined && table.merge(key, serverId, now + ttlMs, now)) applied++;
+      else ignored++;
+    }
+    return { bootId: this.#peers?.bootId ?? this.#requestIdPrefix, applied, ignored };
   }
 
   #sweep(): void {
@@ -273,6 +332,10 @@ export class Balancer {
     }
     this.#pools.delete(name);
     await pool.stop();
+    // A table file this balancer named itself goes with its pool (blue-green deploys make a pool per build).
+    const dir = this.#options.stickTableDir;
+    const affinity = pool.options.affinity;
+    if (dir !== undefined && affinity?.type === 'table' && affinity.file === join(dir, `stick-${name}.json`)) await rm(affinity.file, { force: true });
     for (const server of pool.servers()) this.#upstreams.closeServer(server);
   }
 
@@ -350,7 +413,10 @@ export class Balancer {
         })),
       };
     }
-    return { listeners: this.addresses, routes: this.#routes.rules, pools, connections: this.#connections.size };
+    return {
+      listeners: this.addresses, routes: this.#routes.rules, pools, connections: this.#connections.size,
+      ...(this.#peers === undefined ? {} : { peers: this.#peers.snapshot() }),
+    };
   }
 
   /**
@@ -366,6 +432,7 @@ export class Balancer {
     this.#ctx.closing = true;
     // First: nothing may add servers to a balancer that is going away.
     await this.#admin?.close();
+    await this.#peers?.close();
     const closed = this.#listeners.map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
     for (const conn of this.#connections) conn.closeWhenIdle();
     const deadline = Date.now() + this.#options.timeouts.shutdownMs;

@@ -22,7 +22,9 @@ export type BalancerEvent =
   | { at: number; source: string; kind: 'pool-warning'; pool: string; message: string }
   | { at: number; source: 'balancer'; kind: 'balancer-stopped'; message: string }
   /** A balancer worker process ended on its own; its primary starts another. */
-  | { at: number; source: 'balancer'; kind: 'worker-exit'; pid: number; message: string };
+  | { at: number; source: 'balancer'; kind: 'worker-exit'; pid: number; message: string }
+  /** A stick table peer fell behind or caught up again. */
+  | { at: number; source: 'balancer'; kind: 'peer-state'; message: string };
 
 export type BalancerEventKind = BalancerEvent['kind'];
 

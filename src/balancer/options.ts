@@ -186,7 +186,21 @@ export const balancerOptionsSchema = z.object({
    * and the shared state, and each worker is a whole balancer (docs/balancing.md).
    */
   workers: z.union([z.number({ error: WORKERS_HELP }).int(WORKERS_HELP).min(1, WORKERS_HELP).max(MAX_WORKERS, WORKERS_HELP), z.literal('auto')], { error: WORKERS_HELP }).optional(),
+  /** Pools with a stick table and no `file` of their own save it here, as `stick-<pool>.json`. */
+  stickTableDir: z.string().min(1).optional(),
+  /**
+   * The other balancers that serve the same clients, by admin address: new stick table
+   * entries are pushed to them, with a full resync whenever one (re)appears. They share
+   * this balancer's `admin.token` (see affinity/stick-peers.ts).
+   */
+  peers: z.object({
+    addresses: z.array(hostPort).min(1, 'list the admin address of at least one other balancer'),
+    syncIntervalMs: duration.min(50).default(1000),
+  }).strict().optional(),
 }).strict().superRefine((opts, ctx) => {
+  if (opts.peers !== undefined && opts.admin === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['peers'], message: 'peers push to each other\'s admin API: set admin { address, token } too' });
+  }
   const pools = Object.keys(opts.pools);
   if (pools.length === 0) ctx.addIssue({ code: 'custom', path: ['pools'], message: 'define at least one pool' });
   if (opts.routes === undefined && pools.length > 1) {

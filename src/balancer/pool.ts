@@ -42,10 +42,10 @@ export interface PoolDeps {
   retryInFlight(server: Server): void;
   onEvent(event: PoolEvent | PoolWarning): void;
   /**
-   * The stick table placed a client (`key`) on a server: balancer workers pass it to
-   * the others, so the client's next connection finds it whichever worker accepts it.
+   * The stick table gave `key` a server (a new client, or its server left): what balancer
+   * workers pass to each other and what peers replicate.
    */
-  onStick?(key: string, serverId: string): void;
+  onStick?(pool: string, key: string, serverId: string, expiresAtMs: number): void;
   /**
    * Balancer workers check health once for all: one worker probes (`probe: true`) and
    * reports every state change and load it sees; the others (`probe: false`) run no
@@ -154,6 +154,11 @@ export class Pool implements ProxyPool {
     return this.#options;
   }
 
+  /** The stick table of `affinity: { type: 'table' }`, undefined for other affinities. */
+  get stickTable(): StickTable | undefined {
+    return this.#table;
+  }
+
   servers(): Server[] {
     return [...this.#servers.values()];
   }
@@ -187,9 +192,8 @@ export class Pool implements ProxyPool {
         if (server !== undefined && server !== exclude && server.acceptsSticky(now)) return server;
       }
       const server = this.#pickFor(request, exclude);
-      if (server !== undefined && key !== undefined) {
-        this.#table.set(key, server.id, now);
-        this.#deps.onStick?.(key, server.id);
+      if (server !== undefined && key !== undefined && this.#table.set(key, server.id, now)) {
+        this.#deps.onStick?.(this.name, key, server.id, now + (this.#options.affinity as { idleTimeoutMs: number }).idleTimeoutMs);
       }
       return server;
     }

@@ -55,7 +55,8 @@ export function registerUpCommand(program: Command): void {
       const cmd = dirArgument(appDir);
       process.stdout.write([
         `ready: build ${summary.buildId} on ${summary.instances} instance(s), profile ${summary.profile ?? 'none (no engines)'}`,
-        `  app       ${summary.appUrl}`,
+        `  app       ${summary.appUrls.join('  ')}`,
+        ...(summary.dns === undefined ? [] : [`  dns       ${summary.dns.name} on ${summary.dns.address} (dig @${summary.dns.address.replace(/:(\d+)$/, ' -p $1')} ${summary.dns.name})`]),
         ...(summary.dashboardUrl === undefined ? [] : [`  dashboard ${summary.dashboardUrl} (log in with token in .scaleout/supervisor.json)`]),
         `  admin     ${summary.adminUrl} (bearer token: adminToken in .scaleout/supervisor.json)`,
         `  status    scaleout status${cmd}`,

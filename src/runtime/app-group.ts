@@ -1,6 +1,6 @@
 import type { Clock } from '../internal/clock.js';
 import type { AppProcess } from './app-process.js';
-import type { BalancerAdminClient } from './balancer-admin-client.js';
+import type { BalancerAdmin } from './balancer-admin-client.js';
 import { MAX_INSTANCES } from './config.js';
 import type { RuntimeConfig } from './config.js';
 import { ScaleRequestError } from './errors.js';
@@ -15,7 +15,7 @@ export const DEFAULT_POOL_NAME = 'app';
 export interface AppGroupOptions {
   config: RuntimeConfig;
   /** The balancer's admin API (a new client after the balancer was restarted). */
-  admin: () => BalancerAdminClient;
+  admin: () => BalancerAdmin;
   /** Spawns a process of `buildId` for instance `id` (environment, port, log file). */
   spawn: (id: string, buildId: string) => Promise<AppProcess>;
   /** Throws once the supervisor is stopping. */

@@ -4,6 +4,12 @@ import { BalancerAdminError } from './errors.js';
 /** An admin request that takes longer fails. @defaultValue 10000 */
 export const DEFAULT_ADMIN_TIMEOUT_MS = 10_000;
 
+/**
+ * What the supervisor asks of "the balancer": one balancer's admin API, or every
+ * replica's at once (`BalancerAdminGroup` in balancer-group.ts).
+ */
+export type BalancerAdmin = Pick<BalancerAdminClient, 'snapshot' | 'serverState' | 'addServer' | 'removeServer' | 'drain' | 'addPool' | 'removePool' | 'setRoutes'>;
+
 /** The supervisor's side of the balancer's admin API (bearer token, JSON). */
 export class BalancerAdminClient {
   readonly #base: string;

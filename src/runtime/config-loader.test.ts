@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_BALANCER_LISTEN, DEFAULT_INSTANCES, defineConfig } from './config.js';
+import type { RuntimeConfig } from './config.js';
 import { loadConfig, parseConfig } from './config-loader.js';
 import { AppEntryNotFoundError, RuntimeConfigError } from './errors.js';
 
@@ -10,7 +11,7 @@ describe('parseConfig', () => {
   it('fills every default from an app entry alone', () => {
     const config = parseConfig({ app: { entry: 'server.ts' } });
     expect(config.app).toMatchObject({ entry: 'server.ts', instances: DEFAULT_INSTANCES, healthPath: '/healthz', env: {} });
-    expect(config.balancer).toMatchObject({ listen: DEFAULT_BALANCER_LISTEN, strategy: 'round-robin', affinity: 'none' });
+    expect(config.balancer).toMatchObject({ listen: [DEFAULT_BALANCER_LISTEN], replicas: 1, strategy: 'round-robin', affinity: 'none' });
     expect(config.engines).toEqual({ postgres: { replicas: 1, synchronous: false, failover: true }, redis: { appendonly: true, cache: { maxmemoryMb: 128 } }, memcached: false,
     });
     expect(config.deploy.strategy).toBe('rolling');
@@ -26,6 +27,21 @@ describe('parseConfig', () => {
     expect(() => parseConfig({ app: { entry: 'a.ts' }, db: { shards: { databases: [] } } })).toThrow('db.shards.databases: name at least one shard database');
     expect(() => parseConfig({ app: { entry: 'a.ts' }, db: { shards: { databases: ['s'], tables: { t: { key: 'id' } } } } })).toThrow('db.shards.tables.t');
     expect(() => parseConfig({ app: { entry: 'a.ts' }, db: { sharding: {} } })).toThrow('db.sharding: unknown field');
+  });
+
+  it('gives every balancer replica its own address', () => {
+    const balancer = (b: unknown): RuntimeConfig['balancer'] => parseConfig({ app: { entry: 'a.ts' }, balancer: b }).balancer;
+    expect(balancer({ replicas: 2 })).toMatchObject({ replicas: 2, listen: ['127.0.0.2:8080', '127.0.0.3:8080'] });
+    expect(balancer({ replicas: 3, listen: '127.0.1.10:9000' }).listen).toEqual(['127.0.1.10:9000', '127.0.1.11:9000', '127.0.1.12:9000']);
+    expect(balancer({ listen: ['127.0.0.5:80', '127.0.0.9:81'] })).toMatchObject({ replicas: 2, listen: ['127.0.0.5:80', '127.0.0.9:81'] });
+    expect(balancer({ listen: '127.0.0.1:9000' })).toMatchObject({ replicas: 1, listen: ['127.0.0.1:9000'] });
+    expect(() => balancer({ replicas: 3, listen: ['127.0.0.2:80', '127.0.0.3:80'] })).toThrow('balancer.listen: give one address per replica (3)');
+    expect(() => balancer({ replicas: 2, listen: 'localhost:80' })).toThrow('only an IPv4 address can be counted up from');
+    expect(() => balancer({ listen: ['127.0.0.2:80', '127.0.0.2:80'] })).toThrow('every replica needs its own address');
+    expect(() => balancer({ replicas: 9 })).toThrow('balancer.replicas');
+    expect(() => balancer({ stickTable: { key: { on: 'ip' } } })).toThrow('set affinity: "table"');
+    expect(balancer({ affinity: 'table', stickTable: { key: { on: 'header', name: 'x-user' } } }).stickTable).toEqual({ key: { on: 'header', name: 'x-user' } });
+    expect(() => balancer({ affinity: 'table', workers: 2 })).toThrow('do not go together');
   });
 
   it('names the field, the value and what is allowed', () => {

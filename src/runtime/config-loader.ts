@@ -45,7 +45,10 @@ export async function loadConfig(dir: string): Promise<LoadedConfig> {
 export function parseConfig(raw: unknown, source = 'scaleout.config'): RuntimeConfig {
   const result = runtimeConfigSchema.safeParse(raw);
   if (result.success) return result.data;
-  throw new RuntimeConfigError(`${source}: ${describeIssues(result.error.issues, raw)}`);
+  // `listen: "host:port"` is checked as a list of one; name the field the user wrote.
+  const listenText = typeof (raw as { balancer?: { listen?: unknown } } | null)?.balancer?.listen === 'string';
+  const issues = result.error.issues.map((issue) => (listenText && issue.path[0] === 'balancer' && issue.path[1] === 'listen' ? { ...issue, path: ['balancer', 'listen'] } : issue));
+  throw new RuntimeConfigError(`${source}: ${describeIssues(issues, raw)}`);
 }
 
 

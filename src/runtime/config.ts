@@ -52,19 +52,95 @@ const appSchema = z.object({
   env: z.record(envName, z.string()).default({}),
 }).strict();
 
+/** Most balancer replicas one supervisor runs. @defaultValue 8 */
+export const MAX_BALANCER_REPLICAS = 8;
+/** Where replicas listen when `replicas` > 1 and `listen` is not given: 127.0.0.2:8080, 127.0.0.3:8080, ... @defaultValue '127.0.0.2:8080' */
+export const DEFAULT_REPLICA_LISTEN = '127.0.0.2:8080';
+
+const stickKeySchema = z.discriminatedUnion('on', [
+  z.object({ on: z.literal('ip') }).strict(),
+  z.object({ on: z.literal('cookie'), name: z.string().min(1) }).strict(),
+  z.object({ on: z.literal('header'), name: z.string().min(1) }).strict(),
+]);
+
 const balancerSchema = z.object({
-  listen: hostPort.default(DEFAULT_BALANCER_LISTEN),
+  /**
+   * Where clients connect: one `host:port`, or one per replica. With `replicas` > 1 and
+   * one address (or none), the replicas take the next IPv4 addresses from it:
+   * 127.0.0.2:8080, 127.0.0.3:8080, ... (every 127.x.y.z is this machine on Linux).
+   */
+  listen: z.preprocess((v) => (typeof v === 'string' ? [v] : v), z.array(hostPort).min(1).max(MAX_BALANCER_REPLICAS)).optional(),
+  /**
+   * Balancer processes, each on its own address, with the same pools, routes, cookie
+   * keys and membership; stick tables replicated between them. @defaultValue the
+   * number of `listen` addresses, else 1
+   */
+  replicas: z.number().int().min(1).max(MAX_BALANCER_REPLICAS).optional(),
+  /** The first replica's admin API; the next ones take the next ports (port 0: free ones). */
   admin: hostPort.default(DEFAULT_BALANCER_ADMIN),
   strategy: z.enum(STRATEGY_NAMES as [string, ...string[]]).default('round-robin'),
-  /** `cookie`: a signed server-id cookie keeps a client on one instance; `none`: every request is balanced. */
-  affinity: z.enum(['none', 'cookie']).default('none'),
+  /**
+   * `cookie`: a signed server-id cookie keeps a client on one instance (no state: every
+   * replica has the keys); `table`: a stick table keyed as `stickTable.key` says,
+   * saved to `.scaleout/` and replicated between replicas; `none`: every request is balanced.
+   */
+  affinity: z.enum(['none', 'cookie', 'table']).default('none'),
+  stickTable: z.object({
+    key: stickKeySchema.default({ on: 'ip' }),
+    /** @defaultValue 30 minutes */
+    idleTimeoutMs: ms.min(1000).optional(),
+    /** @defaultValue 100000 */
+    maxEntries: z.number().int().min(1).max(10_000_000).optional(),
+  }).strict().optional(),
   healthIntervalMs: ms.min(50).default(DEFAULT_BALANCER_HEALTH_INTERVAL_MS),
   /**
    * Balancer processes sharing the client socket: a number, or `'auto'` (one per core).
    * Unset: one process. One worker checks the instances' health for all (docs/balancing.md).
    */
   workers: z.union([z.number().int().min(1).max(MAX_WORKERS), z.literal('auto')], { error: `use a whole number from 1 to ${MAX_WORKERS}, or "auto" (one per core)` }).optional(),
-}).strict();
+}).strict().transform((balancer, ctx) => {
+  const given = balancer.listen;
+  const replicas = balancer.replicas ?? given?.length ?? 1;
+  let listen: string[];
+  if (given !== undefined && given.length === replicas) listen = given;
+  else if (given !== undefined && given.length > 1) {
+    ctx.addIssue({ code: 'custom', path: ['listen'], message: `give one address per replica (${replicas}), or one address the replicas count up from` });
+    return z.NEVER;
+  } else if (replicas === 1) listen = [DEFAULT_BALANCER_LISTEN];
+  else {
+    const counted = countUp(given?.[0] ?? DEFAULT_REPLICA_LISTEN, replicas);
+    if (counted === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['listen'], message: `give one address per replica (${replicas}): only an IPv4 address can be counted up from` });
+      return z.NEVER;
+    }
+    listen = counted;
+  }
+  if (new Set(listen).size !== listen.length) {
+    ctx.addIssue({ code: 'custom', path: ['listen'], message: 'every replica needs its own address' });
+    return z.NEVER;
+  }
+  if (balancer.workers !== undefined && balancer.affinity === 'table') {
+    // Workers share placements through their primary, replicas through peers and a saved
+    // file per balancer: the two are not wired together yet, and two writers of one file
+    // would lose entries. Cookie affinity needs neither.
+    ctx.addIssue({ code: 'custom', path: ['workers'], message: 'balancer workers and affinity: "table" do not go together yet: use affinity: "cookie" with workers, or drop workers' });
+    return z.NEVER;
+  }
+  if (balancer.stickTable !== undefined && balancer.affinity !== 'table') {
+    ctx.addIssue({ code: 'custom', path: ['stickTable'], message: 'set affinity: "table" to use a stick table' });
+    return z.NEVER;
+  }
+  return { ...balancer, listen, replicas };
+});
+
+/** `count` addresses from `first` up, by the last IPv4 octet; undefined when `first` is not IPv4 or runs past .255. */
+function countUp(first: string, count: number): string[] | undefined {
+  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3}):(\d+)$/.exec(first);
+  if (match === null) return undefined;
+  const last = Number(match[4]);
+  if (last + count - 1 > 255) return undefined;
+  return Array.from({ length: count }, (_, i) => `${match[1]}.${match[2]}.${match[3]}.${last + i}:${match[5]}`);
+}
 
 const postgresSchema = z.object({
   replicas: z.number().int().min(0).max(MAX_REPLICAS).default(DEFAULT_POSTGRES_REPLICAS),

@@ -1,5 +1,5 @@
 import type { PoolOptionsInput } from '../balancer/index.js';
-import type { BalancerAdminClient } from './balancer-admin-client.js';
+import type { BalancerAdmin } from './balancer-admin-client.js';
 import type { DeployStrategy } from './config.js';
 import { DeployFailedError } from './errors.js';
 import type { Instance, SupervisorEvent } from './instance.js';
@@ -18,7 +18,7 @@ export interface DeployHost {
   createInstance(buildId: string, pool: string): Instance;
   /** A retired instance leaves the supervisor's books. */
   forget(instance: Instance): void;
-  admin(): BalancerAdminClient;
+  admin(): BalancerAdmin;
   /** Pool options for a new pool holding `servers`. */
   poolOptions(servers: Array<{ id: string; address: string }>): PoolOptionsInput;
   /** New instances now start from `buildId`, in `pool`. */

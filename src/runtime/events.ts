@@ -75,5 +75,5 @@ export function fromBalancerEvent(event: BalancerEvent): EventInput | undefined 
     return { at: event.at, source: event.source, kind: 'server-state', pool: event.pool, server: event.server, state: event.state, reason: event.reason };
   }
   if (event.kind === 'balancer-stopped') return undefined;
-  return { at: event.at, source: 'balancer', kind: 'notice', level: 'warn', message: formatBalancerEvent(event) };
+  return { at: event.at, source: 'balancer', kind: 'notice', level: event.kind === 'peer-state' ? 'info' : 'warn', message: formatBalancerEvent(event) };
 }

@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Clock } from '../internal/clock.js';
 import type { AppProcess } from './app-process.js';
-import type { BalancerAdminClient } from './balancer-admin-client.js';
+import type { BalancerAdmin } from './balancer-admin-client.js';
 import type { SupervisorEvent } from './events.js';
 import { SupervisedProcess } from './supervised-process.js';
 import type { ProcessRun } from './supervised-process.js';
@@ -15,7 +15,7 @@ export type { SupervisorEvent } from './events.js';
 /** What an instance needs from its supervisor. */
 export interface InstanceContext {
   /** The balancer's admin API (a new client after the balancer was restarted). */
-  admin(): BalancerAdminClient;
+  admin(): BalancerAdmin;
   /** Spawns a process of `buildId` for instance `id` (environment, port, log file). */
   spawn(id: string, buildId: string): Promise<AppProcess>;
   healthPath: string;

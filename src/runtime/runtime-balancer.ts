@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BalancerEvent, PoolOptionsInput } from '../balancer/index.js';
 import type { Clock } from '../internal/clock.js';
@@ -23,13 +24,17 @@ export const BALANCER_SHUTDOWN_MS = 5_000;
 export const BALANCER_IMMEDIATE_RESTARTS = 3;
 
 export interface RuntimeBalancerOptions {
-  /** `balancer.listen` and `balancer.admin` of the config. */
+  /** Its id in `scaleout status` and the name of its files. @defaultValue 'balancer' */
+  id?: string;
+  /** A `balancer.listen` address and the admin address of the config. */
   listen: string;
   admin: string;
   /** `balancer.workers`: processes sharing the client socket, under the balancer child; unset: the child serves alone. */
   workers?: number | 'auto' | undefined;
-  /** `.scaleout/`: where `balancer.json` is written, and `logs/balancer.log`. */
+  /** `.scaleout/`: where `<id>.json` is written, `logs/<id>.log` and `<id>/` (its stick tables). */
   stateDir: string;
+  /** Admin addresses of the other replicas, its stick table peers (see balancer-group.ts). */
+  peers?: string[];
   adminToken: string;
   /** Keys of the sticky cookie, kept across restarts. */
   keys: () => SigningKey[];
@@ -52,6 +57,7 @@ export interface RuntimeBalancerOptions {
  */
 export class RuntimeBalancer implements ProcessGroup {
   readonly role = 'balancer';
+  readonly id: string;
   readonly #options: RuntimeBalancerOptions;
   readonly #logFile: string;
   #socket: ListenSocket | undefined;
@@ -63,7 +69,8 @@ export class RuntimeBalancer implements ProcessGroup {
 
   constructor(options: RuntimeBalancerOptions) {
     this.#options = options;
-    this.#logFile = join(options.stateDir, 'logs', 'balancer.log');
+    this.id = options.id ?? 'balancer';
+    this.#logFile = join(options.stateDir, 'logs', `${this.id}.log`);
   }
 
   /** Binds the client address (a taken one fails here) and checks the admin address is free. */
@@ -76,8 +83,8 @@ export class RuntimeBalancer implements ProcessGroup {
   /** Starts the balancer under supervision. */
   start(): Promise<BalancerProcess> {
     this.#supervised = new SupervisedProcess<BalancerProcess>({
-      name: 'the balancer',
-      source: 'balancer',
+      name: this.id === 'balancer' ? 'the balancer' : this.id,
+      source: this.id,
       start: () => this.#spawn(),
       restart: this.#options.restart,
       immediate: BALANCER_IMMEDIATE_RESTARTS,
@@ -102,7 +109,10 @@ export class RuntimeBalancer implements ProcessGroup {
     // After a crash: the addresses the last one had.
     const last = this.#supervised?.run;
     const pool = this.#options.pool();
-    const configFile = join(this.#options.stateDir, 'balancer.json');
+    const configFile = join(this.#options.stateDir, `${this.id}.json`);
+    const stickTableDir = join(this.#options.stateDir, this.id);
+    await mkdir(stickTableDir, { recursive: true, mode: 0o700 });
+    const peers = this.#options.peers ?? [];
     await writePrivateFile(configFile, `${JSON.stringify({
       listen: last?.listeners[0] ?? this.#socket?.address ?? this.#options.listen,
       admin: last?.adminAddress ?? this.#options.admin,
@@ -110,6 +120,8 @@ export class RuntimeBalancer implements ProcessGroup {
       timeouts: { shutdownMs: BALANCER_SHUTDOWN_MS },
       ...(this.#options.workers === undefined ? {} : { workers: this.#options.workers }),
       pools: { [pool.name]: pool.options },
+      stickTableDir,
+      ...(peers.length === 0 ? {} : { peers: { addresses: peers } }),
     }, null, 2)}\n`);
     const spare = await this.#spare;
     this.#spare = undefined;
@@ -117,7 +129,8 @@ export class RuntimeBalancer implements ProcessGroup {
     const { adminToken } = this.#options;
     const onEvent = (event: BalancerEvent): void => {
       const mapped = fromBalancerEvent(event);
-      if (mapped !== undefined) this.#options.emit(mapped);
+      // Which replica said it, when there are several.
+      if (mapped !== undefined) this.#options.emit(mapped.source === 'balancer' ? { ...mapped, source: this.id } : mapped);
     };
     const balancer = await BalancerProcess.start({ configFile, adminToken, logFile: this.#logFile, listenSocket: this.#socket, loaded: spare, onEvent });
     this.#admin = new BalancerAdminClient(balancer.adminAddress, adminToken);
@@ -144,7 +157,7 @@ export class RuntimeBalancer implements ProcessGroup {
     if (supervised === undefined || balancer === undefined) return undefined;
     const lastExit = supervised.lastExit;
     return {
-      role: 'balancer', id: 'balancer', pid: balancer.running ? balancer.pid ?? null : null, address: balancer.listeners[0] ?? null, buildId: null,
+      role: 'balancer', id: this.id, pid: balancer.running ? balancer.pid ?? null : null, address: balancer.listeners[0] ?? null, buildId: null,
       state: supervised.state,
       detail: `admin ${balancer.adminAddress}, pool ${pool}${this.#options.workers === undefined ? '' : `, ${this.#options.workers} workers`}${this.#spareLoaded ? ', spare loaded' : ''}${lastExit === undefined ? '' : `, last exit: ${lastExit}`}`,
       restarts: supervised.restarts,

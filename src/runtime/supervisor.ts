@@ -27,7 +27,7 @@ import type { RuntimeEvent, SupervisorEvent } from './events.js';
 import { isScalable } from './process-group.js';
 import { WorkerGroup } from './worker-group.js';
 import type { ProcessGroup, ScaleResult } from './process-group.js';
-import { RuntimeBalancer } from './runtime-balancer.js';
+import { BalancerGroup } from './balancer-group.js';
 import { formatDnsEvent, startDnsServer } from '../dns/index.js';
 import type { DnsServer } from '../dns/index.js';
 import { loadOrCreateSecrets } from './secrets.js';
@@ -39,6 +39,9 @@ import type { ProcessStatus, RuntimeStatus, SupervisorState } from './status.js'
 export { DEFAULT_POOL_NAME } from './app-group.js';
 export type { ScaleResult } from './process-group.js';
 export { BALANCER_IMMEDIATE_RESTARTS, BALANCER_SHUTDOWN_MS } from './runtime-balancer.js';
+
+/** How often a balancer saves its stick table when it changed. @defaultValue 1000 */
+export const STICK_TABLE_SAVE_INTERVAL_MS = 1_000;
 
 /** What the control API's `POST /processes/<id>/<action>` does to one process. */
 export type ProcessAction = 'kill' | 'restart' | 'drain';
@@ -81,6 +84,10 @@ export interface ControlPages extends ExtraRoutes {
 /** What `scaleout up` prints once everything runs. */
 export interface UpSummary {
   appUrl: string;
+  /** Every balancer replica's URL (one with a single balancer). */
+  appUrls: string[];
+  /** Where `dns:` answers for the app's name, when configured. */
+  dns?: { name: string; address: string };
   adminUrl: string;
   /** The pages of `controlPages` (the dashboard), when given: log in with the control token. */
   dashboardUrl?: string;
@@ -127,7 +134,7 @@ export class Supervisor {
   #state: SupervisorState = 'starting';
   #secrets: RuntimeSecrets | undefined;
   #engines: EngineSet | undefined;
-  readonly #balancer: RuntimeBalancer;
+  readonly #balancer: BalancerGroup;
   #dns: DnsServer | undefined;
   #reaper: OrphanReaper | undefined;
   #control: ControlApi | undefined;
@@ -164,7 +171,7 @@ export class Supervisor {
       clock: this.#clock,
       emit: (event) => this.#emit(event),
     }));
-    this.#balancer = new RuntimeBalancer({
+    this.#balancer = new BalancerGroup({
       listen: options.config.balancer.listen,
       admin: options.config.balancer.admin,
       workers: options.config.balancer.workers,
@@ -241,8 +248,12 @@ export class Supervisor {
     this.#engines = await startEngines({ dir: this.dir, config, env: this.#env, clock: this.#clock, onStep: (m) => this.#step(m), onEvent: (e) => this.#emit(e) });
     this.#assertRunning();
 
-    const balancer = await this.#balancer.start();
-    this.#step(`balancer on http://${balancer.listeners[0]} (pid ${balancer.pid ?? '?'}, admin http://${balancer.adminAddress})`);
+    const replicas = await this.#balancer.start();
+    const balancer = replicas[0]!;
+    for (const [i, replica] of replicas.entries()) {
+      const name = this.#balancer.replicas()[i]!.id;
+      this.#step(`${name} on http://${replica.listeners[0]} (pid ${replica.pid ?? '?'}, admin http://${replica.adminAddress})`);
+    }
     this.#assertRunning();
 
     if (config.dns !== undefined) {
@@ -250,7 +261,7 @@ export class Supervisor {
       // HTTP GET through the balancer, since the listen socket held here accepts even
       // while the balancer process is down.
       this.#dns = await startDnsServer({
-        zone: config.dns.name, listen: config.dns.listen, balancers: balancer.listeners,
+        zone: config.dns.name, listen: config.dns.listen, balancers: this.#balancer.listeners(),
         health: { path: config.app.healthPath },
         ...(config.dns.ttlSec === undefined ? {} : { ttlSec: config.dns.ttlSec }),
       }, { log: (event) => this.#emit({ level: event.kind === 'balancer-down' ? 'warn' : 'info', message: formatDnsEvent(event) }) });
@@ -263,6 +274,8 @@ export class Supervisor {
     this.#state = 'running';
     const summary: UpSummary = {
       appUrl: `http://${balancer.listeners[0]}/`,
+      appUrls: replicas.map((r) => `http://${r.listeners[0]}/`),
+      ...(this.#dns === undefined || config.dns === undefined ? {} : { dns: { name: config.dns.name, address: this.#dns.address } }),
       adminUrl: `http://${balancer.adminAddress}/`,
       ...(this.#controlPages === undefined ? {} : { dashboardUrl: `http://${this.#control.address}${this.#controlPages.path}` }),
       controlAddress: this.#control.address,
@@ -319,6 +332,19 @@ export class Supervisor {
       strategy: balancer.strategy as PoolOptionsInput['strategy'],
       health: { path: app.healthPath, intervalMs: balancer.healthIntervalMs, timeoutMs: Math.max(1000, Math.min(5000, balancer.healthIntervalMs * 2)) },
       ...(balancer.affinity === 'cookie' ? { affinity: { type: 'cookie' as const } } : {}),
+      ...(balancer.affinity === 'table' ? { affinity: this.#stickTableOptions() } : {}),
+    };
+  }
+
+  /** Saved every second to the replica's folder in `.scaleout/`: a SIGKILL loses at most that. */
+  #stickTableOptions(): NonNullable<PoolOptionsInput['affinity']> {
+    const table = this.config.balancer.stickTable;
+    return {
+      type: 'table',
+      key: table?.key ?? { on: 'ip' },
+      saveIntervalMs: STICK_TABLE_SAVE_INTERVAL_MS,
+      ...(table?.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: table.idleTimeoutMs }),
+      ...(table?.maxEntries === undefined ? {} : { maxEntries: table.maxEntries }),
     };
   }
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
@@ -177,6 +177,24 @@ describe('stick table affinity', () => {
           expect(res.headers['x-backend']).toBe(assigned.get(user));
         }
       });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('saves pools without a file of their own in stickTableDir, and removes a removed pool\'s file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'scaleout-stick-dir-'));
+    const table = { type: 'table' as const, key: { on: 'header' as const, name: 'x-user' } };
+    try {
+      await withBalancer({ stickTableDir: dir, pools: { web: { servers: servers(), affinity: table } } }, async (b, base) => {
+        const res = await request(`${base}/`, { dispatcher: agent, headers: { 'x-user': 'ann' } });
+        await res.body.text();
+        b.addPool('blue', { servers: servers(), affinity: table });
+        await b.removePool('blue');
+        expect(existsSync(join(dir, 'stick-blue.json'))).toBe(false);
+      });
+      const saved = JSON.parse(readFileSync(join(dir, 'stick-web.json'), 'utf8')) as { entries: unknown[][] };
+      expect(saved.entries.map((e) => e[0])).toEqual(['ann']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -260,3 +260,33 @@ describe('StickTable persistence', () => {
     expect(() => t.startAutosave('x', 0)).toThrow(BalancerConfigError);
   });
 });
+
+describe('StickTable.merge (entries from a peer balancer)', () => {
+  it('keeps whichever entry expires later, clamped to the idle timeout', () => {
+    const t = new StickTable({ idleTimeoutMs: 10_000 });
+    expect(t.merge('k', 'a', T0 + 5_000, T0)).toBe(true);
+    expect(t.get('k', T0)).toBe('a');
+    // The local entry was just used (expires at T0 + 10 000): an older one from a peer loses.
+    expect(t.merge('k', 'b', T0 + 8_000, T0)).toBe(false);
+    expect(t.get('k', T0)).toBe('a');
+    // A newer assignment on the peer wins, and cannot outlive the idle timeout.
+    expect(t.merge('k', 'b', T0 + 1_000_000, T0 + 1)).toBe(true);
+    const [entry] = [...t.entries(T0 + 1)];
+    expect(entry).toEqual({ key: 'k', serverId: 'b', expiresAtMs: T0 + 1 + 10_000 });
+  });
+
+  it('refuses expired entries and keys the table would refuse', () => {
+    const t = new StickTable({ maxKeyLength: 8 });
+    expect(t.merge('k', 'a', T0, T0)).toBe(false);
+    expect(t.merge('', 'a', T0 + 1, T0)).toBe(false);
+    expect(t.merge('123456789', 'a', T0 + 1, T0)).toBe(false);
+    expect(t.merge('k', 'a', Number.NaN, T0)).toBe(false);
+    expect(t.size).toBe(0);
+  });
+
+  it('stays within maxEntries', () => {
+    const t = new StickTable({ maxEntries: 3 });
+    for (let i = 0; i < 10; i++) t.merge(`k${i}`, 'a', T0 + 60_000, T0);
+    expect(t.size).toBe(3);
+  });
+});

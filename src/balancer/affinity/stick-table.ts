@@ -142,6 +142,30 @@ export class StickTable {
     return true;
   }
 
+  /**
+   * An entry learnt from a peer balancer (see `stick-peers.ts`): it replaces the local
+   * one only when it expires later, i.e. when the peer saw the client more recently, so
+   * two balancers that exchange their tables converge whatever the order of updates.
+   * The expiry is clamped to `idleTimeoutMs` from now. Returns false when nothing
+   * changed (an invalid key, an expired entry, or a local entry used more recently).
+   */
+  merge(key: string, serverId: string, expiresAtMs: number, nowMs: number = this.#clock.now()): boolean {
+    if (key.length === 0 || key.length > this.#maxKeyLength || !(expiresAtMs > nowMs)) return false;
+    const expires = Math.min(expiresAtMs, nowMs + this.#idleMs);
+    const slot = this.#slots.get(key);
+    if (slot !== undefined) {
+      if (slot.expiresAtMs > nowMs && slot.expiresAtMs >= expires) return false;
+      slot.serverId = serverId;
+      slot.expiresAtMs = expires;
+      this.#dirty = true;
+      return true;
+    }
+    if (this.#slots.size >= this.#maxEntries) this.#evictOne(nowMs);
+    this.#slots.set(key, { serverId, expiresAtMs: expires, placedExpiresAtMs: expires });
+    this.#dirty = true;
+    return true;
+  }
+
   /** Forgets `key`; true when it was there. */
   delete(key: string): boolean {
     const had = this.#slots.delete(key);
