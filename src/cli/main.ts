@@ -12,6 +12,7 @@ import { registerReshardCommand } from './reshard-command.js';
 import { registerScaleCommand } from './scale-command.js';
 import { registerStatusCommand } from './status-command.js';
 import { registerUpCommand } from './up-command.js';
+import { registerVipCommand } from './vip-command.js';
 
 /**
  * The `scaleout` command. Commands stay thin: parse, call the library, print.
@@ -34,6 +35,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
   registerDbCommand(program);
   registerReshardCommand(program);
   registerDnsCommand(program);
+  registerVipCommand(program);
   for (const command of program.commands) command.exitOverride().configureOutput({ writeErr: () => {} });
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -52,6 +52,29 @@ const appSchema = z.object({
   env: z.record(envName, z.string()).default({}),
 }).strict();
 
+/**
+ * This machine's part of the balancer pair's floating address (keepalived, VRRPv3):
+ * see docs/failover.md. Each machine runs one `scaleout up` with the same `address`
+ * and `routerId`, its own `priority`, and the others as `peers`.
+ */
+const vipSchema = z.object({
+  /** The floating address with its prefix length, e.g. `10.0.0.100/24`. */
+  address: z.string(),
+  /** The interface it goes on, e.g. `eth0`. */
+  interface: z.string(),
+  routerId: z.number().int().min(1).max(255),
+  /** @defaultValue 100 */
+  priority: z.number().int().min(1).max(254).default(100),
+  /** The other machines' addresses (unicast adverts). */
+  peers: z.array(z.string()).min(1, 'name the other machines of the pair'),
+  /** This machine's address the adverts come from. */
+  source: z.string().optional(),
+  /** @defaultValue 100 */
+  advertIntervalMs: z.number().int().optional(),
+  /** false (`nopreempt`): a returning machine does not take the address back. @defaultValue false */
+  preempt: z.boolean().default(false),
+}).strict();
+
 const balancerSchema = z.object({
   listen: hostPort.default(DEFAULT_BALANCER_LISTEN),
   admin: hostPort.default(DEFAULT_BALANCER_ADMIN),
@@ -59,6 +82,8 @@ const balancerSchema = z.object({
   /** `cookie`: a signed server-id cookie keeps a client on one instance; `none`: every request is balanced. */
   affinity: z.enum(['none', 'cookie']).default('none'),
   healthIntervalMs: ms.min(50).default(DEFAULT_BALANCER_HEALTH_INTERVAL_MS),
+  /** A floating service address moved by keepalived between the machines of a balancer pair. */
+  vip: vipSchema.optional(),
 }).strict();
 
 const postgresSchema = z.object({

@@ -43,3 +43,11 @@ export type { DbStatus, ProcessRole, ProcessState, ProcessStatus, RuntimeStatus,
 export { DEFAULT_INSTANCE_HOST, INSTANCE_ENV, instanceEnv } from './instance-env.js';
 export type { EnvSessionKey, InstanceEnv, InstanceEnvOptions, InstanceNeed, InstanceProfile } from './instance-env.js';
 export * from './errors.js';
+export * from './vip/index.js';
+export { NetnsLab, HOST_INTERFACE, LAB_SUBNET, MAX_LAB_HOSTS, NETNS_PREFIX } from './netns/netns-lab.js';
+export type { NetnsHost } from './netns/netns-lab.js';
+export { applyHostFault, healHost, HOST_FAULT_TABLE } from './netns/host-faults.js';
+export type { HostFault } from './netns/host-faults.js';
+export * from './netns/errors.js';
+export * from './chaos/errors.js';
+export { stampEvent } from './events.js';

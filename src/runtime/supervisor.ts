@@ -28,6 +28,7 @@ import { isScalable } from './process-group.js';
 import { WorkerGroup } from './worker-group.js';
 import type { ProcessGroup, ScaleResult } from './process-group.js';
 import { RuntimeBalancer } from './runtime-balancer.js';
+import { FloatingAddress } from './vip/floating-address.js';
 import { formatDnsEvent, startDnsServer } from '../dns/index.js';
 import type { DnsServer } from '../dns/index.js';
 import { loadOrCreateSecrets } from './secrets.js';
@@ -129,6 +130,8 @@ export class Supervisor {
   #engines: EngineSet | undefined;
   readonly #balancer: RuntimeBalancer;
   #dns: DnsServer | undefined;
+  /** keepalived and its guard, when `balancer.vip` is set. */
+  #vip: FloatingAddress | undefined;
   #reaper: OrphanReaper | undefined;
   #control: ControlApi | undefined;
   #operation: string | undefined;
@@ -187,7 +190,8 @@ export class Supervisor {
    * workers. A new role is one more group here.
    */
   #groups(): ProcessGroup[] {
-    return [...this.#engines?.groups() ?? [], this.#balancer, this.#apps, ...this.#workers];
+    const vip = this.#vip;
+    return [...this.#engines?.groups() ?? [], ...vip === undefined ? [] : [{ role: 'keepalived' as const, processes: () => vip.processes() }], this.#balancer, this.#apps, ...this.#workers];
   }
 
   /** Starts everything; on failure what was started is stopped again before it throws. */
@@ -258,6 +262,20 @@ export class Supervisor {
 
     const instances = await this.#apps.start(image.buildId, (instance) => this.#emit(instanceReady(instance)));
     for (const workers of this.#workers) await workers.start(image.buildId);
+
+    if (config.balancer.vip !== undefined) {
+      // Last: this machine asks for the floating address only once it can serve.
+      const [host, port] = splitHostPort(balancer.listeners[0]!);
+      this.#vip = new FloatingAddress({
+        vip: config.balancer.vip,
+        check: { host: host === '0.0.0.0' ? '127.0.0.1' : host, port, path: config.app.healthPath },
+        dir: join(this.#stateDir, 'vip'),
+        restart: config.app.restart,
+        emit: (event) => this.#emit(event),
+      });
+      await this.#vip.start();
+      this.#step(`keepalived for ${config.balancer.vip.address} on ${config.balancer.vip.interface} (priority ${config.balancer.vip.priority})`);
+    }
 
     this.#state = 'running';
     const summary: UpSummary = {
@@ -505,6 +523,8 @@ export class Supervisor {
 
   async #stop(): Promise<void> {
     this.#state = 'stopping';
+    // First: a peer takes the floating address while this machine still serves.
+    await this.#vip?.stop();
     const instances = this.#apps.size;
     if (instances > 0) this.#emit({ level: 'info', message: `draining and stopping ${instances} instance(s)` });
     await this.#apps.stop();
@@ -530,6 +550,7 @@ export class Supervisor {
   /** Forced stop: SIGKILL every process now (a second Ctrl-C). Synchronous. */
   kill(): void {
     this.#state = 'stopping';
+    this.#vip?.kill();
     this.#apps.kill();
     for (const workers of this.#workers) workers.kill();
     this.#balancer.kill();
@@ -545,4 +566,10 @@ export class Supervisor {
     this.#reaper.close();
     this.#reaper = undefined;
   }
+}
+
+/** `host:port` (a listener) as host and port. */
+function splitHostPort(address: string): [string, number] {
+  const colon = address.lastIndexOf(':');
+  return [address.slice(0, colon).replace(/^\[|\]$/g, ''), Number(address.slice(colon + 1))];
 }
