@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { isScaleoutError } from '../internal/errors.js';
 import { registerBalancerCommand } from './balancer-command.js';
 import { registerBuildCommand } from './build-command.js';
+import { registerChaosCommand } from './chaos-command.js';
 import { UsageError } from './cli-error.js';
 import { registerDbCommand } from './db-command.js';
 import { registerDemoCommand } from './demo-command.js';
@@ -36,6 +37,7 @@ export async function main(argv: string[]): Promise<number | undefined> {
   registerReshardCommand(program);
   registerDnsCommand(program);
   registerVipCommand(program);
+  registerChaosCommand(program);
   for (const command of program.commands) command.exitOverride().configureOutput({ writeErr: () => {} });
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -29,6 +29,7 @@ import { WorkerGroup } from './worker-group.js';
 import type { ProcessGroup, ScaleResult } from './process-group.js';
 import { RuntimeBalancer } from './runtime-balancer.js';
 import { FloatingAddress } from './vip/floating-address.js';
+import { Chaos } from './chaos/chaos.js';
 import { formatDnsEvent, startDnsServer } from '../dns/index.js';
 import type { DnsServer } from '../dns/index.js';
 import { loadOrCreateSecrets } from './secrets.js';
@@ -130,6 +131,8 @@ export class Supervisor {
   #engines: EngineSet | undefined;
   readonly #balancer: RuntimeBalancer;
   #dns: DnsServer | undefined;
+  /** Faults injected by `scaleout chaos`, undone by heal, at stop, or at the next start. */
+  readonly chaos: Chaos;
   /** keepalived and its guard, when `balancer.vip` is set. */
   #vip: FloatingAddress | undefined;
   #reaper: OrphanReaper | undefined;
@@ -167,6 +170,7 @@ export class Supervisor {
       clock: this.#clock,
       emit: (event) => this.#emit(event),
     }));
+    this.chaos = new Chaos({ stateDir: this.#stateDir, status: () => this.status(), emit: (event) => this.#emit(event) });
     this.#balancer = new RuntimeBalancer({
       listen: options.config.balancer.listen,
       admin: options.config.balancer.admin,
@@ -212,6 +216,8 @@ export class Supervisor {
     const { config } = this;
     await mkdir(this.#logDir, { recursive: true });
     await this.#assertNoOtherSupervisor();
+    // Faults an earlier run of this app left in force (it was killed before its stop).
+    await this.chaos.healLeftovers();
     // First, so that every process started after it dies with this one, even by SIGKILL.
     try {
       this.#reaper = await OrphanReaper.start();
@@ -237,6 +243,14 @@ export class Supervisor {
       db: (request, report) => this.db(request, report),
       processAction: (id, action, report) => this.processAction(id, action, report),
       events: this.events,
+      chaos: {
+        list: () => this.chaos.list(),
+        inject: async (request, report) => {
+          this.#assertChaosAllowed();
+          return this.chaos.inject(request, report);
+        },
+        heal: async (report) => this.chaos.heal(report),
+      },
     }, { token: this.#controlToken, ...(this.#controlPages === undefined ? {} : { extraRoutes: this.#controlPages }) });
     await this.#writeFile(null, null);
     this.#step(`control API on ${this.#control.address} (token in .scaleout/supervisor.json)`);
@@ -374,6 +388,11 @@ export class Supervisor {
     } finally {
       this.#operation = undefined;
     }
+  }
+
+  /** Chaos runs beside other operations (a fault during a deploy is the point), but not while starting or stopping. */
+  #assertChaosAllowed(): void {
+    if (this.#state !== 'running') throw this.#state === 'starting' ? new OperationInProgressError('startup') : new SupervisorStoppingError();
   }
 
   /** Builds an image of the app folder as it is now (nothing is restarted). */
@@ -525,6 +544,8 @@ export class Supervisor {
     this.#state = 'stopping';
     // First: a peer takes the floating address while this machine still serves.
     await this.#vip?.stop();
+    // Stopped processes must run again to stop gracefully.
+    await this.chaos.heal().catch(() => undefined);
     const instances = this.#apps.size;
     if (instances > 0) this.#emit({ level: 'info', message: `draining and stopping ${instances} instance(s)` });
     await this.#apps.stop();
@@ -551,6 +572,7 @@ export class Supervisor {
   kill(): void {
     this.#state = 'stopping';
     this.#vip?.kill();
+    this.chaos.healSync();
     this.#apps.kill();
     for (const workers of this.#workers) workers.kill();
     this.#balancer.kill();
