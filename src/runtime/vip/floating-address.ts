@@ -216,9 +216,11 @@ export class FloatingAddress {
   /** Stops the guard and keepalived (which gives the address up to a peer at once). */
   async stop(): Promise<void> {
     this.#stopped = true;
+    const pid = this.#process.run?.pid ?? null;
     await this.#process.stop();
     await this.#guard;
     this.#state = 'stopped';
+    this.#options.emit({ kind: 'vip-state', source: 'keepalived', address: this.#options.vip.address, state: 'stopped', pid });
   }
 
   /** SIGKILL keepalived now (its VRRP child still removes the address as it exits). */
