@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { STRATEGY_NAMES } from '../balancer/index.js';
 import { DEFAULT_HEALTH_PATH } from '../internal/wire.js';
 import { MAX_REPLICAS } from './engines/postgres-replica-set-options.js';
+import { checkVipOptions } from './vip/keepalived-config.js';
 
 /** App instances started by `scaleout up` when the config says nothing. @defaultValue 2 */
 export const DEFAULT_INSTANCES = 2;
@@ -73,7 +74,11 @@ const vipSchema = z.object({
   advertIntervalMs: z.number().int().optional(),
   /** false (`nopreempt`): a returning machine does not take the address back. @defaultValue false */
   preempt: z.boolean().default(false),
-}).strict();
+}).strict().superRefine((vip, ctx) => {
+  // The same checks keepalived's config is written under, at load time.
+  const problem = checkVipOptions(vip);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 const balancerSchema = z.object({
   listen: hostPort.default(DEFAULT_BALANCER_LISTEN),

@@ -44,7 +44,7 @@ export { DEFAULT_INSTANCE_HOST, INSTANCE_ENV, instanceEnv } from './instance-env
 export type { EnvSessionKey, InstanceEnv, InstanceEnvOptions, InstanceNeed, InstanceProfile } from './instance-env.js';
 export * from './errors.js';
 export * from './vip/index.js';
-export { NetnsLab, HOST_INTERFACE, LAB_SUBNET, MAX_LAB_HOSTS, NETNS_PREFIX } from './netns/netns-lab.js';
+export { NetnsLab, namespaceHost, HOST_INTERFACE, LAB_SUBNET, MAX_LAB_HOSTS, NETNS_PREFIX } from './netns/netns-lab.js';
 export type { NetnsHost } from './netns/netns-lab.js';
 export { applyHostFault, healHost, HOST_FAULT_TABLE } from './netns/host-faults.js';
 export type { HostFault } from './netns/host-faults.js';

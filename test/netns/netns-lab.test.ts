@@ -3,6 +3,7 @@ import { NetnsLab } from '../../src/runtime/netns/netns-lab.js';
 import type { NetnsHost } from '../../src/runtime/netns/netns-lab.js';
 import { applyHostFault, healHost } from '../../src/runtime/netns/host-faults.js';
 import { runSystemCommand } from '../../src/runtime/netns/system-command.js';
+import { runCli } from '../runtime/support/runtime-harness.js';
 
 // A one-line HTTP server for inside a namespace (the test process itself stays in the machine's namespace).
 const SERVER = "require('node:http').createServer((q, s) => s.end(process.env.NAME)).listen(8080, '0.0.0.0', () => console.log('listening'))";
@@ -66,6 +67,18 @@ describe('network namespace hosts', () => {
     expect(performance.now() - started).toBeGreaterThan(200);
     expect(await healHost(b)).toEqual(['tc netem qdisc on eth0']);
   });
+
+  it('takes the same faults from the command line (scaleout chaos --netns)', async () => {
+    const cut = await runCli(['chaos', 'loss', '100', '--netns', b.netns]);
+    expect(cut.code, cut.stderr).toBe(0);
+    await expect(get(a, `http://${b.address}:8080/`, 1)).rejects.toThrow(/timed out|Timeout/i);
+    const healed = await runCli(['chaos', 'heal', '--netns', b.netns]);
+    expect(healed.stdout).toContain('removed nft table inet scaleout_chaos');
+    expect(await get(a, `http://${b.address}:8080/`)).toBe('host-b');
+    const missing = await runCli(['chaos', 'partition', '--netns', `${lab.id}-nosuch`]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/no network namespace .*\[SCALEOUT_RUNTIME_NETNS\]/);
+  }, 30_000);
 
   it('deletes every namespace and what runs inside when destroyed', async () => {
     const other = await NetnsLab.create();

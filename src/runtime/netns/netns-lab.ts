@@ -172,6 +172,20 @@ function hookExit(): void {
 }
 hookExit();
 
+/**
+ * A host of a lab this process did not create (`scaleout chaos --netns`), by its
+ * namespace name; its address is read from its interface.
+ */
+export async function namespaceHost(netns: string): Promise<NetnsHost> {
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(netns)) throw new NetnsError(`"${netns}" is no network namespace name`);
+  const listed = await runSystemCommand('ip', ['netns', 'list']);
+  if (!listed.split('\n').some((line) => line.split(' ')[0] === netns)) throw new NetnsError(`no network namespace "${netns}"; \`ip netns list\` shows them`);
+  const host = makeHost(netns, netns, '');
+  const [address] = await host.addresses().catch(() => []);
+  if (address === undefined) throw new NetnsError(`network namespace "${netns}" has no IPv4 address on ${HOST_INTERFACE}: it is no lab host`);
+  return { ...host, address };
+}
+
 function makeHost(name: string, netns: string, address: string): NetnsHost {
   return {
     name,
