@@ -109,6 +109,9 @@ export class Chaos {
   async #inject(request: ChaosRequest, report: (event: RuntimeEvent) => void): Promise<ChaosFault> {
     const target = this.#resolve(request.target);
     const pid = target.pid!;
+    if (pid === process.pid && (request.fault === 'kill' || request.fault === 'stop')) {
+      throw new ChaosRequestError(`${target.id} runs inside the supervisor (pid ${pid}): it cannot be killed or stopped alone; slow or partition its port`);
+    }
     const id = randomBytes(4).toString('hex');
     const base: ChaosFault = { id, fault: request.fault, target: target.id, role: target.role, pid, ports: [], ms: null, table: null, at: new Date().toISOString() };
     const announce = (fault: ChaosFault, detail: string): void => {
