@@ -30,6 +30,8 @@ import type { ProcessGroup, ScaleResult } from './process-group.js';
 import { RuntimeBalancer } from './runtime-balancer.js';
 import { FloatingAddress } from './vip/floating-address.js';
 import { Chaos } from './chaos/chaos.js';
+import type { ChaosFault } from './chaos/chaos.js';
+import type { ChaosRequest } from './chaos/chaos-request.js';
 import { formatDnsEvent, startDnsServer } from '../dns/index.js';
 import type { DnsServer } from '../dns/index.js';
 import { loadOrCreateSecrets } from './secrets.js';
@@ -73,6 +75,12 @@ export interface ControlHost {
   scale(role: string, count: number): Promise<unknown>;
   deploy(): Promise<unknown>;
   processAction(id: string, action: ProcessAction): Promise<unknown>;
+  /** Fault injection, as `scaleout chaos` and the control API's `/chaos` routes do it (a supervisor always has it). */
+  chaos?: {
+    list(): ChaosFault[];
+    inject(request: ChaosRequest): Promise<ChaosFault>;
+    heal(): Promise<ChaosFault[]>;
+  };
 }
 
 /** Pages mounted on the control listener under `path`. */
@@ -502,6 +510,14 @@ export class Supervisor {
       scale: (role, count) => this.scale(role, count),
       deploy: () => this.deploy(undefined),
       processAction: (id, action) => this.processAction(id, action),
+      chaos: {
+        list: () => this.chaos.list(),
+        inject: async (request) => {
+          this.#assertChaosAllowed();
+          return this.chaos.inject(request);
+        },
+        heal: () => this.chaos.heal(),
+      },
     };
   }
 
