@@ -48,7 +48,7 @@ describe('scaleout up with a floating address', () => {
     if (dir !== undefined) await removeApp(dir);
   });
 
-  it('starts keepalived last, shows it in the status, serves on the floating address, and gives it up first when stopped', async () => {
+  it('starts keepalived last, shows it in the status, serves on the floating address, restarts a killed keepalived, and gives the address up first when stopped', async () => {
     expect(output).toMatch(/keepalived for 10\.200\.0\.251\/24 on eth0 \(priority 150\)/);
     expect(output).toMatch(/keepalived: holds 10\.200\.0\.251\/24/);
     const status = JSON.parse(await host.exec(process.execPath, ['--import', TSX, CLI, 'status', '--json', dir], { timeoutMs: 30_000 })) as RuntimeStatus;
@@ -56,6 +56,12 @@ describe('scaleout up with a floating address', () => {
     expect(keepalived).toMatchObject({ id: 'keepalived', state: 'running', address: `${VIP}/24` });
     expect(keepalived?.detail).toMatch(/VRRP master, priority 150, balancer healthy/);
     expect(await client.exec('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '5', `http://${VIP}:8080/`])).toBe('200');
+
+    // keepalived is supervised: killed, it is restarted and takes the address again
+    // (its VRRP child gave it up on the way out; with no peer alive it becomes master).
+    process.kill(keepalived!.pid!, 'SIGKILL');
+    await waitFor('keepalived restarted', () => /keepalived killed by SIGKILL[\s\S]*keepalived restarted \(pid \d+\)/.test(output), { timeoutMs: 15_000, intervalMs: 50 });
+    await waitFor('the address back on lb1', async () => (await host.addresses()).includes(VIP), { timeoutMs: 10_000, intervalMs: 50 });
 
     up.kill('SIGTERM');
     expect(await exited).toBe(0);
