@@ -78,11 +78,13 @@ describe('network namespace hosts', () => {
     const missing = await runCli(['chaos', 'partition', '--netns', `${lab.id}-nosuch`]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/no network namespace .*\[SCALEOUT_RUNTIME_NETNS\]/);
-  }, 30_000);
+    // Three runs of the CLI from the sources: seconds each on a busy machine.
+  }, 90_000);
 
   it('deletes every namespace and what runs inside when destroyed', async () => {
     const other = await NetnsLab.create();
     const host = await other.addHost('x');
+    // Killed even if it has not entered its namespace yet: the lab holds what it spawned.
     const sleeper = host.spawn('sleep', ['60'], { stdio: 'ignore' });
     const gone = new Promise((resolve) => sleeper.once('exit', resolve));
     await other.destroy();

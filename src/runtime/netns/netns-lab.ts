@@ -57,6 +57,8 @@ export class NetnsLab {
   readonly id: string;
   readonly #switch: string;
   readonly #hosts: NetnsHost[] = [];
+  /** Processes started through a host: killed on destroy even if not yet inside their namespace. */
+  readonly #children = new Set<ChildProcess>();
   #destroyed = false;
 
   private constructor(id: string) {
@@ -101,7 +103,7 @@ export class NetnsLab {
     const netns = `${this.id}-${name}`;
     const address = `${LAB_SUBNET}.${index + 1}`;
     await this.#ip(['netns', 'add', netns]);
-    const host = makeHost(name, netns, address);
+    const host = makeHost(name, netns, address, this.#children);
     this.#hosts.push(host);
     // Both ends are created straight in their namespaces: no name is ever taken in the machine's own.
     await this.#ip(['link', 'add', HOST_INTERFACE, 'netns', netns, 'type', 'veth', 'peer', 'name', `h${index}`, 'netns', this.#switch]);
@@ -116,6 +118,7 @@ export class NetnsLab {
   async destroy(): Promise<void> {
     if (this.#destroyed) return;
     this.#destroyed = true;
+    this.#killChildren();
     for (const netns of this.#namespaces()) await removeNamespace(netns);
     LIVE.delete(this);
   }
@@ -124,6 +127,7 @@ export class NetnsLab {
   destroySync(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
+    this.#killChildren();
     for (const netns of this.#namespaces()) {
       killInside(runSystemCommandSync('ip', ['netns', 'pids', netns]) ?? '');
       runSystemCommandSync('ip', ['netns', 'del', netns]);
@@ -146,6 +150,13 @@ export class NetnsLab {
       reaped.push(netns);
     }
     return reaped;
+  }
+
+  #killChildren(): void {
+    for (const child of this.#children) {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+    this.#children.clear();
   }
 
   #namespaces(): string[] {
@@ -186,14 +197,21 @@ export async function namespaceHost(netns: string): Promise<NetnsHost> {
   return { ...host, address };
 }
 
-function makeHost(name: string, netns: string, address: string): NetnsHost {
+function makeHost(name: string, netns: string, address: string, children?: Set<ChildProcess>): NetnsHost {
   return {
     name,
     netns,
     address,
     interface: HOST_INTERFACE,
     exec: (file, args, options) => runSystemCommand('ip', ['netns', 'exec', netns, file, ...args], options),
-    spawn: (file, args, options = {}) => spawn('ip', ['netns', 'exec', netns, file, ...args], options),
+    spawn: (file, args, options = {}) => {
+      const child = spawn('ip', ['netns', 'exec', netns, file, ...args], options);
+      if (children !== undefined) {
+        children.add(child);
+        child.once('exit', () => children.delete(child));
+      }
+      return child;
+    },
     addresses: async () => {
       const out = await runSystemCommand('ip', ['-n', netns, '-4', '-o', 'addr', 'show', 'dev', HOST_INTERFACE]);
       return [...out.matchAll(/inet (\d+\.\d+\.\d+\.\d+)\//g)].map((m) => m[1]!);
