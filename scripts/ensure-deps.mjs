@@ -17,6 +17,10 @@ const debianPackages = [
   { binary: '/usr/bin/memcached', pkg: 'memcached', neededBy: 'the Memcached cache L2 and its tests' },
   { binary: '/usr/bin/dig', pkg: 'dnsutils', neededBy: 'the DNS server\'s tests (dig)' },
   { binary: '/usr/bin/chromium', pkg: 'chromium', neededBy: 'the dashboard\'s browser test' },
+  { binary: '/usr/sbin/ip', pkg: 'iproute2', neededBy: 'network namespace hosts (chaos, floating address tests)' },
+  { binary: '/usr/sbin/nft', pkg: 'nftables', neededBy: '`scaleout chaos` network faults' },
+  { binary: '/usr/sbin/keepalived', pkg: 'keepalived', neededBy: 'the floating address (balancer.vip) and its tests' },
+  { binary: '/usr/bin/curl', pkg: 'curl', neededBy: 'the network namespace tests' },
 ];
 const missing = debianPackages.filter((p) => !existsSync(p.binary));
 if (missing.length > 0) {

@@ -16,7 +16,10 @@ import { FASTIFY_ERRORS } from '../src/fastify/errors.js';
 import type { ErrorCatalogueEntry } from '../src/internal/error-catalogue.js';
 import { INTERNAL_ERRORS } from '../src/internal/errors.js';
 import { JOBS_ERRORS } from '../src/jobs/errors.js';
+import { CHAOS_ERRORS } from '../src/runtime/chaos/errors.js';
 import { ENGINE_ERRORS } from '../src/runtime/engines/errors.js';
+import { NETNS_ERRORS } from '../src/runtime/netns/errors.js';
+import { VIP_ERRORS } from '../src/runtime/vip/errors.js';
 import { RUNTIME_ERRORS } from '../src/runtime/errors.js';
 import { SESSION_ERRORS } from '../src/session/errors.js';
 
@@ -35,6 +38,9 @@ export const ERROR_DOMAINS: ReadonlyArray<{ readonly file: string; readonly entr
   { file: 'src/runtime/errors.ts', entries: RUNTIME_ERRORS },
   { file: 'src/runtime/engines/errors.ts', entries: ENGINE_ERRORS },
   { file: 'src/bench/errors.ts', entries: BENCH_ERRORS },
+  { file: 'src/runtime/netns/errors.ts', entries: NETNS_ERRORS },
+  { file: 'src/runtime/chaos/errors.ts', entries: CHAOS_ERRORS },
+  { file: 'src/runtime/vip/errors.ts', entries: VIP_ERRORS },
   { file: 'src/cli/cli-error.ts', entries: CLI_ERRORS },
   { file: 'src/internal/errors.ts', entries: INTERNAL_ERRORS },
 ];

@@ -3,6 +3,7 @@ import { isScaleoutError } from '../internal/errors.js';
 import { registerBalancerCommand } from './balancer-command.js';
 import { registerBenchCommand } from './bench-command.js';
 import { registerBuildCommand } from './build-command.js';
+import { registerChaosCommand } from './chaos-command.js';
 import { UsageError } from './cli-error.js';
 import { registerDbCommand } from './db-command.js';
 import { registerDemoCommand } from './demo-command.js';
@@ -13,6 +14,7 @@ import { registerReshardCommand } from './reshard-command.js';
 import { registerScaleCommand } from './scale-command.js';
 import { registerStatusCommand } from './status-command.js';
 import { registerUpCommand } from './up-command.js';
+import { registerVipCommand } from './vip-command.js';
 
 /**
  * The `scaleout` command. Commands stay thin: parse, call the library, print.
@@ -36,6 +38,8 @@ export async function main(argv: string[]): Promise<number | undefined> {
   registerReshardCommand(program);
   registerDnsCommand(program);
   registerBenchCommand(program);
+  registerVipCommand(program);
+  registerChaosCommand(program);
   for (const command of program.commands) command.exitOverride().configureOutput({ writeErr: () => {} });
   try {
     await program.parseAsync(argv, { from: 'user' });

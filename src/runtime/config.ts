@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { MAX_WORKERS, STRATEGY_NAMES } from '../balancer/index.js';
 import { DEFAULT_HEALTH_PATH } from '../internal/wire.js';
 import { MAX_REPLICAS } from './engines/postgres-replica-set-options.js';
+import { checkVipOptions } from './vip/keepalived-config.js';
 
 /** App instances started by `scaleout up` when the config says nothing. @defaultValue 2 */
 export const DEFAULT_INSTANCES = 2;
@@ -63,6 +64,33 @@ const stickKeySchema = z.discriminatedUnion('on', [
   z.object({ on: z.literal('header'), name: z.string().min(1) }).strict(),
 ]);
 
+/**
+ * This machine's part of the balancer pair's floating address (keepalived, VRRPv3):
+ * see docs/failover.md. Each machine runs one `scaleout up` with the same `address`
+ * and `routerId`, its own `priority`, and the others as `peers`.
+ */
+const vipSchema = z.object({
+  /** The floating address with its prefix length, e.g. `10.0.0.100/24`. */
+  address: z.string(),
+  /** The interface it goes on, e.g. `eth0`. */
+  interface: z.string(),
+  routerId: z.number().int().min(1).max(255),
+  /** @defaultValue 100 */
+  priority: z.number().int().min(1).max(254).default(100),
+  /** The other machines' addresses (unicast adverts). */
+  peers: z.array(z.string()).min(1, 'name the other machines of the pair'),
+  /** This machine's address the adverts come from. */
+  source: z.string().optional(),
+  /** @defaultValue 100 */
+  advertIntervalMs: z.number().int().optional(),
+  /** false (`nopreempt`): a returning machine does not take the address back. @defaultValue false */
+  preempt: z.boolean().default(false),
+}).strict().superRefine((vip, ctx) => {
+  // The same checks keepalived's config is written under, at load time.
+  const problem = checkVipOptions(vip);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+});
+
 const balancerSchema = z.object({
   /**
    * Where clients connect: one `host:port`, or one per replica. With `replicas` > 1 and
@@ -98,6 +126,8 @@ const balancerSchema = z.object({
    * Unset: one process. One worker checks the instances' health for all (docs/balancing.md).
    */
   workers: z.union([z.number().int().min(1).max(MAX_WORKERS), z.literal('auto')], { error: `use a whole number from 1 to ${MAX_WORKERS}, or "auto" (one per core)` }).optional(),
+  /** A floating service address moved by keepalived between the machines of a balancer pair. */
+  vip: vipSchema.optional(),
 }).strict().transform((balancer, ctx) => {
   const given = balancer.listen;
   const replicas = balancer.replicas ?? given?.length ?? 1;
@@ -124,6 +154,11 @@ const balancerSchema = z.object({
     // file per balancer: the two are not wired together yet, and two writers of one file
     // would lose entries. Cookie affinity needs neither.
     ctx.addIssue({ code: 'custom', path: ['workers'], message: 'balancer workers and affinity: "table" do not go together yet: use affinity: "cookie" with workers, or drop workers' });
+    return z.NEVER;
+  }
+  if (balancer.vip !== undefined && listen.length > 1) {
+    // keepalived guards the one balancer of this machine; the pair is across machines.
+    ctx.addIssue({ code: 'custom', path: ['vip'], message: 'a floating address moves between machines, each with one balancer: drop replicas (or list one listen address) where vip is set' });
     return z.NEVER;
   }
   if (balancer.stickTable !== undefined && balancer.affinity !== 'table') {

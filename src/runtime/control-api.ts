@@ -2,6 +2,9 @@ import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isScaleoutError } from '../internal/errors.js';
+import { parseChaosRequest } from './chaos/chaos-request.js';
+import type { ChaosRequest } from './chaos/chaos-request.js';
+import type { ChaosFault } from './chaos/chaos.js';
 import type { DeployStrategy } from './config.js';
 import { parseEventId, streamEvents } from './event-stream.js';
 import type { EventFeed } from './event-stream.js';
@@ -24,6 +27,12 @@ export interface ControlHandlers {
   processAction?(id: string, action: 'kill' | 'restart' | 'drain', report: (event: RuntimeEvent) => void): Promise<unknown>;
   /** The supervisor's event ring, for `GET /events`. */
   events: EventFeed;
+  /** `GET /chaos`, `POST /chaos`, `POST /chaos/heal`: fault injection. */
+  chaos?: {
+    list(): ChaosFault[];
+    inject(request: ChaosRequest, report: (event: RuntimeEvent) => void): Promise<unknown>;
+    heal(report: (event: RuntimeEvent) => void): Promise<unknown>;
+  };
 }
 
 /** A data-tier operation, as the control API takes it. */
@@ -74,6 +83,9 @@ export interface ControlApi {
  *   POST /db/failover                     planned failover of the embedded primary
  *   POST /reshard { to, buckets?, fraction? }  move shard buckets to `to`
  *   POST /processes/<id>/kill|restart|drain   SIGKILL / SIGTERM one process (supervision restarts it), or drain an instance
+ *   GET  /chaos                           JSON { faults }: the faults in force
+ *   POST /chaos  { fault, target, ms? }   inject kill | stop | slow | partition into a process (by id or role)
+ *   POST /chaos/heal                      undo every fault in force
  *
  * Operations answer 200 with newline-delimited JSON: progress lines `{ event }`, then
  * one `{ result }` or `{ error: { code, message } }`. A deploy can take minutes; the
@@ -133,6 +145,12 @@ async function handle(handlers: ControlHandlers, expected: Buffer, req: http.Inc
     else streamEvents(handlers.events, afterId, res);
     return;
   }
+  if (method === 'GET' && path === '/chaos') {
+    req.resume();
+    if (handlers.chaos === undefined) sendJson(res, 404, { error: { code: 'SCALEOUT_RUNTIME_CONTROL_NOT_FOUND', message: 'this control API has no fault injection' } });
+    else sendJson(res, 200, { faults: handlers.chaos.list() });
+    return;
+  }
   if (method === 'POST' && (OPERATIONS.has(path) || PROCESS_ACTION.test(path))) {
     const body = await readBody(req);
     if (body instanceof Error) {
@@ -141,7 +159,24 @@ async function handle(handlers: ControlHandlers, expected: Buffer, req: http.Inc
     }
     let run: (report: (event: RuntimeEvent) => void) => Promise<unknown>;
     const processAction = PROCESS_ACTION.exec(path);
-    if (processAction !== null) {
+    if (path === '/chaos' || path === '/chaos/heal') {
+      const chaos = handlers.chaos;
+      if (chaos === undefined) {
+        sendJson(res, 404, { error: { code: 'SCALEOUT_RUNTIME_CONTROL_NOT_FOUND', message: 'this control API has no fault injection' } });
+        return;
+      }
+      if (path === '/chaos/heal') run = (report) => chaos.heal(report);
+      else {
+        let request: ChaosRequest;
+        try {
+          request = parseChaosRequest(body);
+        } catch (err) {
+          sendJson(res, 400, errorBody(err));
+          return;
+        }
+        run = (report) => chaos.inject(request, report);
+      }
+    } else if (processAction !== null) {
       const act = handlers.processAction;
       if (act === undefined) {
         sendJson(res, 404, { error: { code: 'SCALEOUT_RUNTIME_CONTROL_NOT_FOUND', message: 'this control API has no process actions' } });
@@ -186,11 +221,11 @@ async function handle(handlers: ControlHandlers, expected: Buffer, req: http.Inc
     return;
   }
   req.resume();
-  sendJson(res, 404, { error: { code: 'SCALEOUT_RUNTIME_CONTROL_NOT_FOUND', message: `no ${method} ${path}; see GET /status, GET /events, POST /build, /deploy, /scale, /db/rebuild, /db/failover, /reshard, /processes/<id>/kill|restart|drain` } });
+  sendJson(res, 404, { error: { code: 'SCALEOUT_RUNTIME_CONTROL_NOT_FOUND', message: `no ${method} ${path}; see GET /status, GET /events, POST /build, /deploy, /scale, /db/rebuild, /db/failover, /reshard, /processes/<id>/kill|restart|drain, GET|POST /chaos, POST /chaos/heal` } });
 }
 
 const PROCESS_ACTION = /^\/processes\/([^/]{1,200})\/(kill|restart|drain)$/;
-const OPERATIONS = new Set(['/build', '/deploy', '/scale', '/db/rebuild', '/db/failover', '/reshard']);
+const OPERATIONS = new Set(['/build', '/deploy', '/scale', '/db/rebuild', '/db/failover', '/reshard', '/chaos', '/chaos/heal']);
 const NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
 /** The request of a data-tier path, or what is wrong with its body. */

@@ -1,6 +1,8 @@
 import http from 'node:http';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { ChaosRequest } from './chaos/chaos-request.js';
+import type { ChaosFault } from './chaos/chaos.js';
 import type { DeployStrategy } from './config.js';
 import type { ControlStreamLine, DbRequest } from './control-api.js';
 import { ControlRequestError, SupervisorNotRunningError } from './errors.js';
@@ -103,6 +105,21 @@ export class ControlClient {
   db(request: DbRequest, onEvent?: (event: RuntimeEvent) => void): Promise<unknown> {
     const { action, ...body } = request;
     return this.#operation(action === 'reshard' ? '/reshard' : `/db/${action}`, body, onEvent);
+  }
+
+  /** Injects one fault (`scaleout chaos kill|stop|slow|partition`); resolves with it. */
+  chaos(request: ChaosRequest, onEvent?: (event: RuntimeEvent) => void): Promise<ChaosFault> {
+    return this.#operation('/chaos', request, onEvent) as Promise<ChaosFault>;
+  }
+
+  /** Undoes every fault in force; resolves with them. */
+  chaosHeal(onEvent?: (event: RuntimeEvent) => void): Promise<ChaosFault[]> {
+    return this.#operation('/chaos/heal', {}, onEvent) as Promise<ChaosFault[]>;
+  }
+
+  /** The faults in force. */
+  async chaosFaults(): Promise<ChaosFault[]> {
+    return (await this.#json('GET', '/chaos') as { faults: ChaosFault[] }).faults;
   }
 
   #request(method: string, path: string, body: unknown, timeoutMs: number | undefined, extraHeaders: Record<string, string> = {}, signal?: AbortSignal): Promise<http.IncomingMessage> {

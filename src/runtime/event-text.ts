@@ -44,6 +44,12 @@ export function describeEvent(event: RuntimeEvent): EventText {
       return { level: 'step', text: `${event.name} restarted (pid ${event.pid ?? '?'})` };
     case 'server-state':
       return { level: event.state === 'down' || event.state === 'ejected' ? 'warn' : 'info', text: `balancer: ${event.pool}/${event.server} ${event.state} (${event.reason})` };
+    case 'vip-state':
+      return { level: event.state === 'fault' ? 'warn' : 'step', text: `keepalived: ${event.state === 'master' ? `holds ${event.address}` : event.state === 'backup' ? `backup for ${event.address}` : `${event.state}, does not hold ${event.address}`}` };
+    case 'chaos-fault':
+      return { level: 'warn', text: `chaos: ${event.fault} ${event.source} (${event.role}): ${event.detail}` };
+    case 'chaos-healed':
+      return { level: 'step', text: `chaos healed: ${event.fault} ${event.source} (${event.role}): ${event.detail}` };
     case 'gap':
       return {
         level: 'warn',

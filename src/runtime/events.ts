@@ -41,6 +41,12 @@ export type RuntimeEventBody =
   | { kind: 'process-restarted'; name: string; pid: number | null }
   /** The balancer's view of a server (`source` is the server id); forwarded from the balancer child. */
   | { kind: 'server-state'; pool: string; server: string; state: string; reason: string }
+  /** keepalived's VRRP instance changed state (`source` `keepalived`): `master` holds the floating `address`. */
+  | { kind: 'vip-state'; address: string; state: 'master' | 'backup' | 'fault' | 'stopped' | 'unknown'; pid: number | null }
+  /** A fault was injected (`scaleout chaos`): `fault` is kill, stop, slow or partition; `source` is the process. */
+  | { kind: 'chaos-fault'; fault: string; role: string; detail: string }
+  /** A fault was undone (`scaleout chaos heal`, the supervisor's stop, or leftovers of an earlier run at start). */
+  | { kind: 'chaos-healed'; fault: string; role: string; detail: string }
   /** Events were lost between `afterId` and the next event sent: they fell off the ring, or the supervisor restarted (`missed` null). */
   | { kind: 'gap'; afterId: number; missed: number | null };
 

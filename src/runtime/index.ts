@@ -43,3 +43,17 @@ export type { DbStatus, ProcessRole, ProcessState, ProcessStatus, RuntimeStatus,
 export { DEFAULT_INSTANCE_HOST, INSTANCE_ENV, instanceEnv } from './instance-env.js';
 export type { EnvSessionKey, InstanceEnv, InstanceEnvOptions, InstanceNeed, InstanceProfile } from './instance-env.js';
 export * from './errors.js';
+export * from './vip/index.js';
+export { NetnsLab, namespaceHost, HOST_INTERFACE, LAB_SUBNET, MAX_LAB_HOSTS, NETNS_PREFIX } from './netns/netns-lab.js';
+export type { NetnsHost } from './netns/netns-lab.js';
+export { applyHostFault, healHost, HOST_FAULT_TABLE } from './netns/host-faults.js';
+export type { HostFault } from './netns/host-faults.js';
+export * from './netns/errors.js';
+export * from './chaos/errors.js';
+export { stampEvent } from './events.js';
+export { Chaos, CHAOS_LEDGER_FILE } from './chaos/chaos.js';
+export type { ChaosFault, ChaosOptions } from './chaos/chaos.js';
+export { CHAOS_FAULTS, CHAOS_ROLE_WORDS, MAX_SLOW_MS, parseChaosRequest } from './chaos/chaos-request.js';
+export type { ChaosFaultKind, ChaosRequest } from './chaos/chaos-request.js';
+export { CHAOS_TABLE_PREFIX } from './chaos/loopback-faults.js';
+export { DELAY_PROXY_SOURCE } from './chaos/delay-proxy.js';

@@ -3,14 +3,14 @@
  * runs or uses. External engines (given by URL) appear with `pid: null`.
  */
 
-export type ProcessRole = 'supervisor' | 'balancer' | 'app' | 'postgres' | 'redis' | 'redis-cache' | 'memcached' | `worker:${string}` | 'dns' | 'static';
+export type ProcessRole = 'supervisor' | 'balancer' | 'app' | 'postgres' | 'redis' | 'redis-cache' | 'memcached' | `worker:${string}` | 'dns' | 'static' | 'keepalived';
 
 /**
  * The order of roles in `scaleout status`: the front door first, then what serves
  * requests, then the engines behind them. A `worker:<name>` sorts as `worker`;
  * a role not listed here sorts after these, by name.
  */
-export const ROLE_ORDER: readonly string[] = ['supervisor', 'dns', 'balancer', 'static', 'app', 'worker', 'postgres', 'redis', 'redis-cache', 'memcached'];
+export const ROLE_ORDER: readonly string[] = ['supervisor', 'dns', 'keepalived', 'balancer', 'static', 'app', 'worker', 'postgres', 'redis', 'redis-cache', 'memcached'];
 
 const roleRank = (role: string): number => {
   const rank = ROLE_ORDER.indexOf(role.split(':')[0]!);

@@ -28,6 +28,10 @@ import { isScalable } from './process-group.js';
 import { WorkerGroup } from './worker-group.js';
 import type { ProcessGroup, ScaleResult } from './process-group.js';
 import { BalancerGroup } from './balancer-group.js';
+import { FloatingAddress } from './vip/floating-address.js';
+import { Chaos } from './chaos/chaos.js';
+import type { ChaosFault } from './chaos/chaos.js';
+import type { ChaosRequest } from './chaos/chaos-request.js';
 import { formatDnsEvent, startDnsServer } from '../dns/index.js';
 import type { DnsServer } from '../dns/index.js';
 import { loadOrCreateSecrets } from './secrets.js';
@@ -74,6 +78,12 @@ export interface ControlHost {
   scale(role: string, count: number): Promise<unknown>;
   deploy(): Promise<unknown>;
   processAction(id: string, action: ProcessAction): Promise<unknown>;
+  /** Fault injection, as `scaleout chaos` and the control API's `/chaos` routes do it (a supervisor always has it). */
+  chaos?: {
+    list(): ChaosFault[];
+    inject(request: ChaosRequest): Promise<ChaosFault>;
+    heal(): Promise<ChaosFault[]>;
+  };
 }
 
 /** Pages mounted on the control listener under `path`. */
@@ -136,6 +146,10 @@ export class Supervisor {
   #engines: EngineSet | undefined;
   readonly #balancer: BalancerGroup;
   #dns: DnsServer | undefined;
+  /** Faults injected by `scaleout chaos`, undone by heal, at stop, or at the next start. */
+  readonly chaos: Chaos;
+  /** keepalived and its guard, when `balancer.vip` is set. */
+  #vip: FloatingAddress | undefined;
   #reaper: OrphanReaper | undefined;
   #control: ControlApi | undefined;
   #operation: string | undefined;
@@ -171,6 +185,7 @@ export class Supervisor {
       clock: this.#clock,
       emit: (event) => this.#emit(event),
     }));
+    this.chaos = new Chaos({ stateDir: this.#stateDir, status: () => this.status(), emit: (event) => this.#emit(event) });
     this.#balancer = new BalancerGroup({
       listen: options.config.balancer.listen,
       admin: options.config.balancer.admin,
@@ -195,7 +210,8 @@ export class Supervisor {
    * workers. A new role is one more group here.
    */
   #groups(): ProcessGroup[] {
-    return [...this.#engines?.groups() ?? [], this.#balancer, this.#apps, ...this.#workers];
+    const vip = this.#vip;
+    return [...this.#engines?.groups() ?? [], ...vip === undefined ? [] : [{ role: 'keepalived' as const, processes: () => vip.processes() }], this.#balancer, this.#apps, ...this.#workers];
   }
 
   /** Starts everything; on failure what was started is stopped again before it throws. */
@@ -216,6 +232,8 @@ export class Supervisor {
     const { config } = this;
     await mkdir(this.#logDir, { recursive: true });
     await this.#assertNoOtherSupervisor();
+    // Faults an earlier run of this app left in force (it was killed before its stop).
+    await this.chaos.healLeftovers();
     // First, so that every process started after it dies with this one, even by SIGKILL.
     try {
       this.#reaper = await OrphanReaper.start();
@@ -241,6 +259,14 @@ export class Supervisor {
       db: (request, report) => this.db(request, report),
       processAction: (id, action, report) => this.processAction(id, action, report),
       events: this.events,
+      chaos: {
+        list: () => this.chaos.list(),
+        inject: async (request, report) => {
+          this.#assertChaosAllowed();
+          return this.chaos.inject(request, report);
+        },
+        heal: async (report) => this.chaos.heal(report),
+      },
     }, { token: this.#controlToken, ...(this.#controlPages === undefined ? {} : { extraRoutes: this.#controlPages }) });
     await this.#writeFile(null, null);
     this.#step(`control API on ${this.#control.address} (token in .scaleout/supervisor.json)`);
@@ -270,6 +296,20 @@ export class Supervisor {
 
     const instances = await this.#apps.start(image.buildId, (instance) => this.#emit(instanceReady(instance)));
     for (const workers of this.#workers) await workers.start(image.buildId);
+
+    if (config.balancer.vip !== undefined) {
+      // Last: this machine asks for the floating address only once it can serve.
+      const [host, port] = splitHostPort(balancer.listeners[0]!);
+      this.#vip = new FloatingAddress({
+        vip: config.balancer.vip,
+        check: { host: host === '0.0.0.0' ? '127.0.0.1' : host, port, path: config.app.healthPath },
+        dir: join(this.#stateDir, 'vip'),
+        restart: config.app.restart,
+        emit: (event) => this.#emit(event),
+      });
+      await this.#vip.start();
+      this.#step(`keepalived for ${config.balancer.vip.address} on ${config.balancer.vip.interface} (priority ${config.balancer.vip.priority})`);
+    }
 
     this.#state = 'running';
     const summary: UpSummary = {
@@ -385,6 +425,11 @@ export class Supervisor {
     }
   }
 
+  /** Chaos runs beside other operations (a fault during a deploy is the point), but not while starting or stopping. */
+  #assertChaosAllowed(): void {
+    if (this.#state !== 'running') throw this.#state === 'starting' ? new OperationInProgressError('startup') : new SupervisorStoppingError();
+  }
+
   /** Builds an image of the app folder as it is now (nothing is restarted). */
   build(report: (event: RuntimeEvent) => void = () => {}): Promise<BuildResult> {
     return this.#exclusive('build', report, async (tee) => this.#build(tee));
@@ -492,6 +537,14 @@ export class Supervisor {
       scale: (role, count) => this.scale(role, count),
       deploy: () => this.deploy(undefined),
       processAction: (id, action) => this.processAction(id, action),
+      chaos: {
+        list: () => this.chaos.list(),
+        inject: async (request) => {
+          this.#assertChaosAllowed();
+          return this.chaos.inject(request);
+        },
+        heal: () => this.chaos.heal(),
+      },
     };
   }
 
@@ -532,6 +585,10 @@ export class Supervisor {
 
   async #stop(): Promise<void> {
     this.#state = 'stopping';
+    // First: a peer takes the floating address while this machine still serves.
+    await this.#vip?.stop();
+    // Stopped processes must run again to stop gracefully.
+    await this.chaos.heal().catch(() => undefined);
     const instances = this.#apps.size;
     if (instances > 0) this.#emit({ level: 'info', message: `draining and stopping ${instances} instance(s)` });
     await this.#apps.stop();
@@ -557,6 +614,8 @@ export class Supervisor {
   /** Forced stop: SIGKILL every process now (a second Ctrl-C). Synchronous. */
   kill(): void {
     this.#state = 'stopping';
+    this.#vip?.kill();
+    this.chaos.healSync();
     this.#apps.kill();
     for (const workers of this.#workers) workers.kill();
     this.#balancer.kill();
@@ -572,4 +631,10 @@ export class Supervisor {
     this.#reaper.close();
     this.#reaper = undefined;
   }
+}
+
+/** `host:port` (a listener) as host and port. */
+function splitHostPort(address: string): [string, number] {
+  const colon = address.lastIndexOf(':');
+  return [address.slice(0, colon).replace(/^\[|\]$/g, ''), Number(address.slice(colon + 1))];
 }
