@@ -42,6 +42,11 @@ export function describeEvent(event: RuntimeEvent): EventText {
       return { level: 'step', text: `${event.name} restarted (pid ${event.pid ?? '?'})` };
     case 'server-state':
       return { level: event.state === 'down' || event.state === 'ejected' ? 'warn' : 'info', text: `balancer: ${event.pool}/${event.server} ${event.state} (${event.reason})` };
+    case 'autoscale':
+      return {
+        level: event.decision === 'failed' ? 'warn' : event.decision === 'hold-at-max' || event.decision === 'cooldown' ? 'info' : 'step',
+        text: `autoscale ${event.role}: ${event.decision === 'scale-out' || event.decision === 'scale-in' ? `${event.decision} ${event.from} → ${event.to}` : `${event.decision} at ${event.from}`} (${event.metric} ${event.reason})`,
+      };
     case 'gap':
       return {
         level: 'warn',

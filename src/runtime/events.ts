@@ -39,6 +39,12 @@ export type RuntimeEventBody =
   | { kind: 'process-restarted'; name: string; pid: number | null }
   /** The balancer's view of a server (`source` is the server id); forwarded from the balancer child. */
   | { kind: 'server-state'; pool: string; server: string; state: string; reason: string }
+  /**
+   * An autoscale decision for `role` (`source` is the role): `scale-out`/`scale-in` change
+   * the count from `from` to `to`; `hold-at-max` and `cooldown` keep it, said once when
+   * they begin. `value` is the metric per process, `reason` says why in words.
+   */
+  | { kind: 'autoscale'; role: string; decision: 'scale-out' | 'scale-in' | 'hold-at-max' | 'cooldown' | 'failed'; from: number; to: number; metric: 'cpu' | 'queueDepth'; value: number; target: number; reason: string }
   /** Events were lost between `afterId` and the next event sent: they fell off the ring, or the supervisor restarted (`missed` null). */
   | { kind: 'gap'; afterId: number; missed: number | null };
 

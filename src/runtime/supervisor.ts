@@ -7,6 +7,9 @@ import { formatInstanceEnv } from '../internal/instance-env.js';
 import { systemClock } from '../internal/clock.js';
 import { AppProcess } from './app-process.js';
 import { AppGroup, instanceReady } from './app-group.js';
+import { Autoscaler } from './autoscaler.js';
+import type { Instance } from './instance.js';
+import { CpuSampler } from './process-cpu.js';
 import type { DeployStrategy, RuntimeConfig } from './config.js';
 import { reshardApp } from './app-reshard.js';
 import { startControlApi, type DbRequest } from './control-api.js';
@@ -136,6 +139,7 @@ export class Supervisor {
   /** The startup steps alone (what a stop waits for), without the cleanup after a failure. */
   #startup: Promise<UpSummary> | undefined;
   #stopping: Promise<void> | undefined;
+  #autoscalers: Autoscaler[] = [];
 
   constructor(options: SupervisorOptions) {
     this.dir = options.dir;
@@ -260,6 +264,7 @@ export class Supervisor {
     for (const workers of this.#workers) await workers.start(image.buildId);
 
     this.#state = 'running';
+    this.#startAutoscale();
     const summary: UpSummary = {
       appUrl: `http://${balancer.listeners[0]}/`,
       adminUrl: `http://${balancer.adminAddress}/`,
@@ -505,6 +510,7 @@ export class Supervisor {
 
   async #stop(): Promise<void> {
     this.#state = 'stopping';
+    await Promise.all(this.#autoscalers.splice(0).map((a) => a.stop()));
     const instances = this.#apps.size;
     if (instances > 0) this.#emit({ level: 'info', message: `draining and stopping ${instances} instance(s)` });
     await this.#apps.stop();
@@ -527,9 +533,35 @@ export class Supervisor {
     this.#state = 'stopped';
   }
 
+  /** `app.autoscale`: the app's instances follow their CPU (see autoscaler.ts). */
+  #startAutoscale(): void {
+    const autoscale = this.config.app.autoscale;
+    if (autoscale === undefined) return;
+    const cpu = new CpuSampler();
+    const inService = (): Instance[] => this.#apps.active().filter((i) => i.inPool);
+    const autoscaler = new Autoscaler({
+      role: this.#apps.role,
+      config: autoscale,
+      metric: 'cpu',
+      count: () => this.#apps.active().length,
+      read: async () => {
+        const figures = [...cpu.sample(inService().flatMap((i) => (i.pid === undefined ? [] : [i.pid]))).values()];
+        return figures.length === 0 ? undefined : figures.reduce((a, b) => a + b, 0) / figures.length;
+      },
+      scale: (to) => this.scale(this.#apps.role, to),
+      clock: this.#clock,
+      emit: (event) => this.#emit(event),
+    });
+    autoscaler.start();
+    this.#autoscalers.push(autoscaler);
+    const { min, max, target, cooldownMs } = autoscale;
+    this.#step(`autoscale app: ${min}-${max} instances, target cpu ${target.cpu}% of a core each, cooldown ${cooldownMs} ms`);
+  }
+
   /** Forced stop: SIGKILL every process now (a second Ctrl-C). Synchronous. */
   kill(): void {
     this.#state = 'stopping';
+    for (const autoscaler of this.#autoscalers.splice(0)) void autoscaler.stop();
     this.#apps.kill();
     for (const workers of this.#workers) workers.kill();
     this.#balancer.kill();
