@@ -61,6 +61,11 @@ export interface QueueBackend {
   consume(queue: string, options: ConsumeOptions, handle: (raw: unknown) => Promise<void>): BackendConsumer;
   /** Takes up to `max` waiting jobs, each to be acknowledged once handled. */
   take(queue: string, max: number): Promise<TakenJob[]>;
+  /**
+   * Jobs ready to run and not yet handed to a consumer (delayed ones and retries waiting
+   * for their backoff are not counted): what `scaleout up` scales workers on.
+   */
+  depth?(queue: string): Promise<number>;
   close(): Promise<void>;
 }
 

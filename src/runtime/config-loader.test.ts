@@ -21,6 +21,11 @@ describe('parseConfig', () => {
   it('validates autoscale: bounds, exactly one target, the defaults docs/runtime.md gives', () => {
     const app = (autoscale: unknown): unknown => ({ app: { entry: 'a.ts', autoscale } });
     expect(parseConfig(app({ min: 1, max: 3, target: { cpu: 60 } })).app.autoscale).toEqual({ min: 1, max: 3, target: { cpu: 60 }, cooldownMs: 30_000, intervalMs: 1_000 });
+    expect(() => parseConfig(app({ min: 1, max: 3, target: { queueDepth: 5 } }))).toThrow(/autoscale on queueDepth needs the queues to watch/);
+    const worker = parseConfig({ app: { entry: 'a.ts' }, workers: { mail: { entry: 'w.ts', queues: ['mail'], autoscale: { min: 0, max: 4, target: { queueDepth: 10 }, backendPrefix: 'shop:jobs' } } } });
+    expect(worker.workers.mail!.autoscale).toMatchObject({ min: 0, max: 4, target: { queueDepth: 10 }, backendPrefix: 'shop:jobs' });
+    expect(() => parseConfig({ app: { entry: 'a.ts' }, workers: { mail: { entry: 'w.ts', autoscale: { min: 0, max: 2, target: { queueDepth: 5 } } } } }))
+      .toThrow(/name the queues to watch/);
     expect(() => parseConfig(app({ min: 3, max: 2, target: { cpu: 60 } }))).toThrow(/app.autoscale.max: must be at least min/);
     expect(() => parseConfig(app({ min: 1, max: 2, target: {} }))).toThrow(/give exactly one target/);
     expect(() => parseConfig(app({ min: 1, max: 2, target: { cpu: 60, p99Ms: 100 } }))).toThrow(/give exactly one target/);

@@ -49,7 +49,6 @@ export function parseConfig(raw: unknown, source = 'scaleout.config'): RuntimeCo
   for (const [at, autoscale] of scaled) {
     // Validated like the others, so a config is ready for the day the balancer reports it.
     if (autoscale?.target.p99Ms !== undefined) throw new AutoscaleUnavailableError(at, 'p99Ms', "it needs a latency histogram in the balancer's /metrics, which this version does not have");
-    if (autoscale?.target.queueDepth !== undefined) throw new AutoscaleUnavailableError(at, 'queueDepth', 'the supervisor does not read queue depths from the jobs backend in this version');
   }
   return result.data;
 }

@@ -65,6 +65,11 @@ export const autoscaleSchema = z.object({
   intervalMs: ms.min(100).default(DEFAULT_AUTOSCALE_INTERVAL_MS),
   /** The queues whose depth counts (a worker's default: its `queues`). */
   queues: z.array(z.string().min(1)).min(1).optional(),
+  /**
+   * For `queueDepth`: the BullMQ prefix (`redis` profile) or pg-boss schema (`postgres`
+   * profile) the app's queues use. @defaultValue the backend's default
+   */
+  backendPrefix: z.string().min(1).max(100).optional(),
 }).strict().refine((a) => a.min <= a.max, { path: ['max'], message: 'must be at least min' });
 
 export type AutoscaleConfig = z.output<typeof autoscaleSchema>;

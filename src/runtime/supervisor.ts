@@ -10,7 +10,9 @@ import { AppGroup, instanceReady } from './app-group.js';
 import { Autoscaler } from './autoscaler.js';
 import type { Instance } from './instance.js';
 import { CpuSampler } from './process-cpu.js';
-import type { DeployStrategy, RuntimeConfig } from './config.js';
+import { openQueueDepth } from './queue-depth.js';
+import type { QueueDepthReader } from './queue-depth.js';
+import type { AutoscaleConfig, DeployStrategy, RuntimeConfig } from './config.js';
 import { reshardApp } from './app-reshard.js';
 import { startControlApi, type DbRequest } from './control-api.js';
 import { ControlClient } from './control-client.js';
@@ -140,6 +142,7 @@ export class Supervisor {
   #startup: Promise<UpSummary> | undefined;
   #stopping: Promise<void> | undefined;
   #autoscalers: Autoscaler[] = [];
+  #queueDepths: QueueDepthReader[] = [];
 
   constructor(options: SupervisorOptions) {
     this.dir = options.dir;
@@ -511,6 +514,7 @@ export class Supervisor {
   async #stop(): Promise<void> {
     this.#state = 'stopping';
     await Promise.all(this.#autoscalers.splice(0).map((a) => a.stop()));
+    await Promise.all(this.#queueDepths.splice(0).map((d) => d.close().catch(() => undefined)));
     const instances = this.#apps.size;
     if (instances > 0) this.#emit({ level: 'info', message: `draining and stopping ${instances} instance(s)` });
     await this.#apps.stop();
@@ -533,35 +537,59 @@ export class Supervisor {
     this.#state = 'stopped';
   }
 
-  /** `app.autoscale`: the app's instances follow their CPU (see autoscaler.ts). */
+  /** `autoscale` of the app and of workers: each role follows its metric (see autoscaler.ts). */
   #startAutoscale(): void {
-    const autoscale = this.config.app.autoscale;
-    if (autoscale === undefined) return;
-    const cpu = new CpuSampler();
-    const inService = (): Instance[] => this.#apps.active().filter((i) => i.inPool);
-    const autoscaler = new Autoscaler({
-      role: this.#apps.role,
-      config: autoscale,
-      metric: 'cpu',
-      count: () => this.#apps.active().length,
-      read: async () => {
+    const { app } = this.config;
+    if (app.autoscale !== undefined) {
+      const cpu = new CpuSampler();
+      const inService = (): Instance[] => this.#apps.active().filter((i) => i.inPool);
+      this.#autoscale(this.#apps.role, app.autoscale, app.autoscale.queues, () => this.#apps.active().length, async () => {
         const figures = [...cpu.sample(inService().flatMap((i) => (i.pid === undefined ? [] : [i.pid]))).values()];
         return figures.length === 0 ? undefined : figures.reduce((a, b) => a + b, 0) / figures.length;
-      },
-      scale: (to) => this.scale(this.#apps.role, to),
+      });
+    }
+    for (const workers of this.#workers) {
+      const { autoscale, queues } = this.config.workers[workers.role.slice('worker:'.length)]!;
+      if (autoscale !== undefined) this.#autoscale(workers.role, autoscale, autoscale.queues ?? queues, () => workers.activeCount, undefined);
+    }
+  }
+
+  #autoscale(role: string, config: AutoscaleConfig, queues: string[] | undefined, count: () => number, cpu: (() => Promise<number | undefined>) | undefined): void {
+    const metric = config.target.cpu !== undefined ? 'cpu' : 'queueDepth';
+    let read = cpu;
+    if (metric === 'queueDepth') {
+      let depth: QueueDepthReader;
+      try {
+        depth = openQueueDepth(this.#engines?.profile ?? null, this.#engines?.env() ?? {}, queues!, config.backendPrefix);
+      } catch (err) {
+        this.#emit({ level: 'warn', source: role, message: `autoscale ${role} is off: ${(err as Error).message}` });
+        return;
+      }
+      this.#queueDepths.push(depth);
+      // Jobs waiting per process; with none running, the policy sees any waiting job as too many.
+      read = async () => {
+        const waiting = await depth.read();
+        const n = count();
+        return n === 0 ? waiting : waiting / n;
+      };
+    }
+    const autoscaler = new Autoscaler({
+      role, config, metric, count, read: read!,
+      scale: (to) => this.scale(role, to),
       clock: this.#clock,
       emit: (event) => this.#emit(event),
     });
     autoscaler.start();
     this.#autoscalers.push(autoscaler);
-    const { min, max, target, cooldownMs } = autoscale;
-    this.#step(`autoscale app: ${min}-${max} instances, target cpu ${target.cpu}% of a core each, cooldown ${cooldownMs} ms`);
+    const target = metric === 'cpu' ? `cpu ${config.target.cpu}% of a core each` : `${config.target.queueDepth} waiting jobs each in ${queues!.join(', ')}`;
+    this.#step(`autoscale ${role}: ${config.min}-${config.max}, target ${target}, cooldown ${config.cooldownMs} ms`);
   }
 
   /** Forced stop: SIGKILL every process now (a second Ctrl-C). Synchronous. */
   kill(): void {
     this.#state = 'stopping';
     for (const autoscaler of this.#autoscalers.splice(0)) void autoscaler.stop();
+    for (const depth of this.#queueDepths.splice(0)) void depth.close().catch(() => undefined);
     this.#apps.kill();
     for (const workers of this.#workers) workers.kill();
     this.#balancer.kill();

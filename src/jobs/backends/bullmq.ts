@@ -74,6 +74,10 @@ export class BullMQBackend implements QueueBackend {
     return q;
   }
 
+  async depth(queue: string): Promise<number> {
+    return this.#queue(queue).getJobCountByTypes('waiting', 'prioritized');
+  }
+
   async prepare(queue: string): Promise<void> {
     await this.#queue(queue).waitUntilReady();
   }

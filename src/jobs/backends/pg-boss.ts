@@ -34,6 +34,7 @@ export class PgBossBackend implements QueueBackend {
   readonly name = 'pg-boss';
   readonly capabilities: BackendCapabilities = { rateLimit: 'worker', atomicDedupe: true, transactionalAdd: true };
   readonly tracker: JobTracker;
+  readonly #schema: string;
   readonly #boss: PgBoss;
   readonly #ownsTracker: boolean;
   readonly #visibilitySeconds: number;
@@ -46,6 +47,7 @@ export class PgBossBackend implements QueueBackend {
     const connectionString = options.connectionString ?? process.env.DATABASE_URL ?? 'postgres://127.0.0.1:5432/postgres';
     const schema = options.schema ?? DEFAULT_PG_BOSS_SCHEMA;
     if (!/^[a-z_][a-z0-9_]{0,40}$/.test(schema)) throw new JobsOptionsError('schema must be a lower-case SQL name of at most 41 characters');
+    this.#schema = schema;
     this.#visibilitySeconds = Math.max(1, Math.ceil((options.visibilityTimeoutMs ?? DEFAULT_VISIBILITY_TIMEOUT_MS) / 1_000));
     this.#maxRedeliveries = options.maxRedeliveries ?? DEFAULT_MAX_REDELIVERIES;
     this.#pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
@@ -63,6 +65,14 @@ export class PgBossBackend implements QueueBackend {
     this.#started ??= this.#boss.start();
     this.#started.catch(() => { this.#started = undefined; });
     return this.#started;
+  }
+
+  async depth(queue: string): Promise<number> {
+    await this.#start();
+    // Before the active state and due: pg-boss's getQueueSize would count delayed jobs too.
+    const result = await this.#boss.getDb().executeSql(
+      `SELECT count(*)::int AS n FROM ${this.#schema}.job WHERE name = $1 AND state < 'active' AND start_after <= now()`, [queue]) as { rows: Array<{ n: number }> };
+    return result.rows[0]?.n ?? 0;
   }
 
   async prepare(queue: string): Promise<void> {
