@@ -1,4 +1,3 @@
-import { BullMQBackend, DEFAULT_BULLMQ_PREFIX, DEFAULT_PG_BOSS_SCHEMA, PgBossBackend } from '../jobs/index.js';
 import type { QueueBackend } from '../jobs/index.js';
 import { INSTANCE_ENV } from '../internal/instance-env.js';
 import type { Profile } from './config.js';
@@ -14,9 +13,11 @@ export interface QueueDepthReader {
  * A reader on the deployment's queue engine: BullMQ on the `redis` profile's Redis, pg-boss
  * on the `postgres` profile's PostgreSQL, as the app's queues are. `prefix` is the app's
  * BullMQ prefix or pg-boss schema (the backend's default when not given). Nothing is
- * created: the backend only counts.
+ * created: the backend only counts. The jobs tier is loaded here, only for a deployment
+ * that scales on queue depth.
  */
-export function openQueueDepth(profile: Profile | null, env: Record<string, string>, queues: readonly string[], prefix: string | undefined): QueueDepthReader {
+export async function openQueueDepth(profile: Profile | null, env: Record<string, string>, queues: readonly string[], prefix: string | undefined): Promise<QueueDepthReader> {
+  const { BullMQBackend, DEFAULT_BULLMQ_PREFIX, DEFAULT_PG_BOSS_SCHEMA, PgBossBackend } = await import('../jobs/index.js');
   let backend: QueueBackend;
   if (profile === 'redis' && env[INSTANCE_ENV.redisUrl] !== undefined) {
     backend = new BullMQBackend({ url: env[INSTANCE_ENV.redisUrl], prefix: prefix ?? DEFAULT_BULLMQ_PREFIX });

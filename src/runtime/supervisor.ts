@@ -558,17 +558,17 @@ export class Supervisor {
     const metric = config.target.cpu !== undefined ? 'cpu' : 'queueDepth';
     let read = cpu;
     if (metric === 'queueDepth') {
-      let depth: QueueDepthReader;
-      try {
-        depth = openQueueDepth(this.#engines?.profile ?? null, this.#engines?.env() ?? {}, queues!, config.backendPrefix);
-      } catch (err) {
-        this.#emit({ level: 'warn', source: role, message: `autoscale ${role} is off: ${(err as Error).message}` });
-        return;
-      }
-      this.#queueDepths.push(depth);
+      const { profile } = this.#engines ?? { profile: null };
+      const opened = openQueueDepth(profile, this.#engines?.env() ?? {}, queues!, config.backendPrefix).then((depth) => {
+        // A stop that came first has closed the others already.
+        if (this.#state === 'running') this.#queueDepths.push(depth);
+        else void depth.close().catch(() => undefined);
+        return depth;
+      });
+      opened.catch((err: unknown) => this.#emit({ level: 'warn', source: role, message: `autoscale ${role} cannot read its queues: ${(err as Error).message}` }));
       // Jobs waiting per process; with none running, the policy sees any waiting job as too many.
       read = async () => {
-        const waiting = await depth.read();
+        const waiting = await (await opened).read();
         const n = count();
         return n === 0 ? waiting : waiting / n;
       };
