@@ -2,6 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import type { Queryable, TransactionClient } from '../../db/index.js';
 import { CacheOptionsError } from '../errors.js';
+import { cacheRedisUrl } from '../cache-options.js';
 import { STREAM_NAME } from './write-behind.js';
 
 /** Entries applied per database transaction. */
@@ -126,7 +127,7 @@ export class WriteBehindFlusher<T = unknown> {
       this.#client = options.client;
       this.#ownsClient = false;
     } else {
-      this.#client = new Redis(options.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 1, connectTimeout: 1_000 });
+      this.#client = new Redis(cacheRedisUrl(options.url), { maxRetriesPerRequest: 1, connectTimeout: 1_000 });
       this.#ownsClient = true;
     }
     this.#client.on('error', () => undefined);

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import type { Cache } from '../cache.js';
 import type { EntryOptions } from '../cache-options.js';
 import { CacheClosedError, CacheOptionsError, CacheValueError, WriteBehindUnavailableError } from '../errors.js';
+import { cacheRedisUrl } from '../cache-options.js';
 import { assertKey } from '../validate.js';
 import { streamIdVersion } from '../version.js';
 
@@ -54,7 +55,7 @@ export class WriteBehind {
       this.#client = options.client;
       this.#ownsClient = false;
     } else {
-      this.#client = new Redis(options.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', {
+      this.#client = new Redis(cacheRedisUrl(options.url), {
         // A command is sent once: resent after a reconnect it could land twice in the log.
         enableOfflineQueue: false,
         autoResendUnfulfilledCommands: false,
