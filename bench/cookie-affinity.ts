@@ -6,11 +6,12 @@
  *     npx tsx bench/cookie-affinity.ts
  */
 import { CookieAffinity, newOpaqueServerId } from '../src/balancer/affinity/index.js';
+import { resolveCookieAffinityOptions } from '../src/balancer/options.js';
 
 const keys = [{ id: 'k1', secret: 'x'.repeat(32) }];
 const nowMs = Date.now();
-const cached = new CookieAffinity({ keys });
-const uncached = new CookieAffinity({ keys, cacheMaxEntries: 0 });
+const cached = new CookieAffinity(resolveCookieAffinityOptions({ keys }));
+const uncached = new CookieAffinity(resolveCookieAffinityOptions({ keys, cacheMaxEntries: 0 }));
 const id = newOpaqueServerId();
 const set = cached.setCookieHeader(id, nowMs, false);
 const pair = set.slice(0, set.indexOf(';'));

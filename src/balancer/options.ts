@@ -1,9 +1,11 @@
 import { z } from 'zod';
+import { systemClock, type Clock } from '../internal/clock.js';
+import { Keyring, type SigningKey } from '../internal/keyring.js';
 import { describeIssues } from '../internal/zod-issues.js';
 import { DEFAULT_AFFINITY_COOKIE_NAME, DEFAULT_HEALTH_PATH } from '../internal/wire.js';
 import { listenAddressSchema, serverAddressSchema } from './address.js';
 import { BalancerConfigError } from './errors.js';
-import { DEFAULT_CHECK_FAST_INTERVAL_MS, DEFAULT_STALL_MS } from './health/index.js';
+import type { ActiveCheckerOptions, ActiveCheckerRunOptions } from './health/active-checker.js';
 import { STRATEGY_NAMES } from './strategies/strategy.js';
 
 /** Defaults, exported so docs, CLI help and tests quote the same numbers. */
@@ -34,6 +36,62 @@ export const DEFAULT_LIMITS = {
 
 export const DEFAULT_COOKIE_NAME = DEFAULT_AFFINITY_COOKIE_NAME;
 
+/**
+ * Active checks: `GET path` every `intervalMs`; `rise` passes bring a server up, `fall`
+ * failures take it down. The balancer's only copy of these numbers: the pool schema,
+ * the checker and the docs read them from here.
+ */
+export const DEFAULT_HEALTH = {
+  path: DEFAULT_HEALTH_PATH,
+  intervalMs: 2_000,
+  timeoutMs: 1_000,
+  /** Interval while a server changes state (HAProxy's fastinter); capped at intervalMs. */
+  fastIntervalMs: 250,
+  /** Each interval is stretched or shrunk by up to this share, so servers are not probed in lockstep. */
+  jitterRatio: 0.1,
+  /** Body bytes read looking for `{ load }`. */
+  maxBodyBytes: 16 * 1024,
+  rise: 2,
+  fall: 3,
+  /** HAProxy's default: a new server takes traffic at once, unconfirmed. */
+  initialState: 'up',
+} as const;
+
+/** Passive health: ejection on errors in a row, and stall detection. */
+export const DEFAULT_OUTLIER = {
+  consecutiveServerErrors: 5,
+  consecutiveConnectFailures: 3,
+  baseEjectionMs: 30_000,
+  maxEjectionMs: 300_000,
+  maxEjectionPercent: 50,
+  stallMs: 500,
+} as const;
+
+/** Signed-cookie affinity. */
+export const DEFAULT_COOKIE_AFFINITY = {
+  cookieName: DEFAULT_AFFINITY_COOKIE_NAME,
+  /** 24 h; re-issued past half of it. */
+  maxAgeSec: 86_400,
+  path: '/',
+  /** Verified values remembered so a returning client costs a Map lookup, not an HMAC. */
+  cacheMaxEntries: 10_000,
+} as const;
+
+/** Stick-table affinity. */
+export const DEFAULT_STICK_TABLE = {
+  idleTimeoutMs: 30 * 60_000,
+  maxEntries: 100_000,
+  /** Longer keys are not stored, so clients cannot fill memory with huge keys. */
+  maxKeyLength: 256,
+  saveIntervalMs: 10_000,
+} as const;
+
+/** A returning server's weight ramps up over this window. */
+export const DEFAULT_SLOW_START_MS = 10_000;
+
+/** Browsers cap cookie lifetimes at 400 days; a longer Max-Age would be cut anyway. */
+export const MAX_AFFINITY_AGE_SEC = 400 * 86_400;
+
 const hostPort = listenAddressSchema;
 const duration = z.number().int().nonnegative();
 // Names become keys of plain objects (snapshots, JSON); "__proto__" would vanish there.
@@ -57,39 +115,99 @@ export const serverSchema = z.object({
   weight: weightSchema.default(1),
 }).strict();
 
+const keySchema = z.object({ id: z.string(), secret: z.string().min(16, 'use a secret of at least 16 characters (32 random bytes recommended)') }).strict();
+
+// ── the pool's parts: each takes its resolved options, defaults filled here ──────
+
+const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
+const whole = (min: number, help: string): z.ZodNumber => z.number({ error: help }).int(help).min(min, help);
+const ms = (min: number): z.ZodNumber => whole(min, `use whole milliseconds of at least ${min}`);
+
+/** Rise/fall counting of one server's check results. */
+export const healthTrackerSchema = z.object({
+  /** Consecutive successful checks that bring a down server up. */
+  rise: whole(1, 'use a whole number of checks, at least 1').default(DEFAULT_HEALTH.rise),
+  /** Consecutive failed checks that take a confirmed-up server down. */
+  fall: whole(1, 'use a whole number of checks, at least 1').default(DEFAULT_HEALTH.fall),
+  /** State before the first check. */
+  initialState: z.enum(['up', 'down']).default(DEFAULT_HEALTH.initialState),
+});
+
+/** Active checks of a pool's servers; `fastIntervalMs` is capped at `intervalMs` once resolved. */
+export const activeCheckerSchema = healthTrackerSchema.extend({
+  path: z.string().startsWith('/', "use a path starting with '/' without spaces, e.g. /healthz")
+    .regex(VISIBLE_ASCII, "use a path starting with '/' without spaces, e.g. /healthz").default(DEFAULT_HEALTH.path),
+  intervalMs: ms(10).default(DEFAULT_HEALTH.intervalMs),
+  timeoutMs: ms(10).default(DEFAULT_HEALTH.timeoutMs),
+  fastIntervalMs: ms(10).default(DEFAULT_HEALTH.fastIntervalMs),
+  jitterRatio: z.number().min(0).max(0.5, 'use a number from 0 to 0.5').default(DEFAULT_HEALTH.jitterRatio),
+  /** Host header sent; default: the target's host and port. */
+  hostHeader: z.string().regex(/^[\x20-\x7e]+$/, 'use a host name, optionally with :port').optional(),
+  maxBodyBytes: whole(0, 'use a whole number of bytes').default(DEFAULT_HEALTH.maxBodyBytes),
+}).transform((o) => ({ ...o, fastIntervalMs: Math.min(o.fastIntervalMs, o.intervalMs) }));
+
+/** A pool's `health`: what a config may set of the active checks. */
 export const healthSchema = z.object({
-  path: z.string().startsWith('/').default(DEFAULT_HEALTH_PATH),
-  intervalMs: duration.min(10).default(2000),
-  timeoutMs: duration.min(10).default(1000),
+  path: activeCheckerSchema.in.shape.path,
+  intervalMs: activeCheckerSchema.in.shape.intervalMs,
+  timeoutMs: activeCheckerSchema.in.shape.timeoutMs,
   /** Interval while a server changes state (HAProxy's fastinter); capped at intervalMs. */
-  fastIntervalMs: duration.min(10).default(DEFAULT_CHECK_FAST_INTERVAL_MS),
-  rise: z.number().int().min(1).default(2),
-  fall: z.number().int().min(1).default(3),
-}).strict();
+  fastIntervalMs: activeCheckerSchema.in.shape.fastIntervalMs,
+  rise: healthTrackerSchema.shape.rise,
+  fall: healthTrackerSchema.shape.fall,
+}).strict().transform((health) => activeCheckerSchema.parse(health));
+
+const outlierFields = {
+  /** 0 turns ejection on 5xx off. */
+  consecutiveServerErrors: whole(0, 'use a whole number, 0 to disable').default(DEFAULT_OUTLIER.consecutiveServerErrors),
+  /** 0 turns ejection on connect failures and timeouts off. */
+  consecutiveConnectFailures: whole(0, 'use a whole number, 0 to disable').default(DEFAULT_OUTLIER.consecutiveConnectFailures),
+  baseEjectionMs: ms(1).default(DEFAULT_OUTLIER.baseEjectionMs),
+  maxEjectionMs: ms(1).default(DEFAULT_OUTLIER.maxEjectionMs),
+  maxEjectionPercent: z.number().min(0, 'use a number from 0 to 100').max(100, 'use a number from 0 to 100').default(DEFAULT_OUTLIER.maxEjectionPercent),
+};
+const ejectionOrder = { path: ['maxEjectionMs'], message: 'must not be below baseEjectionMs; raise maxEjectionMs or lower baseEjectionMs' };
+
+/** Passive ejection of servers that fail in a row. */
+export const outlierEjectorSchema = z.object(outlierFields).refine((o) => o.maxEjectionMs >= o.baseEjectionMs, ejectionOrder);
+
+/** Stall detection: a server silent this long with requests in flight is probed at once; 0 turns it off. */
+export const stallDetectorSchema = z.object({ stallMs: ms(0).default(DEFAULT_OUTLIER.stallMs) });
 
 export const outlierSchema = z.object({
-  /** 0 turns ejection on 5xx off. */
-  consecutiveServerErrors: z.number().int().min(0).default(5),
-  /** 0 turns ejection on connect failures and timeouts off. */
-  consecutiveConnectFailures: z.number().int().min(0).default(3),
-  baseEjectionMs: duration.min(1).default(30_000),
-  maxEjectionMs: duration.min(1).default(300_000),
-  maxEjectionPercent: z.number().min(0).max(100).default(50),
+  ...outlierFields,
   /**
    * A server silent this long with requests in flight is probed at once (timeout: the
    * same) and taken down when the probe fails too; 0 turns stall detection off.
    */
-  stallMs: duration.default(DEFAULT_STALL_MS),
-}).strict().refine((o) => o.maxEjectionMs >= o.baseEjectionMs, { path: ['maxEjectionMs'], message: 'maxEjectionMs must be at least baseEjectionMs' });
+  stallMs: stallDetectorSchema.shape.stallMs,
+}).strict().refine((o) => o.maxEjectionMs >= o.baseEjectionMs, ejectionOrder);
 
-const keySchema = z.object({ id: z.string(), secret: z.string().min(16, 'use a secret of at least 16 characters (32 random bytes recommended)') }).strict();
+const COOKIE_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const cookieName = z.string().regex(COOKIE_NAME, "not a valid cookie name; use letters, digits and !#$%&'*+-.^_`|~").default(DEFAULT_COOKIE_AFFINITY.cookieName);
+const maxAgeSec = whole(1, `use whole seconds from 1 to ${MAX_AFFINITY_AGE_SEC} (400 days)`)
+  .max(MAX_AFFINITY_AGE_SEC, `use whole seconds from 1 to ${MAX_AFFINITY_AGE_SEC} (400 days)`).default(DEFAULT_COOKIE_AFFINITY.maxAgeSec);
+
+/** Signed-cookie affinity; `keyring` (or `keys` to make one) is required. */
+export const cookieAffinitySchema = z.object({
+  cookieName,
+  maxAgeSec,
+  path: z.string().regex(/^\/[\x21-\x3a\x3c-\x7e]*$/, "use a path starting with '/' without ';', spaces or control characters").default(DEFAULT_COOKIE_AFFINITY.path),
+  cacheMaxEntries: whole(0, 'use a whole number, 0 to disable the cache').default(DEFAULT_COOKIE_AFFINITY.cacheMaxEntries),
+});
+
+/** Stick-table affinity's table. */
+export const stickTableSchema = z.object({
+  idleTimeoutMs: ms(1).default(DEFAULT_STICK_TABLE.idleTimeoutMs),
+  maxEntries: whole(1, 'use a whole number, at least 1').default(DEFAULT_STICK_TABLE.maxEntries),
+  maxKeyLength: whole(1, 'use a whole number, at least 1').default(DEFAULT_STICK_TABLE.maxKeyLength),
+});
 
 export const affinitySchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('cookie'),
-    cookieName: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/).default(DEFAULT_COOKIE_NAME),
-    // Browsers cap cookie lifetimes at 400 days.
-    maxAgeSec: z.number().int().positive().max(400 * 86_400).default(86_400),
+    cookieName,
+    maxAgeSec,
   }).strict(),
   z.object({
     type: z.literal('table'),
@@ -98,13 +216,57 @@ export const affinitySchema = z.discriminatedUnion('type', [
       z.object({ on: z.literal('cookie'), name: z.string().min(1) }).strict(),
       z.object({ on: z.literal('header'), name: z.string().min(1) }).strict(),
     ]).default({ on: 'ip' }),
-    idleTimeoutMs: duration.min(1).default(30 * 60_000),
-    maxEntries: z.number().int().positive().default(100_000),
+    idleTimeoutMs: stickTableSchema.shape.idleTimeoutMs,
+    maxEntries: stickTableSchema.shape.maxEntries,
     /** Saved here periodically and at shutdown, loaded at start. */
     file: z.string().optional(),
-    saveIntervalMs: duration.min(100).default(10_000),
+    saveIntervalMs: ms(100).default(DEFAULT_STICK_TABLE.saveIntervalMs),
   }).strict(),
 ]);
+
+export type ResolvedHealthTrackerOptions = z.output<typeof healthTrackerSchema>;
+export type ResolvedActiveCheckerOptions = z.output<typeof activeCheckerSchema>;
+export type ResolvedOutlierEjectorOptions = z.output<typeof outlierEjectorSchema> & { clock: Clock };
+export type ResolvedStallDetectorOptions = z.output<typeof stallDetectorSchema>;
+export type ResolvedCookieAffinityOptions = z.output<typeof cookieAffinitySchema> & { keyring: Keyring; clock: Clock };
+export type ResolvedStickTableOptions = z.output<typeof stickTableSchema> & { clock: Clock };
+
+function parse<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
+  const result = schema.safeParse(input ?? {});
+  if (result.success) return result.data;
+  throw new BalancerConfigError(`${what}: ${describeIssues(result.error.issues, input ?? {})}`);
+}
+
+/** For a part built on its own (tests, benches): validated and filled as a pool does. */
+export function resolveHealthTrackerOptions(input?: z.input<typeof healthTrackerSchema>): ResolvedHealthTrackerOptions {
+  return parse(healthTrackerSchema, input, 'health');
+}
+
+/** Keeps the checker's listeners (`onChange`, `onLoad`) as given. */
+export function resolveActiveCheckerOptions(input: ActiveCheckerOptions = {}): ActiveCheckerRunOptions {
+  const { onChange, onLoad, ...fields } = input;
+  return { ...parse(activeCheckerSchema, fields, 'health'), onChange, onLoad };
+}
+
+export function resolveOutlierEjectorOptions(input?: z.input<typeof outlierEjectorSchema> & { clock?: Clock }): ResolvedOutlierEjectorOptions {
+  return { ...parse(outlierEjectorSchema, input, 'outlier'), clock: input?.clock ?? systemClock };
+}
+
+export function resolveStallDetectorOptions(input?: z.input<typeof stallDetectorSchema>): ResolvedStallDetectorOptions {
+  return parse(stallDetectorSchema, input, 'outlier');
+}
+
+export function resolveCookieAffinityOptions(
+  input: z.input<typeof cookieAffinitySchema> & { keyring?: Keyring; keys?: readonly SigningKey[]; clock?: Clock },
+): ResolvedCookieAffinityOptions {
+  const keyring = input.keyring ?? (input.keys !== undefined ? new Keyring(input.keys) : undefined);
+  if (keyring === undefined) throw new BalancerConfigError('cookie affinity needs signing keys; pass keyring or keys: [{ id, secret }] (share them between balancers)');
+  return { ...parse(cookieAffinitySchema, input, 'affinity'), keyring, clock: input.clock ?? systemClock };
+}
+
+export function resolveStickTableOptions(input?: z.input<typeof stickTableSchema> & { clock?: Clock }): ResolvedStickTableOptions {
+  return { ...parse(stickTableSchema, input, 'stick table'), clock: input?.clock ?? systemClock };
+}
 
 export const poolSchema = z.object({
   servers: z.array(serverSchema).default([]),
@@ -118,7 +280,7 @@ export const poolSchema = z.object({
   health: healthSchema.optional(),
   outlier: outlierSchema.default(outlierSchema.parse({})),
   /** Ramp a returning server's weight up over this window (0 disables). */
-  slowStartMs: duration.default(10_000),
+  slowStartMs: duration.default(DEFAULT_SLOW_START_MS),
   /** Sticky clients of a draining server may stay until this long after the drain began. */
   drainStickyMs: duration.default(0),
 }).strict().superRefine((pool, ctx) => {

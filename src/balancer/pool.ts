@@ -5,7 +5,7 @@ import { CookieAffinity, StickTable } from './affinity/index.js';
 import { AdminRequestError } from './errors.js';
 import { ActiveChecker, OutlierEjector, StallDetector } from './health/index.js';
 import type { FailureKind } from './health/index.js';
-import type { PoolOptions } from './options.js';
+import { DEFAULT_COOKIE_AFFINITY, DEFAULT_STICK_TABLE, type PoolOptions } from './options.js';
 import { LatencyWindow } from './latency-window.js';
 import type { ProxyPool, SelectRequest } from './proxy/proxy-context.js';
 import { Server } from './server.js';
@@ -98,9 +98,12 @@ export class Pool implements ProxyPool {
     });
     const affinity = options.affinity;
     if (affinity?.type === 'cookie') {
-      this.#cookie = new CookieAffinity({ keyring: deps.keyring, cookieName: affinity.cookieName, maxAgeSec: affinity.maxAgeSec });
+      this.#cookie = new CookieAffinity({
+        keyring: deps.keyring, cookieName: affinity.cookieName, maxAgeSec: affinity.maxAgeSec, path: DEFAULT_COOKIE_AFFINITY.path,
+        cacheMaxEntries: DEFAULT_COOKIE_AFFINITY.cacheMaxEntries, clock: deps.clock,
+      });
     } else if (affinity?.type === 'table') {
-      const tableOptions = { idleTimeoutMs: affinity.idleTimeoutMs, maxEntries: affinity.maxEntries };
+      const tableOptions = { idleTimeoutMs: affinity.idleTimeoutMs, maxEntries: affinity.maxEntries, maxKeyLength: DEFAULT_STICK_TABLE.maxKeyLength, clock: deps.clock };
       if (affinity.file !== undefined) {
         const loaded = StickTable.load(affinity.file, tableOptions, deps.clock.now());
         this.#table = loaded.table;
@@ -111,7 +114,7 @@ export class Pool implements ProxyPool {
       }
     }
     this.#ejector = new OutlierEjector({ ...options.outlier, clock: deps.clock });
-    this.#stalls = new StallDetector({ stallMs: options.outlier.stallMs });
+    this.#stalls = new StallDetector(options.outlier);
     if (options.health !== undefined) {
       this.#checker = new ActiveChecker({
         ...options.health,

@@ -125,3 +125,106 @@ export function checkEntryOptions(options: EntryOptions | undefined): void {
   const parsed = entrySchema.safeParse(options);
   if (!parsed.success) throw new CacheOptionsError(`invalid cache entry options: ${describeIssues(parsed.error.issues, options)}`);
 }
+
+// ── the L2 stores and the buses: defaults and checks, each resolved once at construction ──
+
+/** Where the engines are when neither the options nor the environment say. */
+export const DEFAULT_CACHE_ENGINE_URLS = {
+  redis: 'redis://127.0.0.1:6379',
+  postgres: 'postgres://postgres@127.0.0.1:5432/postgres',
+  memcached: '127.0.0.1:11211',
+} as const;
+
+export const DEFAULT_CACHE_REDIS_STORE = { keyPrefix: 'scaleout:cache:', connectTimeoutMs: 1_000, commandTimeoutMs: 1_000 } as const;
+/** memcached: a short timeout, the cache's breaker decides what a slow server means. */
+export const DEFAULT_CACHE_MEMCACHED_STORE = { keyPrefix: 'scaleout:cache:', timeoutMs: 500 } as const;
+export const DEFAULT_CACHE_POSTGRES_STORE = {
+  table: 'scaleout_cache',
+  connectTimeoutMs: 1_000,
+  queryTimeoutMs: 1_000,
+  /** Expired rows are deleted this often (0: never). */
+  cleanupIntervalMs: 60_000,
+  cleanupBatchSize: 1_000,
+} as const;
+/** The write-behind log in a PostgreSQL table (write-behind/postgres-table-log.ts). */
+export const DEFAULT_WRITE_BEHIND_POSTGRES_LOG = {
+  table: 'scaleout_write_behind_log',
+  /** How often an idle flusher looks for new entries. */
+  pollMs: 100,
+  /** How long getting a connection may take before an append fails. */
+  connectTimeoutMs: 1_000,
+  /** How long one append may take before it fails (unacknowledged). */
+  queryTimeoutMs: 2_000,
+} as const;
+export const DEFAULT_CACHE_BUS = { connectionName: 'scaleout-cache-bus', timeoutMs: 1_000 } as const;
+
+const positiveMsSchema = z.number().int('use a positive integer number of milliseconds').positive('use a positive integer number of milliseconds');
+const SQL_IDENT = /^[a-z_][a-z0-9_]{0,47}$/;
+
+export const redisL2StoreSchema = z.object({
+  keyPrefix: z.string().max(128, 'use a string of at most 128 characters').default(DEFAULT_CACHE_REDIS_STORE.keyPrefix),
+  connectTimeoutMs: positiveMsSchema.default(DEFAULT_CACHE_REDIS_STORE.connectTimeoutMs),
+  commandTimeoutMs: positiveMsSchema.default(DEFAULT_CACHE_REDIS_STORE.commandTimeoutMs),
+});
+export const memcachedL2StoreSchema = z.object({
+  keyPrefix: z.string().regex(/^[\x21-\x7e]{0,64}$/, 'use at most 64 printable ASCII characters without spaces').default(DEFAULT_CACHE_MEMCACHED_STORE.keyPrefix),
+  timeoutMs: positiveMsSchema.default(DEFAULT_CACHE_MEMCACHED_STORE.timeoutMs),
+});
+export const postgresL2StoreSchema = z.object({
+  table: z.string().refine((t) => t.split('.').length <= 2 && t.split('.').every((p) => SQL_IDENT.test(p)),
+    'use [schema.]name of lower-case letters, digits and _ (at most 48 each)').default(DEFAULT_CACHE_POSTGRES_STORE.table),
+  connectTimeoutMs: positiveMsSchema.default(DEFAULT_CACHE_POSTGRES_STORE.connectTimeoutMs),
+  queryTimeoutMs: positiveMsSchema.default(DEFAULT_CACHE_POSTGRES_STORE.queryTimeoutMs),
+  cleanupIntervalMs: z.number().int().min(0, 'use 0 (off) or a positive integer').default(DEFAULT_CACHE_POSTGRES_STORE.cleanupIntervalMs),
+  cleanupBatchSize: z.number().int().positive('use a positive integer').default(DEFAULT_CACHE_POSTGRES_STORE.cleanupBatchSize),
+});
+export const busSchema = z.object({
+  connectionName: z.string().min(1).default(DEFAULT_CACHE_BUS.connectionName),
+  commandTimeoutMs: positiveMsSchema.default(DEFAULT_CACHE_BUS.timeoutMs),
+  timeoutMs: positiveMsSchema.default(DEFAULT_CACHE_BUS.timeoutMs),
+});
+
+export const postgresTableLogSchema = z.object({
+  table: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'use lower-case letters, digits and _ (at most 63)').default(DEFAULT_WRITE_BEHIND_POSTGRES_LOG.table),
+  pollMs: positiveMsSchema.default(DEFAULT_WRITE_BEHIND_POSTGRES_LOG.pollMs),
+  connectTimeoutMs: positiveMsSchema.default(DEFAULT_WRITE_BEHIND_POSTGRES_LOG.connectTimeoutMs),
+  queryTimeoutMs: positiveMsSchema.default(DEFAULT_WRITE_BEHIND_POSTGRES_LOG.queryTimeoutMs),
+});
+
+function parseCacheOptions<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
+  const result = schema.safeParse(input ?? {});
+  if (result.success) return result.data;
+  throw new CacheOptionsError(`invalid ${what} options: ${describeIssues(result.error.issues, input ?? {})}`);
+}
+
+type Env = NodeJS.ProcessEnv;
+
+/** A Redis URL: the options', else `REDIS_URL`, else the local default. */
+export function cacheRedisUrl(given: string | undefined, env: Env = process.env): string {
+  return given ?? env.REDIS_URL ?? DEFAULT_CACHE_ENGINE_URLS.redis;
+}
+
+/** A PostgreSQL connection string: the options', else `DATABASE_URL`, else the local default. */
+export function cachePostgresUrl(given: string | undefined, env: Env = process.env): string {
+  return given ?? env.DATABASE_URL ?? DEFAULT_CACHE_ENGINE_URLS.postgres;
+}
+
+export function resolveRedisL2StoreOptions(input: z.input<typeof redisL2StoreSchema> & { url?: string }, env: Env = process.env): z.output<typeof redisL2StoreSchema> & { url: string } {
+  return { ...parseCacheOptions(redisL2StoreSchema, input, 'Redis L2 store'), url: cacheRedisUrl(input?.url, env) };
+}
+
+export function resolveMemcachedL2StoreOptions(input: z.input<typeof memcachedL2StoreSchema> & { servers?: string }, env: Env = process.env): z.output<typeof memcachedL2StoreSchema> & { servers: string } {
+  return { ...parseCacheOptions(memcachedL2StoreSchema, input, 'memcached L2 store'), servers: input?.servers ?? env.MEMCACHED_URL ?? DEFAULT_CACHE_ENGINE_URLS.memcached };
+}
+
+export function resolvePostgresL2StoreOptions(input: z.input<typeof postgresL2StoreSchema> & { connectionString?: string }, env: Env = process.env): z.output<typeof postgresL2StoreSchema> & { connectionString: string } {
+  return { ...parseCacheOptions(postgresL2StoreSchema, input, 'PostgreSQL L2 store'), connectionString: cachePostgresUrl(input?.connectionString, env) };
+}
+
+export function resolveBusOptions(input: z.input<typeof busSchema>): z.output<typeof busSchema> {
+  return parseCacheOptions(busSchema, input, 'bus');
+}
+
+export function resolvePostgresTableLogOptions(input: z.input<typeof postgresTableLogSchema> & { connectionString?: string }, env: Env = process.env): z.output<typeof postgresTableLogSchema> & { connectionString: string } {
+  return { ...parseCacheOptions(postgresTableLogSchema, input, 'write-behind PostgreSQL log'), connectionString: cachePostgresUrl(input?.connectionString, env) };
+}

@@ -1,15 +1,7 @@
-import { CacheKeyError, CacheOptionsError } from './errors.js';
+import { CacheKeyError } from './errors.js';
 
 /** Longest key or tag the cache accepts, in characters. */
 export const MAX_KEY_CHARS = 1_024;
-
-export function positiveMs(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new CacheOptionsError(`${name} must be a positive integer number of milliseconds, got ${String(value)}`);
-  }
-  return value;
-}
 
 export function assertKey(key: unknown, what = 'key'): asserts key is string {
   if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_CHARS) {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DatabaseOptionsError } from './errors.js';
 import { type DatabaseOptions, DEFAULT_MAX_LAG_MS, resolveOptions } from './options.js';
@@ -24,5 +25,23 @@ describe('resolveOptions', () => {
   ])('rejects %j naming %s', (options, field) => {
     expect(() => resolveOptions(options as unknown as DatabaseOptions)).toThrow(DatabaseOptionsError);
     expect(() => resolveOptions(options as unknown as DatabaseOptions)).toThrow(`"${field}"`);
+  });
+
+  it('fills the defaults docs/replication.md gives, and refuses with the db options code', () => {
+    const docs = readFileSync(new URL('../../docs/replication.md', import.meta.url), 'utf8');
+    const o = resolveOptions({ primary: 'postgres://h' });
+    expect(docs).toContain(`Every \`checkIntervalMs\` (${o.checkIntervalMs} ms)`);
+    expect(docs).toContain(`within \`maxLagMs\` (${o.maxLagMs})`);
+    expect(docs).toContain(`\`readYourWritesWaitMs\` (${o.readYourWritesWaitMs} ms)`);
+    expect(docs).toContain(`\`failAfterChecks\` (${o.failover.failAfterChecks})`);
+    let thrown: unknown;
+    try {
+      resolveOptions({ primary: 'postgres://h', replicas: ['postgres://r', 'mysql://x'] });
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(DatabaseOptionsError);
+    expect((thrown as DatabaseOptionsError).code).toBe('SCALEOUT_DB_INVALID_OPTIONS');
+    expect((thrown as Error).message).toBe('option "replicas[1]" is "mysql://x"; it must be a postgres:// URL or a pg config object');
   });
 });

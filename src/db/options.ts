@@ -1,4 +1,5 @@
 import type { PoolConfig } from 'pg';
+import { z } from 'zod';
 import { type Clock, systemClock } from '../internal/clock.js';
 import { DatabaseOptionsError } from './errors.js';
 
@@ -114,62 +115,59 @@ export interface ResolvedOptions {
 
 const silentLogger: DatabaseLogger = { info: () => {}, warn: () => {}, error: () => {} };
 
+const atLeast = (min: number): z.ZodNumber => z.number({ error: `a finite number >= ${min}` }).min(min, `a finite number >= ${min}`);
+const yesNo = z.boolean({ error: 'true or false' });
+const NODE_HELP = 'a postgres:// URL or a pg config object';
+const node = z.custom<string | PoolConfig>(
+  (v) => (typeof v === 'string' && /^postgres(ql)?:\/\//.test(v)) || (typeof v === 'object' && v !== null && !Array.isArray(v)), NODE_HELP,
+).transform((v): PoolConfig => (typeof v === 'string' ? { connectionString: v } : { ...v }));
+
+/** The data fields of {@link DatabaseOptions}; `clock` and `logger` are taken as given. */
+const databaseOptionsSchema = z.object({
+  primary: node,
+  replicas: z.array(node, { error: 'an array of URLs or pg configs' }).default([]),
+  maxLagMs: atLeast(0).default(DEFAULT_MAX_LAG_MS),
+  maxLagBytes: atLeast(0).optional(),
+  readYourWritesWaitMs: atLeast(0).default(DEFAULT_READ_YOUR_WRITES_WAIT_MS),
+  checkIntervalMs: atLeast(10).default(DEFAULT_CHECK_INTERVAL_MS),
+  checkTimeoutMs: atLeast(10).default(DEFAULT_CHECK_TIMEOUT_MS),
+  failover: z.object({
+    enabled: yesNo,
+    failAfterChecks: atLeast(1).default(DEFAULT_FAIL_AFTER_CHECKS),
+    synchronous: yesNo.default(false),
+    promoteTimeoutS: atLeast(1).default(DEFAULT_PROMOTE_TIMEOUT_S),
+  }, { error: 'an object { enabled, failAfterChecks?, synchronous?, promoteTimeoutS? }' })
+    .default({ enabled: false, failAfterChecks: DEFAULT_FAIL_AFTER_CHECKS, synchronous: false, promoteTimeoutS: DEFAULT_PROMOTE_TIMEOUT_S }),
+  pool: z.object({
+    max: atLeast(1).default(DEFAULT_POOL_MAX),
+    idleTimeoutMillis: atLeast(0).default(DEFAULT_POOL_IDLE_TIMEOUT_MS),
+    connectionTimeoutMillis: atLeast(0).default(DEFAULT_POOL_CONNECTION_TIMEOUT_MS),
+  }, { error: 'an object { max?, idleTimeoutMillis?, connectionTimeoutMillis? }' })
+    .default({ max: DEFAULT_POOL_MAX, idleTimeoutMillis: DEFAULT_POOL_IDLE_TIMEOUT_MS, connectionTimeoutMillis: DEFAULT_POOL_CONNECTION_TIMEOUT_MS }),
+  routeCacheSize: atLeast(1).default(DEFAULT_ROUTE_CACHE_SIZE),
+});
+
+/** `replicas[0]`, `failover.enabled`: a field as a user writes it. */
+function fieldName(path: readonly PropertyKey[]): string {
+  return path.map((key, i) => (typeof key === 'number' ? `[${key}]` : `${i === 0 ? '' : '.'}${String(key)}`)).join('') || 'options';
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let at = input;
+  for (const key of path) at = at === null || typeof at !== 'object' ? undefined : (at as Record<PropertyKey, unknown>)[key];
+  return at;
+}
+
 /** Validates options once, at construction, naming the field and what it allows. */
 export function resolveOptions(options: DatabaseOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) {
     throw new DatabaseOptionsError('options', options, 'an object with at least `primary`');
   }
-  const primary = nodeConfig('primary', options.primary);
-  const replicaList = options.replicas ?? [];
-  if (!Array.isArray(replicaList)) throw new DatabaseOptionsError('replicas', replicaList, 'an array of URLs or pg configs');
-  const replicas = replicaList.map((r, i) => nodeConfig(`replicas[${i}]`, r));
-  const failover = options.failover ?? { enabled: false };
-  if (typeof failover !== 'object' || failover === null || typeof failover.enabled !== 'boolean') {
-    throw new DatabaseOptionsError('failover.enabled', (failover as { enabled?: unknown } | null)?.enabled, 'true or false');
+  const result = databaseOptionsSchema.safeParse(options);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new DatabaseOptionsError(fieldName(issue.path), valueAt(options, issue.path), issue.message);
   }
-  return {
-    nodes: [primary, ...replicas],
-    maxLagMs: count('maxLagMs', options.maxLagMs, DEFAULT_MAX_LAG_MS, 0),
-    maxLagBytes: options.maxLagBytes === undefined ? undefined : count('maxLagBytes', options.maxLagBytes, 0, 0),
-    readYourWritesWaitMs: count('readYourWritesWaitMs', options.readYourWritesWaitMs, DEFAULT_READ_YOUR_WRITES_WAIT_MS, 0),
-    checkIntervalMs: count('checkIntervalMs', options.checkIntervalMs, DEFAULT_CHECK_INTERVAL_MS, 10),
-    checkTimeoutMs: count('checkTimeoutMs', options.checkTimeoutMs, DEFAULT_CHECK_TIMEOUT_MS, 10),
-    failover: {
-      enabled: failover.enabled,
-      failAfterChecks: count('failover.failAfterChecks', failover.failAfterChecks, DEFAULT_FAIL_AFTER_CHECKS, 1),
-      synchronous: bool('failover.synchronous', failover.synchronous, false),
-      promoteTimeoutS: count('failover.promoteTimeoutS', failover.promoteTimeoutS, DEFAULT_PROMOTE_TIMEOUT_S, 1),
-    },
-    pool: {
-      max: count('pool.max', options.pool?.max, DEFAULT_POOL_MAX, 1),
-      idleTimeoutMillis: count('pool.idleTimeoutMillis', options.pool?.idleTimeoutMillis, DEFAULT_POOL_IDLE_TIMEOUT_MS, 0),
-      connectionTimeoutMillis: count('pool.connectionTimeoutMillis', options.pool?.connectionTimeoutMillis, DEFAULT_POOL_CONNECTION_TIMEOUT_MS, 0),
-    },
-    routeCacheSize: count('routeCacheSize', options.routeCacheSize, DEFAULT_ROUTE_CACHE_SIZE, 1),
-    clock: options.clock ?? systemClock,
-    logger: options.logger ?? silentLogger,
-  };
-}
-
-function nodeConfig(field: string, value: unknown): PoolConfig {
-  if (typeof value === 'string') {
-    if (!/^postgres(ql)?:\/\//.test(value)) throw new DatabaseOptionsError(field, value, 'a postgres:// URL or a pg config object');
-    return { connectionString: value };
-  }
-  if (typeof value === 'object' && value !== null && !Array.isArray(value)) return { ...(value as PoolConfig) };
-  throw new DatabaseOptionsError(field, value, 'a postgres:// URL or a pg config object');
-}
-
-function count(field: string, value: unknown, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
-    throw new DatabaseOptionsError(field, value, `a finite number >= ${min}`);
-  }
-  return value;
-}
-
-function bool(field: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') throw new DatabaseOptionsError(field, value, 'true or false');
-  return value;
+  const { primary, replicas, ...rest } = result.data;
+  return { ...rest, maxLagBytes: rest.maxLagBytes, nodes: [primary, ...replicas], clock: options.clock ?? systemClock, logger: options.logger ?? silentLogger };
 }

@@ -97,6 +97,11 @@ export interface QueueBackend {
   removeWaiting?(queue: string, jobId: string): Promise<RemoveWaitingResult>;
   /** Takes up to `max` waiting jobs, each to be acknowledged once handled. */
   take(queue: string, max: number): Promise<TakenJob[]>;
+  /**
+   * Jobs ready to run and not yet handed to a consumer (delayed ones and retries waiting
+   * for their backoff are not counted): what `scaleout up` scales workers on.
+   */
+  depth?(queue: string): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -4,10 +4,10 @@ import { JobsClosedError, JobsUnsupportedError } from './errors.js';
 import { jobIdForKey, newJobId, parseEnvelope } from './job.js';
 import type { JobEnvelope, JobEvent, JobInfo } from './job.js';
 import {
-  addOptionsSchema, DEFAULT_ATTEMPTS, DEFAULT_BACKOFF_MAX_MS, DEFAULT_BACKOFF_MS, DEFAULT_JITTER, DEFAULT_PAYLOAD_VERSION,
+  addOptionsSchema, DEFAULT_PAYLOAD_VERSION,
   parseOptions, queueOptionsSchema, validateQueueName,
 } from './options.js';
-import type { AddOptions, QueueOptions } from './options.js';
+import type { AddOptions, QueueOptions, ResolvedQueueOptions } from './options.js';
 import type { EventsOptions, SqlExecutor } from './tracker.js';
 
 /** What `add` did: the job's id, and false in `added` when the idempotency key had been used. */
@@ -32,7 +32,7 @@ export const DEFAULT_REDRIVE_MAX = 1_000;
 export class Queue<T = unknown> {
   readonly name: string;
   readonly backend: QueueBackend;
-  readonly #options: QueueOptions;
+  readonly #options: ResolvedQueueOptions;
   #ready: Promise<void> | undefined;
   #closed = false;
 
@@ -68,10 +68,11 @@ export class Queue<T = unknown> {
     const id = o.key !== undefined ? jobIdForKey(this.name, o.key) : newJobId();
     const envelope: JobEnvelope<T> = {
       id, name, v: o.v ?? DEFAULT_PAYLOAD_VERSION, data, attempt: 1,
-      maxAttempts: o.attempts ?? this.#options.attempts ?? DEFAULT_ATTEMPTS,
-      backoffMs: o.backoffMs ?? this.#options.backoffMs ?? DEFAULT_BACKOFF_MS,
-      backoffMaxMs: o.backoffMaxMs ?? this.#options.backoffMaxMs ?? DEFAULT_BACKOFF_MAX_MS,
-      jitter: o.jitter ?? this.#options.jitter ?? DEFAULT_JITTER,
+      // The job's own settings, else its queue's (resolved with the defaults).
+      maxAttempts: o.attempts ?? this.#options.attempts,
+      backoffMs: o.backoffMs ?? this.#options.backoffMs,
+      backoffMaxMs: o.backoffMaxMs ?? this.#options.backoffMaxMs,
+      jitter: o.jitter ?? this.#options.jitter,
       priority: o.priority ?? 0,
       ...(o.key !== undefined ? { key: o.key } : {}),
     };

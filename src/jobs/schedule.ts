@@ -1,17 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { Cron } from 'croner';
 import { JobsClosedError, JobsOptionsError } from './errors.js';
+import { DEFAULT_SCHEDULER, parseOptions, schedulerOptionsSchema } from './options.js';
 import type { Queue } from './queue.js';
 import type { JobTracker } from './tracker.js';
 
 /** How long a scheduler's lease lasts unless renewed; a dead scheduler's successor takes over after it. */
-export const DEFAULT_SCHEDULER_LEASE_MS = 5_000;
+export const DEFAULT_SCHEDULER_LEASE_MS = DEFAULT_SCHEDULER.leaseMs;
 /** How often a scheduler renews its lease and looks for due ticks. */
-export const DEFAULT_SCHEDULER_INTERVAL_MS = 200;
+export const DEFAULT_SCHEDULER_INTERVAL_MS = DEFAULT_SCHEDULER.intervalMs;
 /** At most this many missed ticks of one schedule are enqueued after an outage (the latest ones). */
-export const DEFAULT_MAX_CATCH_UP = 100;
+export const DEFAULT_MAX_CATCH_UP = DEFAULT_SCHEDULER.maxCatchUp;
 /** @defaultValue */
-export const DEFAULT_SCHEDULER_GROUP = 'default';
+export const DEFAULT_SCHEDULER_GROUP = DEFAULT_SCHEDULER.group;
 
 export interface ScheduleDefinition<T = unknown> {
   /** Unique within the group; the key of the schedule's last-run mark. */
@@ -76,14 +77,12 @@ export class Scheduler {
       }
     });
     this.#tracker = options.tracker ?? (schedules[0] as ScheduleDefinition).queue.backend.tracker;
-    this.#lease = `scheduler:${options.group ?? DEFAULT_SCHEDULER_GROUP}`;
-    this.#leaseMs = options.leaseMs ?? DEFAULT_SCHEDULER_LEASE_MS;
-    this.#intervalMs = options.intervalMs ?? DEFAULT_SCHEDULER_INTERVAL_MS;
-    this.#maxCatchUp = options.maxCatchUp ?? DEFAULT_MAX_CATCH_UP;
-    if (!Number.isInteger(this.#leaseMs) || this.#leaseMs < 500) throw new JobsOptionsError('leaseMs must be an integer of at least 500');
-    if (!Number.isInteger(this.#intervalMs) || this.#intervalMs < 10 || this.#intervalMs * 2 > this.#leaseMs) {
-      throw new JobsOptionsError('intervalMs must be an integer of at least 10 and at most half of leaseMs');
-    }
+    const { group, leaseMs, intervalMs, maxCatchUp } = parseOptions(schedulerOptionsSchema,
+      { group: options.group, leaseMs: options.leaseMs, intervalMs: options.intervalMs, maxCatchUp: options.maxCatchUp }, 'scheduler options');
+    this.#lease = `scheduler:${group}`;
+    this.#leaseMs = leaseMs;
+    this.#intervalMs = intervalMs;
+    this.#maxCatchUp = maxCatchUp;
     this.#onError = options.onError ?? (() => undefined);
   }
 

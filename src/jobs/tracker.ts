@@ -1,3 +1,4 @@
+import { DEFAULT_TRACKER } from './options.js';
 import type { JobEvent, JobEventType, JobInfo, JobState } from './job.js';
 
 /** A change to a job's record, written together with the event that announces it. */
@@ -59,6 +60,6 @@ export interface JobTracker {
   close(): Promise<void>;
 }
 
-export const DEFAULT_EVENTS_KEPT = 100;
+export const DEFAULT_EVENTS_KEPT = DEFAULT_TRACKER.eventsKept;
 /** How long a finished job's record and events stay readable. */
-export const DEFAULT_RECORD_TTL_MS = 24 * 3_600_000;
+export const DEFAULT_RECORD_TTL_MS = DEFAULT_TRACKER.recordTtlMs;

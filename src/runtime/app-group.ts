@@ -45,7 +45,9 @@ export class AppGroup implements ScalableGroup {
 
   constructor(options: AppGroupOptions) {
     this.#options = options;
-    this.#desired = options.config.app.instances;
+    // Autoscale starts from `instances`, within its bounds.
+    const { instances, autoscale } = options.config.app;
+    this.#desired = autoscale === undefined ? instances : Math.min(autoscale.max, Math.max(autoscale.min, instances));
   }
 
   /** The pool the current build serves in. */

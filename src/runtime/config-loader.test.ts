@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_BALANCER_LISTEN, DEFAULT_INSTANCES, defineConfig } from './config.js';
 import type { RuntimeConfig } from './config.js';
 import { loadConfig, parseConfig } from './config-loader.js';
-import { AppEntryNotFoundError, RuntimeConfigError } from './errors.js';
+import { AppEntryNotFoundError, AutoscaleUnavailableError, RuntimeConfigError } from './errors.js';
 
 describe('parseConfig', () => {
   it('fills every default from an app entry alone', () => {
@@ -17,6 +17,36 @@ describe('parseConfig', () => {
     expect(config.deploy.strategy).toBe('rolling');
     expect(config.workers).toEqual({});
     expect(config.db).toEqual({});
+  });
+
+  it('validates autoscale: bounds, exactly one target, the defaults docs/runtime.md gives', () => {
+    const app = (autoscale: unknown): unknown => ({ app: { entry: 'a.ts', autoscale } });
+    expect(parseConfig(app({ min: 1, max: 3, target: { cpu: 60 } })).app.autoscale).toEqual({ min: 1, max: 3, target: { cpu: 60 }, cooldownMs: 30_000, intervalMs: 1_000 });
+    expect(() => parseConfig(app({ min: 1, max: 3, target: { queueDepth: 5 } }))).toThrow(/autoscale on queueDepth needs the queues to watch/);
+    const worker = parseConfig({ app: { entry: 'a.ts' }, workers: { mail: { entry: 'w.ts', queues: ['mail'], autoscale: { min: 0, max: 4, target: { queueDepth: 10 }, backendPrefix: 'shop:jobs' } } } });
+    expect(worker.workers.mail!.autoscale).toMatchObject({ min: 0, max: 4, target: { queueDepth: 10 }, backendPrefix: 'shop:jobs' });
+    expect(() => parseConfig({ app: { entry: 'a.ts' }, workers: { mail: { entry: 'w.ts', autoscale: { min: 0, max: 2, target: { queueDepth: 5 } } } } }))
+      .toThrow(/name the queues to watch/);
+    expect(() => parseConfig(app({ min: 3, max: 2, target: { cpu: 60 } }))).toThrow(/app.autoscale.max: must be at least min/);
+    expect(() => parseConfig(app({ min: 1, max: 2, target: {} }))).toThrow(/give exactly one target/);
+    expect(() => parseConfig(app({ min: 1, max: 2, target: { cpu: 60, p99Ms: 100 } }))).toThrow(/give exactly one target/);
+    expect(() => parseConfig(app({ min: 1, max: 2, target: { cpu: 150 } }))).toThrow(/percent of one core, 1-100/);
+    expect(() => parseConfig(app({ min: 0, max: 2, target: { cpu: 50 } }))).toThrow(/at least one instance/);
+    expect(() => parseConfig(app({ min: 1, max: 2, target: { cpu: 50 }, every: 3 }))).toThrow(/every: unknown field/);
+    expect(() => parseConfig({ app: { entry: 'a.ts' }, workers: { mail: { entry: 'w.ts', autoscale: { min: 0, max: 2, target: { cpu: 50 } } } } }))
+      .toThrow(/workers.mail.autoscale.target: workers scale on the depth of their queues/);
+  });
+
+  it('refuses autoscale targets it cannot read yet with their own code', () => {
+    let thrown: unknown;
+    try {
+      parseConfig({ app: { entry: 'a.ts', autoscale: { min: 1, max: 2, target: { p99Ms: 200 } } } });
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(AutoscaleUnavailableError);
+    expect((thrown as AutoscaleUnavailableError).code).toBe('SCALEOUT_RUNTIME_AUTOSCALE_UNAVAILABLE');
+    expect((thrown as Error).message).toMatch(/app.autoscale.target.p99Ms cannot be used yet: it needs a latency histogram in the balancer's \/metrics/);
   });
 
   it('validates the shards section: database names or URLs, tables with their shard keys', () => {

@@ -37,6 +37,44 @@ const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$
 const ms = z.number().int().nonnegative();
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'use an environment variable name such as API_KEY');
 
+/** Autoscale: a change of instance count waits at least this long after the last one. @defaultValue 30000 */
+export const DEFAULT_AUTOSCALE_COOLDOWN_MS = 30_000;
+/** Autoscale: how often the metric is read. @defaultValue 1000 */
+export const DEFAULT_AUTOSCALE_INTERVAL_MS = 1_000;
+
+/**
+ * What autoscale keeps each process near: `cpu`, percent of one core per instance (a
+ * Node process runs JavaScript on one core); `queueDepth`, waiting jobs per process;
+ * `p99Ms`, the balancer's 99th percentile latency (needs its latency histogram).
+ */
+const autoscaleTargetSchema = z.object({
+  cpu: z.number().min(1).max(100, 'a Node process uses at most one core for JavaScript: give a percent of one core, 1-100').optional(),
+  p99Ms: z.number().int().min(1).optional(),
+  queueDepth: z.number().int().min(1).optional(),
+}).strict().refine((t) => Object.values(t).filter((v) => v !== undefined).length === 1, {
+  message: 'give exactly one target: { cpu: <percent of a core> }, { queueDepth: <jobs per process> } or { p99Ms: <ms> }',
+});
+
+/** `autoscale` of `app` or of a worker: bounds, the target, and the pace. */
+export const autoscaleSchema = z.object({
+  min: z.number().int().min(0).max(MAX_INSTANCES),
+  max: z.number().int().min(1).max(MAX_INSTANCES),
+  target: autoscaleTargetSchema,
+  /** No change of count within this long of the last one: a new instance's effect shows before the next decision. */
+  cooldownMs: ms.default(DEFAULT_AUTOSCALE_COOLDOWN_MS),
+  /** How often the metric is read. */
+  intervalMs: ms.min(100).default(DEFAULT_AUTOSCALE_INTERVAL_MS),
+  /** The queues whose depth counts (a worker's default: its `queues`). */
+  queues: z.array(z.string().min(1)).min(1).optional(),
+  /**
+   * For `queueDepth`: the BullMQ prefix (`redis` profile) or pg-boss schema (`postgres`
+   * profile) the app's queues use. @defaultValue the backend's default
+   */
+  backendPrefix: z.string().min(1).max(100).optional(),
+}).strict().refine((a) => a.min <= a.max, { path: ['max'], message: 'must be at least min' });
+
+export type AutoscaleConfig = z.output<typeof autoscaleSchema>;
+
 const appSchema = z.object({
   /** The file that starts the server, relative to the app folder; it listens on `process.env.PORT`. */
   entry: z.string().min(1, 'name the file that starts the server, e.g. "server.ts"')
@@ -51,7 +89,15 @@ const appSchema = z.object({
   }).strict().default({ initialMs: DEFAULT_RESTART_INITIAL_MS, maxMs: DEFAULT_RESTART_MAX_MS }),
   /** Extra environment for every instance (the runtime's own variables win). */
   env: z.record(envName, z.string()).default({}),
-}).strict();
+  /** Instances added and removed (drained first) to keep `target`; `instances` is the count at start, kept within min..max. */
+  autoscale: autoscaleSchema.optional(),
+}).strict().superRefine((app, ctx) => {
+  if (app.autoscale === undefined) return;
+  if (app.autoscale.min < 1) ctx.addIssue({ code: 'custom', path: ['autoscale', 'min'], message: 'an app keeps at least one instance: use 1 or more' });
+  if (app.autoscale.target.queueDepth !== undefined && app.autoscale.queues === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['autoscale', 'queues'], message: 'autoscale on queueDepth needs the queues to watch, e.g. queues: ["exports"]' });
+  }
+});
 
 /** Most balancer replicas one supervisor runs. @defaultValue 8 */
 export const MAX_BALANCER_REPLICAS = 8;
@@ -265,7 +311,17 @@ const workerSchema = z.object({
    * is killed and restarted; 0 turns the check off. @defaultValue 10000
    */
   hangTimeoutMs: z.union([z.literal(0), z.number().int().min(1000, 'give at least 1000 ms, or 0 to turn the check off')]).optional(),
-}).strict();
+  /** Workers added and removed on the depth of their queues; `instances` is the count at start, kept within min..max. */
+  autoscale: autoscaleSchema.optional(),
+}).strict().superRefine((worker, ctx) => {
+  if (worker.autoscale === undefined) return;
+  if (worker.autoscale.target.queueDepth === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['autoscale', 'target'], message: 'workers scale on the depth of their queues: use target: { queueDepth: <jobs per worker> }' });
+  }
+  if (worker.autoscale.queues === undefined && worker.queues === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['autoscale', 'queues'], message: 'name the queues to watch here or in the worker\'s queues' });
+  }
+});
 
 /**
  * `scaleout dns` run by the supervisor: an authoritative name server for `name` that

@@ -50,6 +50,11 @@ export function describeEvent(event: RuntimeEvent): EventText {
       return { level: 'warn', text: `chaos: ${event.fault} ${event.source} (${event.role}): ${event.detail}` };
     case 'chaos-healed':
       return { level: 'step', text: `chaos healed: ${event.fault} ${event.source} (${event.role}): ${event.detail}` };
+    case 'autoscale':
+      return {
+        level: event.decision === 'failed' ? 'warn' : event.decision === 'hold-at-max' || event.decision === 'cooldown' ? 'info' : 'step',
+        text: `autoscale ${event.role}: ${event.decision === 'scale-out' || event.decision === 'scale-in' ? `${event.decision} ${event.from} → ${event.to}` : `${event.decision} at ${event.from}`} (${event.metric} ${event.reason})`,
+      };
     case 'gap':
       return {
         level: 'warn',

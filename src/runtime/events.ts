@@ -47,6 +47,12 @@ export type RuntimeEventBody =
   | { kind: 'chaos-fault'; fault: string; role: string; detail: string }
   /** A fault was undone (`scaleout chaos heal`, the supervisor's stop, or leftovers of an earlier run at start). */
   | { kind: 'chaos-healed'; fault: string; role: string; detail: string }
+  /**
+   * An autoscale decision for `role` (`source` is the role): `scale-out`/`scale-in` change
+   * the count from `from` to `to`; `hold-at-max` and `cooldown` keep it, said once when
+   * they begin. `value` is the metric per process, `reason` says why in words.
+   */
+  | { kind: 'autoscale'; role: string; decision: 'scale-out' | 'scale-in' | 'hold-at-max' | 'cooldown' | 'failed'; from: number; to: number; metric: 'cpu' | 'queueDepth'; value: number; target: number; reason: string }
   /** Events were lost between `afterId` and the next event sent: they fell off the ring, or the supervisor restarted (`missed` null). */
   | { kind: 'gap'; afterId: number; missed: number | null };
 

@@ -5,7 +5,7 @@ import { systemClock } from '../internal/clock.js';
 import type { PostgresReplicaSet, PostgresExit, PostgresNode } from './engines/index.js';
 import { DbFailoverError, DbRequestError } from './errors.js';
 import type { SupervisorEvent } from './events.js';
-import { RestartTimer } from './restart-timer.js';
+import { SupervisedProcess, type ProcessRun } from './supervised-process.js';
 import type { ProcessState } from './status.js';
 
 /**
@@ -48,26 +48,34 @@ export interface RebuildResult {
   durationMs: number;
 }
 
+/** A node's run, as its {@link SupervisedProcess} holds it. */
+interface NodeRun extends ProcessRun {
+  readonly exited: Promise<PostgresExit>;
+}
+
 interface Watched {
   readonly node: PostgresNode;
-  /** The backoff of its automatic recoveries, and the one pending. */
-  readonly restart: RestartTimer;
-  /** A restart or rebuild in progress: the node's exits are expected meanwhile. */
-  busy: Promise<void> | undefined;
+  /** Its restarts (with backoff) and rebuilds: the runtime's one supervision. */
+  readonly process: SupervisedProcess<NodeRun>;
+  /** What its start is doing, for `scaleout status`. */
   activity: 'restarting' | 'rebuilding' | undefined;
-  /** The last automatic recovery started (the switchover waits for it). */
+  /** The last recovery started by a failover (the switchover waits for it). */
   recovery: Promise<void> | undefined;
-  /** Its data must be replaced by a copy of the primary's: an old primary, or a replica that would not start. */
+  /** Its next start replaces its data by a copy of the primary's: an old primary, or a replica that would not start. */
   rebuild: boolean;
+  /** What its last rebuild did. */
+  rebuilt: RebuildResult | undefined;
   /** A dead primary, waiting for the router to promote a replica. */
   awaitingFailover: boolean;
-  lastExit: string | undefined;
 }
 
 const firstLine = (err: unknown): string => String((err as Error)?.message ?? err).split('\n')[0] ?? '';
 
 /**
- * Keeps the embedded PostgreSQL nodes of `scaleout up` serving:
+ * Keeps the embedded PostgreSQL nodes of `scaleout up` serving. Each node is a
+ * {@link SupervisedProcess} whose start restarts it, or rebuilds it when its data must
+ * go; the guard adds only what is PostgreSQL's: a dead primary's restart is held until
+ * a replica is promoted, and then it comes back rebuilt.
  *
  *     replica exits ──backoff──► restart (a replica that does not start: rebuild)
  *     primary exits ──► the router promotes the most advanced replica after
@@ -94,8 +102,8 @@ export class PostgresGuard {
   readonly #failoverWaiters = new Set<(event: FailoverEvent) => void>();
   #stopped = false;
   #lastLog = '';
-  /** Where the steps of a rebuild go while `scaleout db failover` waits for it. */
-  #switchoverReport: ((event: SupervisorEvent) => void) | undefined;
+  /** Where the steps of a rebuild go while `scaleout db failover` or `db rebuild` waits for it. */
+  #report: ((event: SupervisorEvent) => void) | undefined;
 
   constructor(options: PostgresGuardOptions) {
     const { replicaSet } = options;
@@ -112,14 +120,28 @@ export class PostgresGuard {
       logger: this.#logger(),
     });
     this.#unsubscribe.push(this.database.on('failover', (event) => this.#onFailover(event)));
-    this.#watched = replicaSet.nodes.map((node) => {
-      const w: Watched = {
-        node, restart: new RestartTimer({ ...options.restart, clock: this.#clock }), busy: undefined,
-        activity: undefined, recovery: undefined, rebuild: false, awaitingFailover: false, lastExit: undefined,
-      };
-      this.#unsubscribe.push(node.onExit((exit) => this.#onExit(w, exit)));
-      return w;
-    });
+    this.#watched = replicaSet.nodes.map((node) => this.#watchNode(node, options));
+    for (const w of this.#watched) {
+      // The nodes run already: the first start adopts them.
+      w.process.start().catch((err: unknown) => this.#emit({ level: 'warn', source: w.node.name, message: `postgres ${w.node.name} is not watched: ${firstLine(err)}` }));
+    }
+  }
+
+  #watchNode(node: PostgresNode, options: PostgresGuardOptions): Watched {
+    const w: Watched = {
+      node, activity: undefined, recovery: undefined, rebuild: false, rebuilt: undefined, awaitingFailover: false,
+      process: new SupervisedProcess<NodeRun>({
+        name: `postgres ${node.name}`,
+        source: node.name,
+        start: () => this.#startNode(w),
+        restart: options.restart,
+        restartNote: () => (w.rebuild ? 'rebuilt from the primary (its data is replaced)' : 'on the same port, with its data'),
+        holdRestart: (_run, exit) => this.#holdRestart(w, exit as PostgresExit),
+        emit: this.#emit,
+        clock: this.#clock,
+      }),
+    };
+    return w;
   }
 
   /** Whether a dead primary is replaced by a replica. */
@@ -148,93 +170,68 @@ export class PostgresGuard {
     if (w?.awaitingFailover === true) detail = 'primary, down: a replica is being promoted';
     else if (w?.activity === 'rebuilding') detail = 'replica, rebuilding from the primary';
     else if (w?.rebuild === true) detail = 'old primary, to be rebuilt as a replica';
-    if (!running && w?.lastExit !== undefined) detail += `, last exit ${w.lastExit}`;
+    const lastExit = w?.process.lastExit;
+    if (!running && lastExit !== undefined) detail += `, last exit ${lastExit}`;
+    const supervised = w?.process.state ?? 'stopped';
     const state: ProcessState = running ? (w?.activity === 'rebuilding' ? 'starting' : 'running')
-      : w?.restart.pending === true ? 'restarting' : w?.busy !== undefined ? 'starting' : 'stopped';
+      : supervised === 'running' ? 'stopped' : supervised;
     return { state, detail };
   }
 
   // ── crashes ──────────────────────────────────────────────────────────────────
 
-  #onExit(w: Watched, exit: PostgresExit): void {
-    if (this.#stopped || exit.requested || w.busy !== undefined) return;
+  /** A run that exits is restarted with backoff, unless we stopped it or it was the primary (a replica takes over). */
+  #holdRestart(w: Watched, exit: PostgresExit): boolean {
+    if (this.#stopped || exit.requested) return true;
+    if (!this.#failover || w.node !== this.primaryNode()) return false;
+    w.awaitingFailover = true;
     const how = exit.signal ?? `code ${exit.code ?? '?'}`;
-    w.lastExit = how;
-    if (this.#failover && w.node === this.primaryNode()) {
-      w.awaitingFailover = true;
-      this.#emit({
-        level: 'warn',
-        source: w.node.name,
-        message: `postgres ${w.node.name} (the primary) exited (${how}); a replica is promoted once it misses ${DEFAULT_FAIL_AFTER_CHECKS} checks`,
-      });
-      return;
-    }
-    this.#scheduleRecovery(w, `postgres ${w.node.name} exited (${how})`);
-  }
-
-  #scheduleRecovery(w: Watched, why: string): void {
-    if (this.#stopped || w.restart.pending) return;
-    const delayMs = w.restart.schedule(() => {
-      w.recovery = this.#recover(w);
+    this.#emit({
+      level: 'warn',
+      source: w.node.name,
+      message: `postgres ${w.node.name} (the primary) exited (${how}); a replica is promoted once it misses ${DEFAULT_FAIL_AFTER_CHECKS} checks`,
     });
-    this.#emit({ level: 'warn', source: w.node.name, message: `${why}; ${w.rebuild ? 'rebuilding' : 'restarting'} it in ${delayMs} ms` });
+    return true;
   }
 
-  /** Restarts or rebuilds a node; on failure schedules the next attempt. Never rejects. */
-  async #recover(w: Watched): Promise<void> {
-    if (this.#stopped) return;
+  /** A node's start: adopts it when it runs, else restarts it, or rebuilds it from the primary. */
+  async #startNode(w: Watched): Promise<NodeRun> {
+    const { node } = w;
+    if (!w.rebuild && node.isRunning()) return runOf(node);
     try {
-      if (w.rebuild) await this.#rebuild(w, this.#switchoverReport ?? this.#emit);
-      else await this.#restart(w);
+      if (w.rebuild) {
+        w.rebuilt = await this.#rebuild(w, this.#report ?? this.#emit);
+      } else {
+        w.activity = 'restarting';
+        await node.start();
+      }
     } catch (err) {
-      if (this.#stopped) return;
       // A replica that does not come back as it was is copied afresh next time.
-      if (w.node !== this.primaryNode()) w.rebuild = true;
-      this.#scheduleRecovery(w, `postgres ${w.node.name} did not come back (${firstLine(err)})`);
+      if (node !== this.primaryNode()) w.rebuild = true;
+      throw err;
+    } finally {
+      w.activity = undefined;
     }
-  }
-
-  async #restart(w: Watched): Promise<void> {
-    await this.#busy(w, 'restarting', () => w.node.start());
-    w.restart.markHealthy();
-    w.lastExit = undefined;
-    this.#emit({ level: 'step', source: w.node.name, message: `postgres ${w.node.name} restarted (pid ${w.node.pid ?? '?'})` });
+    if (!node.isRunning()) throw new Error('it exited again right after it started');
+    return runOf(node);
   }
 
   async #rebuild(w: Watched, report: (event: SupervisorEvent) => void): Promise<RebuildResult> {
     const startedMs = this.#clock.now();
-    let primary: PostgresNode | undefined;
-    await this.#busy(w, 'rebuilding', async () => {
-      // With the old primary dead exactly one node is writable; otherwise the router's view decides.
-      await this.#replicaSet.refreshRoles().catch(() => undefined);
-      primary = this.primaryNode();
-      if (primary === w.node) {
-        throw new DbRequestError('INVALID', `${w.node.name} is the primary; rebuild a replica, or run \`scaleout db failover\` first`);
-      }
-      report({ level: 'step', message: `postgres ${w.node.name}: rebuilding as a replica of ${primary.name} (its data is replaced by a copy of the primary's)` });
-      await this.#replicaSet.rebuildAsReplica(w.node, primary);
-    });
+    w.activity = 'rebuilding';
+    // With the old primary dead exactly one node is writable; otherwise the router's view decides.
+    await this.#replicaSet.refreshRoles().catch(() => undefined);
+    const primary = this.primaryNode();
+    if (primary === w.node) {
+      throw new DbRequestError('INVALID', `${w.node.name} is the primary; rebuild a replica, or run \`scaleout db failover\` first`);
+    }
+    report({ level: 'step', message: `postgres ${w.node.name}: rebuilding as a replica of ${primary.name} (its data is replaced by a copy of the primary's)` });
+    await this.#replicaSet.rebuildAsReplica(w.node, primary);
     w.rebuild = false;
     w.awaitingFailover = false;
-    w.lastExit = undefined;
-    w.restart.markHealthy();
     const durationMs = this.#clock.now() - startedMs;
-    report({ level: 'step', message: `postgres ${w.node.name} rebuilt: streams from ${primary!.name} (${durationMs} ms)` });
-    return { node: w.node.name, primary: primary!.name, durationMs };
-  }
-
-  /** Runs `op` as the node's one activity; its exits are expected meanwhile. */
-  async #busy(w: Watched, activity: 'restarting' | 'rebuilding', op: () => Promise<void>): Promise<void> {
-    while (w.busy !== undefined) await w.busy;
-    w.restart.cancel();
-    w.activity = activity;
-    const run = op();
-    w.busy = run.then(() => undefined, () => undefined).finally(() => {
-      w.busy = undefined;
-      w.activity = undefined;
-    });
-    await run;
-    if (!w.node.isRunning()) throw new Error('it exited again right after it started');
+    report({ level: 'step', message: `postgres ${w.node.name} rebuilt: streams from ${primary.name} (${durationMs} ms)` });
+    return { node: w.node.name, primary: primary.name, durationMs };
   }
 
   // ── failover ─────────────────────────────────────────────────────────────────
@@ -256,8 +253,8 @@ export class PostgresGuard {
     }
     w.awaitingFailover = false;
     w.rebuild = true;
-    w.restart.cancel();
-    w.recovery = this.#recover(w);
+    // A failed rebuild is retried with backoff by its supervision.
+    w.recovery = w.process.restartNow().then(() => undefined, () => undefined);
   }
 
   #nextFailover(timeoutMs: number): { event: Promise<FailoverEvent>; cancel(): void } {
@@ -299,13 +296,13 @@ export class PostgresGuard {
     if (healthy.length === 0) {
       throw new DbRequestError('INVALID', `no healthy replica can take over from ${old.name}; wait until \`scaleout status\` shows one, then try again`);
     }
-    if (w.busy !== undefined || w.awaitingFailover) throw new DbRequestError('INVALID', `${old.name} is being restarted or replaced; try again once it runs`);
+    if (w.activity !== undefined || w.awaitingFailover || !old.isRunning()) throw new DbRequestError('INVALID', `${old.name} is being restarted or replaced; try again once it runs`);
     const startedMs = this.#clock.now();
-    this.#switchoverReport = report;
+    this.#report = report;
     try {
       return await this.#switchover(old, w, startedMs, report);
     } finally {
-      this.#switchoverReport = undefined;
+      this.#report = undefined;
     }
   }
 
@@ -327,7 +324,7 @@ export class PostgresGuard {
     } catch (err) {
       // Nobody took over: the old primary takes the writes again.
       w.awaitingFailover = false;
-      await old.start().catch(() => undefined);
+      await w.process.restartNow().catch(() => undefined);
       throw err;
     }
     const to = this.#byAddress(event.to)?.name ?? event.to;
@@ -348,14 +345,14 @@ export class PostgresGuard {
     if (w.node === this.primaryNode()) {
       throw new DbRequestError('INVALID', `${name} is the primary; rebuild a replica, or run \`scaleout db failover\` first to make ${name} one`);
     }
+    w.rebuild = true;
+    this.#report = report;
     try {
-      return await this.#rebuild(w, report);
-    } catch (err) {
-      if (!w.node.isRunning() && !this.#stopped) {
-        w.rebuild = true;
-        this.#scheduleRecovery(w, `postgres ${name} was not rebuilt (${firstLine(err)})`);
-      }
-      throw err;
+      // When it fails, its supervision tries again with backoff.
+      await w.process.restartNow();
+      return w.rebuilt!;
+    } finally {
+      this.#report = undefined;
     }
   }
 
@@ -386,7 +383,7 @@ export class PostgresGuard {
     this.#stopped = true;
     this.#unwatch();
     await this.database.close().catch(() => undefined);
-    await Promise.all(this.#watched.map((w) => w.busy));
+    await Promise.all(this.#watched.map((w) => w.process.stopRestarts()));
   }
 
   /** Stops watching at once (the nodes are about to be killed). */
@@ -396,8 +393,20 @@ export class PostgresGuard {
   }
 
   #unwatch(): void {
-    for (const w of this.#watched) w.restart.cancel();
+    for (const w of this.#watched) void w.process.stopRestarts();
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
     for (const waiter of this.#failoverWaiters) this.#failoverWaiters.delete(waiter);
   }
+}
+
+/** The node as a run: its next exit, whoever asked for it (the hold decides what it means). */
+function runOf(node: PostgresNode): NodeRun {
+  let unsubscribe = (): void => {};
+  const exited = new Promise<PostgresExit>((resolve) => {
+    unsubscribe = node.onExit((exit) => {
+      unsubscribe();
+      resolve(exit);
+    });
+  });
+  return { pid: node.pid, exited, stop: () => node.stop(), kill: () => node.kill() };
 }

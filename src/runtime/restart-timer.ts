@@ -3,9 +3,7 @@ import type { RestartBackoffOptions } from './restart-backoff.js';
 
 /**
  * When a crashed process is started again: its {@link RestartBackoff} and the one
- * restart pending. The restart mechanics every supervised thing shares
- * ({@link SupervisedProcess}, and each PostgreSQL node of the PostgresGuard, which
- * decides per exit what a recovery is: a restart, a rebuild, or waiting for a failover).
+ * restart pending, for {@link SupervisedProcess}.
  */
 export class RestartTimer {
   readonly #backoff: RestartBackoff;

@@ -126,4 +126,53 @@ describe('SupervisedProcess', () => {
     await process.stop();
     expect(runs[0]!.stopped).toBe(true);
   });
+
+  it('holds the restart of an exit its owner asks to hold, until restartNow()', async () => {
+    let hold = true;
+    const { process, runs, events } = supervised(1, { holdRestart: () => hold });
+    await process.start();
+    runs[0]!.crash();
+    await waitFor('the exit to be seen', () => process.lastExit !== undefined);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(process.state).toBe('stopped');
+    expect(runs).toHaveLength(1);
+    expect(events.filter((e) => 'kind' in e && e.kind === 'process-exited')).toEqual([]);
+    hold = false;
+    const run = await process.restartNow();
+    expect(run).toBe(runs[1]);
+    expect(process.state).toBe('running');
+    // The replacement is supervised as any run: its crash is restarted.
+    runs[1]!.crash();
+    await waitFor('the restart', () => runs.length === 3 && process.state === 'running');
+    await process.stop();
+  });
+
+  it('restartNow() replaces a running run without restarting the old one, and retries with backoff when the start fails', async () => {
+    let fail = false;
+    const runs: FakeRun[] = [];
+    const events: SupervisorEvent[] = [];
+    const process = new SupervisedProcess<FakeRun>({
+      name: 'the thing',
+      start: async () => {
+        if (fail) throw new Error('no disk');
+        const run = new FakeRun();
+        runs.push(run);
+        return run;
+      },
+      restart: { initialMs: 100, maxMs: 1000 },
+      emit: (event) => events.push(event),
+    });
+    await process.start();
+    await process.restartNow();
+    runs[0]!.crash();
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(runs).toHaveLength(2);
+    fail = true;
+    await expect(process.restartNow()).rejects.toThrow('no disk');
+    expect(process.state).toBe('restarting');
+    expect(events.at(-1)).toMatchObject({ kind: 'process-start-failed', reason: 'no disk', restartInMs: 100 });
+    fail = false;
+    await waitFor('the retry', () => runs.length === 3 && process.state === 'running');
+    await process.stop();
+  });
 });

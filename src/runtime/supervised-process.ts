@@ -39,6 +39,13 @@ export interface SupervisedProcessOptions<R extends ProcessRun> {
    */
   superviseAtStart?: boolean;
   emit: (event: SupervisorEvent) => void;
+  /**
+   * Asked at each exit of a supervised run: true holds the restart, and the owner
+   * starts the next run with {@link SupervisedProcess.restartNow} when it is time (a
+   * PostgreSQL primary waits for a replica's promotion, then comes back rebuilt).
+   * @defaultValue never held
+   */
+  holdRestart?: (run: R, exit: ExitInfo) => boolean;
   /** A supervised run exited without being asked to; called before its restart is scheduled. */
   onCrash?: (run: R, how: string) => void;
   /** A run replaced a crashed one. */
@@ -123,7 +130,7 @@ export class SupervisedProcess<R extends ProcessRun> {
     if (run !== this.#run || this.#stopped) return;
     this.#runExit = exit;
     this.#lastExit = describeExit(exit);
-    if (!this.#supervising) {
+    if (!this.#supervising || this.#options.holdRestart?.(run, exit) === true) {
       this.#state = 'stopped';
       return;
     }
@@ -163,6 +170,35 @@ export class SupervisedProcess<R extends ProcessRun> {
     }).finally(() => {
       this.#restarting = undefined;
     });
+  }
+
+  /**
+   * A new run now, through `start`, in place of the current one (whose exit is no
+   * longer watched) and of a pending restart; after a restart in progress ended. When
+   * it fails, the next attempt is scheduled with backoff, as after a crash, and the
+   * error is thrown to the caller.
+   */
+  async restartNow(): Promise<R> {
+    while (this.#restarting !== undefined) await this.#restarting;
+    if (this.#stopped) throw new Error(`${this.#options.name} is stopped`);
+    this.#restartTimer.cancel();
+    this.#run = undefined;
+    this.#state = 'starting';
+    const attempt = this.#options.start().then((run) => {
+      if (this.#stopped) {
+        run.kill();
+        throw new Error(`${this.#options.name} was stopped meanwhile`);
+      }
+      this.#adopt(run);
+      return run;
+    }, (err: unknown) => {
+      if (!this.#stopped) this.#scheduleRestart({ kind: 'process-start-failed', reason: String((err as Error)?.message ?? err).split('\n')[0] ?? '' });
+      throw err;
+    });
+    this.#restarting = attempt.then(() => undefined, () => undefined).finally(() => {
+      this.#restarting = undefined;
+    });
+    return attempt;
   }
 
   /** No more restarts; resolves once a restart in progress ended. The run keeps running. */

@@ -7,7 +7,12 @@ import { formatInstanceEnv } from '../internal/instance-env.js';
 import { systemClock } from '../internal/clock.js';
 import { AppProcess } from './app-process.js';
 import { AppGroup, instanceReady } from './app-group.js';
-import type { DeployStrategy, RuntimeConfig } from './config.js';
+import { Autoscaler } from './autoscaler.js';
+import type { Instance } from './instance.js';
+import { CpuSampler } from './process-cpu.js';
+import { openQueueDepth } from './queue-depth.js';
+import type { QueueDepthReader } from './queue-depth.js';
+import type { AutoscaleConfig, DeployStrategy, RuntimeConfig } from './config.js';
 import { reshardApp } from './app-reshard.js';
 import { startControlApi, type DbRequest } from './control-api.js';
 import { ControlClient } from './control-client.js';
@@ -157,6 +162,8 @@ export class Supervisor {
   /** The startup steps alone (what a stop waits for), without the cleanup after a failure. */
   #startup: Promise<UpSummary> | undefined;
   #stopping: Promise<void> | undefined;
+  #autoscalers: Autoscaler[] = [];
+  #queueDepths: QueueDepthReader[] = [];
 
   constructor(options: SupervisorOptions) {
     this.dir = options.dir;
@@ -312,6 +319,7 @@ export class Supervisor {
     }
 
     this.#state = 'running';
+    this.#startAutoscale();
     const summary: UpSummary = {
       appUrl: `http://${balancer.listeners[0]}/`,
       appUrls: replicas.map((r) => `http://${r.listeners[0]}/`),
@@ -585,6 +593,8 @@ export class Supervisor {
 
   async #stop(): Promise<void> {
     this.#state = 'stopping';
+    await Promise.all(this.#autoscalers.splice(0).map((a) => a.stop()));
+    await Promise.all(this.#queueDepths.splice(0).map((d) => d.close().catch(() => undefined)));
     // First: a peer takes the floating address while this machine still serves.
     await this.#vip?.stop();
     // Stopped processes must run again to stop gracefully.
@@ -611,9 +621,59 @@ export class Supervisor {
     this.#state = 'stopped';
   }
 
+  /** `autoscale` of the app and of workers: each role follows its metric (see autoscaler.ts). */
+  #startAutoscale(): void {
+    const { app } = this.config;
+    if (app.autoscale !== undefined) {
+      const cpu = new CpuSampler();
+      const inService = (): Instance[] => this.#apps.active().filter((i) => i.inPool);
+      this.#autoscale(this.#apps.role, app.autoscale, app.autoscale.queues, () => this.#apps.active().length, async () => {
+        const figures = [...cpu.sample(inService().flatMap((i) => (i.pid === undefined ? [] : [i.pid]))).values()];
+        return figures.length === 0 ? undefined : figures.reduce((a, b) => a + b, 0) / figures.length;
+      });
+    }
+    for (const workers of this.#workers) {
+      const { autoscale, queues } = this.config.workers[workers.role.slice('worker:'.length)]!;
+      if (autoscale !== undefined) this.#autoscale(workers.role, autoscale, autoscale.queues ?? queues, () => workers.activeCount, undefined);
+    }
+  }
+
+  #autoscale(role: string, config: AutoscaleConfig, queues: string[] | undefined, count: () => number, cpu: (() => Promise<number | undefined>) | undefined): void {
+    const metric = config.target.cpu !== undefined ? 'cpu' : 'queueDepth';
+    let read = cpu;
+    if (metric === 'queueDepth') {
+      const { profile } = this.#engines ?? { profile: null };
+      const opened = openQueueDepth(profile, this.#engines?.env() ?? {}, queues!, config.backendPrefix).then((depth) => {
+        // A stop that came first has closed the others already.
+        if (this.#state === 'running') this.#queueDepths.push(depth);
+        else void depth.close().catch(() => undefined);
+        return depth;
+      });
+      opened.catch((err: unknown) => this.#emit({ level: 'warn', source: role, message: `autoscale ${role} cannot read its queues: ${(err as Error).message}` }));
+      // Jobs waiting per process; with none running, the policy sees any waiting job as too many.
+      read = async () => {
+        const waiting = await (await opened).read();
+        const n = count();
+        return n === 0 ? waiting : waiting / n;
+      };
+    }
+    const autoscaler = new Autoscaler({
+      role, config, metric, count, read: read!,
+      scale: (to) => this.scale(role, to),
+      clock: this.#clock,
+      emit: (event) => this.#emit(event),
+    });
+    autoscaler.start();
+    this.#autoscalers.push(autoscaler);
+    const target = metric === 'cpu' ? `cpu ${config.target.cpu}% of a core each` : `${config.target.queueDepth} waiting jobs each in ${queues!.join(', ')}`;
+    this.#step(`autoscale ${role}: ${config.min}-${config.max}, target ${target}, cooldown ${config.cooldownMs} ms`);
+  }
+
   /** Forced stop: SIGKILL every process now (a second Ctrl-C). Synchronous. */
   kill(): void {
     this.#state = 'stopping';
+    for (const autoscaler of this.#autoscalers.splice(0)) void autoscaler.stop();
+    for (const depth of this.#queueDepths.splice(0)) void depth.close().catch(() => undefined);
     this.#vip?.kill();
     this.chaos.healSync();
     this.#apps.kill();

@@ -111,7 +111,14 @@ export class WorkerGroup implements ScalableGroup {
   constructor(options: WorkerGroupOptions) {
     this.#options = options;
     this.role = `worker:${options.name}`;
-    this.#desired = options.worker.instances;
+    // Autoscale starts from `instances`, within its bounds.
+    const { instances, autoscale } = options.worker;
+    this.#desired = autoscale === undefined ? instances : Math.min(autoscale.max, Math.max(autoscale.min, instances));
+  }
+
+  /** Workers in service now (not being stopped). */
+  get activeCount(): number {
+    return this.#active().length;
   }
 
   get desired(): number {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { parseCookie } from 'cookie';
 import type { Keyring } from '../internal/keyring.js';
 import { DEFAULT_SESSION_COOKIE_NAME } from '../internal/wire.js';
-import { SessionOptionsError } from './errors.js';
+import type { ResolvedSessionCookieOptions } from './options.js';
 
 /** @defaultValue 'scaleout_sid' */
 export { DEFAULT_SESSION_COOKIE_NAME };
@@ -33,8 +33,6 @@ export interface SessionCookieOptions {
   persistent?: boolean;
 }
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const ATTRIBUTE = /^[\x21-\x3A\x3C-\x7E]+$/; // visible ASCII without ';'
 // 32 random bytes in base64url, no padding.
 const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
 
@@ -54,24 +52,13 @@ export class SessionCookie {
   readonly #suffix: string;
   readonly #clearSuffix: string;
 
-  constructor(keyring: Keyring, options: SessionCookieOptions, ttlMs: number) {
+  constructor(keyring: Keyring, options: ResolvedSessionCookieOptions, ttlMs: number) {
     this.#keyring = keyring;
-    this.name = options.name ?? DEFAULT_SESSION_COOKIE_NAME;
-    if (!TOKEN.test(this.name)) throw new SessionOptionsError(`cookie name "${this.name}" is not a valid cookie name; use letters, digits and -_.`);
-    const path = options.path ?? '/';
-    if (!ATTRIBUTE.test(path)) throw new SessionOptionsError(`cookie path "${path}" is invalid; use a URL path such as "/"`);
-    if (options.domain !== undefined && !ATTRIBUTE.test(options.domain)) {
-      throw new SessionOptionsError(`cookie domain "${options.domain}" is invalid; use a host name such as "shop.example"`);
-    }
-    const sameSite = options.sameSite ?? 'lax';
-    if (!['lax', 'strict', 'none'].includes(sameSite)) throw new SessionOptionsError(`cookie sameSite must be 'lax', 'strict' or 'none', got "${sameSite}"`);
-    this.#secure = options.secure ?? 'auto';
-    if (this.#secure !== 'auto' && typeof this.#secure !== 'boolean') throw new SessionOptionsError(`cookie secure must be 'auto', true or false`);
-    if (sameSite === 'none' && this.#secure === false) {
-      throw new SessionOptionsError("browsers drop SameSite=None cookies without Secure; use secure: 'auto' or true");
-    }
-    const common = `; Path=${path}${options.domain === undefined ? '' : `; Domain=${options.domain}`}; HttpOnly; SameSite=${sameSite[0]!.toUpperCase()}${sameSite.slice(1)}`;
-    this.#suffix = `${common}${options.persistent === true ? `; Max-Age=${Math.floor(ttlMs / 1000)}` : ''}`;
+    this.name = options.name;
+    this.#secure = options.secure;
+    const { path, domain, sameSite } = options;
+    const common = `; Path=${path}${domain === undefined ? '' : `; Domain=${domain}`}; HttpOnly; SameSite=${sameSite[0]!.toUpperCase()}${sameSite.slice(1)}`;
+    this.#suffix = `${common}${options.persistent ? `; Max-Age=${Math.floor(ttlMs / 1000)}` : ''}`;
     this.#clearSuffix = `${common}; Max-Age=0`;
   }
 

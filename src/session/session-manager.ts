@@ -1,5 +1,4 @@
-import { Keyring } from '../internal/keyring.js';
-import { SessionOptionsError } from './errors.js';
+import { DEFAULT_SESSION, resolveSessionOptions } from './options.js';
 import { Session } from './session.js';
 import type { SessionSettings } from './session.js';
 import { SessionCookie } from './session-cookie.js';
@@ -7,9 +6,9 @@ import type { SessionCookieOptions } from './session-cookie.js';
 import type { SessionStore } from './store.js';
 
 /** A session lives this long after it was last touched. */
-export const DEFAULT_SESSION_TTL_MS = 24 * 60 * 60 * 1000;
+export const DEFAULT_SESSION_TTL_MS = DEFAULT_SESSION.ttlMs;
 /** A session's expiry is pushed back at most this often, so most requests write nothing. */
-export const DEFAULT_SESSION_TOUCH_INTERVAL_MS = 60_000;
+export const DEFAULT_SESSION_TOUCH_INTERVAL_MS = DEFAULT_SESSION.touchIntervalMs;
 
 /** A key that signs session cookies; every instance must share the same list. */
 export interface SessionKey {
@@ -49,27 +48,14 @@ export class SessionManager {
   readonly #settings: SessionSettings;
 
   constructor(options: SessionOptions) {
-    if (typeof options !== 'object' || options === null) throw new SessionOptionsError('session options must be an object with store and keys');
-    const { store } = options;
-    if (typeof store !== 'object' || store === null || typeof store.getAll !== 'function' || typeof store.create !== 'function') {
-      throw new SessionOptionsError('session.store must be a session store, e.g. new RedisSessionStore({ url }) or new PostgresSessionStore({ connectionString })');
-    }
-    if (!Array.isArray(options.keys) || options.keys.length === 0) {
-      throw new SessionOptionsError('session.keys is missing; pass [{ id: "k1", secret: <32 random bytes> }], the same on every instance');
-    }
-    const ttlMs = options.ttlMs ?? DEFAULT_SESSION_TTL_MS;
-    if (!Number.isSafeInteger(ttlMs) || ttlMs < 1000) throw new SessionOptionsError(`session.ttlMs must be an integer of at least 1000, got ${String(ttlMs)}`);
-    const touchIntervalMs = options.touchIntervalMs ?? Math.min(DEFAULT_SESSION_TOUCH_INTERVAL_MS, Math.floor(ttlMs / 2));
-    if (!Number.isSafeInteger(touchIntervalMs) || touchIntervalMs < 0 || touchIntervalMs >= ttlMs) {
-      throw new SessionOptionsError(`session.touchIntervalMs must be an integer from 0 up to below ttlMs (${ttlMs}), got ${String(touchIntervalMs)}`);
-    }
+    const { store, keyring, ttlMs, touchIntervalMs, cookie } = resolveSessionOptions(options);
     this.store = store;
     this.#settings = {
       store,
-      cookie: new SessionCookie(new Keyring(options.keys), options.cookie ?? {}, ttlMs),
+      cookie: new SessionCookie(keyring, cookie, ttlMs),
       ttlMs,
       touchIntervalMs,
-      persistentCookie: options.cookie?.persistent === true,
+      persistentCookie: cookie.persistent,
     };
   }
 

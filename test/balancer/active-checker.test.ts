@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { BalancerConfigError } from '../../src/balancer/errors.js';
 import { ActiveChecker, type ActiveCheckerOptions, type HealthState } from '../../src/balancer/health/index.js';
 import { waitFor } from '../support/wait-for.js';
+import { resolveActiveCheckerOptions } from '../../src/balancer/options.js';
 
 type Mode = 'ok' | 'error' | 'close' | 'hang' | 'load-header' | 'load-body' | 'redirect' | 'big-body' | 'cut-body';
 
@@ -77,12 +78,12 @@ async function backend(): Promise<{ b: Backend; port: number }> {
 function harness(options: ActiveCheckerOptions = {}): Harness {
   const changes: Harness['changes'] = [];
   const loads: Harness['loads'] = [];
-  const checker = new ActiveChecker({
+  const checker = new ActiveChecker(resolveActiveCheckerOptions({
     intervalMs: 25, timeoutMs: 500, rise: 2, fall: 2,
     onChange: (id, state, reason) => changes.push({ id, state, reason }),
     onLoad: (id, load) => loads.push({ id, load }),
     ...options,
-  });
+  }));
   cleanups.push(() => checker.stop());
   return { checker, changes, loads };
 }
@@ -230,14 +231,14 @@ describe('ActiveChecker against real servers', () => {
 
 describe('ActiveChecker options', () => {
   it('refuses invalid options and targets with a clear error', () => {
-    expect(() => new ActiveChecker({ path: 'healthz' })).toThrow(BalancerConfigError);
-    expect(() => new ActiveChecker({ path: '/a b' })).toThrow(/path/);
-    expect(() => new ActiveChecker({ intervalMs: 0 })).toThrow(/intervalMs/);
-    expect(() => new ActiveChecker({ timeoutMs: 1.5 })).toThrow(/timeoutMs/);
-    expect(() => new ActiveChecker({ jitterRatio: 0.9 })).toThrow(/jitterRatio/);
-    expect(() => new ActiveChecker({ hostHeader: 'a\r\nb' })).toThrow(/hostHeader/);
-    expect(() => new ActiveChecker({ rise: 0 })).toThrow(/rise/);
-    const checker = new ActiveChecker();
+    expect(() => new ActiveChecker(resolveActiveCheckerOptions({ path: 'healthz' }))).toThrow(BalancerConfigError);
+    expect(() => new ActiveChecker(resolveActiveCheckerOptions({ path: '/a b' }))).toThrow(/path/);
+    expect(() => new ActiveChecker(resolveActiveCheckerOptions({ intervalMs: 0 }))).toThrow(/intervalMs/);
+    expect(() => new ActiveChecker(resolveActiveCheckerOptions({ timeoutMs: 1.5 }))).toThrow(/timeoutMs/);
+    expect(() => new ActiveChecker(resolveActiveCheckerOptions({ jitterRatio: 0.9 }))).toThrow(/jitterRatio/);
+    expect(() => new ActiveChecker(resolveActiveCheckerOptions({ hostHeader: 'a\r\nb' }))).toThrow(/hostHeader/);
+    expect(() => new ActiveChecker(resolveActiveCheckerOptions({ rise: 0 }))).toThrow(/rise/);
+    const checker = new ActiveChecker(resolveActiveCheckerOptions());
     expect(() => checker.add({ id: '', host: 'h', port: 1 })).toThrow(BalancerConfigError);
     expect(() => checker.add({ id: 'a', host: 'h', port: 0 })).toThrow(/port/);
     expect(() => checker.add({ id: 'a', host: '', port: 80 })).toThrow(/host/);

@@ -126,6 +126,23 @@ export function describeQueueContract(name: string, open: () => Promise<BackendF
       expect((startsMs.at(-1) ?? 0) - (startsMs[0] ?? 0)).toBeGreaterThanOrEqual(2 * rateLimit.intervalMs - 100);
     });
 
+    it('counts the jobs waiting for a worker (the depth autoscale reads), not delayed or running ones', async () => {
+      const q = queue<number>();
+      await f.a.prepare(q.name);
+      expect(await f.b.depth!(q.name)).toBe(0);
+      for (let i = 0; i < 5; i += 1) await q.add('w', i, { priority: i % 2 });
+      await q.add('w', 99, { delayMs: 60_000 });
+      expect(await f.b.depth!(q.name)).toBe(5);
+      let release = (): void => {};
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let running = 0;
+      work(q, async () => { running += 1; await held; }, { concurrency: 2 });
+      await waitFor('two running', () => running === 2);
+      await waitFor('three waiting', async () => (await f.b.depth!(q.name)) === 3);
+      release();
+      await waitFor('none waiting', async () => (await f.b.depth!(q.name)) === 0);
+    });
+
     it('holds a delayed job back for its delay', async () => {
       const q = queue<string>();
       const ran: { data: string; atMs: number }[] = [];

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActiveChecker } from '../../src/balancer/health/index.js';
 import { probeHealth } from '../../src/runtime/health-probe.js';
+import { resolveActiveCheckerOptions } from '../../src/balancer/options.js';
 
 // The runtime brings an instance up when its probe says healthy; the balancer then puts
 // it in service when its active check says so. Both must read a health answer alike.
@@ -26,7 +27,7 @@ describe('what a healthy health answer is', () => {
   });
 
   it.each([200, 204, 301, 302, 307, 400, 404, 500, 503])('HTTP %i: the runtime probe and the balancer check agree', async (status) => {
-    const checker = new ActiveChecker({ path: `/${status}` });
+    const checker = new ActiveChecker(resolveActiveCheckerOptions({ path: `/${status}` }));
     checker.add({ id: 'app-1', host: '127.0.0.1', port });
     const balancer = await checker.probe('app-1', 2000);
     const runtime = await probeHealth(`127.0.0.1:${port}`, `/${status}`, 2000);

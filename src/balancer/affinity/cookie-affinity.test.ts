@@ -4,13 +4,14 @@ import { ManualClock } from '../../internal/clock.js';
 import { Keyring } from '../../internal/keyring.js';
 import { BalancerConfigError } from '../errors.js';
 import { CookieAffinity, DEFAULT_AFFINITY_COOKIE_NAME, newOpaqueServerId, type CookieAffinityOptions } from './cookie-affinity.js';
+import { resolveCookieAffinityOptions } from '../options.js';
 
 const k1 = { id: 'k1', secret: 'a'.repeat(32) };
 const k2 = { id: 'k2', secret: 'b'.repeat(32) };
 const NOW = 1_700_000_000_000;
 
 function make(options: Partial<CookieAffinityOptions> = {}): CookieAffinity {
-  return new CookieAffinity({ keys: [k1], ...options });
+  return new CookieAffinity(resolveCookieAffinityOptions({ keys: [k1], ...options }));
 }
 
 /** The `name=value` part of a Set-Cookie header, as a browser sends it back. */
@@ -82,7 +83,7 @@ describe('CookieAffinity', () => {
   });
 
   it('rejects cookies signed with an unknown key', () => {
-    const other = new CookieAffinity({ keys: [k2] });
+    const other = new CookieAffinity(resolveCookieAffinityOptions({ keys: [k2] }));
     const cookie = pair(other.setCookieHeader(id, NOW));
     expect(make().resolve(cookie, NOW).valid).toBe(false);
   });
@@ -137,17 +138,17 @@ describe('CookieAffinity', () => {
   it('rotates keys: old cookies still verify, new ones use the new key', () => {
     const before = make();
     const oldCookie = pair(before.setCookieHeader(id, NOW));
-    const rotated = new CookieAffinity({ keys: [k2, k1] });
+    const rotated = new CookieAffinity(resolveCookieAffinityOptions({ keys: [k2, k1] }));
     expect(rotated.resolve(oldCookie, NOW)).toMatchObject({ valid: true, opaqueId: id });
     const newCookie = pair(rotated.setCookieHeader(id, NOW));
     expect(newCookie).toContain('.k2.');
-    expect(new CookieAffinity({ keys: [k2] }).resolve(newCookie, NOW).valid).toBe(true);
+    expect(new CookieAffinity(resolveCookieAffinityOptions({ keys: [k2] })).resolve(newCookie, NOW).valid).toBe(true);
     expect(before.resolve(newCookie, NOW).valid).toBe(false);
   });
 
   it('shares cookies between balancers with the same keys', () => {
     const a = make();
-    const b = new CookieAffinity({ keyring: new Keyring([k1]) });
+    const b = new CookieAffinity(resolveCookieAffinityOptions({ keyring: new Keyring([k1]) }));
     expect(b.resolve(pair(a.setCookieHeader(id, NOW)), NOW)).toMatchObject({ valid: true, opaqueId: id });
     expect(a.resolve(pair(b.setCookieHeader(id, NOW)), NOW)).toMatchObject({ valid: true, opaqueId: id });
   });
@@ -188,7 +189,7 @@ describe('CookieAffinity', () => {
   });
 
   it('rejects invalid options and ids with a clear error', () => {
-    expect(() => new CookieAffinity({})).toThrow(/signing keys/);
+    expect(() => new CookieAffinity(resolveCookieAffinityOptions({}))).toThrow(/signing keys/);
     expect(() => make({ cookieName: 'bad name' })).toThrow(BalancerConfigError);
     expect(() => make({ cookieName: 'a;b' })).toThrow(/cookie name/);
     expect(() => make({ cookieName: '' })).toThrow(BalancerConfigError);

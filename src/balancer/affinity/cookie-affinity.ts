@@ -1,26 +1,22 @@
 import { randomBytes } from 'node:crypto';
-import { systemClock, type Clock } from '../../internal/clock.js';
-import { Keyring, type SigningKey } from '../../internal/keyring.js';
+import type { Clock } from '../../internal/clock.js';
+import type { Keyring, SigningKey } from '../../internal/keyring.js';
 import { DEFAULT_AFFINITY_COOKIE_NAME } from '../../internal/wire.js';
 import { BalancerConfigError } from '../errors.js';
+import { DEFAULT_COOKIE_AFFINITY, type ResolvedCookieAffinityOptions } from '../options.js';
 
 /** @defaultValue 'scaleout_srv' */
 export { DEFAULT_AFFINITY_COOKIE_NAME };
 /** @defaultValue 86_400 (24 h) */
-export const DEFAULT_AFFINITY_MAX_AGE_SEC = 86_400;
+export const DEFAULT_AFFINITY_MAX_AGE_SEC = DEFAULT_COOKIE_AFFINITY.maxAgeSec;
 /** @defaultValue '/' */
-export const DEFAULT_AFFINITY_PATH = '/';
+export const DEFAULT_AFFINITY_PATH = DEFAULT_COOKIE_AFFINITY.path;
 /** @defaultValue 10_000 */
-export const DEFAULT_AFFINITY_CACHE_MAX_ENTRIES = 10_000;
-
-/** Browsers cap cookie lifetimes at 400 days; a longer Max-Age would be cut anyway. */
-const MAX_AGE_LIMIT_SEC = 400 * 86_400;
+export const DEFAULT_AFFINITY_CACHE_MAX_ENTRIES = DEFAULT_COOKIE_AFFINITY.cacheMaxEntries;
 /** Longest value we ever issue is about 120 characters; anything longer is not ours. */
 const MAX_VALUE_LENGTH = 160;
-const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const OPAQUE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const PAYLOAD = /^([A-Za-z0-9_-]{1,64})~([0-9a-z]{1,10})$/;
-const COOKIE_PATH = /^\/[\x21-\x3a\x3c-\x7e]*$/; // visible ASCII except ';'
 
 /**
  * A fresh opaque server id for the affinity cookie: 16 random bytes, base64url. Opaque
@@ -30,6 +26,7 @@ export function newOpaqueServerId(): string {
   return randomBytes(16).toString('base64url');
 }
 
+/** What a caller may set; {@link resolveCookieAffinityOptions} fills the rest. */
 export interface CookieAffinityOptions {
   /** Signs and verifies cookie values. Give this or `keys`. */
   keyring?: Keyring;
@@ -88,7 +85,7 @@ const INVALID: AffinityResolution = Object.freeze({ opaqueId: undefined, valid: 
  * cached, and the cache can only hold values we signed, so clients cannot flood it.
  *
  * @example
- * const affinity = new CookieAffinity({ keys: [{ id: 'k1', secret }] });
+ * const affinity = new CookieAffinity(resolveCookieAffinityOptions({ keys: [{ id: 'k1', secret }] }));
  * const r = affinity.resolve(req.headers.cookie);
  * const server = (r.opaqueId && byOpaqueId.get(r.opaqueId)) || pick();
  * if (affinity.shouldSetCookie(r, server.opaqueId)) {
@@ -109,27 +106,13 @@ export class CookieAffinity {
    */
   #cacheCursor: MapIterator<string> | undefined;
 
-  constructor(options: CookieAffinityOptions) {
-    if (options.keyring !== undefined) this.#keyring = options.keyring;
-    else if (options.keys !== undefined) this.#keyring = new Keyring(options.keys);
-    else throw new BalancerConfigError('cookie affinity needs signing keys; pass keyring or keys: [{ id, secret }] (share them between balancers)');
-    this.#name = options.cookieName ?? DEFAULT_AFFINITY_COOKIE_NAME;
-    if (typeof this.#name !== 'string' || !COOKIE_NAME.test(this.#name)) {
-      throw new BalancerConfigError(`affinity cookieName "${String(this.#name)}" is not a valid cookie name; use letters, digits and !#$%&'*+-.^_\`|~`);
-    }
-    this.#maxAgeSec = options.maxAgeSec ?? DEFAULT_AFFINITY_MAX_AGE_SEC;
-    if (!Number.isSafeInteger(this.#maxAgeSec) || this.#maxAgeSec < 1 || this.#maxAgeSec > MAX_AGE_LIMIT_SEC) {
-      throw new BalancerConfigError(`affinity maxAgeSec is ${String(this.#maxAgeSec)}; use whole seconds from 1 to ${MAX_AGE_LIMIT_SEC} (400 days)`);
-    }
-    this.#path = options.path ?? DEFAULT_AFFINITY_PATH;
-    if (typeof this.#path !== 'string' || !COOKIE_PATH.test(this.#path)) {
-      throw new BalancerConfigError(`affinity path "${String(this.#path)}" is invalid; use a path starting with '/' without ';', spaces or control characters`);
-    }
-    this.#cacheMax = options.cacheMaxEntries ?? DEFAULT_AFFINITY_CACHE_MAX_ENTRIES;
-    if (!Number.isSafeInteger(this.#cacheMax) || this.#cacheMax < 0) {
-      throw new BalancerConfigError(`affinity cacheMaxEntries is ${String(this.#cacheMax)}; use a whole number, 0 to disable the cache`);
-    }
-    this.#clock = options.clock ?? systemClock;
+  constructor(options: ResolvedCookieAffinityOptions) {
+    this.#keyring = options.keyring;
+    this.#name = options.cookieName;
+    this.#maxAgeSec = options.maxAgeSec;
+    this.#path = options.path;
+    this.#cacheMax = options.cacheMaxEntries;
+    this.#clock = options.clock;
   }
 
   get cookieName(): string {

@@ -6,12 +6,13 @@ import { ManualClock } from '../../internal/clock.js';
 import { BalancerConfigError } from '../errors.js';
 import { StickTableSaveError } from './errors.js';
 import { STICK_TABLE_FILE_VERSION, StickTable } from './stick-table.js';
+import { resolveStickTableOptions } from '../options.js';
 
 const T0 = 1_700_000_000_000;
 
 describe('StickTable', () => {
   it('maps keys to servers', () => {
-    const t = new StickTable();
+    const t = new StickTable(resolveStickTableOptions());
     expect(t.set('10.0.0.1', 'a', T0)).toBe(true);
     t.set('10.0.0.2', 'b', T0);
     expect(t.get('10.0.0.1', T0)).toBe('a');
@@ -26,7 +27,7 @@ describe('StickTable', () => {
 
   it('forgets idle entries, and each hit restarts the idle wait', () => {
     const clock = new ManualClock(T0);
-    const t = new StickTable({ idleTimeoutMs: 1_000, clock });
+    const t = new StickTable(resolveStickTableOptions({ idleTimeoutMs: 1_000, clock }));
     t.set('k', 'a');
     t.set('idle', 'b');
     clock.advance(999);
@@ -41,7 +42,7 @@ describe('StickTable', () => {
 
   it('evicts the least recently used entry beyond maxEntries', () => {
     const clock = new ManualClock(T0);
-    const t = new StickTable({ maxEntries: 3, clock });
+    const t = new StickTable(resolveStickTableOptions({ maxEntries: 3, clock }));
     t.set('a', 'x');
     t.set('b', 'x');
     t.set('c', 'x');
@@ -59,7 +60,7 @@ describe('StickTable', () => {
 
   it('evicts an expired entry before a live one', () => {
     const clock = new ManualClock(T0);
-    const t = new StickTable({ maxEntries: 2, idleTimeoutMs: 100, clock });
+    const t = new StickTable(resolveStickTableOptions({ maxEntries: 2, idleTimeoutMs: 100, clock }));
     t.set('old', 'x');
     clock.advance(50);
     t.set('live', 'x');
@@ -72,7 +73,7 @@ describe('StickTable', () => {
 
   it('keeps its bound under many keys', () => {
     const clock = new ManualClock(T0);
-    const t = new StickTable({ maxEntries: 100, clock });
+    const t = new StickTable(resolveStickTableOptions({ maxEntries: 100, clock }));
     for (let i = 0; i < 10_000; i++) {
       t.set(`k${i}`, 's');
       if (i % 3 === 0) t.get(`k${i - 50}`);
@@ -84,7 +85,7 @@ describe('StickTable', () => {
 
   it('bounds the work of one eviction when every entry was used since placed', () => {
     const clock = new ManualClock(T0);
-    const t = new StickTable({ maxEntries: 100, clock });
+    const t = new StickTable(resolveStickTableOptions({ maxEntries: 100, clock }));
     for (let i = 0; i < 100; i++) t.set(`k${i}`, 's');
     clock.advance(1);
     for (let i = 0; i < 100; i++) t.get(`k${i}`);
@@ -97,7 +98,7 @@ describe('StickTable', () => {
   });
 
   it('refuses empty and overlong keys', () => {
-    const t = new StickTable({ maxKeyLength: 8 });
+    const t = new StickTable(resolveStickTableOptions({ maxKeyLength: 8 }));
     expect(t.set('', 'a', T0)).toBe(false);
     expect(t.set('123456789', 'a', T0)).toBe(false);
     expect(t.set('12345678', 'a', T0)).toBe(true);
@@ -105,7 +106,7 @@ describe('StickTable', () => {
   });
 
   it('drops the entries of a removed server', () => {
-    const t = new StickTable();
+    const t = new StickTable(resolveStickTableOptions());
     t.set('1', 'a', T0);
     t.set('2', 'b', T0);
     t.set('3', 'a', T0);
@@ -114,7 +115,7 @@ describe('StickTable', () => {
   });
 
   it('sweeps expired entries', () => {
-    const t = new StickTable({ idleTimeoutMs: 10 });
+    const t = new StickTable(resolveStickTableOptions({ idleTimeoutMs: 10 }));
     t.set('1', 'a', T0);
     t.set('2', 'a', T0 + 5);
     expect(t.sweep(T0 + 10)).toBe(1);
@@ -122,9 +123,9 @@ describe('StickTable', () => {
   });
 
   it('rejects invalid options', () => {
-    expect(() => new StickTable({ idleTimeoutMs: 0 })).toThrow(BalancerConfigError);
-    expect(() => new StickTable({ maxEntries: 1.5 })).toThrow(/whole number/);
-    expect(() => new StickTable({ maxKeyLength: -1 })).toThrow(BalancerConfigError);
+    expect(() => new StickTable(resolveStickTableOptions({ idleTimeoutMs: 0 }))).toThrow(BalancerConfigError);
+    expect(() => new StickTable(resolveStickTableOptions({ maxEntries: 1.5 }))).toThrow(/whole number/);
+    expect(() => new StickTable(resolveStickTableOptions({ maxKeyLength: -1 }))).toThrow(BalancerConfigError);
   });
 });
 
@@ -138,7 +139,7 @@ describe('StickTable persistence', () => {
   });
 
   it('saves and loads unexpired entries in order', async () => {
-    const t = new StickTable({ idleTimeoutMs: 1_000 });
+    const t = new StickTable(resolveStickTableOptions({ idleTimeoutMs: 1_000 }));
     t.set('gone', 'a', T0 - 2_000);
     t.set('k1', 'a', T0);
     t.set('k"2\n', 'b', T0 + 10);
@@ -149,33 +150,33 @@ describe('StickTable persistence', () => {
     expect(doc.version).toBe(STICK_TABLE_FILE_VERSION);
     expect(doc.entries).toHaveLength(2);
 
-    const { table, warning } = StickTable.load(path, { idleTimeoutMs: 1_000 }, T0 + 500);
+    const { table, warning } = StickTable.load(path, resolveStickTableOptions({ idleTimeoutMs: 1_000 }), T0 + 500);
     expect(warning).toBeUndefined();
     expect([...table.entries(T0 + 500)]).toEqual([
       { key: 'k1', serverId: 'a', expiresAtMs: T0 + 1_000 },
       { key: 'k"2\n', serverId: 'b', expiresAtMs: T0 + 1_010 },
     ]);
-    const later = StickTable.load(path, { idleTimeoutMs: 1_000 }, T0 + 1_005);
+    const later = StickTable.load(path, resolveStickTableOptions({ idleTimeoutMs: 1_000 }), T0 + 1_005);
     expect([...later.table.entries(T0 + 1_005)].map((e) => e.key)).toEqual(['k"2\n']);
   });
 
   it('saves big tables in slices as one valid document', async () => {
-    const t = new StickTable();
+    const t = new StickTable(resolveStickTableOptions());
     for (let i = 0; i < 12_345; i++) t.set(`client-${i}`, `s${i % 7}`, T0);
     const path = join(dir, 'big.json');
     await t.save(path, T0);
-    const { table, warning } = StickTable.load(path, {}, T0);
+    const { table, warning } = StickTable.load(path, resolveStickTableOptions({}), T0);
     expect(warning).toBeUndefined();
     expect(table.size).toBe(12_345);
     expect(table.get('client-12344', T0)).toBe('s3');
   });
 
   it('clamps loaded entries to the current idle timeout and size bound, keeping the newest', async () => {
-    const t = new StickTable({ idleTimeoutMs: 60_000 });
+    const t = new StickTable(resolveStickTableOptions({ idleTimeoutMs: 60_000 }));
     for (const k of ['a', 'b', 'c', 'd']) t.set(k, 's', T0);
     const path = join(dir, 's.json');
     await t.save(path, T0);
-    const { table } = StickTable.load(path, { idleTimeoutMs: 1_000, maxEntries: 2 }, T0);
+    const { table } = StickTable.load(path, resolveStickTableOptions({ idleTimeoutMs: 1_000, maxEntries: 2 }), T0);
     expect([...table.entries(T0)]).toEqual([
       { key: 'c', serverId: 's', expiresAtMs: T0 + 1_000 },
       { key: 'd', serverId: 's', expiresAtMs: T0 + 1_000 },
@@ -183,7 +184,7 @@ describe('StickTable persistence', () => {
   });
 
   it('treats a missing file as an empty table without a warning', async () => {
-    const { table, warning } = StickTable.load(join(dir, 'nope.json'));
+    const { table, warning } = StickTable.load(join(dir, 'nope.json'), resolveStickTableOptions());
     expect(table.size).toBe(0);
     expect(warning).toBeUndefined();
   });
@@ -200,13 +201,13 @@ describe('StickTable persistence', () => {
   ])('gives an empty table and a warning for a %s file', async (_name, content) => {
     const path = join(dir, 'bad.json');
     await writeFile(path, content);
-    const { table, warning } = StickTable.load(path, {}, T0);
+    const { table, warning } = StickTable.load(path, resolveStickTableOptions({}), T0);
     expect(table.size).toBe(0);
     expect(warning).toMatch(/bad\.json .*empty stick table/);
   });
 
   it('gives an empty table and a warning when the path cannot be read', async () => {
-    const { table, warning } = StickTable.load(dir, {}, T0);
+    const { table, warning } = StickTable.load(dir, resolveStickTableOptions({}), T0);
     expect(table.size).toBe(0);
     expect(warning).toMatch(/cannot be read/);
   });
@@ -218,13 +219,13 @@ describe('StickTable persistence', () => {
       version: 1,
       entries: [['ok', 's', future], ['x'], [1, 's', future], ['k', 's', 'soon'], ['k', 's', null], 'row', ['', 's', future]],
     }));
-    const { table, warning } = StickTable.load(path, {}, T0);
+    const { table, warning } = StickTable.load(path, resolveStickTableOptions({}), T0);
     expect([...table.entries(T0)].map((e) => e.key)).toEqual(['ok']);
     expect(warning).toMatch(/6 invalid entries/);
   });
 
   it('reports a failed save with a clear error and leaves no temporary file', async () => {
-    const t = new StickTable();
+    const t = new StickTable(resolveStickTableOptions());
     t.set('k', 's', T0);
     const path = join(dir, 'missing-dir', 'stick.json');
     const err = await t.save(path, T0).catch((e: unknown) => e);
@@ -234,7 +235,7 @@ describe('StickTable persistence', () => {
   });
 
   it('autosaves changes in the background and stops cleanly', async () => {
-    const t = new StickTable();
+    const t = new StickTable(resolveStickTableOptions());
     const path = join(dir, 'auto.json');
     const stop = t.startAutosave(path, 5);
     t.set('k', 's');
@@ -242,14 +243,14 @@ describe('StickTable persistence', () => {
     let loaded = 0;
     while (loaded === 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 5));
-      loaded = StickTable.load(path).table.size;
+      loaded = StickTable.load(path, resolveStickTableOptions()).table.size;
     }
     await stop();
     expect(loaded).toBe(1);
   });
 
   it('autosave reports failures to onError', async () => {
-    const t = new StickTable();
+    const t = new StickTable(resolveStickTableOptions());
     const errors: StickTableSaveError[] = [];
     const stop = t.startAutosave(join(dir, 'no', 'such', 'dir.json'), 5, (e) => errors.push(e));
     t.set('k', 's');
@@ -263,7 +264,7 @@ describe('StickTable persistence', () => {
 
 describe('StickTable.merge (entries from a peer balancer)', () => {
   it('keeps whichever entry expires later, clamped to the idle timeout', () => {
-    const t = new StickTable({ idleTimeoutMs: 10_000 });
+    const t = new StickTable(resolveStickTableOptions({ idleTimeoutMs: 10_000 }));
     expect(t.merge('k', 'a', T0 + 5_000, T0)).toBe(true);
     expect(t.get('k', T0)).toBe('a');
     // The local entry was just used (expires at T0 + 10 000): an older one from a peer loses.
@@ -276,7 +277,7 @@ describe('StickTable.merge (entries from a peer balancer)', () => {
   });
 
   it('refuses expired entries and keys the table would refuse', () => {
-    const t = new StickTable({ maxKeyLength: 8 });
+    const t = new StickTable(resolveStickTableOptions({ maxKeyLength: 8 }));
     expect(t.merge('k', 'a', T0, T0)).toBe(false);
     expect(t.merge('', 'a', T0 + 1, T0)).toBe(false);
     expect(t.merge('123456789', 'a', T0 + 1, T0)).toBe(false);
@@ -285,7 +286,7 @@ describe('StickTable.merge (entries from a peer balancer)', () => {
   });
 
   it('stays within maxEntries', () => {
-    const t = new StickTable({ maxEntries: 3 });
+    const t = new StickTable(resolveStickTableOptions({ maxEntries: 3 }));
     for (let i = 0; i < 10; i++) t.merge(`k${i}`, 'a', T0 + 60_000, T0);
     expect(t.size).toBe(3);
   });

@@ -2,16 +2,17 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { systemClock, type Clock } from '../../internal/clock.js';
+import type { Clock } from '../../internal/clock.js';
 import { BalancerConfigError } from '../errors.js';
+import { DEFAULT_STICK_TABLE, type ResolvedStickTableOptions } from '../options.js';
 import { StickTableSaveError } from './errors.js';
 
 /** @defaultValue 1_800_000 (30 min) */
-export const DEFAULT_STICK_IDLE_TIMEOUT_MS = 30 * 60_000;
+export const DEFAULT_STICK_IDLE_TIMEOUT_MS = DEFAULT_STICK_TABLE.idleTimeoutMs;
 /** @defaultValue 100_000 */
-export const DEFAULT_STICK_MAX_ENTRIES = 100_000;
+export const DEFAULT_STICK_MAX_ENTRIES = DEFAULT_STICK_TABLE.maxEntries;
 /** @defaultValue 256 */
-export const DEFAULT_STICK_MAX_KEY_LENGTH = 256;
+export const DEFAULT_STICK_MAX_KEY_LENGTH = DEFAULT_STICK_TABLE.maxKeyLength;
 /** Version written by `save`; `load` accepts only this one. */
 export const STICK_TABLE_FILE_VERSION = 1;
 
@@ -20,6 +21,7 @@ const MAX_SECOND_CHANCES = 32;
 /** Entries serialised per slice in `save`, between which the event loop runs. */
 const SAVE_SLICE_ENTRIES = 5_000;
 
+/** What a caller may set; {@link resolveStickTableOptions} fills the rest. */
 export interface StickTableOptions {
   /**
    * An entry not used for this long is forgotten; every hit restarts the wait.
@@ -97,11 +99,11 @@ export class StickTable {
    */
   #cursor: MapIterator<[string, Slot]> | undefined;
 
-  constructor(options: StickTableOptions = {}) {
-    this.#idleMs = positive('idleTimeoutMs', options.idleTimeoutMs ?? DEFAULT_STICK_IDLE_TIMEOUT_MS, 'a duration in milliseconds');
-    this.#maxEntries = wholePositive('maxEntries', options.maxEntries ?? DEFAULT_STICK_MAX_ENTRIES);
-    this.#maxKeyLength = wholePositive('maxKeyLength', options.maxKeyLength ?? DEFAULT_STICK_MAX_KEY_LENGTH);
-    this.#clock = options.clock ?? systemClock;
+  constructor(options: ResolvedStickTableOptions) {
+    this.#idleMs = options.idleTimeoutMs;
+    this.#maxEntries = options.maxEntries;
+    this.#maxKeyLength = options.maxKeyLength;
+    this.#clock = options.clock;
   }
 
   /** Entries held, including expired ones not yet dropped. */
@@ -283,7 +285,7 @@ export class StickTable {
    * Synchronous: it runs once, while a balancer starts and before it serves, and lets
    * a pool restore its table in its constructor.
    */
-  static load(path: string, options: StickTableOptions = {}, nowMs?: number): StickTableLoadResult {
+  static load(path: string, options: ResolvedStickTableOptions, nowMs?: number): StickTableLoadResult {
     const table = new StickTable(options);
     const now = nowMs ?? table.#clock.now();
     const empty = (why: string): StickTableLoadResult =>
@@ -368,13 +370,6 @@ async function syncDirectory(dir: string): Promise<void> {
 function positive(name: string, value: number, what: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
     throw new BalancerConfigError(`stick table ${name} is ${String(value)}; use ${what}, greater than 0`);
-  }
-  return value;
-}
-
-function wholePositive(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new BalancerConfigError(`stick table ${name} is ${String(value)}; use a whole number, at least 1`);
   }
   return value;
 }

@@ -1,20 +1,21 @@
 import { request, type ClientRequest, type IncomingMessage } from 'node:http';
-import { DEFAULT_HEALTH_PATH, isHealthyStatus, LOAD_HEADER, parseHealthBody } from '../../internal/wire.js';
+import { isHealthyStatus, LOAD_HEADER, parseHealthBody } from '../../internal/wire.js';
 import { BalancerConfigError } from '../errors.js';
+import { DEFAULT_HEALTH, type ResolvedActiveCheckerOptions, type ResolvedHealthTrackerOptions } from '../options.js';
 import { HealthTracker, type HealthState, type HealthTrackerOptions } from './health-tracker.js';
 
 /** @defaultValue '/healthz' (the wire contract's health path) */
-export const DEFAULT_CHECK_PATH = DEFAULT_HEALTH_PATH;
+export const DEFAULT_CHECK_PATH = DEFAULT_HEALTH.path;
 /** @defaultValue 2000 */
-export const DEFAULT_CHECK_INTERVAL_MS = 2_000;
+export const DEFAULT_CHECK_INTERVAL_MS = DEFAULT_HEALTH.intervalMs;
 /** @defaultValue 1000 */
-export const DEFAULT_CHECK_TIMEOUT_MS = 1_000;
+export const DEFAULT_CHECK_TIMEOUT_MS = DEFAULT_HEALTH.timeoutMs;
 /** @defaultValue 250 */
-export const DEFAULT_CHECK_FAST_INTERVAL_MS = 250;
+export const DEFAULT_CHECK_FAST_INTERVAL_MS = DEFAULT_HEALTH.fastIntervalMs;
 /** @defaultValue 0.1 */
-export const DEFAULT_CHECK_JITTER_RATIO = 0.1;
+export const DEFAULT_CHECK_JITTER_RATIO = DEFAULT_HEALTH.jitterRatio;
 /** @defaultValue 16_384 */
-export const DEFAULT_CHECK_MAX_BODY_BYTES = 16 * 1024;
+export const DEFAULT_CHECK_MAX_BODY_BYTES = DEFAULT_HEALTH.maxBodyBytes;
 /** Response header in which a server may report its load. */
 export { LOAD_HEADER };
 
@@ -36,6 +37,7 @@ export interface ProbeResult {
   load: number | undefined;
 }
 
+/** What a caller may set; {@link resolveActiveCheckerOptions} fills the rest. */
 export interface ActiveCheckerOptions extends HealthTrackerOptions {
   /** Request path probed with GET. @defaultValue DEFAULT_CHECK_PATH ('/healthz') */
   path?: string;
@@ -70,6 +72,9 @@ export interface ActiveCheckerOptions extends HealthTrackerOptions {
   onLoad?: (id: string, load: number) => void;
 }
 
+/** What the checker runs with: every default filled, validated once. */
+export type ActiveCheckerRunOptions = ResolvedActiveCheckerOptions & Pick<ActiveCheckerOptions, 'onChange' | 'onLoad'>;
+
 interface Entry {
   readonly target: CheckTarget;
   readonly tracker: HealthTracker;
@@ -78,9 +83,6 @@ interface Entry {
   /** Bumped by stop/remove, so results of probes started before are ignored. */
   generation: number;
 }
-
-const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
-const HOST_HEADER = /^[\x20-\x7e]+$/;
 
 /**
  * Active health checks: `GET <path>` to every server every `intervalMs`, on a fresh
@@ -95,7 +97,7 @@ const HOST_HEADER = /^[\x20-\x7e]+$/;
  * the checker never keeps a process alive.
  *
  * @example
- * const checker = new ActiveChecker({ intervalMs: 2000, onChange: (id, state, why) => log(id, state, why) });
+ * const checker = new ActiveChecker({ ...resolveActiveCheckerOptions({ intervalMs: 2000 }), onChange: (id, state, why) => log(id, state, why) });
  * checker.add({ id: 'app-1', host: '10.0.0.5', port: 3000 });
  * checker.start();
  */
@@ -107,34 +109,21 @@ export class ActiveChecker {
   readonly #jitter: number;
   readonly #hostHeader: string | undefined;
   readonly #maxBodyBytes: number;
-  readonly #trackerOptions: HealthTrackerOptions;
+  readonly #trackerOptions: ResolvedHealthTrackerOptions;
   readonly #onChange: ActiveCheckerOptions['onChange'];
   readonly #onLoad: ActiveCheckerOptions['onLoad'];
   readonly #entries = new Map<string, Entry>();
   #running = false;
 
-  constructor(options: ActiveCheckerOptions = {}) {
-    this.#path = options.path ?? DEFAULT_CHECK_PATH;
-    if (typeof this.#path !== 'string' || !this.#path.startsWith('/') || !VISIBLE_ASCII.test(this.#path)) {
-      throw new BalancerConfigError(`health path "${String(this.#path)}" is invalid; use a path starting with '/' without spaces, e.g. /healthz`);
-    }
-    this.#intervalMs = durationMs('intervalMs', options.intervalMs ?? DEFAULT_CHECK_INTERVAL_MS);
-    this.#timeoutMs = durationMs('timeoutMs', options.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS);
-    this.#fastIntervalMs = Math.min(this.#intervalMs, durationMs('fastIntervalMs', options.fastIntervalMs ?? DEFAULT_CHECK_FAST_INTERVAL_MS));
-    this.#jitter = options.jitterRatio ?? DEFAULT_CHECK_JITTER_RATIO;
-    if (typeof this.#jitter !== 'number' || !(this.#jitter >= 0 && this.#jitter <= 0.5)) {
-      throw new BalancerConfigError(`health jitterRatio is ${String(this.#jitter)}; use a number from 0 to 0.5`);
-    }
+  constructor(options: ActiveCheckerRunOptions) {
+    this.#path = options.path;
+    this.#intervalMs = options.intervalMs;
+    this.#timeoutMs = options.timeoutMs;
+    this.#fastIntervalMs = options.fastIntervalMs;
+    this.#jitter = options.jitterRatio;
     this.#hostHeader = options.hostHeader;
-    if (this.#hostHeader !== undefined && (typeof this.#hostHeader !== 'string' || !HOST_HEADER.test(this.#hostHeader))) {
-      throw new BalancerConfigError(`health hostHeader "${String(this.#hostHeader)}" is invalid; use a host name, optionally with :port`);
-    }
-    this.#maxBodyBytes = options.maxBodyBytes ?? DEFAULT_CHECK_MAX_BODY_BYTES;
-    if (!Number.isSafeInteger(this.#maxBodyBytes) || this.#maxBodyBytes < 0) {
-      throw new BalancerConfigError(`health maxBodyBytes is ${String(this.#maxBodyBytes)}; use a whole number of bytes`);
-    }
+    this.#maxBodyBytes = options.maxBodyBytes;
     this.#trackerOptions = { rise: options.rise, fall: options.fall, initialState: options.initialState };
-    new HealthTracker(this.#trackerOptions); // validates rise/fall now rather than at the first add()
     this.#onChange = options.onChange;
     this.#onLoad = options.onLoad;
   }
@@ -358,11 +347,4 @@ function guarded(callback: () => void): void {
     // A listener's bug must not stop health checking or crash the balancer.
     process.emitWarning(`health check listener threw: ${err instanceof Error ? err.message : String(err)}`);
   }
-}
-
-function durationMs(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new BalancerConfigError(`health ${name} is ${String(value)}; use whole milliseconds, at least 1`);
-  }
-  return value;
 }

@@ -1,13 +1,14 @@
-import { BalancerConfigError } from '../errors.js';
+import { DEFAULT_HEALTH, type ResolvedHealthTrackerOptions } from '../options.js';
 
 /** Whether active checks consider a server able to take traffic. */
 export type HealthState = 'up' | 'down';
 
 /** @defaultValue 2 */
-export const DEFAULT_RISE = 2;
+export const DEFAULT_RISE = DEFAULT_HEALTH.rise;
 /** @defaultValue 3 */
-export const DEFAULT_FALL = 3;
+export const DEFAULT_FALL = DEFAULT_HEALTH.fall;
 
+/** What a config may set; {@link resolveHealthTrackerOptions} fills the rest. */
 export interface HealthTrackerOptions {
   /**
    * Consecutive successful checks that bring a down server up.
@@ -50,15 +51,11 @@ export class HealthTracker {
   #successes = 0;
   #failures = 0;
 
-  constructor(options: HealthTrackerOptions = {}) {
-    this.#rise = positiveInteger('rise', options.rise ?? DEFAULT_RISE);
-    this.#fall = positiveInteger('fall', options.fall ?? DEFAULT_FALL);
-    const initial = options.initialState ?? 'up';
-    if (initial !== 'up' && initial !== 'down') {
-      throw new BalancerConfigError(`health initialState "${String(initial)}" is invalid; use 'up' or 'down'`);
-    }
-    this.#state = initial;
-    this.#confirmed = initial === 'down';
+  constructor(options: ResolvedHealthTrackerOptions) {
+    this.#rise = options.rise;
+    this.#fall = options.fall;
+    this.#state = options.initialState;
+    this.#confirmed = options.initialState === 'down';
   }
 
   get state(): HealthState {
@@ -115,11 +112,4 @@ export class HealthTracker {
     this.#state = 'down';
     return 'down';
   }
-}
-
-function positiveInteger(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new BalancerConfigError(`health ${name} is ${String(value)}; use a whole number of checks, at least 1`);
-  }
-  return value;
 }

@@ -2,10 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../internal/clock.js';
 import { BalancerConfigError } from '../errors.js';
 import { OutlierEjector, type FailureKind, type OutlierEjectorOptions } from './outlier-ejector.js';
+import { resolveOutlierEjectorOptions } from '../options.js';
 
 function setup(members: string[], options: OutlierEjectorOptions = {}) {
   const clock = new ManualClock(1_000_000);
-  const ejector = new OutlierEjector({ clock, ...options });
+  const ejector = new OutlierEjector(resolveOutlierEjectorOptions({ clock, ...options }));
   ejector.setMembers(members);
   // Every server has answered fine once: 5xx then count as a server standing out.
   for (const id of members) ejector.recordSuccess(id);
@@ -190,11 +191,11 @@ describe('OutlierEjector', () => {
   });
 
   it('rejects invalid options with a clear error', () => {
-    expect(() => new OutlierEjector({ consecutiveServerErrors: -1 })).toThrow(BalancerConfigError);
-    expect(() => new OutlierEjector({ consecutiveConnectFailures: 1.5 })).toThrow(/whole number/);
-    expect(() => new OutlierEjector({ baseEjectionMs: 0 })).toThrow(/baseEjectionMs/);
-    expect(() => new OutlierEjector({ baseEjectionMs: 10, maxEjectionMs: 5 })).toThrow(/below/);
-    expect(() => new OutlierEjector({ maxEjectionPercent: 101 })).toThrow(/0 to 100/);
-    expect(() => new OutlierEjector({ maxEjectionPercent: Number.NaN })).toThrow(BalancerConfigError);
+    expect(() => new OutlierEjector(resolveOutlierEjectorOptions({ consecutiveServerErrors: -1 }))).toThrow(BalancerConfigError);
+    expect(() => new OutlierEjector(resolveOutlierEjectorOptions({ consecutiveConnectFailures: 1.5 }))).toThrow(/whole number/);
+    expect(() => new OutlierEjector(resolveOutlierEjectorOptions({ baseEjectionMs: 0 }))).toThrow(/baseEjectionMs/);
+    expect(() => new OutlierEjector(resolveOutlierEjectorOptions({ baseEjectionMs: 10, maxEjectionMs: 5 }))).toThrow(/below/);
+    expect(() => new OutlierEjector(resolveOutlierEjectorOptions({ maxEjectionPercent: 101 }))).toThrow(/0 to 100/);
+    expect(() => new OutlierEjector(resolveOutlierEjectorOptions({ maxEjectionPercent: Number.NaN }))).toThrow(BalancerConfigError);
   });
 });

@@ -1,5 +1,5 @@
-import { BalancerConfigError } from '../errors.js';
-import { systemClock, type Clock } from '../../internal/clock.js';
+import type { Clock } from '../../internal/clock.js';
+import { DEFAULT_OUTLIER, type ResolvedOutlierEjectorOptions } from '../options.js';
 
 /**
  * What went wrong with one proxied request, as far as outlier detection cares. Only
@@ -14,16 +14,17 @@ import { systemClock, type Clock } from '../../internal/clock.js';
 export type FailureKind = 'server-error' | 'connect' | 'timeout' | 'stall';
 
 /** @defaultValue 5 */
-export const DEFAULT_CONSECUTIVE_SERVER_ERRORS = 5;
+export const DEFAULT_CONSECUTIVE_SERVER_ERRORS = DEFAULT_OUTLIER.consecutiveServerErrors;
 /** @defaultValue 3 */
-export const DEFAULT_CONSECUTIVE_CONNECT_FAILURES = 3;
+export const DEFAULT_CONSECUTIVE_CONNECT_FAILURES = DEFAULT_OUTLIER.consecutiveConnectFailures;
 /** @defaultValue 30_000 */
-export const DEFAULT_BASE_EJECTION_MS = 30_000;
+export const DEFAULT_BASE_EJECTION_MS = DEFAULT_OUTLIER.baseEjectionMs;
 /** @defaultValue 300_000 */
-export const DEFAULT_MAX_EJECTION_MS = 300_000;
+export const DEFAULT_MAX_EJECTION_MS = DEFAULT_OUTLIER.maxEjectionMs;
 /** @defaultValue 50 */
-export const DEFAULT_MAX_EJECTION_PERCENT = 50;
+export const DEFAULT_MAX_EJECTION_PERCENT = DEFAULT_OUTLIER.maxEjectionPercent;
 
+/** What a caller may set; {@link resolveOutlierEjectorOptions} fills the rest. */
 export interface OutlierEjectorOptions {
   /**
    * 5xx responses in a row (no success between) that eject a server; 0 disables.
@@ -122,21 +123,14 @@ export class OutlierEjector {
   readonly #clock: Clock;
   readonly #members = new Map<string, Member>();
 
-  constructor(options: OutlierEjectorOptions = {}) {
-    this.#serverErrorLimit = count('consecutiveServerErrors', options.consecutiveServerErrors ?? DEFAULT_CONSECUTIVE_SERVER_ERRORS);
-    this.#connectFailureLimit = count('consecutiveConnectFailures', options.consecutiveConnectFailures ?? DEFAULT_CONSECUTIVE_CONNECT_FAILURES);
-    this.#baseMs = duration('baseEjectionMs', options.baseEjectionMs ?? DEFAULT_BASE_EJECTION_MS);
-    this.#maxMs = duration('maxEjectionMs', options.maxEjectionMs ?? DEFAULT_MAX_EJECTION_MS);
-    if (this.#maxMs < this.#baseMs) {
-      throw new BalancerConfigError(`outlier maxEjectionMs (${this.#maxMs}) is below baseEjectionMs (${this.#baseMs}); raise maxEjectionMs or lower baseEjectionMs`);
-    }
-    const percent = options.maxEjectionPercent ?? DEFAULT_MAX_EJECTION_PERCENT;
-    if (typeof percent !== 'number' || !(percent >= 0 && percent <= 100)) {
-      throw new BalancerConfigError(`outlier maxEjectionPercent is ${String(percent)}; use a number from 0 to 100`);
-    }
-    this.#maxPercent = percent;
+  constructor(options: ResolvedOutlierEjectorOptions) {
+    this.#serverErrorLimit = options.consecutiveServerErrors;
+    this.#connectFailureLimit = options.consecutiveConnectFailures;
+    this.#baseMs = options.baseEjectionMs;
+    this.#maxMs = options.maxEjectionMs;
+    this.#maxPercent = options.maxEjectionPercent;
     this.#maxMultiplier = Math.ceil(this.#maxMs / this.#baseMs);
-    this.#clock = options.clock ?? systemClock;
+    this.#clock = options.clock;
   }
 
   /** Sets the pool's servers: keeps what is known about staying ones, forgets removed ones. */
@@ -266,18 +260,4 @@ export class OutlierEjector {
     const healthyMs = Math.max(0, nowMs - m.untilMs);
     return Math.max(0, m.ejections - Math.floor(healthyMs / this.#baseMs));
   }
-}
-
-function count(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new BalancerConfigError(`outlier ${name} is ${String(value)}; use a whole number of requests (0 disables)`);
-  }
-  return value;
-}
-
-function duration(name: string, value: number): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 1) {
-    throw new BalancerConfigError(`outlier ${name} is ${String(value)}; use a duration in milliseconds, at least 1`);
-  }
-  return value;
 }

@@ -1,3 +1,5 @@
+import { DEFAULT_SLOW_START_MS } from '../options.js';
+
 /**
  * Slow start: a server that just became eligible (added, back from down, back from
  * ejection) gets a share of its weight that grows linearly over a window, so a cold
@@ -15,7 +17,7 @@
  */
 
 /** @defaultValue 10_000 */
-export const DEFAULT_SLOW_START_WINDOW_MS = 10_000;
+export const DEFAULT_SLOW_START_WINDOW_MS = DEFAULT_SLOW_START_MS;
 
 /** Share of the weight a server gets the moment it becomes eligible. */
 export const SLOW_START_INITIAL_SHARE = 0.1;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BalancerConfigError } from '../errors.js';
 import { StallDetector, type StallSample } from './stall-detector.js';
+import { resolveStallDetectorOptions } from '../options.js';
 
 function server(id: string): StallSample & { awaiting: number; requests: number; answers: number } {
   return { id, awaiting: 0, requests: 0, answers: 0 };
@@ -8,7 +9,7 @@ function server(id: string): StallSample & { awaiting: number; requests: number;
 
 describe('StallDetector', () => {
   it('reports a server with requests in flight that has said nothing for stallMs, once', () => {
-    const detector = new StallDetector({ stallMs: 500 });
+    const detector = new StallDetector(resolveStallDetectorOptions({ stallMs: 500 }));
     const a = server('a');
     expect(detector.observe([a], 0)).toEqual([]);
     a.requests = 3; a.awaiting = 3;
@@ -20,7 +21,7 @@ describe('StallDetector', () => {
   });
 
   it('counts answers given before its first look: such a server stands in for a silent one', () => {
-    const detector = new StallDetector({ stallMs: 500 });
+    const detector = new StallDetector(resolveStallDetectorOptions({ stallMs: 500 }));
     const a = server('a');
     a.requests = 40; a.answers = 40;
     detector.observe([a], 1000);
@@ -31,7 +32,7 @@ describe('StallDetector', () => {
   });
 
   it('notices the silence even when the last requests went out with the last answers', () => {
-    const detector = new StallDetector({ stallMs: 500 });
+    const detector = new StallDetector(resolveStallDetectorOptions({ stallMs: 500 }));
     const a = server('a');
     detector.observe([a], 0);
     a.requests = 10; a.answers = 4; a.awaiting = 6; // then nothing more is sent: every client waits on it
@@ -41,7 +42,7 @@ describe('StallDetector', () => {
   });
 
   it('an answer, or nothing left in flight, ends the silence', () => {
-    const detector = new StallDetector({ stallMs: 500 });
+    const detector = new StallDetector(resolveStallDetectorOptions({ stallMs: 500 }));
     const a = server('a');
     detector.observe([a], 0);
     a.requests = 1; a.awaiting = 1;
@@ -60,7 +61,7 @@ describe('StallDetector', () => {
   });
 
   it('a long request on a server that keeps answering others is not silence', () => {
-    const detector = new StallDetector({ stallMs: 500 });
+    const detector = new StallDetector(resolveStallDetectorOptions({ stallMs: 500 }));
     const a = server('a');
     detector.observe([a], 0);
     a.requests = 1; a.awaiting = 1; // the long poll
@@ -71,7 +72,7 @@ describe('StallDetector', () => {
   });
 
   it('after a passed probe (heard), only a request sent after it starts a new silence', () => {
-    const detector = new StallDetector({ stallMs: 500 });
+    const detector = new StallDetector(resolveStallDetectorOptions({ stallMs: 500 }));
     const a = server('a');
     detector.observe([a], 0);
     a.requests = 1; a.awaiting = 1;
@@ -86,13 +87,13 @@ describe('StallDetector', () => {
   });
 
   it('0 disables; invalid values are refused', () => {
-    const detector = new StallDetector({ stallMs: 0 });
+    const detector = new StallDetector(resolveStallDetectorOptions({ stallMs: 0 }));
     const a = server('a');
     detector.observe([a], 0);
     a.requests = 1; a.awaiting = 1;
     detector.observe([a], 1);
     expect(detector.observe([a], 100_000)).toEqual([]);
-    expect(() => new StallDetector({ stallMs: -1 })).toThrow(BalancerConfigError);
-    expect(new StallDetector({ stallMs: 500 }).sampleIntervalMs).toBe(100);
+    expect(() => new StallDetector(resolveStallDetectorOptions({ stallMs: -1 }))).toThrow(BalancerConfigError);
+    expect(new StallDetector(resolveStallDetectorOptions({ stallMs: 500 })).sampleIntervalMs).toBe(100);
   });
 });

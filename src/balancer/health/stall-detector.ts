@@ -1,7 +1,7 @@
-import { BalancerConfigError } from '../errors.js';
+import { DEFAULT_OUTLIER, type ResolvedStallDetectorOptions } from '../options.js';
 
 /** @defaultValue 500 */
-export const DEFAULT_STALL_MS = 500;
+export const DEFAULT_STALL_MS = DEFAULT_OUTLIER.stallMs;
 
 /** What the detector reads of one server at each look: counters, nothing per request. */
 export interface StallSample {
@@ -57,12 +57,8 @@ export class StallDetector {
   readonly stallMs: number;
   readonly #watches = new Map<string, Watch>();
 
-  constructor(options: { stallMs?: number } = {}) {
-    const stallMs = options.stallMs ?? DEFAULT_STALL_MS;
-    if (!Number.isSafeInteger(stallMs) || stallMs < 0) {
-      throw new BalancerConfigError(`outlier stallMs is ${String(stallMs)}; use whole milliseconds (0 disables)`);
-    }
-    this.stallMs = stallMs;
+  constructor(options: ResolvedStallDetectorOptions) {
+    this.stallMs = options.stallMs;
   }
 
   /** How often the pool should call `observe`: a fifth of `stallMs`, between 20 ms and 1 s. */

@@ -13,6 +13,7 @@ import type { BalancerDeps, BalancerLiveConfig } from '../balancer.js';
 import { BalancerWorkersError } from '../errors.js';
 import type { BalancerEvent } from '../events.js';
 import type { BalancerOptions, BalancerOptionsInput, PoolOptionsInput } from '../options.js';
+import { resolveStickTableOptions } from '../options.js';
 import { startWorkersAdmin } from './workers-admin.js';
 import type { WorkersAdmin } from './workers-admin.js';
 import { bindWithoutListening } from './bound-socket.js';
@@ -101,7 +102,7 @@ export class BalancerWorkers {
       if (pool.affinity?.type === 'table') {
         // One writer for the file: the primary, from its copy of every worker's placements.
         const { file, ...affinity } = pool.affinity;
-        const tableOptions = { idleTimeoutMs: affinity.idleTimeoutMs, maxEntries: affinity.maxEntries };
+        const tableOptions = resolveStickTableOptions({ idleTimeoutMs: affinity.idleTimeoutMs, maxEntries: affinity.maxEntries });
         let table = new StickTable(tableOptions);
         if (file !== undefined) {
           const loaded = StickTable.load(file, tableOptions, this.#clock.now());

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { CacheBusUnavailableError, CacheClosedError, CacheOptionsError } from '../errors.js';
+import { cachePostgresUrl, resolveBusOptions } from '../cache-options.js';
 import type { Bus } from './bus.js';
 
 export interface PostgresBusOptions {
@@ -39,8 +40,8 @@ export class PostgresBus implements Bus {
   #closed = false;
 
   constructor(options: PostgresBusOptions = {}) {
-    this.#connectionString = options.connectionString ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-    this.#timeoutMs = options.timeoutMs ?? 1_000;
+    this.#connectionString = cachePostgresUrl(options.connectionString);
+    this.#timeoutMs = resolveBusOptions({ timeoutMs: options.timeoutMs }).timeoutMs;
     this.#connections = new pg.Pool({
       connectionString: this.#connectionString, max: 2,
       connectionTimeoutMillis: this.#timeoutMs, query_timeout: this.#timeoutMs,

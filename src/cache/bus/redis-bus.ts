@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { CacheBusUnavailableError, CacheClosedError } from '../errors.js';
+import { cacheRedisUrl, resolveBusOptions } from '../cache-options.js';
 import type { Bus } from './bus.js';
 
 export interface RedisBusOptions {
@@ -33,13 +34,13 @@ export class RedisBus implements Bus {
   #closed = false;
 
   constructor(options: RedisBusOptions = {}) {
-    const url = options.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-    const name = options.connectionName ?? 'scaleout-cache-bus';
+    const url = cacheRedisUrl(options.url);
+    const { connectionName: name, commandTimeoutMs } = resolveBusOptions({ connectionName: options.connectionName, commandTimeoutMs: options.commandTimeoutMs });
     const common = {
       connectTimeout: 1_000,
       retryStrategy: (times: number) => Math.min(20 * 2 ** Math.min(times, 10), 1_000),
     };
-    this.#pub = new Redis(url, { ...common, connectionName: `${name}:pub`, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: options.commandTimeoutMs ?? 1_000 });
+    this.#pub = new Redis(url, { ...common, connectionName: `${name}:pub`, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: commandTimeoutMs });
     // Subscriptions are renewed by hand on every 'ready', so "connected" means subscribed.
     this.#sub = new Redis(url, { ...common, connectionName: `${name}:sub`, autoResubscribe: false });
     this.#pub.on('error', () => undefined);

@@ -3,12 +3,12 @@ import { createRequire } from 'node:module';
 import type memjs from 'memjs';
 import { CacheClosedError, CacheL2Error, CacheL2UnavailableError, CacheOptionsError } from '../errors.js';
 import type { L2Store } from '../l2-store.js';
-import { positiveMs } from '../validate.js';
+import { DEFAULT_CACHE_MEMCACHED_STORE, resolveMemcachedL2StoreOptions } from '../cache-options.js';
 
 /** @defaultValue */
-export const DEFAULT_CACHE_MEMCACHED_KEY_PREFIX = 'scaleout:cache:';
+export const DEFAULT_CACHE_MEMCACHED_KEY_PREFIX = DEFAULT_CACHE_MEMCACHED_STORE.keyPrefix;
 /** How long one operation may take before it fails. */
-export const DEFAULT_CACHE_MEMCACHED_TIMEOUT_MS = 500;
+export const DEFAULT_CACHE_MEMCACHED_TIMEOUT_MS = DEFAULT_CACHE_MEMCACHED_STORE.timeoutMs;
 
 // memjs is an optional peer dependency: only apps with a Memcached L2 install it, so it
 // is loaded when such a store is made, not when `scaleout/cache` is imported.
@@ -55,13 +55,8 @@ export class MemcachedL2Store implements L2Store {
   #closed = false;
 
   constructor(options: MemcachedL2StoreOptions = {}) {
-    const prefix = options.keyPrefix ?? DEFAULT_CACHE_MEMCACHED_KEY_PREFIX;
-    if (typeof prefix !== 'string' || !/^[\x21-\x7e]{0,64}$/.test(prefix)) {
-      throw new CacheOptionsError('keyPrefix must be at most 64 printable ASCII characters without spaces');
-    }
-    this.#prefix = prefix;
-    const timeoutMs = positiveMs('timeoutMs', options.timeoutMs, DEFAULT_CACHE_MEMCACHED_TIMEOUT_MS);
-    const servers = options.servers ?? process.env.MEMCACHED_URL ?? '127.0.0.1:11211';
+    const { keyPrefix, timeoutMs, servers } = resolveMemcachedL2StoreOptions(options);
+    this.#prefix = keyPrefix;
     this.#client = loadMemjs().Client.create(servers, {
       timeout: timeoutMs / 1_000,
       conntimeout: timeoutMs / 1_000,

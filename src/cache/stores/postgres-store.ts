@@ -1,19 +1,19 @@
 import pg from 'pg';
 import { openStorePool } from '../../internal/store-connections.js';
-import { CacheClosedError, CacheL2Error, CacheL2UnavailableError, CacheOptionsError } from '../errors.js';
+import { CacheClosedError, CacheL2Error, CacheL2UnavailableError } from '../errors.js';
 import type { L2Store } from '../l2-store.js';
-import { positiveMs } from '../validate.js';
+import { DEFAULT_CACHE_POSTGRES_STORE, resolvePostgresL2StoreOptions } from '../cache-options.js';
 
 /** @defaultValue */
-export const DEFAULT_CACHE_POSTGRES_TABLE = 'scaleout_cache';
+export const DEFAULT_CACHE_POSTGRES_TABLE = DEFAULT_CACHE_POSTGRES_STORE.table;
 /** How long getting a connection may take before an operation fails. */
-export const DEFAULT_CACHE_POSTGRES_CONNECT_TIMEOUT_MS = 1_000;
+export const DEFAULT_CACHE_POSTGRES_CONNECT_TIMEOUT_MS = DEFAULT_CACHE_POSTGRES_STORE.connectTimeoutMs;
 /** How long one query may take before it fails. */
-export const DEFAULT_CACHE_POSTGRES_QUERY_TIMEOUT_MS = 1_000;
+export const DEFAULT_CACHE_POSTGRES_QUERY_TIMEOUT_MS = DEFAULT_CACHE_POSTGRES_STORE.queryTimeoutMs;
 /** How often expired rows are deleted; 0 turns the background cleanup off. */
-export const DEFAULT_CACHE_POSTGRES_CLEANUP_INTERVAL_MS = 60_000;
+export const DEFAULT_CACHE_POSTGRES_CLEANUP_INTERVAL_MS = DEFAULT_CACHE_POSTGRES_STORE.cleanupIntervalMs;
 /** Rows deleted per cleanup statement. */
-export const DEFAULT_CACHE_POSTGRES_CLEANUP_BATCH_SIZE = 1_000;
+export const DEFAULT_CACHE_POSTGRES_CLEANUP_BATCH_SIZE = DEFAULT_CACHE_POSTGRES_STORE.cleanupBatchSize;
 
 export interface PostgresL2StoreOptions {
   /** A pool to use instead of opening one; it stays open on `close()`. */
@@ -32,7 +32,6 @@ export interface PostgresL2StoreOptions {
   cleanupBatchSize?: number;
 }
 
-const IDENT = /^[a-z_][a-z0-9_]{0,47}$/;
 const MAX_CLEANUP_BATCHES = 20;
 
 /**
@@ -61,23 +60,14 @@ export class PostgresL2Store implements L2Store {
   #closed = false;
 
   constructor(options: PostgresL2StoreOptions = {}) {
-    const parts = (options.table ?? DEFAULT_CACHE_POSTGRES_TABLE).split('.');
-    if (parts.length > 2 || !parts.every((p) => IDENT.test(p))) {
-      throw new CacheOptionsError(`table "${options.table}" is invalid; use [schema.]name of lower-case letters, digits and _ (at most 48 each)`);
-    }
-    this.#table = parts.map((p) => `"${p}"`).join('.');
-    const connectTimeoutMs = positiveMs('connectTimeoutMs', options.connectTimeoutMs, DEFAULT_CACHE_POSTGRES_CONNECT_TIMEOUT_MS);
-    const queryTimeoutMs = positiveMs('queryTimeoutMs', options.queryTimeoutMs, DEFAULT_CACHE_POSTGRES_QUERY_TIMEOUT_MS);
-    this.#cleanupBatchSize = positiveMs('cleanupBatchSize', options.cleanupBatchSize, DEFAULT_CACHE_POSTGRES_CLEANUP_BATCH_SIZE);
-    const cleanupIntervalMs = options.cleanupIntervalMs ?? DEFAULT_CACHE_POSTGRES_CLEANUP_INTERVAL_MS;
-    if (!Number.isSafeInteger(cleanupIntervalMs) || cleanupIntervalMs < 0) {
-      throw new CacheOptionsError(`cleanupIntervalMs must be 0 (off) or a positive integer, got ${String(cleanupIntervalMs)}`);
-    }
+    const { table, connectTimeoutMs, queryTimeoutMs, cleanupBatchSize, cleanupIntervalMs, connectionString } = resolvePostgresL2StoreOptions(options);
+    this.#table = table.split('.').map((p) => `"${p}"`).join('.');
+    this.#cleanupBatchSize = cleanupBatchSize;
     if (options.pool !== undefined) {
       this.#connections = options.pool;
       this.#ownsConnections = false;
     } else {
-      this.#connections = openStorePool(options.connectionString, { connectTimeoutMs, queryTimeoutMs });
+      this.#connections = openStorePool(connectionString, { connectTimeoutMs, queryTimeoutMs });
       this.#ownsConnections = true;
     }
     // A broken idle connection emits 'error' on the pool; unhandled it would end the process.

@@ -1,16 +1,16 @@
 import type { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
-import { CacheClosedError, CacheL2Error, CacheL2UnavailableError, CacheOptionsError } from '../errors.js';
+import { CacheClosedError, CacheL2Error, CacheL2UnavailableError } from '../errors.js';
 import { openStoreRedis } from '../../internal/store-connections.js';
 import type { L2Store } from '../l2-store.js';
-import { positiveMs } from '../validate.js';
+import { DEFAULT_CACHE_REDIS_STORE, resolveRedisL2StoreOptions } from '../cache-options.js';
 
 /** @defaultValue */
-export const DEFAULT_CACHE_REDIS_KEY_PREFIX = 'scaleout:cache:';
+export const DEFAULT_CACHE_REDIS_KEY_PREFIX = DEFAULT_CACHE_REDIS_STORE.keyPrefix;
 /** How long opening a connection may take before operations fail. */
-export const DEFAULT_CACHE_REDIS_CONNECT_TIMEOUT_MS = 1_000;
+export const DEFAULT_CACHE_REDIS_CONNECT_TIMEOUT_MS = DEFAULT_CACHE_REDIS_STORE.connectTimeoutMs;
 /** How long one command may take; the cache's own L2 timeout is usually shorter. */
-export const DEFAULT_CACHE_REDIS_COMMAND_TIMEOUT_MS = 1_000;
+export const DEFAULT_CACHE_REDIS_COMMAND_TIMEOUT_MS = DEFAULT_CACHE_REDIS_STORE.commandTimeoutMs;
 
 export interface RedisL2StoreOptions {
   /** A connection to use instead of opening one; it stays open on `close()`. */
@@ -44,20 +44,15 @@ export class RedisL2Store implements L2Store {
   #closed = false;
 
   constructor(options: RedisL2StoreOptions = {}) {
-    const prefix = options.keyPrefix ?? DEFAULT_CACHE_REDIS_KEY_PREFIX;
-    if (typeof prefix !== 'string' || prefix.length > 128) {
-      throw new CacheOptionsError('keyPrefix must be a string of at most 128 characters');
-    }
-    this.#prefix = prefix;
-    const connectTimeoutMs = positiveMs('connectTimeoutMs', options.connectTimeoutMs, DEFAULT_CACHE_REDIS_CONNECT_TIMEOUT_MS);
-    const commandTimeoutMs = positiveMs('commandTimeoutMs', options.commandTimeoutMs, DEFAULT_CACHE_REDIS_COMMAND_TIMEOUT_MS);
+    const { keyPrefix, connectTimeoutMs, commandTimeoutMs, url } = resolveRedisL2StoreOptions(options);
+    this.#prefix = keyPrefix;
     if (options.client !== undefined) {
       this.#client = options.client;
       this.#ownsClient = false;
     } else {
       // Failing fast while Redis is away, the cache serves from the loader instead of
       // queueing requests behind a reconnect loop.
-      this.#client = openStoreRedis(options.url, {
+      this.#client = openStoreRedis(url, {
         connectTimeoutMs, commandTimeoutMs,
         // Concurrent requests' GETs share one write to the socket: under load an L2 hit
         // then costs less CPU than a lone GET.

@@ -2,18 +2,17 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type pg from 'pg';
 import type { Queryable, TransactionClient } from '../../db/index.js';
 import { openStorePool } from '../../internal/store-connections.js';
-import { CacheOptionsError } from '../errors.js';
-import { positiveMs } from '../validate.js';
+import { DEFAULT_WRITE_BEHIND_POSTGRES_LOG, resolvePostgresTableLogOptions } from '../cache-options.js';
 import type { AppliedBatch, LoggedWrite, WriteBehindLog } from './write-behind-log.js';
 
 /** @defaultValue */
-export const DEFAULT_WRITE_BEHIND_LOG_TABLE = 'scaleout_write_behind_log';
+export const DEFAULT_WRITE_BEHIND_LOG_TABLE = DEFAULT_WRITE_BEHIND_POSTGRES_LOG.table;
 /** How often an idle flusher looks for new entries in a PostgreSQL log. */
-export const DEFAULT_WRITE_BEHIND_POLL_MS = 100;
+export const DEFAULT_WRITE_BEHIND_POLL_MS = DEFAULT_WRITE_BEHIND_POSTGRES_LOG.pollMs;
 /** How long getting a connection may take before an append fails. */
-export const DEFAULT_WRITE_BEHIND_CONNECT_TIMEOUT_MS = 1_000;
+export const DEFAULT_WRITE_BEHIND_CONNECT_TIMEOUT_MS = DEFAULT_WRITE_BEHIND_POSTGRES_LOG.connectTimeoutMs;
 /** How long one append may take before it fails (unacknowledged). */
-export const DEFAULT_WRITE_BEHIND_QUERY_TIMEOUT_MS = 2_000;
+export const DEFAULT_WRITE_BEHIND_QUERY_TIMEOUT_MS = DEFAULT_WRITE_BEHIND_POSTGRES_LOG.queryTimeoutMs;
 
 export interface PostgresTableLogOptions {
   /**
@@ -63,19 +62,16 @@ export class PostgresTableLog implements WriteBehindLog {
   #closed = false;
 
   constructor(options: PostgresTableLogOptions = {}) {
-    const table = options.table ?? DEFAULT_WRITE_BEHIND_LOG_TABLE;
-    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(table)) throw new CacheOptionsError(`write-behind log table must be lower-case letters, digits and _, got ${String(table)}`);
+    const { table, pollMs, connectTimeoutMs, queryTimeoutMs, connectionString } = resolvePostgresTableLogOptions(options);
     this.#table = `"${table}"`;
     this.#lockName = `scaleout_write_behind_log:${table}`;
     this.description = `postgresql table ${table}`;
-    this.#pollMs = positiveMs('pollMs', options.pollMs, DEFAULT_WRITE_BEHIND_POLL_MS);
-    const connectTimeoutMs = positiveMs('connectTimeoutMs', options.connectTimeoutMs, DEFAULT_WRITE_BEHIND_CONNECT_TIMEOUT_MS);
-    const queryTimeoutMs = positiveMs('queryTimeoutMs', options.queryTimeoutMs, DEFAULT_WRITE_BEHIND_QUERY_TIMEOUT_MS);
+    this.#pollMs = pollMs;
     if (options.pool !== undefined) {
       this.#pool = options.pool;
       this.#ownsPool = false;
     } else {
-      this.#pool = openStorePool(options.connectionString, { connectTimeoutMs, queryTimeoutMs });
+      this.#pool = openStorePool(connectionString, { connectTimeoutMs, queryTimeoutMs });
       this.#ownsPool = true;
     }
     // A broken idle connection emits 'error' on the pool; unhandled it would end the process.

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import type { Queryable, TransactionClient } from '../../db/index.js';
 import { CacheOptionsError } from '../errors.js';
+import { cacheRedisUrl } from '../cache-options.js';
 import { streamIdVersion } from '../version.js';
 import type { AppliedBatch, LoggedWrite, WriteBehindLog } from './write-behind-log.js';
 
@@ -57,7 +58,7 @@ export class RedisStreamLog implements WriteBehindLog {
       this.#client = options.client;
       this.#ownsClient = false;
     } else {
-      this.#client = new Redis(options.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', {
+      this.#client = new Redis(cacheRedisUrl(options.url), {
         // A command is sent once: resent after a reconnect an XADD could land twice in the log.
         enableOfflineQueue: false,
         autoResendUnfulfilledCommands: false,

@@ -64,6 +64,12 @@ export class AmqplibBackend implements QueueBackend {
     this.#asserted.add(queue);
   }
 
+  async depth(queue: string): Promise<number> {
+    const ch = await this.#channel();
+    await this.#assert(ch, queue);
+    return (await ch.checkQueue(queue)).messageCount;
+  }
+
   async prepare(queue: string): Promise<void> {
     await this.#assert(await this.#channel(), queue);
   }

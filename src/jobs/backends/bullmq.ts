@@ -5,18 +5,17 @@ import type { RedisOptions } from 'ioredis';
 import type {
   BackendCapabilities, BackendConsumer, ConsumeOptions, Delivery, EnqueueOptions, QueueBackend, RemoveWaitingResult, TakenJob,
 } from '../backend.js';
-import { JobsOptionsError } from '../errors.js';
 import type { JobEnvelope } from '../job.js';
-import { MAX_PRIORITY } from '../options.js';
+import { DEFAULT_BACKEND, DEFAULT_BULLMQ, MAX_PRIORITY, resolveBullMQBackendOptions } from '../options.js';
 import type { JobTracker } from '../tracker.js';
 import { RedisJobTracker } from '../trackers/redis-tracker.js';
 
 /** @defaultValue */
-export const DEFAULT_BULLMQ_PREFIX = 'scaleout-jobs';
+export const DEFAULT_BULLMQ_PREFIX = DEFAULT_BULLMQ.prefix;
 /** A job whose worker stops renewing its lock for this long is handed to another worker. */
-export const DEFAULT_VISIBILITY_TIMEOUT_MS = 30_000;
+export const DEFAULT_VISIBILITY_TIMEOUT_MS = DEFAULT_BACKEND.visibilityTimeoutMs;
 /** How often the engine may hand one job again after its worker died before giving up on it. */
-export const DEFAULT_MAX_REDELIVERIES = 10;
+export const DEFAULT_MAX_REDELIVERIES = DEFAULT_BACKEND.maxRedeliveries;
 
 export interface BullMQBackendOptions {
   /** @defaultValue `process.env.REDIS_URL`, else `redis://127.0.0.1:6379` */
@@ -46,13 +45,10 @@ export class BullMQBackend implements QueueBackend {
   readonly #ownsTracker: boolean;
 
   constructor(options: BullMQBackendOptions = {}) {
-    const url = options.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-    this.#prefix = options.prefix ?? DEFAULT_BULLMQ_PREFIX;
-    this.#visibilityTimeoutMs = options.visibilityTimeoutMs ?? DEFAULT_VISIBILITY_TIMEOUT_MS;
-    this.#maxRedeliveries = options.maxRedeliveries ?? DEFAULT_MAX_REDELIVERIES;
-    if (!Number.isInteger(this.#visibilityTimeoutMs) || this.#visibilityTimeoutMs < 500) {
-      throw new JobsOptionsError('visibilityTimeoutMs must be an integer of at least 500');
-    }
+    const { url, prefix, visibilityTimeoutMs, maxRedeliveries } = resolveBullMQBackendOptions(options);
+    this.#prefix = prefix;
+    this.#visibilityTimeoutMs = visibilityTimeoutMs;
+    this.#maxRedeliveries = maxRedeliveries;
     // BullMQ requires connections that retry forever; that is also what lets workers
     // resume by themselves after Redis comes back.
     this.#connection = new Redis(url, {
@@ -74,6 +70,10 @@ export class BullMQBackend implements QueueBackend {
       this.#queues.set(name, q);
     }
     return q;
+  }
+
+  async depth(queue: string): Promise<number> {
+    return this.#queue(queue).getJobCountByTypes('waiting', 'prioritized');
   }
 
   async prepare(queue: string): Promise<void> {

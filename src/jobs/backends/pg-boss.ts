@@ -1,17 +1,16 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import PgBoss from 'pg-boss';
 import type { AckRecord, BackendCapabilities, BackendConsumer, ConsumeOptions, EnqueueOptions, QueueBackend, TakenJob } from '../backend.js';
-import { JobsOptionsError } from '../errors.js';
 import type { JobEnvelope } from '../job.js';
+import { DEFAULT_PG_BOSS, resolvePgBossBackendOptions } from '../options.js';
 import { LocalRateLimiter } from '../rate-limiter.js';
 import type { JobTracker } from '../tracker.js';
 import { PostgresJobTracker } from '../trackers/postgres-tracker.js';
-import { DEFAULT_MAX_REDELIVERIES, DEFAULT_VISIBILITY_TIMEOUT_MS } from './bullmq.js';
 
 /** @defaultValue */
-export const DEFAULT_PG_BOSS_SCHEMA = 'scaleout_pgboss';
+export const DEFAULT_PG_BOSS_SCHEMA = DEFAULT_PG_BOSS.schema;
 /** How often an idle consumer asks for jobs. */
-export const DEFAULT_POLL_INTERVAL_MS = 500;
+export const DEFAULT_POLL_INTERVAL_MS = DEFAULT_PG_BOSS.pollIntervalMs;
 
 export interface PgBossBackendOptions {
   /** @defaultValue `process.env.DATABASE_URL`, else `postgres://127.0.0.1:5432/postgres` */
@@ -37,6 +36,7 @@ export class PgBossBackend implements QueueBackend {
   readonly enqueueWithRecord?: QueueBackend['enqueueWithRecord'];
   readonly recordsOnAck: boolean;
   readonly #ackWithRecord: ((queue: string, jobId: string, end: AckRecord) => Promise<unknown>) | undefined;
+  readonly #schema: string;
   readonly #boss: PgBoss;
   readonly #ownsTracker: boolean;
   readonly #visibilitySeconds: number;
@@ -46,12 +46,11 @@ export class PgBossBackend implements QueueBackend {
   #started: Promise<unknown> | undefined;
 
   constructor(options: PgBossBackendOptions = {}) {
-    const connectionString = options.connectionString ?? process.env.DATABASE_URL ?? 'postgres://127.0.0.1:5432/postgres';
-    const schema = options.schema ?? DEFAULT_PG_BOSS_SCHEMA;
-    if (!/^[a-z_][a-z0-9_]{0,40}$/.test(schema)) throw new JobsOptionsError('schema must be a lower-case SQL name of at most 41 characters');
-    this.#visibilitySeconds = Math.max(1, Math.ceil((options.visibilityTimeoutMs ?? DEFAULT_VISIBILITY_TIMEOUT_MS) / 1_000));
-    this.#maxRedeliveries = options.maxRedeliveries ?? DEFAULT_MAX_REDELIVERIES;
-    this.#pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+    const { connectionString, schema, visibilityTimeoutMs, maxRedeliveries, pollIntervalMs } = resolvePgBossBackendOptions(options);
+    this.#schema = schema;
+    this.#visibilitySeconds = Math.max(1, Math.ceil(visibilityTimeoutMs / 1_000));
+    this.#maxRedeliveries = maxRedeliveries;
+    this.#pollIntervalMs = pollIntervalMs;
     this.#boss = new PgBoss({
       connectionString, schema, schedule: false,
       // Expired jobs (their worker died) are only handed again by maintenance.
@@ -84,6 +83,14 @@ export class PgBossBackend implements QueueBackend {
     this.#started ??= this.#boss.start();
     this.#started.catch(() => { this.#started = undefined; });
     return this.#started;
+  }
+
+  async depth(queue: string): Promise<number> {
+    await this.#start();
+    // Before the active state and due: pg-boss's getQueueSize would count delayed jobs too.
+    const result = await this.#boss.getDb().executeSql(
+      `SELECT count(*)::int AS n FROM ${this.#schema}.job WHERE name = $1 AND state < 'active' AND start_after <= now()`, [queue]) as { rows: Array<{ n: number }> };
+    return result.rows[0]?.n ?? 0;
   }
 
   async prepare(queue: string): Promise<void> {

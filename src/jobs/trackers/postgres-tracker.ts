@@ -1,18 +1,17 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
-import { JobsOptionsError } from '../errors.js';
+import { DEFAULT_POSTGRES_TRACKER, resolvePostgresTrackerOptions } from '../options.js';
 import { TERMINAL_EVENTS } from '../job.js';
 import type { JobEvent, JobEventType, JobInfo, JobState } from '../job.js';
-import { DEFAULT_EVENTS_KEPT, DEFAULT_RECORD_TTL_MS } from '../tracker.js';
 import type { EventsOptions, JobRecordPatch, JobTracker, SqlExecutor } from '../tracker.js';
 
 /** @defaultValue */
-export const DEFAULT_POSTGRES_JOBS_SCHEMA = 'scaleout_jobs';
+export const DEFAULT_POSTGRES_JOBS_SCHEMA = DEFAULT_POSTGRES_TRACKER.schema;
 /** How often a tracker deletes records, events and idempotency records older than their TTL (0 = never). */
-export const DEFAULT_POSTGRES_PRUNE_INTERVAL_MS = 60_000;
+export const DEFAULT_POSTGRES_PRUNE_INTERVAL_MS = DEFAULT_POSTGRES_TRACKER.pruneIntervalMs;
 /** Connections of a tracker's pool; a worker with high concurrency may want more. */
-export const DEFAULT_POSTGRES_POOL_SIZE = 10;
+export const DEFAULT_POSTGRES_POOL_SIZE = DEFAULT_POSTGRES_TRACKER.poolSize;
 /** How long an events reader waits for a notification before it looks at the table anyway. */
 export const DEFAULT_EVENTS_POLL_MS = 1_000;
 
@@ -51,17 +50,15 @@ export class PostgresJobTracker implements JobTracker {
   readonly #pruneTimer: NodeJS.Timeout | undefined = undefined;
 
   constructor(options: PostgresJobTrackerOptions = {}) {
-    this.#schema = options.schema ?? DEFAULT_POSTGRES_JOBS_SCHEMA;
-    if (!/^[a-z_][a-z0-9_]{0,50}$/.test(this.#schema)) throw new JobsOptionsError('schema must be a lower-case SQL name of at most 51 characters');
-    this.#eventsKept = options.eventsKept ?? DEFAULT_EVENTS_KEPT;
-    if (!Number.isInteger(this.#eventsKept) || this.#eventsKept < 1) throw new JobsOptionsError('eventsKept must be a positive integer');
-    this.#connectionString = options.connectionString ?? process.env.DATABASE_URL ?? 'postgres://127.0.0.1:5432/postgres';
+    const resolved = resolvePostgresTrackerOptions(options);
+    this.#schema = resolved.schema;
+    this.#eventsKept = resolved.eventsKept;
+    this.#connectionString = resolved.connectionString;
     this.#channel = `scaleout_jobs_${createHash('sha256').update(this.#schema).digest('hex').slice(0, 16)}`;
-    this.#connections = new pg.Pool({ connectionString: this.#connectionString, max: options.poolSize ?? DEFAULT_POSTGRES_POOL_SIZE });
+    this.#connections = new pg.Pool({ connectionString: this.#connectionString, max: resolved.poolSize });
     this.#connections.on('error', () => { /* a dropped idle connection is replaced on the next query */ });
-    this.#ttlMs = options.recordTtlMs ?? DEFAULT_RECORD_TTL_MS;
-    if (!Number.isInteger(this.#ttlMs) || this.#ttlMs < 1) throw new JobsOptionsError('recordTtlMs must be a positive integer');
-    const pruneMs = options.pruneIntervalMs ?? DEFAULT_POSTGRES_PRUNE_INTERVAL_MS;
+    this.#ttlMs = resolved.recordTtlMs;
+    const pruneMs = resolved.pruneIntervalMs;
     if (pruneMs > 0) {
       // Every process prunes; the deletes are idempotent and cheap when there is nothing to do.
       this.#pruneTimer = setInterval(() => { this.prune().catch(() => undefined); }, pruneMs);

@@ -1,13 +1,12 @@
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
-import { JobsOptionsError } from '../errors.js';
+import { DEFAULT_REDIS_TRACKER, resolveRedisTrackerOptions } from '../options.js';
 import { TERMINAL_EVENTS } from '../job.js';
 import type { JobEvent, JobEventType, JobInfo, JobState } from '../job.js';
-import { DEFAULT_EVENTS_KEPT, DEFAULT_RECORD_TTL_MS } from '../tracker.js';
 import type { EventsOptions, JobRecordPatch, JobTracker } from '../tracker.js';
 
 /** @defaultValue */
-export const DEFAULT_REDIS_JOBS_PREFIX = 'scaleout:jobs:';
+export const DEFAULT_REDIS_JOBS_PREFIX = DEFAULT_REDIS_TRACKER.keyPrefix;
 /** How long one blocking read for new events waits before it asks again. */
 export const DEFAULT_EVENTS_BLOCK_MS = 1_000;
 
@@ -95,12 +94,11 @@ export class RedisJobTracker implements JobTracker {
   readonly #readers = new Set<Redis>();
 
   constructor(options: RedisJobTrackerOptions = {}) {
-    this.#prefix = options.keyPrefix ?? DEFAULT_REDIS_JOBS_PREFIX;
-    this.#eventsKept = options.eventsKept ?? DEFAULT_EVENTS_KEPT;
-    this.#ttlMs = options.recordTtlMs ?? DEFAULT_RECORD_TTL_MS;
-    if (!Number.isInteger(this.#eventsKept) || this.#eventsKept < 1) throw new JobsOptionsError('eventsKept must be a positive integer');
-    if (!Number.isInteger(this.#ttlMs) || this.#ttlMs < 1_000) throw new JobsOptionsError('recordTtlMs must be an integer of at least 1000');
-    this.#url = options.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+    const resolved = resolveRedisTrackerOptions(options);
+    this.#prefix = resolved.keyPrefix;
+    this.#eventsKept = resolved.eventsKept;
+    this.#ttlMs = resolved.recordTtlMs;
+    this.#url = resolved.url;
     // Workers wait out an engine restart instead of failing every job while it is away.
     this.#redisOptions = {
       maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(50 * n, 1_000),

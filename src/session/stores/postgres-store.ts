@@ -1,24 +1,25 @@
 import pg from 'pg';
 import { openStorePool } from '../../internal/store-connections.js';
 import {
-  SessionFieldNotIntegerError, SessionOptionsError, SessionStoreError, SessionStoreUnavailableError,
+  SessionFieldNotIntegerError, SessionStoreError, SessionStoreUnavailableError,
 } from '../errors.js';
 import {
   assertFieldName, assertFieldNames, assertId, assertIncrement, assertTtlMs, encodeFields,
 } from '../fields.js';
 import type { RegenerateOptions, SessionFields, SessionStore, StoredSession } from '../store.js';
+import { DEFAULT_POSTGRES_SESSION_STORE, resolvePostgresSessionStoreOptions } from '../options.js';
 import { classifyPgError } from './postgres-errors.js';
 
-/** @defaultValue */
-export const DEFAULT_POSTGRES_SESSION_TABLE = 'scaleout_sessions';
+/** @defaultValue 'scaleout_sessions' */
+export const DEFAULT_POSTGRES_SESSION_TABLE = DEFAULT_POSTGRES_SESSION_STORE.table;
 /** How long getting a connection may take before an operation fails. */
-export const DEFAULT_POSTGRES_CONNECT_TIMEOUT_MS = 1_000;
+export const DEFAULT_POSTGRES_CONNECT_TIMEOUT_MS = DEFAULT_POSTGRES_SESSION_STORE.connectTimeoutMs;
 /** How long one query may take before it fails (the request gets a 503, not a hang). */
-export const DEFAULT_POSTGRES_QUERY_TIMEOUT_MS = 2_000;
+export const DEFAULT_POSTGRES_QUERY_TIMEOUT_MS = DEFAULT_POSTGRES_SESSION_STORE.queryTimeoutMs;
 /** How often expired rows are deleted; 0 turns the background cleanup off. */
-export const DEFAULT_POSTGRES_CLEANUP_INTERVAL_MS = 60_000;
+export const DEFAULT_POSTGRES_CLEANUP_INTERVAL_MS = DEFAULT_POSTGRES_SESSION_STORE.cleanupIntervalMs;
 /** Rows deleted per cleanup statement, so no statement holds many row locks for long. */
-export const DEFAULT_POSTGRES_CLEANUP_BATCH_SIZE = 500;
+export const DEFAULT_POSTGRES_CLEANUP_BATCH_SIZE = DEFAULT_POSTGRES_SESSION_STORE.cleanupBatchSize;
 
 export interface PostgresSessionStoreOptions {
   /** A pool to use instead of opening one; it stays open on `close()`. */
@@ -50,7 +51,6 @@ export interface PostgresSessionStoreOptions {
   cleanupBatchSize?: number;
 }
 
-const IDENT = /^[a-z_][a-z0-9_]{0,47}$/;
 // Cleanup stops after this many full batches per run, so one run stays short; the
 // next run continues where it stopped.
 const MAX_CLEANUP_BATCHES = 20;
@@ -90,26 +90,19 @@ export class PostgresSessionStore implements SessionStore {
   #closed = false;
 
   constructor(options: PostgresSessionStoreOptions = {}) {
-    const parts = (options.table ?? DEFAULT_POSTGRES_SESSION_TABLE).split('.');
-    if (parts.length > 2 || !parts.every((p) => IDENT.test(p))) {
-      throw new SessionOptionsError(`table "${options.table}" is invalid; use [schema.]name of lower-case letters, digits and _ (at most 48 each)`);
-    }
+    const resolved = resolvePostgresSessionStoreOptions(options);
+    const parts = resolved.table.split('.');
     this.#table = parts.map((p) => `"${p}"`).join('.');
     const baseName = parts[parts.length - 1]!;
-    this.#createTable = options.createTable ?? true;
-    const connectTimeoutMs = positive('connectTimeoutMs', options.connectTimeoutMs, DEFAULT_POSTGRES_CONNECT_TIMEOUT_MS);
-    const queryTimeoutMs = positive('queryTimeoutMs', options.queryTimeoutMs, DEFAULT_POSTGRES_QUERY_TIMEOUT_MS);
-    this.#cleanupBatchSize = positive('cleanupBatchSize', options.cleanupBatchSize, DEFAULT_POSTGRES_CLEANUP_BATCH_SIZE);
-    const cleanupIntervalMs = options.cleanupIntervalMs ?? DEFAULT_POSTGRES_CLEANUP_INTERVAL_MS;
-    if (!Number.isSafeInteger(cleanupIntervalMs) || cleanupIntervalMs < 0) {
-      throw new SessionOptionsError(`cleanupIntervalMs must be 0 (off) or a positive integer, got ${String(cleanupIntervalMs)}`);
-    }
+    this.#createTable = resolved.createTable;
+    const { connectTimeoutMs, queryTimeoutMs, cleanupIntervalMs } = resolved;
+    this.#cleanupBatchSize = resolved.cleanupBatchSize;
 
     if (options.pool !== undefined) {
       this.#connections = options.pool;
       this.#ownsConnections = false;
     } else {
-      this.#connections = openStorePool(options.connectionString, {
+      this.#connections = openStorePool(resolved.connectionString, {
         connectTimeoutMs, queryTimeoutMs, ...(options.poolOptions === undefined ? {} : { poolOptions: options.poolOptions }),
       });
       this.#ownsConnections = true;
@@ -298,12 +291,4 @@ function jsonObject(pairs: [string, string][]): string {
     text += `${i === 0 ? '' : ','}${JSON.stringify(name)}:${value}`;
   }
   return `${text}}`;
-}
-
-function positive(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new SessionOptionsError(`${name} must be a positive integer, got ${String(value)}`);
-  }
-  return value;
 }

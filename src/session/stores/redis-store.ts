@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import { openStoreRedis } from '../../internal/store-connections.js';
 import {
-  SessionFieldNotIntegerError, SessionOptionsError, SessionStoreError, SessionStoreUnavailableError,
+  SessionFieldNotIntegerError, SessionStoreError, SessionStoreUnavailableError,
 } from '../errors.js';
 import {
   assertFieldName, assertFieldNames, assertId, assertIncrement, assertTtlMs, decodeValue, encodeFields,
@@ -13,15 +13,16 @@ import {
   SET_FIELDS, TOUCH,
 } from './redis-scripts.js';
 import type { RedisScript } from './redis-scripts.js';
+import { DEFAULT_REDIS_SESSION_STORE, resolveRedisSessionStoreOptions } from '../options.js';
 
-/** @defaultValue */
-export const DEFAULT_REDIS_KEY_PREFIX = 'scaleout:session:';
+/** @defaultValue 'scaleout:session:' */
+export const DEFAULT_REDIS_KEY_PREFIX = DEFAULT_REDIS_SESSION_STORE.keyPrefix;
 /** How long opening a connection may take before operations fail. */
-export const DEFAULT_REDIS_CONNECT_TIMEOUT_MS = 1_000;
+export const DEFAULT_REDIS_CONNECT_TIMEOUT_MS = DEFAULT_REDIS_SESSION_STORE.connectTimeoutMs;
 /** How long one command may take before it fails (the request gets a 503, not a hang). */
-export const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 1_000;
+export const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = DEFAULT_REDIS_SESSION_STORE.commandTimeoutMs;
 /** Upper bound of the pause between reconnection attempts while Redis is away. */
-export const DEFAULT_REDIS_RECONNECT_MAX_DELAY_MS = 1_000;
+export const DEFAULT_REDIS_RECONNECT_MAX_DELAY_MS = DEFAULT_REDIS_SESSION_STORE.reconnectMaxDelayMs;
 
 export interface RedisSessionStoreOptions {
   /**
@@ -73,22 +74,17 @@ export class RedisSessionStore implements SessionStore {
   #closed = false;
 
   constructor(options: RedisSessionStoreOptions = {}) {
-    const prefix = options.keyPrefix ?? DEFAULT_REDIS_KEY_PREFIX;
-    if (typeof prefix !== 'string' || prefix.length > 128) {
-      throw new SessionOptionsError('keyPrefix must be a string of at most 128 characters');
-    }
+    const { keyPrefix: prefix, connectTimeoutMs, commandTimeoutMs, reconnectMaxDelayMs, url } = resolveRedisSessionStoreOptions(options);
     this.#sessPrefix = `${prefix}s:`;
     this.#userPrefix = `${prefix}u:`;
-    this.#connectTimeoutMs = positive('connectTimeoutMs', options.connectTimeoutMs, DEFAULT_REDIS_CONNECT_TIMEOUT_MS);
-    const commandTimeoutMs = positive('commandTimeoutMs', options.commandTimeoutMs, DEFAULT_REDIS_COMMAND_TIMEOUT_MS);
-    const reconnectMaxDelayMs = positive('reconnectMaxDelayMs', options.reconnectMaxDelayMs, DEFAULT_REDIS_RECONNECT_MAX_DELAY_MS);
+    this.#connectTimeoutMs = connectTimeoutMs;
 
     if (options.client !== undefined) {
       this.#client = options.client;
       this.#ownsClient = false;
     } else {
       // Failing fast while Redis is away, a session request waits at most one timeout, then gets a 503.
-      this.#client = openStoreRedis(options.url, {
+      this.#client = openStoreRedis(url, {
         connectTimeoutMs: this.#connectTimeoutMs, commandTimeoutMs, reconnectMaxDelayMs,
         // A connection that stops answering while commands wait is dropped and
         // reopened, instead of timing out every command until TCP keepalive notices.
@@ -261,12 +257,4 @@ function classify(err: unknown): Error {
   const e = err as Error;
   if (e?.name === 'ReplyError' && !TRANSIENT_REPLY.test(e.message)) return new SessionStoreError('redis', { cause: e });
   return new SessionStoreUnavailableError('redis', { cause: e });
-}
-
-function positive(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new SessionOptionsError(`${name} must be a positive integer number of milliseconds, got ${String(value)}`);
-  }
-  return value;
 }

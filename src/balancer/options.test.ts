@@ -1,0 +1,69 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { BalancerConfigError } from './errors.js';
+import {
+  parsePoolOptions, resolveActiveCheckerOptions, resolveCookieAffinityOptions, resolveHealthTrackerOptions,
+  resolveOutlierEjectorOptions, resolveStallDetectorOptions, resolveStickTableOptions,
+} from './options.js';
+
+/** `| \`health.intervalMs\` / \`timeoutMs\` | 2000 / 1000 | ...` rows of a docs options table, as name → value text. */
+function documentedDefaults(doc: string, heading: string): Map<string, string> {
+  const text = readFileSync(new URL(`../../docs/${doc}`, import.meta.url), 'utf8');
+  const section = text.slice(text.indexOf(heading));
+  const rows = new Map<string, string>();
+  for (const line of section.split('\n').slice(1)) {
+    if (line.startsWith('#')) break;
+    const cells = line.split('|').map((c) => c.trim());
+    if (cells.length < 4 || !cells[1]!.startsWith('`')) continue;
+    const names = cells[1]!.split(' / ').map((n) => n.replaceAll('`', ''));
+    const values = cells[2]!.split(' / ').map((v) => v.replaceAll('`', ''));
+    const prefix = names[0]!.includes('.') ? names[0]!.slice(0, names[0]!.lastIndexOf('.') + 1) : '';
+    names.forEach((name, i) => rows.set(name.includes('.') ? name : prefix + name, values[i]!));
+  }
+  return rows;
+}
+
+describe('balancer options', () => {
+  it('resolve to the defaults docs/balancing.md lists', () => {
+    const documented = documentedDefaults('balancing.md', '### Options');
+    expect(documented.size).toBeGreaterThanOrEqual(10);
+    const pool = parsePoolOptions({ health: {} });
+    const resolved: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(pool.health!)) resolved[`health.${key}`] = value;
+    for (const [key, value] of Object.entries(pool.outlier)) resolved[`outlier.${key}`] = value;
+    for (const [name, value] of documented) expect(String(resolved[name]), name).toBe(value);
+  });
+
+  it('fill what a config cannot set, and cap the fast interval at the interval', () => {
+    expect(parsePoolOptions({ health: { intervalMs: 100 } }).health).toMatchObject({ fastIntervalMs: 100, jitterRatio: 0.1, initialState: 'up' });
+    expect(resolveActiveCheckerOptions()).toMatchObject({ path: '/healthz', intervalMs: 2000, rise: 2, fall: 3, maxBodyBytes: 16_384 });
+    expect(resolveStickTableOptions()).toMatchObject({ idleTimeoutMs: 1_800_000, maxEntries: 100_000, maxKeyLength: 256 });
+    expect(resolveCookieAffinityOptions({ keys: [{ id: 'k', secret: 'x'.repeat(32) }] }))
+      .toMatchObject({ cookieName: 'scaleout_srv', maxAgeSec: 86_400, path: '/', cacheMaxEntries: 10_000 });
+  });
+
+  it.each([
+    ['health rise 0', () => resolveHealthTrackerOptions({ rise: 0 }), /rise/],
+    ['health initialState', () => resolveHealthTrackerOptions({ initialState: 'maybe' as 'up' }), /initialState/],
+    ['health path', () => resolveActiveCheckerOptions({ path: 'healthz' }), /path/],
+    ['health jitter', () => resolveActiveCheckerOptions({ jitterRatio: 0.9 }), /0 to 0.5/],
+    ['health host header', () => resolveActiveCheckerOptions({ hostHeader: 'a\nb' }), /hostHeader/],
+    ['outlier order', () => resolveOutlierEjectorOptions({ baseEjectionMs: 10, maxEjectionMs: 5 }), /below baseEjectionMs/],
+    ['outlier percent', () => resolveOutlierEjectorOptions({ maxEjectionPercent: Number.NaN }), /maxEjectionPercent/],
+    ['stall', () => resolveStallDetectorOptions({ stallMs: -1 }), /stallMs/],
+    ['stick table', () => resolveStickTableOptions({ maxEntries: 1.5 }), /maxEntries/],
+    ['cookie without keys', () => resolveCookieAffinityOptions({}), /signing keys/],
+    ['cookie name', () => resolveCookieAffinityOptions({ keys: [{ id: 'k', secret: 'x'.repeat(32) }], cookieName: 'a;b' }), /cookieName/],
+    ['pool health field', () => parsePoolOptions({ health: { jitterRatio: 0.2 } }), /health.jitterRatio: unknown field/],
+  ])('refuse %s with the balancer config error, naming the field', (_what, resolve, message) => {
+    let thrown: unknown;
+    try {
+      resolve();
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(BalancerConfigError);
+    expect((thrown as BalancerConfigError).code).toBe('SCALEOUT_BALANCER_CONFIG');
+    expect((thrown as Error).message).toMatch(message);
+  });
+});
