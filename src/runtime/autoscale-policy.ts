@@ -15,7 +15,7 @@ export const SCALE_IN_HEADROOM = 0.8;
 export interface AutoscaleBounds {
   min: number;
   max: number;
-  /** The metric's target per process (percent of a core, jobs waiting per worker). */
+  /** The metric's target (percent of a core per process, the pool's p99 in ms, jobs waiting per worker). */
   target: number;
   cooldownMs: number;
 }

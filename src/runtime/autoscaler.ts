@@ -5,7 +5,7 @@ import type { AutoscaleConfig } from './config.js';
 import { OperationInProgressError } from './errors.js';
 import type { SupervisorEvent } from './events.js';
 
-export type AutoscaleMetric = 'cpu' | 'queueDepth';
+export type AutoscaleMetric = 'cpu' | 'p99Ms' | 'queueDepth';
 
 export interface AutoscalerOptions {
   /** `app` or `worker:<name>`: what `scale` changes, and the `source` of the events. */
@@ -14,7 +14,7 @@ export interface AutoscalerOptions {
   metric: AutoscaleMetric;
   /** Processes of the role in service now. */
   count: () => number;
-  /** The metric per process now (mean CPU percent, jobs waiting per process); undefined: no figure yet. */
+  /** The metric now (mean CPU percent per process, the pool's p99 in ms, jobs waiting per process); undefined: no figure yet. */
   read: () => Promise<number | undefined>;
   /** The same path as `scaleout scale <role>=<n>`: new processes from the current build, removed ones drained first. */
   scale: (to: number) => Promise<unknown>;
@@ -61,7 +61,7 @@ export class Autoscaler {
     const value = await this.#options.read().catch(() => undefined);
     if (value === undefined || this.#stopped) return;
     const from = this.#options.count();
-    const target = metric === 'cpu' ? config.target.cpu! : config.target.queueDepth!;
+    const target = config.target[metric]!;
     const decision = decide({ min: config.min, max: config.max, target, cooldownMs: config.cooldownMs }, this.#memory, from, value, this.#options.clock.now());
     if (decision.action === 'steady') {
       this.#said = undefined;

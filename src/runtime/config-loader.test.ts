@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_BALANCER_LISTEN, DEFAULT_INSTANCES, defineConfig } from './config.js';
 import type { RuntimeConfig } from './config.js';
 import { loadConfig, parseConfig } from './config-loader.js';
-import { AppEntryNotFoundError, AutoscaleUnavailableError, RuntimeConfigError } from './errors.js';
+import { AppEntryNotFoundError, RuntimeConfigError } from './errors.js';
 
 describe('parseConfig', () => {
   it('fills every default from an app entry alone', () => {
@@ -37,16 +37,11 @@ describe('parseConfig', () => {
       .toThrow(/workers.mail.autoscale.target: workers scale on the depth of their queues/);
   });
 
-  it('refuses autoscale targets it cannot read yet with their own code', () => {
-    let thrown: unknown;
-    try {
-      parseConfig({ app: { entry: 'a.ts', autoscale: { min: 1, max: 2, target: { p99Ms: 200 } } } });
-    } catch (err) {
-      thrown = err;
-    }
-    expect(thrown).toBeInstanceOf(AutoscaleUnavailableError);
-    expect((thrown as AutoscaleUnavailableError).code).toBe('SCALEOUT_RUNTIME_AUTOSCALE_UNAVAILABLE');
-    expect((thrown as Error).message).toMatch(/app.autoscale.target.p99Ms cannot be used yet: it needs a latency histogram in the balancer's \/metrics/);
+  it('takes a p99 target for the app, and only queue depth for workers', () => {
+    const config = parseConfig({ app: { entry: 'a.ts', autoscale: { min: 1, max: 2, target: { p99Ms: 200 } } } });
+    expect(config.app.autoscale?.target).toEqual({ p99Ms: 200 });
+    expect(() => parseConfig({ app: { entry: 'a.ts' }, workers: { w: { entry: 'w.ts', queues: ['q'], autoscale: { min: 1, max: 2, target: { p99Ms: 200 } } } } }))
+      .toThrow(/workers scale on the depth of their queues/);
   });
 
   it('validates the shards section: database names or URLs, tables with their shard keys', () => {

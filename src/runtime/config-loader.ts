@@ -4,8 +4,8 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describeIssues } from '../internal/zod-issues.js';
 import { runtimeConfigSchema } from './config.js';
-import type { AutoscaleConfig, RuntimeConfig } from './config.js';
-import { AppEntryNotFoundError, AutoscaleUnavailableError, RuntimeConfigError } from './errors.js';
+import type { RuntimeConfig } from './config.js';
+import { AppEntryNotFoundError, RuntimeConfigError } from './errors.js';
 
 /** Looked for in this order in the app folder. */
 export const CONFIG_FILE_NAMES = ['scaleout.config.ts', 'scaleout.config.mts', 'scaleout.config.js', 'scaleout.config.mjs', 'scaleout.config.json'] as const;
@@ -49,11 +49,6 @@ export function parseConfig(raw: unknown, source = 'scaleout.config'): RuntimeCo
     const listenText = typeof (raw as { balancer?: { listen?: unknown } } | null)?.balancer?.listen === 'string';
     const issues = result.error.issues.map((issue) => (listenText && issue.path[0] === 'balancer' && issue.path[1] === 'listen' ? { ...issue, path: ['balancer', 'listen'] } : issue));
     throw new RuntimeConfigError(`${source}: ${describeIssues(issues, raw)}`);
-  }
-  const scaled: Array<[string, AutoscaleConfig | undefined]> = [['app', result.data.app.autoscale], ...Object.entries(result.data.workers).map(([name, w]): [string, AutoscaleConfig | undefined] => [`workers.${name}`, w.autoscale])];
-  for (const [at, autoscale] of scaled) {
-    // Validated like the others, so a config is ready for the day the balancer reports it.
-    if (autoscale?.target.p99Ms !== undefined) throw new AutoscaleUnavailableError(at, 'p99Ms', "it needs a latency histogram in the balancer's /metrics, which this version does not have");
   }
   return result.data;
 }

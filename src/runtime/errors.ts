@@ -13,13 +13,6 @@ export class RuntimeConfigError extends ScaleoutError {
   }
 }
 
-/** The config asks autoscale for a metric this version cannot read. */
-export class AutoscaleUnavailableError extends ScaleoutError {
-  constructor(at: string, target: string, why: string) {
-    super('SCALEOUT_RUNTIME_AUTOSCALE_UNAVAILABLE', `${at}.autoscale.target.${target} cannot be used yet: ${why}; use target: { cpu: <percent of a core> } or { queueDepth: <jobs per process> } for now`);
-  }
-}
-
 /** The config names an app entry file that does not exist. */
 export class AppEntryNotFoundError extends ScaleoutError {
   constructor(entry: string, dir: string) {
@@ -268,9 +261,6 @@ export const RUNTIME_ERRORS = defineErrorCatalogue('runtime', [
   { code: 'SCALEOUT_RUNTIME_INTERNAL', status: 500,
     meaning: 'The supervisor failed on an error it did not expect while serving a control request.',
     action: 'Look at the supervisor\'s output for the cause; the request may be retried.' },
-  { code: 'SCALEOUT_RUNTIME_AUTOSCALE_UNAVAILABLE', errorClass: AutoscaleUnavailableError,
-    meaning: 'An `autoscale.target` names a metric this version validates but cannot read yet: `p99Ms` needs a latency histogram in the balancer\'s metrics.',
-    action: 'Autoscale on `cpu` or `queueDepth` instead, or remove `autoscale` and scale by hand with `scaleout scale`.' },
   { code: 'SCALEOUT_RUNTIME_SCALE_INVALID', errorClass: ScaleRequestError,
     meaning: 'A scale request asks for something the runtime cannot do: a role it does not run, or a count out of range.',
     action: 'Scale a role the message lists (`app`, `worker:<name>`) to a whole number within the range it gives.' },

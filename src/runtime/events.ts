@@ -52,7 +52,7 @@ export type RuntimeEventBody =
    * the count from `from` to `to`; `hold-at-max` and `cooldown` keep it, said once when
    * they begin. `value` is the metric per process, `reason` says why in words.
    */
-  | { kind: 'autoscale'; role: string; decision: 'scale-out' | 'scale-in' | 'hold-at-max' | 'cooldown' | 'failed'; from: number; to: number; metric: 'cpu' | 'queueDepth'; value: number; target: number; reason: string }
+  | { kind: 'autoscale'; role: string; decision: 'scale-out' | 'scale-in' | 'hold-at-max' | 'cooldown' | 'failed'; from: number; to: number; metric: 'cpu' | 'p99Ms' | 'queueDepth'; value: number; target: number; reason: string }
   /** Events were lost between `afterId` and the next event sent: they fell off the ring, or the supervisor restarted (`missed` null). */
   | { kind: 'gap'; afterId: number; missed: number | null };
 

@@ -627,10 +627,14 @@ export class Supervisor {
     if (app.autoscale !== undefined) {
       const cpu = new CpuSampler();
       const inService = (): Instance[] => this.#apps.active().filter((i) => i.inPool);
-      this.#autoscale(this.#apps.role, app.autoscale, app.autoscale.queues, () => this.#apps.active().length, async () => {
+      const readCpu = async (): Promise<number | undefined> => {
         const figures = [...cpu.sample(inService().flatMap((i) => (i.pid === undefined ? [] : [i.pid]))).values()];
         return figures.length === 0 ? undefined : figures.reduce((a, b) => a + b, 0) / figures.length;
-      });
+      };
+      // The app pool's p99 over the balancers' last 10 s (with replicas, the slowest
+      // replica's). No exchange in the window reads as 0: nothing waits, so scale in.
+      const readP99 = async (): Promise<number | undefined> => (await this.#balancer.admin?.snapshot())?.pools[this.#apps.pool]?.latency.p99Ms;
+      this.#autoscale(this.#apps.role, app.autoscale, app.autoscale.queues, () => this.#apps.active().length, app.autoscale.target.p99Ms === undefined ? readCpu : readP99);
     }
     for (const workers of this.#workers) {
       const { autoscale, queues } = this.config.workers[workers.role.slice('worker:'.length)]!;
@@ -638,9 +642,9 @@ export class Supervisor {
     }
   }
 
-  #autoscale(role: string, config: AutoscaleConfig, queues: string[] | undefined, count: () => number, cpu: (() => Promise<number | undefined>) | undefined): void {
-    const metric = config.target.cpu !== undefined ? 'cpu' : 'queueDepth';
-    let read = cpu;
+  #autoscale(role: string, config: AutoscaleConfig, queues: string[] | undefined, count: () => number, own: (() => Promise<number | undefined>) | undefined): void {
+    const metric = config.target.cpu !== undefined ? 'cpu' : config.target.p99Ms !== undefined ? 'p99Ms' : 'queueDepth';
+    let read = own;
     if (metric === 'queueDepth') {
       const { profile } = this.#engines ?? { profile: null };
       const opened = openQueueDepth(profile, this.#engines?.env() ?? {}, queues!, config.backendPrefix).then((depth) => {
@@ -665,7 +669,7 @@ export class Supervisor {
     });
     autoscaler.start();
     this.#autoscalers.push(autoscaler);
-    const target = metric === 'cpu' ? `cpu ${config.target.cpu}% of a core each` : `${config.target.queueDepth} waiting jobs each in ${queues!.join(', ')}`;
+    const target = metric === 'cpu' ? `cpu ${config.target.cpu}% of a core each` : metric === 'p99Ms' ? `p99 ${config.target.p99Ms} ms through the balancer` : `${config.target.queueDepth} waiting jobs each in ${queues!.join(', ')}`;
     this.#step(`autoscale ${role}: ${config.min}-${config.max}, target ${target}, cooldown ${config.cooldownMs} ms`);
   }
 

@@ -76,6 +76,50 @@ describe('scaleout up: autoscale on cpu', () => {
   }, 60_000);
 });
 
+// The same on the balancer's latency: requests that take 150 ms put the app pool's p99
+// above a 60 ms target, an instance is added (held at max: a slow endpoint stays slow),
+// and once the load stops and the 10 s window empties the instance is drained away.
+describe('scaleout up: autoscale on p99 through the balancer', () => {
+  let dir: string;
+  let up: UpProcess;
+  let status: RuntimeStatus;
+
+  beforeAll(async () => {
+    dir = await copyApp('hello', {
+      app: { instances: 1, autoscale: { min: 1, max: 2, target: { p99Ms: 60 }, cooldownMs: 2_000, intervalMs: 500 } },
+    });
+    up = UpProcess.start(dir, cleanEnv());
+    status = await up.waitRunning(60_000);
+  }, 70_000);
+
+  afterAll(async () => {
+    await up?.stop('SIGKILL');
+    if (dir !== undefined) await removeApp(dir);
+  });
+
+  it('scales out while p99 is above the target and back in once it falls, with no failed request', async () => {
+    const slow = startLoad(status.appUrl!, { connections: 4, overallRate: 20, path: '/slow?ms=150' });
+    await waitFor('a second instance', async () => {
+      const s = await up.status();
+      return appInstances(s).length === 2 ? s : undefined;
+    }, { timeoutMs: 20_000, intervalMs: 200 });
+    const slowResult = await slow.stop();
+    await waitFor('back to one instance', async () => {
+      const s = await up.status();
+      return appInstances(s).length === 1 && s.processes.filter((p) => p.role === 'app').length === 1 ? s : undefined;
+    }, { timeoutMs: 40_000, intervalMs: 250 });
+    expect(slowResult.requests).toBeGreaterThan(20);
+    expect({ errors: slowResult.errors, timeouts: slowResult.timeouts, non2xx: slowResult.non2xx, resets: slowResult.resets }).toEqual({ errors: 0, timeouts: 0, non2xx: 0, resets: 0 });
+
+    const { events } = await ControlClient.connect(dir).events();
+    const decisions = events.filter((e): e is AutoscaleEvent => e.kind === 'autoscale');
+    const out1 = decisions.find((e) => e.decision === 'scale-out');
+    expect(out1).toMatchObject({ role: 'app', from: 1, to: 2, metric: 'p99Ms', target: 60 });
+    expect(out1!.value).toBeGreaterThanOrEqual(150);
+    expect(decisions.find((e) => e.decision === 'scale-in')).toMatchObject({ from: 2, to: 1, metric: 'p99Ms' });
+  }, 90_000);
+});
+
 // The workers fixture on the machine's Redis: a burst of jobs makes the queue deep, the
 // workers are scaled out on its depth (read through BullMQ, as the app's queue is), and
 // back in once it is empty; every job runs exactly once.
