@@ -261,7 +261,8 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     this.#respStarted = false;
     this.#respStatus = 0;
 
-    const pool = this.#ctx.route(head.host, head.originTarget);
+    this.#fellThrough = false;
+    const pool = this.#ctx.route(head.host, head.originTarget, head.method);
     if (pool === undefined) {
       this.#sendAndClose(errorResponse(BALANCER_RESPONSES.noRoute, this.#requestId));
       return;
@@ -496,8 +497,15 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
   #startResponse(resp: ResponseHead, buf: Buffer, start: number, server: Server): void {
     const head = this.#head!;
     this.#stopAwaiting();
-    this.#respStatus = resp.status;
     this.#pool!.recordResponse(server, resp.status, resp.load);
+    if (resp.status === 404 && !this.#fellThrough && this.#out !== null && this.#reqPhase === REQ_SENT && (head.method === 'GET' || head.method === 'HEAD')) {
+      const next = this.#ctx.fallthrough(head.host, head.originTarget);
+      if (next !== undefined) {
+        this.#fallThrough(next, resp, buf);
+        return;
+      }
+    }
+    this.#respStatus = resp.status;
     if (resp.upgrade) {
       if (head.upgrade === undefined) {
         this.#badUpstream('101 without an upgrade request');
@@ -562,6 +570,40 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     this.socket.uncork();
   }
 
+  /**
+   * A `fallthrough` route's pool answered 404 (the static tier has no such page): the
+   * same request, still held whole (a GET or HEAD has no body), goes to the next
+   * route's pool, once. The 404 never reaches the client. Its connection is kept when
+   * the 404 arrived complete, as the static server's empty 404s do.
+   */
+  #fallThrough(pool: ProxyPool, resp: ResponseHead, buf: Buffer): void {
+    const upstream = this.#upstream;
+    this.#upstream = null;
+    if (upstream !== null) {
+      const complete = resp.bodyKind === 'none' || (resp.bodyKind === 'length' && buf.length - resp.headEnd === resp.contentLength);
+      if (complete && resp.keepAlive) this.#ctx.upstreams.release(upstream, this.#ctx.nowMs);
+      else {
+        upstream.owner = null;
+        upstream.socket.destroy();
+      }
+    }
+    this.#respBuf = null;
+    this.#endExchange(resp.status);
+    this.#fellThrough = true;
+    this.#pool = pool;
+    const server = pool.select(this, undefined);
+    if (server === undefined) {
+      this.#ctx.countExchange(pool, undefined, BALANCER_RESPONSES.noHealthyServer.status);
+      this.#sendAndClose(errorResponse(BALANCER_RESPONSES.noHealthyServer, this.#requestId, `pool "${pool.name}"`, 'retry-after: 1\r\n'));
+      return;
+    }
+    this.#attempts = 0;
+    this.#deadlineMs = this.#ctx.nowMs + this.#ctx.timeouts.serverMs;
+    this.#connect(server);
+  }
+
+  /** This request already went on from a `fallthrough` route's 404. */
+  #fellThrough = false;
   #upstreamReusable = true;
   /** The response is chunked and the client speaks HTTP/1.0: pass the chunk data only. */
   #dechunk = false;
