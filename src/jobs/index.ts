@@ -43,3 +43,5 @@ export {
 } from './schedule.js';
 export type { ScheduleDefinition, SchedulerOptions } from './schedule.js';
 export { formatSseEvent, jobEventStream, SSE_HEADERS } from './notify.js';
+export { Prerenderer, DEFAULT_PRERENDER_CONCURRENCY, DEFAULT_RENDER_TIMEOUT_MS } from './prerender/prerenderer.js';
+export type { PrerendererOptions, PrerenderEvent, PrerenderOutcome, PrerenderJob, RenderedPage, RunOptions } from './prerender/prerenderer.js';
