@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { BalancerEvent, PoolOptionsInput } from '../balancer/index.js';
+import type { BalancerEvent, PoolOptionsInput, RouteOptions } from '../balancer/index.js';
 import type { Clock } from '../internal/clock.js';
 import type { SigningKey } from './secrets.js';
 import { BalancerAdminClient } from './balancer-admin-client.js';
@@ -33,6 +33,10 @@ export interface RuntimeBalancerOptions {
   keys: () => SigningKey[];
   /** The pool as the supervisor knows it now: what a balancer (re)started now gets. */
   pool: () => { name: string; options: PoolOptionsInput };
+  /** More pools (the static tier's), as the supervisor knows them now. @defaultValue none */
+  extraPools?: () => Record<string, PoolOptionsInput>;
+  /** The routes, when there is more than the app's pool (which then takes everything). */
+  routes?: () => RouteOptions[] | undefined;
   /** Restart backoff after the immediate restarts (`app.restart`). */
   restart: { initialMs: number; maxMs: number };
   clock: Clock;
@@ -100,13 +104,15 @@ export class RuntimeBalancer implements ProcessGroup {
     // After a crash: the addresses the last one had.
     const last = this.#supervised?.run;
     const pool = this.#options.pool();
+    const routes = this.#options.routes?.();
     const configFile = join(this.#options.stateDir, 'balancer.json');
     await writePrivateFile(configFile, `${JSON.stringify({
       listen: last?.listeners[0] ?? this.#socket?.address ?? this.#options.listen,
       admin: last?.adminAddress ?? this.#options.admin,
       keys: this.#options.keys(),
       timeouts: { shutdownMs: BALANCER_SHUTDOWN_MS },
-      pools: { [pool.name]: pool.options },
+      pools: { [pool.name]: pool.options, ...this.#options.extraPools?.() },
+      ...(routes === undefined ? {} : { routes }),
     }, null, 2)}\n`);
     const spare = await this.#spare;
     this.#spare = undefined;

@@ -18,6 +18,7 @@ import { rawExchange, statusOf } from '../support/raw-http.js';
 let dir: string;
 let app: Backend;
 let staticServer: StaticServer;
+let staticAddress: string;
 let balancer: Balancer;
 let base: string;
 const agent = new Agent({ connections: 4 });
@@ -28,6 +29,7 @@ beforeAll(async () => {
   await new StaticTier({ dir }).publish({ put: [{ path: '/products/1', body: 'baked one' }] });
   const started = await startStaticServer({ dir, instanceId: 'static-1' });
   staticServer = started.server;
+  staticAddress = started.address;
   app = await startBackend('app-1');
   balancer = await startBalancer({
     listen: '127.0.0.1:0',
@@ -109,6 +111,34 @@ describe('a fallthrough route', () => {
       expect((await fetchVia('/products/1')).status).toBe(200);
     } finally {
       balancer.addServer('app', { id: 'app-1', address: app.address });
+    }
+  });
+
+  it('sends reads to the app while the static pool has no server, and other methods as always', async () => {
+    balancer.pool('static').removeServer('static-1');
+    try {
+      const res = await fetchVia('/products/1');
+      expect(res.status).toBe(200);
+      expect(res.headers['x-backend']).toBe('app-1');
+      expect((await fetchVia('/products/1', 'POST')).headers['x-backend']).toBe('app-1');
+    } finally {
+      balancer.addServer('static', { id: 'static-1', address: staticAddress });
+    }
+  });
+
+  it('sends reads to the app when the static server is gone before the balancer noticed', async () => {
+    const dead = await startStaticServer({ dir });
+    const address = dead.address;
+    await dead.server.close();
+    balancer.addServer('static', { id: 'static-dead', address });
+    balancer.pool('static').removeServer('static-1');
+    try {
+      const res = await fetchVia('/products/1');
+      expect(res.status).toBe(200);
+      expect(res.headers['x-backend']).toBe('app-1');
+    } finally {
+      balancer.pool('static').removeServer('static-dead');
+      balancer.addServer('static', { id: 'static-1', address: staticAddress });
     }
   });
 });

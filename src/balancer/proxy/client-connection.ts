@@ -53,6 +53,11 @@ const BODY_CLOSE = 3;
 /** Bodies up to this size that arrived with their head are copied into the head's write. */
 const MAX_COALESCED_BODY_BYTES = 16 * 1024;
 
+/** The methods a `fallthrough` route takes. */
+function isRead(method: string): boolean {
+  return method === 'GET' || method === 'HEAD';
+}
+
 /**
  * Bytes a closing connection reads and drops (the rest of a body after an early or
  * error response) before it stops reading; the socket is destroyed at LINGER_MS.
@@ -262,14 +267,25 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     this.#respStatus = 0;
 
     this.#fellThrough = false;
-    const pool = this.#ctx.route(head.host, head.originTarget, head.method);
+    let pool = this.#ctx.route(head.host, head.originTarget, head.method);
     if (pool === undefined) {
       this.#sendAndClose(errorResponse(BALANCER_RESPONSES.noRoute, this.#requestId));
       return;
     }
     this.#pool = pool;
-    const server = pool.select(this, undefined);
+    let server = pool.select(this, undefined);
     if (server === undefined) {
+      // A fallthrough pool without a server (no static server up yet): the next pool answers.
+      const next = isRead(head.method) ? this.#ctx.fallthrough(head.host, head.originTarget) : undefined;
+      if (next !== undefined) {
+        this.#ctx.countExchange(pool, undefined, BALANCER_RESPONSES.noHealthyServer.status);
+        this.#fellThrough = true;
+        this.#pool = next;
+        server = next.select(this, undefined);
+      }
+    }
+    if (server === undefined) {
+      pool = this.#pool;
       this.#ctx.countExchange(pool, undefined, BALANCER_RESPONSES.noHealthyServer.status);
       this.#sendAndClose(errorResponse(BALANCER_RESPONSES.noHealthyServer, this.#requestId, `pool "${pool.name}"`, 'retry-after: 1\r\n'));
       return;
@@ -498,7 +514,7 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     const head = this.#head!;
     this.#stopAwaiting();
     this.#pool!.recordResponse(server, resp.status, resp.load);
-    if (resp.status === 404 && !this.#fellThrough && this.#out !== null && this.#reqPhase === REQ_SENT && (head.method === 'GET' || head.method === 'HEAD')) {
+    if (resp.status === 404 && !this.#fellThrough && this.#out !== null && this.#reqPhase === REQ_SENT && isRead(head.method)) {
       const next = this.#ctx.fallthrough(head.host, head.originTarget);
       if (next !== undefined) {
         this.#fallThrough(next, resp, buf);
@@ -696,11 +712,20 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     // connected, or an idempotent request failed before any response byte.
     const sameRequest = this.#out !== null && (neverConnected || (this.#reqPhase === REQ_SENT && isIdempotent(this.#head!.method)));
     if (sameRequest && this.#attempts < 2) {
-      const next = this.#pool!.select(this, server);
+      let next = this.#pool!.select(this, server);
+      // No other server of a fallthrough pool (the static tier is down): the next pool answers.
+      const pool = next === undefined && !this.#fellThrough && isRead(this.#head!.method) ? this.#ctx.fallthrough(this.#head!.host, this.#head!.originTarget) : undefined;
+      if (pool !== undefined) next = pool.select(this, undefined);
       if (next !== undefined) {
         server.counters.retries++;
         this.#releaseServer(server);
         this.#upstream = null;
+        if (pool !== undefined) {
+          this.#ctx.countExchange(this.#pool!, server, BALANCER_RESPONSES.badUpstreamResponse.status);
+          this.#fellThrough = true;
+          this.#pool = pool;
+          this.#attempts = 0;
+        }
         this.#connect(next);
         return;
       }
