@@ -9,8 +9,15 @@ export default defineConfig({
     postgres: { replicas: 1, synchronous: true },
     redis: { appendonly: true },
   },
-  // Order exports (POST /exports) run in their own processes, the same build as the app.
-  workers: { exports: { entry: 'src/worker.ts', instances: 1, queues: ['exports'] } },
+  // Order exports (POST /exports) and page renders run in their own processes, the same build as the app.
+  // Product pages pre-rendered into the static tier (src/prerender-worker.ts: every 5 minutes
+  // and on a product change) and served as files by the static servers; a page not
+  // pre-rendered yet goes on to the app.
+  static: { paths: ['/products/'], instances: 1 },
+  workers: {
+    exports: { entry: 'src/worker.ts', instances: 1, queues: ['exports'] },
+    prerender: { entry: 'src/prerender-worker.ts', instances: 1, queues: ['prerender'] },
+  },
   // Where the shop's shards are (SHOP_SHARD_PREFIX unset), for `scaleout status` and `scaleout reshard`.
   // The directory is the catalogue: DATABASE_URL's database.
   db: {

@@ -21,6 +21,7 @@ async function main(): Promise<void> {
     ...(env.memcachedUrl === undefined ? {} : { memcachedUrl: env.memcachedUrl }),
     cache: env.cache,
     shardPrefix: env.shardPrefix,
+    ...(env.staticDir === undefined ? {} : { staticDir: env.staticDir }),
     ...(env.instanceId === undefined ? {} : { instanceId: env.instanceId }),
     ...(env.buildId === undefined ? {} : { buildId: env.buildId }),
     logger: log,

@@ -1,14 +1,14 @@
 import { Cache, MemcachedL2Store, PostgresBus, PostgresL2Store, RedisBus, RedisL2Store, TABLE_TAG_PREFIX, cacheKey } from 'scaleout/cache';
 import type { CacheSource, L2Store, Bus } from 'scaleout/cache';
 import type { Database } from 'scaleout/db';
-import type { Product } from './data/products.js';
+import type { ProductPage } from './data/products.js';
 
 /** How long a product page object is fresh; any write to `products` invalidates it before that. @defaultValue 60000 */
 export const PRODUCT_PAGE_TTL_MS = 60_000;
 /** How long a stale product page may still be served while one instance rebuilds it. @defaultValue 300000 */
 export const PRODUCT_PAGE_GRACE_MS = 300_000;
-/** Products shown as related on a product page. @defaultValue 3 */
-export const RELATED_PRODUCTS = 3;
+export { RELATED_PRODUCTS } from './data/products.js';
+export type { ProductPage } from './data/products.js';
 
 /** Where the shop's cache keeps its L2, chosen from what the runtime gave the instance. */
 export interface ShopCacheOptions {
@@ -20,14 +20,6 @@ export interface ShopCacheOptions {
   databaseUrl: string;
   /** Prefix of every key, so deployments sharing an engine stay apart. */
   keyPrefix?: string;
-}
-
-/** The product page object: what `/products/:id` shows, built from the catalogue once per TTL for all instances. */
-export interface ProductPage {
-  product: Product;
-  related: Product[];
-  /** Units in stock when the page was built. */
-  stock: number;
 }
 
 /** A cache and what it was built on, closed together. */

@@ -2,6 +2,17 @@ import { tableLoader, withPrimaryReads } from 'scaleout/db';
 import type { Cache } from 'scaleout/cache';
 import type { Database } from 'scaleout/db';
 
+/** The product page object: what `/products/:id` shows, the same for every visitor. */
+export interface ProductPage {
+  product: Product;
+  related: Product[];
+  /** Units in stock when the page was built. */
+  stock: number;
+}
+
+/** Related products shown on a product page. @defaultValue 3 */
+export const RELATED_PRODUCTS = 3;
+
 /** A product as the API shows it. Prices are integer cents. */
 export interface Product {
   id: number;
@@ -64,4 +75,19 @@ export async function takeFromStock(db: Database, items: ReadonlyArray<{ product
   for (const item of items) {
     await db.query('UPDATE products SET stock = GREATEST(stock - $2, 0) WHERE id = $1', [item.productId, item.qty]);
   }
+}
+
+/**
+ * Builds the page object of product `id` (null: no such product): the product, its
+ * neighbours in the catalogue (wrapping around: cheap, stable, and enough for a page)
+ * and its stock read from the primary. The product route caches it; the pre-renderer
+ * bakes it into the static tier.
+ */
+export async function loadProductPage(db: Database, id: number, cache?: Cache): Promise<ProductPage | null> {
+  const product = await productLoader(db).load(id);
+  if (product === undefined) return null;
+  const others = (await listProducts(db, cache)).filter((p) => p.id !== id);
+  const after = others.filter((p) => p.id > id);
+  const stock = await productStock(db, id);
+  return { product, related: [...after, ...others.filter((p) => p.id < id)].slice(0, RELATED_PRODUCTS), stock };
 }

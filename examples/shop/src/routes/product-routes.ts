@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import { listProducts, productLoader, productStock } from '../data/products.js';
+import { listProducts, loadProductPage } from '../data/products.js';
 import type { Product } from '../data/products.js';
-import { productPage as cachedProductPage, RELATED_PRODUCTS } from '../shop-cache.js';
-import type { ProductPage } from '../shop-cache.js';
+import { productPage as cachedProductPage } from '../shop-cache.js';
 import { NotFoundError } from '../errors.js';
 import { pageContext, redirect, sendHtml, visitor, wantsJson } from '../http.js';
 import { productId } from '../input.js';
@@ -19,15 +18,7 @@ export function productRoutes(app: FastifyInstance, ctx: ShopContext): void {
   // The query cache: keyed by the SQL, invalidated by any write to products.
   const catalogue = (): Promise<Product[]> => listProducts(ctx.data.catalogue, ctx.cache);
 
-  const loadPage = async (id: number): Promise<ProductPage | null> => {
-    const product = await productLoader(ctx.data.catalogue).load(id);
-    if (product === undefined) return null;
-    const others = (await catalogue()).filter((p) => p.id !== id);
-    // The neighbours in the catalogue, wrapping around: cheap, stable, and enough for a page.
-    const after = others.filter((p) => p.id > id);
-    const stock = await productStock(ctx.data.catalogue, id);
-    return { product, related: [...after, ...others.filter((p) => p.id < id)].slice(0, RELATED_PRODUCTS), stock };
-  };
+  const loadPage = (id: number) => loadProductPage(ctx.data.catalogue, id, ctx.cache);
 
   app.get('/', async (_request, reply) => redirect(reply, '/products'));
 
@@ -45,7 +36,7 @@ export function productRoutes(app: FastifyInstance, ctx: ShopContext): void {
 
   app.get<{ Params: { id: string } }>('/products/:id', async (request, reply) => {
     const id = productId.safeParse(request.params.id);
-    let found: { value: ProductPage | null; source: 'l1' | 'l2' | 'loader' } | undefined;
+    let found: { value: Awaited<ReturnType<typeof loadPage>>; source: 'l1' | 'l2' | 'loader' } | undefined;
     if (id.success) {
       const productId = id.data;
       found = ctx.cache === undefined
