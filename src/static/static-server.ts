@@ -61,10 +61,32 @@ export function etagMatches(ifNoneMatch: string, etag: string): boolean {
 }
 
 /**
+ * Whether an `Accept` header takes `contentType` (RFC 9110 12.5.1): a media range that
+ * names it, its type with `/*`, or `*\/*`, with a q above 0. No Accept takes anything.
+ */
+export function accepts(accept: string | undefined, contentType: string): boolean {
+  if (accept === undefined || accept.trim() === '') return true;
+  const semi = contentType.indexOf(';');
+  const type = (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+  const major = type.slice(0, type.indexOf('/'));
+  for (const part of accept.split(',')) {
+    const [range = '', ...params] = part.split(';');
+    const r = range.trim().toLowerCase();
+    if (r !== type && r !== `${major}/*` && r !== '*/*') continue;
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    if (q === undefined || Number(q.slice(2)) > 0) return true;
+  }
+  return false;
+}
+
+/**
  * The static file server of the static tier: GET and HEAD of the pages of the current
  * generation, with ETag, Last-Modified and Cache-Control, 304 on `If-None-Match` (or
  * `If-Modified-Since` without one), and 404 (empty body) for anything it does not
  * have, so a balancer route with `fallthrough` sends the request on to the app.
+ * A request whose `Accept` does not take the page's type (an API client asking for
+ * JSON at the URL of an HTML page) is a 404 too: the app answers it, and every page
+ * says `Vary: Accept`.
  *
  * Per request it reads the pointer (one readlink), looks the page up in the
  * generation's manifest (parsed once per generation) and sends the body from memory
@@ -150,7 +172,7 @@ export class StaticServer {
     const generation = found.ok ? this.#generation() : undefined;
     const manifest = generation === undefined ? undefined : await this.#manifest(generation);
     const entry = found.ok ? manifest?.pages[found.file] : undefined;
-    if (entry === undefined || generation === undefined) {
+    if (entry === undefined || generation === undefined || !accepts(req.headers.accept, entry.contentType)) {
       this.#notFound(res);
       return;
     }
@@ -161,6 +183,7 @@ export class StaticServer {
       'last-modified': new Date(entry.modifiedAt).toUTCString(),
       'cache-control': this.#cacheControl,
       'x-content-type-options': 'nosniff',
+      vary: 'accept',
       [INSTANCE_HEADER]: this.#instanceId,
       ...entry.headers,
     };

@@ -85,6 +85,17 @@ describe('static tier and server', () => {
     expect((await fetchRaw(port, '/products/2/?utm=x')).body.toString()).toBe('<h1>two</h1>');
   });
 
+  it('leaves a request whose Accept does not take the page to the app (404), and says Vary: Accept', async () => {
+    expect((await fetchRaw(port, '/products/1', { accept: 'application/json' })).status).toBe(404);
+    expect((await fetchRaw(port, '/products/1', { accept: 'text/html;q=0, application/json' })).status).toBe(404);
+    const browser = await fetchRaw(port, '/products/1', { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' });
+    expect(browser.status).toBe(200);
+    expect(browser.headers.vary).toBe('accept');
+    expect((await fetchRaw(port, '/products/1', { accept: '*/*' })).status).toBe(200);
+    expect((await fetchRaw(port, '/products/1', { accept: 'text/*' })).status).toBe(200);
+    expect((await fetchRaw(port, '/feed.json', { accept: 'application/json' })).status).toBe(200);
+  });
+
   it('answers HEAD with the headers and no body, and refuses other methods', async () => {
     const head = await fetchRaw(port, '/products/1', {}, 'HEAD');
     expect(head.status).toBe(200);

@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { Scheduler, Worker } from 'scaleout/jobs';
+import { Scheduler } from 'scaleout/jobs';
 import { openShopData } from './data/shop-data.js';
 import { DEFAULT_SHARD_PREFIX, readEnv } from './env.js';
 import { DEFAULT_PRERENDER_CRON, ProductPages } from './prerender/product-pages.js';
@@ -28,12 +28,10 @@ async function main(): Promise<void> {
     logger: { info: (o, m) => log.info(o, m), warn: (o, m) => log.warn(o, m), error: (o, m) => log.error(o, m) },
   });
   const pages = new ProductPages({ redisUrl: env.redisUrl, staticDir: env.staticDir, ...(env.sessionPrefix === undefined ? {} : { prefix: env.sessionPrefix }) });
-  const prerenderer = pages.prerenderer(data.catalogue, { instanceId: env.instanceId ?? 'prerender', buildId: env.buildId ?? 'dev' }, (event) => {
+  const worker = pages.work(data.catalogue, { instanceId: env.instanceId ?? 'prerender', buildId: env.buildId ?? 'dev' }, (event) => {
     if (event.kind === 'prerender-failed') log.warn(event, `the render of ${event.path} failed (${event.error}); ${event.kept ? 'the last good page stays' : 'the app answers it'}`);
     else if (event.published) log.info(event, `static tier: generation ${event.generation ?? '?'}, ${event.written.length} page(s) written, ${event.removed.length} removed, ${event.unchanged} unchanged`);
   });
-  // One render at a time per worker: publishes serialise on the tier's lock anyway.
-  const worker = new Worker(pages.queue, prerenderer.handler(), { concurrency: 1 });
   const cron = process.env.SHOP_PRERENDER_CRON ?? DEFAULT_PRERENDER_CRON;
   const scheduler = new Scheduler({
     schedules: [{ name: 'product-pages', cron, queue: pages.queue, data: {} }],

@@ -1,4 +1,4 @@
-import { BullMQBackend, Prerenderer, Queue } from 'scaleout/jobs';
+import { BullMQBackend, Prerenderer, Queue, Worker } from 'scaleout/jobs';
 import type { PrerenderEvent, PrerenderJob, RenderedPage } from 'scaleout/jobs';
 import { StaticTier } from 'scaleout/static';
 import type { Database } from 'scaleout/db';
@@ -74,6 +74,12 @@ export class ProductPages {
       },
       ...(onEvent === undefined ? {} : { onEvent }),
     });
+  }
+
+  /** Runs the renders in this process until `close({ graceMs })` (the worker entry, or tests). */
+  work(db: Database, page: { instanceId: string; buildId: string }, onEvent?: (event: PrerenderEvent) => void): Worker<PrerenderJob> {
+    // One render at a time per worker: publishes serialise on the tier's lock anyway.
+    return new Worker(this.queue, this.prerenderer(db, page, onEvent).handler(), { concurrency: 1 });
   }
 
   async close(): Promise<void> {
