@@ -13,6 +13,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
+import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -118,7 +119,7 @@ async function main(): Promise<void> {
     console.log(line);
     if (args.docs) {
       writeSection(join(REPO, 'docs/benchmarks.md'), 'Jobs: from enqueue to the user\'s event', [
-        `\`npx tsx bench/job-latency.ts\` (${new Date().toISOString().slice(0, 10)}; ${machineLine(describeMachine())}; the machine was shared with other work, so figures move between runs).`,
+        `\`npx tsx bench/job-latency.ts\` (${new Date().toISOString().slice(0, 10)}; ${machineLine(describeMachine())}; the machine was shared with other work, load average ${loadavg()[0]!.toFixed(1)} at the end of the run, so figures move a lot between runs).`,
         '',
         'A client POSTs to enqueue a no-op job, then opens the job\'s SSE stream; both go through the scaleout balancer (its own process) to a Fastify app with the scaleout plugin; a worker (concurrency as the users) runs the job on BullMQ over the local Redis. The time is from the POST to the `completed` event read by the client, in milliseconds.',
         '',

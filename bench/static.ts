@@ -14,7 +14,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -182,7 +182,7 @@ http {
   console.log(`\nthrough the balancer vs nginx, requests per CPU-second: ${ratio.toFixed(2)}x (target 0.7x: ${ratio >= 0.7 ? 'met' : 'not met'})`);
   if (args.docs) {
     writeSection(join(REPO, 'docs/benchmarks.md'), 'Static tier', [
-      `\`npm run bench:static\` (${new Date().toISOString().slice(0, 10)}; ${machineLine(describeMachine())}; the machine was shared with other work, so absolute figures move by ±30 % between runs: compare the ratios of one run).`,
+      `\`npm run bench:static\` (${new Date().toISOString().slice(0, 10)}; ${machineLine(describeMachine())}; the machine was shared with other work (load average ${loadavg()[0]!.toFixed(1)} at the end of the run), so absolute figures move a lot between runs: compare the ratios of one run).`,
       '',
       `${pageCount} pre-rendered pages of ${Buffer.byteLength(pageHtml(1))} bytes, requested in turn by wrk (\`-t1 -c${connections}\`, ${durationS} s after a ${warmupS} s warm-up, pinned to CPU ${LOAD_CPU}); ` +
       `the serving side pinned to CPU ${SERVE_CPU}: nginx with one worker (sendfile) serving the current generation's folder, or the scaleout balancer (the runtime's routes: the prefix falls through to an app pool) plus one static server. ` +
@@ -191,6 +191,12 @@ http {
       ...lines,
       '',
       `Through the balancer, scaleout serves ${ratio.toFixed(2)}x the requests per CPU-second that nginx does (target 0.7x: ${ratio >= 0.7 ? 'met' : 'not met'}).`,
+      '',
+      'Where the gap is: nginx answers from the file in one process; scaleout spends a proxy hop (the balancer parses the request, picks the static pool, ' +
+      'writes it upstream and passes the answer back) plus a Node HTTP server. Per request the CPU is the sum of the two, so the row through the balancer ' +
+      'is about the harmonic sum of the static server alone and the balancer alone (see ## Balancer for the balancer against nginx as a proxy). ' +
+      'The static server alone is the part to compare with nginx as a file server. Closing the rest needs the balancer to serve the tier itself ' +
+      '(against the design: its data plane stays one job) or a static server on raw sockets writing precomputed responses.',
     ].join('\n'), '# Benchmarks');
   }
 }
