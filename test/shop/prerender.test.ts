@@ -83,6 +83,12 @@ describe('pre-rendered product pages', () => {
     expect(page.text).toContain('<script src="/assets/visitor.js" defer></script>');
     expect(page.text).not.toMatch(/<script>/);
     expect(page.text).toContain('served as a file by the static tier');
+    // A bake of unchanged data rewrites nothing: same bytes, same ETag, so browsers keep their 304s.
+    const etag = page.headers.etag;
+    await pages.queue.add('bake', {});
+    await waitFor('the second bake', () => events.filter((e) => e.kind === 'prerender-published').length >= 2, { timeoutMs: 20_000 });
+    expect(events.at(-1)).toMatchObject({ kind: 'prerender-published', published: false, written: [] });
+    expect((await fetchStatic('/products/1')).headers.etag).toBe(etag);
     const products = (await new InjectClient(app).request('GET', '/products')).body.products as unknown[];
     for (let id = 1; id <= products.length; id++) expect((await fetchStatic(`/products/${id}`)).status, `/products/${id}`).toBe(200);
   });

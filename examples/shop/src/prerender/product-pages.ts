@@ -68,7 +68,7 @@ export class ProductPages {
         const id = productOf(path);
         const found = id === undefined ? null : await loadProductPage(db, id);
         if (found === null || id === undefined) return null;
-        const html = productPage({ user: undefined, cartCount: 0, ...page, path, baked: { at: Date.now(), productId: id } }, found.product, found.related, found.stock);
+        const html = productPage({ user: undefined, cartCount: 0, ...page, path, baked: { productId: id } }, found.product, found.related, found.stock);
         // The same policy as the app's answers: the static server sends the page's headers.
         return { body: html, contentType: 'text/html; charset=utf-8', headers: { ...SECURITY_HEADERS } };
       },

@@ -15,8 +15,10 @@ export interface PageContext {
    * A page pre-rendered for the static tier: one file for every visitor, so it carries
    * nothing personal. The login state and the cart count are filled in by
    * {@link VISITOR_SCRIPT_PATH} from `POST /visitor`; `productId` is the product viewed.
+   * Nothing that changes between renders of the same data (a time, the worker's id):
+   * an unchanged page keeps its bytes, so its ETag and browsers' 304s.
    */
-  baked?: { at: number; productId?: number };
+  baked?: { productId?: number };
 }
 
 /** The script that fills the personal parts of a pre-rendered page (a file: the CSP allows no inline script). */
@@ -64,7 +66,7 @@ export function page(ctx: PageContext, title: string, content: Html): string {
       ? login
       : html`<span>${ctx.user.name}</span><form method="post" action="/logout"><button type="submit">Log out</button></form>`;
   const footer = ctx.baked !== undefined
-    ? html`<footer>Pre-rendered by <code>${ctx.instanceId}</code> at <code>${new Date(ctx.baked.at).toISOString()}</code> · build <code>${ctx.buildId}</code> · served as a file by the static tier</footer>
+    ? html`<footer>Pre-rendered · build <code>${ctx.buildId}</code> · served as a file by the static tier</footer>
 <script src="${VISITOR_SCRIPT_PATH}" defer></script>`
     : html`<footer>Served by instance <code>${ctx.instanceId}</code> · build <code>${ctx.buildId}</code>${ctx.cacheSource === undefined ? '' : html` · page object from <code>${ctx.cacheSource}</code>`}</footer>`;
   return html`<!doctype html>
