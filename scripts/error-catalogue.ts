@@ -22,6 +22,7 @@ import { NETNS_ERRORS } from '../src/runtime/netns/errors.js';
 import { VIP_ERRORS } from '../src/runtime/vip/errors.js';
 import { RUNTIME_ERRORS } from '../src/runtime/errors.js';
 import { SESSION_ERRORS } from '../src/session/errors.js';
+import { STATIC_ERRORS } from '../src/static/errors.js';
 
 /** One part of the catalogue per domain, with the file that declares it. */
 export const ERROR_DOMAINS: ReadonlyArray<{ readonly file: string; readonly entries: readonly ErrorCatalogueEntry[] }> = [
@@ -30,6 +31,7 @@ export const ERROR_DOMAINS: ReadonlyArray<{ readonly file: string; readonly entr
   { file: 'src/session/errors.ts', entries: SESSION_ERRORS },
   { file: 'src/cache/errors.ts', entries: CACHE_ERRORS },
   { file: 'src/jobs/errors.ts', entries: JOBS_ERRORS },
+  { file: 'src/static/errors.ts', entries: STATIC_ERRORS },
   { file: 'src/db/errors.ts', entries: DB_ERRORS },
   { file: 'src/db/sharding/errors.ts', entries: SHARDING_ERRORS },
   { file: 'src/db/documents/errors.ts', entries: DOCUMENT_ERRORS },

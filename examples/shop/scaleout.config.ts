@@ -25,15 +25,20 @@ export default defineConfig({
     postgres: { replicas: 1, synchronous: true },
     redis: { appendonly: true },
   },
-  // Order exports (POST /exports) run in their own processes, the same build as the app.
+  // Order exports (POST /exports) and page renders run in their own processes, the same build as the app.
   // A second export worker while more than 10 exports wait for each (exports wait on the
   // database, not the CPU: the queue's depth says they are behind). Its BullMQ prefix is
   // the shop's (SHOP_SESSION_PREFIX unset).
+  // Product pages pre-rendered into the static tier (src/prerender-worker.ts: every 5 minutes
+  // and on a product change) and served as files by the static servers; a page not
+  // pre-rendered yet goes on to the app.
+  static: { paths: ['/products/'], instances: 1 },
   workers: {
     exports: {
       entry: 'src/worker.ts', instances: 1, queues: ['exports'],
       autoscale: { min: 1, max: 2, target: { queueDepth: 10 }, cooldownMs: 10_000, backendPrefix: 'shop:jobs' },
     },
+    prerender: { entry: 'src/prerender-worker.ts', instances: 1, queues: ['prerender'] },
   },
   // Where the shop's shards are (SHOP_SHARD_PREFIX unset), for `scaleout status` and `scaleout reshard`.
   // The directory is the catalogue: DATABASE_URL's database.

@@ -168,8 +168,12 @@ export class Balancer {
       upstreams: this.#upstreams,
       nowMs: this.#clock.now(),
       closing: false,
-      route(host, target): ProxyPool | undefined {
-        const name = routes().match(host, target);
+      route(host, target, method): ProxyPool | undefined {
+        const name = routes().match(host, target, method);
+        return name === undefined ? undefined : pools.get(name);
+      },
+      fallthrough(host, target): ProxyPool | undefined {
+        const name = routes().fallthrough(host, target);
         return name === undefined ? undefined : pools.get(name);
       },
       nextRequestId: () => `${this.#requestIdPrefix}-${(this.#requestCount++).toString(36)}`,

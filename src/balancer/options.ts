@@ -301,6 +301,8 @@ export const routeSchema = z.object({
   host: z.string().min(1).optional(),
   pathPrefix: z.string().startsWith('/').optional(),
   pool: name,
+  /** GET and HEAD only; a 404 from the pool goes on to the next matching rule (a static tier before the app). */
+  fallthrough: z.boolean().optional(),
 }).strict();
 
 export const listenerSchema = z.object({

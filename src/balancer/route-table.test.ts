@@ -31,4 +31,25 @@ describe('RouteTable', () => {
   it('answers undefined when nothing matches', () => {
     expect(new RouteTable([{ host: 'a', pool: 'p' }]).match('b', '/')).toBeUndefined();
   });
+
+  describe('fallthrough', () => {
+    const site = new RouteTable([
+      { pathPrefix: '/products', pool: 'static', fallthrough: true },
+      { pool: 'app' },
+    ]);
+
+    it('sends reads to the fallthrough pool and other methods past it', () => {
+      expect(site.match('x', '/products/1', 'GET')).toBe('static');
+      expect(site.match('x', '/products/1', 'HEAD')).toBe('static');
+      expect(site.match('x', '/products/1', 'POST')).toBe('app');
+      expect(site.match('x', '/cart', 'GET')).toBe('app');
+    });
+
+    it('names the next matching pool after a 404 of a fallthrough rule, and nothing after other rules', () => {
+      expect(site.fallthrough('x', '/products/1')).toBe('app');
+      expect(site.fallthrough('x', '/cart')).toBeUndefined();
+      expect(new RouteTable([{ pool: 'app' }]).fallthrough('x', '/')).toBeUndefined();
+      expect(new RouteTable([{ pathPrefix: '/p', pool: 's', fallthrough: true }]).fallthrough('x', '/p/1')).toBeUndefined();
+    });
+  });
 });

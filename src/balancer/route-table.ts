@@ -5,6 +5,11 @@
  * an exact host beats a wildcard host (`*.example.com`) beats any host, and a longer
  * path prefix beats a shorter one. A prefix matches on segment boundaries: `/api`
  * matches `/api`, `/api/x` and `/api?q`, not `/apix`.
+ *
+ * A `fallthrough` rule is nginx's `try_files $uri @app` as a route: it matches GET and
+ * HEAD only, and when its pool answers 404 the balancer sends the same request on to
+ * the next rule that matches (a static tier in front of the app: a page that was not
+ * pre-rendered is answered by the app). Other methods skip the rule altogether.
  */
 export interface RouteRule {
   /** Host without port, `*.example.com`, or omitted for any host. Case-insensitive. */
@@ -13,6 +18,8 @@ export interface RouteRule {
   pathPrefix?: string;
   /** Name of the pool that serves matching requests. */
   pool: string;
+  /** GET and HEAD only; a 404 from the pool goes on to the next matching rule. @defaultValue false */
+  fallthrough?: boolean;
 }
 
 interface CompiledRule {
@@ -21,6 +28,7 @@ interface CompiledRule {
   hostSuffix: string | undefined;
   prefix: string;
   rank: number;
+  fallthrough: boolean;
 }
 
 export class RouteTable {
@@ -39,17 +47,40 @@ export class RouteTable {
   }
 
   /** The pool for a request, or undefined when no rule matches. */
-  match(host: string | undefined, target: string): string | undefined {
+  match(host: string | undefined, target: string, method = 'GET'): string | undefined {
     if (this.#only !== undefined) return this.#only;
     const bareHost = host === undefined ? '' : stripPort(host).toLowerCase();
+    const read = method === 'GET' || method === 'HEAD';
     for (const r of this.#rules) {
-      if (r.hostExact !== undefined && r.hostExact !== bareHost) continue;
-      if (r.hostSuffix !== undefined && !(bareHost.endsWith(r.hostSuffix) && bareHost.length > r.hostSuffix.length)) continue;
-      if (r.prefix !== '/' && !prefixMatches(target, r.prefix)) continue;
+      if (r.fallthrough && !read) continue;
+      if (!matches(r, bareHost, target)) continue;
       return r.rule.pool;
     }
     return undefined;
   }
+
+  /**
+   * Where a GET or HEAD goes after its pool answered 404: the next matching rule's
+   * pool when the first matching rule falls through, else undefined (the 404 stands).
+   */
+  fallthrough(host: string | undefined, target: string): string | undefined {
+    if (this.#only !== undefined) return undefined;
+    const bareHost = host === undefined ? '' : stripPort(host).toLowerCase();
+    let passed = false;
+    for (const r of this.#rules) {
+      if (!matches(r, bareHost, target)) continue;
+      if (passed) return r.rule.pool;
+      if (!r.fallthrough) return undefined;
+      passed = true;
+    }
+    return undefined;
+  }
+}
+
+function matches(r: CompiledRule, bareHost: string, target: string): boolean {
+  if (r.hostExact !== undefined && r.hostExact !== bareHost) return false;
+  if (r.hostSuffix !== undefined && !(bareHost.endsWith(r.hostSuffix) && bareHost.length > r.hostSuffix.length)) return false;
+  return r.prefix === '/' || prefixMatches(target, r.prefix);
 }
 
 function compile(rule: RouteRule): CompiledRule {
@@ -63,6 +94,7 @@ function compile(rule: RouteRule): CompiledRule {
     prefix,
     // Host specificity dominates; among equal hosts, longer prefixes first.
     rank: hostRank * 1_000_000 + prefix.length,
+    fallthrough: rule.fallthrough === true,
   };
 }
 

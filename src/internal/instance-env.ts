@@ -29,6 +29,8 @@ export const INSTANCE_ENV = {
   memcachedUrl: 'MEMCACHED_URL',
   /** Which engines back sessions (and later cache, bus, queue): `redis` or `postgres`. */
   profile: 'SCALEOUT_PROFILE',
+  /** The static tier's folder, when the config has `static`: pre-renderers publish there, static servers read it. */
+  staticDir: 'STATIC_DIR',
 } as const;
 
 /** The profiles an instance can be told to use. */
@@ -58,6 +60,7 @@ export interface InstanceEnvValues {
   cacheRedisUrl?: string;
   memcachedUrl?: string;
   profile?: InstanceProfile;
+  staticDir?: string;
 }
 
 /** Key ids go into signed cookie values: short, and free of the list's separators. */
@@ -104,5 +107,6 @@ export function formatInstanceEnv(values: InstanceEnvValues): Record<string, str
   if (values.cacheRedisUrl !== undefined) env[INSTANCE_ENV.cacheRedisUrl] = values.cacheRedisUrl;
   if (values.memcachedUrl !== undefined) env[INSTANCE_ENV.memcachedUrl] = values.memcachedUrl;
   if (values.profile !== undefined) env[INSTANCE_ENV.profile] = values.profile;
+  if (values.staticDir !== undefined) env[INSTANCE_ENV.staticDir] = values.staticDir;
   return env;
 }

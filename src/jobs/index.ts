@@ -45,3 +45,5 @@ export type { ScheduleDefinition, SchedulerOptions } from './schedule.js';
 export { ScheduledRounds, everyCron } from './scheduled-rounds.js';
 export type { ScheduledRoundsOptions } from './scheduled-rounds.js';
 export { formatSseEvent, jobEventStream, SSE_HEADERS } from './notify.js';
+export { Prerenderer, DEFAULT_PRERENDER_CONCURRENCY, DEFAULT_RENDER_TIMEOUT_MS } from './prerender/prerenderer.js';
+export type { PrerendererOptions, PrerenderEvent, PrerenderOutcome, PrerenderJob, RenderedPage, RunOptions } from './prerender/prerenderer.js';

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { formatInstanceEnv } from '../internal/instance-env.js';
 import { freePort } from './engines/free-port.js';
@@ -46,7 +46,7 @@ export interface AppProcessOptions {
   buildId: string;
   /** The unpacked image: the process's working directory. */
   cwd: string;
-  /** Entry file relative to `cwd`; `.ts` entries run with tsx. */
+  /** Entry file relative to `cwd` (or absolute: the runtime's own servers); `.ts` entries run with tsx. */
   entry: string;
   /** The complete environment; PORT, HOST, INSTANCE_ID and SCALEOUT_BUILD_ID are added (see `instanceEnv()`). */
   env: Record<string, string | undefined>;
@@ -119,7 +119,7 @@ export class AppProcess {
     const port = await freePort(host);
     const args = ['--import', ORPHAN_GUARD];
     if (/\.[cm]?tsx?$/.test(options.entry)) args.push('--import', tsxLoaderUrl());
-    args.push(join(options.cwd, options.entry));
+    args.push(isAbsolute(options.entry) ? options.entry : join(options.cwd, options.entry));
     const fd = openSync(options.logFile, 'a');
     try {
       const child = spawn(process.execPath, args, {

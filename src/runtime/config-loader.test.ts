@@ -98,6 +98,16 @@ describe('parseConfig', () => {
       .toThrow('give at least 1000 ms, or 0 to turn the check off');
   });
 
+  it('validates the static tier: path prefixes, instances, cache control', () => {
+    const config = parseConfig({ app: { entry: 'a.ts' }, static: { paths: ['/products/'] } });
+    expect(config.static).toEqual({ paths: ['/products/'], instances: 1 });
+    expect(() => parseConfig({ app: { entry: 'a.ts' }, static: { paths: [] } })).toThrow('static.paths: name at least one path prefix');
+    expect(() => parseConfig({ app: { entry: 'a.ts' }, static: { paths: ['products'] } })).toThrow('static.paths.0: start the path with "/"');
+    expect(() => parseConfig({ app: { entry: 'a.ts' }, static: { paths: ['/p?x=1'] } })).toThrow('static.paths.0: a path prefix without query');
+    expect(() => parseConfig({ app: { entry: 'a.ts' }, static: { paths: ['/p'], instances: 0 } })).toThrow('static.instances');
+    expect(() => parseConfig({ app: { entry: 'a.ts' }, static: { paths: ['/p'], cacheControl: 'a\nb' } })).toThrow('static.cacheControl');
+  });
+
   it('defineConfig only gives types', () => {
     const input = { app: { entry: 'server.ts' } };
     expect(defineConfig(input)).toBe(input);

@@ -336,6 +336,24 @@ const dnsSchema = z.object({
   ttlSec: z.number().optional(),
 }).strict();
 
+/** Static servers started by `scaleout up` when `static` says nothing. @defaultValue 1 */
+export const DEFAULT_STATIC_INSTANCES = 1;
+
+/**
+ * The static tier: pre-rendered pages (published by the app's pre-renderers into
+ * `STATIC_DIR`, `.scaleout/static`) served by their own processes, the `static` role,
+ * in the balancer pool `static`. GET and HEAD under `paths` go to a static server
+ * first; a page it does not have goes on to the app (a `fallthrough` route).
+ */
+const staticSchema = z.object({
+  /** URL path prefixes of the pre-rendered pages, e.g. ["/products"]. */
+  paths: z.array(z.string().startsWith('/', 'start the path with "/"').regex(/^\/[^?#\s]*$/, 'a path prefix without query, e.g. "/products"'))
+    .min(1, 'name at least one path prefix, e.g. ["/products"]'),
+  instances: z.number().int().min(1).max(MAX_INSTANCES).default(DEFAULT_STATIC_INSTANCES),
+  /** Cache-Control of the pages (a page's own header wins). @defaultValue 'public, max-age=0, must-revalidate' */
+  cacheControl: z.string().regex(/^[\x20-\x7E]{1,200}$/, 'visible ASCII, e.g. "public, max-age=60"').optional(),
+}).strict();
+
 /** Which engines back sessions, cache L2, bus and queue. */
 export const PROFILES = ['redis', 'postgres'] as const;
 
@@ -352,6 +370,7 @@ export const runtimeConfigSchema = z.object({
   deploy: deploySchema.default(deploySchema.parse({})),
   db: dbSchema.default({}),
   dns: dnsSchema.optional(),
+  static: staticSchema.optional(),
   workers: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'use a short lowercase name such as "mailer"'), workerSchema).default({}),
 }).strict();
 

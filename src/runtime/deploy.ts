@@ -1,4 +1,4 @@
-import type { PoolOptionsInput } from '../balancer/index.js';
+import type { PoolOptionsInput, RouteOptions } from '../balancer/index.js';
 import type { BalancerAdmin } from './balancer-admin-client.js';
 import type { DeployStrategy } from './config.js';
 import { DeployFailedError } from './errors.js';
@@ -21,6 +21,8 @@ export interface DeployHost {
   admin(): BalancerAdmin;
   /** Pool options for a new pool holding `servers`. */
   poolOptions(servers: Array<{ id: string; address: string }>): PoolOptionsInput;
+  /** The balancer's routes when `pool` serves the app (other pools' routes kept). */
+  routes(pool: string): RouteOptions[];
   /** New instances now start from `buildId`, in `pool`. */
   switchTo(buildId: string, pool: string): void;
   /** Throws when the supervisor began stopping. */
@@ -115,7 +117,7 @@ async function blueGreen(host: DeployHost, buildId: string, old: Instance[], rep
     poolCreated = true;
     fresh.forEach((i) => i.markJoined(newPool));
     host.assertRunning();
-    await host.admin().setRoutes([{ pool: newPool }]);
+    await host.admin().setRoutes(host.routes(newPool));
   } catch (err) {
     await Promise.all(fresh.map((i) => i.retire()));
     fresh.forEach((i) => host.forget(i));

@@ -88,7 +88,7 @@ describe('instanceEnv', () => {
   it('takes every name from one table', () => {
     expect(Object.keys(formatInstanceEnv({
       port: 1, host: 'h', instanceId: 'i', buildId: 'b', sessionKeys: [KEY], databaseUrl: 'postgres://d', replicaUrls: [], redisUrl: 'redis://r', profile: 'redis',
-      cacheRedisUrl: 'redis://c', memcachedUrl: 'm:1',
+      cacheRedisUrl: 'redis://c', memcachedUrl: 'm:1', staticDir: '/s',
     })).sort()).toEqual(Object.values(INSTANCE_ENV).sort());
   });
 });

@@ -34,6 +34,8 @@ export interface InstanceEnv {
    * else `redis` when `REDIS_URL` is set, else `postgres`.
    */
   profile: InstanceProfile;
+  /** The static tier's folder (`STATIC_DIR`), when the deployment has a `static` role. */
+  staticDir: string | undefined;
 }
 
 /** What the app cannot run without; each one missing is an error. */
@@ -66,6 +68,7 @@ const schema = z.object({
   [E.memcachedUrl]: optional(z.string().regex(/^[A-Za-z0-9.[\]:-]+:\d{1,5}(,[A-Za-z0-9.[\]:-]+:\d{1,5})*$/, 'expected host:port (comma-separated for several)')),
   [E.profile]: optional(z.enum(INSTANCE_PROFILES)),
   [E.sessionKeys]: optional(z.string()),
+  [E.staticDir]: optional(z.string().startsWith('/', 'expected an absolute folder')),
 });
 
 const NEED_NAMES: Record<InstanceNeed, string> = { databaseUrl: E.databaseUrl, redisUrl: E.redisUrl, sessionKeys: E.sessionKeys };
@@ -124,5 +127,6 @@ export function instanceEnv(env: NodeJS.ProcessEnv = process.env, options: Insta
     cacheRedisUrl: profile === 'redis' ? data[E.cacheRedisUrl] : undefined,
     memcachedUrl: data[E.memcachedUrl],
     profile,
+    staticDir: data[E.staticDir],
   };
 }

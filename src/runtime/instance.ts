@@ -5,7 +5,7 @@ import type { BalancerAdmin } from './balancer-admin-client.js';
 import type { SupervisorEvent } from './events.js';
 import { SupervisedProcess } from './supervised-process.js';
 import type { ProcessRun } from './supervised-process.js';
-import type { ProcessState, ProcessStatus } from './status.js';
+import type { ProcessRole, ProcessState, ProcessStatus } from './status.js';
 
 /** Between two looks at a draining server's state. @defaultValue 100 */
 export const DRAIN_POLL_INTERVAL_MS = 100;
@@ -25,6 +25,8 @@ export interface InstanceContext {
   restart: { initialMs: number; maxMs: number };
   clock: Clock;
   emit(event: SupervisorEvent): void;
+  /** Its role in `scaleout status`. @defaultValue 'app' */
+  role?: ProcessRole;
 }
 
 /** One run of an instance's process, as its {@link SupervisedProcess} sees it. */
@@ -254,7 +256,7 @@ export class Instance {
     const details = [this.#phase === 'draining' ? 'draining' : undefined, lastExit === undefined ? undefined : `last exit: ${lastExit}`]
       .filter((d) => d !== undefined);
     return {
-      role: 'app',
+      role: this.#ctx.role ?? 'app',
       id: this.id,
       pid: this.pid ?? null,
       address: this.#latest?.address ?? null,

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BalancerEvent, PoolOptionsInput } from '../balancer/index.js';
+import type { BalancerEvent, PoolOptionsInput, RouteOptions } from '../balancer/index.js';
 import type { Clock } from '../internal/clock.js';
 import type { SigningKey } from './secrets.js';
 import { BalancerAdminClient } from './balancer-admin-client.js';
@@ -40,6 +40,10 @@ export interface RuntimeBalancerOptions {
   keys: () => SigningKey[];
   /** The pool as the supervisor knows it now: what a balancer (re)started now gets. */
   pool: () => { name: string; options: PoolOptionsInput };
+  /** More pools (the static tier's), as the supervisor knows them now. @defaultValue none */
+  extraPools?: () => Record<string, PoolOptionsInput>;
+  /** The routes, when there is more than the app's pool (which then takes everything). */
+  routes?: () => RouteOptions[] | undefined;
   /** Restart backoff after the immediate restarts (`app.restart`). */
   restart: { initialMs: number; maxMs: number };
   clock: Clock;
@@ -113,13 +117,15 @@ export class RuntimeBalancer implements ProcessGroup {
     const stickTableDir = join(this.#options.stateDir, this.id);
     await mkdir(stickTableDir, { recursive: true, mode: 0o700 });
     const peers = this.#options.peers ?? [];
+    const routes = this.#options.routes?.();
     await writePrivateFile(configFile, `${JSON.stringify({
       listen: last?.listeners[0] ?? this.#socket?.address ?? this.#options.listen,
       admin: last?.adminAddress ?? this.#options.admin,
       keys: this.#options.keys(),
       timeouts: { shutdownMs: BALANCER_SHUTDOWN_MS },
       ...(this.#options.workers === undefined ? {} : { workers: this.#options.workers }),
-      pools: { [pool.name]: pool.options },
+      pools: { [pool.name]: pool.options, ...this.#options.extraPools?.() },
+      ...(routes === undefined ? {} : { routes }),
       stickTableDir,
       ...(peers.length === 0 ? {} : { peers: { addresses: peers } }),
     }, null, 2)}\n`);

@@ -31,6 +31,7 @@ import { EventRing } from './event-ring.js';
 import type { RuntimeEvent, SupervisorEvent } from './events.js';
 import { isScalable } from './process-group.js';
 import { WorkerGroup } from './worker-group.js';
+import { STATIC_DIR_NAME, STATIC_POOL_NAME, StaticGroup, staticChildEntry, staticRoutes } from './static-group.js';
 import type { ProcessGroup, ScaleResult } from './process-group.js';
 import { BalancerGroup } from './balancer-group.js';
 import { FloatingAddress } from './vip/floating-address.js';
@@ -146,6 +147,10 @@ export class Supervisor {
   readonly #apps: AppGroup;
   /** One group per `workers` entry, in config order. */
   readonly #workers: WorkerGroup[];
+  /** The static servers, when the config has `static`. */
+  readonly #static: StaticGroup | undefined;
+  /** The static tier's folder (`STATIC_DIR`), when the config has `static`. */
+  readonly #staticDir: string | undefined;
   #state: SupervisorState = 'starting';
   #secrets: RuntimeSecrets | undefined;
   #engines: EngineSet | undefined;
@@ -193,6 +198,18 @@ export class Supervisor {
       emit: (event) => this.#emit(event),
     }));
     this.chaos = new Chaos({ stateDir: this.#stateDir, status: () => this.status(), emit: (event) => this.#emit(event) });
+    this.#staticDir = options.config.static === undefined ? undefined : join(this.#stateDir, STATIC_DIR_NAME);
+    this.#static = options.config.static === undefined ? undefined : new StaticGroup({
+      config: options.config.static,
+      app: options.config.app,
+      stopGraceMs: options.config.app.stopGraceMs,
+      drainTimeoutMs: options.config.deploy.drainTimeoutMs,
+      admin: () => this.#balancer.admin!,
+      spawn: (id, env) => this.#spawnStatic(id, env),
+      assertRunning: () => this.#assertRunning(),
+      clock: this.#clock,
+      emit: (event) => this.#emit(event),
+    });
     this.#balancer = new BalancerGroup({
       listen: options.config.balancer.listen,
       admin: options.config.balancer.admin,
@@ -202,6 +219,8 @@ export class Supervisor {
       keys: () => this.#secrets!.balancer,
       // After a crash, the instances in service as the supervisor knows them.
       pool: () => ({ name: this.#apps.pool, options: this.#poolOptions(this.#apps.servers()) }),
+      extraPools: (): Record<string, PoolOptionsInput> => (this.#static === undefined ? {} : { [STATIC_POOL_NAME]: this.#static.poolOptions() }),
+      routes: () => staticRoutes(this.config.static, this.#apps.pool),
       restart: options.config.app.restart,
       clock: this.#clock,
       emit: (event) => this.#emit(event),
@@ -218,7 +237,7 @@ export class Supervisor {
    */
   #groups(): ProcessGroup[] {
     const vip = this.#vip;
-    return [...this.#engines?.groups() ?? [], ...vip === undefined ? [] : [{ role: 'keepalived' as const, processes: () => vip.processes() }], this.#balancer, this.#apps, ...this.#workers];
+    return [...this.#engines?.groups() ?? [], ...vip === undefined ? [] : [{ role: 'keepalived' as const, processes: () => vip.processes() }], this.#balancer, ...this.#static === undefined ? [] : [this.#static], this.#apps, ...this.#workers];
   }
 
   /** Starts everything; on failure what was started is stopped again before it throws. */
@@ -301,6 +320,12 @@ export class Supervisor {
       this.#step(`dns for ${config.dns.name} on ${this.#dns.address} (UDP and TCP)`);
     }
 
+    if (this.#static !== undefined) {
+      // Before the app: from its first request on, pre-rendered pages are served as files.
+      await mkdir(this.#staticDir!, { recursive: true });
+      await this.#static.start((event) => this.#emit(event));
+      this.#step(`static tier: ${config.static!.paths.join(', ')} from ${this.#staticDir} (${config.static!.instances} static server(s); a page not there goes to the app)`);
+    }
     const instances = await this.#apps.start(image.buildId, (instance) => this.#emit(instanceReady(instance)));
     for (const workers of this.#workers) await workers.start(image.buildId);
 
@@ -413,9 +438,21 @@ export class Supervisor {
         ...this.config.app.env,
         ...this.#engines?.env(),
         // The instance's id, build, port and host are added by AppProcess.
-        ...formatInstanceEnv({ sessionKeys: session }),
+        ...formatInstanceEnv({ sessionKeys: session, ...(this.#staticDir === undefined ? {} : { staticDir: this.#staticDir }) }),
         ...extraEnv,
       },
+    });
+  }
+
+  /** A static server: scaleout's own code, the static tier's folder, no engines. */
+  async #spawnStatic(id: string, extraEnv: Record<string, string>): Promise<AppProcess> {
+    return AppProcess.spawn({
+      id,
+      buildId: 'scaleout',
+      cwd: this.dir,
+      entry: staticChildEntry(),
+      logFile: join(this.#logDir, `${id}.log`),
+      env: { ...this.#env, ...formatInstanceEnv({ staticDir: this.#staticDir! }), ...extraEnv },
     });
   }
 
@@ -477,6 +514,7 @@ export class Supervisor {
       admin: () => this.#balancer.admin!,
       poolOptions: (servers) => this.#poolOptions(servers),
       switchTo: (buildId, pool) => this.#apps.switchTo(buildId, pool),
+      routes: (pool) => staticRoutes(this.config.static, pool) ?? [{ pool }],
       assertRunning: () => this.#assertRunning(),
     };
   }
@@ -607,6 +645,7 @@ export class Supervisor {
     await this.#apps.stop();
     await this.#dns?.close();
     this.#dns = undefined;
+    await this.#static?.stop();
     await Promise.all(this.#workers.map((w) => w.stop()));
     const hadBalancer = this.#balancer.run !== undefined;
     await this.#balancer.stop();
@@ -682,6 +721,7 @@ export class Supervisor {
     this.chaos.healSync();
     this.#apps.kill();
     for (const workers of this.#workers) workers.kill();
+    this.#static?.kill();
     this.#balancer.kill();
     void this.#dns?.close();
     this.#engines?.kill();

@@ -202,6 +202,37 @@ describe('scaleout up examples/shop, end to end', () => {
     expect(replica.lagBytes).toBeLessThan(WAL_SEGMENT_BYTES);
   });
 
+  it('serves product pages from the static tier, and an order purges and re-renders its product\'s page', async () => {
+    if (!hasRedis) return; // The renders are jobs on the redis profile's queue.
+    const status = remember(await statusJson());
+    expect(status.processes.filter((p) => p.role === 'static').map((p) => [p.id, p.state, p.pool])).toEqual([['static-1', 'running', 'static']]);
+    expect(status.processes.filter((p) => p.role === 'worker:prerender')).toEqual([expect.objectContaining({ state: 'running' })]);
+    const browser = new HttpClient(appUrl);
+    const page = (id: number): Promise<Answer> => browser.request('GET', `/products/${id}`, { html: true });
+    // The prerender worker bakes every page once it starts.
+    const baked = await waitFor('product 3 served by the static tier', async () => {
+      const answer = await page(3);
+      return answer.status === 200 && servedBy(answer) === 'static-1' ? answer : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 200 });
+    expect(baked.text).toContain('served as a file by the static tier');
+    expect((await browser.request('GET', '/products/3', { html: true, headers: { 'if-none-match': String(baked.headers.etag) } })).status).toBe(304);
+    // JSON clients and other pages still reach the app.
+    expect(servedBy(await browser.request('GET', '/products/3'))).toMatch(/^app-/);
+    expect(servedBy(await browser.request('GET', '/products', { html: true }))).toMatch(/^app-/);
+
+    const stock = (text: string): number => Number(/(\d+) in stock/.exec(text)?.[1]);
+    const client = await shopper('bob', 'builder');
+    expect((await client.request('POST', '/cart/items', { json: { productId: 3, qty: 2 } })).status).toBe(200);
+    expect((await client.request('POST', '/orders', { json: {} })).status).toBe(201);
+    // At once: the old page is gone from the tier (the app answers, fresh) or already re-rendered.
+    expect(stock((await page(3)).text)).toBe(stock(baked.text) - 2);
+    const again = await waitFor('product 3 re-rendered into the static tier', async () => {
+      const answer = await page(3);
+      return servedBy(answer) === 'static-1' && answer.headers.etag !== baked.headers.etag ? answer : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 100 });
+    expect(stock(again.text)).toBe(stock(baked.text) - 2);
+  }, 120_000);
+
   it('rolls a new build onto every instance under steady load without failing a request', async () => {
     const before = remember(await up.status());
     await appendFile(join(shop.dir, 'src', 'server.ts'), '// A change to deploy.\n');

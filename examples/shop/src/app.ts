@@ -23,6 +23,7 @@ import { orderRoutes } from './routes/order-routes.js';
 import { exportRoutes } from './routes/export-routes.js';
 import { OrderExports } from './exports/order-export.js';
 import { productRoutes } from './routes/product-routes.js';
+import { ProductPages } from './prerender/product-pages.js';
 import { addSecurityHeaders } from './security-headers.js';
 import { errorPage } from './views/pages.js';
 
@@ -71,6 +72,11 @@ export interface ShopOptions {
    * `scaleout up` the `exports` workers (src/worker.ts) run them.
    */
   exports?: { worker?: boolean; batchDelayMs?: number; batchSize?: number };
+  /**
+   * The static tier's folder (`STATIC_DIR`, with `static:` in scaleout.config): a product
+   * change purges its pre-rendered page and enqueues its render (needs `redisUrl`).
+   */
+  staticDir?: string;
 }
 
 /**
@@ -98,6 +104,7 @@ export async function buildApp(options: ShopOptions): Promise<FastifyInstance> {
   let store: SessionStore | undefined;
   let shopCache: ShopCache | undefined;
   let orderExports: OrderExports | undefined;
+  let productPages: ProductPages | undefined;
   try {
     data = await openShopData({
       databaseUrl: options.databaseUrl,
@@ -133,6 +140,10 @@ export async function buildApp(options: ShopOptions): Promise<FastifyInstance> {
       ...(options.redisUrl !== undefined ? { redisUrl: options.redisUrl } : { databaseUrl: options.databaseUrl }),
       ...(options.redisKeyPrefix === undefined ? {} : { prefix: options.redisKeyPrefix }),
     });
+    // Pre-rendered product pages ride on the Redis queue (the redis profile).
+    if (options.redisUrl !== undefined && options.staticDir !== undefined) {
+      productPages = new ProductPages({ redisUrl: options.redisUrl, staticDir: options.staticDir, ...(options.redisKeyPrefix === undefined ? {} : { prefix: options.redisKeyPrefix }) });
+    }
     await app.register(scaleout, {
       session: { store, keys: options.sessionKeys },
       ...(orderExports === undefined ? {} : { jobs: { queues: { exports: orderExports.queue } } }),
@@ -149,13 +160,16 @@ export async function buildApp(options: ShopOptions): Promise<FastifyInstance> {
     await store?.close().catch(() => undefined);
     await shopCache?.close().catch(() => undefined);
     await orderExports?.close().catch(() => undefined);
+    await productPages?.close().catch(() => undefined);
     await data?.close().catch(() => undefined);
     await app.close().catch(() => undefined);
     throw err;
   }
   const ctx: ShopContext = {
     data, now: options.now ?? Date.now, userDocuments: userDocuments(data.shards), ...(shopCache === undefined ? {} : { cache: shopCache.cache }),
+    ...(productPages === undefined ? {} : { productPages }),
   };
+  const pages = productPages;
   const opened = data;
   const exporting = orderExports;
   const worker = exporting !== undefined && options.exports?.worker === true
@@ -164,6 +178,7 @@ export async function buildApp(options: ShopOptions): Promise<FastifyInstance> {
   app.addHook('onClose', async () => {
     await worker?.close({ graceMs: 1000 });
     await exporting?.close();
+    await pages?.close();
     await opened.close();
   });
 

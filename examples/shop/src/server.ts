@@ -22,6 +22,7 @@ async function main(): Promise<void> {
     cache: env.cache,
     demoOrders: env.demoOrders,
     shardPrefix: env.shardPrefix,
+    ...(env.staticDir === undefined ? {} : { staticDir: env.staticDir }),
     ...(env.instanceId === undefined ? {} : { instanceId: env.instanceId }),
     ...(env.buildId === undefined ? {} : { buildId: env.buildId }),
     logger: log,

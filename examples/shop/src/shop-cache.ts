@@ -1,15 +1,13 @@
 import { Cache, MemcachedL2Store, PostgresBus, PostgresL2Store, RedisBus, RedisL2Store, TABLE_TAG_PREFIX, cacheKey } from 'scaleout/cache';
 import type { CacheSource, L2Store, Bus } from 'scaleout/cache';
 import type { Database } from 'scaleout/db';
-import type { Product } from './data/products.js';
-import type { RelatedProduct } from './views/pages.js';
+import type { ProductPage as ProductPageData } from './data/products.js';
 
 /** How long a product page object is fresh; any write to `products` invalidates it before that. @defaultValue 60000 */
 export const PRODUCT_PAGE_TTL_MS = 60_000;
 /** How long a stale product page may still be served while one instance rebuilds it. @defaultValue 300000 */
 export const PRODUCT_PAGE_GRACE_MS = 300_000;
-/** Products shown as related on a product page. @defaultValue 3 */
-export const RELATED_PRODUCTS = 3;
+export { RELATED_PRODUCTS } from './data/products.js';
 
 /** Where the shop's cache keeps its L2, chosen from what the runtime gave the instance. */
 export interface ShopCacheOptions {
@@ -27,13 +25,8 @@ export interface ShopCacheOptions {
  * The product page object: what `/products/:id` shows, built from the catalogue and the
  * order history once per TTL (or change) for all instances.
  */
-export interface ProductPage {
-  product: Product;
-  /** Most often bought together with the product, then its neighbours in the catalogue. */
-  related: RelatedProduct[];
-  /** Units in stock when the page was built. */
-  stock: number;
-  /** The product's part of the page, rendered ({@link productSection}): only the visitor's header and the footer are left per request. */
+export interface ProductPage extends ProductPageData {
+  /** The product's part of the page, rendered (`productSection`): only the visitor's header and the footer are left per request. */
   html: string;
 }
 

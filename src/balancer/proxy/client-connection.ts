@@ -53,6 +53,11 @@ const BODY_CLOSE = 3;
 /** Bodies up to this size that arrived with their head are copied into the head's write. */
 const MAX_COALESCED_BODY_BYTES = 16 * 1024;
 
+/** The methods a `fallthrough` route takes. */
+function isRead(method: string): boolean {
+  return method === 'GET' || method === 'HEAD';
+}
+
 /**
  * Bytes a closing connection reads and drops (the rest of a body after an early or
  * error response) before it stops reading; the socket is destroyed at LINGER_MS.
@@ -263,14 +268,26 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     this.#respStarted = false;
     this.#respStatus = 0;
 
-    const pool = this.#ctx.route(head.host, head.originTarget);
+    this.#fellThrough = false;
+    let pool = this.#ctx.route(head.host, head.originTarget, head.method);
     if (pool === undefined) {
       this.#sendAndClose(errorResponse(BALANCER_RESPONSES.noRoute, this.#requestId));
       return;
     }
     this.#pool = pool;
-    const server = pool.select(this, undefined);
+    let server = pool.select(this, undefined);
     if (server === undefined) {
+      // A fallthrough pool without a server (no static server up yet): the next pool answers.
+      const next = isRead(head.method) ? this.#ctx.fallthrough(head.host, head.originTarget) : undefined;
+      if (next !== undefined) {
+        this.#ctx.countExchange(pool, undefined, BALANCER_RESPONSES.noHealthyServer.status);
+        this.#fellThrough = true;
+        this.#pool = next;
+        server = next.select(this, undefined);
+      }
+    }
+    if (server === undefined) {
+      pool = this.#pool;
       this.#ctx.countExchange(pool, undefined, BALANCER_RESPONSES.noHealthyServer.status);
       this.#sendAndClose(errorResponse(BALANCER_RESPONSES.noHealthyServer, this.#requestId, `pool "${pool.name}"`, 'retry-after: 1\r\n'));
       return;
@@ -499,8 +516,15 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
   #startResponse(resp: ResponseHead, buf: Buffer, start: number, server: Server): void {
     const head = this.#head!;
     this.#stopAwaiting();
-    this.#respStatus = resp.status;
     this.#pool!.recordResponse(server, resp.status, resp.load);
+    if (resp.status === 404 && !this.#fellThrough && this.#out !== null && this.#reqPhase === REQ_SENT && isRead(head.method)) {
+      const next = this.#ctx.fallthrough(head.host, head.originTarget);
+      if (next !== undefined) {
+        this.#fallThrough(next, resp, buf);
+        return;
+      }
+    }
+    this.#respStatus = resp.status;
     if (resp.upgrade) {
       if (head.upgrade === undefined) {
         this.#badUpstream('101 without an upgrade request');
@@ -565,6 +589,40 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     this.socket.uncork();
   }
 
+  /**
+   * A `fallthrough` route's pool answered 404 (the static tier has no such page): the
+   * same request, still held whole (a GET or HEAD has no body), goes to the next
+   * route's pool, once. The 404 never reaches the client. Its connection is kept when
+   * the 404 arrived complete, as the static server's empty 404s do.
+   */
+  #fallThrough(pool: ProxyPool, resp: ResponseHead, buf: Buffer): void {
+    const upstream = this.#upstream;
+    this.#upstream = null;
+    if (upstream !== null) {
+      const complete = resp.bodyKind === 'none' || (resp.bodyKind === 'length' && buf.length - resp.headEnd === resp.contentLength);
+      if (complete && resp.keepAlive) this.#ctx.upstreams.release(upstream, this.#ctx.nowMs);
+      else {
+        upstream.owner = null;
+        upstream.socket.destroy();
+      }
+    }
+    this.#respBuf = null;
+    this.#endExchange(resp.status);
+    this.#fellThrough = true;
+    this.#pool = pool;
+    const server = pool.select(this, undefined);
+    if (server === undefined) {
+      this.#ctx.countExchange(pool, undefined, BALANCER_RESPONSES.noHealthyServer.status);
+      this.#sendAndClose(errorResponse(BALANCER_RESPONSES.noHealthyServer, this.#requestId, `pool "${pool.name}"`, 'retry-after: 1\r\n'));
+      return;
+    }
+    this.#attempts = 0;
+    this.#deadlineMs = this.#ctx.nowMs + this.#ctx.timeouts.serverMs;
+    this.#connect(server);
+  }
+
+  /** This request already went on from a `fallthrough` route's 404. */
+  #fellThrough = false;
   #upstreamReusable = true;
   /** The response is chunked and the client speaks HTTP/1.0: pass the chunk data only. */
   #dechunk = false;
@@ -657,11 +715,20 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     // connected, or an idempotent request failed before any response byte.
     const sameRequest = this.#out !== null && (neverConnected || (this.#reqPhase === REQ_SENT && isIdempotent(this.#head!.method)));
     if (sameRequest && this.#attempts < 2) {
-      const next = this.#pool!.select(this, server);
+      let next = this.#pool!.select(this, server);
+      // No other server of a fallthrough pool (the static tier is down): the next pool answers.
+      const pool = next === undefined && !this.#fellThrough && isRead(this.#head!.method) ? this.#ctx.fallthrough(this.#head!.host, this.#head!.originTarget) : undefined;
+      if (pool !== undefined) next = pool.select(this, undefined);
       if (next !== undefined) {
         server.counters.retries++;
         this.#releaseServer(server);
         this.#upstream = null;
+        if (pool !== undefined) {
+          this.#ctx.countExchange(this.#pool!, server, BALANCER_RESPONSES.badUpstreamResponse.status);
+          this.#fellThrough = true;
+          this.#pool = pool;
+          this.#attempts = 0;
+        }
         this.#connect(next);
         return;
       }

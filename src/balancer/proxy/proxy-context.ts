@@ -50,7 +50,9 @@ export interface ProxyContext {
   nowMs: number;
   /** Set when the balancer shuts down: finish the current exchange, then close. */
   closing: boolean;
-  route(host: string | undefined, target: string): ProxyPool | undefined;
+  route(host: string | undefined, target: string, method: string): ProxyPool | undefined;
+  /** The pool a GET or HEAD goes to after a 404 of a `fallthrough` route's pool; undefined: the 404 stands. */
+  fallthrough(host: string | undefined, target: string): ProxyPool | undefined;
   nextRequestId(): string;
   /** Every exchange that ended (for metrics). */
   countExchange(pool: ProxyPool, server: Server | undefined, status: number): void;

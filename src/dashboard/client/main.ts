@@ -151,7 +151,7 @@ function renderControls(): void {
   $<HTMLButtonElement>('kill').disabled = !actable;
   $<HTMLButtonElement>('restart').disabled = !actable;
   $<HTMLButtonElement>('drain').disabled = process?.role !== 'app';
-  const roles = new Set(['app', ...(current?.status.processes ?? []).map((p) => p.role).filter((r) => r.startsWith('worker'))]);
+  const roles = new Set(['app', ...(current?.status.processes ?? []).map((p) => p.role).filter((r) => r === 'static' || r.startsWith('worker'))]);
   const select = $<HTMLSelectElement>('scale-role');
   if (select.options.length !== roles.size) {
     select.replaceChildren(...[...roles].map((r) => Object.assign(document.createElement('option'), { value: r, textContent: r })));

@@ -3,11 +3,14 @@ import { productLoader } from '../data/products.js';
 import { findUserByName } from '../data/users.js';
 import { BadCredentialsError, BadInputError } from '../errors.js';
 import { loggedIn, pageContext, PROFILE_FIELD, redirect, safeNext, sendHtml, visitor, wantsJson } from '../http.js';
-import { loginBody, parse } from '../input.js';
+import { loginBody, parse, productId } from '../input.js';
+import { cartQuantities } from '../cart.js';
+import { VISITOR_SCRIPT_PATH } from '../views/layout.js';
+import { VISITOR_SCRIPT } from '../views/visitor-script.js';
 import { verifyPassword } from '../passwords.js';
 import { loginPage } from '../views/pages.js';
 import type { ShopContext } from './context.js';
-import { recentlyViewed } from './recent-views.js';
+import { noteView, recentlyViewed } from './recent-views.js';
 
 /** Log in, log out, and who am I. */
 export function authRoutes(app: FastifyInstance, ctx: ShopContext): void {
@@ -47,6 +50,20 @@ export function authRoutes(app: FastifyInstance, ctx: ShopContext): void {
     if (wantsJson(request)) return { ok: true };
     return redirect(reply, '/products');
   });
+
+  // What a pre-rendered page (the same file for everyone) asks about its visitor; a
+  // POST, as it records the product view, and never cached.
+  app.post<{ Body: { viewing?: unknown } | undefined }>('/visitor', async (request, reply) => {
+    const v = await visitor(request);
+    const viewing = productId.safeParse(request.body?.viewing);
+    if (viewing.success) await noteView(request, ctx, viewing.data, v);
+    let cartCount = 0;
+    for (const qty of cartQuantities(v.fields).values()) cartCount += qty;
+    reply.header('cache-control', 'no-store');
+    return { user: v.user === undefined ? null : { username: v.user.username, name: v.user.name }, cartCount };
+  });
+
+  app.get(VISITOR_SCRIPT_PATH, (_request, reply) => reply.header('content-type', 'text/javascript; charset=utf-8').header('cache-control', 'public, max-age=300').send(VISITOR_SCRIPT));
 
   app.get('/me', async (request) => {
     const v = await loggedIn(request);

@@ -46,9 +46,13 @@ export function orderRoutes(app: FastifyInstance, ctx: ShopContext): void {
     await takeFromCart(request.session, items);
     // After the commit: the stock moves, and the product pages showing it are rebuilt on every instance.
     // The order stands either way: a failure here is logged, never answered as a failed order (a retry would order twice).
+    const changed = items.map((item) => item.productId);
     await takeFromStock(ctx.data.catalogue, items)
-      .then(() => (ctx.cache === undefined ? undefined : forgetProductPages(ctx.cache, items.map((item) => item.productId))))
+      .then(() => (ctx.cache === undefined ? undefined : forgetProductPages(ctx.cache, changed)))
       .catch((err: unknown) => request.log.warn({ err }, 'the stock of an order was not taken off'));
+    // The same change reaches the static tier: the pages go now and are rendered again.
+    await ctx.productPages?.changed(changed)
+      .catch((err: unknown) => request.log.warn({ err }, 'the pre-rendered pages of an order\'s products were not purged'));
     if (wantsJson(request)) return reply.code(201).send(order);
     return redirect(reply, `/orders/${order.id}?placed=1`);
   });

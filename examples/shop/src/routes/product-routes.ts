@@ -1,15 +1,13 @@
 import type { FastifyInstance } from 'fastify';
-import { boughtTogether } from '../data/bought-together.js';
-import { listProducts, productLoader, productStock } from '../data/products.js';
+import { listProducts, loadProductPage } from '../data/products.js';
 import type { Product } from '../data/products.js';
-import { productPage as cachedProductPage, RELATED_PRODUCTS } from '../shop-cache.js';
+import { productPage as cachedProductPage } from '../shop-cache.js';
 import type { ProductPage } from '../shop-cache.js';
 import { NotFoundError } from '../errors.js';
 import { pageContext, redirect, sendHtml, visitor, wantsJson } from '../http.js';
 import { productId } from '../input.js';
 import { Html } from '../views/html.js';
 import { productPage, productSection, productsPage } from '../views/pages.js';
-import type { RelatedProduct } from '../views/pages.js';
 import type { ShopContext } from './context.js';
 import { noteView, recentlyViewed } from './recent-views.js';
 
@@ -22,29 +20,10 @@ export function productRoutes(app: FastifyInstance, ctx: ShopContext): void {
   // The query cache: keyed by the SQL, invalidated by any write to products.
   const catalogue = (): Promise<Product[]> => listProducts(ctx.data.catalogue, ctx.cache);
 
-  /**
-   * What a product page shows, from the database: the product, the products bought
-   * with it most often (a count over every shard's orders), their details, and the
-   * stock read from the primary, then the product's part of the page rendered once.
-   */
+  /** The page's object: what it shows, and the product's part of it rendered once. */
   const loadPage = async (id: number): Promise<ProductPage | null> => {
-    const products = productLoader(ctx.data.catalogue);
-    const [product, together, stock] = await Promise.all([
-      products.load(id), boughtTogether(ctx.data.shards, id, RELATED_PRODUCTS), productStock(ctx.data.catalogue, id),
-    ]);
-    if (product === undefined) return null;
-    const found = await Promise.all(together.map(async (t) => {
-      const p = await products.load(t.productId);
-      return p === undefined ? undefined : { ...p, boughtWith: t.orders };
-    }));
-    const related: RelatedProduct[] = found.filter((p) => p !== undefined);
-    if (related.length < RELATED_PRODUCTS) {
-      // Too few orders yet: the neighbours in the catalogue, wrapping around.
-      const taken = new Set([id, ...related.map((r) => r.id)]);
-      const others = (await catalogue()).filter((p) => !taken.has(p.id));
-      related.push(...[...others.filter((p) => p.id > id), ...others.filter((p) => p.id < id)].slice(0, RELATED_PRODUCTS - related.length));
-    }
-    return { product, related, stock, html: productSection(product, related, stock).text };
+    const page = await loadProductPage(ctx.data, id, ctx.cache);
+    return page === null ? null : { ...page, html: productSection(page.product, page.related, page.stock).text };
   };
 
   app.get('/', async (_request, reply) => redirect(reply, '/products'));
@@ -63,7 +42,7 @@ export function productRoutes(app: FastifyInstance, ctx: ShopContext): void {
 
   app.get<{ Params: { id: string } }>('/products/:id', async (request, reply) => {
     const id = productId.safeParse(request.params.id);
-    let found: { value: ProductPage | null; source: 'l1' | 'l2' | 'loader' } | undefined;
+    let found: { value: Awaited<ReturnType<typeof loadPage>>; source: 'l1' | 'l2' | 'loader' } | undefined;
     if (id.success) {
       const productId = id.data;
       found = ctx.cache === undefined

@@ -11,7 +11,18 @@ export interface PageContext {
   path: string;
   /** Where the page's cached object came from (`L1 (this instance)`, `L2 (shared)`, `the database`), when it has one. */
   cacheSource?: string;
+  /**
+   * A page pre-rendered for the static tier: one file for every visitor, so it carries
+   * nothing personal. The login state and the cart count are filled in by
+   * {@link VISITOR_SCRIPT_PATH} from `POST /visitor`; `productId` is the product viewed.
+   * Nothing that changes between renders of the same data (a time, the worker's id):
+   * an unchanged page keeps its bytes, so its ETag and browsers' 304s.
+   */
+  baked?: { productId?: number };
 }
+
+/** The script that fills the personal parts of a pre-rendered page (a file: the CSP allows no inline script). */
+export const VISITOR_SCRIPT_PATH = '/assets/visitor.js';
 
 const STYLE = new Html(`
 *{box-sizing:border-box}
@@ -48,9 +59,16 @@ export const STYLE_SOURCE = `'sha256-${createHash('sha256').update(STYLE.text).d
 
 /** A whole page: header with navigation and login state, the content, and the serving instance in the footer. */
 export function page(ctx: PageContext, title: string, content: Html): string {
-  const account = ctx.user === undefined
-    ? html`<a href="/login?next=${encodeURIComponent(ctx.path)}">Log in</a>`
-    : html`<span>${ctx.user.name}</span><form method="post" action="/logout"><button type="submit">Log out</button></form>`;
+  const login = html`<a href="/login?next=${encodeURIComponent(ctx.path)}">Log in</a>`;
+  const account = ctx.baked !== undefined
+    ? html`<span id="account"${ctx.baked.productId === undefined ? '' : html` data-viewing="${ctx.baked.productId}"`}>${login}</span>`
+    : ctx.user === undefined
+      ? login
+      : html`<span>${ctx.user.name}</span><form method="post" action="/logout"><button type="submit">Log out</button></form>`;
+  const footer = ctx.baked !== undefined
+    ? html`<footer>Pre-rendered · build <code>${ctx.buildId}</code> · served as a file by the static tier</footer>
+<script src="${VISITOR_SCRIPT_PATH}" defer></script>`
+    : html`<footer>Served by instance <code>${ctx.instanceId}</code> · build <code>${ctx.buildId}</code>${ctx.cacheSource === undefined ? '' : html` · page object from <code>${ctx.cacheSource}</code>`}</footer>`;
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -63,14 +81,14 @@ export function page(ctx: PageContext, title: string, content: Html): string {
 <header>
 <a class="brand" href="/products">scaleout shop</a>
 <a href="/products">Products</a>
-<a href="/cart">Cart (${ctx.cartCount})</a>
+<a href="/cart">Cart (${ctx.baked === undefined ? ctx.cartCount : html`<span id="cart-count">0</span>`})</a>
 <a href="/orders">Orders</a>
 ${account}
 </header>
 <main>
 ${content}
 </main>
-<footer>Served by instance <code>${ctx.instanceId}</code> · build <code>${ctx.buildId}</code>${ctx.cacheSource === undefined ? '' : html` · page object from <code>${ctx.cacheSource}</code>`}</footer>
+${footer}
 </body>
 </html>
 `.text;

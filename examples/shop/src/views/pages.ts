@@ -1,6 +1,8 @@
 import type { Cart } from '../cart.js';
 import type { Order } from '../data/orders.js';
-import type { Product } from '../data/products.js';
+import type { Product, RelatedProduct } from '../data/products.js';
+
+export type { RelatedProduct } from '../data/products.js';
 import { html, money, type Html } from './html.js';
 import { page, type PageContext } from './layout.js';
 import { recentlyViewedSection } from './recently-viewed.js';
@@ -37,10 +39,6 @@ ${addForm(p.id, false)}
   return page(ctx, 'Products', html`${recentlyViewedSection(recent)}<h1>Products</h1><div class="grid">${cards}</div>`);
 }
 
-/** A product shown as related, and in how many orders it was bought with the product (when it was). */
-export interface RelatedProduct extends Product {
-  boughtWith?: number;
-}
 
 /**
  * The product's part of its page (card, stock, related products): the same for every
