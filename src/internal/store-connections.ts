@@ -64,3 +64,24 @@ export function openStorePool(connectionString: string | undefined, o: StorePool
   pool.on('error', () => undefined);
   return pool;
 }
+
+/**
+ * Runs a store's `CREATE ... IF NOT EXISTS` statements in one transaction under an
+ * advisory lock on `lockKey`. Processes starting together would otherwise race in the
+ * catalog (those statements are not safe against a concurrent creator); the lock
+ * serialises them, and the later ones find everything there.
+ */
+export async function createSchemaUnderLock(pool: pg.Pool, lockKey: string, statements: readonly string[]): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [lockKey]);
+    for (const statement of statements) await client.query(statement);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}

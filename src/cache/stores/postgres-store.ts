@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { openStorePool } from '../../internal/store-connections.js';
+import { createSchemaUnderLock, openStorePool } from '../../internal/store-connections.js';
 import { CacheClosedError, CacheL2Error, CacheL2UnavailableError } from '../errors.js';
 import type { L2Store } from '../l2-store.js';
 import { DEFAULT_CACHE_POSTGRES_STORE, resolvePostgresL2StoreOptions } from '../cache-options.js';
@@ -155,26 +155,14 @@ export class PostgresL2Store implements L2Store {
     return this.#schema;
   }
 
-  // Instances starting together would race in the catalog (CREATE ... IF NOT EXISTS
-  // is not safe against concurrent creators): one advisory lock per table serialises them.
-  async #createSchema(): Promise<void> {
-    const client = await this.#connections.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`scaleout_cache:${this.#table}`]);
-      await client.query(`CREATE UNLOGGED TABLE IF NOT EXISTS ${this.#table} (
-        key text PRIMARY KEY, value text NOT NULL, expires_at timestamptz)`);
-      await client.query(`CREATE INDEX IF NOT EXISTS "${this.#table.replace(/"/g, '').replace('.', '_')}_expires_at"
-        ON ${this.#table} (expires_at) WHERE expires_at IS NOT NULL`);
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
-  }
-}
+  #createSchema(): Promise<void> {
+    return createSchemaUnderLock(this.#connections, `scaleout_cache:${this.#table}`, [
+      `CREATE UNLOGGED TABLE IF NOT EXISTS ${this.#table} (
+        key text PRIMARY KEY, value text NOT NULL, expires_at timestamptz)`,
+      `CREATE INDEX IF NOT EXISTS "${this.#table.replace(/"/g, '').replace('.', '_')}_expires_at"
+        ON ${this.#table} (expires_at) WHERE expires_at IS NOT NULL`,
+    ]);
+  }}
 
 function expiry(param: string): string {
   return `CASE WHEN ${param}::float8 IS NULL THEN NULL ELSE now() + ${param}::float8 * interval '1 millisecond' END`;

@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type pg from 'pg';
 import type { Queryable, TransactionClient } from '../../db/index.js';
-import { openStorePool } from '../../internal/store-connections.js';
+import { createSchemaUnderLock, openStorePool } from '../../internal/store-connections.js';
 import { DEFAULT_WRITE_BEHIND_POSTGRES_LOG, resolvePostgresTableLogOptions } from '../cache-options.js';
 import type { AppliedBatch, LoggedWrite, WriteBehindLog } from './write-behind-log.js';
 
@@ -135,21 +135,10 @@ export class PostgresTableLog implements WriteBehindLog {
     return this.#schema;
   }
 
-  // Concurrent CREATE ... IF NOT EXISTS can still collide in the catalog: one advisory lock per table.
-  async #createSchema(): Promise<void> {
-    const client = await this.#pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${this.#lockName}:schema`]);
-      await client.query(`CREATE TABLE IF NOT EXISTS ${this.#table} (
+  #createSchema(): Promise<void> {
+    return createSchemaUnderLock(this.#pool, `${this.#lockName}:schema`, [
+      `CREATE TABLE IF NOT EXISTS ${this.#table} (
         id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, key text NOT NULL, value text NOT NULL,
-        logged_at timestamptz NOT NULL DEFAULT now())`);
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
-  }
-}
+        logged_at timestamptz NOT NULL DEFAULT now())`,
+    ]);
+  }}

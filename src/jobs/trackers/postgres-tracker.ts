@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
+import { createSchemaUnderLock } from '../../internal/store-connections.js';
 import { DEFAULT_POSTGRES_TRACKER, resolvePostgresTrackerOptions } from '../options.js';
 import { TERMINAL_EVENTS } from '../job.js';
 import type { JobEvent, JobEventType, JobInfo, JobState } from '../job.js';
@@ -84,32 +85,20 @@ export class PostgresJobTracker implements JobTracker {
 
   /** Creates the tables (once per process; concurrent processes serialise on a lock). */
   ready(): Promise<void> {
-    this.#ready ??= (async () => {
-      const s = this.#schema;
-      const client = await this.#connections.connect();
-      try {
-        await client.query('BEGIN');
-        await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`scaleout_jobs:${s}`]);
-        await client.query(`
-          CREATE SCHEMA IF NOT EXISTS ${s};
-          CREATE TABLE IF NOT EXISTS ${s}.job_record (
-            id text PRIMARY KEY, queue text, name text, state text NOT NULL, attempt int NOT NULL DEFAULT 1,
-            progress jsonb, result jsonb, error text, cancel boolean NOT NULL DEFAULT false,
-            updated_at timestamptz NOT NULL DEFAULT now());
-          CREATE TABLE IF NOT EXISTS ${s}.job_event (
-            seq bigserial PRIMARY KEY, job_id text NOT NULL, type text NOT NULL, data jsonb, at_ms bigint NOT NULL);
-          CREATE INDEX IF NOT EXISTS job_event_job ON ${s}.job_event (job_id, seq);
-          CREATE TABLE IF NOT EXISTS ${s}.job_once (key text PRIMARY KEY, result jsonb, at timestamptz NOT NULL DEFAULT now());
-          CREATE TABLE IF NOT EXISTS ${s}.job_lease (name text PRIMARY KEY, owner text NOT NULL, expires_at timestamptz NOT NULL);
-          CREATE TABLE IF NOT EXISTS ${s}.job_mark (name text PRIMARY KEY, value bigint NOT NULL);`);
-        await client.query('COMMIT');
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        client.release();
-      }
-    })();
+    const s = this.#schema;
+    // One multi-statement string: the simple query protocol runs it in one round trip.
+    this.#ready ??= createSchemaUnderLock(this.#connections, `scaleout_jobs:${s}`, [`
+        CREATE SCHEMA IF NOT EXISTS ${s};
+        CREATE TABLE IF NOT EXISTS ${s}.job_record (
+          id text PRIMARY KEY, queue text, name text, state text NOT NULL, attempt int NOT NULL DEFAULT 1,
+          progress jsonb, result jsonb, error text, cancel boolean NOT NULL DEFAULT false,
+          updated_at timestamptz NOT NULL DEFAULT now());
+        CREATE TABLE IF NOT EXISTS ${s}.job_event (
+          seq bigserial PRIMARY KEY, job_id text NOT NULL, type text NOT NULL, data jsonb, at_ms bigint NOT NULL);
+        CREATE INDEX IF NOT EXISTS job_event_job ON ${s}.job_event (job_id, seq);
+        CREATE TABLE IF NOT EXISTS ${s}.job_once (key text PRIMARY KEY, result jsonb, at timestamptz NOT NULL DEFAULT now());
+        CREATE TABLE IF NOT EXISTS ${s}.job_lease (name text PRIMARY KEY, owner text NOT NULL, expires_at timestamptz NOT NULL);
+        CREATE TABLE IF NOT EXISTS ${s}.job_mark (name text PRIMARY KEY, value bigint NOT NULL);`]);
     this.#ready.catch(() => { this.#ready = undefined; });
     return this.#ready;
   }

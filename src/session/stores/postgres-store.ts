@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { openStorePool } from '../../internal/store-connections.js';
+import { createSchemaUnderLock, openStorePool } from '../../internal/store-connections.js';
 import {
   SessionFieldNotIntegerError, SessionStoreError, SessionStoreUnavailableError,
 } from '../errors.js';
@@ -265,23 +265,9 @@ export class PostgresSessionStore implements SessionStore {
     return this.#schema;
   }
 
-  async #createSchema(): Promise<void> {
-    const client = await this.#connections.connect();
-    try {
-      // Instances starting together would race on CREATE ... IF NOT EXISTS (it is not
-      // atomic against a concurrent create); one lock per table serialises them.
-      await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [this.#lockKey]);
-      for (const statement of this.#ddl) await client.query(statement);
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
-  }
-}
+  #createSchema(): Promise<void> {
+    return createSchemaUnderLock(this.#connections, this.#lockKey, this.#ddl);
+  }}
 
 /** Build jsonb input from already encoded [name, jsonText] pairs, without decoding them again. */
 function jsonObject(pairs: [string, string][]): string {
