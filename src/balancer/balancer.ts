@@ -14,7 +14,7 @@ import { startAdminApi } from './admin-api.js';
 import type { AdminApi } from './admin-api.js';
 import { AdminRequestError, BalancerConfigError } from './errors.js';
 import { splitAddress } from './address.js';
-import { parseBalancerOptions, parsePoolOptions, parseServerOptions } from './options.js';
+import { parseBalancerOptions, parsePoolOptions, parseServerOptions, poolInputOf } from './options.js';
 import type { BalancerOptions, BalancerOptionsInput, BalancerWorkersOptionsInput, PoolOptionsInput, RouteOptions, ServerOptionsInput } from './options.js';
 import { Pool, serverSpecFromAddress } from './pool.js';
 import type { BalancerEvent } from './events.js';
@@ -357,7 +357,7 @@ export class Balancer {
     const drains: BalancerLiveConfig['drains'] = [];
     for (const pool of this.#pools.values()) {
       pools[pool.name] = {
-        ...pool.options,
+        ...poolInputOf(pool.options),
         servers: pool.servers().map((s) => ({ id: s.id, address: s.address, weight: s.configuredWeight })),
       };
       for (const s of pool.servers()) {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { BalancerConfigError } from './errors.js';
 import {
+  poolInputOf,
   parsePoolOptions, resolveActiveCheckerOptions, resolveCookieAffinityOptions, resolveHealthTrackerOptions,
   resolveOutlierEjectorOptions, resolveStallDetectorOptions, resolveStickTableOptions,
 } from './options.js';
@@ -65,5 +66,12 @@ describe('balancer options', () => {
     expect(thrown).toBeInstanceOf(BalancerConfigError);
     expect((thrown as BalancerConfigError).code).toBe('SCALEOUT_BALANCER_CONFIG');
     expect((thrown as Error).message).toMatch(message);
+  });
+
+  it('turns resolved pool options back into options that resolve to the same (a balancer worker parses them again)', () => {
+    const resolved = parsePoolOptions({ health: { path: '/ready', intervalMs: 200 }, strategy: 'least-load' });
+    expect(parsePoolOptions(poolInputOf(resolved))).toEqual(resolved);
+    const plain = parsePoolOptions({});
+    expect(parsePoolOptions(poolInputOf(plain))).toEqual(plain);
   });
 });

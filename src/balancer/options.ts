@@ -382,6 +382,21 @@ export type BalancerWorkersOptionsInput = BalancerOptionsInput & { workers: numb
 export type BalancerOptions = z.output<typeof balancerOptionsSchema>;
 export type PoolOptions = z.output<typeof poolSchema>;
 export type PoolOptionsInput = z.input<typeof poolSchema>;
+
+/** The fields of a pool's `health` a config may set (the rest are filled when resolved). */
+const HEALTH_INPUT_FIELDS = ['path', 'intervalMs', 'timeoutMs', 'fastIntervalMs', 'rise', 'fall'] as const;
+
+/**
+ * Resolved pool options as options again, for a pool rebuilt elsewhere (a balancer
+ * worker started later, `GET /config`): resolving fills `health` with fields a config
+ * may not set, which the strict schema would refuse when parsed a second time.
+ */
+export function poolInputOf(options: PoolOptions): PoolOptionsInput {
+  if (options.health === undefined) return options as PoolOptionsInput;
+  const health: Record<string, unknown> = {};
+  for (const field of HEALTH_INPUT_FIELDS) health[field] = options.health[field];
+  return { ...options, health } as PoolOptionsInput;
+}
 export type ServerOptions = z.output<typeof serverSchema>;
 export type ServerOptionsInput = z.input<typeof serverSchema>;
 export type RouteOptions = z.output<typeof routeSchema>;

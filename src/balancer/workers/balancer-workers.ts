@@ -13,7 +13,7 @@ import type { BalancerDeps, BalancerLiveConfig } from '../balancer.js';
 import { BalancerWorkersError } from '../errors.js';
 import type { BalancerEvent } from '../events.js';
 import type { BalancerOptions, BalancerOptionsInput, PoolOptionsInput } from '../options.js';
-import { resolveStickTableOptions } from '../options.js';
+import { poolInputOf, resolveStickTableOptions } from '../options.js';
 import { startWorkersAdmin } from './workers-admin.js';
 import type { WorkersAdmin } from './workers-admin.js';
 import { bindWithoutListening } from './bound-socket.js';
@@ -112,9 +112,10 @@ export class BalancerWorkers {
           this.#stopSaves.push(() => table.save(file));
         }
         this.#sticks.set(name, table);
-        pools[name] = { ...pool, affinity };
+        pools[name] = { ...poolInputOf(pool), affinity };
       } else {
-        pools[name] = pool;
+        // Each worker parses its options again: hand it options, not resolved ones.
+        pools[name] = poolInputOf(pool);
       }
     }
     const { workers: _workers, admin: _admin, ...rest } = options;
