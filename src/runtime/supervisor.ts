@@ -692,8 +692,11 @@ export class Supervisor {
       this.#autoscale(this.#apps.role, app.autoscale, app.autoscale.queues, () => this.#apps.active().length, app.autoscale.target.p99Ms === undefined ? readCpu : readP99);
     }
     for (const workers of this.#workers) {
-      const { autoscale, queues } = this.config.workers[workers.role.slice('worker:'.length)]!;
-      if (autoscale !== undefined) this.#autoscale(workers.role, autoscale, autoscale.queues ?? queues, () => workers.activeCount, undefined);
+      const { autoscale, queues, backendPrefix } = this.config.workers[workers.role.slice('worker:'.length)]!;
+      if (autoscale !== undefined) {
+        const config = { ...autoscale, backendPrefix: autoscale.backendPrefix ?? backendPrefix };
+        this.#autoscale(workers.role, config, autoscale.queues ?? queues, () => workers.activeCount, undefined);
+      }
     }
   }
 
