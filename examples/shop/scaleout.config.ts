@@ -38,7 +38,8 @@ export default defineConfig({
       entry: 'src/worker.ts', instances: 1, queues: ['exports'],
       autoscale: { min: 1, max: 2, target: { queueDepth: 10 }, cooldownMs: 10_000, backendPrefix: 'shop:jobs' },
     },
-    prerender: { entry: 'src/prerender-worker.ts', instances: 1, queues: ['prerender'] },
+    // The dashboard's queue panel reads its queue under the shop's BullMQ prefix too.
+    prerender: { entry: 'src/prerender-worker.ts', instances: 1, queues: ['prerender'], backendPrefix: 'shop:jobs' },
   },
   // Where the shop's shards are (SHOP_SHARD_PREFIX unset), for `scaleout status` and `scaleout reshard`.
   // The directory is the catalogue: DATABASE_URL's database.

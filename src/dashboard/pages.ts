@@ -36,6 +36,11 @@ export function appPage(): string {
 <p id="selected">Select a node to kill, restart or drain it.</p>
 <p><button id="kill" disabled>Kill (SIGKILL)</button> <button id="restart" disabled>Restart</button> <button id="drain" disabled>Drain</button></p>
 <p id="action-result" role="status"></p>
+<h3>Chaos</h3>
+<p><button id="chaos-stop" disabled>Stop (SIGSTOP)</button> <button id="chaos-partition" disabled>Partition</button>
+<button id="chaos-slow" disabled>Slow</button> <label><input id="chaos-slow-ms" type="number" min="1" max="60000" value="200"> ms</label>
+<button id="chaos-heal">Heal all</button></p>
+<ul id="faults"></ul>
 <h3>Load</h3>
 <p><label>Scenario <select id="load-scenario"><option>browse</option><option>buy</option><option>mixed</option></select></label>
 <label><input id="load-rps" type="number" min="1" max="200" value="50"> req/s</label>
@@ -43,6 +48,7 @@ export function appPage(): string {
 <button id="load-start">Start a load</button></p>
 <p id="load-status" role="status">no load run yet</p>
 </section>
+<section id="queues-panel"><h2>Queues</h2><div id="queues"><p>no worker queues configured</p></div></section>
 <section id="events-panel"><h2>Events</h2><ol id="events" reversed></ol></section>
 </main>
 </body></html>

@@ -19,6 +19,17 @@ describe('dashboard routes', () => {
     scale: async (role, count) => actions.push(`scale ${role}=${count}`),
     deploy: async () => actions.push('deploy'),
     processAction: async (id, action) => actions.push(`${action} ${id}`),
+    chaos: {
+      list: () => [],
+      inject: async (request) => {
+        actions.push(`chaos ${request.fault} ${request.target}${request.ms === undefined ? '' : ` ${request.ms}`}`);
+        return { id: 'f1', fault: request.fault, target: request.target, role: 'app', pid: 1, ports: [], ms: request.ms ?? null, table: null, at: '' };
+      },
+      heal: async () => {
+        actions.push('heal');
+        return [];
+      },
+    },
   });
 
   beforeAll(async () => {
@@ -69,5 +80,20 @@ describe('dashboard routes', () => {
     expect((await post('processes/%E0/kill', '{}')).status).toBe(400);
     expect((await post('processes/app-1/explode', '{}')).status).toBe(404);
     expect(actions).toEqual(['kill app-1', 'scale app=3']);
+  });
+
+  it('injects and heals chaos faults with the cookie, checking the body before anything runs', async () => {
+    const cookie = await login();
+    const post = (path: string, body: string): Promise<Response> => fetch(`${base}/dashboard/api/${path}`, { method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body });
+    actions.splice(0);
+    expect((await post('chaos', '{"fault":"partition","target":"app-2"}')).status).toBe(200);
+    expect((await post('chaos', '{"fault":"slow","target":"app-1","ms":200}')).status).toBe(200);
+    for (const bad of ['{"fault":"explode","target":"app-1"}', '{"fault":"slow","target":"app-1"}', '{"fault":"stop","target":"app 1; rm"}', '[]', 'null']) {
+      const res = await post('chaos', bad);
+      expect(res.status, bad).toBe(400);
+      expect(((await res.json()) as { error: { code: string } }).error.code, bad).toBe('SCALEOUT_RUNTIME_CHAOS_INVALID');
+    }
+    expect((await post('chaos/heal', '{}')).status).toBe(200);
+    expect(actions).toEqual(['chaos partition app-2', 'chaos slow app-1 200', 'heal']);
   });
 });

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { isScaleoutError } from '../internal/errors.js';
-import { parseEventId, streamEvents } from '../runtime/index.js';
+import { parseChaosRequest, parseEventId, streamEvents } from '../runtime/index.js';
 import type { ControlHost, ControlPages } from '../runtime/index.js';
 import { LoadRunner } from './load-runner.js';
 import { loginPage, appPage } from './pages.js';
@@ -135,6 +135,19 @@ async function runAction(host: DashboardHost, live: Live, path: string, req: htt
     run = () => host.deploy();
   } else if (path === '/api/load') {
     run = async () => live.load.start(body);
+  } else if (path === '/api/chaos' && host.chaos !== undefined) {
+    const chaos = host.chaos;
+    // Checked before anything runs: a bad body is a 400 with what to send.
+    let request;
+    try {
+      request = parseChaosRequest(body ?? {});
+    } catch (err) {
+      return sendJson(res, 400, { error: { code: isScaleoutError(err) ? err.code : 'SCALEOUT_RUNTIME_CONTROL_BAD_REQUEST', message: (err as Error).message } });
+    }
+    run = () => chaos.inject(request);
+  } else if (path === '/api/chaos/heal' && host.chaos !== undefined) {
+    const chaos = host.chaos;
+    run = () => chaos.heal();
   }
   if (run === undefined) return sendJson(res, 404, { error: { code: 'SCALEOUT_RUNTIME_CONTROL_NOT_FOUND', message: `no dashboard action ${path}` } });
   try {

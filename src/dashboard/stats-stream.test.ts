@@ -71,4 +71,21 @@ describe('StatsStream', () => {
     expect(second.at - first.at).toBeGreaterThanOrEqual(500);
     expect(first.load).toMatchObject({ running: false, last: null });
   });
+
+  it('puts the host\'s queues and faults in the frame, and leaves out queues that take longer than a frame\'s read', async () => {
+    const status = { dir: '/app', state: 'running', buildId: 'b', profile: null, appUrl: null, adminUrl: null, operation: null, db: null, processes: [] } as RuntimeStatus;
+    const queue = { role: 'worker:exports', queue: 'exports', depth: 4, completed: 10, failed: 0 };
+    const fault = { id: 'f1', fault: 'partition' as const, target: 'app-1', role: 'app', pid: 1, ports: [1], ms: null, table: 't', at: 'now' };
+    let slow = false;
+    const host: ControlHost = {
+      token: 't', status: () => status, events: undefined as never, balancerSnapshot: async () => undefined,
+      scale: async () => undefined, deploy: async () => undefined, processAction: async () => undefined,
+      queues: () => (slow ? new Promise(() => {}) : Promise.resolve([queue])),
+      chaos: { list: () => [fault], inject: async () => fault, heal: async () => [] },
+    };
+    const stream = new StatsStream(host, new LoadRunner(host));
+    expect(await stream.frame()).toMatchObject({ queues: [queue], faults: [fault] });
+    slow = true;
+    expect((await stream.frame()).queues).toEqual([]);
+  });
 });

@@ -3,7 +3,7 @@ import type { BalancerSnapshot } from '../balancer/index.js';
 import { parseHealthBody } from '../internal/wire.js';
 import type { CacheCounts } from '../internal/wire.js';
 import { DEFAULT_HEALTH_PATH } from '../runtime/index.js';
-import type { ControlHost, RuntimeStatus } from '../runtime/index.js';
+import type { ChaosFault, ControlHost, QueueStats, RuntimeStatus } from '../runtime/index.js';
 import type { LoadRunner, LoadView } from './load-runner.js';
 import { ProcessUsageSampler } from './process-usage.js';
 import type { ProcessUsage } from './process-usage.js';
@@ -25,6 +25,10 @@ export interface StatsFrame {
   usage: Record<string, ProcessUsage>;
   /** Cache lookups since start by instance id, from each instance's health body (apps with a cache only). */
   cache: Record<string, CacheCounts>;
+  /** Every configured worker's queues: depth, and finished counts where the engine keeps them. */
+  queues: QueueStats[];
+  /** Chaos faults in force. */
+  faults: ChaosFault[];
   load: LoadView;
 }
 
@@ -49,13 +53,17 @@ export class StatsStream {
   /** One frame now (also what `GET /dashboard/api/status` answers). */
   async frame(): Promise<StatsFrame> {
     const status = this.#host.status();
-    const [snapshot, cache] = await Promise.all([this.#host.balancerSnapshot().catch(() => undefined), readCacheCounts(status)]);
+    const [snapshot, cache, queues] = await Promise.all([
+      this.#host.balancerSnapshot().catch(() => undefined),
+      readCacheCounts(status),
+      readQueues(this.#host),
+    ]);
     const balancer = snapshot ?? null;
     const byPid = new Map<number, string>();
     for (const p of status.processes) if (p.pid !== null) byPid.set(p.pid, p.id);
     const usage: Record<string, ProcessUsage> = {};
     for (const [pid, u] of this.#usage.sample(byPid.keys())) usage[byPid.get(pid)!] = u;
-    return { at: Date.now(), status, balancer, usage, cache, load: this.#load.view };
+    return { at: Date.now(), status, balancer, usage, cache, queues, faults: this.#host.chaos?.list() ?? [], load: this.#load.view };
   }
 
   attach(res: http.ServerResponse): void {
@@ -91,6 +99,16 @@ export class StatsStream {
   #stop(): void {
     clearInterval(this.#timer);
     this.#timer = undefined;
+  }
+}
+
+/** The queues, or none when the engine does not answer within a frame's read timeout. */
+async function readQueues(host: ControlHost): Promise<QueueStats[]> {
+  if (host.queues === undefined) return [];
+  try {
+    return await Promise.race([host.queues(), new Promise<QueueStats[]>((resolve) => setTimeout(resolve, INSTANCE_READ_TIMEOUT_MS, []).unref())]);
+  } catch {
+    return [];
   }
 }
 

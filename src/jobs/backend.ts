@@ -45,6 +45,12 @@ export interface Delivery {
 /** What `removeWaiting` found: the job taken out, held by a worker, or not in the engine under its id. */
 export type RemoveWaitingResult = 'removed' | 'running' | 'unknown';
 
+/** Engine jobs of one queue that the engine holds as finished. */
+export interface FinishedCounts {
+  completed: number;
+  failed: number;
+}
+
 /** A running consumer of one queue. */
 export interface BackendConsumer {
   /** Stops taking new jobs; jobs already handed over keep running. */
@@ -102,6 +108,13 @@ export interface QueueBackend {
    * for their backoff are not counted): what `scaleout up` scales workers on.
    */
   depth?(queue: string): Promise<number>;
+  /**
+   * Optional: how many of the queue's engine jobs the engine still holds as completed and
+   * as failed (what it keeps: BullMQ an hour of completed jobs, pg-boss until it archives
+   * them). Read twice, the difference is a rate; an engine that forgets its finished jobs
+   * (RabbitMQ) has no such count.
+   */
+  finishedCounts?(queue: string): Promise<FinishedCounts>;
   close(): Promise<void>;
 }
 

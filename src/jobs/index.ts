@@ -16,7 +16,7 @@ export {
 export type { QueueOptions, AddOptions, WorkerOptions } from './options.js';
 export type { JobEnvelope, JobEvent, JobEventType, JobInfo, JobState } from './job.js';
 export { retryDelayMs } from './backoff.js';
-export type { QueueBackend, BackendCapabilities } from './backend.js';
+export type { QueueBackend, BackendCapabilities, FinishedCounts } from './backend.js';
 export type { JobTracker, SqlExecutor, EventsOptions } from './tracker.js';
 export { DEFAULT_EVENTS_KEPT, DEFAULT_RECORD_TTL_MS } from './tracker.js';
 export { RedisJobTracker, DEFAULT_REDIS_JOBS_PREFIX } from './trackers/redis-tracker.js';

@@ -25,6 +25,9 @@ describe('parseConfig', () => {
     expect(() => parseConfig(app({ min: 1, max: 3, target: { queueDepth: 5 } }))).toThrow(/autoscale on queueDepth needs the queues to watch/);
     const worker = parseConfig({ app: { entry: 'a.ts' }, workers: { mail: { entry: 'w.ts', queues: ['mail'], autoscale: { min: 0, max: 4, target: { queueDepth: 10 }, backendPrefix: 'shop:jobs' } } } });
     expect(worker.workers.mail!.autoscale).toMatchObject({ min: 0, max: 4, target: { queueDepth: 10 }, backendPrefix: 'shop:jobs' });
+    // The worker's own prefix, for the dashboard's queue panel (and autoscale without one).
+    expect(parseConfig({ app: { entry: 'a.ts' }, workers: { mail: { entry: 'w.ts', queues: ['mail'], backendPrefix: 'shop:jobs' } } }).workers.mail!.backendPrefix).toBe('shop:jobs');
+    expect(() => parseConfig({ app: { entry: 'a.ts' }, workers: { mail: { entry: 'w.ts', backendPrefix: '' } } })).toThrow(/backendPrefix/);
     expect(() => parseConfig({ app: { entry: 'a.ts' }, workers: { mail: { entry: 'w.ts', autoscale: { min: 0, max: 2, target: { queueDepth: 5 } } } } }))
       .toThrow(/name the queues to watch/);
     expect(() => parseConfig(app({ min: 3, max: 2, target: { cpu: 60 } }))).toThrow(/app.autoscale.max: must be at least min/);

@@ -311,6 +311,12 @@ const workerSchema = z.object({
    * is killed and restarted; 0 turns the check off. @defaultValue 10000
    */
   hangTimeoutMs: z.union([z.literal(0), z.number().int().min(1000, 'give at least 1000 ms, or 0 to turn the check off')]).optional(),
+  /**
+   * The BullMQ prefix (`redis` profile) or pg-boss schema (`postgres` profile) its queues
+   * use, for the dashboard's queue panel (and autoscale, unless it names its own).
+   * @defaultValue the backend's default
+   */
+  backendPrefix: z.string().min(1).max(100).optional(),
   /** Workers added and removed on the depth of their queues; `instances` is the count at start, kept within min..max. */
   autoscale: autoscaleSchema.optional(),
 }).strict().superRefine((worker, ctx) => {

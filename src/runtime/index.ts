@@ -17,6 +17,7 @@ export type { BuildSource } from './build-id.js';
 export { buildImage, imagesDir, runDir, STATE_DIR_NAME, unpackImage } from './image.js';
 export type { BuildImage } from './image.js';
 export { Supervisor, BALANCER_SHUTDOWN_MS, DEFAULT_POOL_NAME } from './supervisor.js';
+export type { QueueStats } from './queue-depth.js';
 export type { BuildResult, ControlHost, ControlPages, ProcessAction, ScaleResult, SupervisorOptions, UpSummary } from './supervisor.js';
 export type { DeployResult } from './deploy.js';
 export type { EventInput, LegacyNotice, RuntimeEvent, RuntimeEventBody, RuntimeEventKind, SupervisorEvent } from './events.js';

@@ -10,8 +10,8 @@ import { AppGroup, instanceReady } from './app-group.js';
 import { Autoscaler } from './autoscaler.js';
 import type { Instance } from './instance.js';
 import { CpuSampler } from './process-cpu.js';
-import { openQueueDepth } from './queue-depth.js';
-import type { QueueDepthReader } from './queue-depth.js';
+import { openCountingBackend, openQueueDepth, QueueStatsReader } from './queue-depth.js';
+import type { QueueDepthReader, QueueStats } from './queue-depth.js';
 import type { AutoscaleConfig, DeployStrategy, RuntimeConfig } from './config.js';
 import { reshardApp } from './app-reshard.js';
 import { startControlApi, type DbRequest } from './control-api.js';
@@ -84,6 +84,8 @@ export interface ControlHost {
   scale(role: string, count: number): Promise<unknown>;
   deploy(): Promise<unknown>;
   processAction(id: string, action: ProcessAction): Promise<unknown>;
+  /** Every configured worker's queues: depth and finished counts (empty without workers with queues). */
+  queues?(): Promise<QueueStats[]>;
   /** Fault injection, as `scaleout chaos` and the control API's `/chaos` routes do it (a supervisor always has it). */
   chaos?: {
     list(): ChaosFault[];
@@ -169,6 +171,8 @@ export class Supervisor {
   #stopping: Promise<void> | undefined;
   #autoscalers: Autoscaler[] = [];
   #queueDepths: QueueDepthReader[] = [];
+  /** The dashboard's queue panel: opened on its first read, closed at stop. */
+  #queueStats: QueueStatsReader | undefined;
 
   constructor(options: SupervisorOptions) {
     this.dir = options.dir;
@@ -583,6 +587,7 @@ export class Supervisor {
       scale: (role, count) => this.scale(role, count),
       deploy: () => this.deploy(undefined),
       processAction: (id, action) => this.processAction(id, action),
+      queues: () => this.#readQueueStats(),
       chaos: {
         list: () => this.chaos.list(),
         inject: async (request) => {
@@ -592,6 +597,16 @@ export class Supervisor {
         heal: () => this.chaos.heal(),
       },
     };
+  }
+
+  async #readQueueStats(): Promise<QueueStats[]> {
+    const queues = Object.entries(this.config.workers ?? {}).flatMap(([name, worker]) => {
+      const names = worker.queues ?? worker.autoscale?.queues ?? [];
+      return names.length === 0 ? [] : [{ role: `worker:${name}`, queues: names, prefix: worker.backendPrefix ?? worker.autoscale?.backendPrefix }];
+    });
+    if (queues.length === 0 || this.#state !== 'running') return [];
+    this.#queueStats ??= new QueueStatsReader((prefix) => openCountingBackend(this.#engines?.profile ?? null, this.#engines?.env() ?? {}, prefix));
+    return this.#queueStats.read(queues);
   }
 
   // ── status and stopping ──────────────────────────────────────────────────────
@@ -633,6 +648,7 @@ export class Supervisor {
     this.#state = 'stopping';
     await Promise.all(this.#autoscalers.splice(0).map((a) => a.stop()));
     await Promise.all(this.#queueDepths.splice(0).map((d) => d.close().catch(() => undefined)));
+    await this.#queueStats?.close();
     // First: a peer takes the floating address while this machine still serves.
     await this.#vip?.stop();
     // Stopped processes must run again to stop gracefully.
@@ -676,8 +692,11 @@ export class Supervisor {
       this.#autoscale(this.#apps.role, app.autoscale, app.autoscale.queues, () => this.#apps.active().length, app.autoscale.target.p99Ms === undefined ? readCpu : readP99);
     }
     for (const workers of this.#workers) {
-      const { autoscale, queues } = this.config.workers[workers.role.slice('worker:'.length)]!;
-      if (autoscale !== undefined) this.#autoscale(workers.role, autoscale, autoscale.queues ?? queues, () => workers.activeCount, undefined);
+      const { autoscale, queues, backendPrefix } = this.config.workers[workers.role.slice('worker:'.length)]!;
+      if (autoscale !== undefined) {
+        const config = { ...autoscale, backendPrefix: autoscale.backendPrefix ?? backendPrefix };
+        this.#autoscale(workers.role, config, autoscale.queues ?? queues, () => workers.activeCount, undefined);
+      }
     }
   }
 
@@ -717,6 +736,7 @@ export class Supervisor {
     this.#state = 'stopping';
     for (const autoscaler of this.#autoscalers.splice(0)) void autoscaler.stop();
     for (const depth of this.#queueDepths.splice(0)) void depth.close().catch(() => undefined);
+    void this.#queueStats?.close();
     this.#vip?.kill();
     this.chaos.healSync();
     this.#apps.kill();

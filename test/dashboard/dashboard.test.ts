@@ -1,7 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { chromium } from 'playwright-core';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +11,7 @@ import { readSupervisorFile } from '../../src/runtime/index.js';
 import type { RuntimeStatus } from '../../src/runtime/index.js';
 import { DASHBOARD_CSP } from '../../src/dashboard/server.js';
 import { cleanEnv, copyApp, EXTERNAL_ENGINES, REPO_DIR, removeApp, startLoad, UpProcess } from '../runtime/support/runtime-harness.js';
+import { request } from '../support/http-client.js';
 import { waitFor } from '../support/wait-for.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -49,6 +52,8 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard', () => {
 
   afterAll(async () => {
     await context?.close();
+    // A SIGKILL heals nothing: a partition left by a failed test is undone here.
+    if (base !== undefined) await fetch(`${base}/chaos/heal`, { method: 'POST', headers: { authorization: `Bearer ${token}` } }).catch(() => undefined);
     await up?.stop('SIGKILL');
     if (profileDir !== undefined) await rm(profileDir, { recursive: true, force: true });
     if (dir !== undefined) await removeApp(dir);
@@ -62,6 +67,8 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard', () => {
     }
     const kill = await fetch(`${base}/dashboard/api/processes/app-1/kill`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(kill.status).toBe(401);
+    const partition = await fetch(`${base}/dashboard/api/chaos`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"fault":"partition","target":"app-1"}' });
+    expect(partition.status).toBe(401);
     // A forged cookie and a wrong token are refused too.
     const forged = await fetch(`${base}/dashboard/api/status`, { headers: { cookie: `scaleout_dashboard=${token}` } });
     expect(forged.status).toBe(401);
@@ -204,6 +211,33 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard', () => {
     expect(browserErrors).toEqual([]);
   });
 
+  it('partitions an instance from the page: the node shows the fault and goes red as the balancer ejects it; heal all brings it back', async () => {
+    await page.click('#topology [data-id="app-2"]');
+    await page.waitForSelector('#chaos-partition:not([disabled])');
+    // A form post (no JSON content type) is refused, as for every button.
+    const formPost = await page.evaluate(async () => (await fetch('/dashboard/api/chaos', { method: 'POST', body: 'fault=partition&target=app-1' })).status);
+    expect(formPost).toBe(415);
+    const bad = await page.evaluate(async () => (await fetch('/dashboard/api/chaos', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"fault":"explode","target":"app-1"}' })).text());
+    expect(bad).toContain('SCALEOUT_RUNTIME_CHAOS_INVALID');
+    browserErrors.splice(0, browserErrors.length, ...browserErrors.filter((e) => !/status of 4(15|00)/.test(e)));
+
+    await page.click('#chaos-partition');
+    await page.waitForSelector('#topology [data-id="app-2"][data-fault="partition"]', { timeout: 5000 });
+    await page.waitForSelector('#faults li[data-target="app-2"][data-fault="partition"]');
+    // The balancer's health checks time out: the node goes red while the process still runs.
+    await page.waitForSelector('#topology [data-id="app-2"][data-colour="red"]', { timeout: 15_000 });
+    expect((await up.status()).processes.find((p) => p.id === 'app-2')!.state).toBe('running');
+    await page.waitForSelector('#events li[data-kind="chaos-fault"]');
+    await page.screenshot({ path: join(ARTIFACTS, 'partitioned.png'), fullPage: true });
+
+    await page.click('#chaos-heal');
+    await page.waitForSelector('#topology [data-id="app-2"][data-fault=""]', { timeout: 5000 });
+    await page.waitForSelector('#topology [data-id="app-2"][data-colour="green"]', { timeout: 15_000 });
+    await page.waitForSelector('#events li[data-kind="chaos-healed"]');
+    expect(await page.locator('#faults li[data-target]').count()).toBe(0);
+    expect(browserErrors).toEqual([]);
+  });
+
   it('is named with its URL in what scaleout up prints when ready', async () => {
     const result = await up.stop('SIGTERM');
     expect(result.stdout).toContain(`dashboard ${base}/dashboard`);
@@ -250,4 +284,55 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard with engines', () => {
     for (const p of engines.filter((e) => e.pid !== null)) await page.waitForSelector(`#nodes tr[data-id="${p.id}"] td.mem >> text=/B$/`, { timeout: 10_000 });
     await page.screenshot({ path: join(ARTIFACTS, 'engines.png'), fullPage: true });
   });
+});
+
+// With workers: the queue panel shows the depth of the worker's queue, read from BullMQ
+// on Redis, and the jobs it completes per second.
+describe.skipIf(!existsSync(CHROMIUM))('dashboard with workers', () => {
+  const prefix = `dash-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const redis = new Redis(EXTERNAL_ENGINES.REDIS_URL);
+  let dir: string;
+  let up: UpProcess;
+  let profileDir: string;
+  let context: BrowserContext;
+
+  beforeAll(async () => {
+    dir = await copyApp('workers', {
+      app: { env: { SCALEOUT_JOBS_MODULE: join(REPO_DIR, 'src/jobs/index.ts'), JOBS_PREFIX: prefix } },
+      workers: { exports: { instances: 1, backendPrefix: prefix } },
+    });
+    up = UpProcess.start(dir, cleanEnv({ REDIS_URL: EXTERNAL_ENGINES.REDIS_URL }));
+    await up.waitRunning(60_000);
+    profileDir = await mkdtemp(join(tmpdir(), 'scaleout-chromium-'));
+    context = await chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, viewport: { width: 1400, height: 900 } });
+  }, 70_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await up?.stop('SIGKILL');
+    if (profileDir !== undefined) await rm(profileDir, { recursive: true, force: true });
+    if (dir !== undefined) await removeApp(dir);
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+  });
+
+  it('shows the exports queue\'s depth and its completed jobs per second', async () => {
+    const file = readSupervisorFile(dir)!;
+    const page = context.pages()[0] ?? await context.newPage();
+    await page.goto(`http://${file.control}/dashboard`);
+    await page.fill('#token', file.token);
+    await page.click('#login');
+    // Idle: a real 0 from the engine, not a dash.
+    await page.waitForSelector('#queues tr[data-queue="exports"] td.depth >> text=/^0$/', { timeout: 10_000 });
+    // One worker runs two jobs at a time, 400 ms each: 24 jobs wait for a few seconds.
+    const status = await up.status();
+    const answer = await request('POST', new URL('/enqueue?n=24&from=0&ms=400', status.appUrl!).href);
+    expect(answer.status, answer.text).toBe(200);
+    await page.waitForSelector('#queues tr[data-queue="exports"] td.depth >> text=/^[1-9][0-9]*$/', { timeout: 5000 });
+    await page.waitForSelector('#queues tr[data-queue="exports"] td.completed >> text=/^([1-9][0-9.]*|0\\.[1-9])$/', { timeout: 10_000 });
+    await page.locator('#queues-panel').screenshot({ path: join(ARTIFACTS, 'queues.png') });
+    await waitFor('24 jobs done', async () => (await redis.scard(`${prefix}:done`)) === 24, { timeoutMs: 30_000 });
+    await page.waitForSelector('#queues tr[data-queue="exports"] td.depth >> text=/^0$/', { timeout: 5000 });
+  }, 60_000);
 });

@@ -143,6 +143,23 @@ export function describeQueueContract(name: string, open: () => Promise<BackendF
       await waitFor('none waiting', async () => (await f.b.depth!(q.name)) === 0);
     });
 
+    it('counts the jobs it holds as completed (the dashboard\'s job rates), or declares it cannot', async () => {
+      const q = queue<number>();
+      await f.a.prepare(q.name);
+      if (f.b.finishedCounts === undefined) {
+        // RabbitMQ forgets an acknowledged message: nothing to count.
+        expect(f.b.name).toBe('amqplib');
+        return;
+      }
+      expect(await f.b.finishedCounts(q.name)).toEqual({ completed: 0, failed: 0 });
+      let ran = 0;
+      work(q, async () => { ran += 1; });
+      for (let i = 0; i < 3; i += 1) await q.add('c', i);
+      await waitFor('three completed', async () => (await f.b.finishedCounts!(q.name)).completed === 3);
+      expect(ran).toBe(3);
+      expect((await f.b.finishedCounts(q.name)).failed).toBe(0);
+    });
+
     it('holds a delayed job back for its delay', async () => {
       const q = queue<string>();
       const ran: { data: string; atMs: number }[] = [];

@@ -1,5 +1,5 @@
-import { cacheRatios, formatBytes, formatMs, requestRates } from './model.js';
-import type { LatencyView, StatusView } from './model.js';
+import { cacheRatios, faultLabel, formatBytes, formatMs, jobRates, queueKey, requestRates } from './model.js';
+import type { JobRates, LatencyView, StatusView } from './model.js';
 import { drawTopology } from './topology-svg.js';
 import type { NodeInfo } from './topology-svg.js';
 
@@ -19,6 +19,7 @@ interface EventView {
 let lastStreamed: StatusView | undefined;
 let current: StatusView | undefined;
 let rates = new Map<string, number>();
+let jobs = new Map<string, JobRates>();
 let cacheHits = new Map<string, { ratio: number | undefined; recent: boolean }>();
 let selected: string | undefined;
 let refreshTimer: ReturnType<typeof setTimeout> | undefined;
@@ -38,6 +39,7 @@ async function refresh(): Promise<void> {
 function onFrame(view: StatusView): void {
   const fresh = requestRates(lastStreamed, view);
   cacheHits = cacheRatios(lastStreamed, view);
+  jobs = jobRates(lastStreamed, view);
   lastStreamed = view;
   current = view;
   if (fresh.size > 0 || view.balancer === null) rates = fresh;
@@ -56,12 +58,16 @@ function render(): void {
   const pools = Object.values(balancer?.pools ?? {});
   const poolLatency: LatencyView | undefined = pools.length === 1 ? pools[0]!.latency : undefined;
   const lags = new Map((status.db?.nodes ?? []).map((n) => [n.name, n.role === 'primary' ? 'primary' : `lag ${n.lagBytes ?? '?'} B / ${n.lagMs ?? '?'} ms`]));
-  const nodes: NodeInfo[] = status.processes.map((p) => ({ process: p, server: servers.get(p.id), rate: rates.get(p.id), lag: lags.get(p.id) }));
+  const faults = new Map<string, string[]>();
+  for (const f of current.faults ?? []) faults.set(f.target, [...faults.get(f.target) ?? [], faultLabel(f)]);
+  const nodes: NodeInfo[] = status.processes.map((p) => ({ process: p, server: servers.get(p.id), rate: rates.get(p.id), lag: lags.get(p.id), faults: faults.get(p.id) ?? [] }));
   $('topology').replaceChildren(drawTopology(nodes, selected, select));
   const total = [...rates.values()].reduce((a, b) => a + b, 0);
   $('summary').textContent = `${status.state} · build ${status.buildId ?? '–'} · ${status.profile ?? 'no engines'} · ${total.toFixed(1)} req/s · p50 ${formatMs(poolLatency, 'p50Ms')} · p99 ${formatMs(poolLatency, 'p99Ms')}${status.operation === null ? '' : ` · ${status.operation} in progress`}`;
   renderNodes(servers);
   renderDb();
+  renderQueues();
+  renderFaults();
   renderLoad();
   renderControls();
 }
@@ -98,6 +104,37 @@ function cacheCell(hits: { ratio: number | undefined; recent: boolean } | undefi
   if (hits.ratio === undefined) return '–';
   const text = `${Math.round(hits.ratio * 100)} %`;
   return hits.recent ? text : `(${text})`;
+}
+
+/** Depth now and finished jobs per second; `–` where the engine keeps no count of finished jobs. */
+function renderQueues(): void {
+  const queues = current?.queues ?? [];
+  if (queues.length === 0) return;
+  const table = document.createElement('table');
+  table.append(row('th', ['worker', 'queue', 'waiting', 'completed/s', 'failed/s']));
+  const perSecond = (v: number | undefined): string => v === undefined ? '–' : v.toFixed(1);
+  for (const q of queues) {
+    const r = jobs.get(queueKey(q));
+    const tr = row('td', [q.role, q.queue, q.depth === null ? '–' : String(q.depth), perSecond(r?.completed), perSecond(r?.failed)]);
+    tr.dataset.queue = q.queue;
+    ['role', 'queue', 'depth', 'completed', 'failed'].forEach((name, i) => tr.children[i]!.classList.add(name));
+    table.append(tr);
+  }
+  $('queues').replaceChildren(table);
+}
+
+function renderFaults(): void {
+  const list = $('faults');
+  const faults = current?.faults ?? [];
+  list.replaceChildren(...faults.map((f) => {
+    const li = document.createElement('li');
+    li.dataset.target = f.target;
+    li.dataset.fault = f.fault;
+    li.textContent = `${faultLabel(f)} on ${f.target} since ${new Date(f.at).toLocaleTimeString()}`;
+    return li;
+  }));
+  if (faults.length === 0) list.replaceChildren(Object.assign(document.createElement('li'), { textContent: 'no faults in force' }));
+  $<HTMLButtonElement>('chaos-heal').disabled = faults.length === 0;
 }
 
 function renderLoad(): void {
@@ -151,6 +188,7 @@ function renderControls(): void {
   $<HTMLButtonElement>('kill').disabled = !actable;
   $<HTMLButtonElement>('restart').disabled = !actable;
   $<HTMLButtonElement>('drain').disabled = process?.role !== 'app';
+  for (const id of ['chaos-stop', 'chaos-partition', 'chaos-slow']) $<HTMLButtonElement>(id).disabled = !actable;
   const roles = new Set(['app', ...(current?.status.processes ?? []).map((p) => p.role).filter((r) => r === 'static' || r.startsWith('worker'))]);
   const select = $<HTMLSelectElement>('scale-role');
   if (select.options.length !== roles.size) {
@@ -231,6 +269,13 @@ function main(): void {
     void act('scale', { role, count }, `scale ${role}=${count}`);
   });
   $('deploy').addEventListener('click', () => void act('deploy', {}, 'deploy'));
+  $('chaos-stop').addEventListener('click', () => selected !== undefined && void act('chaos', { fault: 'stop', target: selected }, `stop ${selected}`));
+  $('chaos-partition').addEventListener('click', () => selected !== undefined && void act('chaos', { fault: 'partition', target: selected }, `partition ${selected}`));
+  $('chaos-slow').addEventListener('click', () => {
+    const ms = Number($<HTMLInputElement>('chaos-slow-ms').value);
+    if (selected !== undefined) void act('chaos', { fault: 'slow', target: selected, ms }, `slow ${selected} by ${ms} ms`);
+  });
+  $('chaos-heal').addEventListener('click', () => void act('chaos/heal', {}, 'heal all'));
   $('load-start').addEventListener('click', () => {
     const scenario = $<HTMLSelectElement>('load-scenario').value;
     const rps = Number($<HTMLInputElement>('load-rps').value);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cacheRatios, colourOf, columnOf, requestRates } from './model.js';
+import { cacheRatios, colourOf, columnOf, jobRates, requestRates } from './model.js';
 import type { StatusView } from './model.js';
 
 function view(at: number, requests: Record<string, number>): StatusView {
@@ -49,5 +49,13 @@ describe('dashboard model', () => {
     expect(ratios.get('app-2')).toEqual({ ratio: 0.5, recent: false });
     expect(ratios.get('app-3')).toEqual({ ratio: undefined, recent: false });
     expect(cacheRatios(undefined, b).get('app-1')).toEqual({ ratio: 19 / 30, recent: false });
+  });
+
+  it('derives job rates from finished counts, and none where the engine does not count or its counts fell', () => {
+    const q = (at: number, completed: number | null, failed: number | null): StatusView => ({ ...view(at, {}), queues: [{ role: 'worker:exports', queue: 'exports', depth: 3, completed, failed }] });
+    expect(jobRates(undefined, q(1000, 5, 0)).get('worker:exports/exports')).toEqual({ completed: undefined, failed: undefined });
+    expect(jobRates(q(1000, 5, 1), q(3000, 25, 3)).get('worker:exports/exports')).toEqual({ completed: 10, failed: 1 });
+    expect(jobRates(q(1000, null, null), q(2000, null, null)).get('worker:exports/exports')).toEqual({ completed: undefined, failed: undefined });
+    expect(jobRates(q(1000, 50, 0), q(2000, 10, 0)).get('worker:exports/exports')).toEqual({ completed: undefined, failed: 0 });
   });
 });

@@ -59,7 +59,57 @@ export interface StatusView {
   usage?: Record<string, UsageView>;
   /** Cache lookups since start by instance id (instances with a cache only). */
   cache?: Record<string, { hits: number; misses: number }>;
+  /** Every configured worker's queues (absent from an older supervisor). */
+  queues?: QueueView[];
+  /** Chaos faults in force. */
+  faults?: FaultView[];
   load?: LoadStateView;
+}
+
+export interface QueueView {
+  role: string;
+  queue: string;
+  depth: number | null;
+  /** Null when the engine keeps no count of finished jobs (RabbitMQ). */
+  completed: number | null;
+  failed: number | null;
+}
+
+export interface FaultView {
+  id: string;
+  fault: string;
+  target: string;
+  ms: number | null;
+  at: string;
+}
+
+/** A fault as the panels name it: `partition`, `slow 200 ms`. */
+export function faultLabel(f: FaultView): string {
+  return f.fault === 'slow' && f.ms !== null ? `slow ${f.ms} ms` : f.fault;
+}
+
+/** Jobs finished per second between two frames; undefined where the engine does not count or its counts fell (finished jobs were removed). */
+export interface JobRates {
+  completed: number | undefined;
+  failed: number | undefined;
+}
+
+export function queueKey(q: QueueView): string {
+  return `${q.role}/${q.queue}`;
+}
+
+/** Completed and failed jobs per second per queue from two frames' finished counts. */
+export function jobRates(previous: StatusView | undefined, current: StatusView): Map<string, JobRates> {
+  const out = new Map<string, JobRates>();
+  const seconds = previous === undefined ? 0 : (current.at - previous.at) / 1000;
+  const before = new Map((previous?.queues ?? []).map((q) => [queueKey(q), q]));
+  const rate = (now: number | null, then: number | null | undefined): number | undefined =>
+    seconds <= 0 || now === null || then == null || now < then ? undefined : (now - then) / seconds;
+  for (const q of current.queues ?? []) {
+    const then = before.get(queueKey(q));
+    out.set(queueKey(q), { completed: rate(q.completed, then?.completed), failed: rate(q.failed, then?.failed) });
+  }
+  return out;
 }
 
 /**

@@ -13,6 +13,8 @@ export interface NodeInfo {
   server: ServerView | undefined;
   rate: number | undefined;
   lag: string | undefined;
+  /** Chaos faults in force on it (`partition`, `slow 200 ms`). */
+  faults: string[];
 }
 
 function el<K extends keyof SVGElementTagNameMap>(name: K, attrs: Record<string, string | number>, text?: string): SVGElementTagNameMap[K] {
@@ -65,13 +67,14 @@ export function drawTopology(nodes: NodeInfo[], selected: string | undefined, on
     const state = n.server !== undefined && n.server.state !== 'up' ? `${n.process.state} · ${n.server.state}` : n.process.state;
     const g = el('g', {
       class: `node ${colour}${selected === n.process.id ? ' selected' : ''}`, 'data-id': n.process.id, 'data-role': n.process.role,
-      'data-state': state, 'data-colour': colour, transform: `translate(${x},${y})`, tabindex: 0,
+      'data-state': state, 'data-colour': colour, 'data-fault': n.faults.join(' '), transform: `translate(${x},${y})`, tabindex: 0,
     });
     g.append(el('title', {}, `${n.process.role} ${n.process.id}${n.process.pid === null ? '' : ` pid ${n.process.pid}`}${n.process.detail === undefined ? '' : `\n${n.process.detail}`}`));
     g.append(el('rect', { width: NODE_W, height: NODE_H, rx: 8 }));
     g.append(el('circle', { cx: 14, cy: 16, r: 6, class: 'dot' }));
     g.append(el('text', { x: 26, y: 20, class: 'name' }, n.process.id));
     g.append(el('text', { x: NODE_W - 8, y: 20, class: 'state', 'text-anchor': 'end' }, state));
+    if (n.faults.length > 0) g.append(el('text', { x: NODE_W - 8, y: 53, class: 'fault', 'text-anchor': 'end' }, `⚡ ${n.faults.join(', ')}`));
     g.append(el('text', { x: 10, y: 40, class: 'metric' }, metricLine(n)));
     g.append(el('text', { x: 10, y: 53, class: 'metric dim' }, n.process.address ?? (n.process.pid === null ? '' : `pid ${n.process.pid}`)));
     g.addEventListener('click', () => onSelect(n.process.id));

@@ -3,7 +3,7 @@ import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import type {
-  BackendCapabilities, BackendConsumer, ConsumeOptions, Delivery, EnqueueOptions, QueueBackend, RemoveWaitingResult, TakenJob,
+  BackendCapabilities, BackendConsumer, ConsumeOptions, Delivery, EnqueueOptions, FinishedCounts, QueueBackend, RemoveWaitingResult, TakenJob,
 } from '../backend.js';
 import type { JobEnvelope } from '../job.js';
 import { DEFAULT_BACKEND, DEFAULT_BULLMQ, MAX_PRIORITY, resolveBullMQBackendOptions } from '../options.js';
@@ -74,6 +74,11 @@ export class BullMQBackend implements QueueBackend {
 
   async depth(queue: string): Promise<number> {
     return this.#queue(queue).getJobCountByTypes('waiting', 'prioritized');
+  }
+
+  async finishedCounts(queue: string): Promise<FinishedCounts> {
+    const counts = await this.#queue(queue).getJobCounts('completed', 'failed');
+    return { completed: counts.completed ?? 0, failed: counts.failed ?? 0 };
   }
 
   async prepare(queue: string): Promise<void> {

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import PgBoss from 'pg-boss';
-import type { AckRecord, BackendCapabilities, BackendConsumer, ConsumeOptions, EnqueueOptions, QueueBackend, TakenJob } from '../backend.js';
+import type { AckRecord, BackendCapabilities, BackendConsumer, ConsumeOptions, EnqueueOptions, FinishedCounts, QueueBackend, TakenJob } from '../backend.js';
 import type { JobEnvelope } from '../job.js';
 import { DEFAULT_PG_BOSS, resolvePgBossBackendOptions } from '../options.js';
 import { LocalRateLimiter } from '../rate-limiter.js';
@@ -91,6 +91,13 @@ export class PgBossBackend implements QueueBackend {
     const result = await this.#boss.getDb().executeSql(
       `SELECT count(*)::int AS n FROM ${this.#schema}.job WHERE name = $1 AND state < 'active' AND start_after <= now()`, [queue]) as { rows: Array<{ n: number }> };
     return result.rows[0]?.n ?? 0;
+  }
+
+  async finishedCounts(queue: string): Promise<FinishedCounts> {
+    await this.#start();
+    const result = await this.#boss.getDb().executeSql(
+      `SELECT count(*) FILTER (WHERE state = 'completed')::int AS completed, count(*) FILTER (WHERE state = 'failed')::int AS failed FROM ${this.#schema}.job WHERE name = $1`, [queue]) as { rows: Array<{ completed: number; failed: number }> };
+    return { completed: result.rows[0]?.completed ?? 0, failed: result.rows[0]?.failed ?? 0 };
   }
 
   async prepare(queue: string): Promise<void> {
