@@ -112,9 +112,9 @@ export class BalancerWorkers {
           this.#stopSaves.push(() => table.save(file));
         }
         this.#sticks.set(name, table);
-        pools[name] = { ...pool, affinity };
+        pools[name] = { ...configHealth(pool), affinity };
       } else {
-        pools[name] = pool;
+        pools[name] = configHealth(pool);
       }
     }
     const { workers: _workers, admin: _admin, ...rest } = options;
@@ -358,4 +358,15 @@ export class BalancerWorkers {
     for (const stop of this.#stopSaves) await stop();
     this.#log({ at: this.#clock.now(), source: 'balancer', kind: 'balancer-stopped', message: 'balancer stopped' });
   }
+}
+
+/**
+ * A pool whose `health` holds only what a config may set: workers parse the pools again,
+ * and the strict health schema refuses the fields resolving added (jitter, initial state,
+ * body bound), which the worker's own resolving puts back.
+ */
+function configHealth<P extends { health?: { path: string; intervalMs: number; timeoutMs: number; fastIntervalMs: number; rise: number; fall: number } | undefined }>(pool: P): P {
+  if (pool.health === undefined) return pool;
+  const { path, intervalMs, timeoutMs, fastIntervalMs, rise, fall } = pool.health;
+  return { ...pool, health: { path, intervalMs, timeoutMs, fastIntervalMs, rise, fall } };
 }
