@@ -7,6 +7,7 @@ import tls from 'node:tls';
 import type { Clock } from '../internal/clock.js';
 import { systemClock } from '../internal/clock.js';
 import { Keyring } from '../internal/keyring.js';
+import { resolveChunkedScannerOptions } from './http/index.js';
 import { StickPeers } from './affinity/stick-peers.js';
 import { DEFAULT_STICK_IDLE_TIMEOUT_MS } from './affinity/stick-table.js';
 import type { PeerPush, PeerPushAnswer, PeerSnapshot } from './affinity/stick-peers.js';
@@ -164,6 +165,7 @@ export class Balancer {
     const exchanges = this.exchanges;
     this.#ctx = {
       limits: options.limits,
+      chunkLimits: resolveChunkedScannerOptions({ maxLineBytes: options.limits.maxChunkLineBytes, maxTrailerBytes: options.limits.maxTrailerBytes }),
       timeouts: options.timeouts,
       upstreams: this.#upstreams,
       nowMs: this.#clock.now(),

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { BalancerConfigError } from './errors.js';
+import { ChunkedScanner, CHUNKED_ERROR, DEFAULT_CHUNKED_SCANNER_LIMITS, resolveChunkedScannerOptions } from './http/index.js';
 import {
-  poolInputOf,
-  parsePoolOptions, resolveActiveCheckerOptions, resolveCookieAffinityOptions, resolveHealthTrackerOptions,
+  DEFAULT_LIMITS, parseBalancerOptions, parsePoolOptions, poolInputOf, resolveActiveCheckerOptions, resolveCookieAffinityOptions, resolveHealthTrackerOptions,
   resolveOutlierEjectorOptions, resolveStallDetectorOptions, resolveStickTableOptions,
 } from './options.js';
 
@@ -43,6 +43,17 @@ describe('balancer options', () => {
       .toMatchObject({ cookieName: 'scaleout_srv', maxAgeSec: 86_400, path: '/', cacheMaxEntries: 10_000 });
   });
 
+  it('keep the chunked body limits with the other limits, resolved once for the scanners', () => {
+    const options = parseBalancerOptions({ listen: [{ address: '127.0.0.1:0' }], pools: { app: { servers: [] } } });
+    expect(options.limits).toMatchObject({ maxChunkLineBytes: 4096, maxTrailerBytes: 16_384 });
+    expect(DEFAULT_CHUNKED_SCANNER_LIMITS).toEqual({ maxLineBytes: DEFAULT_LIMITS.maxChunkLineBytes, maxTrailerBytes: DEFAULT_LIMITS.maxTrailerBytes });
+    // A configured line limit is the one a scanner enforces.
+    const scanner = new ChunkedScanner(resolveChunkedScannerOptions({ maxLineBytes: 64 }));
+    const line = Buffer.from(`1;${'x'.repeat(80)}\r\na\r\n0\r\n\r\n`, 'latin1');
+    expect(scanner.scan(line, 0, line.length)).toBe(CHUNKED_ERROR);
+    expect(new ChunkedScanner().scan(line, 0, line.length)).toBe(line.length);
+  });
+
   it.each([
     ['health rise 0', () => resolveHealthTrackerOptions({ rise: 0 }), /rise/],
     ['health initialState', () => resolveHealthTrackerOptions({ initialState: 'maybe' as 'up' }), /initialState/],
@@ -56,6 +67,9 @@ describe('balancer options', () => {
     ['cookie without keys', () => resolveCookieAffinityOptions({}), /signing keys/],
     ['cookie name', () => resolveCookieAffinityOptions({ keys: [{ id: 'k', secret: 'x'.repeat(32) }], cookieName: 'a;b' }), /cookieName/],
     ['pool health field', () => parsePoolOptions({ health: { jitterRatio: 0.2 } }), /health.jitterRatio: unknown field/],
+    ['chunk line limit', () => parseBalancerOptions({ listen: [{ address: '127.0.0.1:0' }], pools: { app: { servers: [] } }, limits: { maxChunkLineBytes: 10 } }), /limits.maxChunkLineBytes/],
+    ['trailer limit', () => parseBalancerOptions({ listen: [{ address: '127.0.0.1:0' }], pools: { app: { servers: [] } }, limits: { maxTrailerBytes: 1.5 } }), /limits.maxTrailerBytes/],
+    ['scanner line limit', () => resolveChunkedScannerOptions({ maxLineBytes: 0 }), /maxLineBytes is 0/],
   ])('refuse %s with the balancer config error, naming the field', (_what, resolve, message) => {
     let thrown: unknown;
     try {

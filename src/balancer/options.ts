@@ -32,6 +32,10 @@ export const DEFAULT_LIMITS = {
   /** Request bodies up to this size are held so an idempotent request can be retried. */
   maxReplayBytes: 64 * 1024,
   maxIdlePerServer: 64,
+  /** Bytes of one chunk-size line (size and extensions) of a chunked body; bounds extension floods. */
+  maxChunkLineBytes: 4096,
+  /** Bytes of a chunked body's trailer fields together. */
+  maxTrailerBytes: 16 * 1024,
 } as const;
 
 export const DEFAULT_COOKIE_NAME = DEFAULT_AFFINITY_COOKIE_NAME;
@@ -342,6 +346,8 @@ export const balancerOptionsSchema = z.object({
     maxHeaderCount: z.number().int().min(8).max(10_000).default(DEFAULT_LIMITS.maxHeaderCount),
     maxReplayBytes: z.number().int().nonnegative().default(DEFAULT_LIMITS.maxReplayBytes),
     maxIdlePerServer: z.number().int().nonnegative().default(DEFAULT_LIMITS.maxIdlePerServer),
+    maxChunkLineBytes: z.number().int().min(64).max(1024 * 1024).default(DEFAULT_LIMITS.maxChunkLineBytes),
+    maxTrailerBytes: z.number().int().min(256).max(1024 * 1024).default(DEFAULT_LIMITS.maxTrailerBytes),
   }).strict().default({ ...DEFAULT_LIMITS }),
   admin: adminOptionsSchema.optional(),
   /**

@@ -98,7 +98,7 @@ export async function startEngines(options: StartEnginesOptions): Promise<Engine
   const postgres = config.engines.postgres === false ? undefined : new PostgresEngine({ dir, env, step, config, emit, ...clock });
   // The postgres profile keeps everything in PostgreSQL: a Redis would only be one more process.
   const redis = config.engines.redis === false || profile === 'postgres' ? undefined
-    : new RedisEngine({ dir, env, step, appendonly: config.engines.redis.appendonly, restart: config.app.restart, emit, ...clock });
+    : new RedisEngine({ dir, env, step, use: 'sessions', appendonly: config.engines.redis.appendonly, restart: config.app.restart, emit, ...clock });
   // The cache's own Redis evicts (allkeys-lru); the sessions' Redis above never does.
   const redisConfig = config.engines.redis;
   const cacheRedis = redis === undefined || redisConfig === false || redisConfig.cache === false ? undefined

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processesUsing } from '../../src/runtime/engines/data-dir.js';
 import { findPostgresBinaries } from '../../src/runtime/engines/postgres-binaries.js';
-import { PostgresServer } from '../../src/runtime/engines/postgres-node.js';
+import { DEFAULT_START_TIMEOUT_MS, DEFAULT_STOP_TIMEOUT_MS, PostgresServer } from '../../src/runtime/engines/postgres-node.js';
 import {
   PostgresDataDirError, PostgresStartError, query, startTestPostgresReplicaSet, type PostgresReplicaSet,
 } from '../support/pg-replica-set.js';
@@ -57,7 +57,7 @@ describe('PostgreSQL nodes', () => {
     const blocker = await occupy(taken);
     const node = new PostgresServer({
       name: 'pg0', dataDir: replicaSet.primary.dataDir, host: '127.0.0.1', port: taken, portFixed: false,
-      binaries: await findPostgresBinaries(), database: 'app',
+      binaries: await findPostgresBinaries(), database: 'app', startTimeoutMs: DEFAULT_START_TIMEOUT_MS, stopTimeoutMs: DEFAULT_STOP_TIMEOUT_MS,
     });
     try {
       await node.start();

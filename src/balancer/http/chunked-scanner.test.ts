@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CHUNKED_ERROR, CHUNKED_NEED_MORE, ChunkedScanner } from './chunked-scanner.js';
+import { CHUNKED_ERROR, CHUNKED_NEED_MORE, ChunkedScanner, resolveChunkedScannerOptions, type ChunkedScannerOptions } from './chunked-scanner.js';
 
 /** What scanning a whole input gives: the end of the body, "need more", or the error. */
 type Outcome = { end: number } | { needMore: true } | { error: string };
@@ -11,8 +11,8 @@ function outcome(scanner: ChunkedScanner, result: number): Outcome {
 }
 
 /** Feeds `buf` in pieces cut at `cuts` (sorted offsets) and stops at the first final answer. */
-function feed(buf: Buffer, cuts: number[], options?: ConstructorParameters<typeof ChunkedScanner>[0]): Outcome {
-  const scanner = new ChunkedScanner(options);
+function feed(buf: Buffer, cuts: number[], options?: ChunkedScannerOptions): Outcome {
+  const scanner = new ChunkedScanner(resolveChunkedScannerOptions(options));
   let from = 0;
   for (const to of [...cuts, buf.length]) {
     const result = scanner.scan(buf, from, to);

@@ -16,6 +16,8 @@
  *      │                                       FINAL_LF ──LF──> DONE                                             │
  *      └─────────────────────────────────────────────────────────────────────────────────────────────────────────┘
  */
+import { BalancerConfigError } from '../errors.js';
+import { DEFAULT_LIMITS } from '../options.js';
 import { BACKSLASH, COLON, CR, DQUOTE, EQUALS, FIELD_VALUE, HEX_VALUE, HTAB, LF, LOWER, QDTEXT, SEMICOLON, SP, TCHAR }
   from './chars.js';
 
@@ -34,10 +36,10 @@ export const FORBIDDEN_TRAILER_FIELDS: ReadonlySet<string> = new Set([
   'x-forwarded-proto',
 ]);
 
-/** Default {@link ChunkedScannerOptions.maxLineBytes}. */
-export const DEFAULT_MAX_CHUNK_LINE_BYTES = 4096;
-/** Default {@link ChunkedScannerOptions.maxTrailerBytes}. */
-export const DEFAULT_MAX_TRAILER_BYTES = 16_384;
+/** Default {@link ChunkedScannerOptions.maxLineBytes} (the balancer's `limits.maxChunkLineBytes`). */
+export const DEFAULT_MAX_CHUNK_LINE_BYTES: number = DEFAULT_LIMITS.maxChunkLineBytes;
+/** Default {@link ChunkedScannerOptions.maxTrailerBytes} (the balancer's `limits.maxTrailerBytes`). */
+export const DEFAULT_MAX_TRAILER_BYTES: number = DEFAULT_LIMITS.maxTrailerBytes;
 /** Most hex digits in a chunk size (leading zeros included). */
 export const MAX_CHUNK_SIZE_DIGITS = 16;
 
@@ -54,6 +56,35 @@ export interface ChunkedScannerOptions {
    * @defaultValue 16384 ({@link DEFAULT_MAX_TRAILER_BYTES})
    */
   maxTrailerBytes?: number;
+}
+
+/** {@link ChunkedScannerOptions} resolved: what {@link ChunkedScanner} takes. */
+export interface ChunkedScannerLimits {
+  readonly maxLineBytes: number;
+  readonly maxTrailerBytes: number;
+}
+
+/** The limits used when none are given. */
+export const DEFAULT_CHUNKED_SCANNER_LIMITS: ChunkedScannerLimits = Object.freeze({
+  maxLineBytes: DEFAULT_MAX_CHUNK_LINE_BYTES,
+  maxTrailerBytes: DEFAULT_MAX_TRAILER_BYTES,
+});
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1) throw new BalancerConfigError(`${name} is ${String(value)}; use a whole number >= 1`);
+  return value;
+}
+
+/**
+ * Complete and validate scanner limits once, where whatever scans bodies is set up
+ * (the balancer resolves them from its options), so scanners never check them.
+ * @throws BalancerConfigError when a limit is not a whole number >= 1.
+ */
+export function resolveChunkedScannerOptions(options: ChunkedScannerOptions = {}): ChunkedScannerLimits {
+  return Object.freeze({
+    maxLineBytes: positiveInteger('maxLineBytes', options.maxLineBytes ?? DEFAULT_MAX_CHUNK_LINE_BYTES),
+    maxTrailerBytes: positiveInteger('maxTrailerBytes', options.maxTrailerBytes ?? DEFAULT_MAX_TRAILER_BYTES),
+  });
 }
 
 /** Receives the chunk data in buf[start, end) (a view: copy what must outlive the call). */
@@ -112,9 +143,10 @@ export class ChunkedScanner {
   #trailerName = '';
   #error: string | undefined;
 
-  constructor(options: ChunkedScannerOptions = {}) {
-    this.#maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_CHUNK_LINE_BYTES;
-    this.#maxTrailerBytes = options.maxTrailerBytes ?? DEFAULT_MAX_TRAILER_BYTES;
+  /** `limits` come resolved ({@link resolveChunkedScannerOptions}): a scanner fills in nothing. */
+  constructor(limits: ChunkedScannerLimits = DEFAULT_CHUNKED_SCANNER_LIMITS) {
+    this.#maxLineBytes = limits.maxLineBytes;
+    this.#maxTrailerBytes = limits.maxTrailerBytes;
   }
 
   /** Why the last scan returned CHUNKED_ERROR; undefined otherwise. */

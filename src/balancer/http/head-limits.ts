@@ -1,4 +1,5 @@
 import { BalancerConfigError } from '../errors.js';
+import { DEFAULT_LIMITS } from '../options.js';
 
 /** Bounds on one message head; beyond them the parsers answer 431 instead of buffering more. */
 export interface HeadLimits {
@@ -15,10 +16,13 @@ export interface HeadLimits {
   readonly maxHeaderCount: number;
 }
 
-/** Default {@link HeadLimits.maxHeadBytes}: 16 KiB, the order of nginx's and Node's limits. */
-export const DEFAULT_MAX_HEAD_BYTES = 16_384;
-/** Default {@link HeadLimits.maxHeaderCount}. */
-export const DEFAULT_MAX_HEADER_COUNT = 100;
+/**
+ * Default {@link HeadLimits.maxHeadBytes}: 16 KiB, the order of nginx's and Node's
+ * limits. The balancer's `limits` in options.ts hold the number.
+ */
+export const DEFAULT_MAX_HEAD_BYTES: number = DEFAULT_LIMITS.maxHeadBytes;
+/** Default {@link HeadLimits.maxHeaderCount} (from the balancer's `limits`). */
+export const DEFAULT_MAX_HEADER_COUNT: number = DEFAULT_LIMITS.maxHeaderCount;
 
 /** The limits used when none are given. */
 export const DEFAULT_HEAD_LIMITS: HeadLimits = Object.freeze({

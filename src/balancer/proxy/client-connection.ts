@@ -90,12 +90,12 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
   #attempts = 0;
   #bodyKind = BODY_NONE;
   #bodyRemaining = 0;
-  readonly #reqChunks = new ChunkedScanner();
+  readonly #reqChunks: ChunkedScanner;
   #respPhase = RESP_HEAD;
   #respBuf: Buffer | null = null;
   #respBodyKind = BODY_NONE;
   #respRemaining = 0;
-  readonly #respChunks = new ChunkedScanner();
+  readonly #respChunks: ChunkedScanner;
   #respStatus = 0;
   /** Bytes of the response already written to the client: from then on no retry, no 502. */
   #respStarted = false;
@@ -115,6 +115,9 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
   constructor(socket: Socket, ctx: ProxyContext, secure: boolean) {
     this.socket = socket;
     this.#ctx = ctx;
+    // Limits resolved once by the balancer; the scanners are reset, never rebuilt, per request.
+    this.#reqChunks = new ChunkedScanner(ctx.chunkLimits);
+    this.#respChunks = new ChunkedScanner(ctx.chunkLimits);
     this.secure = secure;
     const ip = socket.remoteAddress ?? '';
     this.clientIp = ip.startsWith('::ffff:') ? ip.slice(7) : ip;

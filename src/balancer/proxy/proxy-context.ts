@@ -1,5 +1,6 @@
 import type { LatencyWindow } from '../latency-window.js';
 import type { Server } from '../server.js';
+import type { ChunkedScannerLimits } from '../http/index.js';
 import type { IdleUpstreams } from './upstream.js';
 
 /** What a pool needs to know about a request to pick its server. */
@@ -44,6 +45,8 @@ export interface ProxyTimeouts {
 /** Shared by every client connection of one balancer. */
 export interface ProxyContext {
   readonly limits: ProxyLimits;
+  /** `limits.maxChunkLineBytes` and `limits.maxTrailerBytes`, resolved once for every chunked scanner. */
+  readonly chunkLimits: ChunkedScannerLimits;
   readonly timeouts: ProxyTimeouts;
   readonly upstreams: IdleUpstreams;
   /** Coarse time, advanced by the balancer's sweep: cheap to read on every chunk. */

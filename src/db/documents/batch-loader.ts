@@ -1,18 +1,15 @@
 import DataLoader from 'dataloader';
 import type { Queryable, Row } from '../sharding/backend.js';
-import { DocumentConfigError } from './errors.js';
+import { resolveLoaderOptions, resolveTableLoaderOptions, type ResolvedLoaderOptions } from './document-options.js';
 
 /** A key a loader can look up; numbers, bigints and their decimal text are the same key. */
 export type LoaderKey = string | number | bigint;
 
-/**
- * Most keys in one batch query (a longer list is split).
- * @defaultValue 500
- */
-export const DEFAULT_MAX_BATCH_SIZE = 500;
+// Defined with the documents' other defaults; still exported from here.
+export { DEFAULT_MAX_BATCH_SIZE } from './document-options.js';
 
 export interface LoaderOptions {
-  /** @defaultValue 500 */
+  /** @defaultValue {@link DEFAULT_MAX_BATCH_SIZE} */
   maxBatchSize?: number;
   /** Memoise each key's result for the loader's life. @defaultValue true */
   cache?: boolean;
@@ -21,12 +18,8 @@ export interface LoaderOptions {
 // pg returns int8 columns as strings while callers often hold numbers.
 const norm = (key: LoaderKey): string => (typeof key === 'bigint' ? key.toString() : String(key));
 
-function loaderOptions(options: LoaderOptions): { maxBatchSize: number; cache: boolean; cacheKeyFn: (k: LoaderKey) => string } {
-  const maxBatchSize = options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE;
-  if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1) {
-    throw new DocumentConfigError(`maxBatchSize is ${String(maxBatchSize)}; it must be an integer >= 1`);
-  }
-  return { maxBatchSize, cache: options.cache ?? true, cacheKeyFn: norm };
+function loaderOptions(resolved: ResolvedLoaderOptions): { maxBatchSize: number; cache: boolean; cacheKeyFn: (k: LoaderKey) => string } {
+  return { maxBatchSize: resolved.maxBatchSize, cache: resolved.cache, cacheKeyFn: norm };
 }
 
 /**
@@ -47,7 +40,7 @@ export function createLoader<K extends LoaderKey, V>(fetch: (keys: K[]) => Promi
     const found = new Map<string, V>();
     for (const value of await fetch([...keys])) found.set(norm(keyOf(value)), value);
     return keys.map((k) => found.get(norm(k)));
-  }, loaderOptions(options));
+  }, loaderOptions(resolveLoaderOptions(options)));
 }
 
 /**
@@ -65,7 +58,7 @@ export function createGroupLoader<K extends LoaderKey, V>(fetch: (keys: K[]) => 
       else list.push(value);
     }
     return keys.map((k) => groups.get(norm(k)) ?? []);
-  }, loaderOptions(options));
+  }, loaderOptions(resolveLoaderOptions(options)));
 }
 
 /** What a sharded database offers a loader (a `ShardedDatabase` fits). */
@@ -92,8 +85,6 @@ export interface TableLoaderOptions extends LoaderOptions {
   byShardKey?: boolean;
 }
 
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
-
 /**
  * A loader over one table: one `SELECT ... WHERE key = ANY($1)` per batch (per shard
  * when sharded).
@@ -104,13 +95,11 @@ export function tableLoader<R extends Row = Row>(db: Queryable | ShardedSource,
   options: TableLoaderOptions): DataLoader<LoaderKey, R | undefined, string>;
 export function tableLoader<R extends Row = Row>(db: Queryable | ShardedSource,
   options: TableLoaderOptions): DataLoader<LoaderKey, R | R[] | undefined, string> {
-  const keyColumn = options.keyColumn ?? 'id';
-  for (const name of [options.table, keyColumn, ...(options.columns ?? [])]) {
-    if (typeof name !== 'string' || !IDENTIFIER.test(name)) throw new DocumentConfigError(`"${String(name)}" is not a plain SQL identifier`);
-  }
+  const resolved = resolveTableLoaderOptions(options);
+  const { keyColumn, table, many, byShardKey } = resolved;
   // The key column is selected under an alias so it can be matched even when not in `columns`.
-  const cols = options.columns === undefined ? '*' : options.columns.map((c) => `"${c}"`).join(', ');
-  const sql = `SELECT ${cols}, "${keyColumn}" AS "__key" FROM "${options.table}" WHERE "${keyColumn}" = ANY($1)`;
+  const cols = resolved.columns === undefined ? '*' : resolved.columns.map((c) => `"${c}"`).join(', ');
+  const sql = `SELECT ${cols}, "${keyColumn}" AS "__key" FROM "${table}" WHERE "${keyColumn}" = ANY($1)`;
   const strip = (row: Row): R => {
     const { __key: _key, ...rest } = row;
     return rest as R;
@@ -118,7 +107,7 @@ export function tableLoader<R extends Row = Row>(db: Queryable | ShardedSource,
   const fetch = async (keys: LoaderKey[]): Promise<Row[]> => {
     const params = keys.map((k) => (typeof k === 'bigint' ? k.toString() : k));
     if (!('groupByShard' in db)) return (await db.query(sql, [params])).rows;
-    if (options.byShardKey === false) return db.queryAll(sql, [params]);
+    if (!byShardKey) return db.queryAll(sql, [params]);
     const groups = db.groupByShard(params);
     const parts = await Promise.all([...groups].map(([shard, ks]) => db.shard(shard).query(sql, [ks])));
     return parts.flatMap((p) => p.rows);
@@ -131,6 +120,6 @@ export function tableLoader<R extends Row = Row>(db: Queryable | ShardedSource,
       if (list === undefined) groups.set(k, [strip(row)]);
       else list.push(strip(row));
     }
-    return keys.map((k) => (options.many === true ? groups.get(norm(k)) ?? [] : groups.get(norm(k))?.[0]));
-  }, loaderOptions(options));
+    return keys.map((k) => (many ? groups.get(norm(k)) ?? [] : groups.get(norm(k))?.[0]));
+  }, loaderOptions(resolved));
 }

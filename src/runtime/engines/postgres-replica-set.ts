@@ -353,7 +353,7 @@ class ReplicatedPostgres implements PostgresReplicaSet {
 function makeServer(s: ReplicaSetSettings, binaries: PostgresBinaries, name: string, port: number, portFixed: boolean): PostgresServer {
   return new PostgresServer({
     name, port, portFixed, host: s.host, binaries, database: s.database,
-    dataDir: join(s.baseDir, name), log: s.log, startTimeoutMs: s.startTimeoutMs,
+    dataDir: join(s.baseDir, name), log: s.log, startTimeoutMs: s.startTimeoutMs, stopTimeoutMs: s.stopTimeoutMs,
   });
 }
 

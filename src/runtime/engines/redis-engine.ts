@@ -2,7 +2,6 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Clock } from '../../internal/clock.js';
 import { INSTANCE_ENV } from '../../internal/instance-env.js';
-import { DEFAULT_CACHE_REDIS_MAXMEMORY_MB } from '../config.js';
 import { EngineUnreachableError, redactUrl } from '../errors.js';
 import type { SupervisorEvent } from '../events.js';
 import { SupervisedProcess } from '../supervised-process.js';
@@ -32,18 +31,23 @@ const USES = {
   cache: { role: 'redis-cache', variable: INSTANCE_ENV.cacheRedisUrl, name: 'cache redis-server', folder: 'redis-cache' },
 } as const;
 
-export interface RedisEngineOptions extends EngineContext {
-  /** @defaultValue 'sessions' */
-  use?: RedisUse;
-  /** `engines.redis` of the config (a cache Redis never has one: its data may go). */
+/**
+ * Resolved options: every value comes from the validated runtime config
+ * (`engines.redis`, `app.restart`), whose schema holds the defaults, so the engine
+ * fills in nothing of its own.
+ */
+export type RedisEngineOptions = EngineContext & {
+  /** `engines.redis.appendonly` of the config (a cache Redis never has one: its data may go). */
   appendonly: boolean;
-  /** The cache Redis's `maxmemory`. @defaultValue {@link DEFAULT_CACHE_REDIS_MAXMEMORY_MB} */
-  maxmemoryMb?: number;
   /** `app.restart` of the config. */
   restart: { initialMs: number; maxMs: number };
   emit: (event: SupervisorEvent) => void;
   clock?: Clock;
-}
+} & (
+  | { use: 'sessions' }
+  /** `maxmemoryMb`: `engines.redis.cache.maxmemoryMb` of the config. */
+  | { use: 'cache'; maxmemoryMb: number }
+);
 
 /**
  * Redis: `REDIS_URL` when set, else a `redis-server` from the PATH on a free port
@@ -61,7 +65,7 @@ export class RedisEngine implements Engine {
 
   constructor(options: RedisEngineOptions) {
     this.#options = options;
-    this.#use = USES[options.use ?? 'sessions'];
+    this.#use = USES[options.use];
     this.role = this.#use.role;
   }
 
@@ -92,11 +96,12 @@ export class RedisEngine implements Engine {
       return;
     }
     const { emit } = this.#options;
-    const cache = this.#use.role === 'redis-cache';
-    const appendonly = cache ? false : this.#options.appendonly;
-    const maxmemoryMb = this.#options.maxmemoryMb ?? DEFAULT_CACHE_REDIS_MAXMEMORY_MB;
+    const options = this.#options;
+    const cache = options.use === 'cache';
+    const appendonly = cache ? false : options.appendonly;
+    const maxmemoryMb = options.use === 'cache' ? options.maxmemoryMb : undefined;
     // Said explicitly, so a redis.conf default can never make the sessions' Redis evict.
-    const extraArgs = cache ? ['--maxmemory', `${maxmemoryMb}mb`, '--maxmemory-policy', 'allkeys-lru'] : ['--maxmemory-policy', 'noeviction'];
+    const extraArgs = maxmemoryMb !== undefined ? ['--maxmemory', `${maxmemoryMb}mb`, '--maxmemory-policy', 'allkeys-lru'] : ['--maxmemory-policy', 'noeviction'];
     const dataDir = join(this.#options.dir, '.scaleout', folder);
     // A restart keeps the port: instances hold REDIS_URL, and their clients reconnect to it.
     let port: number | undefined;
@@ -121,7 +126,7 @@ export class RedisEngine implements Engine {
     this.#server = supervised;
     this.#url = server.url;
     this.#source = 'spawned';
-    step(cache
+    step(maxmemoryMb !== undefined
       ? `${role}: redis-server on ${server.host}:${server.port} (pid ${server.pid ?? '?'}, maxmemory ${maxmemoryMb} MB, allkeys-lru)`
       : `${role}: redis-server on ${server.host}:${server.port} (pid ${server.pid ?? '?'}, append-only file ${appendonly ? 'on' : 'off'})`);
   }

@@ -3,8 +3,8 @@ import { PostgresPromoteError, PostgresReplicationError } from './errors.js';
 import { queryRows, withClient, type ServerAddress } from './pg-client.js';
 import type { PostgresServer } from './postgres-node.js';
 
-/** How long a replica may take to stream from its primary. @defaultValue `60000` */
-export const DEFAULT_REPLICATION_TIMEOUT_MS = 60_000;
+// Defined with the replica set's other defaults; still exported from here.
+export { DEFAULT_REPLICATION_TIMEOUT_MS } from './postgres-replica-set-options.js';
 /** How long `pg_promote` waits for the promotion to finish. @defaultValue `60` */
 export const DEFAULT_PROMOTE_WAIT_SECONDS = 60;
 
@@ -40,9 +40,9 @@ export async function currentWalLsn(primary: ServerAddress): Promise<string> {
 export async function waitForStreaming(
   primary: PostgresServer,
   replica: PostgresServer,
-  options: { lsn?: string; timeoutMs?: number; logMark?: number } = {},
+  options: { lsn?: string; timeoutMs: number; logMark?: number },
 ): Promise<void> {
-  const timeoutMs = options.timeoutMs ?? DEFAULT_REPLICATION_TIMEOUT_MS;
+  const { timeoutMs } = options;
   const deadline = performance.now() + timeoutMs;
   let streaming = false;
   let lastError: unknown;
