@@ -41,6 +41,11 @@ export interface JobTracker {
    * before, so the caller knows whether to run the job.
    */
   begin(jobId: string, attempt: number): Promise<{ state: JobState; cancelRequested: boolean } | undefined>;
+  /**
+   * Optional: `begin` then `record`, in one step, for a job that ended before its
+   * `active` step was sent (a short job costs the tracker one write instead of two).
+   */
+  beginAndRecord?(jobId: string, attempt: number, patch: JobRecordPatch, event: { type: JobEventType; data?: unknown }): Promise<void>;
   /** Sets the cancel flag; false when the job is unknown or already over. */
   requestCancel(jobId: string): Promise<boolean>;
   /** Events of one job in order, first those stored after `after`, then new ones as they happen; ends after a terminal event. */

@@ -37,6 +37,20 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'e', ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 return {state or '', cancel or '0'}`;
+// BEGIN then RECORD. KEYS: record, events; ARGV: attempt, active event body, events
+// kept, ttl ms, end event body, then field, value pairs.
+const BEGIN_RECORD = `
+local state = redis.call('HGET', KEYS[1], 'state')
+local cancel = redis.call('HGET', KEYS[1], 'cancel')
+if not (state == 'completed' or state == 'cancelled' or cancel == '1') then
+  redis.call('HSET', KEYS[1], 'state', 'active', 'attempt', ARGV[1])
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'e', ARGV[2])
+end
+if #ARGV > 5 then redis.call('HSET', KEYS[1], unpack(ARGV, 6)) end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'e', ARGV[5])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+return 0`;
 // KEYS: record; ARGV: queue, name, ttl ms. 1 when this call made the record's queue field.
 const CREATE = `
 local created = redis.call('HSETNX', KEYS[1], 'queue', ARGV[1])
@@ -71,6 +85,7 @@ const SCRIPTS = {
   jobsCreate: { numberOfKeys: 1, lua: CREATE },
   jobsRecord: { numberOfKeys: 2, lua: RECORD },
   jobsBegin: { numberOfKeys: 2, lua: BEGIN },
+  jobsBeginRecord: { numberOfKeys: 2, lua: BEGIN_RECORD },
   jobsRequestCancel: { numberOfKeys: 1, lua: REQUEST_CANCEL },
   jobsLease: { numberOfKeys: 1, lua: LEASE },
   jobsRelease: { numberOfKeys: 1, lua: RELEASE },
@@ -124,14 +139,13 @@ export class RedisJobTracker implements JobTracker {
   }
 
   async record(jobId: string, patch: JobRecordPatch, event?: { type: JobEventType; data?: unknown }): Promise<void> {
-    const fields: string[] = [];
-    if (patch.state !== undefined) fields.push('state', patch.state);
-    if (patch.attempt !== undefined) fields.push('attempt', String(patch.attempt));
-    if (patch.progress !== undefined) fields.push('progress', JSON.stringify(patch.progress));
-    if (patch.result !== undefined) fields.push('result', JSON.stringify(patch.result));
-    if (patch.error !== undefined) fields.push('error', patch.error);
-    const body = event === undefined ? '' : JSON.stringify({ type: event.type, data: event.data, atMs: Date.now() });
-    await this.#script('jobsRecord', this.#job(jobId), this.#events(jobId), String(this.#ttlMs), String(this.#eventsKept), body, ...fields);
+    const body = event === undefined ? '' : eventBody(event);
+    await this.#script('jobsRecord', this.#job(jobId), this.#events(jobId), String(this.#ttlMs), String(this.#eventsKept), body, ...patchFields(patch));
+  }
+
+  async beginAndRecord(jobId: string, attempt: number, patch: JobRecordPatch, event: { type: JobEventType; data?: unknown }): Promise<void> {
+    await this.#script('jobsBeginRecord', this.#job(jobId), this.#events(jobId), String(attempt),
+      eventBody({ type: 'active', data: { attempt } }), String(this.#eventsKept), String(this.#ttlMs), eventBody(event), ...patchFields(patch));
   }
 
   async get(jobId: string): Promise<JobInfo | undefined> {
@@ -225,6 +239,20 @@ export class RedisJobTracker implements JobTracker {
     this.#readers.clear();
     await this.#client.quit().catch(() => { this.#client.disconnect(); });
   }
+}
+
+function patchFields(patch: JobRecordPatch): string[] {
+  const fields: string[] = [];
+  if (patch.state !== undefined) fields.push('state', patch.state);
+  if (patch.attempt !== undefined) fields.push('attempt', String(patch.attempt));
+  if (patch.progress !== undefined) fields.push('progress', JSON.stringify(patch.progress));
+  if (patch.result !== undefined) fields.push('result', JSON.stringify(patch.result));
+  if (patch.error !== undefined) fields.push('error', patch.error);
+  return fields;
+}
+
+function eventBody(event: { type: JobEventType; data?: unknown }): string {
+  return JSON.stringify({ type: event.type, data: event.data, atMs: Date.now() });
 }
 
 function isAborted(signal: AbortSignal | undefined): boolean {
