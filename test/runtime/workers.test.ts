@@ -94,6 +94,8 @@ describe('workers under scaleout up', () => {
     await writeFile(join(dir, 'jobs.ts'), (await readFile(join(dir, 'jobs.ts'), 'utf8')).replace("VERSION = 'v1'", "VERSION = 'v2'"));
     const deployed = await runCli(['deploy', dir]);
     expect(deployed.code, deployed.stderr).toBe(0);
+    // On a loaded machine the old workers may finish the batch before the deploy ends.
+    const doneByDeployEnd = await done();
 
     const after = await up.status();
     expect(after.buildId).not.toBe(before.buildId);
@@ -105,9 +107,9 @@ describe('workers under scaleout up', () => {
     await waitFor('all 80 jobs done', async () => (await done()) === 80, { timeoutMs: 40_000 });
     const effects = Object.values(await redis.hgetall(`${prefix}:effects`)).map(Number);
     expect(effects).toHaveLength(80);
-    // The batch straddled the deploy: both builds ran some of it.
+    // The batch straddled the deploy: both builds ran some of it (when some was left).
     const batchBy = await redis.hmget(`${prefix}:by`, ...Array.from({ length: 80 }, (_, i) => String(100 + i)));
-    expect(new Set(batchBy.map((who) => who?.split(':')[1]))).toEqual(new Set(['v1', 'v2']));
+    expect(new Set(batchBy.map((who) => who?.split(':')[1]))).toEqual(new Set(doneByDeployEnd < 80 ? ['v1', 'v2'] : ['v1']));
     expect(effects.every((n) => n === 1)).toBe(true);
     // Jobs enqueued now are run by the new build's workers.
     await enqueue(after.appUrl!, 4, 200, 0);
