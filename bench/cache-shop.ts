@@ -57,10 +57,16 @@ async function shopCopy(port: number, cache: boolean): Promise<string> {
   await cp(join(REPO, 'examples', 'shop'), dir, { recursive: true, filter: (s) => !s.split(/[\\/]/).includes('.scaleout') });
   const file = join(dir, 'scaleout.config.ts');
   const config = await readFile(file, 'utf8');
+  // The app's own product page is what is measured: no static tier in front of it (the
+  // pre-rendered pages would answer instead), and no autoscale changing the instances midway.
   const patched = config
     .replace(/listen: '127\.0\.0\.1:\d+'/, `listen: '127.0.0.1:${port}'`)
-    .replace("app: { entry: 'src/server.ts',", `app: { env: { SHOP_CACHE: '${cache ? 'on' : 'off'}', SHOP_DEMO_ORDERS: '${DEMO_ORDERS}' }, entry: 'src/server.ts',`);
-  if (!patched.includes(`127.0.0.1:${port}`) || !patched.includes('SHOP_CACHE')) throw new Error(`cannot patch ${file}; update bench/cache-shop.ts`);
+    .replace(/entry: 'src\/server\.ts',/, `entry: 'src/server.ts', env: { SHOP_CACHE: '${cache ? 'on' : 'off'}', SHOP_DEMO_ORDERS: '${DEMO_ORDERS}' },`)
+    .replace(/\n\s*autoscale: \{ min: \d+, max: \d+, target: \{ cpu: \d+ \}, cooldownMs: [\d_]+ \},/, '')
+    .replace(/\n\s*static: \{[^}]*\},/, '');
+  if (!patched.includes(`127.0.0.1:${port}`) || !patched.includes('SHOP_CACHE') || /\bstatic:|cpu: \d/.test(patched)) {
+    throw new Error(`cannot patch ${file}; update bench/cache-shop.ts`);
+  }
   await writeFile(file, patched);
   return dir;
 }
