@@ -1,11 +1,10 @@
-import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { z } from 'zod';
 import { isScaleoutError } from '../internal/errors.js';
 import { describeIssues } from '../internal/zod-issues.js';
-import { splitAddress } from './address.js';
+import { authorized, bearer, listenAdmin } from './admin-listener.js';
+import type { AdminListener } from './admin-listener.js';
 import { parsePeerPush } from './affinity/stick-peers.js';
 import type { Balancer } from './balancer.js';
 import {
@@ -33,18 +32,12 @@ import type { ServerOptionsInput } from './options.js';
  *                                                                             (JSON with Accept: application/json)
  *   POST   /peers/stick                           {from, updates}              stick table entries from a peer balancer
  */
-export interface AdminApi {
-  readonly address: string;
-  close(): Promise<void>;
-}
+export type AdminApi = AdminListener;
 
 /** Largest admin request body: a pool with its servers fits many times over. @defaultValue 65536 */
 export const MAX_ADMIN_BODY_BYTES = 64 * 1024;
 const MAX_BODY_BYTES = MAX_ADMIN_BODY_BYTES;
 /** The same for every refused token, so a wrong guess costs nothing to answer. */
-const UNAUTHORIZED_BODY = JSON.stringify({
-  error: { code: BALANCER_RESPONSES.adminUnauthorized.code, message: BALANCER_RESPONSES.adminUnauthorized.message },
-});
 /** A drain may keep sticky clients at most a day. */
 const MAX_STICKY_MS = 86_400_000;
 
@@ -53,34 +46,16 @@ export async function startAdminApi(balancer: Balancer, input: { address: string
   const parsed = adminOptionsSchema.safeParse(input);
   if (!parsed.success) throw new BalancerConfigError(describeIssues(parsed.error.issues.map((i) => ({ ...i, path: ['admin', ...i.path] })), { admin: input }));
   const options = parsed.data;
-  const token = Buffer.from(`Bearer ${options.token}`);
+  const token = bearer(options.token);
   const registry = metricsRegistry(balancer);
   const server = http.createServer((req, res) => {
     handle(balancer, registry, token, req, res).catch((err: unknown) => sendError(res, err));
   });
-  server.on('clientError', (_err, socket) => socket.destroy());
-  const { host, port } = splitAddress(options.address);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) => reject(new AdminRequestError(500, `cannot listen on ${options.address} for the admin API: ${err.message}`)));
-    server.listen(port, host, () => resolve());
-  });
-  const bound = server.address() as AddressInfo;
-  return {
-    address: `${bound.address}:${bound.port}`,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
-  };
+  return listenAdmin(server, options.address);
 }
 
 async function handle(balancer: Balancer, registry: Registry, token: Buffer, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-  const given = Buffer.from(req.headers.authorization ?? '');
-  if (given.length !== token.length || !timingSafeEqual(given, token)) {
-    res.writeHead(BALANCER_RESPONSES.adminUnauthorized.status, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' });
-    res.end(UNAUTHORIZED_BODY);
-    return;
-  }
+  if (!authorized(req, res, token)) return;
   const url = requestUrl(req.url ?? '/');
   const parts = url.pathname.split('/').filter(Boolean).map(decodeSegment);
   const method = req.method ?? 'GET';

@@ -1,20 +1,17 @@
-import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { AggregatorRegistry, Gauge } from 'prom-client';
 import { splitAddress } from '../address.js';
 import type { BalancerLiveConfig, BalancerSnapshot } from '../balancer.js';
 import { MAX_ADMIN_BODY_BYTES } from '../admin-api.js';
-import { AdminBodyTooLargeError, AdminInvalidInputError, AdminRequestError, BALANCER_RESPONSES, BalancerError, BalancerWorkersError } from '../errors.js';
+import { AdminBodyTooLargeError, AdminInvalidInputError, BALANCER_RESPONSES, BalancerError, BalancerWorkersError } from '../errors.js';
 import type { BalancerWorkers } from './balancer-workers.js';
+import { authorized, bearer, listenAdmin } from '../admin-listener.js';
+import type { AdminListener } from '../admin-listener.js';
 
 /** A worker's admin API must answer the primary within this time. @defaultValue 10000 */
 const WORKER_ADMIN_TIMEOUT_MS = 10_000;
 
-export interface WorkersAdmin {
-  readonly address: string;
-  close(): Promise<void>;
-}
+export type WorkersAdmin = AdminListener;
 
 interface Answer {
   status: number;
@@ -44,35 +41,16 @@ export interface WorkerSnapshot {
  *    their metrics (prom-client's AggregatorRegistry); other reads ask one worker.
  */
 export async function startWorkersAdmin(workers: BalancerWorkers, options: { address: string; token: string }): Promise<WorkersAdmin> {
-  const token = Buffer.from(`Bearer ${options.token}`);
+  const token = bearer(options.token);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
   const server = http.createServer((req, res) => {
     handle(workers, agent, token, req, res).catch((err: unknown) => sendError(res, err));
   });
-  server.on('clientError', (_err, socket) => socket.destroy());
-  const { host, port } = splitAddress(options.address);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) => reject(new AdminRequestError(500, `cannot listen on ${options.address} for the admin API: ${err.message}`)));
-    server.listen(port, host, () => resolve());
-  });
-  const bound = server.address() as AddressInfo;
-  return {
-    address: `${bound.address}:${bound.port}`,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-      agent.destroy();
-    }),
-  };
+  return listenAdmin(server, options.address, () => agent.destroy());
 }
 
 async function handle(workers: BalancerWorkers, agent: http.Agent, token: Buffer, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-  const given = Buffer.from(req.headers.authorization ?? '');
-  if (given.length !== token.length || !timingSafeEqual(given, token)) {
-    const { status, code, message } = BALANCER_RESPONSES.adminUnauthorized;
-    send(res, { status, type: 'application/json', body: JSON.stringify({ error: { code, message } }) }, { 'www-authenticate': 'Bearer' });
-    return;
-  }
+  if (!authorized(req, res, token)) return;
   const method = req.method ?? 'GET';
   const target = req.url ?? '/';
   const body = await readBody(req);
