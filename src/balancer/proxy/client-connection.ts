@@ -594,8 +594,8 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
 
   /**
    * A `fallthrough` route's pool answered 404 (the static tier has no such page): the
-   * same request, still held whole (a GET or HEAD has no body), goes to the next
-   * route's pool, once. The 404 never reaches the client. Its connection is kept when
+   * same request, still held whole (head and any body up to `maxReplayBytes`; a larger
+   * GET body was not kept, so its 404 goes to the client), goes to the next route's pool, once. The 404 never reaches the client. Its connection is kept when
    * the 404 arrived complete, as the static server's empty 404s do.
    */
   #fallThrough(pool: ProxyPool, resp: ResponseHead, buf: Buffer): void {
