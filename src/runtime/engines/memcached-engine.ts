@@ -1,24 +1,17 @@
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { Clock } from '../../internal/clock.js';
 import { INSTANCE_ENV } from '../../internal/instance-env.js';
-import type { ExitInfo } from '../app-process.js';
-import { trackChild } from '../child-registry.js';
 import { EngineUnreachableError, MemcachedStartError } from '../errors.js';
 import type { SupervisorEvent } from '../events.js';
-import { readLogTail } from '../log-tail.js';
 import { SupervisedProcess } from '../supervised-process.js';
 import type { ProcessRun } from '../supervised-process.js';
 import type { ProcessStatus } from '../status.js';
 import { processesUsing } from './data-dir.js';
 import type { Engine, EngineContext, EngineSource } from './engine.js';
-import { freePort } from './free-port.js';
-import { commandOf } from './redis-server.js';
 import { findExecutable } from './find-executable.js';
+import { commandOf, onFreePort, signal, spawnServer } from './server-process.js';
 
 /** @defaultValue 10000 */
 export const MEMCACHED_START_TIMEOUT_MS = 10_000;
@@ -181,17 +174,8 @@ async function startMemcached(options: StartOptions): Promise<MemcachedRun> {
     signal(pid, 'SIGKILL');
     options.onLeftover(pid);
   }
-  let lastError: unknown;
-  for (let attempt = 0; attempt < (options.port === undefined ? PORT_ATTEMPTS : 1); attempt++) {
-    const port = options.port ?? await freePort('127.0.0.1');
-    try {
-      return await startOnce(options, '127.0.0.1', port);
-    } catch (err) {
-      lastError = err;
-      if (!(err instanceof MemcachedStartError) || !/Address already in use|failed to listen/i.test(err.message)) throw err;
-    }
-  }
-  throw lastError;
+  const portTaken = (err: unknown): boolean => err instanceof MemcachedStartError && /Address already in use|failed to listen/i.test(err.message);
+  return onFreePort('127.0.0.1', options.port, PORT_ATTEMPTS, portTaken, (port) => startOnce(options, '127.0.0.1', port));
 }
 
 async function startOnce(options: StartOptions, host: string, port: number): Promise<MemcachedRun> {
@@ -199,69 +183,14 @@ async function startOnce(options: StartOptions, host: string, port: number): Pro
   // -U 0: no UDP (an amplification vector, and unused); memcached refuses to run as root without -u.
   const args = ['-l', host, '-p', String(port), '-U', '0', '-m', String(options.memoryMb)];
   if (process.getuid?.() === 0) args.push('-u', 'root');
-  const fd = openSync(logFile, 'a');
-  let child: ChildProcess;
-  try {
-    // Own process group: a Ctrl-C reaches the supervisor, which stops engines last.
-    child = spawn(options.binary, args, { cwd: options.workDir, stdio: ['ignore', fd, fd], detached: true });
-  } finally {
-    closeSync(fd);
-  }
-  trackChild(child);
-  let exited = false;
-  let spawnError: Error | undefined;
-  const exit = new Promise<ExitInfo>((resolve) => {
-    child.once('exit', (code, sig) => {
-      exited = true;
-      resolve({ code, signal: sig });
-    });
-    child.once('error', (err) => {
-      spawnError = err;
-      exited = true;
-      resolve({ code: null, signal: null });
-    });
+  return spawnServer({
+    name: 'memcached', binary: options.binary, args, cwd: options.workDir, logFile, host, port,
+    startTimeoutMs: MEMCACHED_START_TIMEOUT_MS,
+    stopTimeoutMs: MEMCACHED_STOP_TIMEOUT_MS,
+    answeringPid: statsPid,
+    check: 'answer',
+    error: (message, errorOptions) => new MemcachedStartError(message, errorOptions),
   });
-  const deadline = performance.now() + MEMCACHED_START_TIMEOUT_MS;
-  for (;;) {
-    if (exited) {
-      if (spawnError !== undefined) throw new MemcachedStartError(`cannot run ${options.binary}: ${spawnError.message}`, { cause: spawnError });
-      throw new MemcachedStartError(`memcached exited during startup; its log:\n${await readLogTail(logFile, 10)}`);
-    }
-    // Another server may hold the port (then ours exits soon): only our own pid counts.
-    if (child.pid !== undefined && await statsPid(host, port) === child.pid) break;
-    if (performance.now() > deadline) {
-      child.kill('SIGKILL');
-      await exit;
-      throw new MemcachedStartError(`memcached did not answer on ${host}:${port} within ${MEMCACHED_START_TIMEOUT_MS} ms; its log:\n${await readLogTail(logFile, 10)}`);
-    }
-    await Promise.race([delay(50), exit]);
-  }
-  const kill = (): void => {
-    if (!exited) child.kill('SIGKILL');
-  };
-  return {
-    host,
-    port,
-    pid: child.pid,
-    exited: exit,
-    isRunning: () => !exited,
-    kill,
-    async stop() {
-      if (exited) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(kill, MEMCACHED_STOP_TIMEOUT_MS);
-      await exit;
-      clearTimeout(timer);
-    },
-  };
-}
-
-function signal(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    // Gone meanwhile.
-  }
 }
 
 /** One text-protocol command on a fresh connection; resolves with the reply up to `until`, or undefined. */

@@ -1,15 +1,12 @@
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { trackChild } from '../child-registry.js';
 import { RedisStartError } from '../errors.js';
-import { readLogTail } from '../log-tail.js';
 import { processesUsing } from './data-dir.js';
-import { freePort } from './free-port.js';
 import { findExecutable } from './find-executable.js';
+import { commandOf, onFreePort, signal, spawnServer } from './server-process.js';
+import type { ServerProcess } from './server-process.js';
 
 /** @defaultValue 15000 */
 export const DEFAULT_REDIS_START_TIMEOUT_MS = 15_000;
@@ -42,19 +39,10 @@ export interface RedisServerOptions {
 }
 
 /** A redis-server process started by the runtime. */
-export interface RedisServer {
-  readonly host: string;
-  readonly port: number;
-  readonly pid: number | undefined;
+export interface RedisServer extends ServerProcess {
   /** `redis://host:port` */
   readonly url: string;
   readonly logFile: string;
-  /** Resolves once the process is gone. */
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  isRunning(): boolean;
-  /** SIGTERM (Redis flushes the append-only file), then SIGKILL after the timeout. */
-  stop(timeoutMs?: number): Promise<void>;
-  kill(): void;
 }
 
 /** The `redis-server` executable on the PATH, if any. */
@@ -76,17 +64,8 @@ export async function startRedisServer(options: RedisServerOptions): Promise<Red
   // Two servers on one append-only file would corrupt it.
   for (const pid of await stopLeftovers(options.dataDir)) options.onLeftover?.(pid);
   const logFile = join(options.dataDir, 'redis.log');
-  let lastError: unknown;
-  for (let attempt = 0; attempt < (options.port === undefined ? PORT_ATTEMPTS : 1); attempt++) {
-    const port = options.port ?? await freePort(host);
-    try {
-      return await startOnce(binary, host, port, options, logFile);
-    } catch (err) {
-      lastError = err;
-      if (!(err instanceof RedisStartError) || !/Address already in use/i.test(err.message)) throw err;
-    }
-  }
-  throw lastError;
+  const portTaken = (err: unknown): boolean => err instanceof RedisStartError && /Address already in use/i.test(err.message);
+  return onFreePort(host, options.port, PORT_ATTEMPTS, portTaken, (port) => startOnce(binary, host, port, options, logFile));
 }
 
 async function startOnce(binary: string, host: string, port: number, options: RedisServerOptions, logFile: string): Promise<RedisServer> {
@@ -95,64 +74,15 @@ async function startOnce(binary: string, host: string, port: number, options: Re
     '--save', '', '--appendonly', options.appendonly === false ? 'no' : 'yes', '--appendfsync', 'everysec',
     '--logfile', '', ...options.extraArgs ?? [],
   ];
-  const fd = openSync(logFile, 'a');
-  let child: ChildProcess;
-  try {
-    // Own process group: a Ctrl-C reaches the supervisor, which stops engines last.
-    child = spawn(binary, args, { cwd: options.dataDir, stdio: ['ignore', fd, fd], detached: true });
-  } finally {
-    closeSync(fd);
-  }
-  trackChild(child);
-  let exited = false;
-  let spawnError: Error | undefined;
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => {
-      exited = true;
-      resolve({ code, signal });
-    });
-    child.once('error', (err) => {
-      spawnError = err;
-      exited = true;
-      resolve({ code: null, signal: null });
-    });
+  const server = await spawnServer({
+    name: 'redis-server', binary, args, cwd: options.dataDir, logFile, host, port,
+    startTimeoutMs: options.startTimeoutMs ?? DEFAULT_REDIS_START_TIMEOUT_MS,
+    stopTimeoutMs: DEFAULT_REDIS_STOP_TIMEOUT_MS,
+    answeringPid: serverPid,
+    check: 'answer PING',
+    error: (message, errorOptions) => new RedisStartError(message, errorOptions),
   });
-  const timeoutMs = options.startTimeoutMs ?? DEFAULT_REDIS_START_TIMEOUT_MS;
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    if (exited) {
-      if (spawnError !== undefined) throw new RedisStartError(`cannot run ${binary}: ${spawnError.message}`, { cause: spawnError });
-      throw new RedisStartError(`redis-server exited during startup; its log:\n${await readLogTail(logFile, 10)}`);
-    }
-    // Another server may hold the port (then ours exits soon): only our own pid counts.
-    if (child.pid !== undefined && await serverPid(host, port) === child.pid) break;
-    if (performance.now() > deadline) {
-      child.kill('SIGKILL');
-      await exit;
-      throw new RedisStartError(`redis-server did not answer PING on ${host}:${port} within ${timeoutMs} ms; its log:\n${await readLogTail(logFile, 10)}`);
-    }
-    await Promise.race([delay(50), exit]);
-  }
-  const kill = (): void => {
-    if (!exited) child.kill('SIGKILL');
-  };
-  return {
-    host,
-    port,
-    pid: child.pid,
-    url: `redis://${host}:${port}`,
-    logFile,
-    exited: exit,
-    isRunning: () => !exited,
-    kill,
-    async stop(stopTimeoutMs = DEFAULT_REDIS_STOP_TIMEOUT_MS) {
-      if (exited) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(kill, stopTimeoutMs);
-      await exit;
-      clearTimeout(timer);
-    },
-  };
+  return { ...server, url: `redis://${host}:${port}`, logFile };
 }
 
 /**
@@ -178,25 +108,6 @@ export async function stopLeftovers(dataDir: string, timeoutMs = DEFAULT_REDIS_S
     running = running.filter((pid) => commandOf(pid) === 'redis-server');
   }
   return leftovers;
-}
-
-/** The process's name (`comm`), or undefined once it is gone (a zombie counts as gone). */
-export function commandOf(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z') return undefined;
-    return stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-  } catch {
-    return undefined;
-  }
-}
-
-function signal(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    // Gone meanwhile.
-  }
 }
 
 /** True when a PING on a fresh connection gets +PONG within a second. */
