@@ -19,6 +19,7 @@ import type { ServerOptionsInput } from './options.js';
  *
  *   GET    /servers                               pools, servers, state, in-flight, load, counters, latency
  *   GET    /pools/:pool                           one pool: latency {p50Ms, p99Ms, count, windowMs}, servers[] (each with its latency)
+ *   GET    /pools/:pool/stick/:key                {serverId, expiresInMs} of a stick table entry (404: none)
  *   POST   /pools/:pool/servers                   {id, address, weight?}       add a server
  *   DELETE /pools/:pool/servers/:id                                            remove a server
  *   POST   /pools/:pool/servers/:id/drain         {stickyMs?}                  drain
@@ -95,6 +96,15 @@ async function handle(balancer: Balancer, registry: Registry, token: Buffer, req
   if (parts[0] === 'pools' && parts.length === 2 && method === 'DELETE') {
     await balancer.removePool(parts[1]!);
     return sendJson(res, 200, { removed: parts[1] });
+  }
+  if (parts[0] === 'pools' && parts[2] === 'stick' && parts.length === 4 && method === 'GET') {
+    // HAProxy's `show table <pool> key <key>`: where a client is stuck, without refreshing it.
+    const pool = balancer.pool(parts[1]!);
+    if (pool.stickTable === undefined) throw new AdminRequestError(404, `pool ${pool.name} has no stick table (affinity: 'table')`);
+    const now = Date.now();
+    const entry = pool.stickTable.peek(parts[3]!, now);
+    if (entry === undefined) throw new AdminRequestError(404, `pool ${pool.name} has no live entry for that key`);
+    return sendJson(res, 200, { pool: pool.name, key: parts[3], serverId: entry.serverId, expiresInMs: entry.expiresAtMs - now });
   }
   if (parts[0] === 'pools' && parts[2] === 'servers') {
     const pool = balancer.pool(parts[1]!);

@@ -79,6 +79,20 @@ describe('stick table peers', () => {
     expect(peers).toEqual([expect.objectContaining({ address: `127.0.0.1:${adminPorts[1]}`, state: 'synced' })]);
   });
 
+  it('shows where a client is stuck on the admin API, without refreshing the entry', async () => {
+    const look = async (pool: string, key: string): Promise<{ status: number; body: Record<string, unknown> }> => {
+      const res = await request(`http://127.0.0.1:${adminPorts[1]}/pools/${pool}/stick/${encodeURIComponent(key)}`, { dispatcher: agent, headers: { authorization: `Bearer ${TOKEN}` } });
+      return { status: res.statusCode, body: await res.body.json() as Record<string, unknown> };
+    };
+    const first = await look('web', 'user-3');
+    expect(first).toEqual({ status: 200, body: { pool: 'web', key: 'user-3', serverId: assigned.get('user-3'), expiresInMs: expect.any(Number) } });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    // A refresh would have pushed the expiry forward again.
+    expect((await look('web', 'user-3')).body.expiresInMs).toBeLessThan(first.body.expiresInMs as number);
+    expect((await look('web', 'nobody')).status).toBe(404);
+    expect((await look('nopool', 'user-3')).status).toBe(404);
+  });
+
   it('resync a peer in full when it comes back empty', async () => {
     await b.close();
     balancers.splice(balancers.indexOf(b), 1);

@@ -64,6 +64,15 @@ async function snapshotOf(dir: string, p: ProcessStatus): Promise<BalancerSnapsh
   return await res.json() as BalancerSnapshot;
 }
 
+/** Where balancer `p`'s stick table holds `key`, read without refreshing it. */
+async function stickEntry(dir: string, p: ProcessStatus, key: string): Promise<{ serverId: string; expiresInMs: number } | undefined> {
+  const token = readSupervisorFile(dir)!.adminToken;
+  const res = await fetch(`http://${adminOf(p)}/pools/app/stick/${encodeURIComponent(key)}`, { headers: { authorization: `Bearer ${token}` } });
+  if (res.status === 404) return undefined;
+  expect(res.status).toBe(200);
+  return await res.json() as { serverId: string; expiresInMs: number };
+}
+
 async function replicaRestarted(up: UpProcess, before: ProcessStatus): Promise<ProcessStatus> {
   return waitFor(`${before.id} back`, async () => {
     const now = balancersOf(await up.status()).find((p) => p.id === before.id)!;
@@ -346,6 +355,11 @@ describe('a balancer pair with a stick table', () => {
       const view = await peerView();
       return view.state === 'synced' && view.resyncs > resyncsBefore;
     }, { timeoutMs: 15_000, intervalMs: 200 });
+    // What the resync is for: balancer-1's own table has every assignment it missed.
+    for (const user of late) expect((await stickEntry(dir, hung, user))?.serverId).toBe(assigned.get(user));
+    // Routing then follows the table once balancer-1's checks, late after the hang, see every server up
+    // (a server it took for down would rightly get none of its clients).
+    await waitFor('balancer-1 to see every server up', async () => (await snapshotOf(dir, hung)).pools.app!.servers.every((s) => s.state === 'up'), { timeoutMs: 15_000, intervalMs: 100 });
     for (const user of [...late].reverse()) expect(await via(addresses[0]!, user)).toBe(assigned.get(user));
   }, 60_000);
 });

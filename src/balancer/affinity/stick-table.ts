@@ -125,6 +125,12 @@ export class StickTable {
     return slot.serverId;
   }
 
+  /** The entry for `key` without refreshing it (what an operator looks up); undefined when unknown or expired. */
+  peek(key: string, nowMs: number = this.#clock.now()): { serverId: string; expiresAtMs: number } | undefined {
+    const slot = this.#slots.get(key);
+    return slot === undefined || slot.expiresAtMs <= nowMs ? undefined : { serverId: slot.serverId, expiresAtMs: slot.expiresAtMs };
+  }
+
   /**
    * Sticks `key` to `serverId`. Returns false (and stores nothing) for an empty key or
    * one longer than `maxKeyLength`.
