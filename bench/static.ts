@@ -8,7 +8,9 @@
  *
  * Prints req/s, p50/p99 and requests per CPU-second of the serving processes (from
  * /proc), and the ratio to nginx (target: 0.7 or more per CPU-second). Also measures
- * the static server alone (no balancer) to show what the extra hop costs.
+ * the static server alone (no balancer) and the balancer as a plain proxy (its cache
+ * off) to show what the hop costs; the target row is the balancer with the static
+ * pool's response cache on, as `scaleout up` runs it.
  *
  * Run: npm run bench:static [-- --duration 5 --pages 100 --docs]
  */
@@ -149,54 +151,65 @@ http {
   await waitForPort('127.0.0.1', staticPort, undefined, staticServer.alive);
   rows.push(measure('scaleout static server alone', `http://127.0.0.1:${staticPort}`, [staticServer]));
 
-  // Through the balancer, with the runtime's routes: the pages' prefix falls through to an app pool.
-  const balancerPort = await freePort();
-  const balancerConf = join(workDir, 'balancer.json');
-  writeFileSync(balancerConf, JSON.stringify({
-    listen: `127.0.0.1:${balancerPort}`,
-    pools: {
-      static: { servers: [{ id: 'static-1', address: `127.0.0.1:${staticPort}` }], health: { path: '/healthz', intervalMs: 1000 }, slowStartMs: 0 },
-      app: { servers: [{ id: 'app-1', address: `127.0.0.1:${staticPort}` }] },
-    },
-    routes: [{ pathPrefix: '/products', pool: 'static', fallthrough: true }, { pool: 'app' }],
-  }));
-  const balancer = group.start({
-    name: 'balancer', command: process.execPath, args: [join(REPO, 'bin/scaleout.js'), 'balancer', '--config', balancerConf], cpu: SERVE_CPU,
-    logFile: join(workDir, 'balancer.log'), env: { ...process.env, NODE_ENV: 'production' }, cwd: REPO,
-  });
-  await waitForPort('127.0.0.1', balancerPort, undefined, balancer.alive);
-  for (let i = 0; i < 50 && await httpStatus('127.0.0.1', balancerPort, '/products/1') !== 200; i++) await new Promise((r) => setTimeout(r, 100));
-  rows.push(measure('scaleout balancer + static server', `http://127.0.0.1:${balancerPort}`, [balancer, staticServer]));
+  // Through the balancer, with the runtime's routes: the pages' prefix falls through to an
+  // app pool. Once as a plain proxy, once with the static pool's response cache on, as
+  // `scaleout up` sets it (the static server says Surrogate-Control: max-age=1).
+  for (const cache of [false, true]) {
+    const balancerPort = await freePort();
+    const balancerConf = join(workDir, `balancer-${cache ? 'cache' : 'proxy'}.json`);
+    writeFileSync(balancerConf, JSON.stringify({
+      listen: `127.0.0.1:${balancerPort}`,
+      pools: {
+        static: {
+          servers: [{ id: 'static-1', address: `127.0.0.1:${staticPort}` }], health: { path: '/healthz', intervalMs: 1000 }, slowStartMs: 0,
+          ...(cache ? { cache: {} } : {}),
+        },
+        app: { servers: [{ id: 'app-1', address: `127.0.0.1:${staticPort}` }] },
+      },
+      routes: [{ pathPrefix: '/products', pool: 'static', fallthrough: true }, { pool: 'app' }],
+    }));
+    const balancer = group.start({
+      name: 'balancer', command: process.execPath, args: [join(REPO, 'bin/scaleout.js'), 'balancer', '--config', balancerConf], cpu: SERVE_CPU,
+      logFile: join(workDir, 'balancer.log'), env: { ...process.env, NODE_ENV: 'production' }, cwd: REPO,
+    });
+    await waitForPort('127.0.0.1', balancerPort, undefined, balancer.alive);
+    for (let i = 0; i < 50 && await httpStatus('127.0.0.1', balancerPort, '/products/1') !== 200; i++) await new Promise((r) => setTimeout(r, 100));
+    rows.push(measure(`scaleout balancer${cache ? ' (cache on)' : ''} + static server`, `http://127.0.0.1:${balancerPort}`, [balancer, staticServer]));
+    await group.stop(balancer);
+  }
   await group.stopAll();
 
   const nginxRow = rows[0]!;
-  const through = rows[2]!;
+  const proxied = rows[2]!;
+  const through = rows[3]!;
   const lines = [
     '| server | req/s | p50 ms | p99 ms | CPU s | req per CPU-s | vs nginx per CPU-s |',
     '| --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map((r) => `| ${r.name} | ${r.result.requestsPerS.toFixed(0)} | ${r.result.p50Ms.toFixed(2)} | ${r.result.p99Ms.toFixed(2)} | ${r.cpuS.toFixed(2)} | ${r.perCpuS.toFixed(0)} | ${(r.perCpuS / nginxRow.perCpuS).toFixed(2)}x |`),
   ];
   const ratio = through.perCpuS / nginxRow.perCpuS;
+  const proxyRatio = proxied.perCpuS / nginxRow.perCpuS;
   console.log(`static tier: ${pageCount} pages of ${Buffer.byteLength(pageHtml(1))} bytes, wrk -t1 -c${connections}, ${durationS} s after ${warmupS} s warm-up\n`);
   console.log(lines.join('\n'));
-  console.log(`\nthrough the balancer vs nginx, requests per CPU-second: ${ratio.toFixed(2)}x (target 0.7x: ${ratio >= 0.7 ? 'met' : 'not met'})`);
+  console.log(`\nthrough the balancer with its cache vs nginx, requests per CPU-second: ${ratio.toFixed(2)}x (target 0.7x: ${ratio >= 0.7 ? 'met' : 'not met'}); as a plain proxy: ${proxyRatio.toFixed(2)}x`);
   if (args.docs) {
     writeSection(join(REPO, 'docs/benchmarks.md'), 'Static tier', [
       `\`npm run bench:static\` (${new Date().toISOString().slice(0, 10)}; ${machineLine(describeMachine())}; the machine was shared with other work (load average ${loadavg()[0]!.toFixed(1)} at the end of the run), so absolute figures move a lot between runs: compare the ratios of one run).`,
       '',
       `${pageCount} pre-rendered pages of ${Buffer.byteLength(pageHtml(1))} bytes, requested in turn by wrk (\`-t1 -c${connections}\`, ${durationS} s after a ${warmupS} s warm-up, pinned to CPU ${LOAD_CPU}); ` +
-      `the serving side pinned to CPU ${SERVE_CPU}: nginx with one worker (sendfile) serving the current generation's folder, or the scaleout balancer (the runtime's routes: the prefix falls through to an app pool) plus one static server. ` +
+      `the serving side pinned to CPU ${SERVE_CPU}: nginx with one worker (sendfile) serving the current generation's folder, or the scaleout balancer (the runtime's routes: the prefix falls through to an app pool) plus one static server, ` +
+      'the balancer as a plain proxy (cache off) and with the static pool\'s response cache on (`cache: {}`, as `scaleout up` sets it; the static server says `Surrogate-Control: max-age=1`, so each page is fetched from it about once a second). ' +
       'CPU is user + system time of the serving processes from /proc.',
       '',
       ...lines,
       '',
-      `Through the balancer, scaleout serves ${ratio.toFixed(2)}x the requests per CPU-second that nginx does (target 0.7x: ${ratio >= 0.7 ? 'met' : 'not met'}).`,
+      `Through the balancer with its cache on, scaleout serves ${ratio.toFixed(2)}x the requests per CPU-second that nginx does (target 0.7x: ${ratio >= 0.7 ? 'met' : 'not met'}); ` +
+      `as a plain proxy ${proxyRatio.toFixed(2)}x.`,
       '',
-      'Where the gap is: nginx answers from the file in one process; scaleout spends a proxy hop (the balancer parses the request, picks the static pool, ' +
-      'writes it upstream and passes the answer back) plus a Node HTTP server. Per request the CPU is the sum of the two, so the row through the balancer ' +
-      'is about the harmonic sum of the static server alone and the balancer alone (see ## Balancer for the balancer against nginx as a proxy). ' +
-      'The static server alone is the part to compare with nginx as a file server. Closing the rest needs the balancer to serve the tier itself ' +
-      '(against the design: its data plane stays one job) or a static server on raw sockets writing precomputed responses.',
+      'Where the CPU goes: as a plain proxy every request costs a proxy hop (the balancer parses it, picks the static pool, writes it upstream and passes ' +
+      'the answer back) plus a Node HTTP server, so that row is about the harmonic sum of the static server alone and the balancer alone (see ## Balancer). ' +
+      'With the cache, a repeat costs the balancer one head parse, one lookup and one write of a prebuilt buffer, and the static server nothing; ' +
+      'what is left against nginx is Node\'s per-request cost of a read and a write through its stream layer (the write itself is most of the profile).',
     ].join('\n'), '# Benchmarks');
   }
 }

@@ -32,6 +32,7 @@ import type { ServerOptionsInput } from './options.js';
  *   GET    /metrics                                                            Prometheus text format
  *                                                                             (JSON with Accept: application/json)
  *   POST   /peers/stick                           {from, updates}              stick table entries from a peer balancer
+ *   POST   /pools/:pool/cache/purge               {pathPrefix?}                empty the pool's response cache (or a path's answers)
  */
 export type AdminApi = AdminListener;
 
@@ -106,6 +107,11 @@ async function handle(balancer: Balancer, registry: Registry, token: Buffer, req
     if (entry === undefined) throw new AdminRequestError(404, `pool ${pool.name} has no live entry for that key`);
     return sendJson(res, 200, { pool: pool.name, key: parts[3], serverId: entry.serverId, expiresInMs: entry.expiresAtMs - now });
   }
+  if (parts[0] === 'pools' && parts.length === 4 && parts[2] === 'cache' && parts[3] === 'purge' && method === 'POST') {
+    const body = validate(purgeBody, (await readJson(req, true)) ?? {});
+    const purged = balancer.purgeCache(parts[1]!, body.pathPrefix);
+    return sendJson(res, 200, { pool: parts[1], purged });
+  }
   if (parts[0] === 'pools' && parts[2] === 'servers') {
     const pool = balancer.pool(parts[1]!);
     if (parts.length === 3 && method === 'POST') {
@@ -145,6 +151,7 @@ const poolBody = z.looseObject({ name: z.string() });
 const STICKY_HELP = `use whole milliseconds from 0 to ${MAX_STICKY_MS}`;
 const drainBody = z.object({ stickyMs: z.number({ error: STICKY_HELP }).int(STICKY_HELP).min(0, STICKY_HELP).max(MAX_STICKY_MS, STICKY_HELP).optional() }).strict();
 const weightBody = z.object({ weight: weightSchema }).strict();
+const purgeBody = z.object({ pathPrefix: z.string().startsWith('/', "use a path starting with '/', e.g. /products").optional() }).strict();
 
 function validate<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   const result = schema.safeParse(body);
@@ -312,6 +319,33 @@ function metricsRegistry(balancer: Balancer): Registry {
       for (const [pool, counts] of balancer.exchanges) {
         counts.forEach((count, i) => this.inc({ pool, class: classes[i]! }, count));
       }
+    },
+  });
+  const caches = (): Array<[string, NonNullable<ReturnType<Balancer['snapshot']>['pools'][string]['cache']>]> =>
+    Object.entries(balancer.snapshot().pools).flatMap(([pool, p]) => (p.cache === undefined ? [] : [[pool, p.cache] as [string, typeof p.cache]]));
+  new Counter({
+    name: 'scaleout_balancer_cache_requests_total', help: 'Requests of a caching pool by cache result (hit, miss, bypass)', labelNames: ['pool', 'result'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const [pool, c] of caches()) {
+        this.inc({ pool, result: 'hit' }, c.hits);
+        this.inc({ pool, result: 'miss' }, c.misses);
+        this.inc({ pool, result: 'bypass' }, c.bypasses);
+      }
+    },
+  });
+  new Counter({
+    name: 'scaleout_balancer_cache_stores_total', help: 'Answers stored in a pool\'s response cache', labelNames: ['pool'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const [pool, c] of caches()) this.inc({ pool }, c.stores);
+    },
+  });
+  new Gauge({
+    name: 'scaleout_balancer_cache_bytes', help: 'Bytes held by a pool\'s response cache', labelNames: ['pool'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const [pool, c] of caches()) this.set({ pool }, c.bytes);
     },
   });
   new Gauge({

@@ -23,6 +23,7 @@ import { ClientConnection } from './proxy/client-connection.js';
 import type { ProxyContext, ProxyPool } from './proxy/proxy-context.js';
 import { IdleUpstreams } from './proxy/upstream.js';
 import type { LatencySummary } from './latency-window.js';
+import type { ResponseCacheSnapshot } from './cache/response-cache.js';
 import { RouteTable } from './route-table.js';
 import { BalancerWorkers } from './workers/balancer-workers.js';
 import type { RouteRule } from './route-table.js';
@@ -80,6 +81,8 @@ export interface PoolSnapshot {
    */
   exchanges: number;
   servers: ServerSnapshot[];
+  /** The pool's response cache (option `cache`): hits, misses, stores, bytes. */
+  cache?: ResponseCacheSnapshot;
 }
 
 /**
@@ -345,6 +348,17 @@ export class Balancer {
     for (const server of pool.servers()) this.#upstreams.closeServer(server);
   }
 
+  /**
+   * Empties the pool's response cache, or removes the answers whose path starts with
+   * `pathPrefix` (any host). Answers stored later come from the servers again.
+   * @returns how many answers were removed
+   */
+  purgeCache(poolName: string, pathPrefix?: string): number {
+    const pool = this.pool(poolName);
+    if (pool.cache === undefined) throw new AdminRequestError(409, `pool "${poolName}" has no response cache; set cache: {} in its options to have one`);
+    return pool.cache.purge(pathPrefix);
+  }
+
   /** Replace every route at once: requests see the old table or the new, never a mix. */
   setRoutes(rules: RouteOptions[]): void {
     for (const rule of rules) {
@@ -417,6 +431,7 @@ export class Balancer {
           counters: { ...s.counters },
           latency: s.latency.summary(latencyNow),
         })),
+        ...(pool.cache === undefined ? {} : { cache: pool.cache.snapshot() }),
       };
     }
     return {

@@ -17,10 +17,11 @@ export {
 export type { BalancerResponseError } from './errors.js';
 export { AFFINITY_ERRORS, StickTableSaveError } from './affinity/errors.js';
 export {
-  DEFAULT_COOKIE_NAME, DEFAULT_LIMITS, DEFAULT_TIMEOUTS, MAX_WORKERS, parseBalancerOptions,
+  DEFAULT_COOKIE_NAME, DEFAULT_LIMITS, DEFAULT_RESPONSE_CACHE, DEFAULT_TIMEOUTS, MAX_WORKERS, parseBalancerOptions, responseCacheSchema,
 } from './options.js';
 export type { BalancerOptions, BalancerOptionsInput, BalancerWorkersOptionsInput, PoolOptions, PoolOptionsInput, RouteOptions } from './options.js';
 export type { Pool, PoolEvent, PoolWarning } from './pool.js';
+export type { ResponseCacheSnapshot } from './cache/response-cache.js';
 export { formatBalancerEvent } from './events.js';
 export type { BalancerEvent, BalancerEventKind } from './events.js';
 export type { Server, ServerState } from './server.js';

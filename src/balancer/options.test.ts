@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { BalancerConfigError } from './errors.js';
 import { ChunkedScanner, CHUNKED_ERROR, DEFAULT_CHUNKED_SCANNER_LIMITS, resolveChunkedScannerOptions } from './http/index.js';
 import {
-  DEFAULT_LIMITS, parseBalancerOptions, parsePoolOptions, poolInputOf, resolveActiveCheckerOptions, resolveCookieAffinityOptions, resolveHealthTrackerOptions,
+  DEFAULT_LIMITS, DEFAULT_RESPONSE_CACHE, parseBalancerOptions, parsePoolOptions, poolInputOf, resolveActiveCheckerOptions, resolveCookieAffinityOptions, resolveHealthTrackerOptions,
   resolveOutlierEjectorOptions, resolveStallDetectorOptions, resolveStickTableOptions,
 } from './options.js';
 
@@ -33,6 +33,17 @@ describe('balancer options', () => {
     for (const [key, value] of Object.entries(pool.health!)) resolved[`health.${key}`] = value;
     for (const [key, value] of Object.entries(pool.outlier)) resolved[`outlier.${key}`] = value;
     for (const [name, value] of documented) expect(String(resolved[name]), name).toBe(value);
+  });
+
+  it('resolve a pool\'s response cache to the defaults docs/balancing.md lists, and leave it off unless asked', () => {
+    const documented = documentedDefaults('balancing.md', '### Response cache options');
+    expect(documented.size).toBe(3);
+    const cache = parsePoolOptions({ cache: {} }).cache!;
+    expect(cache).toEqual(DEFAULT_RESPONSE_CACHE);
+    for (const [name, value] of documented) expect(String(cache[name.slice('cache.'.length) as keyof typeof cache]), name).toBe(value);
+    expect(parsePoolOptions({}).cache).toBeUndefined();
+    const sized = parsePoolOptions({ cache: { maxBytes: 1 << 20, maxAgeMs: 500 } });
+    expect(parsePoolOptions(poolInputOf(sized))).toEqual(sized);
   });
 
   it('fill what a config cannot set, and cap the fast interval at the interval', () => {
@@ -69,6 +80,9 @@ describe('balancer options', () => {
     ['pool health field', () => parsePoolOptions({ health: { jitterRatio: 0.2 } }), /health.jitterRatio: unknown field/],
     ['chunk line limit', () => parseBalancerOptions({ listen: [{ address: '127.0.0.1:0' }], pools: { app: { servers: [] } }, limits: { maxChunkLineBytes: 10 } }), /limits.maxChunkLineBytes/],
     ['trailer limit', () => parseBalancerOptions({ listen: [{ address: '127.0.0.1:0' }], pools: { app: { servers: [] } }, limits: { maxTrailerBytes: 1.5 } }), /limits.maxTrailerBytes/],
+    ['cache object above the total', () => parsePoolOptions({ cache: { maxBytes: 4096, maxObjectBytes: 8192 } }), /cache.maxObjectBytes: must not be above maxBytes/],
+    ['cache max age', () => parsePoolOptions({ cache: { maxAgeMs: 0 } }), /cache.maxAgeMs/],
+    ['cache field', () => parsePoolOptions({ cache: { size: 10 } }), /cache.size: unknown field/],
     ['scanner line limit', () => resolveChunkedScannerOptions({ maxLineBytes: 0 }), /maxLineBytes is 0/],
   ])('refuse %s with the balancer config error, naming the field', (_what, resolve, message) => {
     let thrown: unknown;

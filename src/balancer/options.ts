@@ -90,6 +90,20 @@ export const DEFAULT_STICK_TABLE = {
   saveIntervalMs: 10_000,
 } as const;
 
+/**
+ * A pool's response cache (`cache: {}`): what it holds at most, the largest answer it
+ * keeps, and the longest it keeps one whatever the origin says (HAProxy's `cache`
+ * section: total-max-size, max-object-size, max-age).
+ */
+export const DEFAULT_RESPONSE_CACHE = {
+  /** Bytes of every stored answer together (head and body). */
+  maxBytes: 64 * 1024 * 1024,
+  /** A larger answer passes through and is not stored. */
+  maxObjectBytes: 1024 * 1024,
+  /** An answer is fresh at most this long, whatever its Surrogate-Control or s-maxage says. */
+  maxAgeMs: 60_000,
+} as const;
+
 /** A returning server's weight ramps up over this window. */
 export const DEFAULT_SLOW_START_MS = 10_000;
 
@@ -228,12 +242,22 @@ export const affinitySchema = z.discriminatedUnion('type', [
   }).strict(),
 ]);
 
+/** A pool's response cache; see {@link DEFAULT_RESPONSE_CACHE}. */
+export const responseCacheSchema = z.object({
+  maxBytes: whole(1024, 'use a whole number of bytes, at least 1024').default(DEFAULT_RESPONSE_CACHE.maxBytes),
+  maxObjectBytes: whole(1, 'use a whole number of bytes, at least 1').default(DEFAULT_RESPONSE_CACHE.maxObjectBytes),
+  maxAgeMs: ms(1).default(DEFAULT_RESPONSE_CACHE.maxAgeMs),
+}).strict().refine((o) => o.maxObjectBytes <= o.maxBytes, {
+  path: ['maxObjectBytes'], message: 'must not be above maxBytes; lower maxObjectBytes or raise maxBytes',
+});
+
 export type ResolvedHealthTrackerOptions = z.output<typeof healthTrackerSchema>;
 export type ResolvedActiveCheckerOptions = z.output<typeof activeCheckerSchema>;
 export type ResolvedOutlierEjectorOptions = z.output<typeof outlierEjectorSchema> & { clock: Clock };
 export type ResolvedStallDetectorOptions = z.output<typeof stallDetectorSchema>;
 export type ResolvedCookieAffinityOptions = z.output<typeof cookieAffinitySchema> & { keyring: Keyring; clock: Clock };
 export type ResolvedStickTableOptions = z.output<typeof stickTableSchema> & { clock: Clock };
+export type ResolvedResponseCacheOptions = z.output<typeof responseCacheSchema> & { clock: Clock };
 
 function parse<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
   const result = schema.safeParse(input ?? {});
@@ -272,6 +296,11 @@ export function resolveStickTableOptions(input?: z.input<typeof stickTableSchema
   return { ...parse(stickTableSchema, input, 'stick table'), clock: input?.clock ?? systemClock };
 }
 
+export function resolveResponseCacheOptions(input?: z.input<typeof responseCacheSchema> & { clock?: Clock }): ResolvedResponseCacheOptions {
+  const { clock, ...fields } = input ?? {};
+  return { ...parse(responseCacheSchema, fields, 'cache'), clock: clock ?? systemClock };
+}
+
 export const poolSchema = z.object({
   servers: z.array(serverSchema).default([]),
   strategy: z.enum(STRATEGY_NAMES as [string, ...string[]]).default('round-robin'),
@@ -287,6 +316,11 @@ export const poolSchema = z.object({
   slowStartMs: duration.default(DEFAULT_SLOW_START_MS),
   /** Sticky clients of a draining server may stay until this long after the drain began. */
   drainStickyMs: duration.default(0),
+  /**
+   * Keep the pool's small, public GET answers in the balancer and answer repeats from
+   * there (docs/balancing.md, "Response cache"); absent: every request goes to a server.
+   */
+  cache: responseCacheSchema.optional(),
 }).strict().superRefine((pool, ctx) => {
   if (pool.strategy === 'hash' && pool.hash === undefined) {
     ctx.addIssue({ code: 'custom', path: ['hash'], message: 'strategy "hash" needs hash: { on: "header" | "cookie" | "ip", name? }' });

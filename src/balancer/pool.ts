@@ -7,6 +7,7 @@ import { ActiveChecker, OutlierEjector, StallDetector } from './health/index.js'
 import type { FailureKind } from './health/index.js';
 import { DEFAULT_COOKIE_AFFINITY, DEFAULT_STICK_TABLE, type PoolOptions } from './options.js';
 import { LatencyWindow } from './latency-window.js';
+import { ResponseCache } from './cache/response-cache.js';
 import type { ProxyPool, SelectRequest } from './proxy/proxy-context.js';
 import { Server } from './server.js';
 import type { ServerSpec, ServerState } from './server.js';
@@ -72,6 +73,8 @@ export class Pool implements ProxyPool {
   readonly name: string;
   /** Every exchange of the pool, whichever server had it (see LatencyWindow). */
   readonly latency = new LatencyWindow();
+  /** The pool's response cache (option `cache`), else undefined. */
+  readonly cache: ResponseCache | undefined;
   readonly #options: PoolOptions;
   readonly #deps: PoolDeps;
   readonly #servers = new Map<string, Server>();
@@ -113,6 +116,7 @@ export class Pool implements ProxyPool {
         this.#table = new StickTable(tableOptions);
       }
     }
+    this.cache = options.cache === undefined ? undefined : new ResponseCache({ ...options.cache, clock: deps.clock });
     this.#ejector = new OutlierEjector({ ...options.outlier, clock: deps.clock });
     this.#stalls = new StallDetector(options.outlier);
     if (options.health !== undefined) {

@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_RESPONSE_CACHE } from '../balancer/index.js';
 import { DEFAULT_BALANCER_LISTEN, DEFAULT_INSTANCES, defineConfig } from './config.js';
 import type { RuntimeConfig } from './config.js';
 import { loadConfig, parseConfig } from './config-loader.js';
@@ -101,9 +102,13 @@ describe('parseConfig', () => {
       .toThrow('give at least 1000 ms, or 0 to turn the check off');
   });
 
-  it('validates the static tier: path prefixes, instances, cache control', () => {
+  it('validates the static tier: path prefixes, instances, cache control, the balancer\'s cache', () => {
     const config = parseConfig({ app: { entry: 'a.ts' }, static: { paths: ['/products/'] } });
-    expect(config.static).toEqual({ paths: ['/products/'], instances: 1 });
+    expect(config.static).toEqual({ paths: ['/products/'], instances: 1, cache: DEFAULT_RESPONSE_CACHE });
+    expect(parseConfig({ app: { entry: 'a.ts' }, static: { paths: ['/p'], cache: false } }).static!.cache).toBe(false);
+    expect(parseConfig({ app: { entry: 'a.ts' }, static: { paths: ['/p'], cache: { maxAgeMs: 500 } } }).static!.cache).toEqual({ ...DEFAULT_RESPONSE_CACHE, maxAgeMs: 500 });
+    expect(() => parseConfig({ app: { entry: 'a.ts' }, static: { paths: ['/p'], cache: { maxBytes: 10 } } })).toThrow('static.cache.maxBytes');
+    expect(() => parseConfig({ app: { entry: 'a.ts' }, static: { paths: ['/p'], cache: true } })).toThrow('static.cache: use false, or { maxBytes?, maxObjectBytes?, maxAgeMs? }');
     expect(() => parseConfig({ app: { entry: 'a.ts' }, static: { paths: [] } })).toThrow('static.paths: name at least one path prefix');
     expect(() => parseConfig({ app: { entry: 'a.ts' }, static: { paths: ['products'] } })).toThrow('static.paths.0: start the path with "/"');
     expect(() => parseConfig({ app: { entry: 'a.ts' }, static: { paths: ['/p?x=1'] } })).toThrow('static.paths.0: a path prefix without query');

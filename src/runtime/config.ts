@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAX_WORKERS, STRATEGY_NAMES } from '../balancer/index.js';
+import { MAX_WORKERS, STRATEGY_NAMES, responseCacheSchema } from '../balancer/index.js';
 import { DEFAULT_HEALTH_PATH } from '../internal/wire.js';
 import { MAX_REPLICAS } from './engines/postgres-replica-set-options.js';
 import { checkVipOptions } from './vip/keepalived-config.js';
@@ -358,6 +358,13 @@ const staticSchema = z.object({
   instances: z.number().int().min(1).max(MAX_INSTANCES).default(DEFAULT_STATIC_INSTANCES),
   /** Cache-Control of the pages (a page's own header wins). @defaultValue 'public, max-age=0, must-revalidate' */
   cacheControl: z.string().regex(/^[\x20-\x7E]{1,200}$/, 'visible ASCII, e.g. "public, max-age=60"').optional(),
+  /**
+   * The balancer's response cache for the static pool (docs/balancing.md, "Response
+   * cache"): `{ maxBytes?, maxObjectBytes?, maxAgeMs? }`, or `false` for none. The
+   * static servers say `Surrogate-Control: max-age=1`, so a new generation reaches
+   * clients within a second. @defaultValue {} (on, with the balancer's defaults)
+   */
+  cache: z.union([z.literal(false), responseCacheSchema], { error: 'use false, or { maxBytes?, maxObjectBytes?, maxAgeMs? }' }).default(() => responseCacheSchema.parse({})),
 }).strict();
 
 /** Which engines back sessions, cache L2, bus and queue. */

@@ -81,6 +81,7 @@ export class StaticGroup implements ScalableGroup {
       health: { path: app.healthPath, intervalMs: 1000, timeoutMs: 1000 },
       // A file server warms up in no time.
       slowStartMs: 0,
+      ...(this.#options.config.cache === false ? {} : { cache: this.#options.config.cache }),
     };
   }
 

@@ -10,7 +10,7 @@ export {
 } from './static-tier.js';
 export type { StaticTierOptions, PublishPage, PublishChanges, PublishResult, PageEntry, Manifest } from './static-tier.js';
 export {
-  StaticServer, startStaticServer, etagMatches, accepts, DEFAULT_STATIC_CACHE_CONTROL, DEFAULT_MAX_CACHED_BYTES, DEFAULT_MAX_CACHED_FILE_BYTES,
+  StaticServer, startStaticServer, etagMatches, accepts, DEFAULT_STATIC_CACHE_CONTROL, DEFAULT_STATIC_SURROGATE_CONTROL, DEFAULT_MAX_CACHED_BYTES, DEFAULT_MAX_CACHED_FILE_BYTES,
 } from './static-server.js';
 export type { StaticServerOptions, StaticServerCounters } from './static-server.js';
 export { pageFile, MAX_PAGE_PATH_BYTES, MAX_PAGE_PATH_SEGMENTS } from './page-path.js';

@@ -16,6 +16,14 @@ import type { Manifest, PageEntry } from './static-tier.js';
  * @defaultValue 'public, max-age=0, must-revalidate'
  */
 export const DEFAULT_STATIC_CACHE_CONTROL = 'public, max-age=0, must-revalidate';
+/**
+ * What a surrogate in front (the balancer's response cache of the static pool) may keep
+ * a page for: a second, so a new generation reaches every client within a second of
+ * its publish while repeats inside that second cost the static server nothing. The
+ * balancer consumes the header; browsers never see it and go by `cacheControl`.
+ * @defaultValue 'max-age=1'
+ */
+export const DEFAULT_STATIC_SURROGATE_CONTROL = 'max-age=1';
 /** Bodies kept in memory, in bytes. @defaultValue 67108864 (64 MiB) */
 export const DEFAULT_MAX_CACHED_BYTES = 64 * 1024 * 1024;
 /** Larger files are streamed from disk, never held in memory. @defaultValue 1048576 */
@@ -28,6 +36,8 @@ export interface StaticServerOptions {
   dir: string;
   /** @defaultValue {@link DEFAULT_STATIC_CACHE_CONTROL}; a page's own `cache-control` header wins */
   cacheControl?: string;
+  /** Surrogate-Control of the pages, for a cache in front; false: none. @defaultValue {@link DEFAULT_STATIC_SURROGATE_CONTROL} */
+  surrogateControl?: string | false;
   /** Headers added to every page (a page's own headers win). */
   headers?: Record<string, string>;
   /** Answered `200 {status:"ok",instance}` for the balancer's and the runtime's checks. @defaultValue '/healthz' */
@@ -99,6 +109,7 @@ export class StaticServer {
   readonly counters: StaticServerCounters = { ok: 0, notModified: 0, notFound: 0, badMethod: 0, errors: 0 };
   readonly #dir: string;
   readonly #cacheControl: string;
+  readonly #surrogateControl: Record<string, string>;
   readonly #headers: Record<string, string>;
   readonly #healthPath: string;
   readonly #instanceId: string;
@@ -114,6 +125,8 @@ export class StaticServer {
     if (options.healthPath !== undefined && !options.healthPath.startsWith('/')) throw new StaticOptionsError('healthPath must start with "/"');
     this.#dir = options.dir;
     this.#cacheControl = options.cacheControl ?? DEFAULT_STATIC_CACHE_CONTROL;
+    const surrogate = options.surrogateControl ?? DEFAULT_STATIC_SURROGATE_CONTROL;
+    this.#surrogateControl = surrogate === false ? {} : { 'surrogate-control': surrogate };
     this.#headers = Object.fromEntries(Object.entries(options.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
     this.#healthPath = options.healthPath ?? DEFAULT_HEALTH_PATH;
     this.#instanceId = options.instanceId ?? 'static';
@@ -182,6 +195,7 @@ export class StaticServer {
       etag: entry.etag,
       'last-modified': new Date(entry.modifiedAt).toUTCString(),
       'cache-control': this.#cacheControl,
+      ...this.#surrogateControl,
       'x-content-type-options': 'nosniff',
       vary: 'accept',
       [INSTANCE_HEADER]: this.#instanceId,

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readSupervisorFile } from '../../src/runtime/index.js';
 import type { RuntimeStatus } from '../../src/runtime/index.js';
 import { StaticTier } from '../../src/static/index.js';
 import { bumpVersion, cleanEnv, copyApp, removeApp, runCli, UpProcess } from './support/runtime-harness.js';
@@ -66,8 +67,14 @@ describe('the static role under scaleout up', () => {
     expect((await get(new URL('/other', appUrl).href)).instance).toMatch(/^app-/);
     expect((await getAny(new URL('/pages/about', appUrl).href)).instance).toMatch(/^app-/);
 
+    // The balancer's cache of the static pool answers the repeat: the static servers saw one GET.
+    const file = readSupervisorFile(dir)!;
+    const pool = await (await fetch(new URL('/pools/static', file.adminUrl!), { headers: { authorization: `Bearer ${file.adminToken!}` } })).json() as { cache: { stores: number; hits: number } };
+    expect(pool.cache.stores).toBeGreaterThanOrEqual(1);
+
     await tier.purge(['/pages/about']);
-    expect((await get(new URL('/pages/about', appUrl).href)).instance).toMatch(/^app-/);
+    // The balancer's copy lives at most a second (Surrogate-Control: max-age=1): then the app answers.
+    await waitFor('the purged page answered by the app', async () => (await get(new URL('/pages/about', appUrl).href)).instance?.startsWith('app-'), { timeoutMs: 5_000 });
   });
 
   it('keeps answering while a static server is killed and restarted', async () => {

@@ -49,6 +49,8 @@ export const F_X_FORWARDED_PROTO = 13;
 export const F_X_FORWARDED_HOST = 14;
 export const F_X_REQUEST_ID = 15;
 export const F_SCALEOUT_LOAD = 16;
+export const F_AUTHORIZATION = 17;
+export const F_IF_NONE_MATCH = 18;
 
 const KNOWN: ReadonlyArray<readonly [string, number]> = [
   ['host', F_HOST], ['content-length', F_CONTENT_LENGTH], ['transfer-encoding', F_TRANSFER_ENCODING],
@@ -56,6 +58,7 @@ const KNOWN: ReadonlyArray<readonly [string, number]> = [
   ['te', F_TE], ['trailer', F_TRAILER], ['upgrade', F_UPGRADE], ['expect', F_EXPECT], ['cookie', F_COOKIE],
   ['x-forwarded-for', F_X_FORWARDED_FOR], ['x-forwarded-proto', F_X_FORWARDED_PROTO],
   ['x-forwarded-host', F_X_FORWARDED_HOST], ['x-request-id', F_X_REQUEST_ID], [LOAD_HEADER, F_SCALEOUT_LOAD],
+  ['authorization', F_AUTHORIZATION], ['if-none-match', F_IF_NONE_MATCH],
 ];
 
 interface KnownName {
@@ -63,7 +66,7 @@ interface KnownName {
   readonly id: number;
 }
 
-// Indexed by name length: at most two candidates per length, so recognising a name
+// Indexed by name length: at most three candidates per length, so recognising a name
 // costs a length lookup and one or two short compares.
 const BY_LENGTH: KnownName[][] = [];
 for (const [name, id] of KNOWN) {

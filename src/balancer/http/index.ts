@@ -7,7 +7,7 @@ export {
   resolveChunkedScannerOptions,
 } from './chunked-scanner.js';
 export type { ChunkedScannerLimits, ChunkedScannerOptions } from './chunked-scanner.js';
-export { DROP_EXTRACTED, DROP_HOP_BY_HOP, dropField, headerValue, latin1 } from './head-fields.js';
+export { DROP_EXTRACTED, DROP_HOP_BY_HOP, dropField, headerValue, latin1, valueEnd, valueStart } from './head-fields.js';
 export { DEFAULT_HEAD_LIMITS, DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_HEADER_COUNT, resolveHeadLimits }
   from './head-limits.js';
 export type { HeadLimits } from './head-limits.js';

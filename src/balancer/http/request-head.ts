@@ -8,8 +8,8 @@
  */
 import { CR, HOST, LF, SP, TARGET, TCHAR } from './chars.js';
 import {
-  DROP_EXTRACTED, DROP_HOP_BY_HOP, F_CONNECTION, F_CONTENT_LENGTH, F_COOKIE, F_EXPECT, F_HOST, F_KEEP_ALIVE,
-  F_PROXY_CONNECTION, F_TE, F_TRAILER, F_TRANSFER_ENCODING, F_UPGRADE, F_X_FORWARDED_FOR, F_X_FORWARDED_HOST,
+  DROP_EXTRACTED, DROP_HOP_BY_HOP, F_AUTHORIZATION, F_CONNECTION, F_CONTENT_LENGTH, F_COOKIE, F_EXPECT, F_HOST, F_KEEP_ALIVE,
+  F_IF_NONE_MATCH, F_PROXY_CONNECTION, F_TE, F_TRAILER, F_TRANSFER_ENCODING, F_UPGRADE, F_X_FORWARDED_FOR, F_X_FORWARDED_HOST,
   F_X_FORWARDED_PROTO, F_X_REQUEST_ID, dropNominated, equalsLower, fieldId, latin1, scanFields, valueEnd,
   valueStart,
 } from './head-fields.js';
@@ -92,6 +92,10 @@ export interface RequestHead {
   readonly xRequestId: string | undefined;
   /** Every Cookie value, joined with "; " (RFC 6265 5.4). */
   readonly cookie: string | undefined;
+  /** The request carries credentials (an Authorization field): a shared cache neither answers nor stores it. */
+  readonly authorization: boolean;
+  /** Every If-None-Match value, joined with ", " (what a response cache answers 304 to). */
+  readonly ifNoneMatch: string | undefined;
   /**
    * The head as latin1 text (one char per byte), from headStart to headEnd. The strings
    * above are slices of it: one native decode per head instead of one per string, and
@@ -193,6 +197,8 @@ function parse(buf: Buffer, headStart: number, end: number,
   let xForwardedFor: string | undefined;
   let xRequestId: string | undefined;
   let cookie: string | undefined;
+  let authorization = false;
+  let ifNoneMatch: string | undefined;
   if (nominated.length !== 0) nominated.length = 0;
   for (let f = 0; f < fields.length; f += 3) {
     const nameEnd = fields[f + 1]!;
@@ -234,6 +240,12 @@ function parse(buf: Buffer, headStart: number, end: number,
           break;
         case F_COOKIE:
           cookie = join(cookie, text.slice(vs - headStart, ve - headStart), '; ');
+          break;
+        case F_AUTHORIZATION:
+          authorization = true;
+          break;
+        case F_IF_NONE_MATCH:
+          ifNoneMatch = join(ifNoneMatch, text.slice(vs - headStart, ve - headStart), ', ');
           break;
         case F_X_FORWARDED_FOR:
           flag = DROP_EXTRACTED;
@@ -298,6 +310,8 @@ function parse(buf: Buffer, headStart: number, end: number,
     xForwardedFor,
     xRequestId,
     cookie,
+    authorization,
+    ifNoneMatch,
     text,
   };
 }

@@ -1,6 +1,9 @@
 import type { Socket } from 'node:net';
 import { earlyCloseFailure } from '../health/upstream-failure.js';
-import { ChunkedScanner, DROP_HOP_BY_HOP, dropField, headerValue, parseRequestHead, parseResponseHead } from '../http/index.js';
+import { CachedResponse } from '../cache/response-cache.js';
+import type { ResponseCache } from '../cache/response-cache.js';
+import { cacheKey, etagMatches, storeRules } from '../cache/cacheability.js';
+import { ChunkedScanner, DROP_EXTRACTED, DROP_HOP_BY_HOP, dropField, headerValue, parseRequestHead, parseResponseHead } from '../http/index.js';
 import type { RequestHead, ResponseHead } from '../http/index.js';
 import type { Server } from '../server.js';
 import { BALANCER_RESPONSES, CLIENT_ERROR_RESPONSES } from '../errors.js';
@@ -38,6 +41,11 @@ import type { Upstream, UpstreamOwner } from './upstream.js';
  *
  * Pipelined requests wait in `#buf` with the socket paused until the current response
  * is complete, so a slow server never makes the balancer buffer without bound.
+ *
+ * A pool with a response cache answers a fresh stored answer at once, in HEAD, with one
+ * write and no server: the exchange ends there and the next request is read. When the
+ * client is not reading those answers (the write queue is over its mark), reading stops
+ * until it drains, so answering from memory never queues without bound either.
  */
 const REQ_HEAD = 0;
 const REQ_BODY = 1;
@@ -49,6 +57,21 @@ const BODY_NONE = 0;
 const BODY_LENGTH = 1;
 const BODY_CHUNKED = 2;
 const BODY_CLOSE = 3;
+
+/** An answer on its way into a pool's cache: its head as stored, and its body as it passes. */
+interface PendingStore {
+  cache: ResponseCache;
+  key: string;
+  head: string;
+  notModifiedHead: string;
+  etag: string | undefined;
+  varyNames: string[];
+  varyValues: (string | undefined)[];
+  lifetimeMs: number;
+  initialAgeSec: number;
+  bodyBytes: number;
+  pieces: Buffer[];
+}
 
 /** Bodies up to this size that arrived with their head are copied into the head's write. */
 const MAX_COALESCED_BODY_BYTES = 16 * 1024;
@@ -111,6 +134,11 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
   #sentAtMs = 0;
   /** The forwarding fields of a request that brought none of its own: the same on every request. */
   readonly #forwardedFields: string;
+  /** The cache key of a request its pool's cache could not answer: its answer may be stored. */
+  #cacheKey: string | undefined = undefined;
+  #pendingStore: PendingStore | null = null;
+  /** Reading stopped after an answer from the cache until the client drains its write queue. */
+  #waitingDrain = false;
 
   constructor(socket: Socket, ctx: ProxyContext, secure: boolean) {
     this.socket = socket;
@@ -247,21 +275,26 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
   }
 
   #readHead(): void {
-    const buf = this.#buf!;
-    if (this.#deadlineMs > this.#ctx.nowMs + this.#ctx.timeouts.headMs) {
-      // First byte of a new request after keep-alive idling: the head clock starts now.
-      this.#deadlineMs = this.#ctx.nowMs + this.#ctx.timeouts.headMs;
+    // A loop, not recursion: pipelined requests answered from the cache follow each other here.
+    for (;;) {
+      const buf = this.#buf!;
+      if (this.#deadlineMs > this.#ctx.nowMs + this.#ctx.timeouts.headMs) {
+        // First byte of a new request after keep-alive idling: the head clock starts now.
+        this.#deadlineMs = this.#ctx.nowMs + this.#ctx.timeouts.headMs;
+      }
+      const parsed = parseRequestHead(buf, 0, buf.length, this.#ctx.limits);
+      if (parsed.kind === 'incomplete') return;
+      if (parsed.kind === 'error') {
+        this.#failClient(parsed.status);
+        return;
+      }
+      if (!this.#startExchange(parsed, buf)) return;
+      if (this.#waitingDrain || this.#buf === null || this.#buf.length === 0) return;
     }
-    const parsed = parseRequestHead(buf, 0, buf.length, this.#ctx.limits);
-    if (parsed.kind === 'incomplete') return;
-    if (parsed.kind === 'error') {
-      this.#failClient(parsed.status);
-      return;
-    }
-    this.#startExchange(parsed, buf);
   }
 
-  #startExchange(head: RequestHead, buf: Buffer): void {
+  /** @returns true when the exchange was answered from the cache and the connection can read the next request. */
+  #startExchange(head: RequestHead, buf: Buffer): boolean {
     this.#head = head;
     this.#headBuf = buf;
     this.#requestId = head.xRequestId ?? this.#ctx.nextRequestId();
@@ -275,9 +308,12 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     let pool = this.#ctx.route(head.host, head.originTarget, head.method);
     if (pool === undefined) {
       this.#sendAndClose(errorResponse(BALANCER_RESPONSES.noRoute, this.#requestId));
-      return;
+      return false;
     }
     this.#pool = pool;
+    this.#cacheKey = undefined;
+    this.#pendingStore = null;
+    if (pool.cache !== undefined && this.#answerFromCache(pool, pool.cache, head, buf)) return !this.#closed;
     let server = pool.select(this, undefined);
     if (server === undefined) {
       // A fallthrough pool without a server (no static server up yet): the next pool answers.
@@ -293,7 +329,7 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
       pool = this.#pool;
       this.#ctx.countExchange(pool, undefined, BALANCER_RESPONSES.noHealthyServer.status);
       this.#sendAndClose(errorResponse(BALANCER_RESPONSES.noHealthyServer, this.#requestId, `pool "${pool.name}"`, 'retry-after: 1\r\n'));
-      return;
+      return false;
     }
 
     let out = rewriteHead(head.text, head.headStart, head.requestLineEnd, head, this.#extraRequestFields(head));
@@ -317,9 +353,129 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
       if (this.#reqPhase === REQ_BODY) this.#forwardBody(buf, head.headEnd);
       else this.#keepPipelined(buf, head.headEnd);
     }
-    if (this.#closed) return; // bad chunked framing right after the head
+    if (this.#closed) return false; // bad chunked framing right after the head
     if (this.#reqPhase === REQ_SENT) this.#requestSent();
     else this.#deadlineMs = this.#ctx.nowMs + this.#ctx.timeouts.clientBodyMs;
+    return false;
+  }
+
+  /**
+   * Answers the request from its pool's cache when a fresh stored answer of the same
+   * variant is there: one write (the stored bytes; a 304 to a matching If-None-Match),
+   * and the exchange is over. Otherwise notes the key, so the answer may be stored.
+   */
+  #answerFromCache(pool: ProxyPool, cache: ResponseCache, head: RequestHead, buf: Buffer): boolean {
+    const key = cacheKey(head, this.secure);
+    if (key === undefined) {
+      cache.counters.bypasses++;
+      return false;
+    }
+    const now = cache.clock.now();
+    const entry = cache.get(key, now);
+    if (entry === undefined || (entry.varyNames.length > 0 && !this.#sameVariant(entry))) {
+      cache.counters.misses++;
+      this.#cacheKey = key;
+      return false;
+    }
+    cache.counters.hits++;
+    let status = 200;
+    let wire: Buffer;
+    let headEnd: number;
+    let end: number;
+    if (head.ifNoneMatch !== undefined && entry.etag !== undefined && etagMatches(head.ifNoneMatch, entry.etag)) {
+      cache.counters.notModified++;
+      status = 304;
+      wire = entry.notModified(now);
+      headEnd = end = wire.length;
+    } else {
+      wire = entry.wire(now);
+      headEnd = entry.headLength;
+      end = head.method === 'HEAD' ? headEnd : wire.length;
+    }
+    this.#buf = buf.length > head.headEnd ? buf.subarray(head.headEnd) : null;
+    let connection = '';
+    if (this.#closeAfterResponse) connection = 'connection: close\r\n';
+    else if (head.versionMinor === 0) connection = 'connection: keep-alive\r\n';
+    if (connection === '') {
+      this.socket.write(end === wire.length ? wire : wire.subarray(0, end));
+    } else {
+      this.socket.cork();
+      this.socket.write(wire.subarray(0, headEnd - 2));
+      this.socket.write(`${connection}\r\n`, 'latin1');
+      if (end > headEnd) this.socket.write(wire.subarray(headEnd, end));
+      this.socket.uncork();
+    }
+    this.#ctx.countExchange(pool, undefined, status);
+    if (this.#closeAfterResponse || this.#ctx.closing) {
+      this.#startClosing(undefined);
+      return true;
+    }
+    this.#head = null;
+    this.#headBuf = null;
+    this.#deadlineMs = this.#ctx.nowMs + this.#ctx.timeouts.keepAliveMs;
+    if (this.socket.writableNeedDrain) {
+      this.#waitingDrain = true;
+      this.socket.pause();
+    }
+    return true;
+  }
+
+  #sameVariant(entry: CachedResponse): boolean {
+    for (let i = 0; i < entry.varyNames.length; i++) {
+      if (this.header(entry.varyNames[i]!) !== entry.varyValues[i]) return false;
+    }
+    return true;
+  }
+
+  /**
+   * For an answer of a caching pool: consumes Surrogate-Control (never forwarded), and
+   * when the request had a cache key and the answer may be kept, prepares its stored
+   * copy; the body is collected as it passes (see #forwardResponseBody).
+   */
+  #prepareStore(cache: ResponseCache, resp: ResponseHead, buf: Buffer, start: number): PendingStore | null {
+    const head = this.#head!;
+    const rules = storeRules(buf, resp, head.method, cache.options.maxAgeMs);
+    const key = this.#cacheKey;
+    if (key === undefined || this.#fellThrough) return null;
+    if (rules.refused !== undefined) {
+      cache.counters.refused++;
+      return null;
+    }
+    const drop = resp.drop;
+    const original = drop.slice();
+    for (const i of rules.ageFields) drop[i] = drop[i]! | DROP_EXTRACTED;
+    const stored = writeHead(buf, start, resp.statusLineEnd, resp, '');
+    if (stored.length + resp.contentLength > cache.options.maxObjectBytes) {
+      for (let i = 0; i < drop.length; i++) drop[i] = original[i]!;
+      cache.counters.refused++;
+      return null;
+    }
+    for (const i of rules.entityFields) drop[i] = drop[i]! | DROP_EXTRACTED;
+    const withoutEntity = writeHead(buf, start, resp.statusLineEnd, resp, '');
+    for (let i = 0; i < drop.length; i++) drop[i] = original[i]!;
+    const headBuf = this.#headBuf!;
+    return {
+      cache, key, head: stored,
+      notModifiedHead: `HTTP/1.1 304 Not Modified${withoutEntity.slice(withoutEntity.indexOf('\r\n'))}`,
+      etag: rules.etag,
+      varyNames: rules.vary,
+      varyValues: rules.vary.map((name) => headerValue(headBuf, head, name)),
+      lifetimeMs: rules.lifetimeMs,
+      initialAgeSec: rules.initialAgeSec,
+      bodyBytes: resp.contentLength,
+      pieces: [],
+    };
+  }
+
+  #finishStore(pending: PendingStore): void {
+    this.#pendingStore = null;
+    const body = pending.pieces.length === 1 ? pending.pieces[0]! : Buffer.concat(pending.pieces);
+    if (body.length !== pending.bodyBytes) return;
+    pending.cache.set(new CachedResponse({
+      key: pending.key, head: pending.head, notModifiedHead: pending.notModifiedHead, body, etag: pending.etag,
+      varyNames: pending.varyNames, varyValues: pending.varyValues, storedAtMs: pending.cache.clock.now(),
+      lifetimeMs: pending.lifetimeMs, initialAgeSec: pending.initialAgeSec,
+    }));
   }
 
   #extraRequestFields(head: RequestHead): string {
@@ -415,6 +571,13 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
   }
 
   #onClientDrain(): void {
+    if (this.#waitingDrain) {
+      this.#waitingDrain = false;
+      if (this.#closed) return;
+      this.socket.resume();
+      if (this.#reqPhase === REQ_HEAD && this.#server === null && this.#buf !== null && this.#buf.length > 0) this.#readHead();
+      return;
+    }
     this.#upstream?.socket.resume();
   }
 
@@ -437,6 +600,7 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
 
   #connect(server: Server): void {
     this.#server = server;
+    this.#pendingStore = null;
     this.#attempts++;
     server.inFlight++;
     server.counters.requests++;
@@ -538,6 +702,8 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
       this.#startTunnel(buf, resp.headEnd);
       return;
     }
+    const cache = this.#pool!.cache;
+    const store = cache === undefined ? null : this.#prepareStore(cache, resp, buf, start);
     this.#respBodyKind = resp.bodyKind === 'none' ? BODY_NONE : resp.bodyKind === 'length' ? BODY_LENGTH
       : resp.bodyKind === 'chunked' ? BODY_CHUNKED : BODY_CLOSE;
     this.#respRemaining = resp.contentLength;
@@ -581,9 +747,15 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
     if (whole && !this.#dechunk && bodyEnd - resp.headEnd <= MAX_COALESCED_BODY_BYTES) {
       this.socket.write(writeHead(buf, start, resp.statusLineEnd, resp, `${this.#setCookieField()}${connection}\r\n`, resp.headEnd, bodyEnd), 'latin1');
       if (bodyEnd < buf.length) this.#upstreamReusable = false; // bytes after a complete response
+      if (store !== null) {
+        // A copy: `buf` is the upstream read buffer, which the next read overwrites.
+        store.pieces.push(Buffer.from(buf.subarray(resp.headEnd, bodyEnd)));
+        this.#finishStore(store);
+      }
       this.#responseDone();
       return;
     }
+    this.#pendingStore = store;
     if (this.#respBodyKind === BODY_CHUNKED) this.#respChunks.reset();
     const out = writeHead(buf, start, resp.statusLineEnd, resp, `${this.#setCookieField()}${connection}\r\n`);
     this.socket.cork();
@@ -665,9 +837,15 @@ export class ClientConnection implements UpstreamOwner, SelectRequest {
       }
     }
     const piece = from === 0 && end === chunk.length ? chunk : chunk.subarray(from, end);
-    if (piece.length > 0 && !this.#dechunk && !this.#passToClient(piece)) this.#upstream?.socket.pause();
+    if (piece.length > 0 && !this.#dechunk) {
+      // A copy: the socket may queue it, and it sits in the upstream read buffer that the next read overwrites.
+      const copy = Buffer.from(piece);
+      this.#pendingStore?.pieces.push(copy);
+      if (!this.socket.write(copy)) this.#upstream?.socket.pause();
+    }
     if (done) {
       if (end < chunk.length) this.#upstreamReusable = false;
+      if (this.#pendingStore !== null) this.#finishStore(this.#pendingStore);
       this.#responseDone();
     }
   }

@@ -1,3 +1,4 @@
+import type { ResponseCache } from '../cache/response-cache.js';
 import type { LatencyWindow } from '../latency-window.js';
 import type { Server } from '../server.js';
 import type { ChunkedScannerLimits } from '../http/index.js';
@@ -23,6 +24,8 @@ export interface ProxyPool {
   readonly name: string;
   /** Every exchange's time, from the request sent to the response's end. */
   readonly latency: LatencyWindow;
+  /** Answers kept for repeats (option `cache`); undefined: every request goes to a server. */
+  readonly cache: ResponseCache | undefined;
   select(request: SelectRequest, exclude: Server | undefined): Server | undefined;
   recordResponse(server: Server, status: number, load: number | undefined): void;
   recordFailure(server: Server, kind: FailureKind): void;

@@ -146,6 +146,11 @@ function mergeSnapshots(parts: Array<{ worker: { index: number; pid: number | un
         into.inFlight += server.inFlight;
         for (const key of Object.keys(into.counters) as Array<keyof typeof into.counters>) into.counters[key] += server.counters[key];
       }
+      // Each worker has its own cache: counters and bytes add up.
+      const cache = merged.pools[name]?.cache;
+      if (cache !== undefined && pool.cache !== undefined && snapshot !== parts[0]!.snapshot) {
+        for (const key of ['hits', 'notModified', 'misses', 'bypasses', 'stores', 'refused', 'purged', 'entries', 'bytes', 'maxBytes'] as const) cache[key] += pool.cache[key];
+      }
     }
     workerLines.push({ index: worker.index, pid: worker.pid, restarts: worker.restarts, connections: snapshot.connections, requests });
   }
