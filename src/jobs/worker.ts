@@ -8,6 +8,7 @@ import { parseOptions, workerOptionsSchema } from './options.js';
 import { ProgressWriter } from './progress-writer.js';
 import type { ResolvedWorkerOptions, WorkerOptions } from './options.js';
 import type { Queue } from './queue.js';
+import type { JobTracker } from './tracker.js';
 
 /** What a handler gets for one run of one job. */
 export interface JobContext<T = unknown> {
@@ -53,6 +54,8 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown } | { 
 export class Worker<T = unknown> {
   readonly queue: string;
   readonly #backend: QueueBackend;
+  /** Where this queue's job records and events are. */
+  readonly #tracker: JobTracker;
   readonly #handler: JobHandler<T>;
   readonly #options: ResolvedWorkerOptions;
   readonly #consumer: BackendConsumer;
@@ -65,6 +68,7 @@ export class Worker<T = unknown> {
   constructor(queue: Queue<T>, handler: JobHandler<T>, options: WorkerOptions = {}) {
     this.queue = queue.name;
     this.#backend = queue.backend;
+    this.#tracker = queue.backend.trackerOf?.(queue.name) ?? queue.backend.tracker;
     this.#handler = handler;
     this.#options = parseOptions(workerOptionsSchema, options, `options of the worker of queue "${queue.name}"`);
     this.#graceOver = new Promise((resolve) => { this.#releaseRunning = resolve; });
@@ -118,7 +122,7 @@ export class Worker<T = unknown> {
       this.#report(err);
       return;
     }
-    const tracker = this.#backend.tracker;
+    const tracker = this.#tracker;
     if (this.#stopping) {
       await this.#handBack(env);
       return;
@@ -128,10 +132,13 @@ export class Worker<T = unknown> {
       return;
     }
     const controller = new AbortController();
+    // Where the engine stores a completed job's end with its acknowledgement.
+    const recordsOnAck = delivery?.recordsOnAck ?? this.#backend.recordsOnAck === true;
     // A first delivery where a cancel takes the job out of the engine has nothing to
     // learn from the tracker before it runs (no earlier run, no cancel of a waiting
     // job): it starts at once, and its 'active' step goes out with its first writes
-    // (the same connection, in order). Any other delivery asks first.
+    // (the same connection, in order), or is the engine's hand-over itself. Any other
+    // delivery asks first.
     let begun: Promise<unknown> | undefined;
     // A tracker that can write the 'active' step and the end in one step gets the
     // 'active' step a moment later (after the I/O of this turn): a job that is over by
@@ -139,18 +146,20 @@ export class Worker<T = unknown> {
     let held: NodeJS.Immediate | undefined;
     let begin: (() => void) | undefined;
     if (delivery?.first === true && this.#backend.removeWaiting !== undefined) {
-      begin = () => {
-        clearImmediate(held);
-        held = undefined;
-        if (begun !== undefined) return;
-        begun = tracker.begin(env.id, env.attempt).then((before) => {
-          // A cancel that came while the job was being handed over.
-          if (before?.cancelRequested === true) controller.abort(new JobsCancelledError(env.id));
-        });
-        begun.catch(() => undefined);
-      };
-      if (tracker.beginAndRecord !== undefined && this.#backend.recordsOnAck !== true) held = setImmediate(begin);
-      else begin();
+      if (tracker.startsWithEngine !== true) {
+        begin = () => {
+          clearImmediate(held);
+          held = undefined;
+          if (begun !== undefined) return;
+          begun = tracker.begin(env.id, env.attempt).then((before) => {
+            // A cancel that came while the job was being handed over.
+            if (before?.cancelRequested === true) controller.abort(new JobsCancelledError(env.id));
+          });
+          begun.catch(() => undefined);
+        };
+        if (tracker.beginAndRecord !== undefined && !recordsOnAck) held = setImmediate(begin);
+        else begin();
+      }
     } else {
       const before = await tracker.begin(env.id, env.attempt);
       // A redelivery of a job whose end was recorded but not acknowledged.
@@ -161,6 +170,9 @@ export class Worker<T = unknown> {
       }
     }
 
+    // Pushed where the tracker can (a cancel heard while the job was handed over
+    // included), and polled in any case.
+    const unwatch = tracker.watchCancel?.(env.id, () => controller.abort(new JobsCancelledError(env.id)));
     const poll = setInterval(() => {
       tracker.get(env.id).then((now) => {
         if (now?.cancelRequested === true) controller.abort(new JobsCancelledError(env.id));
@@ -185,6 +197,7 @@ export class Worker<T = unknown> {
       ]);
     } finally {
       clearInterval(poll);
+      unwatch?.();
     }
     // The last progress is stored before the end is.
     await progress.flush();
@@ -197,7 +210,7 @@ export class Worker<T = unknown> {
       return;
     }
     begin?.();
-    const finishing = this.#finish(env, outcome, controller);
+    const finishing = this.#finish(env, outcome, controller, recordsOnAck);
     if (begun === undefined) return finishing;
     // The end is already on its way behind the 'active' step; a failed 'active' step
     // fails the delivery, which the engine hands again (then asking the tracker first).
@@ -205,15 +218,15 @@ export class Worker<T = unknown> {
     return end;
   }
 
-  async #finish(env: JobEnvelope<T>, outcome: Outcome, controller: AbortController): Promise<AckRecord | void> {
-    const tracker = this.#backend.tracker;
+  async #finish(env: JobEnvelope<T>, outcome: Outcome, controller: AbortController, recordsOnAck: boolean): Promise<AckRecord | void> {
+    const tracker = this.#tracker;
     if ('shutdown' in outcome) {
       controller.abort(new JobsShutdownError(env.id));
       await this.#handBack(env);
     } else if (outcome.ok) {
       const end: AckRecord = { jobId: env.id, patch: { state: 'completed', result: outcome.value ?? null }, event: { type: 'completed', data: outcome.value ?? null } };
       // Written with the acknowledgement where the backend can (one step), else before it.
-      if (this.#backend.recordsOnAck === true) return end;
+      if (recordsOnAck) return end;
       await tracker.record(end.jobId, end.patch, end.event);
     } else if (controller.signal.reason instanceof JobsCancelledError) {
       await tracker.record(env.id, { state: 'cancelled' }, { type: 'cancelled' });
@@ -232,13 +245,13 @@ export class Worker<T = unknown> {
   }
 
   async #handBack(env: JobEnvelope<T>): Promise<void> {
-    await this.#backend.tracker.record(env.id, { state: 'waiting' }, { type: 'waiting', data: { handedBack: true } });
+    await this.#tracker.record(env.id, { state: 'waiting' }, { type: 'waiting', data: { handedBack: true } });
     await this.#backend.enqueue(this.queue, env, { delayMs: 0, first: false });
   }
 
   async #deadLetter(env: JobEnvelope<T>, error: unknown): Promise<void> {
     await this.#backend.enqueue(deadLetterQueueName(this.queue), env, { delayMs: 0, first: false });
-    await this.#backend.tracker.record(env.id, { state: 'dead', error: describeCause(error) },
+    await this.#tracker.record(env.id, { state: 'dead', error: describeCause(error) },
       { type: 'failed', data: { attempt: env.attempt, error: describeCause(error) } });
   }
 
