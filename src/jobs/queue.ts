@@ -62,7 +62,8 @@ export class Queue<T = unknown> {
    */
   async add(name: string, data: T, options: AddOptions = {}): Promise<AddedJob> {
     if (this.#closed) throw new JobsClosedError(`queue "${this.name}"`);
-    const o = parseOptions(addOptionsSchema, options, `options of a job added to queue "${this.name}"`);
+    // Most adds give no options: nothing to check then.
+    const o: AddOptions = isEmpty(options) ? {} : parseOptions(addOptionsSchema, options, `options of a job added to queue "${this.name}"`);
     const db = o.db as SqlExecutor | undefined;
     if (db !== undefined && !this.backend.capabilities.transactionalAdd) {
       throw new JobsUnsupportedError(this.backend.name, 'enqueue in a database transaction', 'its jobs are not in the database');
@@ -152,4 +153,9 @@ export class Queue<T = unknown> {
   close(): void {
     this.#closed = true;
   }
+}
+
+function isEmpty(o: object): boolean {
+  for (const _ in o) return false;
+  return true;
 }

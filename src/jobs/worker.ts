@@ -40,6 +40,42 @@ export type JobHandler<T = unknown> = (ctx: JobContext<T>) => Promise<unknown>;
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown } | { shutdown: true };
 
 /**
+ * A job's abort signal, made on first use: most handlers of short jobs never read it,
+ * and an AbortController is one of the costlier objects of a job's run.
+ */
+class JobAbort {
+  #controller: AbortController | undefined;
+  #reason: unknown;
+  #aborted = false;
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  get reason(): unknown {
+    return this.#reason;
+  }
+
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+  }
+}
+
+/** A running job the worker asks the tracker about, for a cancel it was not told of. */
+interface Watched {
+  id: string;
+  sinceMs: number;
+  abort: JobAbort;
+}
+
+/**
  * Runs the jobs of one queue with a handler. Failures are retried with exponential
  * backoff and jitter, then dead-lettered; a job whose worker dies runs again.
  *
@@ -60,9 +96,11 @@ export class Worker<T = unknown> {
   readonly #options: ResolvedWorkerOptions;
   readonly #consumer: BackendConsumer;
   readonly #running = new Set<Promise<AckRecord | void>>();
-  #stopping = false;
-  #releaseRunning: (() => void) | undefined;
-  readonly #graceOver: Promise<void>;
+  #graceOver = false;
+  /** What ends each running job's wait when the grace time is over (no promise per job kept by a shared one). */
+  readonly #onGraceOver = new Set<() => void>();
+  readonly #watched = new Set<Watched>();
+  readonly #cancelPoll: NodeJS.Timeout;
   #closing: Promise<void> | undefined;
 
   constructor(queue: Queue<T>, handler: JobHandler<T>, options: WorkerOptions = {}) {
@@ -71,7 +109,9 @@ export class Worker<T = unknown> {
     this.#tracker = queue.backend.trackerOf?.(queue.name) ?? queue.backend.tracker;
     this.#handler = handler;
     this.#options = parseOptions(workerOptionsSchema, options, `options of the worker of queue "${queue.name}"`);
-    this.#graceOver = new Promise((resolve) => { this.#releaseRunning = resolve; });
+    // One timer for all running jobs: each is asked about once it has run cancelPollMs.
+    this.#cancelPoll = setInterval(() => this.#pollCancels(), this.#options.cancelPollMs);
+    this.#cancelPoll.unref();
     this.#consumer = this.#backend.consume(this.queue, {
       concurrency: this.#options.concurrency,
       ...(this.#options.rateLimit !== undefined ? { rateLimit: this.#options.rateLimit } : {}),
@@ -89,20 +129,32 @@ export class Worker<T = unknown> {
    */
   close(options: { graceMs?: number } = {}): Promise<void> {
     this.#closing ??= (async () => {
-      this.#stopping = true;
       await this.#consumer.pause().catch((err: unknown) => this.#report(err));
       const graceMs = options.graceMs ?? this.#options.graceMs;
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.allSettled([...this.#running]),
-        new Promise<void>((resolve) => { timer = setTimeout(resolve, graceMs); }),
-      ]);
+      let timeIsUp = false;
+      const timeUp = new Promise<void>((resolve) => { timer = setTimeout(() => { timeIsUp = true; resolve(); }, graceMs); });
+      // A job the engine handed over while pausing (its state already 'active' there)
+      // joins the running ones and gets the same grace time.
+      while (!timeIsUp && this.#running.size > 0) await Promise.race([Promise.allSettled([...this.#running]), timeUp]);
       clearTimeout(timer);
-      this.#releaseRunning?.();
+      this.#graceOver = true;
+      for (const stop of [...this.#onGraceOver]) stop();
       await Promise.allSettled([...this.#running]);
+      clearInterval(this.#cancelPoll);
       await this.#consumer.close().catch((err: unknown) => this.#report(err));
     })();
     return this.#closing;
+  }
+
+  #pollCancels(): void {
+    const now = performance.now();
+    for (const w of this.#watched) {
+      if (now - w.sinceMs < this.#options.cancelPollMs) continue;
+      this.#tracker.get(w.id).then((info) => {
+        if (info?.cancelRequested === true) w.abort.abort(new JobsCancelledError(w.id));
+      }, (err: unknown) => this.#report(err));
+    }
   }
 
   #track(raw: unknown, delivery: Delivery | undefined): Promise<AckRecord | void> {
@@ -123,7 +175,8 @@ export class Worker<T = unknown> {
       return;
     }
     const tracker = this.#tracker;
-    if (this.#stopping) {
+    // Handed over by the engine after close() began: run within the grace time, else back to the queue.
+    if (this.#graceOver) {
       await this.#handBack(env);
       return;
     }
@@ -131,7 +184,7 @@ export class Worker<T = unknown> {
       await this.#deadLetter(env, new JobsUnknownVersionError(this.queue, env.v, this.#options.versions));
       return;
     }
-    const controller = new AbortController();
+    const controller = new JobAbort();
     // Where the engine stores a completed job's end with its acknowledgement.
     const recordsOnAck = delivery?.recordsOnAck ?? this.#backend.recordsOnAck === true;
     // A first delivery where a cancel takes the job out of the engine has nothing to
@@ -173,34 +226,39 @@ export class Worker<T = unknown> {
     // Pushed where the tracker can (a cancel heard while the job was handed over
     // included), and polled in any case.
     const unwatch = tracker.watchCancel?.(env.id, () => controller.abort(new JobsCancelledError(env.id)));
-    const poll = setInterval(() => {
-      tracker.get(env.id).then((now) => {
-        if (now?.cancelRequested === true) controller.abort(new JobsCancelledError(env.id));
-      }, (err: unknown) => this.#report(err));
-    }, this.#options.cancelPollMs);
-    const progress = new ProgressWriter((value) => {
-      // Behind the 'active' step, on the same connection.
-      begin?.();
-      return tracker.record(env.id, { progress: value }, { type: 'progress', data: value });
-    });
+    const watched: Watched = { id: env.id, sinceMs: performance.now(), abort: controller };
+    this.#watched.add(watched);
+    let progress: ProgressWriter | undefined;
     const ctx: JobContext<T> = {
       id: env.id, queue: this.queue, name: env.name, v: env.v, data: env.data, attempt: env.attempt, key: env.key,
-      signal: controller.signal,
-      progress: (value) => progress.set(value),
+      get signal() { return controller.signal; },
+      progress: (value) => {
+        progress ??= new ProgressWriter((v) => {
+          // Behind the 'active' step, on the same connection.
+          begin?.();
+          return tracker.record(env.id, { progress: v }, { type: 'progress', data: v });
+        });
+        return progress.set(value);
+      },
       once: (key, fn) => tracker.once(`${this.queue}:${env.key ?? env.id}:${key}`, fn),
     };
-    let outcome: Outcome;
-    try {
-      outcome = await Promise.race([
-        Promise.resolve().then(() => this.#handler(ctx)).then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error })),
-        this.#graceOver.then(() => ({ shutdown: true as const })),
-      ]);
-    } finally {
-      clearInterval(poll);
-      unwatch?.();
-    }
+    const outcome = await new Promise<Outcome>((resolve) => {
+      const stop = (): void => resolve({ shutdown: true });
+      if (this.#graceOver) {
+        stop();
+        return;
+      }
+      this.#onGraceOver.add(stop);
+      const settle = (o: Outcome): void => {
+        this.#onGraceOver.delete(stop);
+        resolve(o);
+      };
+      Promise.resolve().then(() => this.#handler(ctx)).then((value) => settle({ ok: true, value }), (error: unknown) => settle({ ok: false, error }));
+    });
+    this.#watched.delete(watched);
+    unwatch?.();
     // The last progress is stored before the end is.
-    await progress.flush();
+    await progress?.flush();
     if (held !== undefined && 'ok' in outcome && outcome.ok && tracker.beginAndRecord !== undefined) {
       // Over before its 'active' step went out: both in one step, in that order.
       clearImmediate(held);
@@ -218,7 +276,7 @@ export class Worker<T = unknown> {
     return end;
   }
 
-  async #finish(env: JobEnvelope<T>, outcome: Outcome, controller: AbortController, recordsOnAck: boolean): Promise<AckRecord | void> {
+  async #finish(env: JobEnvelope<T>, outcome: Outcome, controller: JobAbort, recordsOnAck: boolean): Promise<AckRecord | void> {
     const tracker = this.#tracker;
     if ('shutdown' in outcome) {
       controller.abort(new JobsShutdownError(env.id));
@@ -228,7 +286,7 @@ export class Worker<T = unknown> {
       // Written with the acknowledgement where the backend can (one step), else before it.
       if (recordsOnAck) return end;
       await tracker.record(end.jobId, end.patch, end.event);
-    } else if (controller.signal.reason instanceof JobsCancelledError) {
+    } else if (controller.reason instanceof JobsCancelledError) {
       await tracker.record(env.id, { state: 'cancelled' }, { type: 'cancelled' });
     } else if (env.attempt < env.maxAttempts) {
       const delayMs = retryDelayMs(env.attempt, env.backoffMs, env.backoffMaxMs, env.jitter);
