@@ -54,7 +54,7 @@ describe('bullmq: BullMQ\'s own job hash and events stream as the records', () =
     for (let i = 0; i < 150; i += 1) later.push((await q.add('filler', i)).id);
     await waitFor('fillers done', async () => (await q.getJob(later.at(-1) ?? ''))?.state === 'completed', { timeoutMs: 20_000 });
     const oldest = await redis.xrange(`${prefix}:${q.name}:events`, '-', '+', 'COUNT', 1);
-    expect(oldest[0]?.[0] > (seen[0]?.id ?? '')).toBe(true);
+    expect((oldest[0]?.[0] ?? '') > (seen[0]?.id ?? '')).toBe(true);
 
     const resumed = await collect(q, id, seen[0]?.id);
     expect(resumed.map((e) => [e.type, e.data])).toEqual([['completed', { n: 1 }]]);
