@@ -46,14 +46,20 @@ if (!(jobs >= 1) || !(rounds >= 1) || !(concurrency >= 1)) {
 const PG_POLL_MS = 50;
 const tag = `bench-${process.pid}-${randomBytes(3).toString('hex')}`;
 
+/** CPU time of this process per job in the last `drive` (ms): the client side's share of the work. */
+let lastCpuMsPerJob = 0;
+
 /** Adds `jobs` jobs with `concurrency` in flight; resolves when `done()` reaches `jobs`. */
 async function drive(add: (i: number) => Promise<unknown>, done: () => number): Promise<number> {
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   let next = 0;
   await Promise.all(Array.from({ length: concurrency }, async () => {
     while (next < jobs) await add(next++);
   }));
   while (done() < jobs) await new Promise((r) => setTimeout(r, 2));
+  const cpu = process.cpuUsage(cpu0);
+  lastCpuMsPerJob = (cpu.user + cpu.system) / 1_000 / jobs;
   return jobs / ((performance.now() - t0) / 1_000);
 }
 
@@ -147,11 +153,13 @@ async function cleanup(): Promise<void> {
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 const scenarios = { rawBullmq, scaleoutBullmq, rawPgBoss, scaleoutPgBoss };
 const results: Record<keyof typeof scenarios, number[]> = { rawBullmq: [], scaleoutBullmq: [], rawPgBoss: [], scaleoutPgBoss: [] };
+const cpuMs: Record<keyof typeof scenarios, number[]> = { rawBullmq: [], scaleoutBullmq: [], rawPgBoss: [], scaleoutPgBoss: [] };
 try {
   for (let round = 0; round < rounds; round += 1) {
     for (const [name, run] of Object.entries(scenarios) as [keyof typeof scenarios, (r: number) => Promise<number>][]) {
       if (args.only !== undefined && !args.only.split(',').includes(name)) continue;
       results[name].push(await run(round));
+      cpuMs[name].push(lastCpuMsPerJob);
     }
   }
 } finally {
@@ -160,4 +168,5 @@ try {
 const fmt = (n: number): string => n.toFixed(0).padStart(7);
 console.log(`jobs enqueued + processed per second (${jobs} jobs, concurrency ${concurrency}, median of ${rounds})`);
 console.log(`BullMQ   raw ${fmt(median(results.rawBullmq))}   scaleout ${fmt(median(results.scaleoutBullmq))}   ratio ${(median(results.scaleoutBullmq) / median(results.rawBullmq)).toFixed(2)}x`);
+console.log(`bench process CPU per job (ms, median): BullMQ raw ${median(cpuMs.rawBullmq).toFixed(3)} scaleout ${median(cpuMs.scaleoutBullmq).toFixed(3)}; pg-boss raw ${median(cpuMs.rawPgBoss).toFixed(3)} scaleout ${median(cpuMs.scaleoutPgBoss).toFixed(3)}`);
 console.log(`pg-boss  raw ${fmt(median(results.rawPgBoss))}   scaleout ${fmt(median(results.scaleoutPgBoss))}   ratio ${(median(results.scaleoutPgBoss) / median(results.rawPgBoss)).toFixed(2)}x`);

@@ -40,6 +40,12 @@ export interface Delivery {
    * exist, and (with `removeWaiting`) a cancel before now took it out of the engine.
    */
   first: boolean;
+  /**
+   * This delivery's acknowledgement stores a completed job's end (the {@link AckRecord}
+   * `handle` resolves with) in the engine, so nothing is written before it; otherwise
+   * the backend's {@link QueueBackend.recordsOnAck} says.
+   */
+  recordsOnAck?: boolean;
 }
 
 /** What `removeWaiting` found: the job taken out, held by a worker, or not in the engine under its id. */
@@ -75,6 +81,11 @@ export interface QueueBackend {
   readonly name: string;
   readonly capabilities: BackendCapabilities;
   readonly tracker: JobTracker;
+  /**
+   * Optional: the tracker of one queue's jobs, where the engine keeps part of each
+   * job's record itself (BullMQ's job hash and events stream); `tracker` otherwise.
+   */
+  trackerOf?(queue: string): JobTracker;
   /** Creates what the queue needs in the engine; safe to call many times. */
   prepare(queue: string): Promise<void>;
   /** False when `first` and a job with this id exists already. */

@@ -22,7 +22,7 @@ export { DEFAULT_EVENTS_KEPT, DEFAULT_RECORD_TTL_MS } from './tracker.js';
 export { RedisJobTracker, DEFAULT_REDIS_JOBS_PREFIX } from './trackers/redis-tracker.js';
 export type { RedisJobTrackerOptions } from './trackers/redis-tracker.js';
 export {
-  BullMQBackend, DEFAULT_BULLMQ_PREFIX, DEFAULT_VISIBILITY_TIMEOUT_MS, DEFAULT_MAX_REDELIVERIES,
+  BullMQBackend, DEFAULT_BULLMQ_PREFIX, DEFAULT_VISIBILITY_TIMEOUT_MS, DEFAULT_MAX_REDELIVERIES, DEFAULT_BULLMQ_EVENTS_MAX_LEN,
 } from './backends/bullmq.js';
 export type { BullMQBackendOptions } from './backends/bullmq.js';
 export {

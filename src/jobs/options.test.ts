@@ -28,7 +28,7 @@ describe('jobs options', () => {
   it('resolve queues, schedulers, backends and trackers to their defaults, locations from the environment', () => {
     expect(parseOptions(queueOptionsSchema, {}, 'queue options')).toEqual({ attempts: 3, backoffMs: 1_000, backoffMaxMs: 60_000, jitter: 0.5 });
     expect(parseOptions(schedulerOptionsSchema, {}, 'scheduler options')).toEqual({ group: 'default', leaseMs: 5_000, intervalMs: 200, maxCatchUp: 100 });
-    expect(resolveBullMQBackendOptions({}, {})).toEqual({ prefix: 'scaleout-jobs', visibilityTimeoutMs: 30_000, maxRedeliveries: 10, url: 'redis://127.0.0.1:6379' });
+    expect(resolveBullMQBackendOptions({}, {})).toEqual({ prefix: 'scaleout-jobs', visibilityTimeoutMs: 30_000, maxRedeliveries: 10, eventsMaxLen: 10_000, recordTtlMs: 86_400_000, url: 'redis://127.0.0.1:6379' });
     expect(resolveBullMQBackendOptions({}, { REDIS_URL: 'redis://r:1' }).url).toBe('redis://r:1');
     expect(resolvePgBossBackendOptions({}, { DATABASE_URL: 'postgres://d/x' })).toEqual({
       schema: 'scaleout_pgboss', visibilityTimeoutMs: 30_000, maxRedeliveries: 10, pollIntervalMs: 500, connectionString: 'postgres://d/x',

@@ -102,6 +102,14 @@ export const schedulerOptionsSchema = z.object({
 }).refine((o) => o.intervalMs * 2 <= o.leaseMs, { path: ['intervalMs'], message: 'must be at most half of leaseMs' });
 export type ResolvedSchedulerOptions = z.output<typeof schedulerOptionsSchema>;
 
+/** What both trackers keep. */
+export const DEFAULT_TRACKER = {
+  /** Events kept per job, for readers that resume. */
+  eventsKept: 100,
+  /** A finished job's record is kept this long (24 h). */
+  recordTtlMs: 24 * 3_600_000,
+} as const;
+
 /** What every backend shares. */
 export const DEFAULT_BACKEND = {
   /** A job whose worker stops renewing its lock for this long is handed to another worker. */
@@ -110,7 +118,11 @@ export const DEFAULT_BACKEND = {
   maxRedeliveries: 10,
 } as const;
 
-export const DEFAULT_BULLMQ = { prefix: 'scaleout-jobs', url: 'redis://127.0.0.1:6379' } as const;
+export const DEFAULT_BULLMQ = {
+  prefix: 'scaleout-jobs', url: 'redis://127.0.0.1:6379',
+  /** Entries kept in each queue's events stream (BullMQ's own default). */
+  eventsMaxLen: 10_000,
+} as const;
 export const DEFAULT_PG_BOSS = {
   schema: 'scaleout_pgboss',
   /** How often an idle consumer asks for jobs. */
@@ -123,7 +135,11 @@ const redeliveries = {
   maxRedeliveries: z.number().int().min(0).default(DEFAULT_BACKEND.maxRedeliveries),
 };
 
-export const bullmqBackendSchema = z.object({ prefix: z.string().min(1).default(DEFAULT_BULLMQ.prefix), ...redeliveries });
+export const bullmqBackendSchema = z.object({
+  prefix: z.string().min(1).default(DEFAULT_BULLMQ.prefix), ...redeliveries,
+  eventsMaxLen: z.number().int().min(100, 'use an integer of at least 100').default(DEFAULT_BULLMQ.eventsMaxLen),
+  recordTtlMs: z.number().int().min(1_000, 'use an integer of at least 1000').default(DEFAULT_TRACKER.recordTtlMs),
+});
 export const pgBossBackendSchema = z.object({
   schema: z.string().regex(/^[a-z_][a-z0-9_]{0,40}$/, 'use a lower-case SQL name of at most 41 characters').default(DEFAULT_PG_BOSS.schema),
   ...redeliveries,
@@ -132,13 +148,6 @@ export const pgBossBackendSchema = z.object({
 export type ResolvedBullMQBackendOptions = z.output<typeof bullmqBackendSchema> & { url: string };
 export type ResolvedPgBossBackendOptions = z.output<typeof pgBossBackendSchema> & { connectionString: string };
 
-/** What both trackers keep. */
-export const DEFAULT_TRACKER = {
-  /** Events kept per job, for readers that resume. */
-  eventsKept: 100,
-  /** A finished job's record is kept this long (24 h). */
-  recordTtlMs: 24 * 3_600_000,
-} as const;
 export const DEFAULT_REDIS_TRACKER = { keyPrefix: 'scaleout:jobs:', url: DEFAULT_BULLMQ.url } as const;
 export const DEFAULT_POSTGRES_TRACKER = {
   schema: 'scaleout_jobs',

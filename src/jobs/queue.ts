@@ -8,7 +8,7 @@ import {
   parseOptions, queueOptionsSchema, validateQueueName,
 } from './options.js';
 import type { AddOptions, QueueOptions, ResolvedQueueOptions } from './options.js';
-import type { EventsOptions, SqlExecutor } from './tracker.js';
+import type { EventsOptions, JobTracker, SqlExecutor } from './tracker.js';
 
 /** What `add` did: the job's id, and false in `added` when the idempotency key had been used. */
 export interface AddedJob {
@@ -33,6 +33,8 @@ export class Queue<T = unknown> {
   readonly name: string;
   readonly backend: QueueBackend;
   readonly #options: ResolvedQueueOptions;
+  /** Where this queue's job records and events are. */
+  readonly #tracker: JobTracker;
   #ready: Promise<void> | undefined;
   #closed = false;
 
@@ -40,6 +42,7 @@ export class Queue<T = unknown> {
     this.name = validateQueueName(name);
     this.backend = backend;
     this.#options = parseOptions(queueOptionsSchema, options, `options of queue "${name}"`);
+    this.#tracker = backend.trackerOf?.(this.name) ?? backend.tracker;
   }
 
   /** Creates the queue and its dead-letter queue in the engine (`add` does it on first use). */
@@ -59,7 +62,8 @@ export class Queue<T = unknown> {
    */
   async add(name: string, data: T, options: AddOptions = {}): Promise<AddedJob> {
     if (this.#closed) throw new JobsClosedError(`queue "${this.name}"`);
-    const o = parseOptions(addOptionsSchema, options, `options of a job added to queue "${this.name}"`);
+    // Most adds give no options: nothing to check then.
+    const o: AddOptions = isEmpty(options) ? {} : parseOptions(addOptionsSchema, options, `options of a job added to queue "${this.name}"`);
     const db = o.db as SqlExecutor | undefined;
     if (db !== undefined && !this.backend.capabilities.transactionalAdd) {
       throw new JobsUnsupportedError(this.backend.name, 'enqueue in a database transaction', 'its jobs are not in the database');
@@ -78,7 +82,7 @@ export class Queue<T = unknown> {
     };
     const info = { id, queue: this.name, name };
     const enqueue = { delayMs: o.delayMs ?? 0, first: true, ...(db !== undefined ? { db } : {}) };
-    const tracker = this.backend.tracker;
+    const tracker = this.#tracker;
     if (this.backend.enqueueWithRecord !== undefined) {
       // The job and its record in one statement of the engine.
       return { id, added: await this.backend.enqueueWithRecord(this.name, envelope, enqueue, info) };
@@ -101,7 +105,7 @@ export class Queue<T = unknown> {
 
   /** The job's state, attempt, progress and result; undefined once forgotten or never known. */
   async getJob(id: string): Promise<JobInfo | undefined> {
-    return this.backend.tracker.get(id);
+    return this.#tracker.get(id);
   }
 
   /**
@@ -109,20 +113,21 @@ export class Queue<T = unknown> {
    * should return. False when the job is unknown or over.
    */
   async cancel(id: string): Promise<boolean> {
-    const tracker = this.backend.tracker;
+    const tracker = this.#tracker;
     if (!await tracker.requestCancel(id)) return false;
     // Where the engine can, the job leaves it first: a worker may start a first delivery
     // before its tracker step, so only a job the engine no longer has is 'cancelled' here.
     const engine = await this.backend.removeWaiting?.(this.name, id);
     if (engine === 'running') return true;
-    const info = await tracker.get(id);
-    if (info?.state === 'waiting') await tracker.record(id, { state: 'cancelled' }, { type: 'cancelled' });
+    if (engine === 'removed' || (await tracker.get(id))?.state === 'waiting') {
+      await tracker.record(id, { state: 'cancelled' }, { type: 'cancelled' });
+    }
     return true;
   }
 
   /** The job's events (progress, retries, the end), resuming after `after` (a `Last-Event-ID`). */
   events(id: string, options: EventsOptions = {}): AsyncIterable<JobEvent> {
-    return this.backend.tracker.events(id, options);
+    return this.#tracker.events(id, options);
   }
 
   /** Moves dead jobs back to the queue with a fresh set of attempts; returns how many. */
@@ -135,7 +140,7 @@ export class Queue<T = unknown> {
       for (const job of taken) {
         const envelope = { ...parseEnvelope(this.name, job.envelope), attempt: 1 };
         // Recorded before it is enqueued, so a worker's 'active' cannot be overwritten.
-        await this.backend.tracker.record(envelope.id, { state: 'waiting', attempt: 1 }, { type: 'waiting', data: { redriven: true } });
+        await this.#tracker.record(envelope.id, { state: 'waiting', attempt: 1 }, { type: 'waiting', data: { redriven: true } });
         await this.backend.enqueue(this.name, envelope, { delayMs: 0, first: false });
         await job.ack();
         moved += 1;
@@ -148,4 +153,9 @@ export class Queue<T = unknown> {
   close(): void {
     this.#closed = true;
   }
+}
+
+function isEmpty(o: object): boolean {
+  for (const _ in o) return false;
+  return true;
 }

@@ -48,6 +48,17 @@ export interface JobTracker {
   beginAndRecord?(jobId: string, attempt: number, patch: JobRecordPatch, event: { type: JobEventType; data?: unknown }): Promise<void>;
   /** Sets the cancel flag; false when the job is unknown or already over. */
   requestCancel(jobId: string): Promise<boolean>;
+  /**
+   * Optional: true when the engine's hand-over of a first delivery is the job's
+   * `active` step (its state and event): a worker writes nothing before running it.
+   */
+  readonly startsWithEngine?: boolean;
+  /**
+   * Optional: calls `onCancel` when a cancel of the job is requested (at once if one was
+   * heard lately), pushed instead of polled; returns what stops watching. A worker
+   * still polls `get` every `cancelPollMs`, so a cancel missed here is seen late, never lost.
+   */
+  watchCancel?(jobId: string, onCancel: () => void): () => void;
   /** Events of one job in order, first those stored after `after`, then new ones as they happen; ends after a terminal event. */
   events(jobId: string, options?: EventsOptions): AsyncIterable<JobEvent>;
   /**

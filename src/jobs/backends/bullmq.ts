@@ -3,11 +3,12 @@ import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import type {
-  BackendCapabilities, BackendConsumer, ConsumeOptions, Delivery, EnqueueOptions, FinishedCounts, QueueBackend, RemoveWaitingResult, TakenJob,
+  AckRecord, BackendCapabilities, BackendConsumer, ConsumeOptions, Delivery, EnqueueOptions, FinishedCounts, QueueBackend, RemoveWaitingResult, TakenJob,
 } from '../backend.js';
 import type { JobEnvelope } from '../job.js';
 import { DEFAULT_BACKEND, DEFAULT_BULLMQ, MAX_PRIORITY, resolveBullMQBackendOptions } from '../options.js';
 import type { JobTracker } from '../tracker.js';
+import { BullMQQueueTracker, BullMQTrackerShared, completedMark, engineJobId } from '../trackers/bullmq-tracker.js';
 import { RedisJobTracker } from '../trackers/redis-tracker.js';
 
 /** @defaultValue */
@@ -27,9 +28,23 @@ export interface BullMQBackendOptions {
   visibilityTimeoutMs?: number;
   /** @defaultValue {@link DEFAULT_MAX_REDELIVERIES} */
   maxRedeliveries?: number;
-  /** A tracker to use instead of the Redis one on the same server. */
+  /**
+   * A tracker to use instead of BullMQ's own records (then every job's record and
+   * events are written to it besides BullMQ's job, four scripts per job instead of two).
+   */
   tracker?: JobTracker;
+  /** How long a finished job stays readable (its record, BullMQ's completed job). @defaultValue 24 h */
+  recordTtlMs?: number;
+  /**
+   * Entries kept in each queue's BullMQ events stream, where the jobs' events are
+   * (`streams.events.maxLen`); a reader resuming after an older event gets the job's
+   * end made from its state, not the events in between. @defaultValue {@link DEFAULT_BULLMQ_EVENTS_MAX_LEN}
+   */
+  eventsMaxLen?: number;
 }
+
+/** @defaultValue */
+export const DEFAULT_BULLMQ_EVENTS_MAX_LEN = DEFAULT_BULLMQ.eventsMaxLen;
 
 /** Queues in Redis through BullMQ (the `redis` profile). */
 export class BullMQBackend implements QueueBackend {
@@ -43,9 +58,14 @@ export class BullMQBackend implements QueueBackend {
   readonly #queues = new Map<string, BullQueue>();
   readonly #workers = new Set<BullWorker>();
   readonly #ownsTracker: boolean;
+  /** Set when the jobs' records are BullMQ's own (no tracker given). */
+  readonly #native: BullMQTrackerShared | undefined;
+  readonly #queueTrackers = new Map<string, BullMQQueueTracker>();
+  readonly #recordTtlMs: number;
+  readonly #eventsMaxLen: number;
 
   constructor(options: BullMQBackendOptions = {}) {
-    const { url, prefix, visibilityTimeoutMs, maxRedeliveries } = resolveBullMQBackendOptions(options);
+    const { url, prefix, visibilityTimeoutMs, maxRedeliveries, recordTtlMs, eventsMaxLen } = resolveBullMQBackendOptions(options);
     this.#prefix = prefix;
     this.#visibilityTimeoutMs = visibilityTimeoutMs;
     this.#maxRedeliveries = maxRedeliveries;
@@ -56,16 +76,39 @@ export class BullMQBackend implements QueueBackend {
     });
     this.#connection.on('error', () => { /* reconnects by itself */ });
     this.#ownsTracker = options.tracker === undefined;
-    this.tracker = options.tracker ?? new RedisJobTracker({
-      url, keyPrefix: `${this.#prefix}:t:`,
+    this.#recordTtlMs = recordTtlMs;
+    this.#eventsMaxLen = eventsMaxLen;
+    const base = new RedisJobTracker({
+      url, keyPrefix: `${this.#prefix}:t:`, recordTtlMs: this.#recordTtlMs,
       ...(options.redisOptions !== undefined ? { redisOptions: options.redisOptions } : {}),
     });
+    this.tracker = options.tracker ?? base;
+    if (options.tracker === undefined) {
+      this.#native = new BullMQTrackerShared({
+        url, base, bullPrefix: this.#prefix, recordPrefix: `${this.#prefix}:t:`, ttlMs: this.#recordTtlMs,
+        redisOptions: { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(50 * n, 1_000), enableAutoPipelining: true, ...options.redisOptions },
+      });
+    } else {
+      void base.close();
+    }
+  }
+
+  /**
+   * The tracker of one queue: without a `tracker` option, one that reads BullMQ's own
+   * job hash and events stream and writes a record only for a job that leaves the
+   * fast path (see {@link BullMQQueueTracker}); otherwise the given one.
+   */
+  trackerOf(queue: string): JobTracker {
+    if (this.#native === undefined) return this.tracker;
+    let t = this.#queueTrackers.get(queue);
+    if (t === undefined) this.#queueTrackers.set(queue, t = new BullMQQueueTracker(this.#native, queue));
+    return t;
   }
 
   #queue(name: string): BullQueue {
     let q = this.#queues.get(name);
     if (q === undefined) {
-      q = new BullQueue(name, { connection: this.#connection, prefix: this.#prefix });
+      q = new BullQueue(name, { connection: this.#connection, prefix: this.#prefix, streams: { events: { maxLen: this.#eventsMaxLen } } });
       q.on('error', () => { /* the connection reconnects by itself */ });
       this.#queues.set(name, q);
     }
@@ -89,7 +132,7 @@ export class BullMQBackend implements QueueBackend {
     const q = this.#queue(queue);
     // The job id dedupes the first enqueue; retries and redrives are new engine jobs
     // of the same scaleout job.
-    const jobId = options.first ? envelope.id : `${envelope.id}.${randomUUID()}`;
+    const jobId = options.first ? envelope.id : engineJobId(envelope.id, envelope.attempt, randomUUID());
     // Only a keyed id can repeat (others are random); BullMQ's add ignores a known id
     // silently, so ask first to report the duplicate.
     if (options.first && envelope.key !== undefined && await q.getJob(jobId) !== undefined) return false;
@@ -101,19 +144,25 @@ export class BullMQBackend implements QueueBackend {
       // Engine-level attempts only cover failures of the engine or tracker themselves.
       attempts: this.#maxRedeliveries,
       backoff: { type: 'exponential', delay: 1_000, jitter: 0.5 },
-      removeOnComplete: { age: 3_600 },
+      // BullMQ's completed job is the job's record (see trackerOf): kept as long as one.
+      removeOnComplete: { age: Math.ceil((this.#native !== undefined ? this.#recordTtlMs : 3_600_000) / 1_000) },
       removeOnFail: { age: 7 * 24 * 3_600 },
     });
     return true;
   }
 
-  consume(queue: string, options: ConsumeOptions, handle: (raw: unknown, delivery: Delivery) => Promise<void>): BackendConsumer {
+  consume(queue: string, options: ConsumeOptions, handle: (raw: unknown, delivery: Delivery) => Promise<AckRecord | void>): BackendConsumer {
+    const native = this.#native !== undefined;
+    if (native) void (this.trackerOf(queue) as BullMQQueueTracker).listenForCancels().catch(() => undefined);
     const worker = new BullWorker(queue, async (job) => {
       const data = job.data as { id?: unknown } | null;
       // The first enqueue's engine id is the job's id (retries and redrives get others);
       // a stalled job handed again has been started before.
       const first = typeof data === 'object' && data !== null && job.id === data.id && job.attemptsStarted <= 1 && !(job.stalledCounter > 0);
-      await handle(job.data, { first });
+      // A first delivery's end goes in BullMQ's acknowledgement (its returnvalue and
+      // `completed` event), nothing written before it.
+      const end = await handle(job.data, { first, recordsOnAck: native && first });
+      return end?.event.type === 'completed' ? completedMark(end.patch.result) : undefined;
     }, {
       connection: this.#connection,
       prefix: this.#prefix,
@@ -165,6 +214,9 @@ export class BullMQBackend implements QueueBackend {
     await Promise.all([...this.#workers].map((w) => w.close(true)));
     await Promise.all([...this.#queues.values()].map((q) => q.close()));
     this.#queues.clear();
+    for (const t of this.#queueTrackers.values()) await t.close();
+    this.#queueTrackers.clear();
+    await this.#native?.close();
     if (this.#ownsTracker) await this.tracker.close();
     await this.#connection.quit().catch(() => { this.#connection.disconnect(); });
   }
