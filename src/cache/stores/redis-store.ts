@@ -71,10 +71,16 @@ export class RedisL2Store implements L2Store {
   getMany(keys: readonly string[]): Promise<(string | undefined)[]> {
     if (keys.length === 0) return Promise.resolve([]);
     if (keys.length === 1 && this.#client.status === 'ready' && !this.#closed) {
-      // The L2 hit of an untagged object: one GET, one promise hop.
       return this.#client.get(this.#prefix + keys[0]!).then((v) => [v ?? undefined], (err: unknown) => { throw classify(err); });
     }
     return this.#run(() => this.#client.mget(...keys.map((k) => this.#prefix + k))).then((reply) => reply.map((v) => v ?? undefined));
+  }
+
+  get(key: string): Promise<string | null> {
+    // The L2 hit: ioredis's own promise, nothing around it (the cache's guard counts any
+    // rejection as L2 being away, so errors need no classifying here).
+    if (this.#client.status === 'ready' && !this.#closed) return this.#client.get(this.#prefix + key);
+    return this.getMany([key]).then((reply) => reply[0] ?? null);
   }
 
   async set(key: string, value: string, ttlMs: number | undefined): Promise<void> {
