@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
-  resolveBusOptions, resolveCacheOptions, resolveMemcachedL2StoreOptions, resolvePostgresL2StoreOptions, resolveRedisL2StoreOptions,
+  checkEntryOptions, resolveBusOptions, resolveCacheOptions, validEntryOptions, resolveMemcachedL2StoreOptions, resolvePostgresL2StoreOptions, resolveRedisL2StoreOptions,
 } from './cache-options.js';
 import { CacheOptionsError } from './errors.js';
 
@@ -39,6 +39,22 @@ describe('cache options', () => {
       expect(thrown).toBeInstanceOf(CacheOptionsError);
       expect((thrown as CacheOptionsError).code).toBe('SCALEOUT_CACHE_INVALID_OPTIONS');
       expect((thrown as Error).message).toMatch(message);
+    }
+  });
+
+  it('check entry options by hand only where the schema agrees', () => {
+    const good = [{}, { ttlMs: 1 }, { ttlMs: 60_000, graceMs: 0, tags: ['a'] }, { tags: [] }, { ttlMs: undefined }];
+    const bad = [
+      { ttlMs: 0 }, { ttlMs: 1.5 }, { ttlMs: '5' }, { graceMs: -1 }, { tags: [''] }, { tags: ['x'.repeat(257)] },
+      { tags: Array.from({ length: 33 }, (_, i) => `t${i}`) }, { tags: 'a' }, { ttl: 5 }, null,
+    ];
+    for (const o of good) {
+      expect(validEntryOptions(o)).toBe(true);
+      expect(() => checkEntryOptions(o)).not.toThrow();
+    }
+    for (const o of bad) {
+      expect(validEntryOptions(o as never)).toBe(false);
+      expect(() => checkEntryOptions(o as never)).toThrow(CacheOptionsError);
     }
   });
 });

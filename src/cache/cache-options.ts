@@ -121,9 +121,31 @@ const entrySchema = z.strictObject({
 });
 
 export function checkEntryOptions(options: EntryOptions | undefined): void {
-  if (options === undefined) return;
+  if (options === undefined || validEntryOptions(options)) return;
   const parsed = entrySchema.safeParse(options);
   if (!parsed.success) throw new CacheOptionsError(`invalid cache entry options: ${describeIssues(parsed.error.issues, options)}`);
+}
+
+/**
+ * True for options the schema accepts, checked by hand: `getOrSet` checks its options
+ * on every call, and a schema parse costs more than an L2 hit. Anything this does not
+ * accept goes to the schema, which has the last word and says what is wrong.
+ */
+export function validEntryOptions(o: EntryOptions): boolean {
+  if (o === null || typeof o !== 'object') return false;
+  for (const name in o) {
+    if (name !== 'ttlMs' && name !== 'graceMs' && name !== 'tags') return false;
+  }
+  const { ttlMs, graceMs, tags } = o;
+  if (ttlMs !== undefined && !(Number.isSafeInteger(ttlMs) && ttlMs > 0)) return false;
+  if (graceMs !== undefined && !(Number.isSafeInteger(graceMs) && graceMs >= 0)) return false;
+  if (tags !== undefined) {
+    if (!Array.isArray(tags) || tags.length > 32) return false;
+    for (const tag of tags as unknown[]) {
+      if (typeof tag !== 'string' || tag.length < 1 || tag.length > 256) return false;
+    }
+  }
+  return true;
 }
 
 // ── the L2 stores and the buses: defaults and checks, each resolved once at construction ──

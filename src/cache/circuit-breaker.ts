@@ -65,6 +65,8 @@ export class CircuitBreaker {
   }
 
   success(): void {
+    // The usual case, on every L2 call: nothing to change.
+    if (this.#state === 'closed' && this.#failures === 0) return;
     this.#failures = 0;
     this.#probing = false;
     this.#state = 'closed';

@@ -13,7 +13,10 @@ export class L2Guard {
   readonly #breaker: CircuitBreaker;
   readonly #timeoutMs: number;
   readonly #metrics: CacheMetrics;
-  readonly #pending = new Set<PendingCall>();
+  // Calls in flight, oldest first. Every call gets the same timeout, so deadlines grow
+  // along the list and the sweeper stops at the first call still in time.
+  #oldest: PendingCall | undefined;
+  #newest: PendingCall | undefined;
   #sweeper: NodeJS.Timeout | undefined;
 
   constructor(store: L2Store, breaker: CircuitBreaker, timeoutMs: number, metrics: CacheMetrics) {
@@ -26,28 +29,67 @@ export class L2Guard {
   call<T>(op: string, fn: (store: L2Store) => Promise<T>): Promise<T> {
     if (!this.#breaker.tryAcquire()) {
       this.#metrics.counts.l2Rejected++;
-      return Promise.reject(new CacheL2UnavailableError(this.store.name, { cause: new Error('circuit breaker open after repeated failures') }));
+      return Promise.reject(this.#refusal());
     }
     const startMs = performance.now();
-    return new Promise<T>((resolve, reject) => {
-      const call: PendingCall = { deadlineMs: startMs + this.#timeoutMs, fail: reject, done: false };
-      this.#pending.add(call);
-      this.#sweepSoon();
-      fn(this.store).then((result) => {
+    let p: Promise<T>;
+    try {
+      p = fn(this.store);
+    } catch (err) {
+      p = Promise.reject(err as Error);
+    }
+    return this.#track<T, T>(op, startMs, p, undefined, undefined);
+  }
+
+  /**
+   * The value under one key, handed to `onValue` (or the failure to `onFailure`: the
+   * breaker refused, the engine failed, or the call timed out), always after `get`
+   * returned; the promise settles with what they return. The L2 hit path: it costs
+   * one promise on top of the store's.
+   */
+  get<R>(key: string, onValue: (text: string | null | undefined) => R | PromiseLike<R>, onFailure: (err: Error) => R | PromiseLike<R>): Promise<R> {
+    if (!this.#breaker.tryAcquire()) {
+      this.#metrics.counts.l2Rejected++;
+      // Never synchronously: the caller registers the promise before either callback runs.
+      return Promise.resolve(this.#refusal()).then(onFailure);
+    }
+    const startMs = performance.now();
+    let p: Promise<string | null | undefined>;
+    try {
+      p = this.store.get !== undefined ? this.store.get(key) : this.store.getMany([key]).then((reply) => reply[0]);
+    } catch (err) {
+      p = Promise.reject(err as Error);
+    }
+    return this.#track('get', startMs, p, onValue, onFailure);
+  }
+
+  /** Wait for `p` at most the timeout; `onValue`/`onFailure` (when given) map its outcome. */
+  #track<T, R>(
+    op: string, startMs: number, p: Promise<T>,
+    onValue: ((value: T) => R | PromiseLike<R>) | undefined, onFailure: ((err: Error) => R | PromiseLike<R>) | undefined,
+  ): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      const call = new PendingCall(startMs + this.#timeoutMs, resolve, reject, onFailure);
+      this.#link(call);
+      p.then((value) => {
         if (!this.#finish(call, op, startMs, true)) return;
-        resolve(result);
+        if (onValue === undefined) resolve(value as unknown as R);
+        else settle(resolve, reject, onValue, value);
       }, (err: unknown) => {
         if (!this.#finish(call, op, startMs, false)) return;
-        reject(err as Error);
+        call.fail(err as Error);
       });
     });
+  }
+
+  #refusal(): CacheL2UnavailableError {
+    return new CacheL2UnavailableError(this.store.name, { cause: new Error('circuit breaker open after repeated failures') });
   }
 
   /** Record the end of a call; false when the sweeper already failed it for taking too long. */
   #finish(call: PendingCall, op: string, startMs: number, ok: boolean): boolean {
     if (call.done) return false;
-    call.done = true;
-    this.#pending.delete(call);
+    this.#unlink(call);
     if (ok) this.#breaker.success();
     else {
       this.#breaker.failure();
@@ -57,22 +99,39 @@ export class L2Guard {
     return true;
   }
 
+  #link(call: PendingCall): void {
+    if (this.#newest === undefined) this.#oldest = call;
+    else {
+      this.#newest.next = call;
+      call.prev = this.#newest;
+    }
+    this.#newest = call;
+    if (this.#sweeper === undefined) this.#startSweeper();
+  }
+
+  #unlink(call: PendingCall): void {
+    call.done = true;
+    if (call.prev === undefined) this.#oldest = call.next;
+    else call.prev.next = call.next;
+    if (call.next === undefined) this.#newest = call.prev;
+    else call.next.prev = call.prev;
+    call.prev = undefined;
+    call.next = undefined;
+  }
+
   // One timer for all calls in flight instead of one per call: a timer per call costs
   // about as much as the rest of an L2 hit. A call fails at most one sweep period
   // (a fifth of the timeout) after its deadline.
-  #sweepSoon(): void {
-    if (this.#sweeper !== undefined) return;
+  #startSweeper(): void {
     this.#sweeper = setInterval(() => {
       const now = performance.now();
-      for (const call of this.#pending) {
-        if (call.deadlineMs > now) continue;
-        call.done = true;
-        this.#pending.delete(call);
+      for (let call = this.#oldest; call !== undefined && call.deadlineMs <= now; call = this.#oldest) {
+        this.#unlink(call);
         this.#breaker.failure();
         this.#metrics.counts.l2Errors++;
         call.fail(new CacheL2UnavailableError(this.store.name, { cause: new Error(`no answer within ${this.#timeoutMs} ms`) }));
       }
-      if (this.#pending.size === 0) {
+      if (this.#oldest === undefined) {
         clearInterval(this.#sweeper);
         this.#sweeper = undefined;
       }
@@ -81,8 +140,32 @@ export class L2Guard {
   }
 }
 
-interface PendingCall {
-  deadlineMs: number;
-  fail: (err: Error) => void;
-  done: boolean;
+class PendingCall {
+  prev: PendingCall | undefined = undefined;
+  next: PendingCall | undefined = undefined;
+  done = false;
+  readonly deadlineMs: number;
+  readonly #resolve: (value: never) => void;
+  readonly #reject: (err: Error) => void;
+  readonly #onFailure: ((err: Error) => unknown) | undefined;
+
+  constructor(deadlineMs: number, resolve: (value: never) => void, reject: (err: Error) => void, onFailure: ((err: Error) => unknown) | undefined) {
+    this.deadlineMs = deadlineMs;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    this.#onFailure = onFailure;
+  }
+
+  fail(err: Error): void {
+    if (this.#onFailure === undefined) this.#reject(err);
+    else settle(this.#resolve, this.#reject, this.#onFailure, err);
+  }
+}
+
+function settle<A>(resolve: (value: never) => void, reject: (err: Error) => void, fn: (arg: A) => unknown, arg: A): void {
+  try {
+    resolve(fn(arg) as never);
+  } catch (err) {
+    reject(err as Error);
+  }
 }

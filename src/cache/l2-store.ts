@@ -14,6 +14,12 @@ export interface L2Store {
   readonly name: string;
   /** The values of `keys`, in order; undefined for a key that is missing or expired. */
   getMany(keys: readonly string[]): Promise<(string | undefined)[]>;
+  /**
+   * The value of one key, null or undefined when missing: the L2 hit of an untagged
+   * entry, where `getMany`'s arrays are all the cost there is to save. Optional (the
+   * cache falls back to `getMany`); any error means L2 is away for this call.
+   */
+  get?(key: string): Promise<string | null | undefined>;
   /** Store `value` under `key`; `ttlMs` undefined means no expiry (the engine may still evict). */
   set(key: string, value: string, ttlMs: number | undefined): Promise<void>;
   /**

@@ -6,6 +6,7 @@ import {
   Cache, CacheKeyError, CacheOptionsError, CacheValueError, cacheKey,
 } from '../../src/cache/index.js';
 import type { CacheOptions, L2Store } from '../../src/cache/index.js';
+import { decodeEntry } from '../../src/cache/entry.js';
 import { waitFor } from '../support/wait-for.js';
 
 /** A way to open L2 stores on one engine (each its own connection, like separate instances). */
@@ -62,6 +63,30 @@ export function describeCacheBehaviour(name: string, open: () => Promise<CacheL2
       release();
       expect(new Set(await all)).toEqual(new Set(['v']));
       expect(calls).toBe(1);
+    });
+
+    it('single flight on the L2 hit path: concurrent callers of one key share one GET', async () => {
+      const [a, b] = [cache({ l1: false }), cache({ l1: false })];
+      const k = key();
+      await a.getOrSet(k, () => 'v');
+      const before = b.stats().l2Calls;
+      const all = await Promise.all(Array.from({ length: 20 }, () => b.getOrSet(k, () => 'loaded')));
+      expect(all).toEqual(Array.from({ length: 20 }, () => 'v'));
+      expect(b.stats().l2Calls - before).toBe(1);
+    });
+
+    it('reads entries in the JSON envelope of earlier versions; an unknown format is a miss', async () => {
+      const a = cache({ l1: false });
+      const raw = f.store();
+      stores.push(raw);
+      const [old, future] = [key(), key()];
+      const now = Date.now();
+      await raw.set(`v:${old}`, JSON.stringify({ v: { n: 1 }, k: 'tok', f: now + 60_000, g: now + 120_000 }), 120_000);
+      await raw.set(`v:${future}`, `s9|${now + 60_000}|${now + 120_000}|tok|0|1`, 120_000);
+      expect(await a.getOrSetWithSource(old, () => ({ n: 2 }))).toEqual({ value: { n: 1 }, source: 'l2', stale: false });
+      expect(await a.getOrSet(old, () => ({ n: 2 }))).toEqual({ n: 1 });
+      expect(await a.getOrSet(future, () => 2)).toBe(2);
+      expect(decodeEntry((await raw.getMany([`v:${future}`]))[0])?.v).toBe(2);
     });
 
     it('the lease: five instances missing at once call the loader once between them', async () => {
@@ -157,7 +182,7 @@ export function describeCacheBehaviour(name: string, open: () => Promise<CacheL2
       let n = 0;
       const inL2 = async (): Promise<unknown> => {
         const [text] = await raw.getMany([`v:${k}`]);
-        return text === undefined ? undefined : (JSON.parse(text) as { v: unknown }).v;
+        return decodeEntry(text)?.v;
       };
       const handle = a.warm(k, () => `built ${++n}`, { intervalMs: 100, ttlMs: 60_000 });
       try {

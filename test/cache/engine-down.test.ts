@@ -80,7 +80,10 @@ describe('cache with a hung L2 (the engine accepts and never answers)', () => {
       await cache.getOrSet('warm-up', () => 1);
       server.pause();
       for (let i = 0; i < 4; i++) {
-        const { result, ms } = await timed(() => cache.getOrSetWithSource(`hung:${i}`, () => i));
+        // getOrSet starts with its own GET (the hit path), getOrSetWithSource with a read of entry and tags: both are bounded.
+        const { result, ms } = await timed(() => (i % 2 === 0
+          ? cache.getOrSet(`hung:${i}`, () => i).then((value) => ({ value, source: 'loader' }))
+          : cache.getOrSetWithSource(`hung:${i}`, () => i)));
         expect(result).toMatchObject({ value: i, source: 'loader' });
         expect(ms).toBeLessThan(MAX_REQUEST_MS);
       }

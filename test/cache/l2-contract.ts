@@ -30,6 +30,22 @@ export function describeL2Contract(name: string, open: () => Promise<L2Fixture>)
       expect(await f.b.getMany([])).toEqual([]);
     });
 
+    it('answers many concurrent one-key reads each with its own key\'s value (get, when the store has it, and getMany)', async () => {
+      const keys = Array.from({ length: 64 }, () => key());
+      await Promise.all(keys.map((k, i) => f.a.set(k, `value ${i}`, HOUR_MS)));
+      const missing = key();
+      const reads = keys.flatMap((k) => [
+        f.b.get !== undefined ? f.b.get(k) : f.b.getMany([k]).then((r) => r[0]),
+        f.b.getMany([k]).then((r) => r[0]),
+        f.b.get !== undefined ? f.b.get(missing) : f.b.getMany([missing]).then((r) => r[0]),
+      ]);
+      const answers = await Promise.all(reads);
+      keys.forEach((_, i) => {
+        expect(answers.slice(i * 3, i * 3 + 2)).toEqual([`value ${i}`, `value ${i}`]);
+        expect(answers[i * 3 + 2] ?? undefined).toBeUndefined();
+      });
+    });
+
     it('round-trips awkward keys and values', async () => {
       const keys = [`ключ ${key()} with spaces`, `${key()}:${'x'.repeat(400)}`, `${key()}\n\t{}`];
       const value = `{"v":"значение ✓ 🛒","q":"\\"quoted\\""} ${'y'.repeat(100_000)}`;
