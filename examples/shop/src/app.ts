@@ -62,6 +62,8 @@ export interface ShopOptions {
   memcachedUrl?: string;
   /** Prefix of the cache's keys and channel. @defaultValue 'shop:cache:' */
   cacheKeyPrefix?: string;
+  /** The cache's L2 call timeout: a slower call counts as a miss. @defaultValue the cache's own (250 ms) */
+  cacheL2TimeoutMs?: number;
   /** false: no cache (every product page from the database). @defaultValue true */
   cache?: boolean;
   /** Orders of demo customers seeded on a fresh start, for "bought together". @defaultValue 0 */
@@ -123,6 +125,7 @@ export async function buildApp(options: ShopOptions): Promise<FastifyInstance> {
         ...(options.cacheRedisUrl === undefined ? {} : { cacheRedisUrl: options.cacheRedisUrl }),
         ...(options.memcachedUrl === undefined ? {} : { memcachedUrl: options.memcachedUrl }),
         ...(options.cacheKeyPrefix === undefined ? {} : { keyPrefix: options.cacheKeyPrefix }),
+        ...(options.cacheL2TimeoutMs === undefined ? {} : { l2TimeoutMs: options.cacheL2TimeoutMs }),
       });
     }
     await app.register(formbody);

@@ -19,6 +19,8 @@ export interface ShopCacheOptions {
   databaseUrl: string;
   /** Prefix of every key, so deployments sharing an engine stay apart. */
   keyPrefix?: string;
+  /** An L2 call that takes longer counts as a miss (see the cache's `l2TimeoutMs`). */
+  l2TimeoutMs?: number;
 }
 
 /**
@@ -64,7 +66,7 @@ export async function openShopCache(options: ShopCacheOptions): Promise<ShopCach
   }
   // Bus channels are lower-case identifiers (PostgreSQL LISTEN names).
   const channel = `c_${keyPrefix.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63);
-  const cache = new Cache({ l2, bus, channel });
+  const cache = new Cache({ l2, bus, channel, ...(options.l2TimeoutMs === undefined ? {} : { l2TimeoutMs: options.l2TimeoutMs }) });
   await cache.ready();
   return {
     cache,
