@@ -46,7 +46,8 @@ describe.each(stores)('write-through on %s', (name, makeStore) => {
   let cache: Cache;
   beforeAll(() => {
     l2 = makeStore();
-    cache = new Cache({ l2 });
+    // Generous: these tests are about versions and order, not the L2 timeout (which has its own tests).
+    cache = new Cache({ l2, l2TimeoutMs: 5_000 });
   });
   afterAll(async () => {
     await cache.close();
@@ -78,7 +79,7 @@ describe.each(stores)('write-through on %s', (name, makeStore) => {
     const key = `race:${name}`;
     const versions = Array.from({ length: 30 }, (_, i) => i + 1).sort(() => Math.random() - 0.5);
     await Promise.all(versions.map((v) => cache.setVersioned(key, { v }, v)));
-    const reader = new Cache({ l2, l1: false });
+    const reader = new Cache({ l2, l1: false, l2TimeoutMs: 5_000 });
     expect(await reader.getOrSet(key, () => ({ v: -1 }))).toEqual({ v: 30 });
     await reader.close();
   });
@@ -87,7 +88,7 @@ describe.each(stores)('write-through on %s', (name, makeStore) => {
 describe('invalidate-on-write', () => {
   it('drops the tag once the write has committed, and nothing when it throws', async () => {
     const l2 = new RedisL2Store({ url: REDIS_URL, keyPrefix: prefix });
-    const cache = new Cache({ l2 });
+    const cache = new Cache({ l2, l2TimeoutMs: 5_000 });
     await db.query(`INSERT INTO ${table} (id, name) VALUES (3, 'plain')`);
     const load = async () => (await db.query<Product>(`SELECT name FROM ${table} WHERE id = 3`, [], { consistency: 'primary' })).rows[0]!.name;
     const read = () => cache.getOrSet('page:3', load, { tags: ['product:3'] });
