@@ -71,16 +71,23 @@ export function parseEnvelope(queue: string, raw: unknown): JobEnvelope {
   const value = typeof raw === 'string' ? safeJson(queue, raw) : raw;
   if (typeof value !== 'object' || value === null) throw new JobsMalformedJobError(queue, 'not an object');
   const e = value as Record<string, unknown>;
-  for (const field of ['id', 'name'] as const) {
-    if (typeof e[field] !== 'string') throw new JobsMalformedJobError(queue, `"${field}" is not a string`);
-  }
-  for (const field of ['v', 'attempt', 'maxAttempts', 'backoffMs', 'backoffMaxMs', 'jitter', 'priority'] as const) {
-    if (typeof e[field] !== 'number' || !Number.isFinite(e[field])) {
-      throw new JobsMalformedJobError(queue, `"${field}" is not a number`);
-    }
-  }
+  // Field by field, not over lists of names: this runs once per job.
+  if (typeof e.id !== 'string') throw new JobsMalformedJobError(queue, '"id" is not a string');
+  if (typeof e.name !== 'string') throw new JobsMalformedJobError(queue, '"name" is not a string');
+  checkNumber(queue, e, 'v');
+  checkNumber(queue, e, 'attempt');
+  checkNumber(queue, e, 'maxAttempts');
+  checkNumber(queue, e, 'backoffMs');
+  checkNumber(queue, e, 'backoffMaxMs');
+  checkNumber(queue, e, 'jitter');
+  checkNumber(queue, e, 'priority');
   if (!('data' in e)) throw new JobsMalformedJobError(queue, 'no "data"');
   return value as JobEnvelope;
+}
+
+function checkNumber(queue: string, e: Record<string, unknown>, field: string): void {
+  const n = e[field];
+  if (typeof n !== 'number' || !Number.isFinite(n)) throw new JobsMalformedJobError(queue, `"${field}" is not a number`);
 }
 
 function safeJson(queue: string, text: string): unknown {
