@@ -63,7 +63,31 @@ export class Queue<T = unknown> {
    * returns the same id. With `db` (PostgreSQL backends), the job is written in the
    * caller's transaction: it exists only if that transaction commits.
    */
-  async add(name: string, data: T, options?: AddOptions): Promise<AddedJob> {
+  add(name: string, data: T, options?: AddOptions): Promise<AddedJob> {
+    if (!this.#closed && this.#isReady && (options === undefined || isEmpty(options)) && this.#tracker.createdWithEngine === true) {
+      // The usual add (no options, the engine's job is the record): one enqueue, no
+      // async function frame of its own.
+      const id = newJobId();
+      return this.backend.enqueue(this.name, this.#envelope(id, name, data, NO_OPTIONS), FIRST_ENQUEUE).then((added) => ({ id, added }));
+    }
+    return this.#add(name, data, options);
+  }
+
+  #envelope(id: string, name: string, data: T, o: AddOptions): JobEnvelope<T> {
+    const envelope: JobEnvelope<T> = {
+      id, name, v: o.v ?? DEFAULT_PAYLOAD_VERSION, data, attempt: 1,
+      // The job's own settings, else its queue's (resolved with the defaults).
+      maxAttempts: o.attempts ?? this.#options.attempts,
+      backoffMs: o.backoffMs ?? this.#options.backoffMs,
+      backoffMaxMs: o.backoffMaxMs ?? this.#options.backoffMaxMs,
+      jitter: o.jitter ?? this.#options.jitter,
+      priority: o.priority ?? 0,
+    };
+    if (o.key !== undefined) envelope.key = o.key;
+    return envelope;
+  }
+
+  async #add(name: string, data: T, options: AddOptions | undefined): Promise<AddedJob> {
     if (this.#closed) throw new JobsClosedError(`queue "${this.name}"`);
     // Most adds give no options: nothing to check then.
     const o: AddOptions = options === undefined || isEmpty(options) ? NO_OPTIONS : parseOptions(addOptionsSchema, options, `options of a job added to queue "${this.name}"`);
@@ -73,16 +97,7 @@ export class Queue<T = unknown> {
     }
     if (!this.#isReady) await this.ready();
     const id = o.key !== undefined ? jobIdForKey(this.name, o.key) : newJobId();
-    const envelope: JobEnvelope<T> = {
-      id, name, v: o.v ?? DEFAULT_PAYLOAD_VERSION, data, attempt: 1,
-      // The job's own settings, else its queue's (resolved with the defaults).
-      maxAttempts: o.attempts ?? this.#options.attempts,
-      backoffMs: o.backoffMs ?? this.#options.backoffMs,
-      backoffMaxMs: o.backoffMaxMs ?? this.#options.backoffMaxMs,
-      jitter: o.jitter ?? this.#options.jitter,
-      priority: o.priority ?? 0,
-      ...(o.key !== undefined ? { key: o.key } : {}),
-    };
+    const envelope = this.#envelope(id, name, data, o);
     const enqueue: EnqueueOptions = db !== undefined ? { delayMs: o.delayMs ?? 0, first: true, db } : { delayMs: o.delayMs ?? 0, first: true };
     const tracker = this.#tracker;
     // The engine's job is the record: enqueuing it is all there is to write.
@@ -161,6 +176,7 @@ export class Queue<T = unknown> {
 }
 
 const NO_OPTIONS: AddOptions = Object.freeze({});
+const FIRST_ENQUEUE: EnqueueOptions = Object.freeze({ delayMs: 0, first: true });
 
 function isEmpty(o: object): boolean {
   for (const _ in o) return false;

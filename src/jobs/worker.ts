@@ -225,7 +225,20 @@ export class Worker<T = unknown> {
   }
 
   #track(raw: unknown, delivery: Delivery | undefined): Promise<AckRecord | void> {
-    const run = this.#handle(raw, delivery);
+    let env: JobEnvelope<T>;
+    try {
+      env = parseEnvelope(this.queue, raw) as JobEnvelope<T>;
+    } catch (err) {
+      // Nothing can run it or route it anywhere useful; keeping it would block the queue.
+      this.#report(err);
+      return Promise.resolve();
+    }
+    // A first delivery whose start the engine's hand-over records (nothing to ask or
+    // write before it runs) takes the short path: no async function frame, no steps.
+    const run = delivery?.first === true && this.#tracker.startsWithEngine === true && this.#backend.removeWaiting !== undefined
+      && !this.#graceOver && this.#options.versions.includes(env.v)
+      ? this.#runFirst(env, delivery.recordsOnAck ?? this.#backend.recordsOnAck === true)
+      : this.#handle(env, delivery);
     this.#running.add(run);
     const done = (): void => { this.#running.delete(run); };
     run.then(done, done);
@@ -233,15 +246,48 @@ export class Worker<T = unknown> {
   }
 
 
-  async #handle(raw: unknown, delivery: Delivery | undefined): Promise<AckRecord | void> {
-    let env: JobEnvelope<T>;
-    try {
-      env = parseEnvelope(this.queue, raw) as JobEnvelope<T>;
-    } catch (err) {
-      // Nothing can run it or route it anywhere useful; keeping it would block the queue.
-      this.#report(err);
-      return;
-    }
+  /** The short path of {@link #handle} for a first delivery the engine's hand-over starts. */
+  #runFirst(env: JobEnvelope<T>, recordsOnAck: boolean): Promise<AckRecord | void> {
+    const tracker = this.#tracker;
+    const run = new Run(env.id);
+    tracker.watchCancel?.(env.id, run);
+    const ctx = new Context<T>(this.queue, env, run, tracker, undefined);
+    return this.#wait(run, ctx).then((outcome) => {
+      this.#runs.delete(run);
+      tracker.unwatchCancel?.(env.id, run);
+      const flushing = ctx.flush();
+      // The common end: the acknowledgement stores it.
+      if (flushing === undefined && recordsOnAck && 'ok' in outcome && outcome.ok) return completedEnd(env.id, outcome.value);
+      return this.#finishAfter(flushing, env, outcome, run, recordsOnAck);
+    });
+  }
+
+  async #finishAfter(flushing: Promise<void> | undefined, env: JobEnvelope<T>, outcome: Outcome, run: Run, recordsOnAck: boolean): Promise<AckRecord | void> {
+    // The last progress is stored before the end is.
+    await flushing;
+    return this.#finish(env, outcome, run, recordsOnAck);
+  }
+
+  /**
+   * Runs the handler; resolves with how it ended, or with a hand-back once the grace
+   * time is over. The caller takes the run out of `#runs` when this resolves.
+   */
+  #wait(run: Run, ctx: Context<T>): Promise<Outcome> {
+    this.#runs.add(run);
+    return new Promise<Outcome>((resolve) => {
+      run.settle = resolve;
+      let result: unknown;
+      try {
+        result = this.#handler(ctx);
+      } catch (error) {
+        resolve({ ok: false, error });
+        return;
+      }
+      Promise.resolve(result).then((value) => resolve({ ok: true, value }), (error: unknown) => resolve({ ok: false, error }));
+    });
+  }
+
+  async #handle(env: JobEnvelope<T>, delivery: Delivery | undefined): Promise<AckRecord | void> {
     const tracker = this.#tracker;
     // Handed over by the engine after close() began: run within the grace time, else back to the queue.
     if (this.#graceOver) {
@@ -299,18 +345,7 @@ export class Worker<T = unknown> {
     if (this.#graceOver) {
       outcome = { shutdown: true };
     } else {
-      this.#runs.add(run);
-      outcome = await new Promise<Outcome>((resolve) => {
-        run.settle = resolve;
-        let result: unknown;
-        try {
-          result = this.#handler(ctx);
-        } catch (error) {
-          resolve({ ok: false, error });
-          return;
-        }
-        Promise.resolve(result).then((value) => resolve({ ok: true, value }), (error: unknown) => resolve({ ok: false, error }));
-      });
+      outcome = await this.#wait(run, ctx);
       this.#runs.delete(run);
     }
     tracker.unwatchCancel?.(env.id, run);

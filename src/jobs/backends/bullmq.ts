@@ -46,6 +46,10 @@ export interface BullMQBackendOptions {
 /** @defaultValue */
 export const DEFAULT_BULLMQ_EVENTS_MAX_LEN = DEFAULT_BULLMQ.eventsMaxLen;
 
+function added(): boolean {
+  return true;
+}
+
 /** Queues in Redis through BullMQ (the `redis` profile). */
 export class BullMQBackend implements QueueBackend {
   readonly name = 'bullmq';
@@ -141,18 +145,30 @@ export class BullMQBackend implements QueueBackend {
     await this.#queue(queue).waitUntilReady();
   }
 
-  async enqueue(queue: string, envelope: JobEnvelope, options: EnqueueOptions): Promise<boolean> {
-    const q = this.#queue(queue);
+  enqueue(queue: string, envelope: JobEnvelope, options: EnqueueOptions): Promise<boolean> {
+    // Only a keyed id can repeat (others are random); BullMQ's add ignores a known id
+    // silently, so ask first to report the duplicate.
+    if (options.first && envelope.key !== undefined) return this.#enqueueKeyed(queue, envelope, options);
+    try {
+      return this.#add(queue, envelope, options).then(added);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  async #enqueueKeyed(queue: string, envelope: JobEnvelope, options: EnqueueOptions): Promise<boolean> {
+    if (await this.#queue(queue).getJob(envelope.id) !== undefined) return false;
+    await this.#add(queue, envelope, options);
+    return true;
+  }
+
+  #add(queue: string, envelope: JobEnvelope, options: EnqueueOptions): Promise<unknown> {
     // The job id dedupes the first enqueue; retries and redrives are new engine jobs
     // of the same scaleout job.
     const jobId = options.first ? envelope.id : engineJobId(envelope.id, envelope.attempt, randomUUID());
-    // Only a keyed id can repeat (others are random); BullMQ's add ignores a known id
-    // silently, so ask first to report the duplicate.
-    if (options.first && envelope.key !== undefined && await q.getJob(jobId) !== undefined) return false;
     // BullMQ: 1 runs first; scaleout: higher runs first. The rest is the queue's defaultJobOptions.
     const priority = 1 + MAX_PRIORITY - envelope.priority;
-    await q.add(envelope.name, envelope, options.delayMs > 0 ? { jobId, priority, delay: options.delayMs } : { jobId, priority });
-    return true;
+    return this.#queue(queue).add(envelope.name, envelope, options.delayMs > 0 ? { jobId, priority, delay: options.delayMs } : { jobId, priority });
   }
 
   consume(queue: string, options: ConsumeOptions, handle: (raw: unknown, delivery: Delivery) => Promise<AckRecord | void>): BackendConsumer {
