@@ -1,4 +1,4 @@
-import type { QueueBackend } from './backend.js';
+import type { EnqueueOptions, QueueBackend } from './backend.js';
 import { deadLetterQueueName } from './backend.js';
 import { JobsClosedError, JobsUnsupportedError } from './errors.js';
 import { jobIdForKey, newJobId, parseEnvelope } from './job.js';
@@ -36,6 +36,8 @@ export class Queue<T = unknown> {
   /** Where this queue's job records and events are. */
   readonly #tracker: JobTracker;
   #ready: Promise<void> | undefined;
+  /** Set once `ready()` succeeded: `add` skips it then (no promise per job). */
+  #isReady = false;
   #closed = false;
 
   constructor(backend: QueueBackend, name: string, options: QueueOptions = {}) {
@@ -50,6 +52,7 @@ export class Queue<T = unknown> {
     this.#ready ??= (async () => {
       await this.backend.prepare(this.name);
       await this.backend.prepare(deadLetterQueueName(this.name));
+      this.#isReady = true;
     })();
     this.#ready.catch(() => { this.#ready = undefined; });
     return this.#ready;
@@ -60,16 +63,17 @@ export class Queue<T = unknown> {
    * returns the same id. With `db` (PostgreSQL backends), the job is written in the
    * caller's transaction: it exists only if that transaction commits.
    */
-  async add(name: string, data: T, options: AddOptions = {}): Promise<AddedJob> {
-    if (this.#closed) throw new JobsClosedError(`queue "${this.name}"`);
-    // Most adds give no options: nothing to check then.
-    const o: AddOptions = isEmpty(options) ? {} : parseOptions(addOptionsSchema, options, `options of a job added to queue "${this.name}"`);
-    const db = o.db as SqlExecutor | undefined;
-    if (db !== undefined && !this.backend.capabilities.transactionalAdd) {
-      throw new JobsUnsupportedError(this.backend.name, 'enqueue in a database transaction', 'its jobs are not in the database');
+  add(name: string, data: T, options?: AddOptions): Promise<AddedJob> {
+    if (!this.#closed && this.#isReady && (options === undefined || isEmpty(options)) && this.#tracker.createdWithEngine === true) {
+      // The usual add (no options, the engine's job is the record): one enqueue, no
+      // async function frame of its own.
+      const id = newJobId();
+      return this.backend.enqueue(this.name, this.#envelope(id, name, data, NO_OPTIONS), FIRST_ENQUEUE).then((added) => ({ id, added }));
     }
-    await this.ready();
-    const id = o.key !== undefined ? jobIdForKey(this.name, o.key) : newJobId();
+    return this.#add(name, data, options);
+  }
+
+  #envelope(id: string, name: string, data: T, o: AddOptions): JobEnvelope<T> {
     const envelope: JobEnvelope<T> = {
       id, name, v: o.v ?? DEFAULT_PAYLOAD_VERSION, data, attempt: 1,
       // The job's own settings, else its queue's (resolved with the defaults).
@@ -78,11 +82,27 @@ export class Queue<T = unknown> {
       backoffMaxMs: o.backoffMaxMs ?? this.#options.backoffMaxMs,
       jitter: o.jitter ?? this.#options.jitter,
       priority: o.priority ?? 0,
-      ...(o.key !== undefined ? { key: o.key } : {}),
     };
-    const info = { id, queue: this.name, name };
-    const enqueue = { delayMs: o.delayMs ?? 0, first: true, ...(db !== undefined ? { db } : {}) };
+    if (o.key !== undefined) envelope.key = o.key;
+    return envelope;
+  }
+
+  async #add(name: string, data: T, options: AddOptions | undefined): Promise<AddedJob> {
+    if (this.#closed) throw new JobsClosedError(`queue "${this.name}"`);
+    // Most adds give no options: nothing to check then.
+    const o: AddOptions = options === undefined || isEmpty(options) ? NO_OPTIONS : parseOptions(addOptionsSchema, options, `options of a job added to queue "${this.name}"`);
+    const db = o.db as SqlExecutor | undefined;
+    if (db !== undefined && !this.backend.capabilities.transactionalAdd) {
+      throw new JobsUnsupportedError(this.backend.name, 'enqueue in a database transaction', 'its jobs are not in the database');
+    }
+    if (!this.#isReady) await this.ready();
+    const id = o.key !== undefined ? jobIdForKey(this.name, o.key) : newJobId();
+    const envelope = this.#envelope(id, name, data, o);
+    const enqueue: EnqueueOptions = db !== undefined ? { delayMs: o.delayMs ?? 0, first: true, db } : { delayMs: o.delayMs ?? 0, first: true };
     const tracker = this.#tracker;
+    // The engine's job is the record: enqueuing it is all there is to write.
+    if (tracker.createdWithEngine === true) return { id, added: await this.backend.enqueue(this.name, envelope, enqueue) };
+    const info = { id, queue: this.name, name };
     if (this.backend.enqueueWithRecord !== undefined) {
       // The job and its record in one statement of the engine.
       return { id, added: await this.backend.enqueueWithRecord(this.name, envelope, enqueue, info) };
@@ -154,6 +174,9 @@ export class Queue<T = unknown> {
     this.#closed = true;
   }
 }
+
+const NO_OPTIONS: AddOptions = Object.freeze({});
+const FIRST_ENQUEUE: EnqueueOptions = Object.freeze({ delayMs: 0, first: true });
 
 function isEmpty(o: object): boolean {
   for (const _ in o) return false;

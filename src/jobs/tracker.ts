@@ -15,6 +15,11 @@ export interface SqlExecutor {
   query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
 }
 
+/** Told of a cancel of the job it watches (an object, not a callback: no closure per job). */
+export interface CancelWatcher {
+  onCancel(): void;
+}
+
 export interface EventsOptions {
   /** The id of the last event the caller saw (HTTP `Last-Event-ID`); later ones follow. */
   after?: string;
@@ -54,11 +59,18 @@ export interface JobTracker {
    */
   readonly startsWithEngine?: boolean;
   /**
-   * Optional: calls `onCancel` when a cancel of the job is requested (at once if one was
-   * heard lately), pushed instead of polled; returns what stops watching. A worker
+   * Optional: true when `create` writes nothing (the engine's job, deduped by its id, is
+   * the first record): `add` then only enqueues.
+   */
+  readonly createdWithEngine?: boolean;
+  /**
+   * Optional: calls `watcher.onCancel()` when a cancel of the job is requested (at once if one was
+   * heard lately), pushed instead of polled, until `unwatchCancel`. A worker
    * still polls `get` every `cancelPollMs`, so a cancel missed here is seen late, never lost.
    */
-  watchCancel?(jobId: string, onCancel: () => void): () => void;
+  watchCancel?(jobId: string, watcher: CancelWatcher): void;
+  /** Stops what `watchCancel` started (with the same watcher). */
+  unwatchCancel?(jobId: string, watcher: CancelWatcher): void;
   /** Events of one job in order, first those stored after `after`, then new ones as they happen; ends after a terminal event. */
   events(jobId: string, options?: EventsOptions): AsyncIterable<JobEvent>;
   /**

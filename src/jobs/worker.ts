@@ -8,7 +8,7 @@ import { parseOptions, workerOptionsSchema } from './options.js';
 import { ProgressWriter } from './progress-writer.js';
 import type { ResolvedWorkerOptions, WorkerOptions } from './options.js';
 import type { Queue } from './queue.js';
-import type { JobTracker } from './tracker.js';
+import type { CancelWatcher, JobTracker } from './tracker.js';
 
 /** What a handler gets for one run of one job. */
 export interface JobContext<T = unknown> {
@@ -40,13 +40,25 @@ export type JobHandler<T = unknown> = (ctx: JobContext<T>) => Promise<unknown>;
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown } | { shutdown: true };
 
 /**
- * A job's abort signal, made on first use: most handlers of short jobs never read it,
- * and an AbortController is one of the costlier objects of a job's run.
+ * One run of one job, one object for all the worker keeps of it: its abort signal
+ * (made on first use: most handlers of short jobs never read it, and an
+ * AbortController is one of the costlier objects of a job's run), when it started (for
+ * the cancel poll), and what ends the worker's wait for it when the grace time is over.
+ * It is also the job's cancel watcher, so watching costs no closure per job.
  */
-class JobAbort {
+class Run implements CancelWatcher {
+  readonly id: string;
+  readonly sinceMs: number;
+  /** Resolves the worker's wait for the handler; set while it waits. */
+  settle: ((o: Outcome) => void) | undefined;
   #controller: AbortController | undefined;
   #reason: unknown;
   #aborted = false;
+
+  constructor(id: string) {
+    this.id = id;
+    this.sinceMs = performance.now();
+  }
 
   get signal(): AbortSignal {
     if (this.#controller === undefined) {
@@ -66,13 +78,69 @@ class JobAbort {
     this.#reason = reason;
     this.#controller?.abort(reason);
   }
+
+  onCancel(): void {
+    this.abort(new JobsCancelledError(this.id));
+  }
 }
 
-/** A running job the worker asks the tracker about, for a cancel it was not told of. */
-interface Watched {
-  id: string;
-  sinceMs: number;
-  abort: JobAbort;
+/**
+ * What a handler gets: fields, and its functions made on first use (a handler may take
+ * them apart from the context, `({ data, progress }) => ...`, so they are closures, not
+ * methods, but most short jobs never use them).
+ */
+class Context<T> implements JobContext<T> {
+  readonly id: string;
+  readonly queue: string;
+  readonly name: string;
+  readonly v: number;
+  readonly data: T;
+  readonly attempt: number;
+  readonly key: string | undefined;
+  readonly #run: Run;
+  readonly #tracker: JobTracker;
+  /** Sends the 'active' step first where it is held back (see Worker#handle). */
+  readonly #begin: (() => void) | undefined;
+  #writer: ProgressWriter | undefined;
+  #progress: ((value: unknown) => Promise<void>) | undefined;
+  #once: (<R>(key: string, fn: () => Promise<R>) => Promise<R>) | undefined;
+
+  constructor(queue: string, env: JobEnvelope<T>, run: Run, tracker: JobTracker, begin: (() => void) | undefined) {
+    this.id = env.id;
+    this.queue = queue;
+    this.name = env.name;
+    this.v = env.v;
+    this.data = env.data;
+    this.attempt = env.attempt;
+    this.key = env.key;
+    this.#run = run;
+    this.#tracker = tracker;
+    this.#begin = begin;
+  }
+
+  get signal(): AbortSignal {
+    return this.#run.signal;
+  }
+
+  get progress(): (value: unknown) => Promise<void> {
+    return this.#progress ??= (value) => {
+      this.#writer ??= new ProgressWriter((v) => {
+        // Behind the 'active' step, on the same connection.
+        this.#begin?.();
+        return this.#tracker.record(this.id, { progress: v }, { type: 'progress', data: v });
+      });
+      return this.#writer.set(value);
+    };
+  }
+
+  get once(): <R>(key: string, fn: () => Promise<R>) => Promise<R> {
+    return this.#once ??= (key, fn) => this.#tracker.once(`${this.queue}:${this.key ?? this.id}:${key}`, fn);
+  }
+
+  /** Resolves once the last progress set is stored (or failed). */
+  flush(): Promise<void> | undefined {
+    return this.#writer?.flush();
+  }
 }
 
 /**
@@ -97,9 +165,8 @@ export class Worker<T = unknown> {
   readonly #consumer: BackendConsumer;
   readonly #running = new Set<Promise<AckRecord | void>>();
   #graceOver = false;
-  /** What ends each running job's wait when the grace time is over (no promise per job kept by a shared one). */
-  readonly #onGraceOver = new Set<() => void>();
-  readonly #watched = new Set<Watched>();
+  /** Jobs whose handler runs: polled for cancels, and their wait ended when the grace time is over. */
+  readonly #runs = new Set<Run>();
   readonly #cancelPoll: NodeJS.Timeout;
   #closing: Promise<void> | undefined;
 
@@ -139,7 +206,7 @@ export class Worker<T = unknown> {
       while (!timeIsUp && this.#running.size > 0) await Promise.race([Promise.allSettled([...this.#running]), timeUp]);
       clearTimeout(timer);
       this.#graceOver = true;
-      for (const stop of [...this.#onGraceOver]) stop();
+      for (const run of [...this.#runs]) run.settle?.({ shutdown: true });
       await Promise.allSettled([...this.#running]);
       clearInterval(this.#cancelPoll);
       await this.#consumer.close().catch((err: unknown) => this.#report(err));
@@ -149,31 +216,78 @@ export class Worker<T = unknown> {
 
   #pollCancels(): void {
     const now = performance.now();
-    for (const w of this.#watched) {
-      if (now - w.sinceMs < this.#options.cancelPollMs) continue;
-      this.#tracker.get(w.id).then((info) => {
-        if (info?.cancelRequested === true) w.abort.abort(new JobsCancelledError(w.id));
+    for (const run of this.#runs) {
+      if (now - run.sinceMs < this.#options.cancelPollMs) continue;
+      this.#tracker.get(run.id).then((info) => {
+        if (info?.cancelRequested === true) run.onCancel();
       }, (err: unknown) => this.#report(err));
     }
   }
 
   #track(raw: unknown, delivery: Delivery | undefined): Promise<AckRecord | void> {
-    const run = this.#handle(raw, delivery);
-    this.#running.add(run);
-    const done = (): void => { this.#running.delete(run); };
-    run.then(done, done);
-    return run;
-  }
-
-  async #handle(raw: unknown, delivery: Delivery | undefined): Promise<AckRecord | void> {
     let env: JobEnvelope<T>;
     try {
       env = parseEnvelope(this.queue, raw) as JobEnvelope<T>;
     } catch (err) {
       // Nothing can run it or route it anywhere useful; keeping it would block the queue.
       this.#report(err);
-      return;
+      return Promise.resolve();
     }
+    // A first delivery whose start the engine's hand-over records (nothing to ask or
+    // write before it runs) takes the short path: no async function frame, no steps.
+    const run = delivery?.first === true && this.#tracker.startsWithEngine === true && this.#backend.removeWaiting !== undefined
+      && !this.#graceOver && this.#options.versions.includes(env.v)
+      ? this.#runFirst(env, delivery.recordsOnAck ?? this.#backend.recordsOnAck === true)
+      : this.#handle(env, delivery);
+    this.#running.add(run);
+    const done = (): void => { this.#running.delete(run); };
+    run.then(done, done);
+    return run;
+  }
+
+
+  /** The short path of {@link #handle} for a first delivery the engine's hand-over starts. */
+  #runFirst(env: JobEnvelope<T>, recordsOnAck: boolean): Promise<AckRecord | void> {
+    const tracker = this.#tracker;
+    const run = new Run(env.id);
+    tracker.watchCancel?.(env.id, run);
+    const ctx = new Context<T>(this.queue, env, run, tracker, undefined);
+    return this.#wait(run, ctx).then((outcome) => {
+      this.#runs.delete(run);
+      tracker.unwatchCancel?.(env.id, run);
+      const flushing = ctx.flush();
+      // The common end: the acknowledgement stores it.
+      if (flushing === undefined && recordsOnAck && 'ok' in outcome && outcome.ok) return completedEnd(env.id, outcome.value);
+      return this.#finishAfter(flushing, env, outcome, run, recordsOnAck);
+    });
+  }
+
+  async #finishAfter(flushing: Promise<void> | undefined, env: JobEnvelope<T>, outcome: Outcome, run: Run, recordsOnAck: boolean): Promise<AckRecord | void> {
+    // The last progress is stored before the end is.
+    await flushing;
+    return this.#finish(env, outcome, run, recordsOnAck);
+  }
+
+  /**
+   * Runs the handler; resolves with how it ended, or with a hand-back once the grace
+   * time is over. The caller takes the run out of `#runs` when this resolves.
+   */
+  #wait(run: Run, ctx: Context<T>): Promise<Outcome> {
+    this.#runs.add(run);
+    return new Promise<Outcome>((resolve) => {
+      run.settle = resolve;
+      let result: unknown;
+      try {
+        result = this.#handler(ctx);
+      } catch (error) {
+        resolve({ ok: false, error });
+        return;
+      }
+      Promise.resolve(result).then((value) => resolve({ ok: true, value }), (error: unknown) => resolve({ ok: false, error }));
+    });
+  }
+
+  async #handle(env: JobEnvelope<T>, delivery: Delivery | undefined): Promise<AckRecord | void> {
     const tracker = this.#tracker;
     // Handed over by the engine after close() began: run within the grace time, else back to the queue.
     if (this.#graceOver) {
@@ -184,7 +298,7 @@ export class Worker<T = unknown> {
       await this.#deadLetter(env, new JobsUnknownVersionError(this.queue, env.v, this.#options.versions));
       return;
     }
-    const controller = new JobAbort();
+    const run = new Run(env.id);
     // Where the engine stores a completed job's end with its acknowledgement.
     const recordsOnAck = delivery?.recordsOnAck ?? this.#backend.recordsOnAck === true;
     // A first delivery where a cancel takes the job out of the engine has nothing to
@@ -206,7 +320,7 @@ export class Worker<T = unknown> {
           if (begun !== undefined) return;
           begun = tracker.begin(env.id, env.attempt).then((before) => {
             // A cancel that came while the job was being handed over.
-            if (before?.cancelRequested === true) controller.abort(new JobsCancelledError(env.id));
+            if (before?.cancelRequested === true) run.onCancel();
           });
           begun.catch(() => undefined);
         };
@@ -225,40 +339,18 @@ export class Worker<T = unknown> {
 
     // Pushed where the tracker can (a cancel heard while the job was handed over
     // included), and polled in any case.
-    const unwatch = tracker.watchCancel?.(env.id, () => controller.abort(new JobsCancelledError(env.id)));
-    const watched: Watched = { id: env.id, sinceMs: performance.now(), abort: controller };
-    this.#watched.add(watched);
-    let progress: ProgressWriter | undefined;
-    const ctx: JobContext<T> = {
-      id: env.id, queue: this.queue, name: env.name, v: env.v, data: env.data, attempt: env.attempt, key: env.key,
-      get signal() { return controller.signal; },
-      progress: (value) => {
-        progress ??= new ProgressWriter((v) => {
-          // Behind the 'active' step, on the same connection.
-          begin?.();
-          return tracker.record(env.id, { progress: v }, { type: 'progress', data: v });
-        });
-        return progress.set(value);
-      },
-      once: (key, fn) => tracker.once(`${this.queue}:${env.key ?? env.id}:${key}`, fn),
-    };
-    const outcome = await new Promise<Outcome>((resolve) => {
-      const stop = (): void => resolve({ shutdown: true });
-      if (this.#graceOver) {
-        stop();
-        return;
-      }
-      this.#onGraceOver.add(stop);
-      const settle = (o: Outcome): void => {
-        this.#onGraceOver.delete(stop);
-        resolve(o);
-      };
-      Promise.resolve().then(() => this.#handler(ctx)).then((value) => settle({ ok: true, value }), (error: unknown) => settle({ ok: false, error }));
-    });
-    this.#watched.delete(watched);
-    unwatch?.();
+    tracker.watchCancel?.(env.id, run);
+    const ctx = new Context<T>(this.queue, env, run, tracker, begin);
+    let outcome: Outcome;
+    if (this.#graceOver) {
+      outcome = { shutdown: true };
+    } else {
+      outcome = await this.#wait(run, ctx);
+      this.#runs.delete(run);
+    }
+    tracker.unwatchCancel?.(env.id, run);
     // The last progress is stored before the end is.
-    await progress?.flush();
+    await ctx.flush();
     if (held !== undefined && 'ok' in outcome && outcome.ok && tracker.beginAndRecord !== undefined) {
       // Over before its 'active' step went out: both in one step, in that order.
       clearImmediate(held);
@@ -268,25 +360,27 @@ export class Worker<T = unknown> {
       return;
     }
     begin?.();
-    const finishing = this.#finish(env, outcome, controller, recordsOnAck);
-    if (begun === undefined) return finishing;
+    // The common end, without a step of its own: the acknowledgement stores it.
+    if (recordsOnAck && begun === undefined && 'ok' in outcome && outcome.ok) return completedEnd(env.id, outcome.value);
+    const finishing = this.#finish(env, outcome, run, recordsOnAck);
+    if (begun === undefined) return await finishing;
     // The end is already on its way behind the 'active' step; a failed 'active' step
     // fails the delivery, which the engine hands again (then asking the tracker first).
     const [end] = await Promise.all([finishing, begun]);
     return end;
   }
 
-  async #finish(env: JobEnvelope<T>, outcome: Outcome, controller: JobAbort, recordsOnAck: boolean): Promise<AckRecord | void> {
+  async #finish(env: JobEnvelope<T>, outcome: Outcome, run: Run, recordsOnAck: boolean): Promise<AckRecord | void> {
     const tracker = this.#tracker;
     if ('shutdown' in outcome) {
-      controller.abort(new JobsShutdownError(env.id));
+      run.abort(new JobsShutdownError(env.id));
       await this.#handBack(env);
     } else if (outcome.ok) {
-      const end: AckRecord = { jobId: env.id, patch: { state: 'completed', result: outcome.value ?? null }, event: { type: 'completed', data: outcome.value ?? null } };
+      const end = completedEnd(env.id, outcome.value);
       // Written with the acknowledgement where the backend can (one step), else before it.
       if (recordsOnAck) return end;
       await tracker.record(end.jobId, end.patch, end.event);
-    } else if (controller.reason instanceof JobsCancelledError) {
+    } else if (run.reason instanceof JobsCancelledError) {
       await tracker.record(env.id, { state: 'cancelled' }, { type: 'cancelled' });
     } else if (env.attempt < env.maxAttempts) {
       const delayMs = retryDelayMs(env.attempt, env.backoffMs, env.backoffMaxMs, env.jitter);
@@ -320,4 +414,9 @@ export class Worker<T = unknown> {
       // A throwing error callback must not take the worker down.
     }
   }
+}
+
+function completedEnd(jobId: string, value: unknown): AckRecord {
+  const result = value ?? null;
+  return { jobId, patch: { state: 'completed', result }, event: { type: 'completed', data: result } };
 }

@@ -46,6 +46,10 @@ export interface BullMQBackendOptions {
 /** @defaultValue */
 export const DEFAULT_BULLMQ_EVENTS_MAX_LEN = DEFAULT_BULLMQ.eventsMaxLen;
 
+function added(): boolean {
+  return true;
+}
+
 /** Queues in Redis through BullMQ (the `redis` profile). */
 export class BullMQBackend implements QueueBackend {
   readonly name = 'bullmq';
@@ -108,7 +112,20 @@ export class BullMQBackend implements QueueBackend {
   #queue(name: string): BullQueue {
     let q = this.#queues.get(name);
     if (q === undefined) {
-      q = new BullQueue(name, { connection: this.#connection, prefix: this.#prefix, streams: { events: { maxLen: this.#eventsMaxLen } } });
+      q = new BullQueue(name, {
+        connection: this.#connection, prefix: this.#prefix, streams: { events: { maxLen: this.#eventsMaxLen } },
+        // What every job of the queue gets: BullMQ merges these into each add's options
+        // (so each job's stored options are the same as when given per add), and the add
+        // builds only what differs per job.
+        defaultJobOptions: {
+          // Engine-level attempts only cover failures of the engine or tracker themselves.
+          attempts: this.#maxRedeliveries,
+          backoff: { type: 'exponential', delay: 1_000, jitter: 0.5 },
+          // BullMQ's completed job is the job's record (see trackerOf): kept as long as one.
+          removeOnComplete: { age: Math.ceil((this.#native !== undefined ? this.#recordTtlMs : 3_600_000) / 1_000) },
+          removeOnFail: { age: 7 * 24 * 3_600 },
+        },
+      });
       q.on('error', () => { /* the connection reconnects by itself */ });
       this.#queues.set(name, q);
     }
@@ -128,27 +145,30 @@ export class BullMQBackend implements QueueBackend {
     await this.#queue(queue).waitUntilReady();
   }
 
-  async enqueue(queue: string, envelope: JobEnvelope, options: EnqueueOptions): Promise<boolean> {
-    const q = this.#queue(queue);
+  enqueue(queue: string, envelope: JobEnvelope, options: EnqueueOptions): Promise<boolean> {
+    // Only a keyed id can repeat (others are random); BullMQ's add ignores a known id
+    // silently, so ask first to report the duplicate.
+    if (options.first && envelope.key !== undefined) return this.#enqueueKeyed(queue, envelope, options);
+    try {
+      return this.#add(queue, envelope, options).then(added);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  async #enqueueKeyed(queue: string, envelope: JobEnvelope, options: EnqueueOptions): Promise<boolean> {
+    if (await this.#queue(queue).getJob(envelope.id) !== undefined) return false;
+    await this.#add(queue, envelope, options);
+    return true;
+  }
+
+  #add(queue: string, envelope: JobEnvelope, options: EnqueueOptions): Promise<unknown> {
     // The job id dedupes the first enqueue; retries and redrives are new engine jobs
     // of the same scaleout job.
     const jobId = options.first ? envelope.id : engineJobId(envelope.id, envelope.attempt, randomUUID());
-    // Only a keyed id can repeat (others are random); BullMQ's add ignores a known id
-    // silently, so ask first to report the duplicate.
-    if (options.first && envelope.key !== undefined && await q.getJob(jobId) !== undefined) return false;
-    await q.add(envelope.name, envelope, {
-      jobId,
-      delay: options.delayMs > 0 ? options.delayMs : undefined,
-      // BullMQ: 1 runs first; scaleout: higher runs first.
-      priority: 1 + MAX_PRIORITY - envelope.priority,
-      // Engine-level attempts only cover failures of the engine or tracker themselves.
-      attempts: this.#maxRedeliveries,
-      backoff: { type: 'exponential', delay: 1_000, jitter: 0.5 },
-      // BullMQ's completed job is the job's record (see trackerOf): kept as long as one.
-      removeOnComplete: { age: Math.ceil((this.#native !== undefined ? this.#recordTtlMs : 3_600_000) / 1_000) },
-      removeOnFail: { age: 7 * 24 * 3_600 },
-    });
-    return true;
+    // BullMQ: 1 runs first; scaleout: higher runs first. The rest is the queue's defaultJobOptions.
+    const priority = 1 + MAX_PRIORITY - envelope.priority;
+    return this.#queue(queue).add(envelope.name, envelope, options.delayMs > 0 ? { jobId, priority, delay: options.delayMs } : { jobId, priority });
   }
 
   consume(queue: string, options: ConsumeOptions, handle: (raw: unknown, delivery: Delivery) => Promise<AckRecord | void>): BackendConsumer {

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import { TERMINAL_EVENTS } from '../job.js';
 import type { JobEvent, JobEventType, JobInfo, JobState } from '../job.js';
-import type { EventsOptions, JobRecordPatch, JobTracker } from '../tracker.js';
+import type { CancelWatcher, EventsOptions, JobRecordPatch, JobTracker } from '../tracker.js';
 import type { RedisJobTracker } from './redis-tracker.js';
 import { StreamFanout } from './stream-fanout.js';
 import type { StreamEntry } from './stream-fanout.js';
@@ -124,8 +124,11 @@ export class BullMQTrackerShared {
   readonly #redisOptions: RedisOptions;
   #subscriber: Redis | undefined;
   readonly #channels = new Set<string>();
-  /** Running jobs of this process waiting to hear of a cancel, by job id. */
-  readonly #watchers = new Map<string, Set<() => void>>();
+  /**
+   * Running jobs of this process waiting to hear of a cancel, by job id: one watcher
+   * (the usual case, no set per job), or several when one job runs twice here.
+   */
+  readonly #watchers = new Map<string, CancelWatcher | Set<CancelWatcher>>();
   /** Cancels heard for jobs this process was not running at the time (a job in hand-over). */
   readonly #recent = new Map<string, number>();
   #closed = false;
@@ -167,7 +170,8 @@ export class BullMQTrackerShared {
   #heard(jobId: string): void {
     const watchers = this.#watchers.get(jobId);
     if (watchers !== undefined) {
-      for (const w of [...watchers]) w();
+      if (watchers instanceof Set) for (const w of [...watchers]) w.onCancel();
+      else watchers.onCancel();
       return;
     }
     const now = Date.now();
@@ -179,20 +183,28 @@ export class BullMQTrackerShared {
     }
   }
 
-  watch(jobId: string, onCancel: () => void): () => void {
-    const at = this.#recent.get(jobId);
-    if (at !== undefined && Date.now() - at < RECENT_CANCEL_MS) {
-      this.#recent.delete(jobId);
-      onCancel();
+  watch(jobId: string, watcher: CancelWatcher): void {
+    if (this.#recent.size > 0) {
+      const at = this.#recent.get(jobId);
+      if (at !== undefined && Date.now() - at < RECENT_CANCEL_MS) {
+        this.#recent.delete(jobId);
+        watcher.onCancel();
+      }
     }
-    let set = this.#watchers.get(jobId);
-    if (set === undefined) this.#watchers.set(jobId, set = new Set());
-    set.add(onCancel);
-    return () => {
-      const s = this.#watchers.get(jobId);
-      s?.delete(onCancel);
-      if (s?.size === 0) this.#watchers.delete(jobId);
-    };
+    const known = this.#watchers.get(jobId);
+    if (known === undefined) this.#watchers.set(jobId, watcher);
+    else if (known instanceof Set) known.add(watcher);
+    else if (known !== watcher) this.#watchers.set(jobId, new Set([known, watcher]));
+  }
+
+  unwatch(jobId: string, watcher: CancelWatcher): void {
+    const known = this.#watchers.get(jobId);
+    if (known === watcher) {
+      this.#watchers.delete(jobId);
+    } else if (known instanceof Set) {
+      known.delete(watcher);
+      if (known.size === 0) this.#watchers.delete(jobId);
+    }
   }
 
   async close(): Promise<void> {
@@ -220,6 +232,8 @@ export class BullMQQueueTracker implements JobTracker {
   readonly name = 'bullmq';
   /** A first delivery's `active` step is BullMQ's hand-over itself: nothing to write before it runs. */
   readonly startsWithEngine = true;
+  /** BullMQ's job is the first record: `create` writes nothing. */
+  readonly createdWithEngine = true;
   readonly #shared: BullMQTrackerShared;
   readonly #queue: string;
   readonly #stream: string;
@@ -279,9 +293,14 @@ export class BullMQQueueTracker implements JobTracker {
     return this.#listening;
   }
 
-  watchCancel(jobId: string, onCancel: () => void): () => void {
-    void this.listenForCancels().catch(() => undefined);
-    return this.#shared.watch(jobId, onCancel);
+  watchCancel(jobId: string, watcher: CancelWatcher): void {
+    // Listening already (a worker starts it before taking jobs): nothing to do per job.
+    if (this.#listening === undefined) void this.listenForCancels().catch(() => undefined);
+    this.#shared.watch(jobId, watcher);
+  }
+
+  unwatchCancel(jobId: string, watcher: CancelWatcher): void {
+    this.#shared.unwatch(jobId, watcher);
   }
 
   async *events(jobId: string, options: EventsOptions = {}): AsyncIterable<JobEvent> {
