@@ -6,6 +6,11 @@ export interface AckRecord {
   jobId: string;
   patch: JobRecordPatch;
   event: { type: JobEventType; data?: unknown };
+  /**
+   * The attempt of a first delivery that ended before its `active` step was sent: the
+   * backend writes that step (state, `active` event) ahead of the end, in the same step.
+   */
+  active?: number;
 }
 
 /**

@@ -99,13 +99,13 @@ class Context<T> implements JobContext<T> {
   readonly key: string | undefined;
   readonly #run: Run;
   readonly #tracker: JobTracker;
-  /** Sends the 'active' step first where it is held back (see Worker#handle). */
-  readonly #begin: (() => void) | undefined;
+  /** Sends the 'active' step first where it is held back (see Worker#handle); resolves once it is stored. */
+  readonly #begin: (() => Promise<unknown>) | undefined;
   #writer: ProgressWriter | undefined;
   #progress: ((value: unknown) => Promise<void>) | undefined;
   #once: (<R>(key: string, fn: () => Promise<R>) => Promise<R>) | undefined;
 
-  constructor(queue: string, env: JobEnvelope<T>, run: Run, tracker: JobTracker, begin: (() => void) | undefined) {
+  constructor(queue: string, env: JobEnvelope<T>, run: Run, tracker: JobTracker, begin: (() => Promise<unknown>) | undefined) {
     this.id = env.id;
     this.queue = queue;
     this.name = env.name;
@@ -125,9 +125,11 @@ class Context<T> implements JobContext<T> {
   get progress(): (value: unknown) => Promise<void> {
     return this.#progress ??= (value) => {
       this.#writer ??= new ProgressWriter((v) => {
-        // Behind the 'active' step, on the same connection.
-        this.#begin?.();
-        return this.#tracker.record(this.id, { progress: v }, { type: 'progress', data: v });
+        // Behind the 'active' step (stored first: a tracker's writes may go out on
+        // different connections).
+        const begun = this.#begin?.();
+        if (begun === undefined) return this.#tracker.record(this.id, { progress: v }, { type: 'progress', data: v });
+        return begun.then(() => this.#tracker.record(this.id, { progress: v }, { type: 'progress', data: v }));
       });
       return this.#writer.set(value);
     };
@@ -303,28 +305,30 @@ export class Worker<T = unknown> {
     const recordsOnAck = delivery?.recordsOnAck ?? this.#backend.recordsOnAck === true;
     // A first delivery where a cancel takes the job out of the engine has nothing to
     // learn from the tracker before it runs (no earlier run, no cancel of a waiting
-    // job): it starts at once, and its 'active' step goes out with its first writes
-    // (the same connection, in order), or is the engine's hand-over itself. Any other
-    // delivery asks first.
+    // job): it starts at once, and its 'active' step is stored before its first writes,
+    // or goes with its end, or is the engine's hand-over itself. Any other delivery
+    // asks first.
     let begun: Promise<unknown> | undefined;
-    // A tracker that can write the 'active' step and the end in one step gets the
-    // 'active' step a moment later (after the I/O of this turn): a job that is over by
-    // then costs it one write instead of two. Progress sends it first.
+    // Where the 'active' step and the end can go in one step (the tracker's
+    // beginAndRecord, or the acknowledgement that stores the end), the 'active' step
+    // goes a moment later (after the I/O of this turn): a job that is over by then
+    // costs one write instead of two. Progress sends it first.
     let held: NodeJS.Immediate | undefined;
-    let begin: (() => void) | undefined;
+    let begin: (() => Promise<unknown>) | undefined;
     if (delivery?.first === true && this.#backend.removeWaiting !== undefined) {
       if (tracker.startsWithEngine !== true) {
         begin = () => {
           clearImmediate(held);
           held = undefined;
-          if (begun !== undefined) return;
+          if (begun !== undefined) return begun;
           begun = tracker.begin(env.id, env.attempt).then((before) => {
             // A cancel that came while the job was being handed over.
             if (before?.cancelRequested === true) run.onCancel();
           });
           begun.catch(() => undefined);
+          return begun;
         };
-        if (tracker.beginAndRecord !== undefined && !recordsOnAck) held = setImmediate(begin);
+        if (recordsOnAck || tracker.beginAndRecord !== undefined) held = setImmediate(begin);
         else begin();
       }
     } else {
@@ -351,23 +355,32 @@ export class Worker<T = unknown> {
     tracker.unwatchCancel?.(env.id, run);
     // The last progress is stored before the end is.
     await ctx.flush();
-    if (held !== undefined && 'ok' in outcome && outcome.ok && tracker.beginAndRecord !== undefined) {
-      // Over before its 'active' step went out: both in one step, in that order.
+    if (held !== undefined) {
       clearImmediate(held);
       held = undefined;
-      const result = outcome.value ?? null;
-      await tracker.beginAndRecord(env.id, env.attempt, { state: 'completed', result }, { type: 'completed', data: result });
-      return;
+      if ('ok' in outcome && outcome.ok) {
+        // Over before its 'active' step went out: both in one step, in that order.
+        const result = outcome.value ?? null;
+        if (recordsOnAck) return { jobId: env.id, patch: { state: 'completed', result, attempt: env.attempt }, event: { type: 'completed', data: result }, active: env.attempt };
+        if (tracker.beginAndRecord !== undefined) {
+          await tracker.beginAndRecord(env.id, env.attempt, { state: 'completed', result }, { type: 'completed', data: result });
+          return;
+        }
+      }
+      // Failed, cancelled or handed back before its 'active' step went out: it goes now.
     }
     begin?.();
-    // The common end, without a step of its own: the acknowledgement stores it.
-    if (recordsOnAck && begun === undefined && 'ok' in outcome && outcome.ok) return completedEnd(env.id, outcome.value);
-    const finishing = this.#finish(env, outcome, run, recordsOnAck);
-    if (begun === undefined) return await finishing;
-    // The end is already on its way behind the 'active' step; a failed 'active' step
-    // fails the delivery, which the engine hands again (then asking the tracker first).
-    const [end] = await Promise.all([finishing, begun]);
-    return end;
+    if (begun !== undefined) {
+      // The 'active' step is stored before the end (a tracker's writes may go out on
+      // different connections), and a cancel it found makes a failed run 'cancelled'. Mostly
+      // done by now: it went out a turn after the job started. A failed 'active' step
+      // fails the delivery, which the engine hands again (then asking the tracker first).
+      await begun;
+    } else if (recordsOnAck && 'ok' in outcome && outcome.ok) {
+      // The common end, without a step of its own: the acknowledgement stores it.
+      return completedEnd(env.id, outcome.value);
+    }
+    return this.#finish(env, outcome, run, recordsOnAck);
   }
 
   async #finish(env: JobEnvelope<T>, outcome: Outcome, run: Run, recordsOnAck: boolean): Promise<AckRecord | void> {

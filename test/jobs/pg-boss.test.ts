@@ -22,6 +22,51 @@ describeQueueContract('pg-boss', async () => {
 });
 
 describe('PgBossBackend', () => {
+  it('removeWaiting cancels a job in pg-boss only while no worker holds it', async () => {
+    const own = uniqueSchema();
+    const backend = new PgBossBackend({ connectionString: DATABASE_URL, schema: own, pollIntervalMs: 50 });
+    const q = new Queue<string>(backend, 'exports');
+    try {
+      await q.ready();
+      const delayed = await q.add('csv', 'later', { delayMs: 60_000 });
+      expect(await backend.removeWaiting(q.name, delayed.id)).toBe('removed');
+      // Gone from the waiting jobs: a second look finds nothing to take out.
+      expect(await backend.removeWaiting(q.name, delayed.id)).toBe('unknown');
+      const taken = await q.add('csv', 'now');
+      expect((await backend.take(q.name, 1)).map((j) => (j.envelope as { id: string }).id)).toEqual([taken.id]);
+      expect(await backend.removeWaiting(q.name, taken.id)).toBe('running');
+      expect(await backend.removeWaiting(q.name, 'not-a-job-id')).toBe('unknown');
+      expect(await backend.removeWaiting('another-queue', taken.id)).toBe('unknown');
+    } finally {
+      await backend.close();
+      await dropSchemas(own, `${own}_t`);
+    }
+  });
+
+  it('a first delivery handed again after its worker died asks the tracker first: a cancel meanwhile keeps it from running', async () => {
+    const own = uniqueSchema();
+    const backend = new PgBossBackend({ connectionString: DATABASE_URL, schema: own, pollIntervalMs: 50, visibilityTimeoutMs: 1_000 });
+    const q = new Queue<string>(backend, 'exports');
+    const ran: string[] = [];
+    let worker: Worker<string> | undefined;
+    try {
+      await q.ready();
+      const { id } = await q.add('csv', 'once');
+      // A worker takes the job and dies without acknowledging it.
+      expect(await backend.take(q.name, 1)).toHaveLength(1);
+      expect(await q.cancel(id)).toBe(true);
+      worker = new Worker(q, async (ctx) => { ran.push(ctx.data); });
+      await waitFor('cancelled', async () => (await q.getJob(id))?.state === 'cancelled', { timeoutMs: 20_000 });
+      const { rows } = await pgQuery(`SELECT retry_count FROM ${own}.job WHERE id = $1`, [id]);
+      expect((rows[0] as { retry_count: number }).retry_count).toBeGreaterThan(0);
+      expect(ran).toEqual([]);
+    } finally {
+      await worker?.close({ graceMs: 0 });
+      await backend.close();
+      await dropSchemas(own, `${own}_t`);
+    }
+  }, 30_000);
+
   it('enqueues in the caller\'s transaction: a rollback leaves no job, a commit runs it', async () => {
     const own = uniqueSchema();
     const backend = new PgBossBackend({ connectionString: DATABASE_URL, schema: own, pollIntervalMs: 50 });
@@ -51,3 +96,13 @@ describe('PgBossBackend', () => {
     }
   });
 });
+
+async function pgQuery(text: string, values: unknown[]): Promise<pg.QueryResult> {
+  const client = new pg.Client({ connectionString: DATABASE_URL });
+  await client.connect();
+  try {
+    return await client.query(text, values);
+  } finally {
+    await client.end();
+  }
+}

@@ -1,6 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import PgBoss from 'pg-boss';
-import type { AckRecord, BackendCapabilities, BackendConsumer, ConsumeOptions, EnqueueOptions, FinishedCounts, QueueBackend, TakenJob } from '../backend.js';
+import type {
+  AckRecord, BackendCapabilities, BackendConsumer, ConsumeOptions, Delivery, EnqueueOptions, FinishedCounts, QueueBackend, RemoveWaitingResult, TakenJob,
+} from '../backend.js';
 import type { JobEnvelope } from '../job.js';
 import { DEFAULT_PG_BOSS, resolvePgBossBackendOptions } from '../options.js';
 import { LocalRateLimiter } from '../rate-limiter.js';
@@ -73,7 +75,7 @@ export class PgBossBackend implements QueueBackend {
       // window where the end is recorded but the job not yet acknowledged.
       const run = (text: string, values: unknown[]) => this.#boss.getDb().executeSql(text, values);
       this.#ackWithRecord = (queue, jobId, end) => this.#boss.complete(queue, jobId, undefined as unknown as object, {
-        db: { executeSql: (text: string, values: unknown[]) => tracker.recordAlong(text, values, end.jobId, end.patch, end.event, run) },
+        db: { executeSql: (text: string, values: unknown[]) => tracker.recordAlong(text, values, end.jobId, end.patch, end.event, run, end.active) },
       } as PgBoss.ConnectionOptions);
     }
     this.recordsOnAck = this.#ackWithRecord !== undefined;
@@ -123,7 +125,7 @@ export class PgBossBackend implements QueueBackend {
     return id !== null;
   }
 
-  consume(queue: string, options: ConsumeOptions, handle: (raw: unknown) => Promise<AckRecord | void>): BackendConsumer {
+  consume(queue: string, options: ConsumeOptions, handle: (raw: unknown, delivery: Delivery) => Promise<AckRecord | void>): BackendConsumer {
     const limiter = options.rateLimit === undefined ? undefined : new LocalRateLimiter(options.rateLimit.max, options.rateLimit.intervalMs);
     const stopper = new AbortController();
     const running = new Set<Promise<void>>();
@@ -147,12 +149,13 @@ export class PgBossBackend implements QueueBackend {
         try {
           if (limiter !== undefined) await limiter.take(stopper.signal);
           if (stopper.signal.aborted) break;
-          jobs = await this.#boss.fetch(queue, { batchSize: limiter === undefined ? free : 1 }) ?? [];
+          // With its metadata: retryCount tells a first hand-over from a later one.
+          jobs = await this.#boss.fetch(queue, { batchSize: limiter === undefined ? free : 1, includeMetadata: true }) ?? [];
         } catch {
           // The database is away or we are stopping; ask again after a pause.
         }
         for (const job of jobs) {
-          const run = handle(job.data).then(
+          const run = handle(job.data, isFirst(job) ? FIRST : LATER).then(
             (end) => (end !== undefined && this.#ackWithRecord !== undefined ? this.#ackWithRecord(queue, job.id, end) : this.#boss.complete(queue, job.id)),
             (err: unknown) => this.#boss.fail(queue, job.id, { message: err instanceof Error ? err.message : String(err) }),
           ).then(() => undefined, () => undefined);
@@ -180,6 +183,25 @@ export class PgBossBackend implements QueueBackend {
     };
   }
 
+  async removeWaiting(queue: string, jobId: string): Promise<RemoveWaitingResult> {
+    // Not an id of a first enqueue (those are UUIDs), so not in pg-boss under it.
+    if (!UUID.test(jobId)) return 'unknown';
+    await this.#start();
+    // One statement: cancelled in pg-boss only while no worker has taken it (a fetch
+    // that holds the row's lock makes this wait, then find it active). `before` is the
+    // state as the statement began: waiting there but not cancelled here means a
+    // worker took it meanwhile.
+    const result = await this.#boss.getDb().executeSql(`
+      WITH gone AS (
+        UPDATE ${this.#schema}.job SET state = 'cancelled', completed_on = now()
+        WHERE name = $1 AND id = $2::uuid AND state < 'active' RETURNING 1)
+      SELECT (SELECT count(*) FROM gone)::int AS removed,
+        (SELECT state::text FROM ${this.#schema}.job WHERE name = $1 AND id = $2::uuid) AS before`, [queue, jobId]) as { rows: Array<{ removed: number; before: string | null }> };
+    const row = result.rows[0];
+    if (row !== undefined && row.removed > 0) return 'removed';
+    return row?.before === 'created' || row?.before === 'retry' || row?.before === 'active' ? 'running' : 'unknown';
+  }
+
   async take(queue: string, max: number): Promise<TakenJob[]> {
     await this.#start();
     const jobs = await this.#boss.fetch(queue, { batchSize: max }) ?? [];
@@ -196,4 +218,18 @@ export class PgBossBackend implements QueueBackend {
     if (this.#started !== undefined) await this.#boss.stop({ graceful: false, wait: true, timeout: 1_000 }).catch(() => undefined);
     if (this.#ownsTracker) await this.tracker.close();
   }
+}
+
+const FIRST: Delivery = Object.freeze({ first: true });
+const LATER: Delivery = Object.freeze({ first: false });
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * pg-boss's first hand-over of a job's first enqueue: its id is the job's (retries and
+ * redrives are other pg-boss jobs), and pg-boss has not started it before (a job whose
+ * worker died, or that failed, is handed again with a retry count above 0).
+ */
+function isFirst(job: PgBoss.Job<unknown>): boolean {
+  const data = job.data as { id?: unknown } | null;
+  return (job as { retryCount?: number }).retryCount === 0 && typeof data === 'object' && data !== null && data.id === job.id;
 }

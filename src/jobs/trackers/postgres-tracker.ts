@@ -170,32 +170,43 @@ export class PostgresJobTracker implements JobTracker {
   /**
    * Runs `statement` (one `WITH ...` statement of a queue engine, e.g. its
    * acknowledgement, with `values`) and, in the same statement and commit, writes the
-   * job's record and event as {@link record} does. Returns the rows of `statement`.
+   * job's record and event as {@link record} does. With `active` (an attempt), the
+   * job's `active` event goes first, in the same statement: a job that ended before
+   * its `active` step was sent gets both events in order and one commit.
+   * Returns the rows of `statement`.
    */
   async recordAlong(
     statement: string, values: unknown[], jobId: string, patch: JobRecordPatch, event: { type: JobEventType; data?: unknown },
-    run: (text: string, values: unknown[]) => Promise<{ rows: unknown[] }>,
+    run: (text: string, values: unknown[]) => Promise<{ rows: unknown[] }>, active?: number,
   ): Promise<{ rows: unknown[] }> {
     await this.ready();
     const head = /^\s*WITH\s+/i.exec(statement);
     if (head === null) {
       // Not the shape this joins: the record first, then the statement.
-      await this.record(jobId, patch, event);
+      if (active !== undefined) await this.#query(`WITH ${this.#recordSteps(1, true)} SELECT 1`, this.#recordValues(jobId, patch, event, active));
+      else await this.record(jobId, patch, event);
       return run(statement, values);
     }
-    const result = await run(`WITH ${this.#recordSteps(values.length + 1)}, ${statement.slice(head[0].length)}`,
-      [...values, ...this.#recordValues(jobId, patch, event)]);
+    const result = await run(`WITH ${this.#recordSteps(values.length + 1, active !== undefined)}, ${statement.slice(head[0].length)}`,
+      [...values, ...this.#recordValues(jobId, patch, event, active)]);
     this.#notify(jobId);
     return result;
   }
 
   /**
    * The record's steps as data-modifying CTEs (run whether or not the rest of the
-   * statement reads them), with parameters from `$first` on (see #recordValues).
+   * statement reads them), with parameters from `$first` on (see #recordValues); with
+   * `active`, an `active` event is inserted before the event (one INSERT, rows in order,
+   * so their sequence numbers are too).
    */
-  #recordSteps(first: number): string {
+  #recordSteps(first: number, active = false): string {
     const s = this.#schema;
     const p = (n: number): string => `$${first + n - 1}`;
+    const events = active
+      ? `INSERT INTO ${s}.job_event (job_id, type, data, at_ms) SELECT ${p(1)}, e.type, e.data, ${p(9)}
+          FROM (VALUES (1, 'active', ${p(11)}::jsonb), (2, ${p(7)}::text, ${p(8)}::jsonb)) AS e(o, type, data)
+          WHERE e.type IS NOT NULL ORDER BY e.o`
+      : `INSERT INTO ${s}.job_event (job_id, type, data, at_ms) SELECT ${p(1)}, ${p(7)}, ${p(8)}::jsonb, ${p(9)} WHERE ${p(7)}::text IS NOT NULL`;
     return `
       rec_up AS (
         INSERT INTO ${s}.job_record AS r (id, state, attempt, progress, result, error)
@@ -204,7 +215,7 @@ export class PostgresJobTracker implements JobTracker {
           progress = coalesce(${p(4)}::jsonb, r.progress), result = coalesce(${p(5)}::jsonb, r.result), error = coalesce(${p(6)}, r.error), updated_at = now()
         RETURNING 1),
       rec_ev AS (
-        INSERT INTO ${s}.job_event (job_id, type, data, at_ms) SELECT ${p(1)}, ${p(7)}, ${p(8)}::jsonb, ${p(9)} WHERE ${p(7)}::text IS NOT NULL
+        ${events}
         RETURNING seq),
       rec_trim AS (
         DELETE FROM ${s}.job_event WHERE job_id = ${p(1)} AND ${p(7)}::text IS NOT NULL AND seq <= (
@@ -212,9 +223,14 @@ export class PostgresJobTracker implements JobTracker {
         RETURNING 1)`;
   }
 
-  #recordValues(jobId: string, patch: JobRecordPatch, event?: { type: JobEventType; data?: unknown }): unknown[] {
-    return [jobId, patch.state ?? null, patch.attempt ?? null, json(patch.progress), json(patch.result), patch.error ?? null,
+  #recordValues(jobId: string, patch: JobRecordPatch, event?: { type: JobEventType; data?: unknown }, active?: number): unknown[] {
+    const values = [jobId, patch.state ?? null, patch.attempt ?? null, json(patch.progress), json(patch.result), patch.error ?? null,
       event?.type ?? null, json(event?.data), Date.now(), this.#eventsKept - 1];
+    if (active === undefined) return values;
+    // Two new events: keep the same number of earlier ones fewer.
+    values[9] = Math.max(0, this.#eventsKept - 2);
+    values.push(JSON.stringify({ attempt: active }));
+    return values;
   }
 
   async get(jobId: string): Promise<JobInfo | undefined> {
