@@ -100,22 +100,38 @@ async function rawPgBoss(round: number): Promise<number> {
   await boss.createQueue(name);
   let count = 0;
   let stop = false;
-  // pg-boss's own work() polls once per interval even when a batch was full, which
-  // would cap it at batchSize per interval; this loop fetches again at once, as the
-  // scaleout backend does, so the comparison is of the same polling.
-  const loops = Array.from({ length: concurrency }, async () => {
+  // The scaleout backend's polling on raw pg-boss: one loop fetches as many jobs as it
+  // has free slots, and again at once while it finds some (pg-boss's own work() waits an
+  // interval even after a full batch, which would cap it at batchSize per interval);
+  // each job is completed on its own.
+  let running = 0;
+  let slotFreed: (() => void) | undefined;
+  const loop = (async () => {
     while (!stop) {
-      const [job] = await boss.fetch(name, { batchSize: 1 }) ?? [];
-      if (job === undefined) { await new Promise((r) => setTimeout(r, PG_POLL_MS)); continue; }
-      await boss.complete(name, job.id);
-      count += 1;
+      const free = concurrency - running;
+      if (free === 0) {
+        await new Promise<void>((resolve) => { slotFreed = resolve; });
+        slotFreed = undefined;
+        continue;
+      }
+      const jobs = await boss.fetch(name, { batchSize: free }) ?? [];
+      if (jobs.length === 0) { await new Promise((r) => setTimeout(r, PG_POLL_MS)); continue; }
+      for (const job of jobs) {
+        running += 1;
+        void boss.complete(name, job.id).then(() => {
+          count += 1;
+          running -= 1;
+          slotFreed?.();
+        });
+      }
     }
-  });
+  })();
   try {
     return await drive((i) => boss.send(name, { i }), () => count);
   } finally {
     stop = true;
-    await Promise.all(loops);
+    slotFreed?.();
+    await loop;
     await boss.stop({ graceful: false, wait: true, timeout: 1_000 });
   }
 }
