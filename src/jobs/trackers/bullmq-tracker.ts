@@ -3,6 +3,7 @@ import type { RedisOptions } from 'ioredis';
 import { TERMINAL_EVENTS } from '../job.js';
 import type { JobEvent, JobEventType, JobInfo, JobState } from '../job.js';
 import type { CancelWatcher, EventsOptions, JobRecordPatch, JobTracker } from '../tracker.js';
+import { patchFields } from './redis-tracker.js';
 import type { RedisJobTracker } from './redis-tracker.js';
 import { StreamFanout } from './stream-fanout.js';
 import type { StreamEntry } from './stream-fanout.js';
@@ -478,12 +479,3 @@ function compareIds(a: string, b: string): number {
   return am !== bm ? am - bm : as - bs;
 }
 
-function patchFields(patch: JobRecordPatch): string[] {
-  const fields: string[] = [];
-  if (patch.state !== undefined) fields.push('state', patch.state);
-  if (patch.attempt !== undefined) fields.push('attempt', String(patch.attempt));
-  if (patch.progress !== undefined) fields.push('progress', JSON.stringify(patch.progress));
-  if (patch.result !== undefined) fields.push('result', JSON.stringify(patch.result));
-  if (patch.error !== undefined) fields.push('error', patch.error);
-  return fields;
-}

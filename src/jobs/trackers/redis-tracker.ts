@@ -241,7 +241,8 @@ export class RedisJobTracker implements JobTracker {
   }
 }
 
-function patchFields(patch: JobRecordPatch): string[] {
+/** A record patch as HSET field, value pairs (a Redis record hash, here and in the BullMQ tracker's). */
+export function patchFields(patch: JobRecordPatch): string[] {
   const fields: string[] = [];
   if (patch.state !== undefined) fields.push('state', patch.state);
   if (patch.attempt !== undefined) fields.push('attempt', String(patch.attempt));
