@@ -80,6 +80,19 @@ async function replicaRestarted(up: UpProcess, before: ProcessStatus): Promise<P
   }, { timeoutMs: 20_000, intervalMs: 50 });
 }
 
+/** Resumes what a test SIGSTOPped (a stopped process ignores SIGKILL until then), then stops the deployment. */
+async function tearDown(up: UpProcess | undefined, dir: string, stopped: number[]): Promise<void> {
+  for (const pid of stopped) {
+    try {
+      process.kill(pid, 'SIGCONT');
+    } catch {
+      // gone
+    }
+  }
+  await up?.stop('SIGKILL');
+  await removeApp(dir);
+}
+
 /** Short, so the test is short; the bound it checks is 2 TTL. */
 const TTL_SEC = 3;
 
@@ -104,17 +117,7 @@ describe('a balancer pair with DNS and cookie affinity', () => {
     status = await up.waitRunning();
   }, 120_000);
 
-  afterAll(async () => {
-    for (const pid of stopped) {
-      try {
-        process.kill(pid, 'SIGCONT');
-      } catch {
-        // gone
-      }
-    }
-    await up?.stop('SIGKILL');
-    await removeApp(dir);
-  });
+  afterAll(() => tearDown(up, dir, stopped));
 
   it('runs two balancers, each on its own address with every instance, and DNS answers with both', async () => {
     const balancers = balancersOf(status);
@@ -295,17 +298,7 @@ describe('a balancer pair with a stick table', () => {
     await up.waitRunning();
   }, 120_000);
 
-  afterAll(async () => {
-    for (const pid of stopped) {
-      try {
-        process.kill(pid, 'SIGCONT');
-      } catch {
-        // gone
-      }
-    }
-    await up?.stop('SIGKILL');
-    await removeApp(dir);
-  });
+  afterAll(() => tearDown(up, dir, stopped));
 
   it('replicates every assignment to the other balancer', async () => {
     for (const user of USERS) assigned.set(user, await via(addresses[0]!, user));
