@@ -178,6 +178,17 @@ export class AppProcess {
     throw new InstanceStartError(this.id, `${describeExit(exit)} before answering ${path}`, this.logFile, await this.logTail());
   }
 
+  /**
+   * Whether `err` (from {@link waitHealthy}) says the process lost its port: another
+   * process bound it between the supervisor picking it and the app's `listen`. Node
+   * prints `listen EADDRINUSE: address already in use <host>:<port>` for that; the
+   * port must be this run's, since the log file is shared by every run.
+   */
+  lostPortRace(err: unknown): boolean {
+    return err instanceof InstanceStartError && this.#exit !== undefined
+      && err.logTail.includes('EADDRINUSE') && err.logTail.includes(`:${this.port}`);
+  }
+
   /** SIGTERM (the app drains and exits), then SIGKILL after `graceMs`. Resolves once it is gone. */
   async stop(graceMs: number): Promise<ExitInfo> {
     if (!this.running) return this.exited;

@@ -11,16 +11,29 @@ import { Instance } from './instance.js';
 class FakeProcess {
   static nextPort = 5000;
   readonly pid = FakeProcess.nextPort;
+  readonly port = FakeProcess.nextPort;
   readonly address = `127.0.0.1:${FakeProcess.nextPort++}`;
   readonly exited: Promise<ExitInfo>;
   running = true;
   #exit: (info: ExitInfo) => void = () => {};
 
-  constructor() {
+  /** Whether this one exits at start because another process took its port. */
+  readonly losesPort: boolean;
+
+  constructor(losesPort = false) {
     this.exited = new Promise((resolve) => (this.#exit = resolve));
+    this.losesPort = losesPort;
   }
 
-  async waitHealthy(): Promise<void> {}
+  async waitHealthy(): Promise<void> {
+    if (!this.losesPort) return;
+    this.crash();
+    throw new Error(`listen EADDRINUSE: address already in use ${this.address}`);
+  }
+
+  lostPortRace(): boolean {
+    return this.losesPort;
+  }
 
   crash(): void {
     this.running = false;
@@ -38,7 +51,7 @@ class FakeProcess {
   }
 }
 
-function instance(failSpawns: number[] = [], drain: () => Promise<void> = async () => {}): { instance: Instance; procs: FakeProcess[]; pool: Set<string>; events: SupervisorEvent[] } {
+function instance(failSpawns: number[] = [], drain: () => Promise<void> = async () => {}, losePorts: number[] = []): { instance: Instance; procs: FakeProcess[]; pool: Set<string>; events: SupervisorEvent[] } {
   const procs: FakeProcess[] = [];
   const pool = new Set<string>();
   const events: SupervisorEvent[] = [];
@@ -55,7 +68,7 @@ function instance(failSpawns: number[] = [], drain: () => Promise<void> = async 
     admin: () => admin,
     spawn: async () => {
       if (failSpawns.includes(++spawns)) throw new Error('port in use\nmore detail');
-      const proc = new FakeProcess();
+      const proc = new FakeProcess(losePorts.includes(spawns));
       procs.push(proc);
       return proc as unknown as AppProcess;
     },
@@ -108,6 +121,25 @@ describe('Instance', () => {
       expect.objectContaining({ kind: 'instance-restarted', source: 'app-1', pool: 'app', restarts: 1 }),
     ]);
     await app.retire();
+  });
+
+  it('spawns again on a new port when another process took the picked one, without a restart', async () => {
+    const { instance: app, procs, events } = instance([], undefined, [1, 2]);
+    await app.start();
+    await app.join();
+    expect(procs).toHaveLength(3);
+    expect(app.snapshot()).toMatchObject({ state: 'running', restarts: 0, address: procs[2]!.address });
+    expect(events.map(eventMessage)).toEqual([
+      `app-1: port ${procs[0]!.port} was taken before it bound it; starting it on another port`,
+      `app-1: port ${procs[1]!.port} was taken before it bound it; starting it on another port`,
+    ]);
+    await app.retire();
+  });
+
+  it('gives up on the port after three spawns that each lost it', async () => {
+    const { instance: app, procs } = instance([], undefined, [1, 2, 3]);
+    await expect(app.start()).rejects.toThrow('EADDRINUSE');
+    expect(procs).toHaveLength(3);
   });
 
   it('restarts nothing before it joined; a process that died meanwhile is taken out again once it joins', async () => {

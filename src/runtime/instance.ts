@@ -10,6 +10,9 @@ import type { ProcessRole, ProcessState, ProcessStatus } from './status.js';
 /** Between two looks at a draining server's state. @defaultValue 100 */
 export const DRAIN_POLL_INTERVAL_MS = 100;
 
+/** Spawns of one run when each loses its port to another process. @defaultValue 3 */
+export const PORT_ATTEMPTS = 3;
+
 export type { SupervisorEvent } from './events.js';
 
 /** What an instance needs from its supervisor. */
@@ -135,12 +138,26 @@ export class Instance {
     await this.#process.start();
   }
 
-  /** One run: spawned, healthy, and back in the pool when it replaces a crashed one. */
+  /**
+   * One run: spawned, healthy, and back in the pool when it replaces a crashed one.
+   * A process that lost its port to another one (picked free, taken before the app's
+   * `listen`) is spawned again on a new port, up to {@link PORT_ATTEMPTS} times: that
+   * is the supervisor's race, not the app's failure, so it costs no restart backoff.
+   */
   async #startRun(): Promise<AppRun> {
-    const proc = await this.#ctx.spawn(this.id, this.buildId);
-    this.#latest = proc;
-    if (this.retiring) proc.kill();
-    await proc.waitHealthy(this.#ctx.healthPath, this.#ctx.healthTimeoutMs, this.#abort.signal);
+    let proc: AppProcess;
+    for (let attempt = 1; ; attempt++) {
+      proc = await this.#ctx.spawn(this.id, this.buildId);
+      this.#latest = proc;
+      if (this.retiring) proc.kill();
+      try {
+        await proc.waitHealthy(this.#ctx.healthPath, this.#ctx.healthTimeoutMs, this.#abort.signal);
+        break;
+      } catch (err) {
+        if (attempt >= PORT_ATTEMPTS || this.retiring || !proc.lostPortRace(err)) throw err;
+        this.#ctx.emit({ level: 'info', source: this.id, message: `${this.id}: port ${proc.port} was taken before it bound it; starting it on another port` });
+      }
+    }
     if (this.#joined && !this.retiring) {
       try {
         await this.#addToPool(proc);
