@@ -9,8 +9,12 @@
  *
  * A producer adds `--jobs` jobs with `--concurrency` adds in flight while one worker
  * with the same concurrency runs them; the time is from the first add to the last job
- * done. Scenarios are interleaved over rounds and the median is reported with the
- * ratio scaleout / raw (target: 0.9 or more).
+ * done. Each scenario first runs a warm-up round (a quarter of the jobs, not counted:
+ * JIT, the database's caches of a new schema). Then scenarios are interleaved over
+ * rounds, raw first in even rounds and scaleout first in odd ones, so neither side
+ * always follows the other's leftovers (autovacuum, dirty pages). Reported: the median
+ * of each side, and each round's ratio scaleout / raw with their median, since the
+ * two runs of one round share the machine's mood (target: 0.9 or more).
  *
  * Run: npm run bench:jobs [-- --jobs 2000 --rounds 3 --concurrency 16]
  */
@@ -49,8 +53,12 @@ const tag = `bench-${process.pid}-${randomBytes(3).toString('hex')}`;
 /** CPU time of this process per job in the last `drive` (ms): the client side's share of the work. */
 let lastCpuMsPerJob = 0;
 
-/** Adds `jobs` jobs with `concurrency` in flight; resolves when `done()` reaches `jobs`. */
+/** Jobs of the round being run: `jobs`, or fewer in the warm-up. */
+let roundJobs = jobs;
+
+/** Adds `roundJobs` jobs with `concurrency` in flight; resolves when `done()` reaches them. */
 async function drive(add: (i: number) => Promise<unknown>, done: () => number): Promise<number> {
+  const jobs = roundJobs;
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   let next = 0;
@@ -170,19 +178,34 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 const scenarios = { rawBullmq, scaleoutBullmq, rawPgBoss, scaleoutPgBoss };
 const results: Record<keyof typeof scenarios, number[]> = { rawBullmq: [], scaleoutBullmq: [], rawPgBoss: [], scaleoutPgBoss: [] };
 const cpuMs: Record<keyof typeof scenarios, number[]> = { rawBullmq: [], scaleoutBullmq: [], rawPgBoss: [], scaleoutPgBoss: [] };
+/** The raw and scaleout scenarios of each engine, in that order. */
+const pairs = [['rawBullmq', 'scaleoutBullmq'], ['rawPgBoss', 'scaleoutPgBoss']] as const;
+const wanted = (name: string): boolean => args.only === undefined || args.only.split(',').includes(name);
+/** Round number of the warm-up: its queue names stay apart from the counted rounds'. */
+const WARMUP_ROUND = 1_000;
 try {
+  roundJobs = Math.max(100, Math.floor(jobs / 4));
+  for (const pair of pairs) for (const name of pair) if (wanted(name)) await scenarios[name](WARMUP_ROUND);
+  roundJobs = jobs;
   for (let round = 0; round < rounds; round += 1) {
-    for (const [name, run] of Object.entries(scenarios) as [keyof typeof scenarios, (r: number) => Promise<number>][]) {
-      if (args.only !== undefined && !args.only.split(',').includes(name)) continue;
-      results[name].push(await run(round));
-      cpuMs[name].push(lastCpuMsPerJob);
+    for (const pair of pairs) {
+      for (const name of round % 2 === 0 ? pair : [...pair].reverse()) {
+        if (!wanted(name)) continue;
+        results[name].push(await scenarios[name](round));
+        cpuMs[name].push(lastCpuMsPerJob);
+      }
     }
   }
 } finally {
   await cleanup();
 }
 const fmt = (n: number): string => n.toFixed(0).padStart(7);
-console.log(`jobs enqueued + processed per second (${jobs} jobs, concurrency ${concurrency}, median of ${rounds})`);
-console.log(`BullMQ   raw ${fmt(median(results.rawBullmq))}   scaleout ${fmt(median(results.scaleoutBullmq))}   ratio ${(median(results.scaleoutBullmq) / median(results.rawBullmq)).toFixed(2)}x`);
+/** Each round's ratio scaleout / raw, and their median. */
+function roundRatios(raw: number[], ours: number[]): string {
+  const ratios = ours.map((x, i) => x / (raw[i] ?? Number.NaN));
+  return `rounds ${ratios.map((r) => r.toFixed(2)).join(', ')}; median of rounds ${median(ratios).toFixed(2)}x`;
+}
+console.log(`jobs enqueued + processed per second (${jobs} jobs, concurrency ${concurrency}, median of ${rounds} after a warm-up)`);
+console.log(`BullMQ   raw ${fmt(median(results.rawBullmq))}   scaleout ${fmt(median(results.scaleoutBullmq))}   ratio ${(median(results.scaleoutBullmq) / median(results.rawBullmq)).toFixed(2)}x   (${roundRatios(results.rawBullmq, results.scaleoutBullmq)})`);
+console.log(`pg-boss  raw ${fmt(median(results.rawPgBoss))}   scaleout ${fmt(median(results.scaleoutPgBoss))}   ratio ${(median(results.scaleoutPgBoss) / median(results.rawPgBoss)).toFixed(2)}x   (${roundRatios(results.rawPgBoss, results.scaleoutPgBoss)})`);
 console.log(`bench process CPU per job (ms, median): BullMQ raw ${median(cpuMs.rawBullmq).toFixed(3)} scaleout ${median(cpuMs.scaleoutBullmq).toFixed(3)}; pg-boss raw ${median(cpuMs.rawPgBoss).toFixed(3)} scaleout ${median(cpuMs.scaleoutPgBoss).toFixed(3)}`);
-console.log(`pg-boss  raw ${fmt(median(results.rawPgBoss))}   scaleout ${fmt(median(results.scaleoutPgBoss))}   ratio ${(median(results.scaleoutPgBoss) / median(results.rawPgBoss)).toFixed(2)}x`);

@@ -144,6 +144,7 @@ export const pgBossBackendSchema = z.object({
   schema: z.string().regex(/^[a-z_][a-z0-9_]{0,40}$/, 'use a lower-case SQL name of at most 41 characters').default(DEFAULT_PG_BOSS.schema),
   ...redeliveries,
   pollIntervalMs: z.number().int().min(10).default(DEFAULT_PG_BOSS.pollIntervalMs),
+  preparedStatements: z.boolean().default(true),
 });
 export type ResolvedBullMQBackendOptions = z.output<typeof bullmqBackendSchema> & { url: string };
 export type ResolvedPgBossBackendOptions = z.output<typeof pgBossBackendSchema> & { connectionString: string };

@@ -8,6 +8,7 @@ import { DEFAULT_PG_BOSS, resolvePgBossBackendOptions } from '../options.js';
 import { LocalRateLimiter } from '../rate-limiter.js';
 import type { JobTracker } from '../tracker.js';
 import { PostgresJobTracker } from '../trackers/postgres-tracker.js';
+import { PreparedSql } from './prepared-sql.js';
 
 /** @defaultValue */
 export const DEFAULT_PG_BOSS_SCHEMA = DEFAULT_PG_BOSS.schema;
@@ -23,6 +24,12 @@ export interface PgBossBackendOptions {
   visibilityTimeoutMs?: number;
   maxRedeliveries?: number;
   pollIntervalMs?: number;
+  /**
+   * Run repeated statements as named prepared statements (see {@link PreparedSql}).
+   * Turn off behind a connection pooler in transaction mode that does not keep them
+   * (PgBouncer before 1.21); one that refuses a name turns it off by itself. @defaultValue true
+   */
+  preparedStatements?: boolean;
   tracker?: JobTracker;
 }
 
@@ -40,6 +47,8 @@ export class PgBossBackend implements QueueBackend {
   readonly #ackWithRecord: ((queue: string, jobId: string, end: AckRecord) => Promise<unknown>) | undefined;
   readonly #schema: string;
   readonly #boss: PgBoss;
+  /** pg-boss's connections: its statements and the backend's own. */
+  readonly #sql: PreparedSql;
   readonly #ownsTracker: boolean;
   readonly #visibilitySeconds: number;
   readonly #maxRedeliveries: number;
@@ -48,13 +57,14 @@ export class PgBossBackend implements QueueBackend {
   #started: Promise<unknown> | undefined;
 
   constructor(options: PgBossBackendOptions = {}) {
-    const { connectionString, schema, visibilityTimeoutMs, maxRedeliveries, pollIntervalMs } = resolvePgBossBackendOptions(options);
+    const { connectionString, schema, visibilityTimeoutMs, maxRedeliveries, pollIntervalMs, preparedStatements } = resolvePgBossBackendOptions(options);
     this.#schema = schema;
     this.#visibilitySeconds = Math.max(1, Math.ceil(visibilityTimeoutMs / 1_000));
     this.#maxRedeliveries = maxRedeliveries;
     this.#pollIntervalMs = pollIntervalMs;
+    this.#sql = new PreparedSql({ connectionString, prepare: preparedStatements });
     this.#boss = new PgBoss({
-      connectionString, schema, schedule: false,
+      db: this.#sql, schema, schedule: false,
       // Expired jobs (their worker died) are only handed again by maintenance.
       maintenanceIntervalSeconds: Math.max(1, Math.floor(this.#visibilitySeconds / 2)),
     });
@@ -68,12 +78,12 @@ export class PgBossBackend implements QueueBackend {
         const db = enqueue.db;
         const run = db !== undefined
           ? (text: string, values: unknown[]) => db.query(text, values)
-          : (text: string, values: unknown[]) => this.#boss.getDb().executeSql(text, values);
+          : (text: string, values: unknown[]) => this.#sql.executeSql(text, values);
         return this.#send(queue, envelope, enqueue, { executeSql: (text: string, values: unknown[]) => tracker.createAlong(text, values, info, run) });
       };
       // The job's end and pg-boss's completion in one statement: one commit, and no
       // window where the end is recorded but the job not yet acknowledged.
-      const run = (text: string, values: unknown[]) => this.#boss.getDb().executeSql(text, values);
+      const run = (text: string, values: unknown[]) => this.#sql.executeSql(text, values);
       this.#ackWithRecord = (queue, jobId, end) => this.#boss.complete(queue, jobId, undefined as unknown as object, {
         db: { executeSql: (text: string, values: unknown[]) => tracker.recordAlong(text, values, end.jobId, end.patch, end.event, run, end.active) },
       } as PgBoss.ConnectionOptions);
@@ -90,14 +100,14 @@ export class PgBossBackend implements QueueBackend {
   async depth(queue: string): Promise<number> {
     await this.#start();
     // Before the active state and due: pg-boss's getQueueSize would count delayed jobs too.
-    const result = await this.#boss.getDb().executeSql(
+    const result = await this.#sql.executeSql(
       `SELECT count(*)::int AS n FROM ${this.#schema}.job WHERE name = $1 AND state < 'active' AND start_after <= now()`, [queue]) as { rows: Array<{ n: number }> };
     return result.rows[0]?.n ?? 0;
   }
 
   async finishedCounts(queue: string): Promise<FinishedCounts> {
     await this.#start();
-    const result = await this.#boss.getDb().executeSql(
+    const result = await this.#sql.executeSql(
       `SELECT count(*) FILTER (WHERE state = 'completed')::int AS completed, count(*) FILTER (WHERE state = 'failed')::int AS failed FROM ${this.#schema}.job WHERE name = $1`, [queue]) as { rows: Array<{ completed: number; failed: number }> };
     return { completed: result.rows[0]?.completed ?? 0, failed: result.rows[0]?.failed ?? 0 };
   }
@@ -191,7 +201,7 @@ export class PgBossBackend implements QueueBackend {
     // that holds the row's lock makes this wait, then find it active). `before` is the
     // state as the statement began: waiting there but not cancelled here means a
     // worker took it meanwhile.
-    const result = await this.#boss.getDb().executeSql(`
+    const result = await this.#sql.executeSql(`
       WITH gone AS (
         UPDATE ${this.#schema}.job SET state = 'cancelled', completed_on = now()
         WHERE name = $1 AND id = $2::uuid AND state < 'active' RETURNING 1)
@@ -216,6 +226,7 @@ export class PgBossBackend implements QueueBackend {
     for (const c of this.#consumers) c.stop();
     await Promise.allSettled([...this.#consumers].map((c) => c.done));
     if (this.#started !== undefined) await this.#boss.stop({ graceful: false, wait: true, timeout: 1_000 }).catch(() => undefined);
+    await this.#sql.close();
     if (this.#ownsTracker) await this.tracker.close();
   }
 }

@@ -48,6 +48,12 @@ export class PostgresJobTracker implements JobTracker {
   readonly #readers = new Set<pg.Client>();
   #ready: Promise<void> | undefined;
   readonly #ttlMs: number;
+  /**
+   * Statements built around a queue engine's own (its insert, its acknowledgement),
+   * by that statement and variant: the engine's texts are constant, so each combined
+   * text is built once, and stays the same string (a prepared statement's key).
+   */
+  readonly #combined = new Map<string, Map<string, string | null>>();
   readonly #pruneTimer: NodeJS.Timeout | undefined = undefined;
 
   constructor(options: PostgresJobTrackerOptions = {}) {
@@ -128,18 +134,35 @@ export class PostgresJobTracker implements JobTracker {
     run: (text: string, values: unknown[]) => Promise<{ rows: unknown[] }>,
   ): Promise<{ rows: unknown[] }> {
     await this.ready();
-    if (!/^\s*INSERT\b[\s\S]*\bRETURNING\s+id\s*$/i.test(insert)) {
+    const n = values.length;
+    const text = this.#combine(`create|${n}|`, insert, () => (/^\s*INSERT\b[\s\S]*\bRETURNING\s+id\s*$/i.test(insert)
+      ? `WITH ins AS (${insert}),
+      rec AS (INSERT INTO ${this.#schema}.job_record AS r (id, queue, name, state) SELECT id::text, $${n + 1}, $${n + 2}, 'waiting' FROM ins
+        ON CONFLICT (id) DO UPDATE SET queue = coalesce(r.queue, excluded.queue), name = coalesce(r.name, excluded.name))
+      SELECT id FROM ins`
+      : null));
+    if (text === null) {
       // Not the shape this wraps: two statements.
       const result = await run(insert, values);
       const row = result.rows[0] as { id: string } | undefined;
       if (row !== undefined) await this.create({ id: String(row.id), ...info });
       return result;
     }
-    const n = values.length;
-    return run(`WITH ins AS (${insert}),
-      rec AS (INSERT INTO ${this.#schema}.job_record AS r (id, queue, name, state) SELECT id::text, $${n + 1}, $${n + 2}, 'waiting' FROM ins
-        ON CONFLICT (id) DO UPDATE SET queue = coalesce(r.queue, excluded.queue), name = coalesce(r.name, excluded.name))
-      SELECT id FROM ins`, [...values, info.queue, info.name]);
+    return run(text, [...values, info.queue, info.name]);
+  }
+
+  /** The combined text of `variant` around `statement`, built once (null: it cannot be combined). */
+  #combine(variant: string, statement: string, build: () => string | null): string | null {
+    // By variant, then by the engine's own string: a string keeps its hash, so the long key costs nothing after the first time.
+    let texts = this.#combined.get(variant);
+    if (texts === undefined) this.#combined.set(variant, texts = new Map());
+    let text = texts.get(statement);
+    if (text === undefined) {
+      text = build();
+      // Bounded: an engine whose texts were not constant gets no memory, only the work.
+      if (texts.size < 64) texts.set(statement, text);
+    }
+    return text;
   }
 
   async record(jobId: string, patch: JobRecordPatch, event?: { type: JobEventType; data?: unknown }): Promise<void> {
@@ -180,15 +203,18 @@ export class PostgresJobTracker implements JobTracker {
     run: (text: string, values: unknown[]) => Promise<{ rows: unknown[] }>, active?: number,
   ): Promise<{ rows: unknown[] }> {
     await this.ready();
-    const head = /^\s*WITH\s+/i.exec(statement);
-    if (head === null) {
+    const first = values.length + 1;
+    const text = this.#combine(`record|${first}|${active !== undefined}|`, statement, () => {
+      const head = /^\s*WITH\s+/i.exec(statement);
+      return head === null ? null : `WITH ${this.#recordSteps(first, active !== undefined)}, ${statement.slice(head[0].length)}`;
+    });
+    if (text === null) {
       // Not the shape this joins: the record first, then the statement.
       if (active !== undefined) await this.#query(`WITH ${this.#recordSteps(1, true)} SELECT 1`, this.#recordValues(jobId, patch, event, active));
       else await this.record(jobId, patch, event);
       return run(statement, values);
     }
-    const result = await run(`WITH ${this.#recordSteps(values.length + 1, active !== undefined)}, ${statement.slice(head[0].length)}`,
-      [...values, ...this.#recordValues(jobId, patch, event, active)]);
+    const result = await run(text, [...values, ...this.#recordValues(jobId, patch, event, active)]);
     this.#notify(jobId);
     return result;
   }
