@@ -31,7 +31,7 @@ describe('jobs options', () => {
     expect(resolveBullMQBackendOptions({}, {})).toEqual({ prefix: 'scaleout-jobs', visibilityTimeoutMs: 30_000, maxRedeliveries: 10, eventsMaxLen: 10_000, recordTtlMs: 86_400_000, url: 'redis://127.0.0.1:6379' });
     expect(resolveBullMQBackendOptions({}, { REDIS_URL: 'redis://r:1' }).url).toBe('redis://r:1');
     expect(resolvePgBossBackendOptions({}, { DATABASE_URL: 'postgres://d/x' })).toEqual({
-      schema: 'scaleout_pgboss', visibilityTimeoutMs: 30_000, maxRedeliveries: 10, pollIntervalMs: 500, connectionString: 'postgres://d/x',
+      schema: 'scaleout_pgboss', visibilityTimeoutMs: 30_000, maxRedeliveries: 10, pollIntervalMs: 500, preparedStatements: true, connectionString: 'postgres://d/x',
     });
     // docs/async.md: "the last `eventsKept`, 100 by default, for a day"
     expect(resolveRedisTrackerOptions({}, {})).toMatchObject({ keyPrefix: 'scaleout:jobs:', eventsKept: 100, recordTtlMs: 86_400_000 });
