@@ -1,7 +1,19 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { PostgresJobTracker } from '../../src/jobs/index.js';
+import { waitFor } from '../support/wait-for.js';
 import { DATABASE_URL, dropSchemas, uniqueSchema } from './engines.js';
+
+/** A connection listening on the tracker's channel, and the job ids it was told of. */
+async function listen(tracker: PostgresJobTracker): Promise<{ ids: Set<string>; end(): Promise<void> }> {
+  const client = new pg.Client({ connectionString: DATABASE_URL });
+  const ids = new Set<string>();
+  client.on('notification', (n) => { if (n.payload !== undefined) ids.add(n.payload); });
+  await client.connect();
+  await client.query(`LISTEN ${tracker.channel}`);
+  return { ids, end: () => client.end() };
+}
 
 describe('PostgresJobTracker', () => {
   it('prune deletes finished records, events and idempotency records past their TTL, and keeps running jobs', async () => {
@@ -22,6 +34,27 @@ describe('PostgresJobTracker', () => {
       await tracker.once('k', async () => { ran += 1; });
       expect(ran).toBe(1);
     } finally {
+      await tracker.close();
+      await dropSchemas(schema);
+    }
+  });
+
+  it('announces every job of a burst of events, and at close what waits for its turn', async () => {
+    const schema = uniqueSchema();
+    const tracker = new PostgresJobTracker({ connectionString: DATABASE_URL, schema, pruneIntervalMs: 0 });
+    await tracker.ready();
+    const listener = await listen(tracker);
+    try {
+      const jobs = Array.from({ length: 300 }, (_, i) => `job-${i}`);
+      await Promise.all(jobs.map((id) => tracker.record(id, { state: 'active' }, { type: 'progress', data: 1 })));
+      await waitFor('every job announced', () => listener.ids.size === jobs.length || undefined, { timeoutMs: 5_000 });
+      expect([...listener.ids].sort()).toEqual([...jobs].sort());
+      // Just after a NOTIFY: this one waits for the gap, and close sends it.
+      await tracker.record('last', { state: 'completed' }, { type: 'completed' });
+      await tracker.close();
+      await waitFor('the last job announced', () => listener.ids.has('last') || undefined, { timeoutMs: 5_000 });
+    } finally {
+      await listener.end();
       await tracker.close();
       await dropSchemas(schema);
     }

@@ -15,6 +15,12 @@ export const DEFAULT_POSTGRES_PRUNE_INTERVAL_MS = DEFAULT_POSTGRES_TRACKER.prune
 export const DEFAULT_POSTGRES_POOL_SIZE = DEFAULT_POSTGRES_TRACKER.poolSize;
 /** How long an events reader waits for a notification before it looks at the table anyway. */
 export const DEFAULT_EVENTS_POLL_MS = 1_000;
+/**
+ * Least time between two NOTIFY statements of a tracker. A lone event is announced at
+ * once; under load, the events of this window share one statement (each is a commit
+ * that waits for a WAL flush, and a socket write on both sides).
+ */
+export const NOTIFY_GAP_MS = 5;
 
 export interface PostgresJobTrackerOptions {
   /** @defaultValue `process.env.DATABASE_URL`, else `postgres://127.0.0.1:5432/postgres` */
@@ -43,7 +49,9 @@ export class PostgresJobTracker implements JobTracker {
   readonly #channel: string;
   readonly #toNotify = new Set<string>();
   #notifying: Promise<void> = Promise.resolve();
-  #notifyScheduled = false;
+  /** The NOTIFY waiting for its turn (see #notify), undefined when none is. */
+  #notifyTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  #notifiedAt = -Infinity;
   readonly #eventsKept: number;
   readonly #readers = new Set<pg.Client>();
   #ready: Promise<void> | undefined;
@@ -71,6 +79,11 @@ export class PostgresJobTracker implements JobTracker {
       this.#pruneTimer = setInterval(() => { this.prune().catch(() => undefined); }, pruneMs);
       this.#pruneTimer.unref();
     }
+  }
+
+  /** The channel of its NOTIFY: the payload is the id of a job with a new event. */
+  get channel(): string {
+    return this.#channel;
   }
 
   /**
@@ -173,21 +186,26 @@ export class PostgresJobTracker implements JobTracker {
   /**
    * Wakes the readers of `jobId`'s events, after the event is committed. A NOTIFY
    * inside the writing transaction would hold PostgreSQL's global notify lock through
-   * that commit's WAL flush, so every job's commits would queue behind each other;
-   * sent afterwards, the notifications of one tick go in one statement that writes
-   * nothing. One lost (a crash in between) costs a reader its poll interval, never an event.
+   * that commit's WAL flush, so every job's commits would queue behind each other.
+   * Sent afterwards, each NOTIFY is still a commit of its own, so a tracker sends at
+   * most one per {@link NOTIFY_GAP_MS}: the first event at the end of its tick, the
+   * ones after it together. One lost (a crash in between) costs a reader its poll
+   * interval, never an event.
    */
   #notify(jobId: string): void {
     this.#toNotify.add(jobId);
-    if (this.#notifyScheduled) return;
-    this.#notifyScheduled = true;
-    setImmediate(() => {
-      this.#notifyScheduled = false;
-      const ids = [...this.#toNotify];
-      this.#toNotify.clear();
-      this.#notifying = this.#connections.query('SELECT pg_notify($1, id) FROM unnest($2::text[]) AS id', [this.#channel, ids])
-        .then(() => undefined, () => undefined);
-    });
+    if (this.#notifyTimer !== undefined) return;
+    const wait = this.#notifiedAt + NOTIFY_GAP_MS - performance.now();
+    this.#notifyTimer = wait > 0 ? setTimeout(() => this.#sendNotify(), wait) : setImmediate(() => this.#sendNotify());
+  }
+
+  #sendNotify(): void {
+    this.#notifyTimer = undefined;
+    this.#notifiedAt = performance.now();
+    const ids = [...this.#toNotify];
+    this.#toNotify.clear();
+    this.#notifying = this.#connections.query('SELECT pg_notify($1, id) FROM unnest($2::text[]) AS id', [this.#channel, ids])
+      .then(() => undefined, () => undefined);
   }
 
   /**
@@ -386,7 +404,12 @@ export class PostgresJobTracker implements JobTracker {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#pruneTimer);
-    await new Promise((resolve) => setImmediate(resolve));
+    if (this.#notifyTimer !== undefined) {
+      // What waits for its turn goes now: the pool is about to end.
+      clearTimeout(this.#notifyTimer as NodeJS.Timeout);
+      clearImmediate(this.#notifyTimer as NodeJS.Immediate);
+      this.#sendNotify();
+    }
     await this.#notifying;
     for (const c of this.#readers) await c.end().catch(() => undefined);
     this.#readers.clear();
