@@ -16,7 +16,9 @@
  * of each side, and each round's ratio scaleout / raw with their median, since the
  * two runs of one round share the machine's mood (target: 0.9 or more).
  *
- * Run: npm run bench:jobs [-- --jobs 2000 --rounds 3 --concurrency 16]
+ * Run: npm run bench:jobs (this with its defaults, then bench/job-latency.ts and
+ * bench/static.ts: the async tier's three figures in one run), or with options
+ * npx tsx bench/jobs.ts [--jobs 2000 --rounds 3 --concurrency 16 --only rawPgBoss,scaleoutPgBoss]
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';

@@ -25,7 +25,7 @@ export interface PreparedSqlOptions {
  * busy queue parsing them is a large share of the database's CPU.
  *
  * Plans stay custom (`plan_cache_mode = force_custom_plan`, set on each new
- * connection): pg-boss partitions its job table by queue, and a generic plan would
+ * connection before its first statement): pg-boss partitions its job table by queue, and a generic plan would
  * lock every queue's partition at each execution.
  *
  * A text with a `;` (pg-boss's migrations: several commands in one string) cannot be
@@ -44,12 +44,12 @@ export class PreparedSql {
 
   constructor(options: PreparedSqlOptions) {
     this.#prepare = options.prepare ?? true;
-    this.pool = new pg.Pool({ connectionString: options.connectionString, max: options.max ?? 10, application_name: 'pgboss' });
-    this.pool.on('error', () => { /* a dropped idle connection is replaced on the next query */ });
-    this.pool.on('connect', (client) => {
-      // Queued before any other query of this connection; a server without the setting keeps its default.
-      client.query('SET plan_cache_mode = force_custom_plan').catch(() => undefined);
+    this.pool = new pg.Pool({
+      connectionString: options.connectionString, max: options.max ?? 10, application_name: 'pgboss',
+      // Awaited by the pool before the connection's first query; a server without the setting keeps its default.
+      onConnect: (client) => client.query('SET plan_cache_mode = force_custom_plan').then(() => undefined, () => undefined),
     });
+    this.pool.on('error', () => { /* a dropped idle connection is replaced on the next query */ });
   }
 
   /** Whether repeated statements are named (false after a pooler refused a name). */
