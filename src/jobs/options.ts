@@ -170,6 +170,7 @@ export const postgresTrackerSchema = z.object({
   poolSize: z.number().int().min(1).default(DEFAULT_POSTGRES_TRACKER.poolSize),
   /** 0: no pruning by this process. */
   pruneIntervalMs: z.number().int().min(0).default(DEFAULT_POSTGRES_TRACKER.pruneIntervalMs),
+  preparedStatements: z.boolean().default(true),
 });
 export type ResolvedRedisTrackerOptions = z.output<typeof redisTrackerSchema> & { url: string };
 export type ResolvedPostgresTrackerOptions = z.output<typeof postgresTrackerSchema> & { connectionString: string };

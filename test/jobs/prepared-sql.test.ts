@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgBossBackend, Queue, Worker } from '../../src/jobs/index.js';
-import { MAX_PREPARED_STATEMENTS, PreparedSql } from '../../src/jobs/backends/prepared-sql.js';
+import { MAX_PREPARED_STATEMENTS, PreparedSql } from '../../src/jobs/prepared-sql.js';
 import { waitFor } from '../support/wait-for.js';
 import { DATABASE_URL, dropSchemas, uniqueSchema } from './engines.js';
 

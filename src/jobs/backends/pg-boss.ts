@@ -8,7 +8,7 @@ import { DEFAULT_PG_BOSS, resolvePgBossBackendOptions } from '../options.js';
 import { LocalRateLimiter } from '../rate-limiter.js';
 import type { JobTracker } from '../tracker.js';
 import { PostgresJobTracker } from '../trackers/postgres-tracker.js';
-import { PreparedSql } from './prepared-sql.js';
+import { PreparedSql } from '../prepared-sql.js';
 
 /** @defaultValue */
 export const DEFAULT_PG_BOSS_SCHEMA = DEFAULT_PG_BOSS.schema;
@@ -62,7 +62,7 @@ export class PgBossBackend implements QueueBackend {
     this.#visibilitySeconds = Math.max(1, Math.ceil(visibilityTimeoutMs / 1_000));
     this.#maxRedeliveries = maxRedeliveries;
     this.#pollIntervalMs = pollIntervalMs;
-    this.#sql = new PreparedSql({ connectionString, prepare: preparedStatements });
+    this.#sql = new PreparedSql({ connectionString, prepare: preparedStatements, applicationName: 'pgboss' });
     this.#boss = new PgBoss({
       db: this.#sql, schema, schedule: false,
       // Expired jobs (their worker died) are only handed again by maintenance.
@@ -70,7 +70,7 @@ export class PgBossBackend implements QueueBackend {
     });
     this.#boss.on('error', () => { /* pg-boss retries maintenance by itself */ });
     this.#ownsTracker = options.tracker === undefined;
-    const tracker = options.tracker ?? new PostgresJobTracker({ connectionString, schema: `${schema}_t` });
+    const tracker = options.tracker ?? new PostgresJobTracker({ connectionString, schema: `${schema}_t`, preparedStatements });
     this.tracker = tracker;
     if (tracker instanceof PostgresJobTracker && options.tracker === undefined) {
       // Its tables are in the same database as pg-boss's: the job and its record go in one statement.

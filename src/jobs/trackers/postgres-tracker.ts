@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import { createSchemaUnderLock } from '../../internal/store-connections.js';
+import { PreparedSql } from '../prepared-sql.js';
 import { DEFAULT_POSTGRES_TRACKER, resolvePostgresTrackerOptions } from '../options.js';
 import { TERMINAL_EVENTS } from '../job.js';
 import type { JobEvent, JobEventType, JobInfo, JobState } from '../job.js';
@@ -34,6 +35,8 @@ export interface PostgresJobTrackerOptions {
   recordTtlMs?: number;
   /** @defaultValue {@link DEFAULT_POSTGRES_PRUNE_INTERVAL_MS} */
   pruneIntervalMs?: number;
+  /** Run its statements as named prepared statements (see {@link PreparedSql}). @defaultValue true */
+  preparedStatements?: boolean;
 }
 
 /**
@@ -43,7 +46,7 @@ export interface PostgresJobTrackerOptions {
  */
 export class PostgresJobTracker implements JobTracker {
   readonly name = 'postgres';
-  readonly #connections: pg.Pool;
+  readonly #sql: PreparedSql;
   readonly #connectionString: string;
   readonly #schema: string;
   readonly #channel: string;
@@ -70,8 +73,7 @@ export class PostgresJobTracker implements JobTracker {
     this.#eventsKept = resolved.eventsKept;
     this.#connectionString = resolved.connectionString;
     this.#channel = `scaleout_jobs_${createHash('sha256').update(this.#schema).digest('hex').slice(0, 16)}`;
-    this.#connections = new pg.Pool({ connectionString: this.#connectionString, max: resolved.poolSize });
-    this.#connections.on('error', () => { /* a dropped idle connection is replaced on the next query */ });
+    this.#sql = new PreparedSql({ connectionString: this.#connectionString, max: resolved.poolSize, prepare: resolved.preparedStatements });
     this.#ttlMs = resolved.recordTtlMs;
     const pruneMs = resolved.pruneIntervalMs;
     if (pruneMs > 0) {
@@ -106,7 +108,7 @@ export class PostgresJobTracker implements JobTracker {
   ready(): Promise<void> {
     const s = this.#schema;
     // One multi-statement string: the simple query protocol runs it in one round trip.
-    this.#ready ??= createSchemaUnderLock(this.#connections, `scaleout_jobs:${s}`, [`
+    this.#ready ??= createSchemaUnderLock(this.#sql.pool, `scaleout_jobs:${s}`, [`
         CREATE SCHEMA IF NOT EXISTS ${s};
         CREATE TABLE IF NOT EXISTS ${s}.job_record (
           id text PRIMARY KEY, queue text, name text, state text NOT NULL, attempt int NOT NULL DEFAULT 1,
@@ -124,7 +126,7 @@ export class PostgresJobTracker implements JobTracker {
 
   async #query(text: string, values: unknown[] = []): Promise<pg.QueryResult> {
     await this.ready();
-    return this.#connections.query(text, values);
+    return this.#sql.executeSql(text, values);
   }
 
   async create(info: { id: string; queue: string; name: string }, db?: SqlExecutor): Promise<boolean> {
@@ -132,7 +134,8 @@ export class PostgresJobTracker implements JobTracker {
     const sql = `INSERT INTO ${this.#schema}.job_record AS r (id, queue, name, state) VALUES ($1, $2, $3, 'waiting')
       ON CONFLICT (id) DO UPDATE SET queue = coalesce(r.queue, excluded.queue), name = coalesce(r.name, excluded.name)
       RETURNING (xmax = 0) AS inserted`;
-    const { rows } = await (db ?? this.#connections).query(sql, [info.id, info.queue, info.name]);
+    const values = [info.id, info.queue, info.name];
+    const { rows } = await (db !== undefined ? db.query(sql, values) : this.#sql.executeSql(sql, values));
     return (rows[0] as { inserted: boolean } | undefined)?.inserted === true;
   }
 
@@ -204,7 +207,7 @@ export class PostgresJobTracker implements JobTracker {
     this.#notifiedAt = performance.now();
     const ids = [...this.#toNotify];
     this.#toNotify.clear();
-    this.#notifying = this.#connections.query('SELECT pg_notify($1, id) FROM unnest($2::text[]) AS id', [this.#channel, ids])
+    this.#notifying = this.#sql.executeSql('SELECT pg_notify($1, id) FROM unnest($2::text[]) AS id', [this.#channel, ids])
       .then(() => undefined, () => undefined);
   }
 
@@ -345,7 +348,7 @@ export class PostgresJobTracker implements JobTracker {
           }
         }
         const notified = new Promise<void>((resolve) => { wake = resolve; });
-        const { rows } = await this.#connections.query(`SELECT seq::text AS id, type, data, at_ms FROM ${this.#schema}.job_event
+        const { rows } = await this.#sql.executeSql(`SELECT seq::text AS id, type, data, at_ms FROM ${this.#schema}.job_event
           WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT 100`, [jobId, after]);
         for (const r of rows as { id: string; type: JobEventType; data: unknown; at_ms: string }[]) {
           after = r.id;
@@ -413,7 +416,7 @@ export class PostgresJobTracker implements JobTracker {
     await this.#notifying;
     for (const c of this.#readers) await c.end().catch(() => undefined);
     this.#readers.clear();
-    await this.#connections.end();
+    await this.#sql.close();
   }
 }
 

@@ -13,16 +13,19 @@ export interface PreparedSqlOptions {
   connectionString: string;
   /** Name repeated statements (false: every statement unnamed, as behind PgBouncer in transaction mode). @defaultValue true */
   prepare?: boolean;
-  /** Connections of the pool. @defaultValue 10 (pg-boss's own) */
+  /** Connections of the pool. @defaultValue 10 */
   max?: number;
+  /** How its connections show in `pg_stat_activity`. */
+  applicationName?: string;
 }
 
 /**
- * A database interface for pg-boss (`new PgBoss({ db })`) whose statements run as named
- * prepared statements: PostgreSQL parses and rewrites each text once per connection
- * instead of at every call. pg-boss's statements are long (its insert, fetch and
- * completion, and the backend's statements that carry a job's record along), so on a
- * busy queue parsing them is a large share of the database's CPU.
+ * A pool whose statements run as named prepared statements: PostgreSQL parses and
+ * rewrites each text once per connection instead of at every call. It is pg-boss's
+ * database interface (`new PgBoss({ db })`) and the PostgreSQL tracker's pool.
+ * pg-boss's statements are long (its insert, fetch and completion, and the backend's
+ * statements that carry a job's record along), so on a busy queue parsing them is a
+ * large share of the database's CPU.
  *
  * Plans stay custom (`plan_cache_mode = force_custom_plan`, set on each new
  * connection before its first statement): pg-boss partitions its job table by queue, and a generic plan would
@@ -45,7 +48,8 @@ export class PreparedSql {
   constructor(options: PreparedSqlOptions) {
     this.#prepare = options.prepare ?? true;
     this.pool = new pg.Pool({
-      connectionString: options.connectionString, max: options.max ?? 10, application_name: 'pgboss',
+      connectionString: options.connectionString, max: options.max ?? 10,
+      ...(options.applicationName === undefined ? {} : { application_name: options.applicationName }),
       // Awaited by the pool before the connection's first query; a server without the setting keeps its default.
       onConnect: (client) => client.query('SET plan_cache_mode = force_custom_plan').then(() => undefined, () => undefined),
     });
