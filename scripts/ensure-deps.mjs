@@ -21,6 +21,7 @@ const debianPackages = [
   { binary: '/usr/sbin/nft', pkg: 'nftables', neededBy: '`scaleout chaos` network faults' },
   { binary: '/usr/sbin/keepalived', pkg: 'keepalived', neededBy: 'the floating address (balancer.vip) and its tests' },
   { binary: '/usr/bin/curl', pkg: 'curl', neededBy: 'the network namespace tests' },
+  { binary: '/usr/sbin/pgbouncer', pkg: 'pgbouncer', neededBy: 'the test of the jobs\' prepared statements behind a connection pooler' },
 ];
 const missing = debianPackages.filter((p) => !existsSync(p.binary));
 if (missing.length > 0) {
