@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { chromium } from 'playwright-core';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSupervisorFile } from '../../src/runtime/index.js';
 import type { RuntimeStatus } from '../../src/runtime/index.js';
@@ -17,6 +16,18 @@ import { waitFor } from '../support/wait-for.js';
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(REPO_DIR, '.artifacts', 'dashboard');
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const VIEWPORT = { width: 1400, height: 900 };
+
+// One chromium for the file, launched on first use; each describe gets a fresh context
+// of its own (own cookies and storage), which costs far less than another launch.
+let browser: Promise<Browser> | undefined;
+const freshContext = async (): Promise<BrowserContext> => {
+  browser ??= chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+  return (await browser).newContext({ viewport: VIEWPORT });
+};
+afterAll(async () => {
+  await (await browser?.catch(() => undefined))?.close();
+});
 
 // A real `scaleout up` of the hello fixture (no engines), driven by Debian's chromium.
 // The dashboard's script comes from dist/: the build must be fresh (npm test builds first).
@@ -26,7 +37,6 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard', () => {
   let status: RuntimeStatus;
   let base: string;
   let token: string;
-  let profileDir: string;
   let context: BrowserContext;
   let page: Page;
   /** What the browser complained about: a CSP violation or a script error shows here. */
@@ -40,10 +50,8 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard', () => {
     base = `http://${file.control}`;
     token = file.token;
     await mkdir(ARTIFACTS, { recursive: true });
-    profileDir = await mkdtemp(join(tmpdir(), 'scaleout-chromium-'));
-    // A fresh profile each run: launchPersistentContext takes the user-data-dir itself.
-    context = await chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, viewport: { width: 1400, height: 900 } });
-    page = context.pages()[0] ?? await context.newPage();
+    context = await freshContext();
+    page = await context.newPage();
     page.on('console', (message) => {
       if (message.type() === 'error' && !/401/.test(message.text())) browserErrors.push(message.text());
     });
@@ -55,7 +63,6 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard', () => {
     // A SIGKILL heals nothing: a partition left by a failed test is undone here.
     if (base !== undefined) await fetch(`${base}/chaos/heal`, { method: 'POST', headers: { authorization: `Bearer ${token}` } }).catch(() => undefined);
     await up?.stop('SIGKILL');
-    if (profileDir !== undefined) await rm(profileDir, { recursive: true, force: true });
     if (dir !== undefined) await removeApp(dir);
   });
 
@@ -249,27 +256,24 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard', () => {
 describe.skipIf(!existsSync(CHROMIUM))('dashboard with engines', () => {
   let dir: string;
   let up: UpProcess;
-  let profileDir: string;
   let context: BrowserContext;
 
   beforeAll(async () => {
     dir = await copyApp('hello', { app: { instances: 2 }, engines: { postgres: {}, redis: {} } });
     up = UpProcess.start(dir, cleanEnv(EXTERNAL_ENGINES));
     await up.waitRunning();
-    profileDir = await mkdtemp(join(tmpdir(), 'scaleout-chromium-'));
-    context = await chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, viewport: { width: 1400, height: 900 } });
+    context = await freshContext();
   });
 
   afterAll(async () => {
     await context?.close();
     await up?.stop('SIGKILL');
-    if (profileDir !== undefined) await rm(profileDir, { recursive: true, force: true });
     if (dir !== undefined) await removeApp(dir);
   });
 
   it('draws the engines and the replication table', async () => {
     const file = readSupervisorFile(dir)!;
-    const page = context.pages()[0] ?? await context.newPage();
+    const page = await context.newPage();
     await page.goto(`http://${file.control}/dashboard`);
     await page.fill('#token', file.token);
     await page.click('#login');
@@ -293,7 +297,6 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard with workers', () => {
   const redis = new Redis(EXTERNAL_ENGINES.REDIS_URL);
   let dir: string;
   let up: UpProcess;
-  let profileDir: string;
   let context: BrowserContext;
 
   beforeAll(async () => {
@@ -303,14 +306,12 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard with workers', () => {
     });
     up = UpProcess.start(dir, cleanEnv({ REDIS_URL: EXTERNAL_ENGINES.REDIS_URL }));
     await up.waitRunning(60_000);
-    profileDir = await mkdtemp(join(tmpdir(), 'scaleout-chromium-'));
-    context = await chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, viewport: { width: 1400, height: 900 } });
+    context = await freshContext();
   }, 70_000);
 
   afterAll(async () => {
     await context?.close();
     await up?.stop('SIGKILL');
-    if (profileDir !== undefined) await rm(profileDir, { recursive: true, force: true });
     if (dir !== undefined) await removeApp(dir);
     const keys = await redis.keys(`${prefix}*`);
     if (keys.length > 0) await redis.del(...keys);
@@ -319,7 +320,7 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard with workers', () => {
 
   it('shows the exports queue\'s depth and its completed jobs per second', async () => {
     const file = readSupervisorFile(dir)!;
-    const page = context.pages()[0] ?? await context.newPage();
+    const page = await context.newPage();
     await page.goto(`http://${file.control}/dashboard`);
     await page.fill('#token', file.token);
     await page.click('#login');
