@@ -7,6 +7,7 @@ import { listenAddressSchema, serverAddressSchema } from './address.js';
 import { BalancerConfigError } from './errors.js';
 import type { ActiveCheckerOptions, ActiveCheckerRunOptions } from './health/active-checker.js';
 import { STRATEGY_NAMES } from './strategies/strategy.js';
+import { MAX_WORKERS } from './workers/limits.js';
 
 /** Defaults, exported so docs, CLI help and tests quote the same numbers. */
 export const DEFAULT_TIMEOUTS = {
@@ -348,8 +349,7 @@ export const listenerSchema = z.object({
   tls: z.object({ cert: z.string(), key: z.string() }).strict().optional(),
 }).strict();
 
-/** The most balancer worker processes. */
-export const MAX_WORKERS = 64;
+export { MAX_WORKERS };
 const WORKERS_HELP = `use a whole number from 1 to ${MAX_WORKERS}, or "auto" (one per core)`;
 
 /** Where the admin API listens and the bearer token it requires. */

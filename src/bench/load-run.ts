@@ -1,5 +1,5 @@
 import type autocannon from 'autocannon';
-import { bucketOf, LATENCY_BUCKETS, quantileMs } from '../balancer/index.js';
+import { bucketOf, LATENCY_BUCKETS, quantileMs } from '../balancer/latency-window.js';
 import type { BalancerSnapshot } from '../balancer/index.js';
 import type { BenchReport, BenchSecond, BenchServer } from './bench-report.js';
 import { BenchOptionsError, BenchRunError, BenchTargetError } from './errors.js';

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { formatBalancerEvent, MAX_WORKERS, startBalancer, STRATEGY_NAMES } from '../balancer/index.js';
+import { formatBalancerEvent } from '../balancer/events.js';
+import { MAX_WORKERS } from '../balancer/workers/limits.js';
+import { STRATEGY_NAMES } from '../balancer/strategies/strategy.js';
 import type { BalancerOptionsInput, PoolOptionsInput } from '../balancer/index.js';
 import { UsageError } from './cli-error.js';
 import { readSecretFile } from './secret-file.js';
@@ -50,6 +52,7 @@ Both keep it out of the command line, which every user of the machine can read w
 --admin-token still works but warns.`)
     .action(async (flags: BalancerFlags) => {
       const options = balancerOptionsFromFlags(flags, process.env, (warning) => process.stderr.write(`scaleout: warning: ${warning}\n`));
+      const { startBalancer } = await import('../balancer/index.js');
       const balancer = await startBalancer(options, {
         log: (event) => process.stderr.write(`${formatBalancerEvent(event)}\n`),
       });

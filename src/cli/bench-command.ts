@@ -1,9 +1,12 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { adminSnapshotReader, BENCH_TOOLS, BenchTargetError, benchReportHtml, DEFAULT_BENCH_CONNECTIONS, DEFAULT_BENCH_DURATION_S, DEFAULT_BENCH_PRODUCTS, formatBenchTable, progressPrinter, SCENARIOS, startBench } from '../bench/index.js';
 import type { BenchTool, ScenarioName } from '../bench/index.js';
-import { ControlClient, STATE_DIR_NAME } from '../runtime/index.js';
+import { BenchTargetError } from '../bench/errors.js';
+import { BENCH_TOOLS, DEFAULT_BENCH_CONNECTIONS, DEFAULT_BENCH_DURATION_S } from '../bench/load-run.js';
+import { DEFAULT_BENCH_PRODUCTS, SCENARIOS } from '../bench/scenarios.js';
+import { ControlClient } from '../runtime/control-client.js';
+import { STATE_DIR_NAME } from '../runtime/image.js';
 import { UsageError } from './cli-error.js';
 
 interface BenchFlags {
@@ -46,6 +49,7 @@ export function registerBenchCommand(program: Command): void {
       if (status.appUrl === null || status.adminUrl === null || token === null) {
         throw new BenchTargetError(`the supervisor of ${appDir} has no balancer yet (state ${status.state}); wait until \`scaleout status\` shows it running`);
       }
+      const { adminSnapshotReader, benchReportHtml, formatBenchTable, progressPrinter, startBench } = await import('../bench/index.js');
       const progress = progressPrinter(process.stderr);
       const run = startBench({ appUrl: status.appUrl, snapshot: adminSnapshotReader(status.adminUrl, token) }, {
         scenario,

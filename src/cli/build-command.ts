@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { buildImage, ControlClient } from '../runtime/index.js';
+import { ControlClient } from '../runtime/control-client.js';
 import type { BuildResult } from '../runtime/index.js';
 import { printEvent } from './up-command.js';
 
@@ -12,7 +12,9 @@ export function registerBuildCommand(program: Command): void {
     .action(async (dir: string) => {
       const appDir = resolve(dir);
       const client = ControlClient.tryConnect(appDir);
-      const result = client === undefined ? await buildImage(appDir) : await client.build(printEvent) as BuildResult;
+      const result = client === undefined
+        ? await (await import('../runtime/image.js')).buildImage(appDir)
+        : await client.build(printEvent) as BuildResult;
       process.stdout.write(`build ${result.buildId}: ${result.imagePath} (${result.created ? 'new' : 'already built'}, ${result.fileCount} files)\n`);
     });
 }

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { applyHostFault, CHAOS_FAULTS, ControlClient, healHost, namespaceHost } from '../runtime/index.js';
+import { CHAOS_FAULTS } from '../runtime/chaos/chaos-request.js';
+import { ControlClient } from '../runtime/control-client.js';
 import type { ChaosFault } from '../runtime/index.js';
 import { UsageError } from './cli-error.js';
 import { printEvent } from './up-command.js';
@@ -61,6 +62,7 @@ async function hostFault(netns: string, action: string, value: string | undefine
         : action === 'heal' ? undefined
           : (() => { throw new UsageError(`"${action}" is no namespace host fault; use partition, loss, delay or heal`); })();
   if (fault?.kind === 'partition' && value !== undefined) throw new UsageError('chaos partition --netns takes no value');
+  const [{ namespaceHost }, { applyHostFault, healHost }] = await Promise.all([import('../runtime/netns/netns-lab.js'), import('../runtime/netns/host-faults.js')]);
   const host = await namespaceHost(netns);
   if (fault === undefined) {
     const removed = await healHost(host);

@@ -3,7 +3,6 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { startAdminApi, startBalancer } from '../balancer/index.js';
 import { DEFAULT_HEALTH_PATH } from '../internal/wire.js';
 import { onShutdownSignal } from './signals.js';
 
@@ -33,6 +32,7 @@ export function registerDemoCommand(program: Command): void {
         servers.push({ id, address: `127.0.0.1:${port}` });
       }
       const token = randomBytes(16).toString('hex');
+      const { startAdminApi, startBalancer } = await import('../balancer/index.js');
       const balancer = await startBalancer({
         listen: flags.listen,
         pools: { default: { servers, affinity: { type: 'cookie' }, health: { path: DEFAULT_HEALTH_PATH, intervalMs: 1000 }, strategy: 'least-load' } },

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { DEFAULT_HEALTH, DEFAULT_TTL_SEC, formatDnsEvent, MAX_TTL_SEC, startDnsServer } from '../dns/index.js';
+import { DEFAULT_HEALTH, DEFAULT_TTL_SEC, MAX_TTL_SEC } from '../dns/defaults.js';
 import type { DnsOptionsInput } from '../dns/index.js';
 import { UsageError } from './cli-error.js';
 import { onShutdownSignal } from './signals.js';
@@ -42,6 +42,7 @@ Example:
     --balancer 127.0.0.2:8080 --balancer 127.0.0.3:8080 --health-path /healthz
   dig @127.0.0.1 -p 5353 shop.test A`)
     .action(async (flags: DnsFlags) => {
+      const { formatDnsEvent, startDnsServer } = await import('../dns/index.js');
       const server = await startDnsServer(dnsOptionsFromFlags(flags), {
         log: (event) => process.stderr.write(`${formatDnsEvent(event)}\n`),
       });

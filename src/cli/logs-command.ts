@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { ControlClient, followEvents, formatEventLine } from '../runtime/index.js';
+import { ControlClient } from '../runtime/control-client.js';
+import { followEvents } from '../runtime/event-follower.js';
+import { formatEventLine } from '../runtime/event-text.js';
 import type { RuntimeEvent } from '../runtime/index.js';
 import { onShutdownSignal } from './signals.js';
 

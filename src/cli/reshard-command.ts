@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { isScaleoutError } from '../internal/errors.js';
-import { ControlClient, ControlRequestError } from '../runtime/index.js';
+import { ControlClient } from '../runtime/control-client.js';
+import { ControlRequestError } from '../runtime/errors.js';
 import type { AppReshardResult } from '../runtime/index.js';
 import { UsageError } from './cli-error.js';
 import { printEvent } from './up-command.js';

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { ControlClient } from '../runtime/index.js';
+import { ControlClient } from '../runtime/control-client.js';
 import type { ScaleResult } from '../runtime/index.js';
 import { UsageError } from './cli-error.js';
 import { printEvent } from './up-command.js';

@@ -1,9 +1,9 @@
 import { relative } from 'node:path';
 import type { Command } from 'commander';
-import { describeEvent, isEcho, loadConfig, RuntimeConfigError, Supervisor, SupervisorStoppingError } from '../runtime/index.js';
-import type { LoadedConfig, RuntimeEvent } from '../runtime/index.js';
+import type { LoadedConfig, RuntimeEvent, Supervisor } from '../runtime/index.js';
+import { RuntimeConfigError, SupervisorStoppingError } from '../runtime/errors.js';
+import { describeEvent, isEcho } from '../runtime/event-text.js';
 import { UsageError } from './cli-error.js';
-import { createDashboard } from '../dashboard/index.js';
 
 /** One progress line: `✓` for a finished step, `!` (on stderr) for a warning. */
 export function printEvent(event: RuntimeEvent): void {
@@ -27,7 +27,7 @@ export function dirArgument(dir: string): string {
 /** Loads the config; an invalid one is a usage error (exit code 2). */
 export async function loadConfigForCli(dir: string): Promise<LoadedConfig> {
   try {
-    return await loadConfig(dir);
+    return await (await import('../runtime/config-loader.js')).loadConfig(dir);
   } catch (err) {
     if (err instanceof RuntimeConfigError) throw new UsageError(err.message);
     throw err;
@@ -43,6 +43,8 @@ export function registerUpCommand(program: Command): void {
     .action(async (dir: string) => {
       const { dir: appDir, file, config } = await loadConfigForCli(dir);
       process.stdout.write(`scaleout up ${appDir} (${relative(appDir, file)})\n`);
+      // Loaded here, not at start-up: every other command would pay for them.
+      const [{ Supervisor }, { createDashboard }] = await Promise.all([import('../runtime/supervisor.js'), import('../dashboard/index.js')]);
       const supervisor = new Supervisor({ dir: appDir, config, onEvent: printUpEvent, controlPages: createDashboard });
       const stopped = stopOnSignals(supervisor);
       let summary;

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { FloatingAddress, stampEvent } from '../runtime/index.js';
+import { stampEvent } from '../runtime/events.js';
 import type { SupervisorEvent } from '../runtime/index.js';
 import { UsageError } from './cli-error.js';
 import { onShutdownSignal } from './signals.js';
@@ -41,6 +41,7 @@ export function registerVipCommand(program: Command): void {
     .option('--dir <folder>', 'private folder for keepalived\'s config and pid files', '.scaleout/vip')
     .action(async (flags: VipFlags) => {
       const check = parseCheck(flags.check);
+      const { FloatingAddress } = await import('../runtime/vip/floating-address.js');
       const floating = new FloatingAddress({
         vip: {
           address: flags.address,

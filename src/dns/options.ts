@@ -2,18 +2,9 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { describeIssues } from '../internal/zod-issues.js';
 import { DnsConfigError } from './errors.js';
+import { DEFAULT_HEALTH, DEFAULT_MAX_TCP_CONNECTIONS, DEFAULT_TCP_IDLE_MS, DEFAULT_TTL_SEC, DEFAULT_UDP_PAYLOAD_BYTES, MAX_TTL_SEC } from './defaults.js';
 
-/** Answers live this long in resolvers' caches: short, so a dead balancer leaves them fast. */
-export const DEFAULT_TTL_SEC = 5;
-/** The highest TTL allowed: above it a dead balancer stays in caches too long for failover. */
-export const MAX_TTL_SEC = 5;
-/** The UDP payload size we advertise in EDNS0 and accept from clients at most (the DNS Flag Day 2020 value). */
-export const DEFAULT_UDP_PAYLOAD_BYTES = 1232;
-/** A TCP connection with no complete query for this long is closed. */
-export const DEFAULT_TCP_IDLE_MS = 10_000;
-/** At most this many TCP connections at once; more are closed at accept. */
-export const DEFAULT_MAX_TCP_CONNECTIONS = 256;
-export const DEFAULT_HEALTH = Object.freeze({ intervalMs: 1_000, timeoutMs: 1_000, rise: 2, fall: 2 });
+export { DEFAULT_HEALTH, DEFAULT_MAX_TCP_CONNECTIONS, DEFAULT_TCP_IDLE_MS, DEFAULT_TTL_SEC, DEFAULT_UDP_PAYLOAD_BYTES, MAX_TTL_SEC };
 
 const HOST_HELP = 'an IPv4 address or a bracketed IPv6 address with a port, e.g. 127.0.0.2:8080 or [::1]:8080';
 const LABEL = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?$/;

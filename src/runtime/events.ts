@@ -1,5 +1,5 @@
 import type { BalancerEvent } from '../balancer/index.js';
-import { formatBalancerEvent } from '../balancer/index.js';
+import { formatBalancerEvent } from '../balancer/events.js';
 
 /**
  * What happened in a `scaleout up`, as typed records: `{ id, at, source, kind, ... }`.
