@@ -52,8 +52,8 @@ export class PostgresJobTracker implements JobTracker {
   readonly #channel: string;
   readonly #toNotify = new Set<string>();
   #notifying: Promise<void> = Promise.resolve();
-  /** The NOTIFY waiting for its turn (see #notify), undefined when none is. */
-  #notifyTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  /** Cancels the NOTIFY waiting for its turn (see #notify); undefined when none is. */
+  #cancelNotify: (() => void) | undefined;
   #notifiedAt = -Infinity;
   readonly #eventsKept: number;
   readonly #readers = new Set<pg.Client>();
@@ -197,13 +197,19 @@ export class PostgresJobTracker implements JobTracker {
    */
   #notify(jobId: string): void {
     this.#toNotify.add(jobId);
-    if (this.#notifyTimer !== undefined) return;
+    if (this.#cancelNotify !== undefined) return;
     const wait = this.#notifiedAt + NOTIFY_GAP_MS - performance.now();
-    this.#notifyTimer = wait > 0 ? setTimeout(() => this.#sendNotify(), wait) : setImmediate(() => this.#sendNotify());
+    if (wait > 0) {
+      const timer = setTimeout(() => this.#sendNotify(), wait);
+      this.#cancelNotify = () => clearTimeout(timer);
+    } else {
+      const immediate = setImmediate(() => this.#sendNotify());
+      this.#cancelNotify = () => clearImmediate(immediate);
+    }
   }
 
   #sendNotify(): void {
-    this.#notifyTimer = undefined;
+    this.#cancelNotify = undefined;
     this.#notifiedAt = performance.now();
     const ids = [...this.#toNotify];
     this.#toNotify.clear();
@@ -407,10 +413,9 @@ export class PostgresJobTracker implements JobTracker {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#pruneTimer);
-    if (this.#notifyTimer !== undefined) {
+    if (this.#cancelNotify !== undefined) {
       // What waits for its turn goes now: the pool is about to end.
-      clearTimeout(this.#notifyTimer as NodeJS.Timeout);
-      clearImmediate(this.#notifyTimer as NodeJS.Immediate);
+      this.#cancelNotify();
       this.#sendNotify();
     }
     await this.#notifying;
