@@ -247,7 +247,6 @@ export class Worker<T = unknown> {
     return run;
   }
 
-
   /** The short path of {@link #handle} for a first delivery the engine's hand-over starts. */
   #runFirst(env: JobEnvelope<T>, recordsOnAck: boolean): Promise<AckRecord | void> {
     const tracker = this.#tracker;
